@@ -1,0 +1,39 @@
+# Sundial — the two commands a newcomer needs are `make run` and `make test`.
+GO        ?= go
+BIN       := bin/sundial
+CONF      ?= conf
+SCRIPTS   ?= scripts
+GOFLAGS   := -buildvcs=false
+export GOFLAGS
+
+.PHONY: build run test bench lint fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sundial
+
+## run: start the daemon on the shipped conf/ with the embedded SQLite store.
+run: build
+	./$(BIN) serve --conf $(CONF) --scripts $(SCRIPTS)
+
+## test: every test, with the race detector.
+test:
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+## bench: Sundial's benchmarks, side by side with the peers (bench/ is its own module).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/...
+	cd bench && $(GO) run ./cmd/crontable
+
+## lint: gofmt check and go vet.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
+
+## fuzz: a short run of every fuzz target.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./engine/cron
+
+clean:
+	rm -rf bin var

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"time"
+
+	"sundial/engine/cron"
+)
+
+// Trigger types.
+const (
+	TypeCron   = "cron"
+	TypeSimple = "simple"
+)
+
+// Misfire policies.
+const (
+	MisfireFireAndProceed = "fireAndProceed"
+	MisfireDoNothing      = "doNothing"
+)
+
+// Desired is an immutable snapshot of a conf directory: what should run. It is
+// the only input of the scheduler's Reconcile. Nothing in it may be modified
+// after Load returns it.
+type Desired struct {
+	// Dir is the conf directory the snapshot was loaded from.
+	Dir string
+	// Scheduler is scheduler.json with defaults applied.
+	Scheduler SchedulerConfig
+	// Schedules by id. For a file that failed validation this holds its last
+	// good version when the loader was given one (see LoadOptions.Previous).
+	Schedules map[string]*Schedule
+	// Properties are the resolved boot properties (boot.properties over
+	// built-in defaults; the environment wins over both).
+	Properties map[string]string
+	// Errors per file (path relative to Dir); a file with errors contributed
+	// its last good version, or nothing.
+	Errors map[string][]error
+	// Warnings per file; they do not make the directory invalid.
+	Warnings map[string][]error
+	// Hash is a content hash of every file that made the snapshot, so a
+	// cluster can record which config version each node applied.
+	Hash string
+}
+
+// SchedulerConfig is scheduler.json.
+type SchedulerConfig struct {
+	ThreadCount                int            // threadPool.threadCount, default 10
+	ExecutePersistentSchedules bool           // scheduler.executePersistentSchedules, default true
+	MisfireThreshold           time.Duration  // advancedProperties, default 10s
+	Location                   *time.Location // zone for Time.nowWithOffset and schedules without timeZone
+}
+
+// Schedule is one validated schedule-<id>.json|yaml file, with IDM's defaults
+// applied.
+type Schedule struct {
+	ID   string // <id> from schedule-<id>.json
+	File string // path relative to the conf directory
+	Hash string // sha256 hex of the file's bytes; equal hash = unchanged schedule
+
+	Enabled             bool
+	Persisted           bool
+	Recoverable         bool
+	ConcurrentExecution bool
+
+	Type     string           // TypeCron or TypeSimple
+	CronSpec string           // the "schedule" key, for cron
+	Cron     *cron.Expression // parsed CronSpec, for cron
+
+	RepeatInterval time.Duration // simple: between fires; 0 = all at once
+	RepeatCount    int           // simple: repeats after the first fire; -1 = forever
+
+	StartTime time.Time // zero when unset
+	EndTime   time.Time // zero when unset
+
+	Location      *time.Location // timeZone, or the scheduler's default zone
+	TimeZone      string         // the timeZone key as written ("" when absent)
+	MisfirePolicy string         // MisfireFireAndProceed or MisfireDoNothing
+
+	InvokeService  string         // short name: script, taskscanner, sync, provisioner, job, or as written when unknown
+	InvokeContext  map[string]any // as written, after property substitution
+	InvokeLogLevel string         // trace, debug, info, warn, error, fatal
+	Description    string         // Sundial's addition, optional
+
+	// Config is the normalised ForgeRock resource shape (enabled, persisted,
+	// misfirePolicy, schedule, type, invokeService expanded to
+	// org.forgerock.openidm.<name>, invokeContext, invokeLogLevel, timeZone,
+	// startTime, endTime, concurrentExecution, …) for the REST API.
+	Config map[string]any
+}
