@@ -1,0 +1,245 @@
+package cron
+
+import (
+	"math"
+	"time"
+)
+
+// Quartz computes fire times with a lenient java.util.GregorianCalendar: it
+// sets wall-clock fields one at a time, and every read normalises them (day 32
+// becomes the 1st of the next month, hour 24 the next day) and maps the wall
+// time to an instant. A wall time in a DST gap maps with the offset before the
+// gap, so it reads back shifted forward by the gap; a wall time in an overlap
+// maps to its later occurrence. calendar reproduces exactly that, working on
+// wall-clock seconds and asking the zone only near transitions.
+
+const secondsPerDay = 86400
+
+// zoneCache answers "which instant is this wall time" for one location,
+// remembering the zone period it last used so that the common case is
+// integer arithmetic.
+type zoneCache struct {
+	loc *time.Location
+	// Current period: instants [start, end) have offset off.
+	start, end int64
+	off        int64
+	// Wall times in [safeLo, safeHi) belong to the current period without
+	// ambiguity: instant = wall - off, and they read back unchanged.
+	safeLo, safeHi int64
+}
+
+func newZoneCache(loc *time.Location) zoneCache {
+	z := zoneCache{loc: loc}
+	z.load(0)
+	return z
+}
+
+// period returns the zone period containing instant t.
+func (z *zoneCache) period(t int64) (start, end, off int64) {
+	tt := time.Unix(t, 0).In(z.loc)
+	_, o := tt.Zone()
+	s, e := tt.ZoneBounds()
+	start, end = math.MinInt64, math.MaxInt64
+	if !s.IsZero() {
+		start = s.Unix()
+	}
+	if !e.IsZero() {
+		end = e.Unix()
+	}
+	return start, end, int64(o)
+}
+
+// load makes the period containing instant t current.
+func (z *zoneCache) load(t int64) {
+	z.start, z.end, z.off = z.period(t)
+	z.safeLo, z.safeHi = math.MinInt64, math.MaxInt64
+	if z.start != math.MinInt64 {
+		_, _, prev := z.period(z.start - 1)
+		z.safeLo = z.start + max(z.off, prev)
+	}
+	if z.end != math.MaxInt64 {
+		_, _, next := z.period(z.end)
+		z.safeHi = z.end + min(z.off, next)
+	}
+}
+
+// resolve maps a wall time to an instant the way Java's ZoneInfo does: with
+// the offset after the last transition whose post-transition wall time is not
+// after w.
+func (z *zoneCache) resolve(w int64) int64 {
+	if w >= z.safeLo && w < z.safeHi {
+		return w - z.off
+	}
+	// Start from the period of the instant w would be at the current offset,
+	// then walk to the period whose rule covers w.
+	start, end, off := z.period(w - z.off)
+	for i := 0; i < 8; i++ {
+		if start != math.MinInt64 && w < start+off {
+			start, end, off = z.period(start - 1)
+			continue
+		}
+		if end != math.MaxInt64 {
+			_, _, next := z.period(end)
+			if w >= end+next {
+				start, end, off = z.period(end)
+				continue
+			}
+		}
+		break
+	}
+	t := w - off
+	if t < z.start || t >= z.end {
+		z.load(t)
+	}
+	return t
+}
+
+// wallOf returns the wall time of instant t.
+func (z *zoneCache) wallOf(t int64) int64 {
+	if t < z.start || t >= z.end {
+		z.load(t)
+	}
+	return t + z.off
+}
+
+// normalize returns the wall time that w reads back as after a round trip
+// through an instant: w itself, or w shifted past a DST gap.
+func (z *zoneCache) normalize(w int64) int64 {
+	if w >= z.safeLo && w < z.safeHi {
+		return w
+	}
+	return z.wallOf(z.resolve(w))
+}
+
+// calendar is a lenient Gregorian calendar in one zone. Fields may be set out
+// of range; reading any field normalises them all.
+type calendar struct {
+	z                                    *zoneCache
+	year, month, day, hour, minute, secs int // month is 1-based
+	dirty                                bool
+}
+
+// setWall sets the fields from a wall time (seconds since the epoch, as if UTC).
+func (c *calendar) setWall(w int64) {
+	days := floorDiv(w, secondsPerDay)
+	rem := w - days*secondsPerDay
+	c.year, c.month, c.day = civilFromDays(days)
+	c.hour = int(rem / 3600)
+	c.minute = int(rem / 60 % 60)
+	c.secs = int(rem % 60)
+	c.dirty = false
+}
+
+// wall returns the wall time of the (possibly out-of-range) fields.
+func (c *calendar) wall() int64 {
+	y, m := c.year, c.month-1
+	y += floorDivInt(m, 12)
+	m = m - floorDivInt(m, 12)*12
+	days := daysFromCivil(y, m+1, 1) + int64(c.day-1)
+	return days*secondsPerDay + int64(c.hour)*3600 + int64(c.minute)*60 + int64(c.secs)
+}
+
+func (c *calendar) norm() {
+	if c.dirty {
+		c.setWall(c.z.normalize(c.wall()))
+	}
+}
+
+// instant is Calendar.getTime(): the instant the fields map to.
+func (c *calendar) instant() int64 {
+	return c.z.resolve(c.wall())
+}
+
+func (c *calendar) getYear() int   { c.norm(); return c.year }
+func (c *calendar) getMonth() int  { c.norm(); return c.month }
+func (c *calendar) getDay() int    { c.norm(); return c.day }
+func (c *calendar) getHour() int   { c.norm(); return c.hour }
+func (c *calendar) getMinute() int { c.norm(); return c.minute }
+func (c *calendar) getSecond() int { c.norm(); return c.secs }
+
+// getWeekday returns the day of the week, 1 = Sunday … 7 = Saturday.
+func (c *calendar) getWeekday() int {
+	c.norm()
+	d := daysFromCivil(c.year, c.month, c.day)
+	return int(floorMod(d+4, 7)) + 1 // 1970-01-01 was a Thursday (5)
+}
+
+func (c *calendar) setYear(v int)   { c.year = v; c.dirty = true }
+func (c *calendar) setMonth(v int)  { c.month = v; c.dirty = true } // 1-based
+func (c *calendar) setDay(v int)    { c.day = v; c.dirty = true }
+func (c *calendar) setHour(v int)   { c.hour = v; c.dirty = true }
+func (c *calendar) setMinute(v int) { c.minute = v; c.dirty = true }
+func (c *calendar) setSecond(v int) { c.secs = v; c.dirty = true }
+
+// addYear is Calendar.add(YEAR, n): the same wall time n years on, with the
+// day pinned to the month's length (29 February → 28).
+func (c *calendar) addYear(n int) {
+	c.norm()
+	c.year += n
+	if ld := lastDayOfMonth(c.month, c.year); c.day > ld {
+		c.day = ld
+	}
+	c.dirty = true
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func floorDivInt(a, b int) int { return int(floorDiv(int64(a), int64(b))) }
+
+func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's algorithm); m is 1..12.
+func daysFromCivil(y, m, d int) int64 {
+	yy := int64(y)
+	if m <= 2 {
+		yy--
+	}
+	era := floorDiv(yy, 400)
+	yoe := yy - era*400
+	mp := int64(m+9) % 12
+	doy := (153*mp+2)/5 + int64(d) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// civilFromDays is the inverse of daysFromCivil.
+func civilFromDays(z int64) (y, m, d int) {
+	z += 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	yy := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = int(doy - (153*mp+2)/5 + 1)
+	m = int(mp + 3)
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		yy++
+	}
+	return int(yy), m, d
+}
+
+func isLeapYear(y int) bool { return (y%4 == 0 && y%100 != 0) || y%400 == 0 }
+
+func lastDayOfMonth(m, y int) int {
+	switch m {
+	case 2:
+		if isLeapYear(y) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}

@@ -1,0 +1,324 @@
+package cron
+
+import "time"
+
+// maxIterations bounds the search. Quartz's own bound is the year 2999, which
+// any search reaches within about 15,000 steps; this only ends the loops
+// Quartz itself never leaves ("L-30W" searching from January).
+const maxIterations = 100_000
+
+// Next returns the first fire time strictly after after, computed in
+// after.Location() as Quartz computes in the expression's time zone, or the
+// zero time when the expression never fires again.
+//
+// The search is Quartz's CronExpression.getTimeAfter, step for step, on a
+// lenient calendar (see calendar.go): it starts at the whole second after
+// after, and moves field by field (second, minute, hour, day, month, year) to
+// the next allowed value, restarting from the seconds whenever a larger field
+// changed. Wall times in a DST gap never fire; a repeated wall time fires at
+// its later occurrence.
+func (e *Expression) Next(after time.Time) time.Time {
+	loc := after.Location()
+	base := after.Add(time.Second)
+	baseSec, baseNsec := base.Unix(), base.Nanosecond()
+	// before reports whether the whole-second instant n is before base.
+	before := func(n int64) bool { return n < baseSec || (n == baseSec && baseNsec > 0) }
+
+	z := newZoneCache(loc)
+	cl := calendar{z: &z}
+	cl.setWall(z.wallOf(baseSec))
+	cl.dirty = true // Quartz sets MILLISECOND, so the first read maps the fields back
+
+	secs, mins, hours := &e.sets[second], &e.sets[minute], &e.sets[hour]
+	doms, months, dows, years := &e.sets[dayOfMonth], &e.sets[month], &e.sets[dayOfWeek], &e.sets[year]
+
+	for iter := 0; ; iter++ {
+		if iter > maxIterations || cl.getYear() > hardMaxYear {
+			return time.Time{}
+		}
+
+		// Second.
+		sec := cl.getSecond()
+		min := cl.getMinute()
+		if v, ok := secs.ceil(sec); ok {
+			sec = v
+		} else {
+			sec, _ = secs.first()
+			min++
+			cl.setMinute(min)
+		}
+		cl.setSecond(sec)
+
+		// Minute.
+		min = cl.getMinute()
+		hr := cl.getHour()
+		t := -1
+		if v, ok := mins.ceil(min); ok {
+			t = min
+			min = v
+		} else {
+			min, _ = mins.first()
+			hr++
+		}
+		if min != t {
+			cl.setSecond(0)
+			cl.setMinute(min)
+			setCalendarHour(&cl, hr)
+			continue
+		}
+		cl.setMinute(min)
+
+		// Hour.
+		hr = cl.getHour()
+		day := cl.getDay()
+		t = -1
+		if v, ok := hours.ceil(hr); ok {
+			t = hr
+			hr = v
+		} else {
+			hr, _ = hours.first()
+			day++
+		}
+		if hr != t {
+			cl.setSecond(0)
+			cl.setMinute(0)
+			cl.setDay(day)
+			setCalendarHour(&cl, hr)
+			continue
+		}
+		cl.setHour(hr)
+
+		// Day of month or day of week.
+		day = cl.getDay()
+		mon := cl.getMonth()
+		t = -1
+		tmon := mon
+		if e.domSpec && !e.dowSpec {
+			switch {
+			case e.lastdayOfMonth && !e.nearestWeekday:
+				t = day
+				day = lastDayOfMonth(mon, cl.getYear()) - e.lastdayOffset
+				if t > day {
+					mon++
+					if mon > 12 {
+						mon = 1
+						tmon = 3333 // forces the restart below
+						cl.addYear(1)
+					}
+					day = 1
+				}
+			case e.lastdayOfMonth: // "LW", "L-nW"
+				t = day
+				day = lastDayOfMonth(mon, cl.getYear()) - e.lastdayOffset
+				var n int64
+				day, n = nearestWeekday(&z, cl.getYear(), mon, day, hr, min, sec)
+				if before(n) {
+					day = 1
+					mon++
+				}
+			case e.nearestWeekday: // "nW"
+				t = day
+				first, _ := doms.first()
+				var n int64
+				day, n = nearestWeekday(&z, cl.getYear(), mon, first, hr, min, sec)
+				if before(n) {
+					day = first
+					mon++
+				}
+			default:
+				if v, ok := doms.ceil(day); ok {
+					t = day
+					day = v
+					if day > lastDayOfMonth(mon, cl.getYear()) {
+						day, _ = doms.first()
+						mon++
+					}
+				} else {
+					day, _ = doms.first()
+					mon++
+				}
+			}
+			if day != t || mon != tmon {
+				cl.setSecond(0)
+				cl.setMinute(0)
+				cl.setHour(0)
+				cl.setDay(day)
+				cl.setMonth(mon)
+				continue
+			}
+		} else {
+			restart := false
+			day, restart = e.dayOfWeekStep(&cl, day, mon, dows)
+			if restart {
+				continue
+			}
+		}
+		cl.setDay(day)
+
+		// Month.
+		mon = cl.getMonth()
+		yr := cl.getYear()
+		t = -1
+		if yr > maxYear || yr < 1970 {
+			return time.Time{}
+		}
+		if v, ok := months.ceil(mon); ok {
+			t = mon
+			mon = v
+		} else {
+			mon, _ = months.first()
+			yr++
+		}
+		if mon != t {
+			cl.setSecond(0)
+			cl.setMinute(0)
+			cl.setHour(0)
+			cl.setDay(1)
+			cl.setMonth(mon)
+			cl.setYear(yr)
+			continue
+		}
+		cl.setMonth(mon)
+
+		// Year.
+		yr = cl.getYear()
+		t = -1
+		if v, ok := years.ceil(yr); ok {
+			t = yr
+			yr = v
+		} else {
+			return time.Time{}
+		}
+		if yr != t {
+			cl.setSecond(0)
+			cl.setMinute(0)
+			cl.setHour(0)
+			cl.setDay(1)
+			cl.setMonth(1)
+			cl.setYear(yr)
+			continue
+		}
+		cl.setYear(yr)
+		next := time.Unix(cl.instant(), 0).In(loc)
+		if !next.After(after) {
+			return time.Time{} // never go backwards, whatever the fields said
+		}
+		return next
+	}
+}
+
+// setCalendarHour is Quartz's setCalendarHour: set the hour, and if the wall
+// time read back has another hour (a DST gap), set the hour after it.
+func setCalendarHour(cl *calendar, hr int) {
+	cl.setHour(hr)
+	if cl.getHour() != hr && hr != 24 {
+		cl.setHour(hr + 1)
+	}
+}
+
+// nearestWeekday moves day of (yr, mon) to the nearest weekday inside the
+// month, as Quartz does on a scratch lenient calendar set to that day at
+// midnight (so a day past the month's end is read in the next month). It
+// returns the day and the instant of the candidate fire time, built on the
+// scratch calendar with the year it read back.
+func nearestWeekday(z *zoneCache, yr, mon, day, hr, min, sec int) (int, int64) {
+	tcal := calendar{z: z, year: yr, month: mon, day: day, dirty: true}
+	ldom := lastDayOfMonth(mon, yr)
+	switch dow := tcal.getWeekday(); {
+	case dow == 7 && day == 1:
+		day += 2
+	case dow == 7:
+		day--
+	case dow == 1 && day == ldom:
+		day -= 2
+	case dow == 1:
+		day++
+	}
+	tcal.setSecond(sec)
+	tcal.setMinute(min)
+	tcal.setHour(hr)
+	tcal.setDay(day)
+	tcal.setMonth(mon)
+	return day, tcal.instant()
+}
+
+// dayOfWeekStep runs the day-of-week part of the search. It returns the day
+// to keep, or restart = true after moving the calendar.
+func (e *Expression) dayOfWeekStep(cl *calendar, day, mon int, dows *intSet) (int, bool) {
+	daysUntil := func(cDow, dow int) int {
+		switch {
+		case cDow < dow:
+			return dow - cDow
+		case cDow > dow:
+			return dow + (7 - cDow)
+		}
+		return 0
+	}
+	nextMonth := func() {
+		cl.setSecond(0)
+		cl.setMinute(0)
+		cl.setHour(0)
+		cl.setDay(1)
+		cl.setMonth(mon + 1)
+	}
+	moveTo := func(d int) {
+		cl.setSecond(0)
+		cl.setMinute(0)
+		cl.setHour(0)
+		cl.setDay(d)
+		cl.setMonth(mon)
+	}
+	switch {
+	case e.lastdayOfWeek: // "nL": the last n-weekday of the month
+		dow, _ := dows.first()
+		daysToAdd := daysUntil(cl.getWeekday(), dow)
+		lDay := lastDayOfMonth(mon, cl.getYear())
+		if day+daysToAdd > lDay {
+			nextMonth()
+			return 0, true
+		}
+		for day+daysToAdd+7 <= lDay {
+			daysToAdd += 7
+		}
+		day += daysToAdd
+		if daysToAdd > 0 {
+			moveTo(day)
+			return 0, true
+		}
+	case e.nthdayOfWeek != 0: // "n#k": the k-th n-weekday of the month
+		dow, _ := dows.first()
+		daysToAdd := daysUntil(cl.getWeekday(), dow)
+		dayShifted := daysToAdd > 0
+		day += daysToAdd
+		weekOfMonth := day / 7
+		if day%7 > 0 {
+			weekOfMonth++
+		}
+		daysToAdd = (e.nthdayOfWeek - weekOfMonth) * 7
+		day += daysToAdd
+		if daysToAdd < 0 || day > lastDayOfMonth(mon, cl.getYear()) {
+			nextMonth()
+			return 0, true
+		}
+		if daysToAdd > 0 || dayShifted {
+			moveTo(day)
+			return 0, true
+		}
+	default:
+		cDow := cl.getWeekday()
+		dow, _ := dows.first()
+		if v, ok := dows.ceil(cDow); ok {
+			dow = v
+		}
+		daysToAdd := daysUntil(cDow, dow)
+		if day+daysToAdd > lastDayOfMonth(mon, cl.getYear()) {
+			nextMonth()
+			return 0, true
+		}
+		if daysToAdd > 0 {
+			moveTo(day + daysToAdd)
+			return 0, true
+		}
+	}
+	return day, false
+}
