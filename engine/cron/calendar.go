@@ -28,10 +28,12 @@ type zoneCache struct {
 	safeLo, safeHi int64
 }
 
+// newZoneCache returns a cache with no current period; UTC needs none.
 func newZoneCache(loc *time.Location) zoneCache {
-	z := zoneCache{loc: loc}
-	z.load(0)
-	return z
+	if loc == time.UTC {
+		return zoneCache{loc: loc, start: math.MinInt64, end: math.MaxInt64, safeLo: math.MinInt64, safeHi: math.MaxInt64}
+	}
+	return zoneCache{loc: loc, start: math.MaxInt64, end: math.MinInt64} // empty: the first use loads
 }
 
 // period returns the zone period containing instant t.
@@ -117,6 +119,19 @@ type calendar struct {
 	z                                    *zoneCache
 	year, month, day, hour, minute, secs int // month is 1-based
 	dirty                                bool
+
+	// Days since the epoch of the 1st of (mYear, mMonth): most reads stay in
+	// one month, so the date part of a wall time is an addition.
+	mYear, mMonth int
+	mStart        int64
+}
+
+// monthStart returns the days since the epoch of the 1st of (y, m), m in 1..12.
+func (c *calendar) monthStart(y, m int) int64 {
+	if y != c.mYear || m != c.mMonth || c.mMonth == 0 {
+		c.mYear, c.mMonth, c.mStart = y, m, daysFromCivil(y, m, 1)
+	}
+	return c.mStart
 }
 
 // setWall sets the fields from a wall time (seconds since the epoch, as if UTC).
@@ -130,8 +145,18 @@ func (c *calendar) setWall(w int64) {
 	c.dirty = false
 }
 
+// inRange reports whether every field already holds a normal value.
+func (c *calendar) inRange() bool {
+	return c.month >= 1 && c.month <= 12 && c.day >= 1 && (c.day <= 28 || c.day <= lastDayOfMonth(c.month, c.year)) &&
+		uint(c.hour) < 24 && uint(c.minute) < 60 && uint(c.secs) < 60
+}
+
 // wall returns the wall time of the (possibly out-of-range) fields.
 func (c *calendar) wall() int64 {
+	if c.month >= 1 && c.month <= 12 {
+		days := c.monthStart(c.year, c.month) + int64(c.day-1)
+		return days*secondsPerDay + int64(c.hour)*3600 + int64(c.minute)*60 + int64(c.secs)
+	}
 	y, m := c.year, c.month-1
 	y += floorDivInt(m, 12)
 	m = m - floorDivInt(m, 12)*12
@@ -140,9 +165,15 @@ func (c *calendar) wall() int64 {
 }
 
 func (c *calendar) norm() {
-	if c.dirty {
-		c.setWall(c.z.normalize(c.wall()))
+	if !c.dirty {
+		return
 	}
+	w := c.wall()
+	if c.inRange() && w >= c.z.safeLo && w < c.z.safeHi {
+		c.dirty = false // already normal, and no DST transition near
+		return
+	}
+	c.setWall(c.z.normalize(w))
 }
 
 // instant is Calendar.getTime(): the instant the fields map to.
@@ -160,7 +191,7 @@ func (c *calendar) getSecond() int { c.norm(); return c.secs }
 // getWeekday returns the day of the week, 1 = Sunday … 7 = Saturday.
 func (c *calendar) getWeekday() int {
 	c.norm()
-	d := daysFromCivil(c.year, c.month, c.day)
+	d := c.monthStart(c.year, c.month) + int64(c.day-1)
 	return int(floorMod(d+4, 7)) + 1 // 1970-01-01 was a Thursday (5)
 }
 

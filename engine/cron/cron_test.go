@@ -152,3 +152,23 @@ func TestNextAllocations(t *testing.T) {
 		}
 	}
 }
+
+func TestIntSetRange(t *testing.T) {
+	var s intSet
+	s.span = new([spanWords]uint64)
+	s.addRange(1970, 2126, 1)
+	s.addRange(60, 70, 1)
+	s.addRange(3, 20, 5)
+	s.add(5000)
+	for _, tc := range []struct{ from, want int }{{0, 3}, {4, 8}, {19, 60}, {66, 66}, {71, 1970}, {2000, 2000}, {2127, 5000}} {
+		if got, ok := s.ceil(tc.from); !ok || got != tc.want {
+			t.Errorf("ceil(%d) = %d, %v; want %d", tc.from, got, ok, tc.want)
+		}
+	}
+	if _, ok := s.ceil(5001); ok {
+		t.Errorf("ceil(5001) found a value")
+	}
+	if got, _ := s.last(); got != 5000 {
+		t.Errorf("last() = %d, want 5000", got)
+	}
+}

@@ -2,6 +2,7 @@ package cron
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -54,8 +55,9 @@ func (e *Error) Error() string {
 // Expression is a parsed Quartz cron expression. It is immutable and safe for
 // concurrent use.
 type Expression struct {
-	spec   string // as given
-	fields []string
+	spec  string // as given
+	norm  string // upper case, single spaces, at most seven fields
+	sawL  [numFields]bool
 
 	sets           [numFields]intSet
 	lastdayOfWeek  bool // "nL" in day-of-week
@@ -84,6 +86,7 @@ func MustParse(spec string) *Expression {
 // rejected with an error saying why.
 func Parse(spec string) (*Expression, error) {
 	p := parser{e: &Expression{spec: spec}, src: spec}
+	p.e.sets[year].span = new([spanWords]uint64)
 	if err := p.parse(); err != nil {
 		return nil, err
 	}
@@ -111,6 +114,8 @@ func (p *parser) parse() error {
 	e := p.e
 	// Quartz upper-cases the whole expression (Locale.US) before parsing.
 	runes := []rune(strings.Map(unicode.ToUpper, p.src))
+	var norm [2]int // rune range of the normalised fields within runes
+	var normBuf []rune
 	i := 0
 	p.field = second
 	for p.field <= year {
@@ -136,12 +141,29 @@ func (p *parser) parse() error {
 		if err := p.parseField(tok, start); err != nil {
 			return err
 		}
-		e.fields = append(e.fields, string(tok))
+		e.sawL[p.field] = containsRune(tok, 'L')
+		// The normalised text is the runes from the first to the last field
+		// when they are separated by single spaces; otherwise it is rebuilt.
+		switch {
+		case p.field == second:
+			norm = [2]int{start, start + len(tok)}
+		case normBuf == nil && start == norm[1]+1 && runes[norm[1]] == ' ':
+			norm[1] = start + len(tok)
+		default:
+			if normBuf == nil {
+				normBuf = append([]rune(nil), runes[norm[0]:norm[1]]...)
+			}
+			normBuf = append(append(normBuf, ' '), tok...)
+		}
 		p.field++
 	}
 	if p.field <= dayOfWeek {
-		p.field = min(p.field, dayOfWeek)
-		return &Error{Expr: p.src, Field: "", Reason: fmt.Sprintf("expected 6 or 7 fields, found %d", len(e.fields))}
+		return &Error{Expr: p.src, Field: "", Reason: fmt.Sprintf("expected 6 or 7 fields, found %d", p.field)}
+	}
+	if normBuf != nil {
+		e.norm = string(normBuf)
+	} else {
+		e.norm = string(runes[norm[0]:norm[1]])
 	}
 	if p.field <= year {
 		p.field = year
@@ -169,7 +191,7 @@ func (p *parser) checkEvaluable() error {
 	for _, f := range []int{second, minute, hour, month} {
 		if e.sets[f].empty() {
 			p.field = f
-			if strings.ContainsRune(e.fields[f], 'L') {
+			if e.sawL[f] {
 				return &Error{Expr: p.src, Field: fieldNames[f], Reason: "'L' is only valid in day-of-month and day-of-week"}
 			}
 			return &Error{Expr: p.src, Field: fieldNames[f], Reason: "no value given"}
@@ -306,7 +328,11 @@ func parseJavaInt(s []rune) (int, bool) {
 // returns the value and the position after the digits (one further when the
 // digits run to the end, as Quartz does).
 func (p *parser) getValue(v int, s []rune, i int) (int, int, error) {
-	digits := []rune(fmt.Sprint(v))
+	var buf [24]rune
+	digits := buf[:0]
+	for _, d := range strconv.Itoa(v) {
+		digits = append(digits, d)
+	}
 	for i < len(s) && isDigit(s[i]) {
 		digits = append(digits, s[i])
 		i++
@@ -399,7 +425,7 @@ func (p *parser) storeValue(s []rune) error {
 			return p.fail(0, "'?' is only allowed in day-of-month and day-of-week")
 		}
 		if p.field == dayOfWeek && !e.lastdayOfMonth {
-			last, ok := lastOf(&e.sets[dayOfMonth])
+			last, ok := e.sets[dayOfMonth].last()
 			if !ok {
 				return p.fail(0, "day-of-month has no value")
 			}
@@ -486,14 +512,6 @@ func (p *parser) storeValue(s []rune) error {
 		return p.checkNext(i, s, val)
 	}
 	return p.fail(i, "unexpected character %q", c)
-}
-
-func lastOf(s *intSet) (int, bool) {
-	v := s.values()
-	if len(v) == 0 {
-		return 0, false
-	}
-	return v[len(v)-1], true
 }
 
 func (p *parser) checkIncrementRange(incr, pos int) error {
@@ -710,11 +728,11 @@ func (p *parser) addToSet(val, end, incr int) error {
 		// Quartz would loop forever here; only reachable with a negative step.
 		return p.fail(0, "the increment must be positive")
 	}
+	if max == -1 {
+		set.addRange(startAt, stopAt, incr)
+		return nil
+	}
 	for v := startAt; v <= stopAt; v += incr {
-		if max == -1 {
-			set.add(v)
-			continue
-		}
 		v2 := v % max
 		if v2 == 0 && (p.field == month || p.field == dayOfWeek || p.field == dayOfMonth) {
 			v2 = max
