@@ -55,9 +55,9 @@ func (e *Error) Error() string {
 // Expression is a parsed Quartz cron expression. It is immutable and safe for
 // concurrent use.
 type Expression struct {
-	spec  string // as given
-	norm  string // upper case, single spaces, at most seven fields
-	sawL  [numFields]bool
+	spec string // as given
+	norm string // upper case, single spaces, at most seven fields
+	sawL [numFields]bool
 
 	sets           [numFields]intSet
 	lastdayOfWeek  bool // "nL" in day-of-week
