@@ -42,7 +42,8 @@ type Desired struct {
 	Hash string
 }
 
-// SchedulerConfig is scheduler.json.
+// SchedulerConfig is scheduler.json. DefaultSchedulerConfig gives the
+// values used when there is no scheduler.json.
 type SchedulerConfig struct {
 	ThreadCount                int            // threadPool.threadCount, default 10
 	ExecutePersistentSchedules bool           // scheduler.executePersistentSchedules, default true
@@ -55,7 +56,11 @@ type SchedulerConfig struct {
 type Schedule struct {
 	ID   string // <id> from schedule-<id>.json
 	File string // path relative to the conf directory
-	Hash string // sha256 hex of the file's bytes; equal hash = unchanged schedule
+	// Hash is the sha256 hex of the file's bytes, the values of the
+	// properties it references and its effective zone: equal hash =
+	// unchanged schedule. A different hash may still be a cosmetic change
+	// (comments, layout); Equal and Diff compare meaning.
+	Hash string
 
 	Enabled             bool
 	Persisted           bool
@@ -86,4 +91,8 @@ type Schedule struct {
 	// org.forgerock.openidm.<name>, invokeContext, invokeLogLevel, timeZone,
 	// startTime, endTime, concurrentExecution, …) for the REST API.
 	Config map[string]any
+
+	// Warnings are the schedule's warnings (e.g. an unknown service); they
+	// are also in Desired.Warnings under the schedule's file.
+	Warnings []error
 }

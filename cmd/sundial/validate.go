@@ -1,0 +1,444 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"sundial/engine/config"
+)
+
+func init() { register(newValidateCmd) }
+
+// validateOptions are the inputs of `sundial validate`.
+type validateOptions struct {
+	dir     string
+	scripts string
+	format  string // "text" or "json"
+	at      time.Time
+	against string // "" = no comparison
+	env     func(string) (string, bool)
+}
+
+func newValidateCmd() *cobra.Command {
+	opts := validateOptions{dir: "conf", scripts: "scripts", format: "text"}
+	var at string
+	cmd := &cobra.Command{
+		Use:   "validate [flags] [DIR]",
+		Short: "Check a conf directory and show what it would schedule",
+		Long: `Validate loads a conf directory exactly as serve does, without running
+anything. Problems are printed to stderr as file:line:col: message, all of them,
+and the exit status is 1. When the directory is valid, the plan is printed: each
+schedule with its type, state, service, time zone, trigger, and next five fire
+times in its own zone. With --against, the plan starts with what changes from
+the other directory (added, removed and changed schedules, and which keys
+changed): run it on a pull request against a checkout of the base branch.
+
+Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.`,
+		Example: `  sundial validate conf/
+  sundial validate --scripts scripts/ --at 2026-01-01T00:00:00Z conf/
+  sundial validate --against ../base/conf conf/
+  sundial validate --format json conf/ > validate.json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError(fmt.Errorf("validate takes one directory, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.dir = args[0]
+			}
+			switch opts.format {
+			case "text", "json":
+			default:
+				return usageError(fmt.Errorf("--format must be text or json, not %q", opts.format))
+			}
+			opts.at = time.Now()
+			if at != "" {
+				t, err := parseAt(at)
+				if err != nil {
+					return usageError(err)
+				}
+				opts.at = t
+			}
+			return runValidate(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.scripts, "scripts", opts.scripts, "directory where script files are looked up")
+	f.StringVar(&opts.format, "format", opts.format, "output format: text or json")
+	f.StringVar(&at, "at", "", "compute next fire times from this time (RFC 3339, or yyyy-MM-ddTHH:mm:ss local); default now")
+	f.StringVar(&opts.against, "against", "", "show what changes going from this conf directory to DIR")
+	return cmd
+}
+
+// parseAt reads --at: RFC 3339, or a local date-time or date.
+func parseAt(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--at %q: expected a time such as 2026-01-01T09:00:00Z or 2026-01-01T09:00:00", s)
+}
+
+// runValidate loads opts.dir, reports its problems to stderr and its plan
+// to stdout. It returns an exit error with status 1 when the directory is
+// invalid, 2 when a directory cannot be read.
+func runValidate(_ context.Context, opts validateOptions, stdout, stderr io.Writer) error {
+	load := func(dir string) (*config.Desired, error) {
+		d, err := config.Load(dir, config.LoadOptions{ScriptsDir: opts.scripts, Env: opts.env})
+		if err != nil {
+			return nil, usageError(err)
+		}
+		return d, nil
+	}
+	d, err := load(opts.dir)
+	if err != nil {
+		return err
+	}
+	var base *config.Desired
+	if opts.against != "" {
+		if base, err = load(opts.against); err != nil {
+			return err
+		}
+	}
+
+	// Thousands of lines: buffer them rather than write each one.
+	out, errOut := bufio.NewWriter(stdout), bufio.NewWriter(stderr)
+	errs, warns := d.AllErrors(), d.AllWarnings()
+	for _, w := range warns {
+		fmt.Fprintln(errOut, warningLine(w))
+	}
+	for _, e := range errs {
+		fmt.Fprintln(errOut, e)
+	}
+	if !d.Valid() {
+		fmt.Fprintf(errOut, "%s: %s in %s\n", opts.dir, plural(len(errs), "error"), plural(len(d.Errors), "file"))
+	}
+	if err := errOut.Flush(); err != nil {
+		return err
+	}
+	r := buildReport(d, base, opts)
+	if opts.format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	} else {
+		printReport(out, r)
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if !d.Valid() {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// warningLine renders a warning as file:line:col: warning: message.
+func warningLine(w error) string {
+	var fe *config.FileError
+	if errors.As(w, &fe) {
+		msg := fe.Err.Error()
+		return strings.TrimSuffix(fe.Error(), msg) + "warning: " + msg
+	}
+	return "warning: " + w.Error()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// report is the result of validate; --format json prints it as is.
+type report struct {
+	Dir       string           `json:"dir"`
+	Valid     bool             `json:"valid"`
+	At        time.Time        `json:"at"`
+	Errors    []problem        `json:"errors"`
+	Warnings  []problem        `json:"warnings"`
+	Scheduler schedulerReport  `json:"scheduler"`
+	Schedules []scheduleReport `json:"schedules"`
+	Changes   *changesReport   `json:"changes,omitempty"`
+}
+
+type problem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Pointer string `json:"pointer,omitempty"`
+	Message string `json:"message"`
+}
+
+type schedulerReport struct {
+	ThreadCount                int    `json:"threadCount"`
+	ExecutePersistentSchedules bool   `json:"executePersistentSchedules"`
+	MisfireThreshold           string `json:"misfireThreshold"`
+	TimeZone                   string `json:"timeZone"`
+}
+
+type scheduleReport struct {
+	ID        string   `json:"id"`
+	File      string   `json:"file"`
+	Type      string   `json:"type"`
+	Enabled   bool     `json:"enabled"`
+	Persisted bool     `json:"persisted"`
+	Service   string   `json:"service"`
+	TimeZone  string   `json:"timeZone"`
+	Trigger   string   `json:"trigger"`
+	Next      []string `json:"next"` // RFC 3339 in the schedule's zone; empty when disabled or ended
+
+	Description string `json:"description,omitempty"`
+}
+
+type changesReport struct {
+	Against   string          `json:"against"`
+	Added     []string        `json:"added"`
+	Removed   []string        `json:"removed"`
+	Changed   []config.Change `json:"changed"`
+	Scheduler []string        `json:"scheduler"`
+}
+
+func problems(errs []error) []problem {
+	out := make([]problem, 0, len(errs))
+	for _, e := range errs {
+		var fe *config.FileError
+		if errors.As(e, &fe) {
+			out = append(out, problem{File: fe.File, Line: fe.Line, Column: fe.Col, Pointer: fe.Pointer, Message: fe.Err.Error()})
+			continue
+		}
+		out = append(out, problem{Message: e.Error()})
+	}
+	return out
+}
+
+func buildReport(d *config.Desired, base *config.Desired, opts validateOptions) report {
+	r := report{
+		Dir:      opts.dir,
+		Valid:    d.Valid(),
+		At:       opts.at,
+		Errors:   problems(d.AllErrors()),
+		Warnings: problems(d.AllWarnings()),
+		Scheduler: schedulerReport{
+			ThreadCount:                d.Scheduler.ThreadCount,
+			ExecutePersistentSchedules: d.Scheduler.ExecutePersistentSchedules,
+			MisfireThreshold:           d.Scheduler.MisfireThreshold.String(),
+			TimeZone:                   zoneName(d.Scheduler.Location, opts.at),
+		},
+		Schedules: []scheduleReport{},
+	}
+	for _, id := range d.IDs() {
+		s := d.Schedules[id]
+		sr := scheduleReport{
+			ID: id, File: s.File, Type: s.Type, Enabled: s.Enabled, Persisted: s.Persisted,
+			Service: s.InvokeService, TimeZone: zoneName(s.Location, opts.at), Trigger: describeTrigger(s),
+			Description: s.Description, Next: []string{},
+		}
+		if s.Enabled {
+			for _, t := range nextFires(s, opts.at, 5) {
+				sr.Next = append(sr.Next, t.Format(time.RFC3339))
+			}
+		}
+		r.Schedules = append(r.Schedules, sr)
+	}
+	if base != nil {
+		p := config.Diff(base, d)
+		r.Changes = &changesReport{Against: opts.against, Added: p.Added, Removed: p.Removed, Changed: p.Changed, Scheduler: p.Scheduler}
+		if r.Changes.Changed == nil {
+			r.Changes.Changed = []config.Change{}
+		}
+	}
+	return r
+}
+
+func printReport(w io.Writer, r report) {
+	if c := r.Changes; c != nil {
+		fmt.Fprintf(w, "Changes from %s to %s:\n", c.Against, r.Dir)
+		if len(c.Added)+len(c.Removed)+len(c.Changed)+len(c.Scheduler) == 0 {
+			fmt.Fprintln(w, "  none")
+		}
+		for _, id := range c.Added {
+			fmt.Fprintf(w, "  + %s (added)\n", id)
+		}
+		for _, id := range c.Removed {
+			fmt.Fprintf(w, "  - %s (removed)\n", id)
+		}
+		for _, ch := range c.Changed {
+			fmt.Fprintf(w, "  ~ %s: %s\n", ch.ID, strings.Join(ch.Keys, ", "))
+		}
+		if len(c.Scheduler) > 0 {
+			fmt.Fprintf(w, "  ~ scheduler: %s\n", strings.Join(c.Scheduler, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+	if !r.Valid {
+		return
+	}
+	fires := "fires"
+	if !r.Scheduler.ExecutePersistentSchedules {
+		fires = "does not fire"
+	}
+	enabled := 0
+	for _, s := range r.Schedules {
+		if s.Enabled {
+			enabled++
+		}
+	}
+	fmt.Fprintf(w, "%s: valid, %s (%d enabled)", r.Dir, plural(len(r.Schedules), "schedule"), enabled)
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(w, ", %s", plural(len(r.Warnings), "warning"))
+	}
+	fmt.Fprintf(w, "\nscheduler: %d threads, misfire threshold %s, default zone %s; this node %s persisted schedules\n",
+		r.Scheduler.ThreadCount, r.Scheduler.MisfireThreshold, r.Scheduler.TimeZone, fires)
+	fmt.Fprintf(w, "next fire times from %s\n", r.At.Format(time.RFC3339))
+	for _, s := range r.Schedules {
+		state := "enabled"
+		if !s.Enabled {
+			state = "disabled"
+		}
+		persisted := "in memory"
+		if s.Persisted {
+			persisted = "persisted"
+		}
+		fmt.Fprintf(w, "\n%s  (%s)\n", s.ID, s.File)
+		if s.Description != "" {
+			fmt.Fprintf(w, "  %s\n", s.Description)
+		}
+		fmt.Fprintf(w, "  %s, %s, %s, service %s, zone %s\n", s.Type, state, persisted, s.Service, s.TimeZone)
+		fmt.Fprintf(w, "  trigger: %s\n", s.Trigger)
+		switch {
+		case !s.Enabled:
+			fmt.Fprintln(w, "  next:   none (disabled)")
+		case len(s.Next) == 0:
+			fmt.Fprintln(w, "  next:   none (the trigger has ended)")
+		default:
+			for i, t := range s.Next {
+				label := "         "
+				if i == 0 {
+					label = "  next:  "
+				}
+				fmt.Fprintf(w, "%s %s\n", label, t)
+			}
+		}
+	}
+}
+
+// zoneName names a zone; the server's zone ("Local") with its abbreviation.
+func zoneName(loc *time.Location, at time.Time) string {
+	if loc == time.Local {
+		abbr, _ := at.In(loc).Zone()
+		return "Local (" + abbr + ")"
+	}
+	return loc.String()
+}
+
+// describeTrigger describes a schedule's trigger in a line.
+func describeTrigger(s *config.Schedule) string {
+	var b strings.Builder
+	switch s.Type {
+	case config.TypeCron:
+		b.WriteString(s.CronSpec)
+		if s.Cron != nil {
+			b.WriteString(": " + s.Cron.Describe())
+		}
+	default:
+		switch {
+		case s.RepeatCount == 0:
+			b.WriteString("once")
+		case s.RepeatInterval == 0:
+			fmt.Fprintf(&b, "%d fires at once", s.RepeatCount+1)
+		case s.RepeatCount < 0:
+			b.WriteString("every " + humanDuration(s.RepeatInterval) + ", forever")
+		default:
+			fmt.Fprintf(&b, "every %s, %d fires in all", humanDuration(s.RepeatInterval), s.RepeatCount+1)
+		}
+		if !s.StartTime.IsZero() {
+			b.WriteString(", from " + s.StartTime.In(s.Location).Format(time.RFC3339))
+		} else {
+			b.WriteString(", from when it is loaded")
+		}
+	}
+	if !s.EndTime.IsZero() {
+		b.WriteString(", until " + s.EndTime.In(s.Location).Format(time.RFC3339))
+	}
+	fmt.Fprintf(&b, "; misfire: %s", s.MisfirePolicy)
+	return b.String()
+}
+
+// humanDuration writes a repeat interval in the largest whole unit.
+func humanDuration(d time.Duration) string {
+	units := []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}, {time.Millisecond, "millisecond"}}
+	for _, u := range units {
+		if d%u.d == 0 {
+			n := int64(d / u.d)
+			if n == 1 {
+				return u.name
+			}
+			return fmt.Sprintf("%d %ss", n, u.name)
+		}
+	}
+	return d.String()
+}
+
+// nextFires returns up to n fire times at or after at, in the schedule's
+// zone. Simple triggers are computed here directly: the first fire is at
+// startTime, or at when startTime is absent or past; then every
+// repeatInterval, repeatCount more times (-1: forever); none after endTime.
+func nextFires(s *config.Schedule, at time.Time, n int) []time.Time {
+	var out []time.Time
+	end := s.EndTime
+	switch s.Type {
+	case config.TypeCron:
+		if s.Cron == nil {
+			return nil
+		}
+		from := at
+		if !s.StartTime.IsZero() && s.StartTime.After(at) {
+			from = s.StartTime.Add(-time.Second) // Quartz: the start itself may fire
+		}
+		from = from.In(s.Location)
+		for len(out) < n {
+			t := s.Cron.Next(from)
+			if t.IsZero() || (!end.IsZero() && t.After(end)) {
+				break
+			}
+			out = append(out, t)
+			from = t
+		}
+	default:
+		first := s.StartTime
+		if first.IsZero() || first.Before(at) {
+			first = at
+		}
+		for i := 0; len(out) < n; i++ {
+			if s.RepeatCount >= 0 && i > s.RepeatCount {
+				break
+			}
+			t := first.Add(time.Duration(i) * s.RepeatInterval)
+			if !end.IsZero() && t.After(end) {
+				break
+			}
+			out = append(out, t.In(s.Location))
+		}
+	}
+	return out
+}

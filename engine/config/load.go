@@ -1,0 +1,402 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// LoadOptions configures Load.
+type LoadOptions struct {
+	// ScriptsDir is where invokeContext script "file" values are looked up
+	// (see ResolveScriptPath). "" skips the check that they exist.
+	ScriptsDir string
+	// Env looks up environment variables; nil means os.LookupEnv.
+	Env func(string) (string, bool)
+	// Previous is the last good snapshot: a schedule file that now fails
+	// keeps its previous version in Schedules (and scheduler.json its
+	// previous settings).
+	Previous *Desired
+	// Logger receives debug lines about ignored files; nil discards them.
+	Logger *slog.Logger
+}
+
+// Load reads the conf directory dir and returns its validated snapshot.
+// It fails only when dir itself cannot be read; problems in files are in
+// Desired.Errors and Desired.Warnings, and one bad file never hides the
+// errors of another. Files are parsed in parallel.
+func Load(dir string, opts LoadOptions) (*Desired, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	env := opts.Env
+	if env == nil {
+		env = os.LookupEnv
+	}
+	l := &loader{
+		dir:      dir,
+		opts:     opts,
+		log:      log,
+		errs:     map[string][]error{},
+		warns:    map[string][]error{},
+		fileHash: map[string]string{},
+	}
+	files := l.classify(entries)
+
+	// boot.properties first: every other file may reference it.
+	props := &properties{env: env, defaults: builtinProperties(hostname())}
+	props.boot = l.loadBoot(files.boot)
+	allUsed := substituted{}
+
+	zones := &zoneCache{}
+	sc := l.loadScheduler(files.scheduler, props, allUsed, zones)
+
+	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones}
+	schedules := l.loadSchedules(files.schedules, senv, allUsed)
+
+	d := &Desired{
+		Dir:        dir,
+		Scheduler:  sc,
+		Schedules:  schedules,
+		Properties: props.resolved(allUsed),
+		Errors:     l.errs,
+		Warnings:   l.warns,
+	}
+	for _, errs := range d.Errors {
+		sortErrors(errs)
+	}
+	for _, warns := range d.Warnings {
+		sortErrors(warns)
+	}
+	d.Hash = l.snapshotHash(d, allUsed)
+	return d, nil
+}
+
+// loader holds the state of one Load.
+type loader struct {
+	dir      string
+	opts     LoadOptions
+	log      *slog.Logger
+	errs     map[string][]error
+	warns    map[string][]error
+	fileHash map[string]string // boot.properties and scheduler.* → sha256
+}
+
+// Valid reports whether no file has an error.
+func (d *Desired) Valid() bool { return len(d.Errors) == 0 }
+
+// IDs returns the schedule ids, sorted.
+func (d *Desired) IDs() []string {
+	ids := make([]string, 0, len(d.Schedules))
+	for id := range d.Schedules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// AllErrors returns every error, ordered by file, line and column.
+func (d *Desired) AllErrors() []error { return flatten(d.Errors) }
+
+// AllWarnings returns every warning, ordered by file, line and column.
+func (d *Desired) AllWarnings() []error { return flatten(d.Warnings) }
+
+func flatten(m map[string][]error) []error {
+	files := make([]string, 0, len(m))
+	for f := range m {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	var out []error
+	for _, f := range files {
+		out = append(out, m[f]...)
+	}
+	return out
+}
+
+type scheduleFile struct {
+	id, rel string
+	isYAML  bool
+}
+
+type dirFiles struct {
+	boot      []string // relative paths, in priority order
+	scheduler []string
+	schedules []scheduleFile
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
+
+// classify sorts the directory's entries into the files Sundial reads.
+// Hidden files and editor leftovers are skipped silently; other files are
+// not Sundial's and are skipped with a debug line.
+func (l *loader) classify(entries []fs.DirEntry) dirFiles {
+	var f dirFiles
+	for _, e := range entries {
+		name := e.Name()
+		if editorLeftover(name) {
+			continue
+		}
+		if e.IsDir() && !looksLikeConf(name) {
+			if name == "boot" {
+				if _, err := os.Stat(filepath.Join(l.dir, "boot", "boot.properties")); err == nil {
+					f.boot = append(f.boot, filepath.Join("boot", "boot.properties"))
+				}
+				continue
+			}
+			l.log.Debug("ignoring directory", "dir", filepath.Join(l.dir, name))
+			continue
+		}
+		ext := filepath.Ext(name)
+		base := strings.TrimSuffix(name, ext)
+		isConf := ext == ".json" || ext == ".yaml" || ext == ".yml"
+		switch {
+		case name == "boot.properties":
+			f.boot = append([]string{name}, f.boot...)
+		case isConf && base == "scheduler":
+			f.scheduler = append(f.scheduler, name)
+		case isConf && strings.HasPrefix(base, "schedule-"):
+			id := strings.TrimPrefix(base, "schedule-")
+			if !idPattern.MatchString(id) {
+				l.errs[name] = append(l.errs[name], &FileError{File: l.display(name), Err: errorf(ErrInvalidID, "invalid schedule id %q in the file name: use letters, digits and _ . @ -", id)})
+				continue
+			}
+			f.schedules = append(f.schedules, scheduleFile{id: id, rel: name, isYAML: ext != ".json"})
+		case isConf && strings.HasPrefix(base, "scheduler-"):
+			l.warns[name] = append(l.warns[name], &FileError{File: l.display(name), Err: errorf(ErrLegacyFileName,
+				"legacy file name: rename it to schedule-%s%s to make it a schedule; until then it is ignored, as IDM does", strings.TrimPrefix(base, "scheduler-"), ext)})
+		default:
+			l.log.Debug("ignoring file that is not Sundial's", "file", filepath.Join(l.dir, name))
+		}
+	}
+	// boot/boot.properties (IDM's layout) is used when there is no
+	// boot.properties at the top.
+	if len(f.boot) > 1 {
+		l.warns[f.boot[1]] = append(l.warns[f.boot[1]], &FileError{File: l.display(f.boot[1]), Err: errorf(ErrIgnored, "ignored: %s takes precedence", f.boot[0])})
+		f.boot = f.boot[:1]
+	}
+	return f
+}
+
+// looksLikeConf reports names of the files Sundial reads, so that a
+// directory with such a name is reported rather than skipped.
+func looksLikeConf(name string) bool {
+	ext := filepath.Ext(name)
+	return (ext == ".json" || ext == ".yaml" || ext == ".yml") && strings.HasPrefix(name, "schedule")
+}
+
+// editorLeftover reports hidden files and editor swap and backup files.
+func editorLeftover(name string) bool {
+	switch {
+	case strings.HasPrefix(name, "."), strings.HasPrefix(name, "#"),
+		strings.HasSuffix(name, "~"), strings.HasSuffix(name, ".swp"),
+		strings.HasSuffix(name, ".swo"), strings.HasSuffix(name, ".swx"),
+		strings.HasSuffix(name, ".bak"), strings.HasSuffix(name, ".orig"),
+		strings.HasSuffix(name, ".tmp"):
+		return true
+	}
+	return false
+}
+
+// display is the path of a file as shown in messages: the conf directory as
+// given, joined with the file's relative path.
+func (l *loader) display(rel string) string { return filepath.Join(l.dir, rel) }
+
+// readFile reads one configuration file, refusing directories and files over
+// 1 MiB; unreadable files (permissions, symlink loops) get an error.
+// The bytes are read into buf (reused when large enough); the caller owns
+// the result until it passes it again.
+func readFile(path string, buf []byte) ([]byte, error) {
+	data, err := readAtMost(path, maxFileSize+1, buf)
+	if err != nil {
+		if errors.Is(err, syscall.EISDIR) {
+			return nil, errorf(ErrRead, "cannot read: is a directory")
+		}
+		return nil, readError(err)
+	}
+	if len(data) > maxFileSize {
+		return nil, errorf(ErrTooLarge, "file is larger than %d bytes (1 MiB)", maxFileSize)
+	}
+	return data, nil
+}
+
+func readError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return errorw(ErrRead, err, "cannot read: %v", pe.Err)
+	}
+	return errorw(ErrRead, err, "cannot read: %v", err)
+}
+
+func (l *loader) addFile(rel string, errs, warns []error) {
+	if len(errs) > 0 {
+		l.errs[rel] = append(l.errs[rel], errs...)
+	}
+	if len(warns) > 0 {
+		l.warns[rel] = append(l.warns[rel], warns...)
+	}
+}
+
+// loadBoot reads boot.properties; lines with errors are skipped.
+func (l *loader) loadBoot(paths []string) map[string]string {
+	if len(paths) == 0 {
+		return nil
+	}
+	rel := paths[0]
+	data, err := readFile(l.display(rel), nil)
+	if err != nil {
+		l.addFile(rel, []error{&FileError{File: l.display(rel), Err: err}}, nil)
+		if l.opts.Previous != nil {
+			return l.opts.Previous.Properties
+		}
+		return nil
+	}
+	l.fileHash[rel] = hashBytes(data)
+	props, serrs := parseProperties(data)
+	for _, se := range serrs {
+		l.addFile(rel, []error{&FileError{File: l.display(rel), Line: se.line, Col: se.col, Err: errorf(ErrSyntax, "syntax error: %s", se.msg)}}, nil)
+	}
+	return props
+}
+
+// loadScheduler reads scheduler.json; on errors it keeps the previous
+// settings when there are some.
+func (l *loader) loadScheduler(paths []string, props *properties, used substituted, zones *zoneCache) SchedulerConfig {
+	fallback := DefaultSchedulerConfig()
+	if l.opts.Previous != nil {
+		fallback = l.opts.Previous.Scheduler
+	}
+	switch len(paths) {
+	case 0:
+		return DefaultSchedulerConfig()
+	case 1:
+	default:
+		for _, p := range paths {
+			l.addFile(p, []error{&FileError{File: l.display(p), Err: errorf(ErrDuplicateID, "several scheduler files: %s; keep one", strings.Join(paths, ", "))}}, nil)
+		}
+		return fallback
+	}
+	rel := paths[0]
+	c := &fileCtx{file: l.display(rel)}
+	data, err := readFile(c.file, nil)
+	if err != nil {
+		l.addFile(rel, []error{&FileError{File: c.file, Err: err}}, nil)
+		return fallback
+	}
+	l.fileHash[rel] = hashBytes(data)
+	fileUsed := substituted{}
+	sc := parseSchedulerFile(c, data, filepath.Ext(rel) != ".json", props, fileUsed, zones)
+	l.addFile(rel, c.errs, c.warns)
+	if len(c.errs) > 0 {
+		return fallback
+	}
+	for k, v := range fileUsed {
+		used[k] = v
+	}
+	return sc
+}
+
+// loadSchedules parses the schedule files on all CPUs and assembles the
+// schedule set, keeping the previous version of files that fail.
+func (l *loader) loadSchedules(files []scheduleFile, env *scheduleEnv, used substituted) map[string]*Schedule {
+	results := make([]scheduleResult, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			// The file's bytes are dead once parsed (nodes copy their
+			// strings), so each worker reads into one buffer.
+			var buf []byte
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				f := files[i]
+				display := l.display(f.rel)
+				data, err := readFile(display, buf)
+				buf = data[:0]
+				if err != nil {
+					results[i] = scheduleResult{errs: []error{&FileError{File: display, Err: err}}}
+					continue
+				}
+				results[i] = parseSchedule(scheduleInput{id: f.id, rel: f.rel, display: display, data: data, isYAML: f.isYAML}, env)
+			}
+		})
+	}
+	wg.Wait()
+
+	byID := make(map[string][]int, len(files))
+	for i, f := range files {
+		byID[f.id] = append(byID[f.id], i)
+	}
+	schedules := make(map[string]*Schedule, len(files))
+	for i, f := range files {
+		r := results[i]
+		if same := byID[f.id]; len(same) > 1 {
+			others := make([]string, 0, len(same)-1)
+			for _, j := range same {
+				if j != i {
+					others = append(others, files[j].rel)
+				}
+			}
+			r.errs = append(r.errs, &FileError{File: l.display(f.rel), Err: errorf(ErrDuplicateID, "duplicate schedule id %q: also defined by %s", f.id, strings.Join(others, ", "))})
+			r.schedule = nil
+		}
+		l.addFile(f.rel, r.errs, r.warns)
+		for k, v := range r.used {
+			used[k] = v
+		}
+		switch {
+		case r.schedule != nil:
+			schedules[f.id] = r.schedule
+		case len(r.errs) > 0 && l.opts.Previous != nil && l.opts.Previous.Schedules[f.id] != nil:
+			schedules[f.id] = l.opts.Previous.Schedules[f.id]
+			l.log.Info("schedule file has errors; keeping its last good version", "file", l.display(f.rel), "schedule", f.id)
+		}
+	}
+	return schedules
+}
+
+// snapshotHash hashes the schedules' hashes, the other files' bytes and the
+// property values the files referenced.
+func (l *loader) snapshotHash(d *Desired, used substituted) string {
+	h := sha256.New()
+	for _, kv := range used.sortedPairs() {
+		fmt.Fprintf(h, "property %s\n", kv)
+	}
+	for _, id := range d.IDs() {
+		fmt.Fprintf(h, "schedule %s %s\n", id, d.Schedules[id].Hash)
+	}
+	rels := make([]string, 0, len(l.fileHash))
+	for rel := range l.fileHash {
+		rels = append(rels, rel)
+	}
+	sort.Strings(rels)
+	for _, rel := range rels {
+		fmt.Fprintf(h, "file %s %s\n", rel, l.fileHash[rel])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func hashBytes(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

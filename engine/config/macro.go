@@ -1,0 +1,144 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// durationPattern is a ForgeRock duration: an integer and a unit, with
+// optional space ("10m", "0d", "30 seconds").
+var durationPattern = regexp.MustCompile(`^\s*(\d+)\s*([a-zA-Z]+)\s*$`)
+
+var durationUnits = map[string]time.Duration{
+	"ms": time.Millisecond, "millisecond": time.Millisecond, "milliseconds": time.Millisecond,
+	"s": time.Second, "sec": time.Second, "second": time.Second, "seconds": time.Second,
+	"m": time.Minute, "min": time.Minute, "minute": time.Minute, "minutes": time.Minute,
+	"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
+	"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
+}
+
+// ParseDuration reads a ForgeRock-style duration such as the task scanner's
+// recovery.timeout: a non-negative integer and a unit (ms, s, m, h, d, or
+// their long names), e.g. "10m", "0d", "30 seconds".
+func ParseDuration(s string) (time.Duration, error) {
+	m := durationPattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0, errors.New("expected an integer and a unit (ms, s, m, h, d), e.g. \"10m\"")
+	}
+	unit, ok := durationUnits[strings.ToLower(m[2])]
+	if !ok {
+		return 0, errors.New("unknown unit " + strconv.Quote(m[2]) + ": use ms, s, m, h or d")
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil || n > int64(1<<63-1)/int64(unit) {
+		return 0, errors.New("duration out of range")
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// macroUnits are the units of ${Time.now ± N<unit>}, case-sensitive as in
+// IDM: seconds, minutes, hours, days, months, years.
+const macroUnits = "smhdMy"
+
+// checkMacros checks the ${…} blocks of a task-scan string the way IDM's
+// ConfigMacroUtil reads them: a block ends at the first '}', its inside is
+// split on single spaces. ${Time.now} and ${Time.nowWithOffset}, optionally
+// followed by " + N<unit>" or " - N<unit>", are macros; a malformed macro
+// or an unknown unit is an error (IDM would silently read seconds); any
+// other block is inserted literally by IDM, which earns a warning.
+func checkMacros(s string) (errs, warns []string) {
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return errs, warns
+		}
+		if i > 0 && s[i-1] == '\\' {
+			s = s[i+2:]
+			continue
+		}
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			return errs, warns
+		}
+		block := s[i : i+2+end+1]
+		inner := s[i+2 : i+2+end]
+		s = s[i+2+end+1:]
+		toks := strings.Split(inner, " ")
+		switch {
+		case toks[0] == "Time.now" || toks[0] == "Time.nowWithOffset":
+			if len(toks) == 1 {
+				continue
+			}
+			if len(toks) != 3 || (toks[1] != "+" && toks[1] != "-") {
+				errs = append(errs, "malformed macro "+block+": write ${"+toks[0]+"}, or ${"+toks[0]+" + 1d} with single spaces around + or -")
+				continue
+			}
+			amount := toks[2]
+			if amount == "" {
+				errs = append(errs, "malformed macro "+block+": missing amount after "+toks[1])
+				continue
+			}
+			unit := amount[len(amount)-1:]
+			if _, err := strconv.ParseInt(amount[:len(amount)-1], 10, 32); err != nil {
+				errs = append(errs, "malformed macro "+block+": "+strconv.Quote(amount)+" is not an integer followed by a unit (s, m, h, d, M, y)")
+				continue
+			}
+			if !strings.Contains(macroUnits, unit) {
+				errs = append(errs, "unknown unit "+strconv.Quote(unit)+" in "+block+": use s, m, h, d, M or y")
+			}
+		case strings.HasPrefix(toks[0], "Time.now"):
+			errs = append(errs, "malformed macro "+block+": write ${Time.now}, or ${Time.now + 1d} with single spaces around + or -")
+		default:
+			warns = append(warns, block+" is not a macro: the task scanner inserts it literally as "+strconv.Quote(inner))
+		}
+	}
+}
+
+// ResolveScriptPath returns the file that a script's "file" value names
+// under scriptsDir. The value must be a relative slash-separated path that
+// stays inside scriptsDir. It is looked up as written, and then, when it
+// starts with "script/" (IDM's project layout, where scripts live in
+// <project>/script), without that prefix: "script/sunset.js" and
+// "sunset.js" both find <scriptsDir>/sunset.js. The error wraps
+// ErrScriptNotFound or ErrInvalidValue.
+func ResolveScriptPath(scriptsDir, file string) (string, error) {
+	clean, err := cleanScriptPath(file)
+	if err != nil {
+		return "", err
+	}
+	candidates := []string{clean}
+	if rest, ok := strings.CutPrefix(clean, "script/"); ok {
+		candidates = append(candidates, rest)
+	}
+	for _, c := range candidates {
+		p := filepath.Join(scriptsDir, filepath.FromSlash(c))
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	tried := make([]string, len(candidates))
+	for i, c := range candidates {
+		tried[i] = filepath.Join(scriptsDir, filepath.FromSlash(c))
+	}
+	return "", errorf(ErrScriptNotFound, "script file %q not found (looked for %s)", file, strings.Join(tried, " and "))
+}
+
+// cleanScriptPath checks that a script path is relative and stays inside
+// the scripts directory, and returns it cleaned.
+func cleanScriptPath(file string) (string, error) {
+	f := strings.ReplaceAll(file, `\`, "/")
+	if path.IsAbs(f) || filepath.IsAbs(file) || filepath.VolumeName(file) != "" {
+		return "", errorf(ErrInvalidValue, "script file %q must be relative to the scripts directory", file)
+	}
+	clean := path.Clean(f)
+	if clean == ".." || strings.HasPrefix(clean, "../") || clean == "." {
+		return "", errorf(ErrInvalidValue, "script file %q must stay inside the scripts directory", file)
+	}
+	return clean, nil
+}
