@@ -1,0 +1,53 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Backends wrap them with context; test with errors.Is.
+var (
+	// ErrNotFound: the schedule, trigger, run or node does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a compare-and-swap failed. The revision given is not the
+	// stored one, or the row is not in the state or owned by the node the
+	// operation requires (another node acquired, released or recovered it).
+	ErrConflict = errors.New("conflict: changed concurrently")
+	// ErrAlreadyExists: a create found the id taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrAlreadyFired: a run with this fire id is already recorded; the fire
+	// must not be executed again.
+	ErrAlreadyFired = errors.New("already fired")
+	// ErrNodeAlive: RecoverNode was asked to recover a node whose last check-in
+	// is more recent than the staleness limit.
+	ErrNodeAlive = errors.New("node is alive")
+	// ErrSchemaTooNew: the database was migrated by a newer Sundial. See
+	// SchemaVersionError.
+	ErrSchemaTooNew = errors.New("database schema is newer than this sundial supports")
+	// ErrUnavailable: the database cannot be reached or opened.
+	ErrUnavailable = errors.New("database unavailable")
+	// ErrInvalid: the params are invalid (missing id, bad JSON, ...).
+	ErrInvalid = errors.New("invalid argument")
+	// ErrUnknownBackend: Open was given a DSN whose scheme no backend handles.
+	ErrUnknownBackend = errors.New("unknown store backend")
+)
+
+// SchemaVersionError reports a database whose schema version is newer than
+// the newest migration this binary knows. It matches ErrSchemaTooNew.
+type SchemaVersionError struct {
+	Database  int // version recorded in schema_migrations
+	Supported int // newest version this binary embeds
+}
+
+func (e *SchemaVersionError) Error() string {
+	return fmt.Sprintf("database schema version %d is newer than this sundial supports (%d); upgrade sundial",
+		e.Database, e.Supported)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooNew) true.
+func (e *SchemaVersionError) Is(target error) bool { return target == ErrSchemaTooNew }
+
+// Invalidf returns an ErrInvalid with a message.
+func Invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}

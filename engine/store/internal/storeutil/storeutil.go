@@ -1,0 +1,331 @@
+// Package storeutil holds the parameter checks and defaults every backend
+// applies the same way, so that they reject the same inputs with the same
+// errors.
+package storeutil
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"sundial/engine/store"
+)
+
+// DefaultLimit is the batch size or page size when a Limit is zero.
+const DefaultLimit = 100
+
+// Limit returns n, or DefaultLimit when n <= 0.
+func Limit(n int) int {
+	if n <= 0 {
+		return DefaultLimit
+	}
+	return n
+}
+
+// JSON returns raw as it is stored: "null" for empty, an error for invalid
+// JSON.
+func JSON(what string, raw json.RawMessage) (string, error) {
+	if len(raw) == 0 {
+		return "null", nil
+	}
+	if !json.Valid(raw) {
+		return "", store.Invalidf("%s is not valid JSON", what)
+	}
+	return string(raw), nil
+}
+
+// ID checks that a required id is set.
+func ID(what, id string) error {
+	if id == "" {
+		return store.Invalidf("%s is required", what)
+	}
+	return nil
+}
+
+// NullTime maps the zero time to nil and others to Normalize(t), for NULL
+// columns.
+func NullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	n := store.Normalize(t)
+	return &n
+}
+
+// UpsertOrder returns the indexes of defs sorted by schedule id, so that
+// concurrent upserts of the same set lock rows in the same order (no
+// deadlocks), and rejects invalid or duplicate definitions.
+func UpsertOrder(defs []store.TriggerDef) ([]int, []string, error) {
+	order := make([]int, len(defs))
+	defsJSON := make([]string, len(defs))
+	seen := make(map[string]bool, len(defs))
+	for i, d := range defs {
+		if err := ID("trigger schedule id", d.ScheduleID); err != nil {
+			return nil, nil, err
+		}
+		if seen[d.ScheduleID] {
+			return nil, nil, store.Invalidf("trigger %q given twice", d.ScheduleID)
+		}
+		seen[d.ScheduleID] = true
+		js, err := JSON("trigger "+d.ScheduleID+" definition", d.Definition)
+		if err != nil {
+			return nil, nil, err
+		}
+		defsJSON[i] = js
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return defs[order[a]].ScheduleID < defs[order[b]].ScheduleID })
+	return order, defsJSON, nil
+}
+
+// InitialState is the state of a trigger with this next fire time.
+func InitialState(next time.Time) store.TriggerState {
+	if next.IsZero() {
+		return store.TriggerComplete
+	}
+	return store.TriggerWaiting
+}
+
+// CheckFire validates one CompleteFire and fills its defaults.
+func CheckFire(f *store.CompleteFire) error {
+	if err := ID("fire schedule id", f.ScheduleID); err != nil {
+		return err
+	}
+	if f.Status == "" {
+		f.Status = store.RunRunning
+	}
+	if f.Status != store.RunRunning && !f.Status.Terminal() {
+		return store.Invalidf("fire %s: unknown run status %q", f.ScheduleID, f.Status)
+	}
+	f.StartedAt = store.NowOr(f.StartedAt)
+	f.ScheduledAt = store.Normalize(f.ScheduledAt)
+	f.NextFireAt = store.Normalize(f.NextFireAt)
+	if f.Status.Terminal() {
+		f.Block = false
+	}
+	return nil
+}
+
+// FireState is the trigger state after a fire.
+func FireState(f store.CompleteFire) store.TriggerState {
+	switch {
+	case f.NextFireAt.IsZero():
+		return store.TriggerComplete
+	case f.Block:
+		return store.TriggerBlocked
+	}
+	return store.TriggerWaiting
+}
+
+// CheckStartRun validates StartRunParams and fills their defaults.
+func CheckStartRun(p *store.StartRunParams) error {
+	if err := ID("run schedule id", p.ScheduleID); err != nil {
+		return err
+	}
+	if err := ID("run node", p.Node); err != nil {
+		return err
+	}
+	if p.ScheduledAt.IsZero() {
+		return store.Invalidf("run scheduled time is required")
+	}
+	p.ScheduledAt = store.Normalize(p.ScheduledAt)
+	p.StartedAt = store.NowOr(p.StartedAt)
+	if p.ID == "" {
+		p.ID = store.FireID(p.ScheduleID, p.ScheduledAt)
+	}
+	if p.Status == "" {
+		p.Status = store.RunRunning
+	}
+	if p.Status != store.RunRunning && !p.Status.Terminal() {
+		return store.Invalidf("run %s: unknown status %q", p.ID, p.Status)
+	}
+	return nil
+}
+
+// CheckFinish validates one FinishRun and fills its defaults.
+func CheckFinish(f *store.FinishRun) error {
+	if err := ID("run id", f.ID); err != nil {
+		return err
+	}
+	if !f.Status.Terminal() {
+		return store.Invalidf("run %s: finish status %q is not terminal", f.ID, f.Status)
+	}
+	f.EndedAt = store.NowOr(f.EndedAt)
+	return nil
+}
+
+// DefaultAbandonReason is recorded on runs abandoned without a reason.
+const DefaultAbandonReason = "abandoned: its node stopped before the run ended"
+
+// RecoverReason is the error recorded on runs RecoverNode abandons.
+func RecoverReason(p store.RecoverNodeParams) string {
+	if p.Reason != "" {
+		return p.Reason
+	}
+	return "abandoned: node " + p.Dead + " stopped checking in during the run (not recoverable)"
+}
+
+// Acquired turns triggers just acquired into AcquireDue's result, earliest
+// first.
+func Acquired(ts []store.Trigger) []store.Acquired {
+	sort.Slice(ts, func(i, j int) bool {
+		if !ts[i].NextFireAt.Equal(ts[j].NextFireAt) {
+			return ts[i].NextFireAt.Before(ts[j].NextFireAt)
+		}
+		return ts[i].ScheduleID < ts[j].ScheduleID
+	})
+	out := make([]store.Acquired, len(ts))
+	for i, t := range ts {
+		out[i] = store.Acquired{Trigger: t, ScheduledAt: t.NextFireAt, FireID: store.FireID(t.ScheduleID, t.NextFireAt)}
+	}
+	return out
+}
+
+// CheckAcquired returns an ErrConflict unless t is acquired by node at
+// revision.
+func CheckAcquired(t store.Trigger, node string, revision int64) error {
+	if t.State == store.TriggerAcquired && t.NodeID == node && t.Revision == revision {
+		return nil
+	}
+	holder := t.NodeID
+	if holder == "" {
+		holder = "no node"
+	}
+	return fmt.Errorf("trigger %s is %s by %s at revision %d, not acquired by %s at revision %d: %w",
+		t.ScheduleID, t.State, holder, t.Revision, node, revision, store.ErrConflict)
+}
+
+// FireRun is the run CompleteFires records for f.
+func FireRun(node string, f store.CompleteFire, scheduled time.Time) store.Run {
+	r := store.Run{
+		ID:          store.FireID(f.ScheduleID, scheduled),
+		ScheduleID:  f.ScheduleID,
+		ScheduledAt: store.Normalize(scheduled),
+		StartedAt:   f.StartedAt,
+		Node:        node,
+		Status:      f.Status,
+		Error:       f.Error,
+		Recoverable: f.Recoverable,
+		Attempt:     1,
+	}
+	if f.Status.Terminal() {
+		r.EndedAt = f.StartedAt
+	}
+	return r
+}
+
+// StartedRun is the run StartRun records for p (after CheckStartRun).
+func StartedRun(p store.StartRunParams) store.Run {
+	r := store.Run{
+		ID:          p.ID,
+		ScheduleID:  p.ScheduleID,
+		ScheduledAt: p.ScheduledAt,
+		StartedAt:   p.StartedAt,
+		Node:        p.Node,
+		Status:      p.Status,
+		Error:       p.Error,
+		Recoverable: p.Recoverable,
+		Attempt:     1,
+	}
+	if p.Status.Terminal() {
+		r.EndedAt = p.StartedAt
+	}
+	return r
+}
+
+// FinishConflict explains why FinishRuns could not finish cur for node.
+func FinishConflict(cur store.Run, node string) error {
+	if cur.Status != store.RunRunning {
+		return fmt.Errorf("finish run %s: already %s: %w", cur.ID, cur.Status, store.ErrConflict)
+	}
+	return fmt.Errorf("finish run %s: running on %s, not %s: %w", cur.ID, cur.Node, node, store.ErrConflict)
+}
+
+// SortRuns orders runs as ListRuns does: newest scheduled time first.
+func SortRuns(rs []store.Run) {
+	sort.Slice(rs, func(i, j int) bool {
+		if !rs[i].ScheduledAt.Equal(rs[j].ScheduledAt) {
+			return rs[i].ScheduledAt.After(rs[j].ScheduledAt)
+		}
+		return rs[i].ID > rs[j].ID
+	})
+}
+
+// SortTriggers orders triggers by schedule id.
+func SortTriggers(ts []store.Trigger) {
+	sort.Slice(ts, func(i, j int) bool { return ts[i].ScheduleID < ts[j].ScheduleID })
+}
+
+// CheckFires validates CompleteFiresParams and returns the fires with their
+// defaults filled in.
+func CheckFires(p store.CompleteFiresParams) ([]store.CompleteFire, error) {
+	if err := ID("firing node", p.Node); err != nil {
+		return nil, err
+	}
+	fires := make([]store.CompleteFire, len(p.Fires))
+	seen := make(map[string]bool, len(p.Fires))
+	for i, f := range p.Fires {
+		if err := CheckFire(&f); err != nil {
+			return nil, err
+		}
+		if seen[f.ScheduleID] {
+			return nil, store.Invalidf("fire of trigger %q given twice", f.ScheduleID)
+		}
+		seen[f.ScheduleID] = true
+		fires[i] = f
+	}
+	return fires, nil
+}
+
+// CheckFinishes validates FinishRunsParams and returns the runs with their
+// defaults filled in.
+func CheckFinishes(p store.FinishRunsParams) ([]store.FinishRun, error) {
+	if err := ID("finishing node", p.Node); err != nil {
+		return nil, err
+	}
+	fins := make([]store.FinishRun, len(p.Runs))
+	seen := make(map[string]bool, len(p.Runs))
+	for i, f := range p.Runs {
+		if err := CheckFinish(&f); err != nil {
+			return nil, err
+		}
+		if seen[f.ID] {
+			return nil, store.Invalidf("run %q given twice", f.ID)
+		}
+		seen[f.ID] = true
+		fins[i] = f
+	}
+	return fins, nil
+}
+
+// SetBlockingRunID fills t.BlockingRunID: a blocked trigger waits for the run
+// of its previous fire.
+func SetBlockingRunID(t *store.Trigger) {
+	t.BlockingRunID = ""
+	if t.State == store.TriggerBlocked && !t.PrevFireAt.IsZero() {
+		t.BlockingRunID = store.FireID(t.ScheduleID, t.PrevFireAt)
+	}
+}
+
+// CheckReleases validates ReleaseTriggersParams and returns the items with
+// their times normalized.
+func CheckReleases(p store.ReleaseTriggersParams) ([]store.ReleaseTrigger, error) {
+	if err := ID("releasing node", p.Node); err != nil {
+		return nil, err
+	}
+	rels := make([]store.ReleaseTrigger, len(p.Triggers))
+	seen := make(map[string]bool, len(p.Triggers))
+	for i, r := range p.Triggers {
+		if err := ID("released trigger schedule id", r.ScheduleID); err != nil {
+			return nil, err
+		}
+		if seen[r.ScheduleID] {
+			return nil, store.Invalidf("release of trigger %q given twice", r.ScheduleID)
+		}
+		seen[r.ScheduleID] = true
+		r.NextFireAt = store.Normalize(r.NextFireAt)
+		rels[i] = r
+	}
+	return rels, nil
+}

@@ -1,0 +1,187 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/storeutil"
+)
+
+// Node times are the database's: now() is the transaction's start, the same
+// clock for every node, which is what makes skew and silence comparable.
+
+const nodeCols = `id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info,
+	recovered_at, recovered_by`
+
+// scanNode scans nodeCols followed by the database's now().
+func scanNode(row pgx.Row) (store.Node, error) {
+	var (
+		n                                           store.Node
+		state, info                                 string
+		started, first, checked, reported, rec, now pgtype.Timestamptz
+	)
+	err := row.Scan(&n.ID, &state, &started, &first, &checked, &reported, &n.ConfigHash, &info, &rec, &n.RecoveredBy, &now)
+	if err != nil {
+		return n, err
+	}
+	n.State = store.NodeState(state)
+	n.StartedAt, n.FirstSeenAt = fromTS(started), fromTS(first)
+	n.CheckedInAt, n.ReportedAt, n.RecoveredAt = fromTS(checked), fromTS(reported), fromTS(rec)
+	n.Info = []byte(info)
+	n.Skew = n.ReportedAt.Sub(n.CheckedInAt)
+	n.SinceCheckIn = fromTS(now).Sub(n.CheckedInAt)
+	return n, nil
+}
+
+func queryNodes(ctx context.Context, q querier, sql string, args ...any) ([]store.Node, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Node
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// CheckIn records a node's heartbeat.
+func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node, error) {
+	if err := storeutil.ID("node id", p.Node); err != nil {
+		return store.Node{}, fmt.Errorf("check in: %w", err)
+	}
+	info, err := storeutil.JSON("node info", p.Info)
+	if err != nil {
+		return store.Node{}, fmt.Errorf("check in %s: %w", p.Node, err)
+	}
+	reported := store.NowOr(p.Now)
+	var n store.Node
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		// Lock the row first, so that a recovery running concurrently is
+		// either seen (WasDeclaredDead) or waits for this check-in.
+		var prev string
+		err := tx.QueryRow(ctx, `SELECT state FROM nodes WHERE id = $1 FOR UPDATE`, p.Node).Scan(&prev)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		n, err = scanNode(tx.QueryRow(ctx, `INSERT INTO nodes
+				(id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info)
+			VALUES ($1, 'active', $2, now(), now(), $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET
+				state = 'active',
+				started_at = COALESCE(excluded.started_at, nodes.started_at),
+				checked_in_at = excluded.checked_in_at,
+				reported_at = excluded.reported_at,
+				config_hash = excluded.config_hash,
+				info = excluded.info
+			RETURNING `+nodeCols+`, now()`,
+			p.Node, ts(p.StartedAt), reported, p.ConfigHash, info))
+		n.WasDeclaredDead = prev == string(store.NodeDead)
+		return err
+	})
+	if err != nil {
+		return store.Node{}, fmt.Errorf("check in %s: %w", p.Node, err)
+	}
+	return n, nil
+}
+
+// ListNodes returns every known node.
+func (s *Store) ListNodes(ctx context.Context, _ store.ListNodesParams) ([]store.Node, error) {
+	var out []store.Node
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		var err error
+		out, err = queryNodes(ctx, conn, `SELECT `+nodeCols+`, now() FROM nodes ORDER BY id`)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	return out, nil
+}
+
+// DeadNodes returns active nodes silent for at least Timeout.
+func (s *Store) DeadNodes(ctx context.Context, p store.DeadNodesParams) ([]store.Node, error) {
+	var out []store.Node
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		var err error
+		out, err = queryNodes(ctx, conn, `SELECT `+nodeCols+`, now() FROM nodes
+			WHERE state = 'active' AND checked_in_at <= now() - $1::bigint * interval '1 microsecond' AND id <> $2
+			ORDER BY id`, p.Timeout.Microseconds(), p.Exclude)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find dead nodes: %w", err)
+	}
+	return out, nil
+}
+
+// RecoverNode releases a dead node's triggers and hands out its runs. The
+// node's row lock serializes concurrent recoverers; the conditional updates
+// hand each run out once even without it.
+func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (store.Recovery, error) {
+	if err := storeutil.ID("dead node", p.Dead); err != nil {
+		return store.Recovery{}, fmt.Errorf("recover node: %w", err)
+	}
+	if err := storeutil.ID("recovering node", p.Recoverer); err != nil {
+		return store.Recovery{}, fmt.Errorf("recover node %s: %w", p.Dead, err)
+	}
+	at := store.NowOr(p.Now)
+	var rec store.Recovery
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		rec = store.Recovery{}
+		var checked, now time.Time
+		err := tx.QueryRow(ctx, `SELECT checked_in_at, now() FROM nodes WHERE id = $1 FOR UPDATE`, p.Dead).Scan(&checked, &now)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err == nil && p.StaleAfter > 0 && p.Dead != p.Recoverer {
+			if since := now.Sub(checked); since < p.StaleAfter {
+				return fmt.Errorf("last check-in %s ago, under %s: %w", since.Round(time.Millisecond), p.StaleAfter, store.ErrNodeAlive)
+			}
+		}
+		released, err := queryTriggers(ctx, tx, `UPDATE triggers SET
+				state = 'waiting', node_id = NULL, acquired_at = NULL, revision = revision + 1, updated_at = $2
+			WHERE node_id = $1 AND state = 'acquired'
+			RETURNING `+triggerCols, p.Dead, at)
+		if err != nil {
+			return fmt.Errorf("release triggers: %w", err)
+		}
+		storeutil.SortTriggers(released)
+		rec.Released = released
+		recovered, err := queryRuns(ctx, tx, `UPDATE runs SET
+				node_id = $1, recovery = true, recovered_from = $2, attempt = attempt + 1, started_at = $3
+			WHERE node_id = $2 AND status = 'running' AND recoverable
+			RETURNING `+runCols, p.Recoverer, p.Dead, at)
+		if err != nil {
+			return fmt.Errorf("claim recoverable runs: %w", err)
+		}
+		storeutil.SortRuns(recovered)
+		rec.Recovered = recovered
+		rec.Abandoned, err = abandonLocked(ctx, tx, p.Dead, nil, true, at, storeutil.RecoverReason(p))
+		if err != nil {
+			return err
+		}
+		if p.Dead != p.Recoverer {
+			if _, err := tx.Exec(ctx, `UPDATE nodes SET state = 'dead', recovered_at = $2, recovered_by = $3 WHERE id = $1`,
+				p.Dead, at, p.Recoverer); err != nil {
+				return fmt.Errorf("mark node dead: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Recovery{}, fmt.Errorf("recover node %s: %w", p.Dead, err)
+	}
+	return rec, nil
+}

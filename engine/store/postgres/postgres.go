@@ -1,0 +1,266 @@
+// Package postgres is the cluster store backend: several Sundial nodes share
+// one PostgreSQL database through github.com/jackc/pgx/v5.
+//
+// Acquisition uses SELECT ... FOR UPDATE SKIP LOCKED, so nodes polling at the
+// same time take disjoint batches without waiting on each other; every other
+// change of a trigger is a compare-and-swap on its revision, node and state.
+// Batch methods are set-based (one statement over unnest'ed arrays per step),
+// so a batch of fires costs a few round trips whatever its size. Transactions
+// run at READ COMMITTED and are retried on deadlock or serialization failure.
+// Migrations run under a transaction-scoped advisory lock, so nodes starting
+// together migrate once.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+var migrations = mustLoad()
+
+func mustLoad() []migrate.Migration {
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		panic("postgres store: " + err.Error())
+	}
+	return ms
+}
+
+// LatestSchemaVersion is the newest migration this binary embeds.
+func LatestSchemaVersion() int { return migrate.Latest(migrations) }
+
+func init() {
+	store.Register(store.BackendPostgres, func(ctx context.Context, dsn string) (store.Store, error) {
+		return Open(ctx, dsn)
+	})
+}
+
+// migrationLockID keys the advisory lock that serializes migrations.
+const migrationLockID = 0x53756e6469616c // "Sundial"
+
+// DefaultMaxConns bounds a Store's connections unless the DSN sets
+// pool_max_conns.
+const DefaultMaxConns = 10
+
+// connectTimeout applies when the DSN sets no connect_timeout, so that an
+// unreachable server fails Open quickly.
+const connectTimeout = 10 * time.Second
+
+// maxTxRetries bounds the retries of a transaction that hit a deadlock or
+// serialization failure.
+const maxTxRetries = 8
+
+// Store is the PostgreSQL backend. Its methods are safe for concurrent use.
+type Store struct {
+	pool *connPool
+	desc string // host:port/database, for messages (no password)
+
+	closeOnce sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database a postgres:// or postgresql:// URL names,
+// checks that it answers, and applies pending migrations. The URL may carry
+// pool_max_conns (default DefaultMaxConns). An unreachable server is an
+// error wrapping store.ErrUnavailable; a database migrated by a newer Sundial
+// a *store.SchemaVersionError.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	dsn, maxConns, err := splitPoolParams(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", store.Invalidf("parse DSN: %v", err))
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = connectTimeout
+	}
+	s := &Store{
+		pool: newConnPool(cfg, maxConns),
+		desc: fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database),
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.pool.close()
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.pool.close()
+		return nil, fmt.Errorf("open postgres store %s: %w", s.desc, err)
+	}
+	return s, nil
+}
+
+// splitPoolParams takes pool_max_conns out of the DSN (pgx would send it to
+// the server as a setting).
+func splitPoolParams(dsn string) (string, int, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", 0, store.Invalidf("parse DSN: %v", err)
+	}
+	q := u.Query()
+	max := DefaultMaxConns
+	if v := q.Get("pool_max_conns"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return "", 0, store.Invalidf("pool_max_conns=%q: want a positive integer", v)
+		}
+		max = n
+		q.Del("pool_max_conns")
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), max, nil
+}
+
+// String describes the store for logs, without credentials.
+func (s *Store) String() string { return "postgres " + s.desc }
+
+// Close closes the connections. It is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(s.pool.close)
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.withConn(ctx, func(conn *pgx.Conn) error { return conn.Ping(ctx) })
+	if err != nil {
+		return fmt.Errorf("cannot reach postgres at %s: %w: %w", s.desc, store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLockID)); err != nil {
+			return fmt.Errorf("lock migrations: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer     NOT NULL PRIMARY KEY,
+			name       text        NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		pending, err := migrate.Pending(migrations, current)
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
+				return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// withConn runs fn on a pooled connection.
+func (s *Store) withConn(ctx context.Context, fn func(conn *pgx.Conn) error) error {
+	conn, err := s.pool.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer s.pool.release(conn)
+	return fn(conn)
+}
+
+// tx runs fn in a READ COMMITTED transaction, retrying it on deadlock or
+// serialization failure. fn must not keep results from a failed attempt.
+func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.withConn(ctx, func(conn *pgx.Conn) error {
+			return pgx.BeginFunc(ctx, conn, fn)
+		})
+		if err == nil || !retryable(err) || attempt >= maxTxRetries || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-time.After(time.Duration(attempt+1) * 2 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01" // serialization_failure, deadlock_detected
+	}
+	return false
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// querier is what pgx.Conn and pgx.Tx have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// prefixed returns "p.a, p.b, ..." for a column list "a, b, ...".
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ts encodes a time for a nullable timestamptz parameter.
+func ts(t time.Time) pgtype.Timestamptz {
+	if t.IsZero() {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: store.Normalize(t), Valid: true}
+}
+
+// fromTS decodes a nullable timestamptz.
+func fromTS(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}

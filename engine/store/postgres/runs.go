@@ -1,0 +1,278 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/storeutil"
+)
+
+const runCols = `id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error,
+	recoverable, recovery, recovered_from, attempt`
+
+var runColsR = prefixed("r", runCols)
+
+func scanRun(row pgx.Row) (store.Run, error) {
+	var (
+		r                         store.Run
+		status                    string
+		scheduled, started, ended pgtype.Timestamptz
+	)
+	err := row.Scan(&r.ID, &r.ScheduleID, &scheduled, &started, &ended, &r.Node, &status, &r.Error,
+		&r.Recoverable, &r.Recovery, &r.RecoveredFrom, &r.Attempt)
+	if err != nil {
+		return r, err
+	}
+	r.ScheduledAt, r.StartedAt, r.EndedAt = fromTS(scheduled), fromTS(started), fromTS(ended)
+	r.Status = store.RunStatus(status)
+	return r, nil
+}
+
+func queryRuns(ctx context.Context, q querier, sql string, args ...any) ([]store.Run, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// StartRun records a run that does not come from an acquired trigger.
+func (s *Store) StartRun(ctx context.Context, p store.StartRunParams) (store.Run, error) {
+	if err := storeutil.CheckStartRun(&p); err != nil {
+		return store.Run{}, fmt.Errorf("start run: %w", err)
+	}
+	r := storeutil.StartedRun(p)
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `INSERT INTO runs
+			(id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error, recoverable)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			r.ID, r.ScheduleID, r.ScheduledAt, r.StartedAt, ts(r.EndedAt), r.Node, string(r.Status), r.Error, r.Recoverable)
+		return err
+	})
+	if isUniqueViolation(err) {
+		return store.Run{}, fmt.Errorf("start run %s: %w", r.ID, store.ErrAlreadyFired)
+	}
+	if err != nil {
+		return store.Run{}, fmt.Errorf("start run %s: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// FinishRuns records run outcomes: one statement finishes the batch and
+// unblocks the triggers its runs blocked.
+func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]store.FinishResult, error) {
+	fins, err := storeutil.CheckFinishes(p)
+	if err != nil {
+		return nil, fmt.Errorf("finish runs: %w", err)
+	}
+	n := len(fins)
+	var (
+		ids, statuses, errs = make([]string, n), make([]string, n), make([]string, n)
+		ended               = make([]time.Time, n)
+		results             []store.FinishResult
+	)
+	for i, f := range fins {
+		ids[i], statuses[i], errs[i], ended[i] = f.ID, string(f.Status), f.Error, f.EndedAt
+	}
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		results = make([]store.FinishResult, n)
+		finished, err := queryRuns(ctx, tx, finishSQL, p.Node, ids, statuses, ended, errs)
+		if err != nil {
+			return fmt.Errorf("finish: %w", err)
+		}
+		byID := make(map[string]store.Run, len(finished))
+		for _, r := range finished {
+			byID[r.ID] = r
+		}
+		var missing []string
+		for i, f := range fins {
+			if r, ok := byID[f.ID]; ok {
+				results[i].Run = r
+			} else {
+				missing = append(missing, f.ID)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		cur, err := queryRuns(ctx, tx, `SELECT `+runCols+` FROM runs WHERE id = ANY($1)`, missing)
+		if err != nil {
+			return fmt.Errorf("read runs: %w", err)
+		}
+		curByID := make(map[string]store.Run, len(cur))
+		for _, r := range cur {
+			curByID[r.ID] = r
+		}
+		for i, f := range fins {
+			if _, ok := byID[f.ID]; ok {
+				continue
+			}
+			if r, ok := curByID[f.ID]; ok {
+				results[i] = store.FinishResult{Run: r, Err: storeutil.FinishConflict(r, p.Node)}
+			} else {
+				results[i].Err = fmt.Errorf("finish run %s: %w", f.ID, store.ErrNotFound)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish runs for %s: %w", p.Node, err)
+	}
+	return results, nil
+}
+
+// GetRun returns one run.
+func (s *Store) GetRun(ctx context.Context, p store.GetRunParams) (store.Run, error) {
+	var r store.Run
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		var err error
+		r, err = scanRun(conn.QueryRow(ctx, `SELECT `+runCols+` FROM runs WHERE id = $1`, p.ID))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("get run %s: %w", p.ID, store.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("get run %s: %w", p.ID, err)
+	}
+	return r, nil
+}
+
+// ListRuns returns runs, newest scheduled time first.
+func (s *Store) ListRuns(ctx context.Context, p store.ListRunsParams) ([]store.Run, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if p.ScheduleID != "" {
+		add("schedule_id = ?", p.ScheduleID)
+	}
+	if p.Node != "" {
+		add("node_id = ?", p.Node)
+	}
+	if p.Status != "" {
+		add("status = ?", string(p.Status))
+	}
+	if !p.Before.IsZero() {
+		add("scheduled_at < ?", store.Normalize(p.Before))
+	}
+	q := `SELECT ` + runCols + ` FROM runs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	args = append(args, storeutil.Limit(p.Limit))
+	q += ` ORDER BY scheduled_at DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
+	var out []store.Run
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		var err error
+		out, err = queryRuns(ctx, conn, q, args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+// AbandonRuns marks running runs of a node abandoned.
+func (s *Store) AbandonRuns(ctx context.Context, p store.AbandonRunsParams) ([]store.Run, error) {
+	if err := storeutil.ID("node", p.Node); err != nil {
+		return nil, fmt.Errorf("abandon runs: %w", err)
+	}
+	at := store.NowOr(p.At)
+	reason := p.Reason
+	if reason == "" {
+		reason = storeutil.DefaultAbandonReason
+	}
+	var out []store.Run
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = abandonLocked(ctx, tx, p.Node, p.IDs, false, at, reason)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("abandon runs of %s: %w", p.Node, err)
+	}
+	return out, nil
+}
+
+// abandonLocked marks running runs of node abandoned (only the
+// non-recoverable ones when onlyUnrecoverable; only ids when given) and
+// unblocks their triggers, inside tx.
+func abandonLocked(ctx context.Context, tx pgx.Tx, node string, ids []string, onlyUnrecoverable bool, at time.Time, reason string) ([]store.Run, error) {
+	out, err := queryRuns(ctx, tx, `WITH a AS (
+			UPDATE runs r SET status = 'abandoned', ended_at = $2, error = $3
+			WHERE r.node_id = $1 AND r.status = 'running'
+				AND (NOT $4 OR NOT r.recoverable)
+				AND ($5::text[] IS NULL OR r.id = ANY($5))
+			RETURNING `+runColsR+`),
+		u AS (
+			UPDATE triggers t SET state = 'waiting', revision = t.revision + 1, updated_at = $2
+			FROM a
+			WHERE t.schedule_id = a.schedule_id AND t.prev_fire_at = a.scheduled_at AND t.state = 'blocked')
+		SELECT `+runCols+` FROM a`, node, at, reason, onlyUnrecoverable, nilIfEmpty(ids))
+	if err != nil {
+		return nil, fmt.Errorf("abandon runs: %w", err)
+	}
+	storeutil.SortRuns(out)
+	return out, nil
+}
+
+func nilIfEmpty(ids []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	return ids
+}
+
+// PruneRuns deletes finished runs that ended before a time.
+func (s *Store) PruneRuns(ctx context.Context, p store.PruneRunsParams) (int, error) {
+	if p.EndedBefore.IsZero() {
+		return 0, fmt.Errorf("prune runs: %w", store.Invalidf("EndedBefore is required"))
+	}
+	var n int64
+	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+		tag, err := conn.Exec(ctx, `DELETE FROM runs
+			WHERE status <> 'running' AND ended_at < $1 AND ($2 = '' OR schedule_id = $2)`,
+			store.Normalize(p.EndedBefore), p.ScheduleID)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune runs: %w", err)
+	}
+	return int(n), nil
+}
+
+// finishSQL finishes a batch of runs and unblocks their triggers ($1 node, $2.. arrays).
+var finishSQL = `WITH f AS (
+				UPDATE runs r SET status = i.status, ended_at = i.ended, error = i.error
+				FROM unnest($2::text[], $3::text[], $4::timestamptz[], $5::text[]) AS i(id, status, ended, error)
+				WHERE r.id = i.id AND r.node_id IS NOT DISTINCT FROM $1 AND r.status = 'running'
+				RETURNING ` + runColsR + `),
+			u AS (
+				UPDATE triggers t SET state = 'waiting', revision = t.revision + 1, updated_at = f.ended_at
+				FROM f
+				WHERE t.schedule_id = f.schedule_id AND t.prev_fire_at = f.scheduled_at AND t.state = 'blocked')
+			SELECT ` + runCols + ` FROM f`

@@ -1,0 +1,345 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/storeutil"
+)
+
+const runCols = `id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error,
+	recoverable, recovery, recovered_from, attempt`
+
+func scanRun(row scanner) (store.Run, error) {
+	var (
+		r                         store.Run
+		status                    string
+		scheduled, started, ended sql.NullInt64
+		recoverable, recovery     int
+	)
+	err := row.Scan(&r.ID, &r.ScheduleID, &scheduled, &started, &ended, &r.Node, &status, &r.Error,
+		&recoverable, &recovery, &r.RecoveredFrom, &r.Attempt)
+	if err != nil {
+		return r, err
+	}
+	r.ScheduledAt, r.StartedAt, r.EndedAt = fromMicros(scheduled), fromMicros(started), fromMicros(ended)
+	r.Status = store.RunStatus(status)
+	r.Recoverable, r.Recovery = recoverable != 0, recovery != 0
+	return r, nil
+}
+
+func queryRuns(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args ...any) ([]store.Run, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// StartRun records a run that does not come from an acquired trigger.
+func (s *Store) StartRun(ctx context.Context, p store.StartRunParams) (store.Run, error) {
+	if err := storeutil.CheckStartRun(&p); err != nil {
+		return store.Run{}, fmt.Errorf("start run: %w", err)
+	}
+	r := storeutil.StartedRun(p)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO runs
+			(id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error, recoverable)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.ScheduleID, micros(r.ScheduledAt), micros(r.StartedAt), nullMicros(r.EndedAt),
+			r.Node, string(r.Status), r.Error, boolInt(r.Recoverable))
+		return err
+	})
+	if isUniqueViolation(err) {
+		return store.Run{}, fmt.Errorf("start run %s: %w", r.ID, store.ErrAlreadyFired)
+	}
+	if err != nil {
+		return store.Run{}, fmt.Errorf("start run %s: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// FinishRuns records run outcomes, in one statement for the batch.
+func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]store.FinishResult, error) {
+	fins, err := storeutil.CheckFinishes(p)
+	if err != nil {
+		return nil, fmt.Errorf("finish runs: %w", err)
+	}
+	type finishJSON struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Ended  int64  `json:"ended"`
+		Error  string `json:"error"`
+	}
+	in := make([]finishJSON, len(fins))
+	for i, f := range fins {
+		in[i] = finishJSON{ID: f.ID, Status: string(f.Status), Ended: micros(f.EndedAt), Error: f.Error}
+	}
+	inJSON, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("finish runs: %w", err)
+	}
+	var results []store.FinishResult
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		results = make([]store.FinishResult, len(fins))
+		finished, err := queryRuns(ctx, tx, finishSQL, p.Node, string(inJSON))
+		if err != nil {
+			return fmt.Errorf("finish runs: %w", err)
+		}
+		byID := make(map[string]store.Run, len(finished))
+		for _, r := range finished {
+			byID[r.ID] = r
+		}
+		for i, f := range fins {
+			if r, ok := byID[f.ID]; ok {
+				results[i].Run = r
+				continue
+			}
+			cur, err := scanRun(tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, f.ID))
+			if errors.Is(err, sql.ErrNoRows) {
+				results[i].Err = fmt.Errorf("finish run %s: %w", f.ID, store.ErrNotFound)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read run %s: %w", f.ID, err)
+			}
+			results[i] = store.FinishResult{Run: cur, Err: storeutil.FinishConflict(cur, p.Node)}
+		}
+		return unblockLocked(ctx, tx, finished)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish runs for %s: %w", p.Node, err)
+	}
+	return results, nil
+}
+
+// GetRun returns one run.
+func (s *Store) GetRun(ctx context.Context, p store.GetRunParams) (store.Run, error) {
+	r, err := scanRun(s.reader.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, p.ID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("get run %s: %w", p.ID, store.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("get run %s: %w", p.ID, err)
+	}
+	return r, nil
+}
+
+// ListRuns returns runs, newest scheduled time first.
+func (s *Store) ListRuns(ctx context.Context, p store.ListRunsParams) ([]store.Run, error) {
+	q := `SELECT ` + runCols + ` FROM runs WHERE 1 = 1`
+	var args []any
+	if p.ScheduleID != "" {
+		q += ` AND schedule_id = ?`
+		args = append(args, p.ScheduleID)
+	}
+	if p.Node != "" {
+		q += ` AND node_id = ?`
+		args = append(args, p.Node)
+	}
+	if p.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, string(p.Status))
+	}
+	if !p.Before.IsZero() {
+		q += ` AND scheduled_at < ?`
+		args = append(args, micros(store.Normalize(p.Before)))
+	}
+	q += ` ORDER BY scheduled_at DESC, id DESC LIMIT ?`
+	args = append(args, storeutil.Limit(p.Limit))
+	rs, err := queryRuns(ctx, s.reader, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return rs, nil
+}
+
+// AbandonRuns marks running runs of a node abandoned.
+func (s *Store) AbandonRuns(ctx context.Context, p store.AbandonRunsParams) ([]store.Run, error) {
+	if err := storeutil.ID("node", p.Node); err != nil {
+		return nil, fmt.Errorf("abandon runs: %w", err)
+	}
+	at := micros(store.NowOr(p.At))
+	reason := p.Reason
+	if reason == "" {
+		reason = storeutil.DefaultAbandonReason
+	}
+	var out []store.Run
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = abandonLocked(ctx, tx, p.Node, p.IDs, false, at, reason)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("abandon runs of %s: %w", p.Node, err)
+	}
+	return out, nil
+}
+
+// abandonLocked marks running runs of node abandoned (only the non-recoverable
+// ones when onlyUnrecoverable) and unblocks their triggers, inside tx.
+func abandonLocked(ctx context.Context, tx *sql.Tx, node string, ids []string, onlyUnrecoverable bool, at int64, reason string) ([]store.Run, error) {
+	q := `UPDATE runs SET status = 'abandoned', ended_at = ?, error = ?
+		WHERE node_id = ? AND status = 'running'`
+	if onlyUnrecoverable {
+		q += ` AND recoverable = 0`
+	}
+	var out []store.Run
+	if len(ids) == 0 {
+		rs, err := queryRuns(ctx, tx, q+` RETURNING `+runCols, at, reason, node)
+		if err != nil {
+			return nil, err
+		}
+		out = rs
+	}
+	for _, part := range chunk(ids, 500) {
+		args := append([]any{at, reason, node}, anys(part)...)
+		rs, err := queryRuns(ctx, tx, q+` AND id IN (`+placeholders(len(part))+`) RETURNING `+runCols, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	if err := unblockLocked(ctx, tx, out); err != nil {
+		return nil, err
+	}
+	storeutil.SortRuns(out)
+	return out, nil
+}
+
+// PruneRuns deletes finished runs that ended before a time.
+func (s *Store) PruneRuns(ctx context.Context, p store.PruneRunsParams) (int, error) {
+	if p.EndedBefore.IsZero() {
+		return 0, fmt.Errorf("prune runs: %w", store.Invalidf("EndedBefore is required"))
+	}
+	q := `DELETE FROM runs WHERE status <> 'running' AND ended_at < ?`
+	args := []any{micros(store.Normalize(p.EndedBefore))}
+	if p.ScheduleID != "" {
+		q += ` AND schedule_id = ?`
+		args = append(args, p.ScheduleID)
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune runs: %w", err)
+	}
+	return int(n), nil
+}
+
+// unblockLocked returns to waiting the triggers blocked by runs that just
+// ended, inside tx. A blocked trigger is blocked by the run of its previous
+// fire.
+func unblockLocked(ctx context.Context, tx *sql.Tx, ended []store.Run) error {
+	if len(ended) == 0 {
+		return nil
+	}
+	type key struct {
+		S string `json:"s"`
+		T int64  `json:"t"`
+		E int64  `json:"e"`
+	}
+	keys := make([]key, len(ended))
+	for i, r := range ended {
+		keys[i] = key{S: r.ScheduleID, T: micros(r.ScheduledAt), E: micros(r.EndedAt)}
+	}
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, unblockSQL, string(b)); err != nil {
+		return fmt.Errorf("unblock triggers: %w", err)
+	}
+	return nil
+}
+
+// runJSON is a run as insertRuns takes it.
+type runJSON struct {
+	ID          string `json:"id"`
+	Schedule    string `json:"schedule"`
+	Scheduled   int64  `json:"scheduled"`
+	Started     int64  `json:"started"`
+	Ended       *int64 `json:"ended"`
+	Node        string `json:"node"`
+	Status      string `json:"status"`
+	Error       string `json:"error"`
+	Recoverable int    `json:"recoverable"`
+}
+
+func toRunJSON(r store.Run) runJSON {
+	return runJSON{ID: r.ID, Schedule: r.ScheduleID, Scheduled: micros(r.ScheduledAt), Started: micros(r.StartedAt),
+		Ended: microsPtr(r.EndedAt), Node: r.Node, Status: string(r.Status), Error: r.Error, Recoverable: boolInt(r.Recoverable)}
+}
+
+// insertRuns inserts new runs in one statement, skipping ids already
+// recorded, and returns the ids it inserted.
+func insertRuns(ctx context.Context, tx *sql.Tx, runs []runJSON) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(runs))
+	if len(runs) == 0 {
+		return inserted, nil
+	}
+	b, err := json.Marshal(runs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, insertRunsSQL, string(b))
+	if err != nil {
+		return nil, fmt.Errorf("record runs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("record runs: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("record runs: %w", err)
+	}
+	return inserted, nil
+}
+
+// finishSQL finishes a batch of runs (?1 node, ?2 JSON array of outcomes).
+const finishSQL = `UPDATE runs SET
+				status = j.value->>'status', ended_at = j.value->>'ended', error = j.value->>'error'
+			FROM json_each(?2) AS j
+			WHERE runs.id = j.value->>'id' AND +runs.node_id = ?1 AND +runs.status = 'running'
+			RETURNING ` + runCols
+
+// unblockSQL unblocks the triggers of a batch of ended runs (JSON array).
+const unblockSQL = `UPDATE triggers SET
+			state = 'waiting', revision = triggers.revision + 1, updated_at = j.value->>'e'
+		FROM json_each(?) AS j
+		WHERE triggers.schedule_id = j.value->>'s' AND +triggers.prev_fire_at = j.value->>'t'
+			AND +triggers.state = 'blocked'`
+
+// insertRunsSQL inserts a batch of runs (JSON array), skipping recorded ids.
+const insertRunsSQL = `INSERT INTO runs
+			(id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error, recoverable)
+		SELECT value->>'id', value->>'schedule', value->>'scheduled', value->>'started', value->>'ended',
+			value->>'node', value->>'status', value->>'error', value->>'recoverable'
+		FROM json_each(?) WHERE true
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id`

@@ -1,0 +1,314 @@
+// Package sqlite is the embedded store backend: one SQLite file (by default
+// var/sundial.db) through modernc.org/sqlite, without cgo.
+//
+// The database runs in WAL mode, so readers never wait for the writer. All
+// writes of a Store go through a single connection, and every write
+// transaction starts with BEGIN IMMEDIATE: it takes SQLite's write lock up
+// front, so two writers (two Store values or two processes on one file) queue
+// on busy_timeout instead of deadlocking on a lock upgrade. A transaction that
+// still meets SQLITE_BUSY is retried. Reads use a separate pool of read-only
+// connections.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+var migrations = mustLoad()
+
+func mustLoad() []migrate.Migration {
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		panic("sqlite store: " + err.Error())
+	}
+	return ms
+}
+
+// LatestSchemaVersion is the newest migration this binary embeds.
+func LatestSchemaVersion() int { return migrate.Latest(migrations) }
+
+func init() {
+	store.Register(store.BackendSQLite, func(ctx context.Context, target string) (store.Store, error) {
+		return Open(ctx, target)
+	})
+}
+
+// busyTimeout is how long a connection waits for another writer's lock.
+const busyTimeout = 10 * time.Second
+
+// maxBusyRetries bounds the retries of a write transaction that met
+// SQLITE_BUSY despite busy_timeout.
+const maxBusyRetries = 8
+
+// Store is the SQLite backend. Its methods are safe for concurrent use.
+type Store struct {
+	path string
+	// writer has exactly one connection: writes of this Store are serialized
+	// in-process and never contend for SQLite's lock among themselves.
+	writer *sql.DB
+	// reader is a small pool of query_only connections.
+	reader *sql.DB
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed, with its directory) the database file at
+// path and applies pending migrations. A database migrated by a newer Sundial
+// is refused with a *store.SchemaVersionError.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		path = store.DefaultSQLitePath
+	}
+	if path == ":memory:" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("open sqlite store %q: %w", path, store.Invalidf("want a file path (an in-memory database cannot be shared between connections)"))
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open sqlite store %s: %w: %w", path, store.ErrUnavailable, err)
+		}
+	}
+	common := fmt.Sprintf("_busy_timeout=%d&_journal_mode=WAL&_foreign_keys=1", busyTimeout.Milliseconds())
+	writer, err := sql.Open("sqlite", path+"?"+common+"&_synchronous=FULL&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w: %w", path, store.ErrUnavailable, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	s := &Store{path: path, writer: writer}
+	// The writer connection is opened first: it switches the file to WAL
+	// before any read-only connection looks at it.
+	if err := s.migrate(ctx); err != nil {
+		_ = writer.Close()
+		return nil, err
+	}
+	reader, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
+	if err != nil {
+		_ = writer.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w: %w", path, store.ErrUnavailable, err)
+	}
+	reader.SetMaxOpenConns(4)
+	reader.SetMaxIdleConns(4)
+	s.reader = reader
+	return s, nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// String describes the store for logs.
+func (s *Store) String() string { return "sqlite " + s.path }
+
+// Close closes both pools. It is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.reader != nil {
+			errs = append(errs, s.reader.Close())
+		}
+		errs = append(errs, s.writer.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("close sqlite store %s: %w", s.path, err)
+		}
+	})
+	return s.closeErr
+}
+
+// Ping checks that the file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping sqlite store %s: %w: %w", s.path, store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.reader.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER NOT NULL PRIMARY KEY,
+			name       TEXT    NOT NULL,
+			applied_at INTEGER NOT NULL
+		)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var current int
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		pending, err := migrate.Pending(migrations, current)
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.Version, m.Name, micros(time.Now())); err != nil {
+				return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrSchemaTooNew) {
+			return fmt.Errorf("open sqlite store %s: %w", s.path, err)
+		}
+		return fmt.Errorf("open sqlite store %s: %w: %w", s.path, store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// write runs fn in a BEGIN IMMEDIATE transaction on the writer connection,
+// retrying it when SQLite reports the database busy. fn must not keep results
+// from a failed attempt: it is called again from scratch.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.writeOnce(ctx, fn)
+		if err == nil || !isBusy(err) || attempt >= maxBusyRetries || ctx.Err() != nil {
+			return err
+		}
+		backoff := time.Duration(attempt+1) * 5 * time.Millisecond
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func isBusy(err error) bool {
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return true
+		}
+	}
+	return false
+}
+
+// isUniqueViolation reports a PRIMARY KEY or UNIQUE constraint failure.
+func isUniqueViolation(err error) bool {
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case 1555, 2067: // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
+			return true
+		}
+	}
+	return false
+}
+
+// Time columns are microseconds since the epoch; NULL is the zero time.
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func microsPtr(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixMicro()
+	return &n
+}
+
+func fromMicros(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(n.Int64).UTC()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// chunk splits ids into slices small enough for one IN (...) list.
+func chunk(ids []string, size int) [][]string {
+	var out [][]string
+	for len(ids) > size {
+		out = append(out, ids[:size])
+		ids = ids[size:]
+	}
+	if len(ids) > 0 {
+		out = append(out, ids)
+	}
+	return out
+}
+
+func anys(ids []string) []any {
+	a := make([]any, len(ids))
+	for i, id := range ids {
+		a[i] = id
+	}
+	return a
+}

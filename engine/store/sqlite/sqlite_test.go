@@ -1,0 +1,111 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"sundial/engine/store"
+	"sundial/engine/store/sqlite"
+	"sundial/engine/store/storetest"
+)
+
+// paths maps each store the suite opened to its file, so WithReopen can open
+// another handle on it.
+var paths sync.Map
+
+func newStore(t *testing.T) store.Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sundial.db")
+	return openPath(t, path)
+}
+
+func openPath(t testing.TB, path string) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	paths.Store(s, path)
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Exercise(t, newStore, storetest.WithReopen(func(t *testing.T, s store.Store) store.Store {
+		path, _ := paths.Load(s)
+		return openPath(t, path.(string))
+	}))
+}
+
+func TestMigrations(t *testing.T) {
+	t.Parallel()
+	storetest.ExerciseMigrations(t, func(t *testing.T) storetest.MigrationDB {
+		path := filepath.Join(t.TempDir(), "sub", "dir", "sundial.db") // Open creates the directories
+		return storetest.MigrationDB{
+			Open: func(ctx context.Context) (store.Store, error) { return sqlite.Open(ctx, path) },
+			SetVersion: func(t *testing.T, v int) {
+				db, err := sql.Open("sqlite", path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, v); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Latest: sqlite.LatestSchemaVersion(),
+		}
+	})
+}
+
+func TestOpenViaDSN(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, dsn := range []string{filepath.Join(dir, "a.db"), "sqlite:" + filepath.Join(dir, "b.db"), "sqlite://" + filepath.Join(dir, "c.db")} {
+		s, err := store.Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatalf("store.Open(%q): %v", dsn, err)
+		}
+		if _, ok := s.(*sqlite.Store); !ok {
+			t.Fatalf("store.Open(%q) = %T, want *sqlite.Store", dsn, s)
+		}
+		if err := s.Ping(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	_, err := sqlite.Open(t.Context(), ":memory:")
+	if err == nil {
+		t.Fatal("Open(:memory:) succeeded, want an error")
+	}
+	// A directory where the file should be.
+	_, err = sqlite.Open(t.Context(), t.TempDir())
+	if err == nil {
+		t.Fatal("Open(a directory) succeeded, want an error")
+	}
+	t.Log(err)
+}
+
+func BenchmarkFires(b *testing.B) {
+	for _, batch := range []int{100, 500} {
+		b.Run(fmt.Sprintf("nodes=1/batch=%d", batch), func(b *testing.B) {
+			storetest.BenchmarkFires(b, func(b *testing.B, n int) []store.Store {
+				path := filepath.Join(b.TempDir(), "bench.db")
+				var hs []store.Store
+				for range n {
+					hs = append(hs, openPath(b, path))
+				}
+				return hs
+			}, storetest.BenchConfig{Nodes: 1, Batch: batch})
+		})
+	}
+}

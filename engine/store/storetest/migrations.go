@@ -1,0 +1,119 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"sundial/engine/store"
+)
+
+// MigrationDB is one fresh, empty database for ExerciseMigrations.
+type MigrationDB struct {
+	// Open opens a handle on the database, applying migrations; every call
+	// opens the same database.
+	Open func(ctx context.Context) (store.Store, error)
+	// SetVersion records version as applied in schema_migrations, behind the
+	// store's back, as a newer Sundial would have.
+	SetVersion func(t *testing.T, version int)
+	// Latest is the newest migration the backend embeds.
+	Latest int
+}
+
+// ExerciseMigrations checks a backend's migrations: a fresh database gets
+// every one, reopening applies nothing and keeps the data, concurrent first
+// opens are safe, and a database from a newer Sundial is refused with a clear
+// error. newDB returns a fresh database each call.
+func ExerciseMigrations(t *testing.T, newDB func(t *testing.T) MigrationDB) {
+	open := func(t *testing.T, db MigrationDB) store.Store {
+		t.Helper()
+		s, err := db.Open(t.Context())
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+
+	t.Run("FreshThenReopen", func(t *testing.T) {
+		t.Parallel()
+		db := newDB(t)
+		s := open(t, db)
+		v, err := s.SchemaVersion(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEq(t, "fresh version", v, db.Latest)
+		if _, err := s.CreateSchedule(t.Context(), store.CreateScheduleParams{ID: "kept", Config: json.RawMessage(`{"a":1}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+
+		s2 := open(t, db)
+		v, err = s2.SchemaVersion(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantEq(t, "reopened version", v, db.Latest)
+		sc, err := s2.GetSchedule(t.Context(), store.GetScheduleParams{ID: "kept"})
+		if err != nil {
+			t.Fatalf("data after reopen: %v", err)
+		}
+		wantEq(t, "config after reopen", string(sc.Config), `{"a":1}`)
+	})
+
+	t.Run("ConcurrentFirstOpen", func(t *testing.T) {
+		t.Parallel()
+		db := newDB(t)
+		const n = 4
+		stores := make([]store.Store, n)
+		parallel(t, n, func(i int) error {
+			s, err := db.Open(t.Context())
+			stores[i] = s
+			return err
+		})
+		for _, s := range stores {
+			v, err := s.SchemaVersion(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantEq(t, "version", v, db.Latest)
+			_ = s.Close()
+		}
+	})
+
+	t.Run("NewerVersionRefused", func(t *testing.T) {
+		t.Parallel()
+		db := newDB(t)
+		_ = open(t, db).Close()
+		future := db.Latest + 4
+		db.SetVersion(t, future)
+		s, err := db.Open(t.Context())
+		if err == nil {
+			_ = s.Close()
+			t.Fatal("open of a database from a newer sundial succeeded, want an error")
+		}
+		if !errors.Is(err, store.ErrSchemaTooNew) {
+			t.Fatalf("error %v, want ErrSchemaTooNew", err)
+		}
+		var sve *store.SchemaVersionError
+		if !errors.As(err, &sve) || sve.Database != future || sve.Supported != db.Latest {
+			t.Fatalf("error %v, want a *SchemaVersionError{%d, %d}", err, future, db.Latest)
+		}
+		want := fmt.Sprintf("database schema version %d is newer than this sundial supports (%d); upgrade sundial", future, db.Latest)
+		if got := sve.Error(); got != want {
+			t.Fatalf("message %q, want %q", got, want)
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not carry %q", err, want)
+		}
+	})
+}

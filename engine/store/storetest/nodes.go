@@ -1,0 +1,362 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"sundial/engine/store"
+)
+
+func init() {
+	register("CheckIn", testCheckIn)
+	register("CheckIn/Skew", testCheckInSkew)
+	register("DeadNodes", testDeadNodes)
+	register("RecoverNode", testRecoverNode)
+	register("RecoverNode/AliveRefused", testRecoverAlive)
+	register("RecoverNode/OwnRestart", testRecoverOwnRestart)
+	register("RecoverNode/ConcurrentRecoverersExactlyOnce", testRecoverConcurrent)
+}
+
+// near allows for the time a round trip to the database takes.
+const near = 2 * time.Second
+
+func wantNear(t *testing.T, what string, got, want time.Time) {
+	t.Helper()
+	if d := got.Sub(want); d < -near || d > near {
+		t.Fatalf("%s = %s, want within %s of %s", what, got, near, want)
+	}
+}
+
+func wantDurationNear(t *testing.T, what string, got, want time.Duration) {
+	t.Helper()
+	if d := got - want; d < -near || d > near {
+		t.Fatalf("%s = %s, want within %s of %s", what, got, near, want)
+	}
+}
+
+func testCheckIn(t *testing.T, b *bundle) {
+	started := time.Now().Add(-time.Minute).UTC().Truncate(time.Microsecond)
+	n, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1", StartedAt: started, ConfigHash: "c1",
+		Info: json.RawMessage(`{"version":"1.0"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	wantEq(t, "ID", n.ID, "n1")
+	wantEq(t, "State", n.State, store.NodeActive)
+	wantTime(t, "StartedAt", n.StartedAt, started)
+	wantNear(t, "CheckedInAt", n.CheckedInAt, now)
+	wantNear(t, "ReportedAt", n.ReportedAt, now)
+	wantTime(t, "FirstSeenAt", n.FirstSeenAt, n.CheckedInAt)
+	wantEq(t, "ConfigHash", n.ConfigHash, "c1")
+	wantEq(t, "Info", string(n.Info), `{"version":"1.0"}`)
+	wantDurationNear(t, "Skew", n.Skew, 0)
+	wantEq(t, "WasDeclaredDead", n.WasDeclaredDead, false)
+	first := n.FirstSeenAt
+
+	n, err = b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1", ConfigHash: "c2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "ConfigHash after reload", n.ConfigHash, "c2")
+	wantTime(t, "FirstSeenAt kept", n.FirstSeenAt, first)
+	wantTime(t, "StartedAt kept", n.StartedAt, started)
+	if n.CheckedInAt.Before(first) {
+		t.Fatalf("CheckedInAt %s went back before %s", n.CheckedInAt, first)
+	}
+	if _, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n0"}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := b.s.ListNodes(b.ctx, store.ListNodesParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 2 || ns[0].ID != "n0" || ns[1].ID != "n1" {
+		t.Fatalf("ListNodes = %v, want n0, n1", ns)
+	}
+	wantEq(t, "listed ConfigHash", ns[1].ConfigHash, "c2")
+	wantDurationNear(t, "SinceCheckIn", ns[1].SinceCheckIn, 0)
+	if ns[1].SinceCheckIn < 0 {
+		t.Fatalf("SinceCheckIn = %s, want >= 0", ns[1].SinceCheckIn)
+	}
+
+	_, err = b.s.CheckIn(b.ctx, store.CheckInParams{})
+	wantErr(t, "no node", err, store.ErrInvalid)
+	_, err = b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1", Info: json.RawMessage(`{`)})
+	wantErr(t, "bad info", err, store.ErrInvalid)
+}
+
+// testCheckInSkew: a node whose clock is off shows the difference against
+// the database's clock.
+func testCheckInSkew(t *testing.T, b *bundle) {
+	for node, skew := range map[string]time.Duration{"ahead": 5 * time.Second, "behind": -3 * time.Second, "exact": 0} {
+		n, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: node, Now: time.Now().Add(skew)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDurationNear(t, node+" Skew", n.Skew, skew)
+		if skew != 0 && (n.Skew > 0) != (skew > 0) {
+			t.Fatalf("%s Skew = %s, want the sign of %s", node, n.Skew, skew)
+		}
+	}
+	ns, err := b.s.ListNodes(b.ctx, store.ListNodesParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range ns {
+		if n.ID == "ahead" {
+			wantDurationNear(t, "listed Skew", n.Skew, 5*time.Second)
+		}
+	}
+}
+
+func testDeadNodes(t *testing.T, b *bundle) {
+	for _, id := range []string{"n1", "n2", "n3"} {
+		if _, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead, err := b.s.DeadNodes(b.ctx, store.DeadNodesParams{Timeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "dead within an hour", len(dead), 0)
+	// Timeout 0: every node's check-in is in the past.
+	dead, err = b.s.DeadNodes(b.ctx, store.DeadNodesParams{Timeout: 0, Exclude: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 2 || dead[0].ID != "n2" || dead[1].ID != "n3" {
+		t.Fatalf("DeadNodes = %v, want n2, n3", dead)
+	}
+	if dead[0].SinceCheckIn < 0 {
+		t.Fatalf("SinceCheckIn = %s, want >= 0", dead[0].SinceCheckIn)
+	}
+	// A recovered node is no longer reported, until it checks in again.
+	if _, err := b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n2", Recoverer: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	dead, err = b.s.DeadNodes(b.ctx, store.DeadNodesParams{Exclude: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].ID != "n3" {
+		t.Fatalf("DeadNodes after recovering n2 = %v, want n3", dead)
+	}
+}
+
+// testRecoverNode: n1 dies holding an acquired trigger, a recoverable run, a
+// non-recoverable run and a finished run; n2 recovers it.
+func testRecoverNode(t *testing.T, b *bundle) {
+	for _, id := range []string{"n1", "n2"} {
+		if _, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upsert(t, b, def("held", at(5)), def("rec", at(1)), def("norec", at(1)), def("done", at(1)))
+	acq := acquire(t, b, "n1", at(1), 10) // done, norec, rec
+	rev := map[string]int64{}
+	for _, a := range acq {
+		rev[a.ScheduleID] = a.Revision
+	}
+	frs, err := b.s.CompleteFires(b.ctx, store.CompleteFiresParams{Node: "n1", Fires: []store.CompleteFire{
+		{ScheduleID: "rec", Revision: rev["rec"], NextFireAt: at(61), Block: true, Recoverable: true, StartedAt: at(1)},
+		{ScheduleID: "norec", Revision: rev["norec"], NextFireAt: at(61), Block: true, StartedAt: at(1)},
+		{ScheduleID: "done", Revision: rev["done"], NextFireAt: at(61), Recoverable: true, StartedAt: at(1)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range frs {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	recRun, norecRun, doneRun := frs[0].Run, frs[1].Run, frs[2].Run
+	finish(t, b, "n1", store.FinishRun{ID: doneRun.ID, Status: store.RunSucceeded})
+	held := acquireOne(t, b, "n1", at(5))
+
+	rec, err := b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n1", Recoverer: "n2", Now: at(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "released", ids(rec.Released, triggerID), "held")
+	wantIDs(t, "recovered", ids(rec.Recovered, runID), recRun.ID)
+	wantIDs(t, "abandoned", ids(rec.Abandoned, runID), norecRun.ID)
+
+	r := rec.Recovered[0]
+	wantEq(t, "recovered Node", r.Node, "n2")
+	wantEq(t, "recovered Status", r.Status, store.RunRunning)
+	wantEq(t, "recovered Recovery", r.Recovery, true)
+	wantEq(t, "recovered RecoveredFrom", r.RecoveredFrom, "n1")
+	wantEq(t, "recovered Attempt", r.Attempt, 2)
+	wantTime(t, "recovered StartedAt", r.StartedAt, at(100))
+	wantRun(t, "stored recovered run", getRun(t, b, r.ID), r)
+
+	a := getRun(t, b, norecRun.ID)
+	wantEq(t, "abandoned Status", a.Status, store.RunAbandoned)
+	wantTime(t, "abandoned EndedAt", a.EndedAt, at(100))
+	if a.Error == "" {
+		t.Fatal("abandoned run has no error text")
+	}
+	wantEq(t, "finished run untouched", getRun(t, b, doneRun.ID).Status, store.RunSucceeded)
+
+	heldNow := getTrigger(t, b, "held")
+	wantEq(t, "released State", heldNow.State, store.TriggerWaiting)
+	wantEq(t, "released NodeID", heldNow.NodeID, "")
+	wantErr(t, "dead node fires a released trigger",
+		fire(t, b, "n1", store.CompleteFire{ScheduleID: "held", Revision: held.Revision, NextFireAt: at(65)}).Err, store.ErrConflict)
+	again := acquireOne(t, b, "n2", at(5))
+	wantEq(t, "re-acquired FireID", again.FireID, held.FireID)
+
+	wantEq(t, "norec trigger unblocked", getTrigger(t, b, "norec").State, store.TriggerWaiting)
+	wantEq(t, "rec trigger still blocked by its re-run", getTrigger(t, b, "rec").State, store.TriggerBlocked)
+
+	// The dead node cannot finish what was handed on; the recoverer can.
+	wantErr(t, "dead node finishes", finish(t, b, "n1", store.FinishRun{ID: recRun.ID, Status: store.RunSucceeded})[0].Err, store.ErrConflict)
+	if res := finish(t, b, "n2", store.FinishRun{ID: recRun.ID, Status: store.RunSucceeded}); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	wantEq(t, "rec trigger after the re-run", getTrigger(t, b, "rec").State, store.TriggerWaiting)
+
+	nodes, err := b.s.ListNodes(b.ctx, store.ListNodesParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "n1 State", nodes[0].State, store.NodeDead)
+	wantEq(t, "n1 RecoveredBy", nodes[0].RecoveredBy, "n2")
+	wantTime(t, "n1 RecoveredAt", nodes[0].RecoveredAt, at(100))
+
+	// Recovering again finds nothing: each run is handed out once.
+	rec, err = b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n1", Recoverer: "n3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Released)+len(rec.Recovered)+len(rec.Abandoned) != 0 {
+		t.Fatalf("second recovery = %+v, want nothing", rec)
+	}
+
+	// n1 comes back and learns it was declared dead.
+	n, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "WasDeclaredDead", n.WasDeclaredDead, true)
+	wantEq(t, "State", n.State, store.NodeActive)
+	n, err = b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "WasDeclaredDead on the next check-in", n.WasDeclaredDead, false)
+
+	_, err = b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Recoverer: "n2"})
+	wantErr(t, "no dead node", err, store.ErrInvalid)
+	_, err = b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n1"})
+	wantErr(t, "no recoverer", err, store.ErrInvalid)
+}
+
+func testRecoverAlive(t *testing.T, b *bundle) {
+	if _, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: "s", ScheduledAt: at(1), Node: "n1", Recoverable: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n1", Recoverer: "n2", StaleAfter: time.Hour})
+	wantErr(t, "recover a live node", err, store.ErrNodeAlive)
+	wantEq(t, "run left alone", getRun(t, b, store.FireID("s", at(1))).Node, "n1")
+	// Stale by a tiny limit: recovered.
+	rec, err := b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n1", Recoverer: "n2", StaleAfter: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "recovered", len(rec.Recovered), 1)
+}
+
+// testRecoverOwnRestart: a node restarted after kill -9 recovers its own
+// previous incarnation: recoverable runs re-run on itself, once.
+func testRecoverOwnRestart(t *testing.T, b *bundle) {
+	if _, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	upsert(t, b, def("a", at(1)))
+	acq := acquireOne(t, b, "n1", at(1))
+	fr := mustFire(t, b, "n1", store.CompleteFire{ScheduleID: "a", Revision: acq.Revision, NextFireAt: at(2), Recoverable: true})
+	if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: "b", ScheduledAt: at(1), Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	// Restart: check in (fresh), then recover self, even though alive.
+	if _, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n1", Recoverer: "n1", StaleAfter: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "recovered", ids(rec.Recovered, runID), fr.Run.ID)
+	wantIDs(t, "abandoned", ids(rec.Abandoned, runID), store.FireID("b", at(1)))
+	wantEq(t, "Recovery", rec.Recovered[0].Recovery, true)
+	wantEq(t, "Node", rec.Recovered[0].Node, "n1")
+	ns, err := b.s.ListNodes(b.ctx, store.ListNodesParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "State after own recovery", ns[0].State, store.NodeActive)
+	if res := finish(t, b, "n1", store.FinishRun{ID: fr.Run.ID, Status: store.RunSucceeded}); res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	// A later restart finds nothing to re-run: a completed run never runs again.
+	rec, err = b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n1", Recoverer: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "recovered after completion", len(rec.Recovered), 0)
+}
+
+// testRecoverConcurrent: several nodes notice the same dead node at once;
+// each of its runs is handed to exactly one of them.
+func testRecoverConcurrent(t *testing.T, b *bundle) {
+	const runs, recoverers = 60, 5
+	for i := range runs {
+		if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: fmt.Sprintf("s%02d", i), ScheduledAt: at(1),
+			Node: "dead", Recoverable: i%3 != 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	upsert(t, b, def("t1", at(1)), def("t2", at(1)))
+	acquire(t, b, "dead", at(1), 10)
+	hs := b.handles(recoverers)
+	var mu sync.Mutex
+	recovered, abandoned, released := map[string]int{}, map[string]int{}, map[string]int{}
+	parallel(t, recoverers, func(i int) error {
+		rec, err := hs[i].RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "dead", Recoverer: fmt.Sprintf("r%d", i)})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rec.Recovered {
+			recovered[r.ID]++
+		}
+		for _, r := range rec.Abandoned {
+			abandoned[r.ID]++
+		}
+		for _, tr := range rec.Released {
+			released[tr.ScheduleID]++
+		}
+		return nil
+	})
+	wantEq(t, "recovered runs", len(recovered), runs-runs/3)
+	wantEq(t, "abandoned runs", len(abandoned), runs/3)
+	wantEq(t, "released triggers", len(released), 2)
+	for _, m := range []map[string]int{recovered, abandoned, released} {
+		for id, n := range m {
+			if n != 1 {
+				t.Fatalf("%s handed out %d times, want 1", id, n)
+			}
+		}
+	}
+}

@@ -1,0 +1,437 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// TriggerState is where a persisted trigger is in its life.
+type TriggerState string
+
+// Trigger states.
+const (
+	// TriggerWaiting: eligible for AcquireDue once due (and not paused).
+	TriggerWaiting TriggerState = "waiting"
+	// TriggerAcquired: claimed by NodeID; only that node may fire or release it.
+	TriggerAcquired TriggerState = "acquired"
+	// TriggerBlocked: fired with concurrentExecution false and its run
+	// (BlockingRunID) has not finished; FinishRuns returns it to waiting.
+	TriggerBlocked TriggerState = "blocked"
+	// TriggerComplete: no more fires (a one-shot fired, or past its end time).
+	TriggerComplete TriggerState = "complete"
+)
+
+// Trigger is the stored state of one persisted schedule's trigger.
+type Trigger struct {
+	ScheduleID string
+	// Definition is the schedule as the scheduler persisted it (JSON, opaque
+	// to the store); ConfigHash identifies it.
+	Definition json.RawMessage
+	ConfigHash string
+
+	State  TriggerState
+	Paused bool
+	// NextFireAt is the next scheduled fire time; zero when there is none.
+	NextFireAt time.Time
+	// PrevFireAt is the scheduled time of the last fire; zero before the first.
+	PrevFireAt     time.Time
+	TimesTriggered int64
+
+	// NodeID is the node holding the trigger acquired (empty otherwise), since
+	// AcquiredAt.
+	NodeID     string
+	AcquiredAt time.Time
+	// LastNodeID is the node that recorded the last fire.
+	LastNodeID string
+	// BlockingRunID is the run blocking the trigger in state blocked: the
+	// fire at PrevFireAt. Derived, not stored.
+	BlockingRunID string
+
+	// Revision grows with every change; CompleteFires and ReleaseTriggers
+	// compare it.
+	Revision  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TriggerDef is a trigger as a config file defines it.
+type TriggerDef struct {
+	ScheduleID string
+	Definition json.RawMessage // valid JSON; "null" when empty
+	ConfigHash string
+	// NextFireAt is the first fire time for a new or changed definition (zero:
+	// none). Ignored when the stored ConfigHash is the same.
+	NextFireAt time.Time
+	// Paused is the initial paused flag of a new trigger; a stored trigger
+	// keeps its own.
+	Paused bool
+}
+
+// UpsertAction says what UpsertTriggers did with one TriggerDef.
+type UpsertAction string
+
+// Upsert actions.
+const (
+	UpsertInserted  UpsertAction = "inserted"
+	UpsertUpdated   UpsertAction = "updated"
+	UpsertUnchanged UpsertAction = "unchanged"
+)
+
+// UpsertTriggersParams are the params of Store.UpsertTriggers.
+type UpsertTriggersParams struct {
+	Triggers []TriggerDef
+	Now      time.Time // created/updated time; zero: time.Now()
+}
+
+// UpsertTriggerResult is one UpsertTriggers item's outcome, with the trigger as
+// stored afterwards.
+type UpsertTriggerResult struct {
+	Action  UpsertAction
+	Trigger Trigger
+}
+
+// GetTriggerParams are the params of Store.GetTrigger.
+type GetTriggerParams struct {
+	ScheduleID string
+}
+
+// ListTriggersParams are the params of Store.ListTriggers; zero fields do not
+// filter.
+type ListTriggersParams struct {
+	State TriggerState
+	// NodeID keeps triggers acquired by this node.
+	NodeID string
+}
+
+// DeleteTriggersParams are the params of Store.DeleteTriggers.
+type DeleteTriggersParams struct {
+	ScheduleIDs []string
+}
+
+// PauseTriggersParams are the params of Store.PauseTriggers.
+type PauseTriggersParams struct {
+	// ScheduleIDs to change; ignored when All is set.
+	ScheduleIDs []string
+	All         bool
+	Paused      bool
+	Now         time.Time
+}
+
+// AcquireParams are the params of Store.AcquireDue.
+type AcquireParams struct {
+	Node string
+	// Now is the acquisition time; zero: time.Now().
+	Now time.Time
+	// NoLaterThan acquires triggers due up to this time, to fire them a little
+	// ahead of being late; zero: Now.
+	NoLaterThan time.Time
+	// Limit caps the batch; zero: 100.
+	Limit int
+}
+
+// Acquired is one trigger claimed by AcquireDue. Pass its Revision to
+// CompleteFires or ReleaseTriggers.
+type Acquired struct {
+	Trigger
+	// ScheduledAt is the fire time acquired (the trigger's NextFireAt).
+	ScheduledAt time.Time
+	// FireID is the run id the fire will be recorded under.
+	FireID string
+}
+
+// CompleteFiresParams are the params of Store.CompleteFires.
+type CompleteFiresParams struct {
+	Node  string
+	Fires []CompleteFire
+}
+
+// CompleteFire records the fire of one acquired trigger.
+type CompleteFire struct {
+	ScheduleID string
+	Revision   int64 // as returned by AcquireDue
+	// ScheduledAt is the fire's scheduled time; zero: the trigger's stored
+	// NextFireAt (what AcquireDue returned).
+	ScheduledAt time.Time
+	// StartedAt is when the run starts; zero: time.Now().
+	StartedAt time.Time
+	// NextFireAt is the following fire time; zero: none (state complete).
+	NextFireAt time.Time
+	// Block keeps the trigger blocked until the run finishes
+	// (concurrentExecution false).
+	Block bool
+	// Recoverable marks the run for re-run if the node dies during it.
+	Recoverable bool
+	// Status is the run's status: zero means RunRunning; a terminal status
+	// (e.g. RunSkipped) records the fire as already finished, with Error.
+	Status RunStatus
+	Error  string
+}
+
+// FireResult is one CompleteFires item's outcome.
+type FireResult struct {
+	Run     Run     // the run recorded (when Err is nil)
+	Trigger Trigger // the trigger after the change (when Err is nil or ErrAlreadyFired)
+	Err     error
+}
+
+// ReleaseTriggersParams are the params of Store.ReleaseTriggers.
+type ReleaseTriggersParams struct {
+	Node     string
+	Now      time.Time
+	Triggers []ReleaseTrigger
+}
+
+// ReleaseTrigger returns one acquired trigger to waiting.
+type ReleaseTrigger struct {
+	ScheduleID string
+	Revision   int64
+	// Reschedule replaces the next fire time with NextFireAt (zero: none, the
+	// trigger becomes complete); otherwise it is kept.
+	Reschedule bool
+	NextFireAt time.Time
+}
+
+// ReleaseResult is one ReleaseTriggers item's outcome.
+type ReleaseResult struct {
+	Trigger Trigger
+	Err     error
+}
+
+// RunStatus is a run's state.
+type RunStatus string
+
+// Run statuses. Every status but RunRunning is terminal.
+const (
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+	RunSkipped   RunStatus = "skipped"
+	// RunAbandoned: the node died during a non-recoverable run (or the run
+	// was abandoned explicitly); it is not re-run.
+	RunAbandoned RunStatus = "abandoned"
+)
+
+// Terminal reports whether the status ends a run.
+func (s RunStatus) Terminal() bool {
+	switch s {
+	case RunSucceeded, RunFailed, RunSkipped, RunAbandoned:
+		return true
+	}
+	return false
+}
+
+// Run is one fire of a schedule.
+type Run struct {
+	// ID is the fire id, FireID(ScheduleID, ScheduledAt) for persisted fires.
+	ID          string
+	ScheduleID  string
+	ScheduledAt time.Time
+	StartedAt   time.Time // start of the current attempt
+	EndedAt     time.Time // zero while running
+	Node        string    // the node running it (the recovering node after recovery)
+	Status      RunStatus
+	Error       string
+	// Recoverable runs are re-run when their node dies; Recovery marks a run
+	// handed to another node (or the restarted node) by RecoverNode, and
+	// RecoveredFrom is the node that died. Attempt counts executions.
+	Recoverable   bool
+	Recovery      bool
+	RecoveredFrom string
+	Attempt       int
+}
+
+// StartRunParams are the params of Store.StartRun.
+type StartRunParams struct {
+	// ID of the run; zero: FireID(ScheduleID, ScheduledAt). Runs of
+	// non-persisted schedules fire on every node, so their callers should add
+	// the node to the id.
+	ID          string
+	ScheduleID  string
+	ScheduledAt time.Time
+	StartedAt   time.Time // zero: time.Now()
+	Node        string
+	Recoverable bool
+	// Status: zero means RunRunning; a terminal status records a finished run
+	// (EndedAt = StartedAt) with Error.
+	Status RunStatus
+	Error  string
+}
+
+// FinishRunsParams are the params of Store.FinishRuns.
+type FinishRunsParams struct {
+	Node string
+	Runs []FinishRun
+}
+
+// FinishRun records one run's outcome.
+type FinishRun struct {
+	ID      string
+	Status  RunStatus // terminal
+	EndedAt time.Time // zero: time.Now()
+	Error   string
+}
+
+// FinishResult is one FinishRuns item's outcome.
+type FinishResult struct {
+	Run Run
+	Err error
+}
+
+// GetRunParams are the params of Store.GetRun.
+type GetRunParams struct {
+	ID string
+}
+
+// ListRunsParams are the params of Store.ListRuns; zero fields do not filter.
+type ListRunsParams struct {
+	ScheduleID string
+	Node       string
+	Status     RunStatus
+	// Before keeps runs scheduled strictly before it (paging).
+	Before time.Time
+	// Limit caps the result; zero: 100.
+	Limit int
+}
+
+// AbandonRunsParams are the params of Store.AbandonRuns.
+type AbandonRunsParams struct {
+	Node string
+	// IDs limits the change to these runs; empty: every running run of Node.
+	IDs    []string
+	At     time.Time // ended time; zero: time.Now()
+	Reason string    // recorded as the run's error
+}
+
+// PruneRunsParams are the params of Store.PruneRuns.
+type PruneRunsParams struct {
+	EndedBefore time.Time
+	ScheduleID  string // optional
+}
+
+// Schedule is a schedule created over the REST API.
+type Schedule struct {
+	ID        string
+	Config    json.RawMessage
+	Revision  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// CreateScheduleParams are the params of Store.CreateSchedule.
+type CreateScheduleParams struct {
+	ID     string
+	Config json.RawMessage
+	Now    time.Time
+}
+
+// GetScheduleParams are the params of Store.GetSchedule.
+type GetScheduleParams struct {
+	ID string
+}
+
+// ListSchedulesParams are the params of Store.ListSchedules.
+type ListSchedulesParams struct {
+	// AfterID pages: only ids greater than it.
+	AfterID string
+	// Limit caps the result; zero: no limit.
+	Limit int
+}
+
+// UpdateScheduleParams are the params of Store.UpdateSchedule.
+type UpdateScheduleParams struct {
+	ID     string
+	Config json.RawMessage
+	// Revision, when non-zero, must match the stored one.
+	Revision int64
+	Now      time.Time
+}
+
+// DeleteScheduleParams are the params of Store.DeleteSchedule.
+type DeleteScheduleParams struct {
+	ID string
+	// Revision, when non-zero, must match the stored one.
+	Revision int64
+}
+
+// NodeState is a node's cluster membership state.
+type NodeState string
+
+// Node states.
+const (
+	NodeActive NodeState = "active"
+	// NodeDead: recovered by RecoverNode; its next CheckIn makes it active.
+	NodeDead NodeState = "dead"
+)
+
+// Node is a cluster member's heartbeat record.
+type Node struct {
+	ID    string
+	State NodeState
+	// StartedAt is when the node's process started (node clock).
+	StartedAt   time.Time
+	FirstSeenAt time.Time
+	// CheckedInAt is the last check-in in database time; ReportedAt is the
+	// same instant in the node's time. Skew = ReportedAt - CheckedInAt.
+	CheckedInAt time.Time
+	ReportedAt  time.Time
+	Skew        time.Duration
+	// SinceCheckIn is the database's now minus CheckedInAt when read.
+	SinceCheckIn time.Duration
+	// ConfigHash is the config version the node last reported applying.
+	ConfigHash string
+	// Info is free-form JSON the node reports (version, address, ...).
+	Info json.RawMessage
+
+	RecoveredAt time.Time
+	RecoveredBy string
+	// WasDeclaredDead is set in CheckIn's result when the node was recovered
+	// by the cluster since its previous check-in: its acquired triggers and
+	// running runs are no longer its own.
+	WasDeclaredDead bool
+}
+
+// CheckInParams are the params of Store.CheckIn.
+type CheckInParams struct {
+	Node string
+	// Now is the node's own clock; zero: time.Now().
+	Now        time.Time
+	StartedAt  time.Time
+	ConfigHash string
+	Info       json.RawMessage // optional JSON
+}
+
+// ListNodesParams are the params of Store.ListNodes.
+type ListNodesParams struct{}
+
+// DeadNodesParams are the params of Store.DeadNodes.
+type DeadNodesParams struct {
+	// Timeout: nodes silent this long (database time) are dead.
+	Timeout time.Duration
+	// Exclude leaves out this node (the caller).
+	Exclude string
+}
+
+// RecoverNodeParams are the params of Store.RecoverNode.
+type RecoverNodeParams struct {
+	Dead      string
+	Recoverer string
+	// Now stamps recovered and abandoned runs; zero: time.Now().
+	Now time.Time
+	// StaleAfter > 0 refuses (ErrNodeAlive) unless Dead's last check-in is at
+	// least this old in database time. A node recovering its own previous
+	// incarnation at start passes 0.
+	StaleAfter time.Duration
+	// Reason is recorded on abandoned runs; zero: a default message.
+	Reason string
+}
+
+// Recovery is what RecoverNode did.
+type Recovery struct {
+	// Released are the triggers returned to waiting.
+	Released []Trigger
+	// Recovered are the runs now running on the recoverer as recovery runs;
+	// it must execute them.
+	Recovered []Run
+	// Abandoned are the non-recoverable runs marked abandoned.
+	Abandoned []Run
+}
