@@ -28,6 +28,25 @@ type Timer interface {
 	Reset(d time.Duration) bool
 }
 
+// DeadlineTimer is a Timer that can also be armed for an instant. A Fake
+// clock's timers are: arming for an instant cannot race with a test moving
+// the clock between the caller's Now and its Reset.
+type DeadlineTimer interface {
+	Timer
+	// ResetAt changes the timer to fire at deadline (at once if it has
+	// passed); it reports whether the timer was active.
+	ResetAt(deadline time.Time) bool
+}
+
+// ResetAt arms t to fire at deadline on c: with t's ResetAt when it has
+// one, otherwise with Reset(deadline - c.Now()).
+func ResetAt(c Clock, t Timer, deadline time.Time) bool {
+	if dt, ok := t.(DeadlineTimer); ok {
+		return dt.ResetAt(deadline)
+	}
+	return t.Reset(deadline.Sub(c.Now()))
+}
+
 // Real is the wall clock.
 type Real struct{}
 
@@ -55,7 +74,10 @@ type Fake struct {
 	changed chan struct{} // closed and replaced whenever the timer set changes
 }
 
-var _ Clock = (*Fake)(nil)
+var (
+	_ Clock         = (*Fake)(nil)
+	_ DeadlineTimer = (*fakeTimer)(nil)
+)
 
 // NewFake returns a fake clock reading start.
 func NewFake(start time.Time) *Fake {
@@ -168,9 +190,20 @@ func (t *fakeTimer) Stop() bool {
 func (t *fakeTimer) Reset(d time.Duration) bool {
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
+	return t.resetLocked(t.f.now.Add(d))
+}
+
+// ResetAt implements DeadlineTimer.
+func (t *fakeTimer) ResetAt(deadline time.Time) bool {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	return t.resetLocked(deadline)
+}
+
+func (t *fakeTimer) resetLocked(deadline time.Time) bool {
 	was := t.active
-	t.deadline = t.f.now.Add(d)
-	if d <= 0 {
+	t.deadline = deadline
+	if !deadline.After(t.f.now) {
 		delete(t.f.timers, t)
 		t.active = false
 		select {

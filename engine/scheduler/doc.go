@@ -1,0 +1,34 @@
+// Package scheduler owns the running trigger set: which schedules are armed,
+// when each fires next, the worker pool that runs the fires, and the list of
+// runs executing now. It turns a config.Desired snapshot into running
+// triggers (Reconcile), fires them on time through named Services, and
+// applies IDM's and Quartz's rules on misfires, non-concurrent schedules,
+// pause and resume. Calendar math lives in engine/trigger; persistence and
+// clustering plug in through the StateStore seam.
+//
+// # Concurrency
+//
+// One goroutine, the loop, owns every trigger: a heap of next fire times
+// indexed by schedule id, and one clock timer armed for the earliest. There is
+// no goroutine per trigger. Operations (Reconcile, Pause, TriggerNow, the read
+// views, ...) are queued to the loop and wake it with a capacity-1,
+// non-blocking send; readers get copies. Fires run on a bounded pool of
+// ThreadCount workers. When every worker is busy, due fires stay in the heap,
+// in scheduled-time order, and are taken as workers free up; the wait shows in
+// the fire-delay histogram, and a fire that waited past the misfire threshold
+// is a misfire.
+//
+// # Fires that do not run
+//
+// Every fire time that does not run is recorded in the run history with a
+// Reason (misfire, overlap, paused, disabled, service-not-found,
+// store-error), counted in sundial_fires_skipped_total{schedule,reason} and
+// logged at warn.
+//
+// # Lifecycle
+//
+// New, then Reconcile (before or after Start), Start(ctx), and Stop(grace).
+// Start returns once the loop runs and has armed its timer; Stop is idempotent
+// and safe before Start: it stops firing, lets running runs finish for up to
+// grace on the scheduler's clock, then cancels their contexts.
+package scheduler

@@ -1,0 +1,256 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"sundial/engine/config"
+	"sundial/engine/cron"
+	"sundial/engine/trigger"
+)
+
+// ReconcileResult says what Reconcile changed, by schedule id.
+type ReconcileResult struct {
+	// Added, Changed and Removed are sorted. A changed schedule (another
+	// Hash) was rescheduled from now; its running runs go on.
+	Added, Changed, Removed []string
+	// Unchanged counts the schedules that kept their trigger untouched.
+	Unchanged int
+	// Errors holds the schedules that could not be turned into a trigger; a
+	// version already running keeps running.
+	Errors map[string]error
+}
+
+// Reconcile makes the running set match d: added schedules start, removed
+// ones stop (a run in progress finishes), changed ones (another Hash) are
+// rescheduled, unchanged ones keep their next fire time exactly. It also
+// applies scheduler.json: thread count, misfire threshold,
+// executePersistentSchedules. Persisted schedules are synced with the store
+// first; if that fails nothing is applied.
+func (s *Scheduler) Reconcile(ctx context.Context, d *config.Desired) (ReconcileResult, error) {
+	if d == nil {
+		return ReconcileResult{}, errors.New("reconcile: no desired state")
+	}
+	stored, err := s.syncPersisted(ctx, d)
+	if err != nil {
+		return ReconcileResult{}, fmt.Errorf("reconcile: %w", err)
+	}
+	var res ReconcileResult
+	var deleted []string
+	s.do(func() { res, deleted = s.apply(d, stored) })
+	if len(deleted) > 0 {
+		if err := s.store.DeleteTriggers(ctx, DeleteTriggersParams{ScheduleIDs: deleted}); err != nil {
+			return res, fmt.Errorf("reconcile: delete stored triggers: %w", err)
+		}
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "schedules reconciled",
+		slog.Int("added", len(res.Added)), slog.Int("changed", len(res.Changed)),
+		slog.Int("removed", len(res.Removed)), slog.Int("unchanged", res.Unchanged), slog.Int("errors", len(res.Errors)))
+	for id, err := range res.Errors {
+		s.log.LogAttrs(ctx, slog.LevelError, "schedule not applied", slog.String("schedule", id), slog.Any("error", err))
+	}
+	return res, nil
+}
+
+// syncPersisted gives the store the persisted, enabled schedules of d with
+// their first states and returns the stored states to continue from.
+func (s *Scheduler) syncPersisted(ctx context.Context, d *config.Desired) (map[string]TriggerState, error) {
+	var defs []TriggerState
+	now := s.clock.Now()
+	for id, sc := range d.Schedules {
+		if !sc.Persisted || !sc.Enabled {
+			continue
+		}
+		spec, err := s.specFor(sc, d.Scheduler.Location)
+		if err != nil {
+			continue // reported by apply
+		}
+		defs = append(defs, TriggerState{ScheduleID: id, Hash: sc.Hash, State: spec.First(now)})
+	}
+	if len(defs) == 0 {
+		return nil, nil
+	}
+	sort.Slice(defs, func(i, j int) bool { return defs[i].ScheduleID < defs[j].ScheduleID })
+	got, err := s.store.SyncTriggers(ctx, SyncTriggersParams{Triggers: defs, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("sync persisted triggers: %w", err)
+	}
+	if len(got) != len(defs) {
+		return nil, fmt.Errorf("sync persisted triggers: store returned %d states for %d triggers", len(got), len(defs))
+	}
+	stored := make(map[string]TriggerState, len(got))
+	for _, t := range got {
+		stored[t.ScheduleID] = t
+	}
+	return stored, nil
+}
+
+// apply is Reconcile's work on the loop. It returns the persisted schedules
+// removed, whose stored triggers must go.
+func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (ReconcileResult, []string) {
+	var res ReconcileResult
+	var deleted []string
+	sc := d.Scheduler
+	s.resize(sc.ThreadCount)
+	s.threshold = sc.MisfireThreshold
+	if s.threshold <= 0 {
+		s.threshold = DefaultMisfireThreshold
+	}
+	execPersistedChanged := s.execPersisted != sc.ExecutePersistentSchedules
+	s.execPersisted = sc.ExecutePersistentSchedules
+	s.defaultLoc = sc.Location
+
+	for id, e := range s.entries {
+		if _, ok := d.Schedules[id]; !ok {
+			s.removeEntry(e)
+			res.Removed = append(res.Removed, id)
+			if e.sched.Persisted {
+				deleted = append(deleted, id)
+			}
+		}
+	}
+	var fresh []string
+	for id, sch := range d.Schedules {
+		e := s.entries[id]
+		if e != nil && (e.sched == sch || (sch.Hash != "" && e.sched.Hash == sch.Hash)) {
+			e.sched, e.svc = sch, s.services[serviceKey(sch.InvokeService)]
+			res.Unchanged++
+			if execPersistedChanged && sch.Persisted {
+				s.rearm(e)
+			}
+			continue
+		}
+		fresh = append(fresh, id)
+	}
+	sort.Strings(fresh)
+	now := s.clock.Now()
+	for _, id := range fresh {
+		sch := d.Schedules[id]
+		var spec trigger.Spec
+		if sch.Enabled {
+			var err error
+			if spec, err = s.specFor(sch, s.defaultLoc); err != nil {
+				if res.Errors == nil {
+					res.Errors = map[string]error{}
+				}
+				res.Errors[id] = err
+				if s.entries[id] != nil {
+					res.Unchanged++
+				}
+				continue
+			}
+		}
+		e := s.entries[id]
+		if e != nil {
+			res.Changed = append(res.Changed, id)
+		} else {
+			res.Added = append(res.Added, id)
+			if e = s.draining[id]; e != nil {
+				delete(s.draining, id)
+				e.removed = false
+			} else {
+				e = &entry{id: id, index: -1}
+			}
+			e.seq, s.seq = s.seq, s.seq+1
+			e.paused = s.pausedAll
+			s.entries[id] = e
+		}
+		prev := e.state.Previous
+		e.sched, e.spec, e.svc = sch, spec, s.services[serviceKey(sch.InvokeService)]
+		e.disabled = !sch.Enabled
+		e.late = reasonNone
+		switch t, ok := stored[id]; {
+		case e.disabled:
+			e.state = trigger.State{Previous: prev}
+		case ok && t.Hash == sch.Hash:
+			// A persisted trigger continues from its stored state: fires
+			// missed while no node ran it follow the misfire policy.
+			e.state = t.State
+			e.paused = e.paused || t.Paused
+		default:
+			e.state = spec.First(now)
+			e.state.Previous = prev
+		}
+		s.rearm(e)
+	}
+	sort.Strings(res.Added)
+	sort.Strings(res.Changed)
+	sort.Strings(res.Removed)
+	sort.Strings(deleted)
+	return res, deleted
+}
+
+// removeEntry takes e out of the running set; a run in progress finishes.
+func (s *Scheduler) removeEntry(e *entry) {
+	if e.index >= 0 {
+		s.heap.remove(e)
+	}
+	delete(s.entries, e.id)
+	e.removed = true
+	if e.manualPending > 0 {
+		kept := s.manual[:0]
+		for _, m := range s.manual {
+			if m.e != e {
+				kept = append(kept, m)
+			}
+		}
+		clear(s.manual[len(kept):])
+		s.manual = kept
+		e.manualPending = 0
+	}
+	if e.running > 0 {
+		s.draining[e.id] = e
+	}
+}
+
+// specFor builds the trigger of an enabled schedule.
+func (s *Scheduler) specFor(sc *config.Schedule, defaultLoc *time.Location) (trigger.Spec, error) {
+	loc := sc.Location
+	if loc == nil {
+		loc = defaultLoc
+	}
+	if loc == nil {
+		loc = time.Local
+	}
+	spec := trigger.Spec{Location: loc, Start: sc.StartTime, End: sc.EndTime}
+	switch sc.Type {
+	case config.TypeSimple:
+		spec.Kind = trigger.Simple
+		spec.RepeatInterval = sc.RepeatInterval
+		spec.RepeatCount = sc.RepeatCount
+	case config.TypeCron, "":
+		spec.Kind = trigger.Cron
+		policy, err := trigger.ParseMisfirePolicy(sc.MisfirePolicy)
+		if err != nil {
+			return spec, err
+		}
+		spec.MisfirePolicy = policy
+		if spec.Calendar, err = s.calendar(sc); err != nil {
+			return spec, err
+		}
+	default:
+		return spec, fmt.Errorf("unknown schedule type %q", sc.Type)
+	}
+	if err := spec.Validate(); err != nil {
+		return spec, err
+	}
+	return spec, nil
+}
+
+func (s *Scheduler) calendar(sc *config.Schedule) (trigger.Calendar, error) {
+	if s.calendarFor != nil {
+		return s.calendarFor(sc)
+	}
+	if sc.Cron != nil {
+		return sc.Cron, nil
+	}
+	e, err := cron.Parse(sc.CronSpec)
+	if err != nil {
+		return nil, fmt.Errorf("cron schedule %q: %w", sc.CronSpec, err)
+	}
+	return e, nil
+}

@@ -1,0 +1,775 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"sundial/engine/clock"
+	"sundial/engine/config"
+	"sundial/engine/cron"
+)
+
+func TestCronFiresOnTime(t *testing.T) {
+	b := setup(t)
+	b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+	b.start()
+	b.wantDeadline("10:00:00")
+
+	b.set("10:00:00")
+	r := b.runAndFinish()
+	if r.FireID != "a@2026-01-05T10:00:00Z" || !r.ScheduledFireTime.Equal(hm("10:00:00")) ||
+		!r.ActualFireTime.Equal(hm("10:00:00")) || !r.NextFireTime.Equal(hm("10:01:00")) || r.Manual || r.NodeID != "node1" {
+		t.Fatalf("run = %+v", r)
+	}
+	ctx := r.Context()
+	if ctx["fireId"] != r.FireID || ctx["scheduledFireTime"] != hm("10:00:00") || ctx["nextFireTime"] != hm("10:01:00") {
+		t.Fatalf("run context = %v", ctx)
+	}
+	b.wantDeadline("10:01:00")
+	b.set("10:01:00")
+	if r := b.runAndFinish(); r.FireID != "a@2026-01-05T10:01:00Z" {
+		t.Fatalf("second fire = %s", r.FireID)
+	}
+	info := b.info("a")
+	if info.TimesTriggered != 2 || !info.PreviousFireTime.Equal(hm("10:01:00")) || !info.NextFireTime.Equal(hm("10:02:00")) ||
+		info.Status != StatusNormal {
+		t.Fatalf("info = %+v", info)
+	}
+	if got := b.counter(metricRuns, map[string]string{"schedule": "a", "outcome": "success"}); got != 2 {
+		t.Fatalf("%s = %v, want 2", metricRuns, got)
+	}
+	if got := b.histogramCount(metricFireDelay); got != 2 {
+		t.Fatalf("%s count = %d, want 2", metricFireDelay, got)
+	}
+}
+
+// TestRealCronExpression goes through the production path: the schedule's
+// parsed cron expression, evaluated in its zone.
+func TestRealCronExpression(t *testing.T) {
+	expr, err := cron.Parse("0 0 9 * * ?")
+	if err != nil {
+		t.Skipf("cron engine: %v", err)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip(err)
+	}
+	b := setup(t)
+	b.s.calendarFor = nil
+	b.start()
+	b.reconcile(desired(10, cronSchedule("ny", "0 0 9 * * ?", func(sc *config.Schedule) { sc.Cron, sc.Location = expr, ny })))
+	// 09:00 in New York on 2026-01-05 is 14:00 UTC.
+	b.wantDeadline("14:00:00")
+	b.set("14:00:00")
+	if r := b.runAndFinish(); r.FireID != "ny@2026-01-05T14:00:00Z" {
+		t.Fatalf("fire = %s", r.FireID)
+	}
+}
+
+func TestSimpleRepeatCount(t *testing.T) {
+	b := setup(t)
+	b.start()
+	b.reconcile(desired(10, simpleSchedule("s", hm("10:00:00"), time.Minute, 2)))
+	for _, at := range []string{"10:00:00", "10:01:00", "10:02:00"} {
+		b.wantDeadline(at)
+		b.set(at)
+		if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm(at)) {
+			t.Fatalf("fire at %s, want %s", r.ScheduledFireTime, at)
+		}
+	}
+	b.wantDeadline("")
+	if info := b.info("s"); info.Status != StatusComplete || !info.NextFireTime.IsZero() || info.TimesTriggered != 3 {
+		t.Fatalf("after 3 fires: %+v", info)
+	}
+}
+
+func TestSimpleNoStartFiresAtOnce(t *testing.T) {
+	b := setup(t)
+	b.start()
+	b.reconcile(desired(10, simpleSchedule("now", time.Time{}, 0, 0)))
+	if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(t0) || r.FireID != "now@2026-01-05T09:59:30Z" {
+		t.Fatalf("run = %+v", r)
+	}
+}
+
+func TestSimpleIntervalZeroFansOut(t *testing.T) {
+	t.Run("concurrent", func(t *testing.T) {
+		b := setup(t)
+		b.svc.gate("fan")
+		b.start()
+		b.reconcile(desired(10, simpleSchedule("fan", hm("10:00:00"), 0, 4, concurrent)))
+		b.set("10:00:00")
+		seen := map[string]bool{}
+		for range 5 { // all five run at once
+			r := b.nextRun()
+			if !r.ScheduledFireTime.Equal(hm("10:00:00")) {
+				t.Fatalf("fire %s scheduled at %s", r.FireID, r.ScheduledFireTime)
+			}
+			seen[r.FireID] = true
+		}
+		for i := 1; i <= 5; i++ {
+			if id := fmt.Sprintf("fan@2026-01-05T10:00:00Z#%d", i); !seen[id] {
+				t.Fatalf("missing %s in %v", id, seen)
+			}
+		}
+		if n := len(b.s.Executing()); n != 5 {
+			t.Fatalf("%d executing, want 5", n)
+		}
+		for range 5 {
+			b.svc.release("fan")
+		}
+		b.drainFinished(5)
+		if info := b.info("fan"); info.Status != StatusComplete || info.TimesTriggered != 5 {
+			t.Fatalf("info = %+v", info)
+		}
+	})
+	t.Run("not concurrent: one after the other", func(t *testing.T) {
+		b := setup(t)
+		b.svc.gate("fan")
+		b.start()
+		b.reconcile(desired(10, simpleSchedule("fan", hm("10:00:00"), 0, 2)))
+		b.set("10:00:00")
+		for i := 1; i <= 3; i++ {
+			r := b.nextRun()
+			if want := fmt.Sprintf("fan@2026-01-05T10:00:00Z#%d", i); r.FireID != want {
+				t.Fatalf("fire %s, want %s", r.FireID, want)
+			}
+			b.noNewFires(1)
+			b.svc.release("fan")
+			b.waitFinished(r.FireID)
+		}
+		b.noNewFires(0)
+	})
+}
+
+func TestMisfire(t *testing.T) {
+	t.Run("late by less than the threshold runs late", func(t *testing.T) {
+		b := setup(t)
+		b.start()
+		b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+		b.set("10:00:09")
+		r := b.runAndFinish()
+		if !r.ScheduledFireTime.Equal(hm("10:00:00")) || !r.ActualFireTime.Equal(hm("10:00:09")) {
+			t.Fatalf("run = %+v", r)
+		}
+		b.wantSkips()
+		b.wantDeadline("10:01:00")
+	})
+	t.Run("fireAndProceed collapses into one fire now", func(t *testing.T) {
+		b := setup(t)
+		b.start()
+		b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+		b.set("10:05:30")
+		r := b.runAndFinish()
+		if !r.ScheduledFireTime.Equal(hm("10:05:30")) || r.FireID != "a@2026-01-05T10:05:30Z" || !r.NextFireTime.Equal(hm("10:06:00")) {
+			t.Fatalf("run = %+v", r)
+		}
+		b.noNewFires(0)
+		b.wantSkips("a misfire x5 from 10:00:00")
+		b.wantDeadline("10:06:00")
+		if got := b.counter(metricSkipped, map[string]string{"schedule": "a", "reason": "misfire"}); got != 5 {
+			t.Fatalf("%s = %v, want 5", metricSkipped, got)
+		}
+		if !strings.Contains(b.logs.String(), "level=WARN msg=misfire schedule=a reason=misfire") {
+			t.Fatalf("no misfire warning in logs:\n%s", b.logs)
+		}
+	})
+	t.Run("doNothing waits for the next time", func(t *testing.T) {
+		b := setup(t)
+		b.start()
+		b.reconcile(desired(10, cronSchedule("a", "every 1m", doNothing)))
+		b.set("10:05:30")
+		b.noNewFires(0)
+		b.wantSkips("a misfire x6 from 10:00:00")
+		b.wantDeadline("10:06:00")
+		b.set("10:06:00")
+		if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:06:00")) {
+			t.Fatalf("run = %+v", r)
+		}
+	})
+	t.Run("simple forever skips to the next slot", func(t *testing.T) {
+		b := setup(t)
+		b.start()
+		b.reconcile(desired(10, simpleSchedule("s", hm("10:00:00"), time.Minute, -1)))
+		b.set("10:05:30")
+		b.noNewFires(0)
+		b.wantSkips("s misfire x6 from 10:00:00")
+		b.wantDeadline("10:06:00")
+		if info := b.info("s"); info.TimesTriggered != 6 {
+			t.Fatalf("TimesTriggered = %d, want 6 (missed fires count)", info.TimesTriggered)
+		}
+	})
+	t.Run("simple one-shot fires now", func(t *testing.T) {
+		b := setup(t)
+		b.start()
+		b.reconcile(desired(10, simpleSchedule("s", hm("10:00:00"), 0, 0)))
+		b.set("10:05:30")
+		if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:05:30")) {
+			t.Fatalf("run = %+v", r)
+		}
+		b.wantSkips()
+	})
+}
+
+// TestNonConcurrentOverrun: fires that come due while a non-concurrent
+// schedule runs are not queued; the misfire rule decides when the run ends.
+func TestNonConcurrentOverrun(t *testing.T) {
+	tests := []struct {
+		name      string
+		policy    func(*config.Schedule)
+		releaseAt string
+		// want: the scheduled time of the run that follows ("" none), the
+		// skips, the next timer.
+		wantRun   string
+		wantSkips []string
+		wantTimer string
+	}{
+		{"short overrun runs at once", func(*config.Schedule) {}, "10:01:05", "10:01:00", nil, "10:02:00"},
+		{"long overrun, fireAndProceed: one catch-up run", func(*config.Schedule) {}, "10:03:30", "10:03:30",
+			[]string{"a overlap x2 from 10:01:00"}, "10:04:00"},
+		{"long overrun, doNothing: next slot", doNothing, "10:03:30", "",
+			[]string{"a overlap x3 from 10:01:00"}, "10:04:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := setup(t)
+			b.svc.gate("a")
+			b.start()
+			b.reconcile(desired(10, cronSchedule("a", "every 1m", tt.policy)))
+			b.set("10:00:00")
+			first := b.nextRun()
+			b.set("10:01:00")
+			b.noNewFires(1) // blocked: 10:01 is not queued
+			if info := b.info("a"); info.Status != StatusBlocked {
+				t.Fatalf("status = %s, want BLOCKED", info.Status)
+			}
+			b.wantDeadline("")
+			b.set(tt.releaseAt)
+			b.noNewFires(1)
+			b.svc.release("a")
+			b.waitFinished(first.FireID)
+			if tt.wantRun != "" {
+				r := b.nextRun()
+				if !r.ScheduledFireTime.Equal(hm(tt.wantRun)) || !r.ActualFireTime.Equal(hm(tt.releaseAt)) {
+					t.Fatalf("run after overrun = scheduled %s actual %s, want %s at %s",
+						r.ScheduledFireTime.Format(time.TimeOnly), r.ActualFireTime.Format(time.TimeOnly), tt.wantRun, tt.releaseAt)
+				}
+				b.svc.release("a")
+				b.waitFinished(r.FireID)
+			}
+			b.noNewFires(0)
+			b.wantSkips(tt.wantSkips...)
+			b.wantDeadline(tt.wantTimer)
+		})
+	}
+}
+
+func TestConcurrentRunsOverlap(t *testing.T) {
+	b := setup(t)
+	b.svc.gate("a")
+	b.start()
+	b.reconcile(desired(10, cronSchedule("a", "every 1m", concurrent)))
+	b.set("10:00:00")
+	b.nextRun()
+	b.set("10:01:00")
+	if r := b.nextRun(); !r.ScheduledFireTime.Equal(hm("10:01:00")) {
+		t.Fatalf("second run = %+v", r)
+	}
+	b.noNewFires(2)
+}
+
+// TestPoolSaturation: with every worker busy, due fires wait and then run in
+// scheduled-time order, and the wait shows as fire delay.
+func TestPoolSaturation(t *testing.T) {
+	b := setup(t)
+	b.svc.gate("block")
+	b.start()
+	b.reconcile(desired(1,
+		simpleSchedule("block", hm("10:00:00"), 0, 0),
+		simpleSchedule("c", hm("10:00:03"), 0, 0),
+		simpleSchedule("a", hm("10:00:01"), 0, 0),
+		simpleSchedule("b", hm("10:00:02"), 0, 0),
+	))
+	b.set("10:00:00")
+	blocker := b.nextRun()
+	b.set("10:00:05")
+	b.noNewFires(1)
+	b.wantDeadline("") // no free worker: no timer
+	b.svc.release("block")
+	b.waitFinished(blocker.FireID)
+	for _, want := range []string{"a", "b", "c"} {
+		r := b.runAndFinish()
+		if r.ScheduleID != want || !r.ActualFireTime.Equal(hm("10:00:05")) {
+			t.Fatalf("run %s at %s, want %s at 10:00:05", r.ScheduleID, r.ActualFireTime.Format(time.TimeOnly), want)
+		}
+	}
+	if got := b.histogramCount(metricFireDelay); got != 4 {
+		t.Fatalf("delay samples = %d, want 4", got)
+	}
+	b.wantSkips()
+}
+
+func TestReconcile(t *testing.T) {
+	b := setup(t)
+	b.svc.gate("d")
+	b.start()
+	res := b.reconcile(desired(10,
+		cronSchedule("a", "every 1m"),
+		simpleSchedule("b", hm("10:30:00"), time.Hour, -1),
+		cronSchedule("d", "every 1m"),
+	))
+	if fmt.Sprint(res.Added) != "[a b d]" {
+		t.Fatalf("first reconcile: %+v", res)
+	}
+	b.set("10:00:00")
+	var dRun Run
+	for range 2 {
+		if r := b.nextRun(); r.ScheduleID == "d" {
+			dRun = r
+		} else {
+			b.waitFinished(r.FireID)
+		}
+	}
+
+	b.set("10:00:20")
+	res = b.reconcile(desired(4,
+		cronSchedule("a", "every 1m"),                      // unchanged
+		simpleSchedule("b", hm("10:45:00"), time.Hour, -1), // changed
+		cronSchedule("c", "every 1m"),                      // added
+	)) // d removed while running
+	if fmt.Sprint(res.Added, res.Changed, res.Removed, res.Unchanged) != "[c] [b] [d] 1" {
+		t.Fatalf("second reconcile: %+v", res)
+	}
+	if a := b.info("a"); !a.NextFireTime.Equal(hm("10:01:00")) || a.TimesTriggered != 1 {
+		t.Fatalf("unchanged a: %+v", a)
+	}
+	if bb := b.info("b"); !bb.NextFireTime.Equal(hm("10:45:00")) {
+		t.Fatalf("changed b: %+v", bb)
+	}
+	if _, ok := b.s.Schedule("d"); ok {
+		t.Fatal("removed d still listed")
+	}
+	if ex := b.s.Executing(); len(ex) != 1 || ex[0].ScheduleID != "d" {
+		t.Fatalf("executing = %+v, want d's run going on", ex)
+	}
+	if snap := b.s.Snapshot(); snap.ThreadCount != 4 || len(snap.Schedules) != 3 {
+		t.Fatalf("snapshot: threads %d, %d schedules", snap.ThreadCount, len(snap.Schedules))
+	}
+	b.svc.release("d")
+	b.waitFinished(dRun.FireID)
+	if h := b.s.History(); h[len(h)-1].FireID != dRun.FireID || h[len(h)-1].Outcome != OutcomeSuccess {
+		t.Fatalf("d's run did not finish well: %+v", h[len(h)-1])
+	}
+
+	b.set("10:01:00")
+	got := map[string]bool{}
+	for range 2 {
+		got[b.runAndFinish().ScheduleID] = true
+	}
+	if !got["a"] || !got["c"] {
+		t.Fatalf("runs at 10:01: %v, want a and c", got)
+	}
+	b.noNewFires(0)
+
+	// The same snapshot again is a no-op.
+	d := desired(4, cronSchedule("a", "every 1m"))
+	b.reconcile(d)
+	if res := b.reconcile(d); res.Unchanged != 1 || len(res.Added)+len(res.Changed)+len(res.Removed) != 0 {
+		t.Fatalf("re-apply: %+v", res)
+	}
+}
+
+func TestReconcileBadScheduleKeepsOldVersion(t *testing.T) {
+	b := setup(t)
+	b.start()
+	b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+	bad := cronSchedule("a", "every nonsense")
+	res := b.reconcile(desired(10, bad))
+	if res.Errors["a"] == nil || res.Unchanged != 1 {
+		t.Fatalf("result = %+v", res)
+	}
+	b.set("10:00:00")
+	if r := b.runAndFinish(); r.ScheduleID != "a" {
+		t.Fatalf("run = %+v", r)
+	}
+}
+
+func TestPauseResume(t *testing.T) {
+	t.Run("missed fires follow the misfire policy", func(t *testing.T) {
+		b := setup(t)
+		b.start()
+		b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+		if err := b.s.Pause(context.Background(), "a"); err != nil {
+			t.Fatal(err)
+		}
+		if info := b.info("a"); info.Status != StatusPaused || !info.Paused {
+			t.Fatalf("info = %+v", info)
+		}
+		b.wantDeadline("")
+		b.set("10:05:30")
+		b.noNewFires(0)
+		if err := b.s.Resume(context.Background(), "a"); err != nil {
+			t.Fatal(err)
+		}
+		if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:05:30")) {
+			t.Fatalf("catch-up run = %+v", r)
+		}
+		b.wantSkips("a paused x5 from 10:00:00")
+		b.wantDeadline("10:06:00")
+	})
+	t.Run("a short pause runs late", func(t *testing.T) {
+		b := setup(t)
+		b.start()
+		b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+		b.s.Pause(context.Background(), "a")
+		b.set("10:00:05")
+		b.noNewFires(0)
+		b.s.Resume(context.Background(), "a")
+		if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:00:00")) {
+			t.Fatalf("run = %+v", r)
+		}
+		b.wantSkips()
+	})
+	t.Run("pause all covers new schedules until resume all", func(t *testing.T) {
+		b := setup(t)
+		b.start()
+		b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+		if err := b.s.PauseAll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		b.reconcile(desired(10, cronSchedule("a", "every 1m"), cronSchedule("b", "every 1m")))
+		if !b.info("b").Paused || !b.s.Snapshot().PausedAll {
+			t.Fatal("schedule added during pause-all is not paused")
+		}
+		b.set("10:00:05")
+		b.noNewFires(0)
+		b.s.ResumeAll(context.Background())
+		got := map[string]bool{}
+		for range 2 {
+			got[b.runAndFinish().ScheduleID] = true
+		}
+		if !got["a"] || !got["b"] {
+			t.Fatalf("after resume all: %v", got)
+		}
+	})
+	t.Run("unknown id", func(t *testing.T) {
+		b := setup(t)
+		if err := b.s.Pause(context.Background(), "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Pause(nope) = %v", err)
+		}
+	})
+}
+
+func TestTriggerNow(t *testing.T) {
+	b := setup(t)
+	b.svc.gate("a")
+	if _, err := b.s.TriggerNow(context.Background(), "a"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown before start: %v", err)
+	}
+	b.reconcile(desired(10, cronSchedule("a", "every 1m"), cronSchedule("off", "every 1m", disabled)))
+	if _, err := b.s.TriggerNow(context.Background(), "a"); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("before start: %v", err)
+	}
+	b.start()
+	id, err := b.s.TriggerNow(context.Background(), "a")
+	if err != nil || id != "a@2026-01-05T09:59:30Z" {
+		t.Fatalf("TriggerNow = %q, %v", id, err)
+	}
+	r := b.nextRun()
+	if !r.Manual || r.FireID != id || !r.NextFireTime.Equal(hm("10:00:00")) {
+		t.Fatalf("manual run = %+v", r)
+	}
+	if _, err := b.s.TriggerNow(context.Background(), "a"); !errors.Is(err, ErrOverlap) {
+		t.Fatalf("while running: %v", err)
+	}
+	if _, err := b.s.TriggerNow(context.Background(), "off"); !errors.Is(err, ErrDisabled) {
+		t.Fatalf("disabled: %v", err)
+	}
+	b.svc.release("a")
+	b.waitFinished(id)
+	if info := b.info("a"); !info.NextFireTime.Equal(hm("10:00:00")) || info.TimesTriggered != 0 {
+		t.Fatalf("manual fire moved the trigger: %+v", info)
+	}
+	b.wantSkips("a overlap x1 from 09:59:30", "off disabled x1 from 09:59:30")
+	b.wantDeadline("10:00:00")
+
+	// A paused schedule can be triggered by hand.
+	b.s.Pause(context.Background(), "a")
+	if _, err := b.s.TriggerNow(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	b.nextRun()
+}
+
+func TestDisabledHasNoTrigger(t *testing.T) {
+	b := setup(t)
+	b.start()
+	b.reconcile(desired(10, cronSchedule("off", "every 1m", disabled)))
+	info := b.info("off")
+	if info.Status != StatusNone || !info.NextFireTime.IsZero() || info.Status.Quartz() != -1 {
+		t.Fatalf("info = %+v", info)
+	}
+	b.wantDeadline("")
+	b.set("10:05:10")
+	b.noNewFires(0)
+	// Enabling it is a change: it starts.
+	b.reconcile(desired(10, cronSchedule("off", "every 1m")))
+	b.wantDeadline("10:06:00")
+}
+
+func TestUnknownServiceIsSkipped(t *testing.T) {
+	b := setup(t)
+	b.start()
+	b.reconcile(desired(10, cronSchedule("x", "every 1m", func(sc *config.Schedule) { sc.InvokeService = "org.forgerock.openidm.nope" })))
+	b.set("10:00:00")
+	b.noNewFires(0)
+	b.wantSkips("x service-not-found x1 from 10:00:00")
+	b.wantDeadline("10:01:00")
+	if got := b.counter(metricSkipped, map[string]string{"schedule": "x", "reason": "service-not-found"}); got != 1 {
+		t.Fatalf("%s = %v", metricSkipped, got)
+	}
+	if !strings.Contains(b.logs.String(), `level=WARN msg="fire skipped" schedule=x fireId=x@2026-01-05T10:00:00Z reason=service-not-found`) {
+		t.Fatalf("logs:\n%s", b.logs)
+	}
+}
+
+func TestServiceErrorAndPanic(t *testing.T) {
+	b := setup(t)
+	b.svc.errs["e"] = errors.New("ldap down")
+	b.svc.panics["p"] = true
+	b.start()
+	b.reconcile(desired(10, cronSchedule("e", "every 1m"), cronSchedule("p", "every 1m")))
+	b.set("10:00:00")
+	b.runAndFinish()
+	b.runAndFinish()
+	errs := map[string]string{}
+	for _, r := range b.s.History() {
+		if r.Outcome != OutcomeError {
+			t.Fatalf("record %+v", r)
+		}
+		errs[r.ScheduleID] = r.Error
+	}
+	if errs["e"] != "ldap down" || errs["p"] != "service panicked: boom" {
+		t.Fatalf("errors = %v", errs)
+	}
+	if got := b.counter(metricRuns, map[string]string{"schedule": "p", "outcome": "error"}); got != 1 {
+		t.Fatalf("runs{p,error} = %v", got)
+	}
+	b.wantDeadline("10:01:00") // a failed run does not stop the schedule
+}
+
+func TestStop(t *testing.T) {
+	t.Run("runs finish within the grace period", func(t *testing.T) {
+		b := setup(t)
+		b.svc.gate("a")
+		b.start()
+		b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+		b.set("10:00:00")
+		r := b.nextRun()
+		stopped := make(chan error)
+		go func() { stopped <- b.s.Stop(30 * time.Second) }()
+		waitDeadline(t, b.clock, hm("10:00:30")) // the grace timer
+		b.svc.release("a")
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if h := b.s.History(); len(h) != 1 || h[0].FireID != r.FireID || h[0].Outcome != OutcomeSuccess {
+			t.Fatalf("history = %+v", h)
+		}
+	})
+	t.Run("after the grace period runs are cancelled", func(t *testing.T) {
+		b := setup(t)
+		b.svc.gate("a")
+		b.start()
+		b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+		b.set("10:00:00")
+		b.nextRun()
+		stopped := make(chan error)
+		go func() { stopped <- b.s.Stop(30 * time.Second) }()
+		waitDeadline(t, b.clock, hm("10:00:30"))
+		b.set("10:00:30")
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if h := b.s.History(); len(h) != 1 || h[0].Outcome != OutcomeCancelled {
+			t.Fatalf("history = %+v", h)
+		}
+		// Stopped: nothing fires, views still answer, Stop is idempotent.
+		b.set("10:05:00")
+		if len(b.s.Schedules()) != 1 || b.s.Snapshot().Running {
+			t.Fatal("views after stop")
+		}
+		if err := b.s.Stop(0); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.s.Start(context.Background()); !errors.Is(err, ErrStarted) {
+			t.Fatalf("Start after Stop = %v", err)
+		}
+	})
+	t.Run("before start", func(t *testing.T) {
+		b := setup(t)
+		if err := b.s.Stop(time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.s.Stop(time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.s.Start(context.Background()); !errors.Is(err, ErrStarted) {
+			t.Fatalf("Start after Stop = %v", err)
+		}
+	})
+	t.Run("cancelling the start context stops it", func(t *testing.T) {
+		b := setup(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := b.s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		select {
+		case <-b.s.Stopped():
+		case <-time.After(waitLimit):
+			t.Fatal("not stopped")
+		}
+	})
+}
+
+// waitDeadline waits until a timer is armed for at.
+func waitDeadline(t *testing.T, c *clock.Fake, at time.Time) {
+	t.Helper()
+	timeout := time.After(waitLimit)
+	for {
+		changed := c.Changed()
+		if d, ok := c.NextDeadline(); ok && d.Equal(at) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("no timer armed for %s", at.Format(time.TimeOnly))
+		}
+	}
+}
+
+func TestSnapshotsAreCopies(t *testing.T) {
+	b := setup(t)
+	b.svc.gate("a")
+	b.start()
+	b.reconcile(desired(10, cronSchedule("a", "every 1m")))
+	b.set("10:00:00")
+	b.nextRun()
+	snap := b.s.Snapshot()
+	snap.Schedules[0].NextFireTime = time.Time{}
+	snap.Executing[0].FireID = "changed"
+	if b.info("a").NextFireTime.IsZero() || b.s.Executing()[0].FireID == "changed" {
+		t.Fatal("snapshot shares state with the scheduler")
+	}
+}
+
+func TestExecutePersistentSchedulesOff(t *testing.T) {
+	b := setup(t)
+	b.start()
+	d := desired(10, cronSchedule("p", "every 1m", persisted))
+	d.Scheduler.ExecutePersistentSchedules = false
+	b.reconcile(d)
+	if info := b.info("p"); !info.NextFireTime.Equal(hm("10:00:00")) {
+		t.Fatalf("standby schedule: %+v", info)
+	}
+	b.wantDeadline("")
+	b.set("10:00:05")
+	b.noNewFires(0)
+	d.Scheduler.ExecutePersistentSchedules = true
+	b.reconcile(d)
+	if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:00:00")) {
+		t.Fatalf("run = %+v", r)
+	}
+}
+
+// TestPersistedRestartCatchesUp: a persisted schedule continues from its
+// stored state after a restart; fires missed meanwhile follow the policy.
+func TestPersistedRestartCatchesUp(t *testing.T) {
+	tests := []struct {
+		name      string
+		policy    func(*config.Schedule)
+		wantRun   bool
+		wantSkips []string
+	}{
+		{"fireAndProceed: one run at once", func(*config.Schedule) {}, true, []string{"p misfire x59 from 10:01:00"}},
+		{"doNothing: none until the next time", doNothing, false, []string{"p misfire x60 from 10:01:00"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := NewMemoryStore()
+			useStore := func(o *Options) { o.Store = store }
+			d := desired(10, cronSchedule("p", "every 1m", persisted, tt.policy))
+
+			first := setup(t, useStore)
+			first.start()
+			first.reconcile(d)
+			first.set("10:00:00")
+			first.runAndFinish()
+			if err := first.s.Stop(0); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := store.Trigger("p"); !st.State.Next.Equal(hm("10:01:00")) || st.State.TimesTriggered != 1 {
+				t.Fatalf("stored = %+v", st)
+			}
+
+			second := setup(t, useStore)
+			second.clock.Set(hm("11:00:30"))
+			second.reconcile(d)
+			if info := second.info("p"); !info.NextFireTime.Equal(hm("10:01:00")) || info.TimesTriggered != 1 {
+				t.Fatalf("restored = %+v", info)
+			}
+			second.start()
+			if tt.wantRun {
+				if r := second.runAndFinish(); !r.ScheduledFireTime.Equal(hm("11:00:30")) {
+					t.Fatalf("catch-up = %+v", r)
+				}
+			}
+			second.noNewFires(0)
+			second.wantSkips(tt.wantSkips...)
+			second.wantDeadline("11:01:00")
+		})
+	}
+}
+
+// TestClusterFiresOnce: two schedulers sharing a store run each fire of a
+// persisted schedule once; a non-persisted one fires on both.
+func TestClusterFiresOnce(t *testing.T) {
+	store := NewMemoryStore()
+	fc := clock.NewFake(t0)
+	nodes := []*bundle{
+		setup(t, func(o *Options) { o.Store, o.Clock, o.NodeID = store, fc, "n1" }),
+		setup(t, func(o *Options) { o.Store, o.Clock, o.NodeID = store, fc, "n2" }),
+	}
+	d := desired(10, cronSchedule("p", "every 1m", persisted), cronSchedule("local", "every 1m"))
+	for _, n := range nodes {
+		n.clock = fc
+		n.start()
+		n.reconcile(d)
+	}
+	for _, at := range []string{"10:00:00", "10:01:00", "10:02:00"} {
+		fc.Set(hm(at))
+		runs := map[string]int{}
+		for _, n := range nodes {
+			// Each node handles two fires: local, and p (run or not).
+			for range 2 {
+				select {
+				case <-n.finished:
+				case <-time.After(waitLimit):
+					t.Fatalf("%s: node did not handle its fires", at)
+				}
+			}
+			for len(n.svc.started) > 0 {
+				runs[(<-n.svc.started).ScheduleID]++
+			}
+		}
+		if runs["p"] != 1 || runs["local"] != 2 {
+			t.Fatalf("at %s: runs = %v, want p once and local on both nodes", at, runs)
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package scheduler
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"sundial/engine/trigger"
+)
+
+// StateStore is the scheduler's seam to persistence and clustering. The
+// in-memory MemoryStore is the default; engine/store backs it with SQLite or
+// PostgreSQL through an adapter.
+//
+// Only schedules with persisted: true reach the trigger methods (SyncTriggers,
+// DeleteTriggers, SetPaused, AcquireFire); every run reaches RunStarted or
+// AcquireFire, then RunEnded. The scheduler never calls the store from its
+// loop: trigger methods run on the goroutine of the operation that needs them
+// (Reconcile, Pause, ...), run methods on the worker running the fire. An
+// implementation must be safe for concurrent use.
+type StateStore interface {
+	// SyncTriggers makes the stored triggers of persisted schedules match a
+	// new desired state. For each item: an unknown schedule is stored with
+	// the given state; a known one with the same Hash keeps its stored state
+	// (its fires survive restarts and concurrent starts of several nodes); a
+	// known one with another Hash gets the given state but keeps its paused
+	// flag. It returns one TriggerState per item, in order, as stored
+	// afterwards; the scheduler continues schedules it did not have running
+	// from it, so fires missed while the node was down follow the misfire
+	// policy. (store.Store.UpsertTriggers)
+	SyncTriggers(ctx context.Context, params SyncTriggersParams) ([]TriggerState, error)
+	// DeleteTriggers forgets the triggers of schedules whose files were
+	// removed. It is never called on shutdown. (store.Store.DeleteTriggers)
+	DeleteTriggers(ctx context.Context, params DeleteTriggersParams) error
+	// SetPaused records pause and resume. (store.Store.PauseTriggers)
+	SetPaused(ctx context.Context, params SetPausedParams) error
+	// AcquireFire claims one fire of a persisted schedule for this node
+	// before it runs: it reports false when another node has fired, or is
+	// firing, that trigger at that scheduled time (cluster exactly-once), and
+	// on true it has recorded the run as started and stored State as the
+	// trigger's new state, in one step. (store.Store.AcquireDue +
+	// CompleteFires)
+	AcquireFire(ctx context.Context, params AcquireFireParams) (bool, error)
+	// RunStarted records the start of a run that AcquireFire did not record:
+	// a non-persisted schedule's or a manual one. (store.Store.StartRun)
+	RunStarted(ctx context.Context, params RunStartedParams) error
+	// RunEnded records a run's outcome. (store.Store.FinishRuns)
+	RunEnded(ctx context.Context, params RunEndedParams) error
+}
+
+// TriggerState is the stored state of one persisted schedule's trigger.
+type TriggerState struct {
+	ScheduleID string
+	// Hash is the schedule's config hash the state belongs to.
+	Hash   string
+	State  trigger.State
+	Paused bool
+}
+
+// SyncTriggersParams are the params of StateStore.SyncTriggers.
+type SyncTriggersParams struct {
+	// Triggers holds, per persisted schedule, the state a new trigger starts
+	// from (its first fire time) and its initial paused flag.
+	Triggers []TriggerState
+	Now      time.Time
+}
+
+// DeleteTriggersParams are the params of StateStore.DeleteTriggers.
+type DeleteTriggersParams struct {
+	ScheduleIDs []string
+}
+
+// SetPausedParams are the params of StateStore.SetPaused.
+type SetPausedParams struct {
+	// ScheduleIDs to change; ignored when All is set.
+	ScheduleIDs []string
+	All         bool
+	Paused      bool
+	Now         time.Time
+}
+
+// AcquireFireParams are the params of StateStore.AcquireFire.
+type AcquireFireParams struct {
+	ScheduleID string
+	FireID     string
+	// Hash is the schedule's config hash: a fire of a definition the store no
+	// longer holds must not be acquired.
+	Hash          string
+	ScheduledTime time.Time
+	// State is the trigger's state once this fire is taken: its Next is the
+	// following fire time (zero: none), Previous the ScheduledTime.
+	State trigger.State
+	// Block is set for concurrentExecution false: the trigger stays blocked
+	// until RunEnded.
+	Block       bool
+	Recoverable bool
+	NodeID      string
+	StartedAt   time.Time
+}
+
+// RunStartedParams are the params of StateStore.RunStarted.
+type RunStartedParams struct {
+	FireID        string
+	ScheduleID    string
+	ScheduledTime time.Time
+	StartedAt     time.Time
+	NodeID        string
+	Manual        bool
+	Recoverable   bool
+}
+
+// RunEndedParams are the params of StateStore.RunEnded.
+type RunEndedParams struct {
+	FireID     string
+	ScheduleID string
+	NodeID     string
+	EndedAt    time.Time
+	Outcome    Outcome
+	Error      string
+}
+
+// MemoryStore is the in-memory StateStore: trigger states live as long as
+// the process, and AcquireFire gives each (schedule, scheduled time) to one
+// caller, so several schedulers in one process sharing a MemoryStore behave
+// as a cluster. It records no runs; the scheduler keeps its own bounded
+// history. The zero value is ready to use.
+type MemoryStore struct {
+	mu       sync.Mutex
+	triggers map[string]TriggerState
+	// fired is, per schedule, the last fire acquired: a fire is acquired
+	// only if it comes after it.
+	fired map[string]fireKey
+}
+
+type fireKey struct {
+	scheduled int64
+	times     int
+}
+
+var _ StateStore = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+// SyncTriggers implements StateStore.
+func (m *MemoryStore) SyncTriggers(_ context.Context, p SyncTriggersParams) ([]TriggerState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.triggers == nil {
+		m.triggers = map[string]TriggerState{}
+	}
+	out := make([]TriggerState, len(p.Triggers))
+	for i, t := range p.Triggers {
+		old, ok := m.triggers[t.ScheduleID]
+		switch {
+		case !ok:
+			m.triggers[t.ScheduleID] = t
+		case old.Hash != t.Hash:
+			t.Paused = old.Paused
+			m.triggers[t.ScheduleID] = t
+			delete(m.fired, t.ScheduleID)
+		}
+		out[i] = m.triggers[t.ScheduleID]
+	}
+	return out, nil
+}
+
+// DeleteTriggers implements StateStore.
+func (m *MemoryStore) DeleteTriggers(_ context.Context, p DeleteTriggersParams) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range p.ScheduleIDs {
+		delete(m.triggers, id)
+		delete(m.fired, id)
+	}
+	return nil
+}
+
+// SetPaused implements StateStore.
+func (m *MemoryStore) SetPaused(_ context.Context, p SetPausedParams) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	set := func(id string) {
+		if t, ok := m.triggers[id]; ok {
+			t.Paused = p.Paused
+			m.triggers[id] = t
+		}
+	}
+	if p.All {
+		for id := range m.triggers {
+			set(id)
+		}
+		return nil
+	}
+	for _, id := range p.ScheduleIDs {
+		set(id)
+	}
+	return nil
+}
+
+// AcquireFire implements StateStore.
+func (m *MemoryStore) AcquireFire(_ context.Context, p AcquireFireParams) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.triggers[p.ScheduleID]; ok && t.Hash != p.Hash {
+		return false, nil
+	}
+	k := fireKey{scheduled: p.ScheduledTime.UnixNano(), times: p.State.TimesTriggered}
+	if last, ok := m.fired[p.ScheduleID]; ok && (k.scheduled < last.scheduled ||
+		(k.scheduled == last.scheduled && k.times <= last.times)) {
+		return false, nil
+	}
+	if m.fired == nil {
+		m.fired = map[string]fireKey{}
+	}
+	m.fired[p.ScheduleID] = k
+	if t, ok := m.triggers[p.ScheduleID]; ok {
+		t.State = p.State
+		m.triggers[p.ScheduleID] = t
+	}
+	return true, nil
+}
+
+// RunStarted implements StateStore; MemoryStore records no runs.
+func (m *MemoryStore) RunStarted(context.Context, RunStartedParams) error { return nil }
+
+// RunEnded implements StateStore; MemoryStore records no runs.
+func (m *MemoryStore) RunEnded(context.Context, RunEndedParams) error { return nil }
+
+// Trigger returns the stored state of a schedule's trigger.
+func (m *MemoryStore) Trigger(scheduleID string) (TriggerState, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.triggers[scheduleID]
+	return t, ok
+}
