@@ -1,6 +1,7 @@
 package cron
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,6 @@ func TestParseErrors(t *testing.T) {
 		// Accepted by Quartz, then broken at evaluation: rejected here.
 		{"L * * * * ?", "seconds: 'L' is only valid in day-of-month and day-of-week"},
 		{"0 , * * * ?", "minutes: no value given"},
-		{"0 0 0 0W * ?", "'0W': there is no day 0"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.expr)
@@ -155,7 +155,7 @@ func TestNextAllocations(t *testing.T) {
 
 func TestIntSetRange(t *testing.T) {
 	var s intSet
-	s.span = new([spanWords]uint64)
+	s.enableSpan()
 	s.addRange(1970, 2126, 1)
 	s.addRange(60, 70, 1)
 	s.addRange(3, 20, 5)
@@ -170,5 +170,34 @@ func TestIntSetRange(t *testing.T) {
 	}
 	if got, _ := s.last(); got != 5000 {
 		t.Errorf("last() = %d, want 5000", got)
+	}
+}
+
+func TestSharedYearSet(t *testing.T) {
+	a, b := MustParse("0 0 3 * * ?"), MustParse("0 0 3 * * ? *")
+	if a.sets[year].ext != defaultYears || b.sets[year].ext != defaultYears {
+		t.Fatal("the default year set is not shared")
+	}
+	// A value after "*" copies the shared set instead of changing it.
+	before := *defaultYears
+	c := MustParse("0 0 3 * * ? *,3000")
+	if c.sets[year].ext == defaultYears || defaultYears.span != before.span || len(defaultYears.large) != 0 {
+		t.Fatal("the shared year set was modified")
+	}
+	if !c.sets[year].contains(3000) || a.sets[year].contains(3000) {
+		t.Fatal("year 3000 in the wrong set")
+	}
+	// An explicit range equal to "*" shares it too.
+	if d := MustParse("0 0 3 * * ? 1970-" + strconv.Itoa(maxYear)); d.sets[year].ext != defaultYears {
+		t.Fatal("1970-maxYear does not share the default year set")
+	}
+	if n := testing.AllocsPerRun(10, func() { MustParse("0 0 3 * * ?") }); n > 1 {
+		t.Errorf("Parse of a normalised expression allocates %.0f times, want 1", n)
+	}
+	if got := MustParse("0 0 3 * * ?").String(); got != "0 0 3 * * ?" {
+		t.Errorf("String() = %q", got)
+	}
+	if got := MustParse(" 0  0 3 ? * mon-fri").String(); got != "0 0 3 ? * MON-FRI" {
+		t.Errorf("String() = %q", got)
 	}
 }

@@ -97,7 +97,7 @@ func (e *Expression) Next(after time.Time) time.Time {
 			switch {
 			case e.lastdayOfMonth && !e.nearestWeekday:
 				t = day
-				day = lastDayOfMonth(mon, cl.getYear()) - e.lastdayOffset
+				day = lastDayOfMonth(mon, cl.getYear()) - int(e.lastdayOffset)
 				if t > day {
 					mon++
 					if mon > 12 {
@@ -109,7 +109,7 @@ func (e *Expression) Next(after time.Time) time.Time {
 				}
 			case e.lastdayOfMonth: // "LW", "L-nW"
 				t = day
-				day = lastDayOfMonth(mon, cl.getYear()) - e.lastdayOffset
+				day = lastDayOfMonth(mon, cl.getYear()) - int(e.lastdayOffset)
 				var n int64
 				day, n = nearestWeekday(&z, cl.getYear(), mon, day, hr, min, sec)
 				if before(n) {
@@ -159,7 +159,7 @@ func (e *Expression) Next(after time.Time) time.Time {
 		mon = cl.getMonth()
 		yr := cl.getYear()
 		t = -1
-		if yr > maxYear || yr < 1970 {
+		if yr > maxYear {
 			return time.Time{}
 		}
 		if v, ok := months.ceil(mon); ok {
@@ -294,7 +294,7 @@ func (e *Expression) dayOfWeekStep(cl *calendar, day, mon int, dows *intSet) (in
 		if day%7 > 0 {
 			weekOfMonth++
 		}
-		daysToAdd = (e.nthdayOfWeek - weekOfMonth) * 7
+		daysToAdd = (int(e.nthdayOfWeek) - weekOfMonth) * 7
 		day += daysToAdd
 		if daysToAdd < 0 || day > lastDayOfMonth(mon, cl.getYear()) {
 			nextMonth()

@@ -2,9 +2,13 @@ package cron
 
 import (
 	"fmt"
+	"math"
+	"unicode/utf16"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 )
 
@@ -22,9 +26,12 @@ const (
 
 var fieldNames = [numFields]string{"seconds", "minutes", "hours", "day-of-month", "month", "day-of-week", "year"}
 
-// maxYear is Quartz's MAX_YEAR: the JVM clock's year at class load plus 100.
-// "*" and "n/s" in the year field run up to it, and no search goes past it.
-var maxYear = time.Now().Year() + 100
+// maxYear is Quartz's MAX_YEAR: "*" and "n/s" in the year field run up to
+// it, and no search goes past it. Quartz computes it as the JVM clock's year
+// at class load plus 100; Sundial pins it to the value the Quartz 2.3.2
+// oracle vectors were computed with (2026 + 100), so that fire times never
+// depend on the day the process started.
+const maxYear = 2126
 
 // hardMaxYear is the year past which Quartz gives up any search.
 const hardMaxYear = 2999
@@ -55,20 +62,27 @@ func (e *Error) Error() string {
 // Expression is a parsed Quartz cron expression. It is immutable and safe for
 // concurrent use.
 type Expression struct {
-	spec string // as given
 	norm string // upper case, single spaces, at most seven fields
-	sawL [numFields]bool
 
 	sets           [numFields]intSet
+	nthdayOfWeek   int8 // k of "n#k" (1..5); 0 when unused
+	lastdayOffset  int8 // n of "L-n" (0..30)
 	lastdayOfWeek  bool // "nL" in day-of-week
-	nthdayOfWeek   int  // k of "n#k"; 0 when unused
 	lastdayOfMonth bool // "L" in day-of-month
 	nearestWeekday bool // "W" in day-of-month
-	lastdayOffset  int  // n of "L-n"
 
 	domSpec bool // day-of-month is not '?'
 	dowSpec bool // day-of-week is not '?'
 }
+
+// defaultYears is the year set of "*" (or no year field): every expression
+// that has it shares this one, as the set is never modified after parsing.
+var defaultYears = func() *setExt {
+	var s intSet
+	s.enableSpan()
+	s.addRange(1970, maxYear, 1)
+	return s.ext
+}()
 
 // MustParse is Parse that panics on error, for expressions known to be valid.
 func MustParse(spec string) *Expression {
@@ -85,10 +99,12 @@ func MustParse(spec string) *Expression {
 // that Quartz accepts and then fails or loops on when evaluated; those are
 // rejected with an error saying why.
 func Parse(spec string) (*Expression, error) {
-	p := parser{e: &Expression{spec: spec}, src: spec}
-	p.e.sets[year].span = new([spanWords]uint64)
+	p := parser{e: &Expression{}, src: spec}
 	if err := p.parse(); err != nil {
 		return nil, err
+	}
+	if ys := &p.e.sets[year]; ys.ext != defaultYears && ys.ext != nil && ys.ext.span == defaultYears.span && len(ys.ext.large) == 0 {
+		ys.ext = defaultYears // e.g. "1970-2126"
 	}
 	return p.e, nil
 }
@@ -98,6 +114,7 @@ type parser struct {
 	src   string
 	field int // field being parsed
 	base  int // rune offset of the current value within the expression
+	sawL  [numFields]bool
 }
 
 func (p *parser) fail(pos int, format string, args ...any) error {
@@ -112,8 +129,8 @@ func isSep(r rune) bool { return r == ' ' || r == '\t' }
 
 func (p *parser) parse() error {
 	e := p.e
-	// Quartz upper-cases the whole expression (Locale.US) before parsing.
-	runes := []rune(strings.Map(unicode.ToUpper, p.src))
+	var buf [64]rune
+	runes := javaChars(buf[:0], p.src)
 	var norm [2]int // rune range of the normalised fields within runes
 	var normBuf []rune
 	i := 0
@@ -141,7 +158,7 @@ func (p *parser) parse() error {
 		if err := p.parseField(tok, start); err != nil {
 			return err
 		}
-		e.sawL[p.field] = containsRune(tok, 'L')
+		p.sawL[p.field] = containsRune(tok, 'L')
 		// The normalised text is the runes from the first to the last field
 		// when they are separated by single spaces; otherwise it is rebuilt.
 		switch {
@@ -160,9 +177,14 @@ func (p *parser) parse() error {
 	if p.field <= dayOfWeek {
 		return &Error{Expr: p.src, Field: "", Reason: fmt.Sprintf("expected 6 or 7 fields, found %d", p.field)}
 	}
-	if normBuf != nil {
+	switch {
+	case normBuf != nil:
 		e.norm = string(normBuf)
-	} else {
+	case norm[0] == 0 && norm[1] == len(runes) && sameASCII(runes, p.src):
+		// Already normalised (upper case, single spaces): share the
+		// caller's string instead of copying it.
+		e.norm = p.src
+	default:
 		e.norm = string(runes[norm[0]:norm[1]])
 	}
 	if p.field <= year {
@@ -181,17 +203,17 @@ func (p *parser) parse() error {
 }
 
 // checkEvaluable rejects the expressions that Quartz accepts but cannot
-// evaluate: an empty field throws NoSuchElementException, and "0W" loops
-// forever. ("L-nW" with a large n loops only once a search reaches February
-// from certain start days; Quartz answers the other searches, so Sundial
-// accepts it and ends such a search with no fire time.)
+// evaluate at all: an empty field throws NoSuchElementException. ("0W" and
+// "L-nW" with a large n loop only in some searches, from some start days;
+// Quartz answers the others, so Sundial accepts them and ends a search that
+// would loop with no fire time.)
 func (p *parser) checkEvaluable() error {
 	e := p.e
 	p.base = 0
 	for _, f := range []int{second, minute, hour, month} {
 		if e.sets[f].empty() {
 			p.field = f
-			if e.sawL[f] {
+			if p.sawL[f] {
 				return &Error{Expr: p.src, Field: fieldNames[f], Reason: "'L' is only valid in day-of-month and day-of-week"}
 			}
 			return &Error{Expr: p.src, Field: fieldNames[f], Reason: "no value given"}
@@ -202,11 +224,6 @@ func (p *parser) checkEvaluable() error {
 	}
 	if e.dowSpec && e.sets[dayOfWeek].empty() {
 		return &Error{Expr: p.src, Field: fieldNames[dayOfWeek], Reason: "no value given"}
-	}
-	if e.domSpec && e.nearestWeekday {
-		if !e.lastdayOfMonth && e.sets[dayOfMonth].contains(0) {
-			return &Error{Expr: p.src, Field: fieldNames[dayOfMonth], Reason: "'0W': there is no day 0 (Quartz loops forever on it)"}
-		}
 	}
 	return nil
 }
@@ -251,6 +268,19 @@ func (p *parser) parseField(tok []rune, start int) error {
 	return nil
 }
 
+// sameASCII reports whether s is exactly the ASCII text rs.
+func sameASCII(rs []rune, s string) bool {
+	if len(rs) != len(s) {
+		return false
+	}
+	for i, r := range rs {
+		if r != rune(s[i]) || r >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func containsRune(rs []rune, r rune) bool {
 	for _, x := range rs {
 		if x == r {
@@ -290,8 +320,8 @@ func isLastOffset(s []rune) bool {
 	return i == len(s)
 }
 
-// parseJavaInt is Integer.parseInt: an optional sign, then decimal digits,
-// within int32.
+// parseJavaInt is Integer.parseInt: an optional sign, then decimal digits
+// (any Unicode decimal digit, as Character.digit reads them), within int32.
 func parseJavaInt(s []rune) (int, bool) {
 	if len(s) == 0 {
 		return 0, false
@@ -307,10 +337,11 @@ func parseJavaInt(s []rune) (int, bool) {
 	}
 	v := int64(0)
 	for ; i < len(s); i++ {
-		if !isDigit(s[i]) {
+		d, ok := javaDigit(s[i])
+		if !ok {
 			return 0, false
 		}
-		v = v*10 + int64(s[i]-'0')
+		v = v*10 + int64(d)
 		if v > 1<<31 {
 			return 0, false
 		}
@@ -400,7 +431,7 @@ func (p *parser) storeValue(s []rune) error {
 					if !ok || n < 1 || n > 5 {
 						return p.fail(4, "a number between 1 and 5 must follow '#'")
 					}
-					e.nthdayOfWeek = n
+					e.nthdayOfWeek = int8(n)
 				case 'L':
 					e.lastdayOfWeek = true
 				}
@@ -487,7 +518,7 @@ func (p *parser) storeValue(s []rune) error {
 				if v > 30 {
 					return p.fail(i+1, "offset from the last day must be at most 30")
 				}
-				e.lastdayOffset = v
+				e.lastdayOffset = int8(v)
 				i = pos
 			}
 			if len(s) > i && s[i] == 'W' {
@@ -574,15 +605,18 @@ func (p *parser) checkNext(i int, s []rune, val int) error {
 		if !ok || n < 1 || n > 5 {
 			return p.fail(i, "a number between 1 and 5 must follow '#'")
 		}
-		e.nthdayOfWeek = n
+		e.nthdayOfWeek = int8(n)
 		e.sets[p.field].add(val)
 		return nil
 	case '-':
 		i++
-		if i >= len(s) || !isDigit(s[i]) {
+		if i >= len(s) {
 			return p.fail(i, "a range needs an end value")
 		}
-		v := int(s[i] - '0')
+		v, ok := javaDigit(s[i]) // Integer.parseInt(String.valueOf(c))
+		if !ok {
+			return p.fail(i, "a range needs an end value")
+		}
 		end = v
 		i++
 		if i >= len(s) {
@@ -597,10 +631,13 @@ func (p *parser) checkNext(i int, s []rune, val int) error {
 		}
 		if i < len(s) && s[i] == '/' {
 			i++
-			if i >= len(s) || !isDigit(s[i]) {
+			if i >= len(s) {
 				return p.fail(i, "'/' must be followed by an integer")
 			}
-			v2 := int(s[i] - '0')
+			v2, ok := javaDigit(s[i])
+			if !ok {
+				return p.fail(i, "'/' must be followed by an integer")
+			}
 			i++
 			if i >= len(s) {
 				return p.addToSet(val, end, v2)
@@ -620,10 +657,10 @@ func (p *parser) checkNext(i int, s []rune, val int) error {
 			return p.fail(i, "'/' must be followed by an integer")
 		}
 		i++
-		if !isDigit(s[i]) {
+		v2, ok := javaDigit(s[i])
+		if !ok {
 			return p.fail(i, "'/' must be followed by an integer")
 		}
-		v2 := int(s[i] - '0')
 		i++
 		if i >= len(s) {
 			if err := p.checkIncrementRange(v2, i); err != nil {
@@ -650,6 +687,22 @@ func (p *parser) checkNext(i int, s []rune, val int) error {
 // end by incr, wrapping around the field's maximum when end < val.
 func (p *parser) addToSet(val, end, incr int) error {
 	set := &p.e.sets[p.field]
+	if p.field == year {
+		switch {
+		case set.ext == nil && val == allSpec && incr <= 0:
+			// A plain "*" year (the usual case, also when there is no
+			// year field): the shared set, no allocation.
+			set.add(allSpec)
+			set.ext = defaultYears
+			return nil
+		case set.ext == defaultYears:
+			// Another value after "*": copy before changing.
+			x := *defaultYears
+			set.ext = &x
+		case set.ext == nil:
+			set.enableSpan()
+		}
+	}
 	switch p.field {
 	case second, minute:
 		if (val < 0 || val > 59 || end > 59) && val != allSpec {
@@ -728,16 +781,91 @@ func (p *parser) addToSet(val, end, incr int) error {
 		// Quartz would loop forever here; only reachable with a negative step.
 		return p.fail(0, "the increment must be positive")
 	}
-	if max == -1 {
+	if p.field == year && stopAt > hardMaxYear {
+		// A year past 2999 ends every search, so the first one stands for
+		// all of them (Quartz would fill millions: "2026-99999999").
+		stopAt = firstAbove(startAt, incr, hardMaxYear, stopAt)
+	}
+	if max == -1 && int64(stopAt)+int64(incr) <= math.MaxInt32 {
 		set.addRange(startAt, stopAt, incr)
 		return nil
 	}
-	for v := startAt; v <= stopAt; v += incr {
-		v2 := v % max
+	// Quartz's loop counter is a Java int: a step near 2^31 wraps it
+	// negative, and those values land in the set too.
+	for v, n := int32(startAt), 0; v <= int32(stopAt); v, n = v+int32(incr), n+1 {
+		if n > 1<<16 {
+			return p.fail(0, "increment %d is too large", incr)
+		}
+		if max == -1 {
+			set.add(int(v))
+			if p.field == year && int(v) > hardMaxYear {
+				break
+			}
+			continue
+		}
+		v2 := int(v % int32(max))
 		if v2 == 0 && (p.field == month || p.field == dayOfWeek || p.field == dayOfMonth) {
 			v2 = max
 		}
 		set.add(v2)
 	}
 	return nil
+}
+
+// firstAbove returns the first value of start, start+step, … that is above
+// limit, or end when none is before end.
+func firstAbove(start, step, limit, end int) int {
+	if start > limit {
+		return start
+	}
+	k := (limit-start)/step + 1
+	if v := int64(start) + int64(k)*int64(step); v <= int64(end) {
+		return int(v)
+	}
+	return end
+}
+
+// javaDigit is Character.digit(c, 10): the value of a decimal digit of any
+// script (UTF-16 code units, so only the Basic Multilingual Plane).
+func javaDigit(c rune) (int, bool) {
+	if c >= '0' && c <= '9' {
+		return int(c - '0'), true
+	}
+	if c < 0x80 || c > 0xFFFF || !unicode.IsDigit(c) {
+		return 0, false
+	}
+	zero := c
+	for zero > 0 && unicode.IsDigit(zero-1) {
+		zero--
+	}
+	return int(c-zero) % 10, true
+}
+
+// javaChars returns the expression as Quartz sees it: upper-cased the way
+// Java's toUpperCase(Locale.US) does (full case mapping: "ß" becomes "SS"),
+// as UTF-16 code units (a character outside the Basic Multilingual Plane is
+// two units).
+func javaChars(dst []rune, s string) []rune {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		for i := 0; i < len(s); i++ {
+			c := rune(s[i])
+			if c >= 'a' && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			dst = append(dst, c)
+		}
+		return dst
+	}
+	up := cases.Upper(language.AmericanEnglish).String(s)
+	for _, u := range utf16.Encode([]rune(up)) {
+		dst = append(dst, rune(u))
+	}
+	return dst
 }

@@ -2,6 +2,7 @@ package cron
 
 import (
 	"math/bits"
+	"slices"
 	"sort"
 )
 
@@ -16,8 +17,18 @@ const (
 
 type intSet struct {
 	small [2]uint64
-	span  *[spanWords]uint64 // years spanBase.., allocated for the year field only
-	large []int              // sorted, distinct, each < 0 or >= 128 and outside span
+	// ext holds the values outside 0..127: only the year field and the few
+	// values that skip Quartz's range checks have any, so every other set
+	// costs 24 bytes. An Expression is immutable once parsed, so sets may
+	// share an ext (see defaultYears).
+	ext *setExt
+}
+
+// setExt is the part of an intSet beyond 0..127.
+type setExt struct {
+	span    [spanWords]uint64 // years spanBase.., used when hasSpan
+	hasSpan bool              // the year field's set
+	large   []int             // sorted, distinct, each < 0 or >= 128 and outside span
 }
 
 // The year field keeps 1970..2993 in a bitmap: "*" alone is 157 years.
@@ -27,60 +38,98 @@ const (
 	spanEnd   = spanBase + spanWords*64
 )
 
+// enableSpan gives the set a year bitmap (the year field's set).
+func (s *intSet) enableSpan() {
+	if s.ext == nil {
+		s.ext = &setExt{}
+	}
+	s.ext.hasSpan = true
+}
+
+// inSpan reports whether v falls in the set's year bitmap.
+func (s *intSet) inSpan(v int) bool {
+	return s.ext != nil && s.ext.hasSpan && v >= spanBase && v < spanEnd
+}
+
 func (s *intSet) add(v int) {
 	if v >= 0 && v < 128 {
 		s.small[v>>6] |= 1 << (uint(v) & 63)
 		return
 	}
-	if s.span != nil && v >= spanBase && v < spanEnd {
+	if s.inSpan(v) {
 		o := v - spanBase
-		s.span[o>>6] |= 1 << (uint(o) & 63)
+		s.ext.span[o>>6] |= 1 << (uint(o) & 63)
 		return
 	}
-	if n := len(s.large); n == 0 || s.large[n-1] < v {
-		s.large = append(s.large, v) // ranges add in increasing order
+	if s.ext == nil {
+		s.ext = &setExt{}
+	}
+	x := s.ext
+	if n := len(x.large); n == 0 || x.large[n-1] < v {
+		x.large = append(x.large, v) // ranges add in increasing order
 		return
 	}
-	i := sort.SearchInts(s.large, v)
-	if i < len(s.large) && s.large[i] == v {
+	i := sort.SearchInts(x.large, v)
+	if i < len(x.large) && x.large[i] == v {
 		return
 	}
-	s.large = append(s.large, 0)
-	copy(s.large[i+1:], s.large[i:])
-	s.large[i] = v
+	x.large = append(x.large, 0)
+	copy(x.large[i+1:], x.large[i:])
+	x.large[i] = v
 }
 
 func (s *intSet) contains(v int) bool {
 	if v >= 0 && v < 128 {
 		return s.small[v>>6]&(1<<(uint(v)&63)) != 0
 	}
-	if s.span != nil && v >= spanBase && v < spanEnd {
-		o := v - spanBase
-		return s.span[o>>6]&(1<<(uint(o)&63)) != 0
+	if s.ext == nil {
+		return false
 	}
-	i := sort.SearchInts(s.large, v)
-	return i < len(s.large) && s.large[i] == v
+	if s.inSpan(v) {
+		o := v - spanBase
+		return s.ext.span[o>>6]&(1<<(uint(o)&63)) != 0
+	}
+	i := sort.SearchInts(s.ext.large, v)
+	return i < len(s.ext.large) && s.ext.large[i] == v
 }
 
 func (s *intSet) empty() bool {
-	if s.span != nil {
-		for _, w := range s.span {
+	if x := s.ext; x != nil {
+		for _, w := range x.span {
 			if w != 0 {
 				return false
 			}
 		}
+		if len(x.large) > 0 {
+			return false
+		}
 	}
-	return s.small[0] == 0 && s.small[1] == 0 && len(s.large) == 0
+	return s.small[0] == 0 && s.small[1] == 0
 }
+
+// equal reports whether two sets hold the same values.
+func (s *intSet) equal(o *intSet) bool {
+	if s.small != o.small {
+		return false
+	}
+	a, b := s.ext, o.ext
+	if a == nil || b == nil {
+		return a == b || (a == nil && b.emptyExt()) || (b == nil && a.emptyExt())
+	}
+	return a.span == b.span && slices.Equal(a.large, b.large)
+}
+
+func (x *setExt) emptyExt() bool { return x.span == [spanWords]uint64{} && len(x.large) == 0 }
 
 // ceil returns the smallest element >= v (TreeSet.tailSet(v).first()).
 func (s *intSet) ceil(v int) (int, bool) {
+	x := s.ext
 	if v < 128 {
-		if len(s.large) > 0 && s.large[0] < 0 {
+		if x != nil && len(x.large) > 0 && x.large[0] < 0 {
 			// negative values exist only in the year set; fall back to a scan
-			for _, x := range s.large {
-				if x >= v && x < 0 {
-					return x, true
+			for _, y := range x.large {
+				if y >= v && y < 0 {
+					return y, true
 				}
 			}
 		}
@@ -98,21 +147,24 @@ func (s *intSet) ceil(v int) (int, bool) {
 		}
 		v = 128
 	}
-	best, found := 0, false
-	if i := sort.SearchInts(s.large, v); i < len(s.large) {
-		best, found = s.large[i], true
+	if x == nil {
+		return 0, false
 	}
-	if s.span != nil && v < spanEnd {
+	best, found := 0, false
+	if i := sort.SearchInts(x.large, v); i < len(x.large) {
+		best, found = x.large[i], true
+	}
+	if x.hasSpan && v < spanEnd {
 		o := max(v-spanBase, 0)
 		for w := o >> 6; w < spanWords; w++ {
-			m := s.span[w]
+			m := x.span[w]
 			if w == o>>6 {
 				m = m >> (uint(o) & 63) << (uint(o) & 63)
 			}
 			if m != 0 {
-				x := spanBase + w*64 + bits.TrailingZeros64(m)
-				if !found || x < best {
-					return x, true
+				y := spanBase + w*64 + bits.TrailingZeros64(m)
+				if !found || y < best {
+					return y, true
 				}
 				break
 			}
@@ -129,7 +181,11 @@ func (s *intSet) first() (int, bool) {
 // values lists the elements in order, for descriptions.
 func (s *intSet) values() []int {
 	var out []int
-	for _, x := range s.large {
+	var large []int
+	if s.ext != nil {
+		large = s.ext.large
+	}
+	for _, x := range large {
 		if x < 0 {
 			out = append(out, x)
 		}
@@ -143,8 +199,8 @@ func (s *intSet) values() []int {
 		}
 	}
 	var rest []int
-	if s.span != nil {
-		for w, m := range s.span {
+	if s.ext != nil {
+		for w, m := range s.ext.span {
 			for m != 0 {
 				b := bits.TrailingZeros64(m)
 				rest = append(rest, spanBase+w*64+b)
@@ -152,7 +208,7 @@ func (s *intSet) values() []int {
 			}
 		}
 	}
-	for _, x := range s.large {
+	for _, x := range large {
 		if x >= 128 {
 			rest = append(rest, x)
 		}
@@ -163,12 +219,12 @@ func (s *intSet) values() []int {
 
 // last returns the largest element (TreeSet.last()).
 func (s *intSet) last() (int, bool) {
-	if n := len(s.large); n > 0 && s.large[n-1] >= 128 {
-		return s.large[n-1], true
-	}
-	if s.span != nil {
+	if x := s.ext; x != nil {
+		if n := len(x.large); n > 0 && x.large[n-1] >= 128 {
+			return x.large[n-1], true
+		}
 		for w := spanWords - 1; w >= 0; w-- {
-			if m := s.span[w]; m != 0 {
+			if m := x.span[w]; m != 0 {
 				return spanBase + w*64 + 63 - bits.LeadingZeros64(m), true
 			}
 		}
@@ -178,8 +234,8 @@ func (s *intSet) last() (int, bool) {
 			return w*64 + 63 - bits.LeadingZeros64(m), true
 		}
 	}
-	if n := len(s.large); n > 0 {
-		return s.large[n-1], true
+	if x := s.ext; x != nil && len(x.large) > 0 {
+		return x.large[len(x.large)-1], true
 	}
 	return 0, false
 }
@@ -198,10 +254,10 @@ func (s *intSet) addRange(from, to, step int) {
 			hi := min(to, v|63)
 			s.small[v>>6] |= bitsBetween(v&63, hi&63)
 			v = hi + 1
-		case s.span != nil && v >= spanBase && v < spanEnd:
+		case s.inSpan(v):
 			o := v - spanBase
 			hi := min(to-spanBase, o|63)
-			s.span[o>>6] |= bitsBetween(o&63, hi&63)
+			s.ext.span[o>>6] |= bitsBetween(o&63, hi&63)
 			v = spanBase + hi + 1
 		default:
 			s.add(v)

@@ -93,6 +93,7 @@ func TestQuartzVectors(t *testing.T) {
 	if len(vs) < 300 {
 		t.Fatalf("only %d vectors loaded", len(vs))
 	}
+	vs = append(vs, loadVectors(t, "testdata/quartz-cron-extra.tsv")...)
 	failed := 0
 	for _, v := range vs {
 		got, err := answer(v)
