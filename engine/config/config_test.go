@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata"
+	"unsafe"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestGoodFixtures")
@@ -149,7 +150,7 @@ func summarize(s *Schedule) summary {
 		RepeatInterval: s.RepeatInterval.String(), RepeatCount: s.RepeatCount,
 		Zone: s.Location.String(), TimeZone: s.TimeZone, MisfirePolicy: s.MisfirePolicy,
 		Service: s.InvokeService, LogLevel: s.InvokeLogLevel, Description: s.Description,
-		Config: s.Config,
+		Config: s.Config(),
 	}
 	if !s.StartTime.IsZero() {
 		out.Start = s.StartTime.Format(time.RFC3339)
@@ -355,6 +356,9 @@ func TestPreviousVersionKept(t *testing.T) {
 	if second.Schedules["a"] != first.Schedules["a"] {
 		t.Error("the failing schedule a did not keep its previous version")
 	}
+	if second.Schedules["b"] != first.Schedules["b"] {
+		t.Error("the unchanged schedule b is a new copy, not the previous one")
+	}
 	if second.Scheduler.ThreadCount != 3 {
 		t.Errorf("threadCount = %d, want the previous 3", second.Scheduler.ThreadCount)
 	}
@@ -378,6 +382,9 @@ func TestPreviousVersionKept(t *testing.T) {
 	}
 	if len(p.Changed) != 1 || p.Changed[0].ID != "c" || strings.Join(p.Changed[0].Keys, ",") != "enabled,invokeContext.mapping,schedule" {
 		t.Errorf("changed = %+v", p.Changed)
+	}
+	if third.Schedules["a"] == second.Schedules["a"] || third.Schedules["c"] == second.Schedules["c"] {
+		t.Error("a changed file gave the previous schedule")
 	}
 	if first.Schedules["a"].Hash == third.Schedules["a"].Hash || !first.Schedules["a"].Equal(third.Schedules["a"]) {
 		t.Error("a comment must change the hash but not the meaning")
@@ -411,7 +418,7 @@ func TestParseScheduleJSON(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if !s.Persisted || s.ID != "r1" || s.Config["invokeService"] != "org.forgerock.openidm.sync" {
+	if !s.Persisted || s.ID != "r1" || s.Config()["invokeService"] != "org.forgerock.openidm.sync" {
 		t.Errorf("schedule = %+v", s)
 	}
 	_, errs = ParseScheduleJSON("r2", []byte(`{"schedule": "0 0 * * * ?", "invokeService": "sync", "persistd": true}`), ParseOptions{})
@@ -671,7 +678,7 @@ func FuzzLoadSchedule(f *testing.F) {
 				t.Fatalf("both a schedule and errors: %v", r.errs)
 			case r.schedule == nil && len(r.errs) == 0 && !r.empty:
 				t.Fatalf("neither a schedule nor errors")
-			case r.schedule != nil && (r.schedule.Type == TypeCron && r.schedule.Cron == nil || r.schedule.Location == nil || r.schedule.Config == nil):
+			case r.schedule != nil && (r.schedule.Type == TypeCron && r.schedule.Cron == nil || r.schedule.Location == nil || r.schedule.Config() == nil):
 				t.Fatalf("incomplete schedule %+v", r.schedule)
 			}
 			for _, e := range r.errs {
@@ -742,5 +749,66 @@ func TestHostileFiles(t *testing.T) {
 				t.Errorf("%s (yaml %v): %d errors, %d warnings", name, isYAML, len(r.errs), len(r.warns))
 			}
 		}
+	}
+}
+
+// A Load shares what its schedules have in common: one parsed cron
+// expression per normalised spec, the common strings of invokeContext.
+func TestLoadShares(t *testing.T) {
+	dir := t.TempDir()
+	for i, spec := range []string{"0 0 3 * * ?", "0 0 3 * * ?", "0  0 3 * * ?", "0 0 4 * * ?"} {
+		write(t, dir, fmt.Sprintf("schedule-s%d.json", i), `{"schedule": "`+spec+`", "invokeService": "script",
+			"invokeContext": {"script": {"type": "text/javascript", "source": "1"}}, "invokeLogLevel": "INFO"}`)
+	}
+	d, err := Load(dir, LoadOptions{Env: noEnv})
+	if err != nil || !d.Valid() {
+		t.Fatal(err, d.AllErrors())
+	}
+	s := d.Schedules
+	if s["s0"].Cron != s["s1"].Cron || s["s0"].Cron != s["s2"].Cron || s["s0"].Cron == s["s3"].Cron {
+		t.Error("cron expressions not shared by normalised spec")
+	}
+	if s["s2"].CronSpec != "0  0 3 * * ?" || s["s2"].Cron.String() != "0 0 3 * * ?" {
+		t.Errorf("spec %q / %q", s["s2"].CronSpec, s["s2"].Cron)
+	}
+	if s["s0"].InvokeLogLevel != "info" || s["s0"].Type != TypeCron {
+		t.Errorf("log level %q, type %q", s["s0"].InvokeLogLevel, s["s0"].Type)
+	}
+	a := s["s0"].InvokeContext["script"].(map[string]any)
+	b := s["s1"].InvokeContext["script"].(map[string]any)
+	if unsafe.StringData(a["type"].(string)) != unsafe.StringData(b["type"].(string)) {
+		t.Error("invokeContext strings not shared")
+	}
+	if n := unsafe.Sizeof(Schedule{}); n > 288 {
+		t.Errorf("Schedule is %d bytes, want at most 288 (a size class)", n)
+	}
+}
+
+// Config shows startTime and endTime as written.
+func TestConfigTimes(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	for _, v := range []string{"2026-06-01T10:00:00", "2026-06-01T10:00:00Z", "2026-06-01T10:00:00+02:00",
+		"2026-06-01T10:00:00-05:30", "2026-06-01T10:00:00+00:00", "2026-06-01T10:00:00-00:00"} {
+		sc, errs := ParseScheduleJSON("x", []byte(`{"schedule": "0 0 3 * * ?", "invokeService": "sync", "invokeContext": {"action": "reconcile", "mapping": "m"},
+			"startTime": "`+v+`", "endTime": "`+v+`", "timeZone": "America/New_York"}`), ParseOptions{Location: time.UTC})
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		if got := sc.Config()["startTime"]; got != v {
+			t.Errorf("startTime %q shown as %q", v, got)
+		}
+		if got := sc.Config()["endTime"]; got != v {
+			t.Errorf("endTime %q shown as %q", v, got)
+		}
+	}
+	// A wall time skipped by DST is shown as the instant it means.
+	sc, errs := ParseScheduleJSON("x", []byte(`{"schedule": "0 0 3 * * ?", "invokeService": "sync", "invokeContext": {"action": "reconcile", "mapping": "m"},
+		"startTime": "2026-03-08T02:30:00", "timeZone": "America/New_York"}`), ParseOptions{Location: time.UTC})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	got, _ := sc.Config()["startTime"].(string)
+	if at, err := time.Parse(time.RFC3339, got); err != nil || !at.Equal(sc.StartTime) {
+		t.Errorf("gap startTime shown as %q, start %v", got, sc.StartTime.In(ny))
 	}
 }

@@ -18,6 +18,10 @@ type fileCtx struct {
 	errs  []error
 	warns []error
 	root  *node // the decoded document
+	// cache shares strings between the files of a Load (nil: none); value
+	// is root as the schema validator saw it, built with it.
+	cache *loadCache
+	value any
 	// failed holds the nodes whose substitution or coercion failed: their
 	// value is meaningless, so later checks do not report it again.
 	failed map[*node]bool

@@ -66,6 +66,9 @@ type Schedule struct {
 	Persisted           bool
 	Recoverable         bool
 	ConcurrentExecution bool
+	// How StartTime and EndTime were written, for Config. (They fit in
+	// the padding after the bools.)
+	startForm, endForm timeForm
 
 	Type     string           // TypeCron or TypeSimple
 	CronSpec string           // the "schedule" key, for cron
@@ -86,11 +89,8 @@ type Schedule struct {
 	InvokeLogLevel string         // trace, debug, info, warn, error, fatal
 	Description    string         // Sundial's addition, optional
 
-	// Config is the normalised ForgeRock resource shape (enabled, persisted,
-	// misfirePolicy, schedule, type, invokeService expanded to
-	// org.forgerock.openidm.<name>, invokeContext, invokeLogLevel, timeZone,
-	// startTime, endTime, concurrentExecution, …) for the REST API.
-	Config map[string]any
+	// The normalised ForgeRock resource shape for the REST API is built by
+	// the Config method.
 
 	// Warnings are the schedule's warnings (e.g. an unknown service); they
 	// are also in Desired.Warnings under the schedule's file.

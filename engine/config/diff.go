@@ -91,7 +91,7 @@ func (s *Schedule) Equal(o *Schedule) bool {
 // effective zone differs even though the key did not.
 func ChangedKeys(a, b *Schedule) []string {
 	var keys []string
-	diffValues("", a.Config, b.Config, &keys)
+	diffValues("", a.Config(), b.Config(), &keys)
 	if a.Location.String() != b.Location.String() && !contains(keys, "timeZone") {
 		keys = append(keys, "timeZone")
 	}

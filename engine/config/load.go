@@ -68,7 +68,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	zones := &zoneCache{}
 	sc := l.loadScheduler(files.scheduler, props, allUsed, zones)
 
-	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones}
+	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones, cache: newLoadCache()}
 	schedules := l.loadSchedules(files.schedules, senv, allUsed)
 
 	d := &Desired{
@@ -338,6 +338,14 @@ func (l *loader) loadSchedules(files []scheduleFile, env *scheduleEnv, used subs
 					continue
 				}
 				results[i] = parseSchedule(scheduleInput{id: f.id, rel: f.rel, display: display, data: data, isYAML: f.isYAML}, env)
+				if r := &results[i]; r.schedule != nil && l.opts.Previous != nil {
+					// An unchanged file gives the schedule already in the
+					// previous snapshot: a reload holds one copy of what
+					// did not change, and the new parse is garbage at once.
+					if prev := l.opts.Previous.Schedules[f.id]; prev != nil && sameSchedule(prev, r.schedule) {
+						r.schedule = prev
+					}
+				}
 			}
 		})
 	}
@@ -394,6 +402,20 @@ func (l *loader) snapshotHash(d *Desired, used substituted) string {
 		fmt.Fprintf(h, "file %s %s\n", rel, l.fileHash[rel])
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sameSchedule reports whether b, just parsed, is a as parsed before: same
+// hash (bytes, property values, zone), same file, same warnings.
+func sameSchedule(a, b *Schedule) bool {
+	if a.Hash != b.Hash || a.File != b.File || a.ID != b.ID || len(a.Warnings) != len(b.Warnings) {
+		return false
+	}
+	for i := range a.Warnings {
+		if a.Warnings[i].Error() != b.Warnings[i].Error() {
+			return false
+		}
+	}
+	return true
 }
 
 func hashBytes(b []byte) string {

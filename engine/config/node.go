@@ -90,7 +90,11 @@ func (n *node) at(ptr string) (val, key *node, ok bool) {
 
 // value converts n to the generic form the JSON-Schema validator and the
 // services take: map[string]any, []any, string, int64, float64, bool, nil.
-func (n *node) value() any {
+func (n *node) value() any { return n.valueWith(nil) }
+
+// valueWith is value with the keys and short strings shared through c (nil:
+// not shared).
+func (n *node) valueWith(c *loadCache) any {
 	switch n.kind {
 	case kindBool:
 		return n.b
@@ -99,17 +103,17 @@ func (n *node) value() any {
 	case kindFloat:
 		return n.f
 	case kindString:
-		return n.s
+		return c.boxString(n.s)
 	case kindObject:
 		m := make(map[string]any, len(n.keys))
 		for i, k := range n.keys {
-			m[k.s] = n.items[i].value()
+			m[c.str(k.s)] = n.items[i].valueWith(c)
 		}
 		return m
 	case kindArray:
 		a := make([]any, len(n.items))
 		for i, it := range n.items {
-			a[i] = it.value()
+			a[i] = it.valueWith(c)
 		}
 		return a
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"sundial/engine/cron"
 )
 
 // ServicePrefix is prepended to invokeService names without a dot, as IDM
@@ -74,6 +72,7 @@ type scheduleEnv struct {
 	loc              *time.Location
 	persistedDefault bool
 	zones            *zoneCache
+	cache            *loadCache // nil: nothing shared between schedules
 }
 
 type scheduleInput struct {
@@ -93,7 +92,7 @@ type scheduleResult struct {
 
 // parseSchedule decodes, validates and builds one schedule.
 func parseSchedule(in scheduleInput, env *scheduleEnv) scheduleResult {
-	c := &fileCtx{file: in.display}
+	c := &fileCtx{file: in.display, cache: env.cache}
 	used := substituted{}
 	root := c.decode(in.data, in.isYAML, env.props, used)
 	if root == nil || (root.kind == kindObject && len(root.keys) == 0) {
@@ -184,23 +183,34 @@ func (b *builder) build(id, rel string) *Schedule {
 		Persisted:           boolean(r.get("persisted"), b.env.persistedDefault),
 		Recoverable:         boolean(r.get("recoverable"), false),
 		ConcurrentExecution: boolean(r.get("concurrentExecution"), false),
-		Type:                str(r.get("type")),
+		Type:                constant(str(r.get("type")), TypeCron, TypeCron, TypeSimple),
 		Description:         str(r.get("description")),
-		InvokeLogLevel:      strings.ToLower(str(r.get("invokeLogLevel"))),
-		MisfirePolicy:       str(r.get("misfirePolicy")),
-	}
-	if s.Type == "" {
-		s.Type = TypeCron
-	}
-	if s.InvokeLogLevel == "" {
-		s.InvokeLogLevel = "info"
+		InvokeLogLevel:      constant(strings.ToLower(str(r.get("invokeLogLevel"))), "info", logLevels...),
+		MisfirePolicy:       constant(str(r.get("misfirePolicy")), "", MisfireFireAndProceed, MisfireDoNothing),
 	}
 	b.zone(s)
 	b.trigger(s)
 	b.times(s)
 	b.service(s)
-	s.Config = config(s, r)
 	return s
+}
+
+// logLevels are the values of invokeLogLevel, lower case.
+var logLevels = []string{"trace", "debug", "info", "warn", "error", "fatal"}
+
+// constant returns the element of known equal to v, so that a snapshot does
+// not hold a copy of such a value per schedule; def when v is empty; v
+// itself otherwise.
+func constant(v, def string, known ...string) string {
+	if v == "" {
+		return def
+	}
+	for _, k := range known {
+		if k == v {
+			return k
+		}
+	}
+	return v
 }
 
 // zone reads timeZone.
@@ -217,6 +227,9 @@ func (b *builder) zone(s *Schedule) {
 		return
 	}
 	s.TimeZone, s.Location = tz, loc
+	if loc.String() == tz {
+		s.TimeZone = loc.String() // the zone's own copy of the name, shared
+	}
 }
 
 // trigger reads the cron or simple trigger keys.
@@ -281,13 +294,16 @@ func (b *builder) cron(s *Schedule, n *node) {
 	if spec == "" {
 		return // reported by the schema
 	}
-	expr, err := cron.Parse(spec)
+	expr, err := b.env.cache.parseCron(spec)
 	if err == nil {
 		s.CronSpec, s.Cron = spec, expr
+		if expr.String() == spec {
+			s.CronSpec = expr.String() // shared with the other schedules
+		}
 		return
 	}
 	if fixed, ok := quartz1Increments(spec); ok {
-		if expr, err2 := cron.Parse(fixed); err2 == nil {
+		if expr, err2 := b.env.cache.parseCron(fixed); err2 == nil {
 			b.warnAt(n, "/schedule", errorw(ErrLegacyCron, err,
 				"schedule: Quartz 2 rejects %q (%v); read as OpenIDM's Quartz 1 did, %q: write that instead", spec, err, fixed))
 			s.CronSpec, s.Cron = fixed, expr
@@ -308,6 +324,8 @@ func (b *builder) times(s *Schedule) {
 	start, startOff, okStart := b.parseTime(startN, "startTime", s.Location)
 	end, endOff, okEnd := b.parseTime(endN, "endTime", s.Location)
 	s.StartTime, s.EndTime = start, end
+	s.startForm = formOf(str(startN), start, s.Location)
+	s.endForm = formOf(str(endN), end, s.Location)
 	if !okStart || !okEnd || start.IsZero() || end.IsZero() {
 		return
 	}
@@ -359,7 +377,7 @@ func (b *builder) service(s *Schedule) {
 	short := strings.TrimPrefix(raw, ServicePrefix)
 	switch {
 	case IsKnownService(short):
-		s.InvokeService = short
+		s.InvokeService = constant(short, "", knownServices...)
 	default:
 		s.InvokeService = raw
 		if hint := suggest(short, knownServices); hint != "" {
@@ -370,7 +388,14 @@ func (b *builder) service(s *Schedule) {
 	}
 	ctxNode := b.root.get("invokeContext")
 	if ctxNode != nil && ctxNode.kind == kindObject {
-		s.InvokeContext, _ = ctxNode.value().(map[string]any)
+		// The schema check already converted the document: take its
+		// invokeContext rather than converting it again.
+		if doc, ok := b.value.(map[string]any); ok {
+			s.InvokeContext, _ = doc["invokeContext"].(map[string]any)
+		}
+		if s.InvokeContext == nil {
+			s.InvokeContext, _ = ctxNode.valueWith(b.cache).(map[string]any)
+		}
 	}
 	switch s.InvokeService {
 	case "script":
@@ -483,8 +508,14 @@ func (b *builder) macros(n *node, ptr string) {
 	}
 }
 
-// config builds the normalised ForgeRock resource shape of a schedule.
-func config(s *Schedule, r *node) map[string]any {
+// Config returns the normalised ForgeRock resource shape of the schedule
+// (enabled, persisted, misfirePolicy, schedule, type, invokeService expanded
+// to org.forgerock.openidm.<name>, invokeContext, invokeLogLevel, timeZone,
+// startTime, endTime, concurrentExecution, …) for the REST API. It is built
+// on each call, not kept: a snapshot of many schedules would otherwise hold
+// a map per schedule that only the API reads. The map is the caller's;
+// invokeContext is the schedule's own (do not modify it).
+func (s *Schedule) Config() map[string]any {
 	nullable := func(v string) any {
 		if v == "" {
 			return nil
@@ -513,8 +544,8 @@ func config(s *Schedule, r *node) map[string]any {
 		"invokeContext":       ctx,
 		"invokeLogLevel":      s.InvokeLogLevel,
 		"timeZone":            nullable(s.TimeZone),
-		"startTime":           nullable(str(r.get("startTime"))),
-		"endTime":             nullable(str(r.get("endTime"))),
+		"startTime":           s.startForm.text(s.StartTime, s.Location),
+		"endTime":             s.endForm.text(s.EndTime, s.Location),
 	}
 	if s.Type == TypeCron {
 		cfg["repeatCount"] = 0
@@ -523,6 +554,53 @@ func config(s *Schedule, r *node) map[string]any {
 		cfg["description"] = s.Description
 	}
 	return cfg
+}
+
+// timeForm is how a startTime or endTime was written, so that Config can
+// show it as written without the schedule keeping the text.
+type timeForm uint8
+
+const (
+	formLocal     timeForm = iota // 2006-01-02T15:04:05, in the schedule's zone
+	formOffset                    // with "Z" or a non-zero offset
+	formPlusZero                  // with "+00:00"
+	formMinusZero                 // with "-00:00"
+)
+
+const localLayout = "2006-01-02T15:04:05"
+
+// formOf returns the form of the time t written as v in zone loc. A local
+// time that does not read back as written (a wall time skipped by a DST
+// change) is shown with its offset.
+func formOf(v string, t time.Time, loc *time.Location) timeForm {
+	switch {
+	case t.IsZero() || localTimeShape.MatchString(v) && formLocal.text(t, loc) == v:
+		return formLocal
+	case strings.HasSuffix(v, "+00:00"):
+		return formPlusZero
+	case strings.HasSuffix(v, "-00:00"):
+		return formMinusZero
+	}
+	return formOffset
+}
+
+// text renders t in form f; nil for the zero time.
+func (f timeForm) text(t time.Time, loc *time.Location) any {
+	if t.IsZero() {
+		return nil
+	}
+	switch f {
+	case formLocal:
+		if loc != nil {
+			t = t.In(loc)
+		}
+		return t.Format(localLayout)
+	case formPlusZero:
+		return t.UTC().Format(localLayout) + "+00:00"
+	case formMinusZero:
+		return t.UTC().Format(localLayout) + "-00:00"
+	}
+	return t.Format(time.RFC3339)
 }
 
 // zoneCache loads each time zone once per load: time.LoadLocation parses

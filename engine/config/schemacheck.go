@@ -110,7 +110,8 @@ func (c *fileCtx) validateSchema(name string, root *node) {
 		// The schemas are embedded and tested: this is a build defect.
 		panic(fmt.Sprintf("config: embedded schemas: %v", err))
 	}
-	value := root.value()
+	value := root.valueWith(c.cache)
+	c.value = value
 	seen := map[string]bool{}
 	c.report(cs, root, "", cs.byName[name].Validate(value), seen)
 	if name != "schedule" {

@@ -23,8 +23,10 @@ import (
 
 	"sundial/engine/clock"
 	"sundial/engine/config"
+	"sundial/engine/persist"
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
+	"sundial/engine/store"
 	"sundial/engine/watch"
 )
 
@@ -37,6 +39,14 @@ type Options struct {
 
 	// Store persists triggers and runs; nil keeps them in memory.
 	Store scheduler.StateStore
+	// DB, when set, keeps the persisted schedules' triggers and the runs in
+	// that database, and makes the node a member of the cluster sharing it
+	// (engine/persist); Store is then ignored. The daemon does not close it.
+	DB store.Store
+	// CheckInInterval and NodeTimeout tune the cluster membership; zero
+	// takes persist.DefaultCheckInInterval and persist.DefaultNodeTimeout.
+	CheckInInterval time.Duration
+	NodeTimeout     time.Duration
 
 	// Grace is how long Stop lets runs finish before cancelling them.
 	Grace time.Duration
@@ -46,6 +56,13 @@ type Options struct {
 	Logger *slog.Logger
 	Clock  clock.Clock
 	Stdout io.Writer // where scripts' console.log and System.out.println go
+
+	// OnApplied, when set, is called at the end of every load (the first
+	// one included) with the snapshot's hash ("" when the directory could
+	// not be read) and the result counted in sundial_config_reloads_total:
+	// applied, unchanged, invalid or failed. It runs on the reload path, so
+	// it must be quick; tests use it to wait for a reload instead of time.
+	OnApplied func(hash, result string)
 }
 
 // Daemon is one running Sundial node. Create it with New, then Run it.
@@ -66,6 +83,7 @@ type Daemon struct {
 	reloadTime   prometheus.Histogram
 
 	nodeID   string
+	persist  *persist.Node // nil without Options.DB
 	listener net.Listener
 	ready    chan struct{}
 }
@@ -149,12 +167,19 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	d.nodeID = nodeID
 	d.setScripts(first)
+	stateStore := d.opts.Store
+	if d.opts.DB != nil {
+		if d.persist, err = d.newPersist(nodeID); err != nil {
+			return err
+		}
+		stateStore = d.persist
+	}
 	d.sched, err = scheduler.New(scheduler.Options{
 		Clock:      d.opts.Clock,
 		Logger:     d.log,
 		Registerer: d.registry,
 		Services:   map[string]scheduler.Service{script.ServiceName: scheduler.ServiceFunc(d.invokeScript)},
-		Store:      d.opts.Store,
+		Store:      stateStore,
 		NodeID:     nodeID,
 	})
 	if err != nil {
@@ -176,6 +201,23 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	defer d.watcher.Stop()
 
 	d.apply(ctx, first)
+	if d.persist != nil {
+		// After the first apply (the stored triggers are synced and recovery
+		// runs find their schedules), before the scheduler fires anything.
+		d.persist.Attach(persist.Hooks{
+			Adopt:            d.sched.Adopt,
+			Recover:          d.runRecovery,
+			ConfigHash:       d.appliedHash,
+			ExecutePersisted: d.executesPersisted,
+			// A reload that failed while the store was away is retried.
+			StoreBack: func() { d.Reload(ctx) },
+		})
+		if err := d.persist.Start(ctx); err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		// Deferred after the scheduler's Stop: its run ends go through it.
+		defer d.persist.Stop()
+	}
 	// The scheduler's own context is not ctx: cancelling it would stop runs
 	// at once, without the grace period Stop gives them.
 	if err := d.sched.Start(context.WithoutCancel(ctx)); err != nil {
@@ -234,6 +276,7 @@ func (d *Daemon) Reload(ctx context.Context) {
 	if err != nil {
 		d.reloads.WithLabelValues("failed").Inc()
 		d.log.Error("configuration not reloaded: the last applied version keeps running", "err", err)
+		d.notifyApplied("", "failed")
 		return
 	}
 	d.apply(ctx, next)
@@ -268,9 +311,15 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 		result = "invalid"
 	}
 	if prev != nil && prev.Hash == next.Hash {
-		d.reloads.WithLabelValues("unchanged").Inc()
+		// Nothing to reconcile; a file that failed is still an invalid reload
+		// even though its last good version leaves the snapshot unchanged.
+		if result == "applied" {
+			result = "unchanged"
+		}
+		d.reloads.WithLabelValues(result).Inc()
 		d.current.Store(next)
 		d.applied.Store(status)
+		d.notifyApplied(next.Hash, result)
 		return
 	}
 	d.setScripts(next)
@@ -278,6 +327,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	if err != nil {
 		d.reloads.WithLabelValues("failed").Inc()
 		d.log.Error("configuration not applied: the last applied version keeps running", "err", err)
+		d.notifyApplied(next.Hash, "failed")
 		return
 	}
 	for id, e := range res.Errors {
@@ -288,6 +338,14 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	d.reloads.WithLabelValues(result).Inc()
 	d.log.Info("configuration applied", "hash", shortHash(next.Hash), "added", res.Added, "changed", res.Changed,
 		"removed", res.Removed, "unchanged", res.Unchanged, "invalid_files", len(next.Errors))
+	d.notifyApplied(next.Hash, result)
+}
+
+// notifyApplied calls Options.OnApplied, if set.
+func (d *Daemon) notifyApplied(hash, result string) {
+	if d.opts.OnApplied != nil {
+		d.opts.OnApplied(hash, result)
+	}
 }
 
 func containsError(list []error, e error) bool {
@@ -334,5 +392,7 @@ func sameProps(a, b map[string]string) bool {
 // invokeScript is the "script" service.
 func (d *Daemon) invokeScript(ctx context.Context, run scheduler.Run) error {
 	s := run.Schedule
-	return d.scripts.Load().InvokeSchedule(ctx, s.ID, s.InvokeLogLevel, s.InvokeContext, run.Context())
+	rc := run.Context()
+	rc["recovery"] = false // recovery runs: see runRecovery
+	return d.scripts.Load().InvokeSchedule(ctx, s.ID, s.InvokeLogLevel, s.InvokeContext, rc)
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"sundial/engine/persist"
 )
 
 // handler serves the operational endpoints.
@@ -18,11 +20,13 @@ func (d *Daemon) handler() http.Handler {
 
 // health is the /healthz document.
 type health struct {
-	Status    string       `json:"status"` // ok, or degraded when a config file is invalid
+	Status    string       `json:"status"` // ok, or degraded when a config file is invalid or the store is not healthy
 	Node      string       `json:"node"`
 	Config    configHealth `json:"config"`
 	Schedules int          `json:"schedules"`
 	Executing int          `json:"executing"`
+	// Cluster is the store and cluster membership (with Options.DB).
+	Cluster *persist.Status `json:"cluster,omitempty"`
 }
 
 type configHealth struct {
@@ -42,6 +46,13 @@ func (d *Daemon) healthz(w http.ResponseWriter, _ *http.Request) {
 		if len(st.Errors) > 0 {
 			h.Status = "degraded"
 			h.Config.Errors = st.Errors
+		}
+	}
+	if d.persist != nil {
+		st := d.persist.Status()
+		h.Cluster = &st
+		if !st.Healthy() {
+			h.Status = "degraded"
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -48,7 +48,7 @@ func (s *Scheduler) dispatch() {
 			s.manual[0] = manualFire{}
 			s.manual = s.manual[1:]
 			m.e.manualPending--
-			if m.e.disabled || m.e.svc == nil {
+			if m.e.disabled || m.e.svc == 0 {
 				// Changed by a reconcile since TriggerNow accepted it.
 				s.recordSkip(m.e, skip{reason: reasonDisabled, scheduled: m.at, count: 1, manual: true, log: true})
 			} else {
@@ -79,7 +79,7 @@ func (s *Scheduler) fireEntry(e *entry, now time.Time) {
 	}
 	scheduled := d.State.Next
 	e.state = e.spec.Fired(d.State)
-	if e.svc == nil {
+	if e.svc == 0 {
 		s.recordSkip(e, skip{reason: reasonServiceNotFound, scheduled: scheduled, count: 1, log: true})
 		s.rearm(e)
 		return
@@ -109,7 +109,7 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 		e.stats = new(entryStats)
 	}
 	var buf [96]byte
-	j.e, j.svc, j.stats = e, e.svc, e.stats
+	j.e, j.svc, j.stats = e, s.svcList[e.svc], e.stats
 	j.run = Run{
 		FireID:            string(appendFireID(buf[:0], e.id, r.scheduled, r.fanOut)),
 		ScheduleID:        e.id,
@@ -298,6 +298,9 @@ func (s *Scheduler) recordSkip(e *entry, k skip) {
 func (s *Scheduler) recordSkipStats(stats *entryStats, rec RunRecord, r reason, log bool) {
 	stats.skipped[r].Add(uint64(rec.Skipped))
 	s.history.add(rec)
+	if sr, ok := s.store.(SkipRecorder); ok {
+		sr.RecordSkipped(rec)
+	}
 	if log {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "fire skipped",
 			slog.String("schedule", rec.ScheduleID), slog.String("fireId", rec.FireID),

@@ -1,24 +1,32 @@
 package scheduler
 
 import (
+	"math"
+	"slices"
+	"time"
+
 	"sundial/engine/config"
 	"sundial/engine/trigger"
 )
 
 // entry is one schedule in the running set. Only the loop touches it, except
-// stats, which workers update atomically.
+// stats, which workers update atomically. A daemon holds one per schedule,
+// so it is kept small (160 bytes): the trigger's Spec is shared by the
+// schedules that have the same one, and the service is an index.
 type entry struct {
 	id    string
 	sched *config.Schedule
-	svc   Service // nil: no service registered for sched.InvokeService
-	spec  trigger.Spec
+	spec  *trigger.Spec // immutable, shared (see specCache); never nil
 	state trigger.State // state.Next is the heap key
 	stats *entryStats   // allocated at the first fire or skip
 
+	armedKey      int64  // heapKey(state.Next) of its valid heap item, when armed
 	seq           uint32 // tie-break for equal next fire times, in order of creation
-	index         int32  // position in the heap; -1 when not armed
+	gen           uint32 // generation of its latest heap item
 	running       int32  // runs in progress
 	manualPending int32  // TriggerNow fires queued, not yet started
+	svc           uint16 // index in Scheduler.svcList; 0: no service registered for sched.InvokeService
+	armed         bool   // it has a valid item in the heap
 	paused        bool
 	disabled      bool
 	removed       bool
@@ -27,87 +35,146 @@ type entry struct {
 	late reason
 }
 
-// triggerHeap is a min-heap of armed entries by (next, seq), indexed: each
-// entry knows its position, so removal and re-keying are O(log n).
-type triggerHeap []*entry
+// noTrigger is the Spec of disabled entries, which never fire.
+var noTrigger = &trigger.Spec{}
 
-func (h triggerHeap) less(i, j int) bool {
-	a, b := h[i].state.Next, h[j].state.Next
-	if c := a.Compare(b); c != 0 {
-		return c < 0
+// heapItem is an entry armed at a fire time. The key is inline, so sifting
+// compares items in the array without touching the entries (with 100,000
+// entries, every dereference is a cache miss).
+type heapItem struct {
+	key int64  // the fire time in Unix nanoseconds (see heapKey)
+	seq uint32 // the entry's seq
+	gen uint32 // the entry's gen when pushed: the item is stale once it changed
+	e   *entry
+}
+
+// heapKey orders fire times. Times past 2262 (far beyond any real fire)
+// saturate and tie, which only matters for times that never come.
+func heapKey(t time.Time) int64 {
+	switch sec := t.Unix(); {
+	case sec >= math.MaxInt64/int64(time.Second)-1:
+		return math.MaxInt64
+	case sec <= math.MinInt64/int64(time.Second)+1:
+		return math.MinInt64
 	}
-	return h[i].seq < h[j].seq
+	return t.UnixNano()
 }
 
-func (h triggerHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = int32(i)
-	h[j].index = int32(j)
+// triggerHeap is a min-heap of armed entries by (next fire time, seq).
+// Deletion is lazy: taking an entry out or moving it marks its item stale
+// (the entry's gen moves on, or it is no longer armed); stale items are
+// dropped when they reach the top, or all at once when they are the
+// majority. A fire costs one sift-down of inline keys.
+type triggerHeap struct {
+	items []heapItem
+	stale int
 }
 
-func (h triggerHeap) peek() *entry {
-	if len(h) == 0 {
-		return nil
+func (h *triggerHeap) valid(it *heapItem) bool { return it.e.armed && it.e.gen == it.gen }
+
+func (h *triggerHeap) less(i, j int) bool {
+	a, b := &h.items[i], &h.items[j]
+	if a.key != b.key {
+		return a.key < b.key
 	}
-	return h[0]
+	return a.seq < b.seq
 }
 
+// peek returns the entry with the earliest fire time, or nil.
+func (h *triggerHeap) peek() *entry {
+	for len(h.items) > 0 {
+		if it := &h.items[0]; h.valid(it) {
+			return it.e
+		}
+		h.pop()
+		h.stale--
+	}
+	return nil
+}
+
+// push arms e at its next fire time; an item it had becomes stale.
 func (h *triggerHeap) push(e *entry) {
-	e.index = int32(len(*h))
-	*h = append(*h, e)
-	h.up(len(*h) - 1)
+	if e.armed {
+		h.stale++
+	}
+	e.gen++
+	e.armed = true
+	e.armedKey = heapKey(e.state.Next)
+	h.items = append(h.items, heapItem{key: e.armedKey, seq: e.seq, gen: e.gen, e: e})
+	h.up(len(h.items) - 1)
+	h.compact()
 }
 
+// remove disarms e.
 func (h *triggerHeap) remove(e *entry) {
-	i := int(e.index)
-	last := len(*h) - 1
-	if i != last {
-		h.swap(i, last)
+	if !e.armed {
+		return
 	}
-	(*h)[last] = nil
-	*h = (*h)[:last]
-	e.index = -1
-	if i != last {
-		h.fix(i)
+	e.armed = false
+	h.stale++
+	h.compact()
+}
+
+// pop drops the top item.
+func (h *triggerHeap) pop() {
+	last := len(h.items) - 1
+	h.items[0] = h.items[last]
+	h.items[last] = heapItem{}
+	h.items = h.items[:last]
+	if last > 0 {
+		h.down(0)
 	}
 }
 
-// fix restores the order after the key of the entry at i changed.
-func (h triggerHeap) fix(i int) {
-	if !h.down(i) {
-		h.up(i)
+// compact drops the stale items once they are the majority.
+func (h *triggerHeap) compact() {
+	if h.stale < 64 || h.stale*2 < len(h.items) {
+		return
+	}
+	live := h.items[:0]
+	for i := range h.items {
+		if h.valid(&h.items[i]) {
+			live = append(live, h.items[i])
+		}
+	}
+	clear(h.items[len(live):])
+	if cap(h.items) > 4*len(live) && cap(h.items) > 1024 {
+		live = slices.Clone(live) // give back the memory of a large removal
+	}
+	h.items, h.stale = live, 0
+	for i := len(h.items)/2 - 1; i >= 0; i-- {
+		h.down(i)
 	}
 }
 
-func (h triggerHeap) up(i int) {
+func (h *triggerHeap) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
 		if !h.less(i, p) {
 			return
 		}
-		h.swap(i, p)
+		h.items[i], h.items[p] = h.items[p], h.items[i]
 		i = p
 	}
 }
 
-func (h triggerHeap) down(i int) bool {
-	start, n := i, len(h)
+func (h *triggerHeap) down(i int) {
+	n := len(h.items)
 	for {
 		l := 2*i + 1
 		if l >= n {
-			break
+			return
 		}
 		c := l
 		if r := l + 1; r < n && h.less(r, l) {
 			c = r
 		}
 		if !h.less(c, i) {
-			break
+			return
 		}
-		h.swap(i, c)
+		h.items[i], h.items[c] = h.items[c], h.items[i]
 		i = c
 	}
-	return i > start
 }
 
 // holdOf says why an entry must not be in the heap, or reasonNone.
@@ -132,16 +199,16 @@ func (s *Scheduler) holdOf(e *entry) reason {
 // held or complete. Call it after any change to e.
 func (s *Scheduler) rearm(e *entry) {
 	if hold := s.holdOf(e); hold != reasonNone || e.state.Next.IsZero() {
-		if e.index >= 0 {
-			s.heap.remove(e)
-		}
+		s.heap.remove(e)
 		if hold != reasonNone && !e.state.Next.IsZero() {
 			e.late = hold
 		}
 		return
 	}
-	if e.index >= 0 {
-		s.heap.fix(int(e.index))
+	if e.armed {
+		if e.armedKey != heapKey(e.state.Next) {
+			s.heap.push(e)
+		}
 		return
 	}
 	if e.late != reasonNone && e.state.Next.After(s.clock.Now()) {

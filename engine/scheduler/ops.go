@@ -102,7 +102,7 @@ func (s *Scheduler) TriggerNow(_ context.Context, id string) (string, error) {
 		case e.disabled:
 			err = ErrDisabled
 			manualSkip(reasonDisabled)
-		case e.svc == nil:
+		case e.svc == 0:
 			err = fmt.Errorf("%w: %s", ErrServiceNotFound, e.sched.InvokeService)
 			manualSkip(reasonServiceNotFound)
 		case !e.sched.ConcurrentExecution && (e.running > 0 || e.manualPending > 0):

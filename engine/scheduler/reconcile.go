@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
+	"slices"
 	"sort"
 	"time"
 
@@ -104,6 +106,7 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 	s.execPersisted = sc.ExecutePersistentSchedules
 	s.defaultLoc = sc.Location
 
+	before := len(s.entries)
 	for id, e := range s.entries {
 		if _, ok := d.Schedules[id]; !ok {
 			s.removeEntry(e)
@@ -113,11 +116,22 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 			}
 		}
 	}
-	var fresh []string
+	if n := len(s.entries); n == 0 || n < before/2 {
+		// Sized for what comes: grown one schedule at a time, a map of
+		// 100,000 entries allocates twice its size on the way, and a Go
+		// map never shrinks after removals.
+		entries := make(map[string]*entry, max(n, len(d.Schedules)))
+		for id, e := range s.entries {
+			entries[id] = e
+		}
+		s.entries = entries
+	}
+	// Exact for a first reconcile, a guess for a reload.
+	fresh := make([]string, 0, max(len(d.Schedules)-len(s.entries), 0))
 	for id, sch := range d.Schedules {
 		e := s.entries[id]
 		if e != nil && (e.sched == sch || (sch.Hash != "" && e.sched.Hash == sch.Hash)) {
-			e.sched, e.svc = sch, s.services[serviceKey(sch.InvokeService)]
+			e.sched, e.svc = sch, s.svcIndex[serviceKey(sch.InvokeService)]
 			res.Unchanged++
 			if execPersistedChanged && sch.Persisted {
 				s.rearm(e)
@@ -128,12 +142,17 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 	}
 	sort.Strings(fresh)
 	now := s.clock.Now()
+	specs := specCache{}
+	s.heap.items = slices.Grow(s.heap.items, len(fresh))
+	// The added ids are written over fresh as it is read (never ahead of
+	// it): no second slice of 100,000 ids for a first reconcile.
+	added := fresh[:0]
 	for _, id := range fresh {
 		sch := d.Schedules[id]
-		var spec trigger.Spec
+		spec := noTrigger
 		if sch.Enabled {
-			var err error
-			if spec, err = s.specFor(sch, s.defaultLoc); err != nil {
+			sp, err := s.specFor(sch, s.defaultLoc)
+			if err != nil {
 				if res.Errors == nil {
 					res.Errors = map[string]error{}
 				}
@@ -143,24 +162,25 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 				}
 				continue
 			}
+			spec = specs.get(sp)
 		}
 		e := s.entries[id]
 		if e != nil {
 			res.Changed = append(res.Changed, id)
 		} else {
-			res.Added = append(res.Added, id)
+			added = append(added, id)
 			if e = s.draining[id]; e != nil {
 				delete(s.draining, id)
 				e.removed = false
 			} else {
-				e = &entry{id: id, index: -1}
+				e = &entry{id: id}
 			}
 			e.seq, s.seq = s.seq, s.seq+1
 			e.paused = s.pausedAll
 			s.entries[id] = e
 		}
 		prev := e.state.Previous
-		e.sched, e.spec, e.svc = sch, spec, s.services[serviceKey(sch.InvokeService)]
+		e.sched, e.spec, e.svc = sch, spec, s.svcIndex[serviceKey(sch.InvokeService)]
 		e.disabled = !sch.Enabled
 		e.late = reasonNone
 		switch t, ok := stored[id]; {
@@ -174,8 +194,17 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 		default:
 			e.state = spec.First(now)
 			e.state.Previous = prev
+			// A changed schedule never fires again a time its previous
+			// version already fired: a new cron trigger's first fire can be
+			// the current second (as in Quartz), which the old one ran.
+			if !prev.IsZero() && !e.state.Next.IsZero() && !e.state.Next.After(prev) {
+				e.state.Next = spec.FireTimeAfter(e.state, prev)
+			}
 		}
 		s.rearm(e)
+	}
+	if len(added) > 0 {
+		res.Added = added
 	}
 	sort.Strings(res.Added)
 	sort.Strings(res.Changed)
@@ -184,11 +213,36 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 	return res, deleted
 }
 
+// specCache shares one *trigger.Spec between the schedules of a reconcile
+// that have the same trigger (same calendar, zone, bounds, repeat): Specs
+// are immutable, and 100,000 schedules on one cron expression need one.
+type specCache map[trigger.Spec]*trigger.Spec
+
+func (c specCache) get(sp trigger.Spec) *trigger.Spec {
+	if !calendarComparable(sp.Calendar) {
+		return &sp
+	}
+	if p := c[sp]; p != nil {
+		return p
+	}
+	p := &sp
+	c[sp] = p
+	return p
+}
+
+// calendarComparable reports whether a Calendar can be part of a map key (a
+// key whose dynamic type is not comparable panics).
+func calendarComparable(c trigger.Calendar) bool {
+	switch c.(type) {
+	case nil, *cron.Expression:
+		return true
+	}
+	return reflect.TypeOf(c).Comparable()
+}
+
 // removeEntry takes e out of the running set; a run in progress finishes.
 func (s *Scheduler) removeEntry(e *entry) {
-	if e.index >= 0 {
-		s.heap.remove(e)
-	}
+	s.heap.remove(e)
 	delete(s.entries, e.id)
 	e.removed = true
 	if e.manualPending > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -82,7 +83,9 @@ type Scheduler struct {
 	clock      clock.Clock
 	log        *slog.Logger
 	store      StateStore
-	services   map[string]Service
+	services   map[string]Service // by short name
+	svcList    []Service          // the services, indexed by entry.svc; svcList[0] is nil
+	svcIndex   map[string]uint16  // short name → index in svcList
 	nodeID     string
 	cancelWait time.Duration
 	metrics    *metrics
@@ -180,6 +183,22 @@ func New(opts Options) (*Scheduler, error) {
 	}
 	for name, svc := range opts.Services {
 		s.services[serviceKey(name)] = svc
+	}
+	names := make([]string, 0, len(s.services))
+	for name, svc := range s.services {
+		if svc != nil { // a nil service is no service
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) >= 1<<16 {
+		return nil, fmt.Errorf("too many services: %d", len(names))
+	}
+	s.svcList = make([]Service, 1, len(names)+1)
+	s.svcIndex = make(map[string]uint16, len(names))
+	for _, name := range names {
+		s.svcIndex[name] = uint16(len(s.svcList))
+		s.svcList = append(s.svcList, s.services[name])
 	}
 	switch {
 	case opts.HistorySize == 0:

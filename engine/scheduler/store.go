@@ -234,3 +234,63 @@ func (m *MemoryStore) Trigger(scheduleID string) (TriggerState, bool) {
 	t, ok := m.triggers[scheduleID]
 	return t, ok
 }
+
+// SkipRecorder is implemented by a StateStore that also records the fire
+// times that did not run (misfires, overlaps, store errors, ...), each
+// RunRecord as the scheduler's own history keeps it. RecordSkipped is called
+// on the scheduler's loop and on workers: it must not block.
+type SkipRecorder interface {
+	RecordSkipped(rec RunRecord)
+}
+
+// Adopt continues persisted schedules from trigger states read back from
+// the store: a StateStore calls it when this node lost a fire to a trigger
+// that had moved on without it (another node fired it, or paused it), or
+// came back from losing the store, so that missed fires follow the misfire
+// policy. A state applies to a running, enabled, persisted schedule of the
+// same Hash; others are ignored. The schedule takes the state's Paused, and
+// continues from its State unless that only lags the running one by a
+// misfire that dropped fires (same Previous and TimesTriggered, an earlier
+// Next): that misfire was already applied here. Adopt returns how many
+// schedules changed.
+func (s *Scheduler) Adopt(states []TriggerState) int {
+	n := 0
+	s.do(func() {
+		for _, st := range states {
+			e := s.entries[st.ScheduleID]
+			if e == nil || e.disabled || e.removed || !e.sched.Persisted || e.sched.Hash != st.Hash {
+				continue
+			}
+			changed := false
+			if paused := st.Paused || s.pausedAll; paused != e.paused {
+				e.paused, changed = paused, true
+			}
+			if !sameState(st.State, e.state) && !lagsByMisfire(st.State, e.state) {
+				e.state, changed = st.State, true
+			}
+			if changed {
+				s.rearm(e)
+				n++
+			}
+		}
+	})
+	return n
+}
+
+// sameState compares trigger states at the store's precision (microseconds).
+func sameState(a, b trigger.State) bool {
+	return sameMicro(a.Next, b.Next) && sameMicro(a.Previous, b.Previous) && sameMicro(a.Start, b.Start) &&
+		a.TimesTriggered == b.TimesTriggered && a.RepeatCount == b.RepeatCount
+}
+
+// lagsByMisfire reports whether stored is running as it was before a
+// misfire that only moved its next fire time on (doNothing), which the store
+// does not hear about.
+func lagsByMisfire(stored, running trigger.State) bool {
+	return sameMicro(stored.Previous, running.Previous) && stored.TimesTriggered == running.TimesTriggered &&
+		!stored.Next.IsZero() && stored.Next.Before(running.Next.Truncate(time.Microsecond))
+}
+
+func sameMicro(a, b time.Time) bool {
+	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
+}

@@ -48,6 +48,9 @@ type runEnv struct {
 	ctx       context.Context
 	logger    *slog.Logger
 	threshold slog.Level
+	// interrupted is closed when the run is interrupted (timeout or
+	// cancellation), so that a sleeping native call returns at once.
+	interrupted <-chan struct{}
 }
 
 // install sets the global bindings: the spec's bindings, its globals, the
@@ -84,7 +87,8 @@ var builtinMembers = map[string][]string{
 	"identityServer":       {"getProperty", "getInstallLocation", "getProjectLocation", "getWorkingLocation"},
 	"console":              {"log"},
 	"java":                 {"lang", "util"},
-	"java.lang":            {"System"},
+	"java.lang":            {"System", "Thread"},
+	"java.lang.Thread":     {"sleep"},
 	"java.lang.System":     {"out", "currentTimeMillis"},
 	"java.lang.System.out": {"println"},
 	"java.util":            {"Date"},
@@ -119,10 +123,29 @@ func (r *runEnv) member(obj, key string) goja.Value {
 		return r.vm.ToValue(func(goja.FunctionCall) goja.Value {
 			return r.vm.ToValue(time.Now().UnixMilli())
 		})
+	case "java.lang.Thread.sleep":
+		return r.vm.ToValue(r.sleep)
 	case "java.util.Date":
 		return r.vm.Get("Date")
 	}
 	return r.newLazy(obj + "." + key)
+}
+
+// sleep is java.lang.Thread.sleep(millis): it blocks the run, without
+// using the CPU, until the time has passed or the run is interrupted (its
+// timeout, or the scheduler stopping), which then throws as usual.
+func (r *runEnv) sleep(call goja.FunctionCall) goja.Value {
+	ms := call.Argument(0).ToInteger()
+	if ms < 0 {
+		panic(r.vm.NewTypeError("java.lang.Thread.sleep: timeout value is negative"))
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.interrupted:
+	}
+	return goja.Undefined()
 }
 
 // constString returns a function returning s.

@@ -61,6 +61,9 @@
 //     on Config.Stdout (or an info record on the logger when Stdout is nil).
 //   - java.lang.System.currentTimeMillis() and java.util.Date (an alias of
 //     Date), so that ForgeRock example scripts run unchanged.
+//   - java.lang.Thread.sleep(millis): blocks the run without using the CPU,
+//     until the time has passed or the run is interrupted (its timeout or
+//     the scheduler stopping).
 //   - The spec's Bindings (the extra keys of the script block, such as
 //     "input": {"edit": 26}), then its Globals, then Request.Bindings (for the
 //     scheduler: context and object; for the task scanner: input and objectID),

@@ -210,12 +210,18 @@ func (e *Engine) Run(ctx context.Context, spec Spec, req Request) (result any, e
 	if timeout <= 0 {
 		timeout = e.defaultTimeout
 	}
+	interrupted := make(chan struct{})
+	var interruptOnce sync.Once
+	wake := func() { interruptOnce.Do(func() { close(interrupted) }) }
+	env.interrupted = interrupted
 	timer := time.AfterFunc(timeout, func() {
 		vm.Interrupt(fmt.Errorf("%w after %s", ErrTimeout, timeout))
+		wake()
 	})
 	defer timer.Stop()
 	stop := context.AfterFunc(ctx, func() {
 		vm.Interrupt(fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx)))
+		wake()
 	})
 	defer stop()
 	// The interrupts stay armed until the result and any thrown value have

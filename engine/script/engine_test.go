@@ -864,3 +864,29 @@ func TestLoad(t *testing.T) {
 		t.Errorf("Load of a source spec: %+v, %v", got, err)
 	}
 }
+
+func TestRun_ThreadSleep(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	v, err := b.engine.Run(context.Background(), Spec{Source: "java.lang.Thread.sleep(1); 'awake'"}, Request{})
+	if err != nil || v != "awake" {
+		t.Fatalf("sleep(1) = %v, %v", v, err)
+	}
+	// A sleep longer than the timeout ends with it, as the timeout error.
+	_, err = b.engine.Run(context.Background(), Spec{Source: "java.lang.Thread.sleep(3600000);\n'late'", Timeout: 50 * time.Millisecond}, Request{})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("sleep past the timeout: %v, want ErrTimeout", err)
+	}
+	// Cancellation wakes it too.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	b = setup(t, func(c *Config) { c.Stdout = cancelWriter{cancel} })
+	_, err = b.engine.Run(ctx, Spec{Source: "console.log('go');\njava.lang.Thread.sleep(3600000);\n'late'", Timeout: time.Hour}, Request{})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("sleep when cancelled: %v, want ErrInterrupted", err)
+	}
+	_, err = b.engine.Run(context.Background(), Spec{Source: "java.lang.Thread.sleep(-1)"}, Request{})
+	if err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Fatalf("sleep(-1): %v", err)
+	}
+}

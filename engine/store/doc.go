@@ -31,6 +31,15 @@
 //     on that node, and it unblocks a trigger that the run blocked
 //     (concurrentExecution: false).
 //
+// Sundial's scheduler takes a second path, ClaimFires: every node keeps its
+// own timer for each persisted schedule and, when a fire comes due, claims
+// that very fire. In one transaction the store records the run and advances
+// the trigger to the state the node computed, only if no node has fired the
+// trigger past that fire yet (same config hash, waiting, not paused, next
+// fire time not after the fire's, fire id not recorded); the losers get the
+// stored trigger back and continue from it. Run ends go through FinishRuns
+// as above.
+//
 // A node that stops checking in is found by DeadNodes; RecoverNode then
 // releases its acquired triggers, hands its running recoverable runs to exactly
 // one recovering node (marked as recovery runs) and marks its other running runs

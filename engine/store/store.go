@@ -8,7 +8,7 @@ import (
 // by many goroutines, and several Store values (in one process or many) may
 // share one database: every guarantee below holds across them.
 //
-// Batch methods (UpsertTriggers, CompleteFires, ReleaseTriggers, FinishRuns)
+// Batch methods (UpsertTriggers, CompleteFires, ClaimFires, ReleaseTriggers, FinishRuns)
 // return one result per input item, in input order; an item's Err is nil, or
 // wraps ErrConflict, ErrNotFound or ErrAlreadyFired. The method's own error is
 // for failures of the whole call (database unreachable, invalid params), in
@@ -54,6 +54,20 @@ type Store interface {
 	// written. ErrAlreadyFired: the fire id was already recorded; the trigger
 	// was advanced but the fire must not run.
 	CompleteFires(ctx context.Context, params CompleteFiresParams) ([]FireResult, error)
+	// ClaimFires records fires that the nodes' own schedulers found due,
+	// without a prior AcquireDue: every node keeps the schedule's timer and
+	// races for each fire, and the store picks one. For each item, in one
+	// transaction per call, the fire is recorded (run running under FireID,
+	// trigger advanced to the item's state, LastNodeID = Node) only if the
+	// trigger has ConfigHash, is waiting and not paused, its NextFireAt is
+	// set and not after ScheduledAt (no node has fired it past this fire),
+	// and no run has the fire id. Items of one schedule apply in order.
+	// ErrAlreadyFired: the fire id was recorded before (Run is that run);
+	// ErrConflict: the trigger refused (Trigger is its stored state, which
+	// the loser should continue from); ErrNotFound: no such trigger.
+	// Concurrent calls for the same trigger wait for each other, so exactly
+	// one of them records each fire.
+	ClaimFires(ctx context.Context, params ClaimFiresParams) ([]ClaimResult, error)
 	// ReleaseTriggers returns acquired triggers to waiting without firing
 	// them, optionally with a new next fire time (a doNothing misfire).
 	ReleaseTriggers(ctx context.Context, params ReleaseTriggersParams) ([]ReleaseResult, error)

@@ -36,6 +36,10 @@ type Trigger struct {
 	// PrevFireAt is the scheduled time of the last fire; zero before the first.
 	PrevFireAt     time.Time
 	TimesTriggered int64
+	// Data is the scheduler's own part of the trigger state (JSON, opaque to
+	// the store, "null" when unset), written by UpsertTriggers and
+	// ClaimFires.
+	Data json.RawMessage
 
 	// NodeID is the node holding the trigger acquired (empty otherwise), since
 	// AcquiredAt.
@@ -65,6 +69,9 @@ type TriggerDef struct {
 	// Paused is the initial paused flag of a new trigger; a stored trigger
 	// keeps its own.
 	Paused bool
+	// Data is the scheduler's state of a new or changed definition (see
+	// Trigger.Data); ignored, like NextFireAt, when the ConfigHash is the same.
+	Data json.RawMessage
 }
 
 // UpsertAction says what UpsertTriggers did with one TriggerDef.
@@ -171,6 +178,52 @@ type CompleteFire struct {
 type FireResult struct {
 	Run     Run     // the run recorded (when Err is nil)
 	Trigger Trigger // the trigger after the change (when Err is nil or ErrAlreadyFired)
+	Err     error
+}
+
+// ClaimFiresParams are the params of Store.ClaimFires.
+type ClaimFiresParams struct {
+	Node  string
+	Fires []ClaimFire
+}
+
+// ClaimFire is one fire that a node's own scheduler found due, with the
+// trigger state it leaves behind. The claim succeeds only if no node has
+// fired the trigger past it (see Store.ClaimFires).
+type ClaimFire struct {
+	ScheduleID string
+	// ConfigHash must be the stored one: a node running another version of
+	// the schedule does not fire it.
+	ConfigHash string
+	// FireID is the run id; zero: FireID(ScheduleID, ScheduledAt).
+	FireID string
+	// ScheduledAt is the fire's scheduled time (after a misfire that fires
+	// now, the moment of the misfire). The trigger's stored NextFireAt must
+	// not be after it.
+	ScheduledAt time.Time
+	// StartedAt is when the run starts; zero: time.Now().
+	StartedAt time.Time
+	// NextFireAt, TimesTriggered and Data are the trigger's state after the
+	// fire; a zero NextFireAt completes it. PrevFireAt becomes ScheduledAt.
+	NextFireAt     time.Time
+	TimesTriggered int64
+	// Data replaces the stored Data when set.
+	Data json.RawMessage
+	// Block keeps the trigger blocked until the run finishes
+	// (concurrentExecution false).
+	Block bool
+	// Recoverable marks the run for re-run if the node dies during it.
+	Recoverable bool
+}
+
+// ClaimResult is one ClaimFires item's outcome.
+type ClaimResult struct {
+	// Run is the run recorded when Err is nil; with ErrAlreadyFired, the run
+	// recorded before under the fire id.
+	Run Run
+	// Trigger is the trigger after the claim, or, with ErrConflict, the
+	// stored trigger that refused it (zero with ErrNotFound).
+	Trigger Trigger
 	Err     error
 }
 

@@ -14,23 +14,24 @@ import (
 )
 
 const triggerCols = `schedule_id, definition, config_hash, state, paused, next_fire_at, prev_fire_at,
-	times_triggered, node_id, acquired_at, last_node_id, revision, created_at, updated_at`
+	times_triggered, node_id, acquired_at, last_node_id, revision, created_at, updated_at, data`
 
 var triggerColsT = prefixed("t", triggerCols)
 
 func scanTrigger(row pgx.Row) (store.Trigger, error) {
 	var (
 		t                                  store.Trigger
-		def, state                         string
+		def, state, data                   string
 		next, prev, acquired, created, upd pgtype.Timestamptz
 		node, lastNode                     pgtype.Text
 	)
 	err := row.Scan(&t.ScheduleID, &def, &t.ConfigHash, &state, &t.Paused, &next, &prev,
-		&t.TimesTriggered, &node, &acquired, &lastNode, &t.Revision, &created, &upd)
+		&t.TimesTriggered, &node, &acquired, &lastNode, &t.Revision, &created, &upd, &data)
 	if err != nil {
 		return t, err
 	}
 	t.Definition = []byte(def)
+	t.Data = []byte(data)
 	t.State = store.TriggerState(state)
 	t.NextFireAt, t.PrevFireAt, t.AcquiredAt = fromTS(next), fromTS(prev), fromTS(acquired)
 	t.CreatedAt, t.UpdatedAt = fromTS(created), fromTS(upd)
@@ -64,6 +65,12 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 	if err != nil {
 		return nil, fmt.Errorf("upsert triggers: %w", err)
 	}
+	datas := make([]string, len(p.Triggers))
+	for i, d := range p.Triggers {
+		if datas[i], err = storeutil.JSON("trigger "+d.ScheduleID+" data", d.Data); err != nil {
+			return nil, fmt.Errorf("upsert triggers: %w", err)
+		}
+	}
 	now := store.NowOr(p.Now)
 	var results []store.UpsertTriggerResult
 	err = s.tx(ctx, func(tx pgx.Tx) error {
@@ -73,11 +80,12 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 			d := p.Triggers[i]
 			next := store.Normalize(d.NextFireAt)
 			batch.Queue(`INSERT INTO triggers
-				(schedule_id, definition, config_hash, state, paused, next_fire_at, revision, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)
+				(schedule_id, definition, config_hash, state, paused, next_fire_at, revision, created_at, updated_at, data)
+				VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8)
 				ON CONFLICT (schedule_id) DO UPDATE SET
 					definition = excluded.definition,
 					config_hash = excluded.config_hash,
+					data = excluded.data,
 					next_fire_at = excluded.next_fire_at,
 					state = CASE WHEN triggers.state = 'blocked' AND excluded.state = 'waiting' THEN 'blocked' ELSE excluded.state END,
 					node_id = NULL,
@@ -86,7 +94,7 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 					updated_at = excluded.updated_at
 				WHERE triggers.config_hash <> excluded.config_hash
 				RETURNING `+triggerCols,
-				d.ScheduleID, defs[i], d.ConfigHash, string(storeutil.InitialState(next)), d.Paused, ts(next), now)
+				d.ScheduleID, defs[i], d.ConfigHash, string(storeutil.InitialState(next)), d.Paused, ts(next), now, datas[i])
 		}
 		br := tx.SendBatch(ctx, batch)
 		var unchanged []string

@@ -50,6 +50,7 @@ func TestHotPlans(t *testing.T) {
 	}
 	for name, q := range map[string]string{
 		"acquire": acquireSQL, "advance": advanceSQL, "finish": finishSQL, "unblock": unblockSQL, "insertRuns": insertRunsSQL,
+		"claimUpdate": claimUpdateSQL,
 	} {
 		nargs := strings.Count(q, "?")
 		if strings.Contains(q, "?1") {

@@ -6,8 +6,10 @@
 // transaction starts with BEGIN IMMEDIATE: it takes SQLite's write lock up
 // front, so two writers (two Store values or two processes on one file) queue
 // on busy_timeout instead of deadlocking on a lock upgrade. A transaction that
-// still meets SQLITE_BUSY is retried. Reads use a separate pool of read-only
-// connections.
+// still meets SQLITE_BUSY is retried. Concurrent writes are group-committed:
+// the writes waiting when the connection frees up share one transaction,
+// each in a savepoint of its own, and so one commit (one fsync: the file is
+// synchronous=FULL). Reads use a separate pool of read-only connections.
 package sqlite
 
 import (
@@ -66,6 +68,12 @@ type Store struct {
 	// reader is a small pool of query_only connections.
 	reader *sql.DB
 
+	// writes feeds the group-commit writer (see write); stopWrites stops it
+	// and writerDone is closed once it has.
+	writes     chan *writeReq
+	stopWrites chan struct{}
+	writerDone chan struct{}
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -111,6 +119,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxOpenConns(4)
 	reader.SetMaxIdleConns(4)
 	s.reader = reader
+	s.writes, s.stopWrites, s.writerDone = make(chan *writeReq, maxGroup), make(chan struct{}), make(chan struct{})
+	go s.writeLoop()
 	return s, nil
 }
 
@@ -123,6 +133,10 @@ func (s *Store) String() string { return "sqlite " + s.path }
 // Close closes both pools. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.stopWrites != nil {
+			close(s.stopWrites)
+			<-s.writerDone
+		}
 		var errs []error
 		if s.reader != nil {
 			errs = append(errs, s.reader.Close())
@@ -191,12 +205,143 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// write runs fn in a BEGIN IMMEDIATE transaction on the writer connection,
-// retrying it when SQLite reports the database busy. fn must not keep results
-// from a failed attempt: it is called again from scratch.
+// maxGroup caps the writes committed together.
+const maxGroup = 64
+
+// errClosed: a write after Close.
+var errClosed = errors.New("sqlite store is closed")
+
+// writeReq is one write waiting for the writer goroutine.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// write runs fn in a write transaction and returns fn's error or the
+// transaction's. Writes are group-committed: one goroutine takes every write
+// waiting when it is free and runs them in one BEGIN IMMEDIATE transaction,
+// each inside a savepoint (a write that fails is rolled back alone), with
+// one commit and so one fsync for the group. A group whose transaction fails
+// as a whole is run again write by write. fn must not keep results from a
+// failed attempt: it may be called again from scratch.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.writes == nil { // during Open
+		return s.writeAlone(ctx, fn)
+	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.writes <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stopWrites:
+		return errClosed
+	}
+	<-r.done
+	return r.err
+}
+
+// writeLoop is the writer goroutine: it alone uses the writer connection
+// once Open has returned.
+func (s *Store) writeLoop() {
+	defer close(s.writerDone)
+	group := make([]*writeReq, 0, maxGroup)
+	for {
+		select {
+		case r := <-s.writes:
+			group = append(group, r)
+		case <-s.stopWrites:
+			for {
+				select {
+				case r := <-s.writes:
+					r.err = errClosed
+					close(r.done)
+				default:
+					return
+				}
+			}
+		}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.writes:
+				group = append(group, r)
+			default:
+				break drain
+			}
+		}
+		s.writeGroup(group)
+		clear(group)
+		group = group[:0]
+	}
+}
+
+// writeGroup commits a group of writes and answers them.
+func (s *Store) writeGroup(group []*writeReq) {
+	defer func() {
+		for _, r := range group {
+			close(r.done)
+		}
+	}()
+	if len(group) > 1 {
+		err := s.retryBusy(context.Background(), func() error { return s.groupOnce(group) })
+		if err == nil {
+			return
+		}
+	}
+	for _, r := range group {
+		r.err = s.writeAlone(r.ctx, r.fn)
+	}
+}
+
+// groupOnce runs the group in one transaction, each write in a savepoint.
+// It returns an error when the transaction as a whole failed.
+func (s *Store) groupOnce(group []*writeReq) (err error) {
+	// Not a request's context: its cancellation must not end the others.
+	tx, err := s.writer.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	for _, r := range group {
+		r.err = r.ctx.Err()
+		if r.err != nil {
+			continue
+		}
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		if r.err = r.fn(tx); r.err != nil {
+			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				return fmt.Errorf("rollback to savepoint: %w", err)
+			}
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// writeAlone runs fn in a BEGIN IMMEDIATE transaction of its own on the
+// writer connection, retrying it when SQLite reports the database busy.
+func (s *Store) writeAlone(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.retryBusy(ctx, func() error { return s.writeOnce(ctx, fn) })
+}
+
+// retryBusy calls try again while it fails with SQLITE_BUSY (another
+// process holds the write lock beyond busy_timeout), a few times.
+func (s *Store) retryBusy(ctx context.Context, try func() error) error {
 	for attempt := 0; ; attempt++ {
-		err := s.writeOnce(ctx, fn)
+		err := try()
 		if err == nil || !isBusy(err) || attempt >= maxBusyRetries || ctx.Err() != nil {
 			return err
 		}

@@ -13,25 +13,26 @@ import (
 )
 
 const triggerCols = `schedule_id, definition, config_hash, state, paused, next_fire_at, prev_fire_at,
-	times_triggered, node_id, acquired_at, last_node_id, revision, created_at, updated_at`
+	times_triggered, node_id, acquired_at, last_node_id, revision, created_at, updated_at, data`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanTrigger(row scanner) (store.Trigger, error) {
 	var (
 		t                                  store.Trigger
-		def                                string
+		def, data                          string
 		state                              string
 		paused                             int
 		next, prev, acquired, created, upd sql.NullInt64
 		node, lastNode                     sql.NullString
 	)
 	err := row.Scan(&t.ScheduleID, &def, &t.ConfigHash, &state, &paused, &next, &prev,
-		&t.TimesTriggered, &node, &acquired, &lastNode, &t.Revision, &created, &upd)
+		&t.TimesTriggered, &node, &acquired, &lastNode, &t.Revision, &created, &upd, &data)
 	if err != nil {
 		return t, err
 	}
 	t.Definition = []byte(def)
+	t.Data = []byte(data)
 	t.State = store.TriggerState(state)
 	t.Paused = paused != 0
 	t.NextFireAt, t.PrevFireAt, t.AcquiredAt = fromMicros(next), fromMicros(prev), fromMicros(acquired)
@@ -71,11 +72,12 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		results = make([]store.UpsertTriggerResult, len(p.Triggers))
 		upsert, err := tx.PrepareContext(ctx, `INSERT INTO triggers
-			(schedule_id, definition, config_hash, state, paused, next_fire_at, revision, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+			(schedule_id, definition, config_hash, state, paused, next_fire_at, revision, created_at, updated_at, data)
+			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
 			ON CONFLICT (schedule_id) DO UPDATE SET
 				definition = excluded.definition,
 				config_hash = excluded.config_hash,
+				data = excluded.data,
 				next_fire_at = excluded.next_fire_at,
 				state = CASE WHEN triggers.state = 'blocked' AND excluded.state = 'waiting' THEN 'blocked' ELSE excluded.state END,
 				node_id = NULL,
@@ -96,8 +98,12 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 		for _, i := range order {
 			d := p.Triggers[i]
 			next := store.Normalize(d.NextFireAt)
+			data, err := storeutil.JSON("trigger "+d.ScheduleID+" data", d.Data)
+			if err != nil {
+				return err
+			}
 			t, err := scanTrigger(upsert.QueryRowContext(ctx, d.ScheduleID, defs[i], d.ConfigHash,
-				string(storeutil.InitialState(next)), boolInt(d.Paused), nullMicros(next), now, now))
+				string(storeutil.InitialState(next)), boolInt(d.Paused), nullMicros(next), now, now, data))
 			switch {
 			case err == nil && t.Revision == 1:
 				results[i] = store.UpsertTriggerResult{Action: store.UpsertInserted, Trigger: t}

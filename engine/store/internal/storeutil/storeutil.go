@@ -329,3 +329,127 @@ func CheckReleases(p store.ReleaseTriggersParams) ([]store.ReleaseTrigger, error
 	}
 	return rels, nil
 }
+
+// CheckClaims validates ClaimFiresParams and returns the fires with their
+// defaults filled in and their times normalized.
+func CheckClaims(p store.ClaimFiresParams) ([]store.ClaimFire, error) {
+	if err := ID("firing node", p.Node); err != nil {
+		return nil, err
+	}
+	fires := make([]store.ClaimFire, len(p.Fires))
+	seen := make(map[string]bool, len(p.Fires))
+	for i, f := range p.Fires {
+		if err := ID("fire schedule id", f.ScheduleID); err != nil {
+			return nil, err
+		}
+		if f.ScheduledAt.IsZero() {
+			return nil, store.Invalidf("fire of %s: scheduled time is required", f.ScheduleID)
+		}
+		f.ScheduledAt = store.Normalize(f.ScheduledAt)
+		f.StartedAt = store.NowOr(f.StartedAt)
+		f.NextFireAt = store.Normalize(f.NextFireAt)
+		if f.FireID == "" {
+			f.FireID = store.FireID(f.ScheduleID, f.ScheduledAt)
+		}
+		if seen[f.FireID] {
+			return nil, store.Invalidf("fire %q given twice", f.FireID)
+		}
+		seen[f.FireID] = true
+		if len(f.Data) > 0 && !json.Valid(f.Data) {
+			return nil, store.Invalidf("fire %s: data is not valid JSON", f.FireID)
+		}
+		fires[i] = f
+	}
+	return fires, nil
+}
+
+// ClaimScheduleIDs returns the distinct schedule ids of fires, sorted (the
+// order rows are locked in, so that concurrent claims cannot deadlock), and
+// their fire ids.
+func ClaimScheduleIDs(fires []store.ClaimFire) (ids, fireIDs []string) {
+	seen := make(map[string]bool, len(fires))
+	fireIDs = make([]string, len(fires))
+	for i, f := range fires {
+		fireIDs[i] = f.FireID
+		if !seen[f.ScheduleID] {
+			seen[f.ScheduleID] = true
+			ids = append(ids, f.ScheduleID)
+		}
+	}
+	sort.Strings(ids)
+	return ids, fireIDs
+}
+
+// DecideClaims decides ClaimFires for fires, in order, given the locked
+// triggers by schedule id and the runs already recorded under their fire
+// ids. It advances the triggers in place (a later fire of the same schedule
+// sees the earlier one) and returns the results and the runs to insert.
+// Triggers changed are listed in changed, in order of first change.
+func DecideClaims(node string, fires []store.ClaimFire, triggers map[string]*store.Trigger,
+	existing map[string]store.Run) (results []store.ClaimResult, runs []store.Run, changed []string) {
+	results = make([]store.ClaimResult, len(fires))
+	touched := map[string]bool{}
+	for i, f := range fires {
+		t, ok := triggers[f.ScheduleID]
+		if !ok {
+			results[i].Err = fmt.Errorf("fire %s: trigger %s: %w", f.FireID, f.ScheduleID, store.ErrNotFound)
+			continue
+		}
+		if r, dup := existing[f.FireID]; dup {
+			results[i] = store.ClaimResult{Run: r, Trigger: *t, Err: fmt.Errorf("fire %s: %w", f.FireID, store.ErrAlreadyFired)}
+			continue
+		}
+		if err := claimConflict(*t, f); err != nil {
+			results[i] = store.ClaimResult{Trigger: *t, Err: err}
+			continue
+		}
+		switch {
+		case f.NextFireAt.IsZero():
+			t.State = store.TriggerComplete
+		case f.Block:
+			t.State = store.TriggerBlocked
+		default:
+			t.State = store.TriggerWaiting
+		}
+		t.PrevFireAt, t.NextFireAt, t.TimesTriggered = f.ScheduledAt, f.NextFireAt, f.TimesTriggered
+		if len(f.Data) > 0 {
+			t.Data = f.Data
+		}
+		t.NodeID, t.AcquiredAt, t.LastNodeID = "", time.Time{}, node
+		t.Revision++
+		t.UpdatedAt = f.StartedAt
+		SetBlockingRunID(t)
+		r := store.Run{
+			ID: f.FireID, ScheduleID: f.ScheduleID, ScheduledAt: f.ScheduledAt, StartedAt: f.StartedAt,
+			Node: node, Status: store.RunRunning, Recoverable: f.Recoverable, Attempt: 1,
+		}
+		existing[f.FireID] = r
+		runs = append(runs, r)
+		results[i] = store.ClaimResult{Run: r, Trigger: *t}
+		if !touched[t.ScheduleID] {
+			touched[t.ScheduleID] = true
+			changed = append(changed, t.ScheduleID)
+		}
+	}
+	return results, runs, changed
+}
+
+// claimConflict says why t refuses the fire f, or nil.
+func claimConflict(t store.Trigger, f store.ClaimFire) error {
+	var why string
+	switch {
+	case t.ConfigHash != f.ConfigHash:
+		why = fmt.Sprintf("has config hash %.12s, not %.12s", t.ConfigHash, f.ConfigHash)
+	case t.Paused:
+		why = "is paused"
+	case t.State != store.TriggerWaiting:
+		why = "is " + string(t.State)
+	case t.NextFireAt.IsZero():
+		why = "has no next fire time"
+	case t.NextFireAt.After(f.ScheduledAt):
+		why = "was fired past it: next fire " + t.NextFireAt.Format(time.RFC3339Nano)
+	default:
+		return nil
+	}
+	return fmt.Errorf("fire %s: trigger %s %s: %w", f.FireID, t.ScheduleID, why, store.ErrConflict)
+}

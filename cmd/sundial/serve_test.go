@@ -1,0 +1,226 @@
+package main
+
+// Tests of `sundial serve` as operators run it: the real binary, built once,
+// started as a subprocess on a temporary conf directory and stopped with a
+// signal. They wait on the process's output and on /healthz, never on time.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serveWait bounds every wait of these tests.
+const serveWait = 5 * time.Second
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// sundialBinary builds the sundial command once per test binary.
+func sundialBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "sundial-serve-test"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "sundial")
+		gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			gobin = "go"
+		}
+		out, err := exec.Command(gobin, "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// syncLines is an io.Writer that keeps what a process writes, for polling.
+type syncLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *syncLines) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *syncLines) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// waitOutput polls w until re matches, and returns the submatches.
+func waitOutput(t *testing.T, w *syncLines, re *regexp.Regexp, what string) []string {
+	t.Helper()
+	deadline := time.NewTimer(serveWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if m := re.FindStringSubmatch(w.String()); m != nil {
+			return m
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("timed out after %s waiting for %s; output:\n%s", serveWait, what, w.String())
+		}
+	}
+}
+
+// serveProc is a running `sundial serve`.
+type serveProc struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncLines
+	exited         chan struct{}
+	err            error // of cmd.Wait, once exited is closed
+}
+
+func startServe(t *testing.T, args ...string) *serveProc {
+	t.Helper()
+	p := &serveProc{stdout: &syncLines{}, stderr: &syncLines{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(sundialBinary(t), append([]string{"serve"}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() {
+			t.Logf("sundial serve stderr:\n%s", p.stderr.String())
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *serveProc) wait(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(within):
+		t.Fatalf("sundial serve still running %s later", within)
+	}
+	var ee *exec.ExitError
+	switch {
+	case p.err == nil:
+		return 0
+	case errors.As(p.err, &ee):
+		return ee.ExitCode()
+	default:
+		t.Fatal(p.err)
+		return -1
+	}
+}
+
+func TestServe_FiresReloadsAndStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	conf, scripts := filepath.Join(root, "conf"), filepath.Join(root, "scripts")
+	for _, dir := range []string{conf, scripts} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schedule := `{"schedule": "* * * * * ?", "invokeService": "script",
+  "invokeContext": {"script": {"type": "text/javascript", "file": "script/hello.js"}}}`
+	if err := os.WriteFile(filepath.Join(conf, "schedule-hello.json"), []byte(schedule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hello := `java.lang.System.out.println("hello from " + context.fireId);`
+	if err := os.WriteFile(filepath.Join(scripts, "hello.js"), []byte(hello), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const grace = 2 * time.Second
+	p := startServe(t, "--conf", conf, "--scripts", scripts, "--listen", "127.0.0.1:0", "--grace", grace.String())
+
+	// It starts and says where it listens.
+	addr := waitOutput(t, p.stderr, regexp.MustCompile(`msg="sundial started".* listen=(\S+)`), "the start line")[1]
+	resp, err := (&http.Client{Timeout: serveWait}).Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var h struct {
+		Status    string `json:"status"`
+		Schedules int    `json:"schedules"`
+	}
+	if err := json.Unmarshal(body, &h); err != nil || resp.StatusCode != http.StatusOK || h.Status != "ok" || h.Schedules != 1 {
+		t.Fatalf("/healthz: %s %s (%v), want 200, status ok, 1 schedule", resp.Status, body, err)
+	}
+
+	// The schedule fires: the script's println reaches stdout.
+	waitOutput(t, p.stdout, regexp.MustCompile(`(?m)^hello from hello@\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`), "the script's output")
+
+	// SIGHUP reloads.
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, p.stderr, regexp.MustCompile(`msg="reload requested"`), "the reload")
+
+	// SIGTERM stops it with exit status 0 within the grace period.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, grace+serveWait); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+	if !strings.Contains(p.stderr.String(), `msg="sundial stopped"`) {
+		t.Errorf("no \"sundial stopped\" line in stderr")
+	}
+}
+
+func TestServe_MissingConfDir(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "no-such-conf")
+	p := startServe(t, "--conf", missing, "--scripts", t.TempDir(), "--listen", "127.0.0.1:0")
+	if code := p.wait(t, serveWait); code == 0 {
+		t.Errorf("exit status 0 for a missing conf directory, want non-zero")
+	}
+	want := "sundial: load configuration: load " + missing + ": open " + missing + ": no such file or directory"
+	if got := p.stderr.String(); !strings.Contains(got, want) {
+		t.Errorf("stderr = %q, want it to contain %q", got, want)
+	}
+}

@@ -1,0 +1,136 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// errStopped: the node was stopped; nothing reaches the store any more.
+var errStopped = errors.New("persistence stopped")
+
+// batcher turns concurrent single calls into batch calls (group commit):
+// each of its loops takes every call waiting when it is free and runs them as
+// one batch. The loops start on the first call.
+type batcher[In, Out any] struct {
+	max   int
+	loops int
+	run   func(ctx context.Context, in []In) ([]Out, error)
+
+	once    sync.Once
+	ch      chan *call[In, Out]
+	stop    chan struct{} // closed by shutdown
+	dead    chan struct{} // closed once the loops are gone
+	stopped sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	close   sync.Once
+}
+
+type call[In, Out any] struct {
+	in   In
+	out  Out
+	err  error
+	done chan struct{}
+}
+
+func newBatcher[In, Out any](max, loops int, run func(ctx context.Context, in []In) ([]Out, error)) *batcher[In, Out] {
+	b := &batcher[In, Out]{max: max, loops: loops, run: run, ch: make(chan *call[In, Out], max*loops),
+		stop: make(chan struct{}), dead: make(chan struct{})}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	return b
+}
+
+// do runs one item in the next batch and returns its result. It waits for
+// the batch even when the caller's context ends: the outcome of a store
+// write must be known.
+func (b *batcher[In, Out]) do(in In) (Out, error) {
+	b.once.Do(func() {
+		for range b.loops {
+			b.stopped.Add(1)
+			go b.loop()
+		}
+	})
+	c := &call[In, Out]{in: in, done: make(chan struct{})}
+	select {
+	case b.ch <- c:
+	case <-b.stop:
+		var zero Out
+		return zero, errStopped
+	}
+	select {
+	case <-c.done:
+	case <-b.dead:
+		select {
+		case <-c.done:
+		default: // queued after the loops were gone
+			var zero Out
+			return zero, errStopped
+		}
+	}
+	return c.out, c.err
+}
+
+func (b *batcher[In, Out]) loop() {
+	defer b.stopped.Done()
+	batch := make([]*call[In, Out], 0, b.max)
+	in := make([]In, 0, b.max)
+	for {
+		select {
+		case c := <-b.ch:
+			batch = append(batch, c)
+		case <-b.stop:
+			b.fail()
+			return
+		}
+	drain:
+		for len(batch) < b.max {
+			select {
+			case c := <-b.ch:
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		for _, c := range batch {
+			in = append(in, c.in)
+		}
+		out, err := b.run(b.ctx, in)
+		for i, c := range batch {
+			if err != nil {
+				c.err = err
+			} else {
+				c.out = out[i]
+			}
+			close(c.done)
+		}
+		clear(batch)
+		clear(in)
+		batch, in = batch[:0], in[:0]
+	}
+}
+
+// fail answers the calls still queued at stop.
+func (b *batcher[In, Out]) fail() {
+	for {
+		select {
+		case c := <-b.ch:
+			c.err = errStopped
+			close(c.done)
+		default:
+			return
+		}
+	}
+}
+
+// shutdown stops the loops after their current batch; later calls fail with
+// errStopped. It is idempotent.
+func (b *batcher[In, Out]) shutdown() {
+	b.close.Do(func() {
+		close(b.stop)
+		b.stopped.Wait()
+		b.cancel()
+		b.fail()
+		close(b.dead)
+	})
+}

@@ -1,0 +1,307 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"sundial/engine/scheduler"
+	"sundial/engine/store"
+)
+
+// loop checks in every CheckInInterval (sooner, with a growing pause, while
+// the store fails) and looks for dead nodes twice per interval. It is the
+// only goroutine that checks in, recovers nodes and resyncs.
+func (n *Node) loop(ctx context.Context) {
+	defer close(n.loopDone)
+	interval := n.opts.CheckInInterval
+	scanEvery := max(interval/2, 50*time.Millisecond)
+	nextCheckIn := time.Now().Add(interval)
+	nextScan := time.Now()
+	retry := 250 * time.Millisecond
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		if !now.Before(nextCheckIn) {
+			if _, err := n.checkIn(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				nextCheckIn = time.Now().Add(min(retry, interval))
+				retry = min(2*retry, interval)
+			} else {
+				retry = 250 * time.Millisecond
+				nextCheckIn = now.Add(interval)
+				n.afterCheckIn(ctx)
+			}
+		}
+		if !now.Before(nextScan) {
+			n.recoverDead(ctx)
+			nextScan = time.Now().Add(scanEvery)
+		}
+		timer.Reset(time.Until(minTime(nextCheckIn, nextScan)))
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// checkIn records the heartbeat and updates the node's health from it.
+func (n *Node) checkIn(ctx context.Context) (store.Node, error) {
+	began := time.Now()
+	hash := ""
+	if n.hooks.ConfigHash != nil {
+		hash = n.hooks.ConfigHash()
+	}
+	cctx, cancel := context.WithTimeout(ctx, n.opts.CheckInInterval+n.opts.RetryBudget)
+	node, err := n.st.CheckIn(cctx, store.CheckInParams{Node: n.id, Now: began, StartedAt: processStart, ConfigHash: hash, Info: n.opts.Info})
+	cancel()
+	n.mu.Lock()
+	h := &n.health
+	if err != nil {
+		h.failures++
+		failures := h.failures
+		wasDown := h.down
+		h.down, h.lastErr, h.resync = true, err.Error(), true
+		n.mu.Unlock()
+		n.metrics.up.Set(0)
+		n.metrics.storeErrors.WithLabelValues("check-in").Inc()
+		if !wasDown || failures%10 == 0 {
+			n.log.Error("check-in failed: persisted schedules stop firing on this node until it checks in again",
+				"node", n.id, "failures", failures, "err", err)
+		}
+		return node, err
+	}
+	wasDown, skewedBefore := h.down, h.skewed
+	h.down, h.lastErr, h.failures = false, "", 0
+	h.lastOK, h.lastCheckIn, h.configHash = began, node.CheckedInAt, hash
+	h.skew = node.Skew
+	h.skewed = node.Skew > n.opts.MaxSkew || node.Skew < -n.opts.MaxSkew
+	if node.WasDeclaredDead {
+		h.resync = true
+	}
+	skewed := h.skewed
+	n.mu.Unlock()
+	n.metrics.up.Set(1)
+	n.metrics.skew.Set(node.Skew.Seconds())
+	if wasDown {
+		n.log.Info("store reachable again: persisted schedules fire again", "node", n.id)
+		if n.hooks.StoreBack != nil {
+			go n.hooks.StoreBack()
+		}
+	}
+	switch {
+	case skewed && !skewedBefore:
+		n.log.Warn("clock skew against the database is beyond the limit: keep node clocks in sync (NTP)",
+			"node", n.id, "skew", node.Skew.Round(time.Millisecond), "limit", n.opts.MaxSkew)
+	case !skewed && skewedBefore:
+		n.log.Info("clock skew back within the limit", "node", n.id, "skew", node.Skew.Round(time.Millisecond))
+	}
+	if node.WasDeclaredDead && n.isStarted() {
+		n.log.Warn("the cluster declared this node dead (it did not check in in time): its runs were recovered or abandoned elsewhere",
+			"node", n.id, "recoveredBy", node.RecoveredBy)
+	}
+	return node, nil
+}
+
+// processStart is reported as the node's start time.
+var processStart = time.Now()
+
+func (n *Node) isStarted() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.health.started
+}
+
+// afterCheckIn does what a successful check-in allows: write pending run
+// ends, and read the stored triggers back after the node was fenced.
+func (n *Node) afterCheckIn(ctx context.Context) {
+	n.flushPending(ctx)
+	n.mu.Lock()
+	resync := n.health.resync
+	n.health.resync = false
+	n.mu.Unlock()
+	if resync {
+		if err := n.resync(ctx); err != nil {
+			n.mu.Lock()
+			n.health.resync = true
+			n.mu.Unlock()
+			n.log.Error("read stored triggers back", "node", n.id, "err", err)
+		}
+	}
+}
+
+// resync reads every stored trigger and hands them to the scheduler, so
+// that the fires missed while the node was fenced follow the misfire policy.
+func (n *Node) resync(ctx context.Context) error {
+	if n.hooks.Adopt == nil {
+		return nil
+	}
+	ts, err := n.st.ListTriggers(ctx, store.ListTriggersParams{})
+	if err != nil {
+		return fmt.Errorf("list triggers: %w", err)
+	}
+	states := make([]scheduler.TriggerState, 0, len(ts))
+	for _, t := range ts {
+		if t.State == store.TriggerBlocked && !t.Paused {
+			continue
+		}
+		states = append(states, stateOf(t))
+	}
+	adopted := n.hooks.Adopt(states)
+	n.log.Info("stored triggers read back", "node", n.id, "triggers", len(ts), "changed", adopted)
+	return nil
+}
+
+// flushPending writes the run ends the store did not take.
+func (n *Node) flushPending(ctx context.Context) {
+	n.mu.Lock()
+	pending := n.pending
+	n.pending = nil
+	n.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	res, err := n.st.FinishRuns(ctx, store.FinishRunsParams{Node: n.id, Runs: pending})
+	if err != nil {
+		n.mu.Lock()
+		n.pending = append(pending, n.pending...)
+		n.mu.Unlock()
+		n.storeFailed("finish run", err)
+		return
+	}
+	for _, r := range res {
+		if !errors.Is(r.Err, store.ErrNotFound) {
+			n.finished(r)
+		}
+	}
+	n.log.Info("pending run ends recorded", "node", n.id, "runs", len(pending))
+}
+
+// executesPersisted reports executePersistentSchedules.
+func (n *Node) executesPersisted() bool {
+	return n.hooks.ExecutePersisted == nil || n.hooks.ExecutePersisted()
+}
+
+// recoverSelf handles the runs this node's previous process left running:
+// recoverable ones run again here, the others are recorded abandoned.
+func (n *Node) recoverSelf(ctx context.Context) error {
+	if !n.executesPersisted() {
+		abandoned, err := n.st.AbandonRuns(ctx, store.AbandonRunsParams{Node: n.id,
+			Reason: "abandoned: its node restarted, with executePersistentSchedules false"})
+		if err != nil {
+			return err
+		}
+		n.metrics.abandoned.Add(float64(len(abandoned)))
+		if len(abandoned) > 0 {
+			n.log.Warn("runs interrupted by this node's previous process recorded abandoned", "node", n.id, "runs", len(abandoned))
+		}
+		return nil
+	}
+	rec, err := n.st.RecoverNode(ctx, store.RecoverNodeParams{Dead: n.id, Recoverer: n.id,
+		Reason: "abandoned: its node stopped during the run (not recoverable)"})
+	if err != nil {
+		return err
+	}
+	if len(rec.Recovered)+len(rec.Abandoned) > 0 {
+		n.log.Warn("runs interrupted by this node's previous process", "node", n.id,
+			"recovered", ids(rec.Recovered), "abandoned", ids(rec.Abandoned))
+	}
+	n.metrics.abandoned.Add(float64(len(rec.Abandoned)))
+	n.runRecovered(rec.Recovered)
+	return nil
+}
+
+// recoverDead recovers the nodes that stopped checking in: their acquired
+// triggers are released, their recoverable runs run again here (each on one
+// node only), the others are recorded abandoned. A fenced node, or one that
+// does not execute persisted schedules, recovers nobody.
+func (n *Node) recoverDead(ctx context.Context) {
+	n.mu.Lock()
+	fenced := n.firingLocked(time.Now()) != nil
+	n.mu.Unlock()
+	if fenced || !n.executesPersisted() {
+		return
+	}
+	dead, err := n.st.DeadNodes(ctx, store.DeadNodesParams{Timeout: n.opts.NodeTimeout, Exclude: n.id})
+	if err != nil {
+		if ctx.Err() == nil {
+			n.storeFailed("dead nodes", err)
+		}
+		return
+	}
+	for _, d := range dead {
+		rec, err := n.st.RecoverNode(ctx, store.RecoverNodeParams{Dead: d.ID, Recoverer: n.id, StaleAfter: n.opts.NodeTimeout})
+		if errors.Is(err, store.ErrNodeAlive) {
+			continue // it checked in meanwhile
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				n.log.Error("recover dead node", "node", n.id, "dead", d.ID, "err", err)
+			}
+			continue
+		}
+		n.metrics.deadNodes.Inc()
+		n.metrics.abandoned.Add(float64(len(rec.Abandoned)))
+		n.log.Warn("node stopped checking in: recovered its runs", "node", n.id, "dead", d.ID,
+			"silentFor", d.SinceCheckIn.Round(time.Millisecond), "recovered", ids(rec.Recovered),
+			"abandoned", ids(rec.Abandoned), "released", len(rec.Released))
+		n.runRecovered(rec.Recovered)
+	}
+}
+
+func ids(runs []store.Run) []string {
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// runRecovered runs recovered runs through Hooks.Recover, at most
+// DefaultRecoveryConcurrency at once, and records their outcomes. Without a
+// Recover hook they are recorded failed.
+func (n *Node) runRecovered(runs []store.Run) {
+	for _, r := range runs {
+		n.metrics.recovered.Inc()
+		n.recovering.Add(1)
+		go func() {
+			defer n.recovering.Done()
+			select {
+			case n.recoverSem <- struct{}{}:
+				defer func() { <-n.recoverSem }()
+			case <-n.recoverCtx.Done():
+			}
+			var err error
+			switch {
+			case n.recoverCtx.Err() != nil:
+				err = fmt.Errorf("not re-run: the node stopped first: %w", n.recoverCtx.Err())
+			case n.hooks.Recover == nil:
+				err = errors.New("not re-run: this node cannot run recovered runs")
+			default:
+				n.log.Info("recovery run started", "node", n.id, "run", r.ID, "recoveredFrom", r.RecoveredFrom, "attempt", r.Attempt)
+				err = n.hooks.Recover(n.recoverCtx, r)
+			}
+			o, msg := scheduler.OutcomeSuccess, ""
+			if err != nil {
+				o, msg = scheduler.OutcomeError, err.Error()
+				if n.recoverCtx.Err() != nil {
+					o = scheduler.OutcomeCancelled
+				}
+			}
+			ferr := n.finishRun(context.Background(), finishOf(r.ID, time.Now(), o, msg))
+			n.log.Info("recovery run ended", "node", n.id, "run", r.ID, "outcome", o, "err", msg, "recordErr", ferr)
+		}()
+	}
+}

@@ -1,0 +1,216 @@
+package persist_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sundial/engine/config"
+	"sundial/engine/cron"
+	"sundial/engine/persist"
+	"sundial/engine/scheduler"
+	"sundial/engine/store"
+	"sundial/engine/store/postgres"
+	"sundial/engine/store/sqlite"
+	"sundial/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// opener opens one more handle (one more node) on the test's database.
+type opener func(t testing.TB) store.Store
+
+func sqliteDB(t testing.TB) opener {
+	path := filepath.Join(t.TempDir(), "sundial.db")
+	return func(t testing.TB) store.Store {
+		s, err := sqlite.Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+}
+
+func postgresDB(t testing.TB) opener {
+	dsn := pgtest.DSN(t)
+	return func(t testing.TB) store.Store {
+		s, err := postgres.Open(context.Background(), dsn+"&pool_max_conns=6")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+}
+
+// fires records every run the no-op service sees.
+type fires struct {
+	mu     sync.Mutex
+	count  map[string]int // by fire id
+	delays []time.Duration
+	last   time.Time
+	total  atomic.Int64
+	done   chan struct{} // closed when total reaches want
+	want   int64
+	// hold, when set, blocks runs of schedules it names until it is closed
+	// or the run is cancelled.
+	hold map[string]chan struct{}
+}
+
+func newFires(want int) *fires {
+	return &fires{count: map[string]int{}, done: make(chan struct{}), want: int64(want)}
+}
+
+func (f *fires) service() scheduler.Service {
+	return scheduler.ServiceFunc(func(ctx context.Context, run scheduler.Run) error {
+		now := time.Now()
+		f.mu.Lock()
+		f.count[run.FireID]++
+		f.delays = append(f.delays, now.Sub(run.ScheduledFireTime))
+		f.last = now
+		hold := f.hold[run.ScheduleID]
+		f.mu.Unlock()
+		if f.total.Add(1) == f.want {
+			close(f.done)
+		}
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+}
+
+func (f *fires) wait(t testing.TB, within time.Duration) {
+	t.Helper()
+	select {
+	case <-f.done:
+	case <-time.After(within):
+		t.Fatalf("%d of %d fires after %s", f.total.Load(), f.want, within)
+	}
+}
+
+func (f *fires) p99() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := slices.Clone(f.delays)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)*99/100, len(s)-1)]
+}
+
+// node is one in-process Sundial node: a scheduler over a persist.Node.
+type node struct {
+	p     *persist.Node
+	sched *scheduler.Scheduler
+}
+
+type nodeConfig struct {
+	id            string
+	db            store.Store
+	services      map[string]scheduler.Service
+	interval      time.Duration
+	timeout       time.Duration
+	retryBudget   time.Duration
+	recover       func(ctx context.Context, r store.Run) error
+	execPersisted func() bool
+}
+
+func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
+	t.Helper()
+	if c.interval == 0 {
+		c.interval = 200 * time.Millisecond
+	}
+	if c.timeout == 0 {
+		c.timeout = 2 * time.Second
+	}
+	p, err := persist.New(persist.Options{Store: c.db, NodeID: c.id, CheckInInterval: c.interval, NodeTimeout: c.timeout,
+		RetryBudget: c.retryBudget, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Attach(persist.Hooks{Adopt: s.Adopt, Recover: c.recover, ExecutePersisted: c.execPersisted})
+	if _, err := s.Reconcile(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{p: p, sched: s}
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *node) stop() {
+	_ = n.sched.Stop(0)
+	n.p.Stop()
+}
+
+// cronEverySecond is a desired state of persisted schedules firing every
+// second, by id: the value is the misfire policy.
+func cronEverySecond(policies map[string]string, threshold time.Duration) *config.Desired {
+	d := &config.Desired{Scheduler: config.DefaultSchedulerConfig(), Schedules: map[string]*config.Schedule{}}
+	d.Scheduler.Location = time.UTC
+	d.Scheduler.MisfireThreshold = threshold
+	every, err := cron.Parse("* * * * * ?")
+	if err != nil {
+		panic(err)
+	}
+	for id, policy := range policies {
+		d.Schedules[id] = &config.Schedule{
+			ID: id, Hash: "h-" + id, Enabled: true, Persisted: true, Type: config.TypeCron, CronSpec: "* * * * * ?",
+			Cron: every, InvokeService: "noop", Location: time.UTC, MisfirePolicy: policy,
+		}
+	}
+	return d
+}
+
+// oneShots is a desired state of n persisted one-shot simple schedules, all
+// due at at, run by the service "noop".
+func oneShots(n, threads int, at time.Time) *config.Desired {
+	d := &config.Desired{Scheduler: config.DefaultSchedulerConfig(), Schedules: make(map[string]*config.Schedule, n)}
+	d.Scheduler.ThreadCount = threads
+	d.Scheduler.Location = time.UTC
+	for i := range n {
+		id := fmt.Sprintf("one-%05d", i)
+		d.Schedules[id] = &config.Schedule{
+			ID: id, Hash: "h-" + id, Enabled: true, Persisted: true, Recoverable: true,
+			Type: config.TypeSimple, StartTime: at, InvokeService: "noop", Location: time.UTC,
+			MisfirePolicy: config.MisfireFireAndProceed,
+		}
+	}
+	return d
+}
+
+// countRuns counts the runs recorded, by status.
+func countRuns(t testing.TB, s store.Store) map[store.RunStatus]int {
+	t.Helper()
+	rs, err := s.ListRuns(context.Background(), store.ListRunsParams{Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[store.RunStatus]int{}
+	for _, r := range rs {
+		out[r.Status]++
+	}
+	return out
+}

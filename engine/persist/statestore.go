@@ -1,0 +1,387 @@
+package persist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"sundial/engine/scheduler"
+	"sundial/engine/store"
+	"sundial/engine/trigger"
+)
+
+var (
+	_ scheduler.StateStore   = (*Node)(nil)
+	_ scheduler.SkipRecorder = (*Node)(nil)
+)
+
+// stateData is the part of a trigger.State the store has no column for.
+type stateData struct {
+	Start       time.Time `json:"start,omitzero"`
+	RepeatCount int       `json:"repeatCount"`
+}
+
+func encodeData(st trigger.State) json.RawMessage {
+	b, err := json.Marshal(stateData{Start: st.Start.UTC(), RepeatCount: st.RepeatCount})
+	if err != nil { // cannot happen: a struct of a time and an int
+		return nil
+	}
+	return b
+}
+
+// stateOf converts a stored trigger back to the scheduler's state.
+func stateOf(t store.Trigger) scheduler.TriggerState {
+	var d stateData
+	if len(t.Data) > 0 {
+		_ = json.Unmarshal(t.Data, &d) // written by encodeData; unknown shapes leave zeros
+	}
+	return scheduler.TriggerState{
+		ScheduleID: t.ScheduleID,
+		Hash:       t.ConfigHash,
+		Paused:     t.Paused,
+		State: trigger.State{
+			Next:           t.NextFireAt,
+			Previous:       t.PrevFireAt,
+			TimesTriggered: int(t.TimesTriggered),
+			Start:          d.Start,
+			RepeatCount:    d.RepeatCount,
+		},
+	}
+}
+
+// retry calls fn until it succeeds, fails with an error that retrying
+// cannot fix, the budget is spent or ctx ends, with a growing pause.
+func (n *Node) retry(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(n.opts.RetryBudget)
+	pause := 20 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || errors.Is(err, errStopped) || errors.Is(err, store.ErrInvalid) ||
+			ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-n.stopped:
+			t.Stop()
+			return err
+		}
+		pause = min(2*pause, 500*time.Millisecond)
+	}
+}
+
+// SyncTriggers implements scheduler.StateStore: store.UpsertTriggers.
+func (n *Node) SyncTriggers(ctx context.Context, p scheduler.SyncTriggersParams) ([]scheduler.TriggerState, error) {
+	defs := make([]store.TriggerDef, len(p.Triggers))
+	ids := make(map[string]bool, len(p.Triggers))
+	for i, t := range p.Triggers {
+		defs[i] = store.TriggerDef{
+			ScheduleID: t.ScheduleID,
+			ConfigHash: t.Hash,
+			NextFireAt: t.State.Next,
+			Paused:     t.Paused,
+			Data:       encodeData(t.State),
+		}
+		ids[t.ScheduleID] = true
+	}
+	var res []store.UpsertTriggerResult
+	err := n.retry(ctx, func() (err error) {
+		res, err = n.st.UpsertTriggers(ctx, store.UpsertTriggersParams{Triggers: defs, Now: p.Now})
+		return err
+	})
+	if err != nil {
+		n.storeFailed("sync", err)
+		return nil, fmt.Errorf("store persisted triggers: %w", err)
+	}
+	out := make([]scheduler.TriggerState, len(res))
+	for i, r := range res {
+		out[i] = stateOf(r.Trigger)
+	}
+	n.persistedMu.Lock()
+	n.persisted = ids
+	n.persistedMu.Unlock()
+	return out, nil
+}
+
+// DeleteTriggers implements scheduler.StateStore: store.DeleteTriggers.
+func (n *Node) DeleteTriggers(ctx context.Context, p scheduler.DeleteTriggersParams) error {
+	err := n.retry(ctx, func() error {
+		_, err := n.st.DeleteTriggers(ctx, store.DeleteTriggersParams{ScheduleIDs: p.ScheduleIDs})
+		return err
+	})
+	if err != nil {
+		n.storeFailed("delete", err)
+		return fmt.Errorf("delete stored triggers: %w", err)
+	}
+	n.persistedMu.Lock()
+	for _, id := range p.ScheduleIDs {
+		delete(n.persisted, id)
+	}
+	n.persistedMu.Unlock()
+	return nil
+}
+
+// SetPaused implements scheduler.StateStore: store.PauseTriggers.
+func (n *Node) SetPaused(ctx context.Context, p scheduler.SetPausedParams) error {
+	err := n.retry(ctx, func() error {
+		_, err := n.st.PauseTriggers(ctx, store.PauseTriggersParams{ScheduleIDs: p.ScheduleIDs, All: p.All, Paused: p.Paused, Now: p.Now})
+		return err
+	})
+	if err != nil {
+		n.storeFailed("pause", err)
+		return fmt.Errorf("store paused flag: %w", err)
+	}
+	return nil
+}
+
+// AcquireFire implements scheduler.StateStore: a store.ClaimFires of this
+// fire, batched with the claims of the other workers. It reports false when
+// another node has fired the trigger at or past this fire, or holds it, and
+// then continues the schedule from the stored state (Hooks.Adopt). While the
+// node is fenced it fails at once with ErrFenced.
+func (n *Node) AcquireFire(ctx context.Context, p scheduler.AcquireFireParams) (bool, error) {
+	if err := n.fenced(); err != nil {
+		n.metrics.claims.WithLabelValues("fenced").Inc()
+		return false, fmt.Errorf("fire %s: %w", p.FireID, err)
+	}
+	f := store.ClaimFire{
+		ScheduleID:     p.ScheduleID,
+		ConfigHash:     p.Hash,
+		FireID:         p.FireID,
+		ScheduledAt:    p.ScheduledTime,
+		StartedAt:      p.StartedAt,
+		NextFireAt:     p.State.Next,
+		TimesTriggered: int64(p.State.TimesTriggered),
+		Data:           encodeData(p.State),
+		Block:          p.Block,
+		Recoverable:    p.Recoverable,
+	}
+	var res store.ClaimResult
+	err := n.retry(ctx, func() (err error) {
+		res, err = n.claims.do(f)
+		return err
+	})
+	if err != nil {
+		n.metrics.claims.WithLabelValues("error").Inc()
+		n.storeFailed("claim", err)
+		return false, fmt.Errorf("claim fire %s: %w", p.FireID, err)
+	}
+	switch {
+	case res.Err == nil:
+	case errors.Is(res.Err, store.ErrAlreadyFired) && res.Run.Node == n.id && res.Run.Status == store.RunRunning &&
+		res.Run.StartedAt.Equal(store.NowOr(p.StartedAt)):
+		// A retry after a commit whose answer was lost: the fire is ours.
+	default:
+		n.metrics.claims.WithLabelValues("lost").Inc()
+		if errors.Is(res.Err, store.ErrConflict) {
+			// (After ErrAlreadyFired the scheduler is past this fire
+			// already; the stored trigger may not be, if a manual run took
+			// the fire id.)
+			n.adopt(res.Trigger)
+		}
+		n.log.LogAttrs(context.Background(), slog.LevelDebug, "fire not claimed",
+			slog.String("fireId", p.FireID), slog.Any("reason", res.Err))
+		return false, nil
+	}
+	n.metrics.claims.WithLabelValues("won").Inc()
+	n.runs.Store(p.FireID, runRef{id: f.FireID, persisted: true})
+	return true, nil
+}
+
+// adopt hands a stored trigger that refused a fire to the scheduler, unless
+// another node's run holds it blocked: the scheduler then goes on with its
+// own next fire, which the store takes once the run ends.
+func (n *Node) adopt(t store.Trigger) {
+	if n.hooks.Adopt == nil || t.ScheduleID == "" || (t.State == store.TriggerBlocked && !t.Paused) || t.State == store.TriggerAcquired {
+		return
+	}
+	n.hooks.Adopt([]scheduler.TriggerState{stateOf(t)})
+}
+
+// claimBatch is the claims batcher's store call. A fire id given twice (a
+// fire the scheduler retried while its first claim was in flight) goes in a
+// second call.
+func (n *Node) claimBatch(ctx context.Context, fires []store.ClaimFire) ([]store.ClaimResult, error) {
+	seen := make(map[string]bool, len(fires))
+	var again []int
+	first := fires[:0:0]
+	for i, f := range fires {
+		if seen[f.FireID] {
+			again = append(again, i)
+			continue
+		}
+		seen[f.FireID] = true
+		first = append(first, f)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := n.st.ClaimFires(ctx, store.ClaimFiresParams{Node: n.id, Fires: first})
+	if err != nil || len(again) == 0 {
+		return res, err
+	}
+	out := make([]store.ClaimResult, 0, len(fires))
+	out = append(out, res...)
+	rest := make([]store.ClaimFire, len(again))
+	for i, j := range again {
+		rest[i] = fires[j]
+	}
+	more, err := n.claimBatch(ctx, rest)
+	if err != nil {
+		return nil, err
+	}
+	// Put the results back in input order.
+	full := make([]store.ClaimResult, len(fires))
+	k, m := 0, 0
+	for i := range fires {
+		if m < len(again) && again[m] == i {
+			full[i] = more[m]
+			m++
+			continue
+		}
+		full[i] = out[k]
+		k++
+	}
+	return full, nil
+}
+
+// finishBatch is the run-end batcher's store call.
+func (n *Node) finishBatch(ctx context.Context, runs []store.FinishRun) ([]store.FinishResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return n.st.FinishRuns(ctx, store.FinishRunsParams{Node: n.id, Runs: runs})
+}
+
+// RunStarted implements scheduler.StateStore: the runs that AcquireFire did
+// not record, manual fires and fires of non-persisted schedules. A
+// non-persisted schedule fires on every node, so its run id gets the node id
+// appended ("<fireId>/<node>"), and its runs are recorded in the background,
+// never holding the fire up (nor retried when the store fails). A manual fire
+// of a persisted schedule is recorded before it runs, under its fire id.
+func (n *Node) RunStarted(ctx context.Context, p scheduler.RunStartedParams) error {
+	// The scheduler sends the other fires of persisted schedules through
+	// AcquireFire.
+	if !p.Manual || !n.isPersisted(p.ScheduleID) {
+		ref := runRef{id: p.FireID + "/" + n.id}
+		n.runs.Store(p.FireID, ref)
+		n.rec.add(record{start: &store.StartRunParams{
+			ID: ref.id, ScheduleID: p.ScheduleID, ScheduledAt: p.ScheduledTime, StartedAt: p.StartedAt, Node: n.id,
+		}})
+		return nil
+	}
+	ref := runRef{id: p.FireID, persisted: true}
+	err := n.retry(ctx, func() error {
+		_, err := n.st.StartRun(ctx, store.StartRunParams{
+			ID: ref.id, ScheduleID: p.ScheduleID, ScheduledAt: p.ScheduledTime, StartedAt: p.StartedAt,
+			Node: n.id, Recoverable: p.Recoverable,
+		})
+		if errors.Is(err, store.ErrAlreadyFired) {
+			return nil // a retry after a lost answer, or the same instant twice
+		}
+		return err
+	})
+	if err != nil {
+		n.storeFailed("start run", err)
+		return fmt.Errorf("record run %s: %w", p.FireID, err)
+	}
+	n.runs.Store(p.FireID, ref)
+	return nil
+}
+
+// RunEnded implements scheduler.StateStore: store.FinishRuns, batched. The
+// end of a persisted schedule's run is retried, and kept for the check-in
+// loop to write when the store fails; a non-persisted one's is recorded in
+// the background.
+func (n *Node) RunEnded(ctx context.Context, p scheduler.RunEndedParams) error {
+	v, ok := n.runs.LoadAndDelete(p.FireID)
+	if !ok {
+		return nil // its start was not recorded
+	}
+	ref := v.(runRef)
+	fin := finishOf(ref.id, p.EndedAt, p.Outcome, p.Error)
+	if !ref.persisted {
+		n.rec.add(record{finish: &fin})
+		return nil
+	}
+	return n.finishRun(ctx, fin)
+}
+
+// finishOf is the store's record of a run's outcome.
+func finishOf(id string, ended time.Time, o scheduler.Outcome, msg string) store.FinishRun {
+	fin := store.FinishRun{ID: id, Status: store.RunSucceeded, EndedAt: ended, Error: msg}
+	switch o {
+	case scheduler.OutcomeSuccess:
+	case scheduler.OutcomeCancelled:
+		fin.Status = store.RunFailed
+		fin.Error = "cancelled: " + msg
+	default:
+		fin.Status = store.RunFailed
+	}
+	return fin
+}
+
+// finishRun records a persisted run's end, or keeps it pending.
+func (n *Node) finishRun(ctx context.Context, fin store.FinishRun) error {
+	var res store.FinishResult
+	err := n.retry(ctx, func() (err error) {
+		res, err = n.finishes.do(fin)
+		return err
+	})
+	if err != nil {
+		n.storeFailed("finish run", err)
+		if !errors.Is(err, errStopped) {
+			n.mu.Lock()
+			n.pending = append(n.pending, fin)
+			n.mu.Unlock()
+		}
+		return fmt.Errorf("record end of run %s (kept to retry): %w", fin.ID, err)
+	}
+	n.finished(res)
+	return nil
+}
+
+// finished logs a run end the store refused.
+func (n *Node) finished(res store.FinishResult) {
+	switch {
+	case res.Err == nil:
+	case errors.Is(res.Err, store.ErrConflict):
+		n.log.Warn("run ended here, but the cluster had handed it elsewhere meanwhile (this node was declared dead)",
+			"run", res.Run.ID, "status", res.Run.Status, "node", res.Run.Node, "err", res.Err)
+	default:
+		n.log.Warn("run end not recorded", "err", res.Err)
+	}
+}
+
+// RecordSkipped implements scheduler.SkipRecorder: the fire times that did
+// not run are recorded as skipped runs, in the background. Those of a
+// persisted schedule are recorded once for the cluster
+// ("<fireId>/skipped"), others per node ("<fireId>/<node>/skipped").
+func (n *Node) RecordSkipped(rec scheduler.RunRecord) {
+	id := rec.FireID + "/skipped"
+	if !n.isPersisted(rec.ScheduleID) {
+		id = rec.FireID + "/" + n.id + "/skipped"
+	}
+	msg := string(rec.Reason)
+	if rec.Skipped > 1 {
+		msg = fmt.Sprintf("%s: %d fire times from this one", rec.Reason, rec.Skipped)
+	}
+	if rec.Error != "" {
+		msg += ": " + rec.Error
+	}
+	n.rec.add(record{start: &store.StartRunParams{
+		ID: id, ScheduleID: rec.ScheduleID, ScheduledAt: rec.ScheduledFireTime, StartedAt: time.Now(),
+		Node: n.id, Status: store.RunSkipped, Error: msg,
+	}})
+}
+
+func (n *Node) isPersisted(id string) bool {
+	n.persistedMu.RLock()
+	defer n.persistedMu.RUnlock()
+	return n.persisted[id]
+}
