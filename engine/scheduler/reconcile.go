@@ -49,7 +49,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, d *config.Desired) (Reconcile
 			return res, fmt.Errorf("reconcile: delete stored triggers: %w", err)
 		}
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "schedules reconciled",
+	s.log.LogAttrs(ctx, slog.LevelDebug, "schedules reconciled",
 		slog.Int("added", len(res.Added)), slog.Int("changed", len(res.Changed)),
 		slog.Int("removed", len(res.Removed)), slog.Int("unchanged", res.Unchanged), slog.Int("errors", len(res.Errors)))
 	for id, err := range res.Errors {
