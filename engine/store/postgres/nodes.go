@@ -10,51 +10,27 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 	"sundial/engine/store/internal/storeutil"
 )
 
 // Node times are the database's: now() is the transaction's start, the same
 // clock for every node, which is what makes skew and silence comparable.
 
-const nodeCols = `id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info,
-	recovered_at, recovered_by`
+const nodeCols = sqlcommon.NodeCols
 
 // scanNode scans nodeCols followed by the database's now().
-func scanNode(row pgx.Row) (store.Node, error) {
-	var (
-		n                                           store.Node
-		state, info                                 string
-		started, first, checked, reported, rec, now pgtype.Timestamptz
-	)
-	err := row.Scan(&n.ID, &state, &started, &first, &checked, &reported, &n.ConfigHash, &info, &rec, &n.RecoveredBy, &now)
-	if err != nil {
-		return n, err
-	}
-	n.State = store.NodeState(state)
-	n.StartedAt, n.FirstSeenAt = fromTS(started), fromTS(first)
-	n.CheckedInAt, n.ReportedAt, n.RecoveredAt = fromTS(checked), fromTS(reported), fromTS(rec)
-	n.Info = []byte(info)
-	n.Skew = n.ReportedAt.Sub(n.CheckedInAt)
-	n.SinceCheckIn = fromTS(now).Sub(n.CheckedInAt)
-	return n, nil
+func scanNode(row sqlcommon.Scanner) (store.Node, error) {
+	var now pgtype.Timestamptz
+	return codec.Node(row, func() time.Time { return fromTS(now) }, &now)
 }
 
 func queryNodes(ctx context.Context, q querier, sql string, args ...any) ([]store.Node, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Node
-	for rows.Next() {
-		n, err := scanNode(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return query(ctx, q, scanNode, sql, args...)
 }
+
+// checkInSQL upserts a node row at the database's now().
+var checkInSQL = sqlcommon.CheckInSQL(`($1, 'active', $2, now(), now(), $3, $4, $5)`, nodeCols+`, now()`)
 
 // CheckIn records a node's heartbeat.
 func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node, error) {
@@ -75,17 +51,7 @@ func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node,
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		n, err = scanNode(tx.QueryRow(ctx, `INSERT INTO nodes
-				(id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info)
-			VALUES ($1, 'active', $2, now(), now(), $3, $4, $5)
-			ON CONFLICT (id) DO UPDATE SET
-				state = 'active',
-				started_at = COALESCE(excluded.started_at, nodes.started_at),
-				checked_in_at = excluded.checked_in_at,
-				reported_at = excluded.reported_at,
-				config_hash = excluded.config_hash,
-				info = excluded.info
-			RETURNING `+nodeCols+`, now()`,
+		n, err = scanNode(tx.QueryRow(ctx, checkInSQL,
 			p.Node, ts(p.StartedAt), reported, p.ConfigHash, info))
 		n.WasDeclaredDead = prev == string(store.NodeDead)
 		return err
@@ -130,11 +96,8 @@ func (s *Store) DeadNodes(ctx context.Context, p store.DeadNodesParams) ([]store
 // node's row lock serializes concurrent recoverers; the conditional updates
 // hand each run out once even without it.
 func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (store.Recovery, error) {
-	if err := storeutil.ID("dead node", p.Dead); err != nil {
-		return store.Recovery{}, fmt.Errorf("recover node: %w", err)
-	}
-	if err := storeutil.ID("recovering node", p.Recoverer); err != nil {
-		return store.Recovery{}, fmt.Errorf("recover node %s: %w", p.Dead, err)
+	if err := storeutil.CheckRecover(p); err != nil {
+		return store.Recovery{}, err
 	}
 	at := store.NowOr(p.Now)
 	var rec store.Recovery

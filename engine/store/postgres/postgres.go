@@ -28,20 +28,13 @@ import (
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/migrate"
+	"sundial/engine/store/internal/sqlcommon"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-var migrations = mustLoad()
-
-func mustLoad() []migrate.Migration {
-	ms, err := migrate.Load(migrationFS, "migrations")
-	if err != nil {
-		panic("postgres store: " + err.Error())
-	}
-	return ms
-}
+var migrations = migrate.MustLoad(migrationFS, "postgres")
 
 // LatestSchemaVersion is the newest migration this binary embeds.
 func LatestSchemaVersion() int { return migrate.Latest(migrations) }
@@ -152,7 +145,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		return conn.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+		return conn.QueryRow(ctx, migrate.VersionSQL).Scan(&v)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
@@ -173,22 +166,16 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
 		var current int
-		if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		if err := tx.QueryRow(ctx, migrate.VersionSQL).Scan(&current); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		pending, err := migrate.Pending(migrations, current)
-		if err != nil {
+		return migrate.Apply(migrations, current, func(sql string) error {
+			_, err := tx.Exec(ctx, sql)
 			return err
-		}
-		for _, m := range pending {
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name); err != nil {
-				return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
-			}
-		}
-		return nil
+		}, func(m migrate.Migration) error {
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
+			return err
+		})
 	})
 }
 
@@ -255,6 +242,23 @@ func ts(t time.Time) pgtype.Timestamptz {
 		return pgtype.Timestamptz{}
 	}
 	return pgtype.Timestamptz{Time: store.Normalize(t), Valid: true}
+}
+
+// codec decodes this dialect's scanned columns.
+var codec = sqlcommon.Codec[pgtype.Timestamptz, bool, pgtype.Text]{
+	Time: fromTS,
+	Bool: func(b bool) bool { return b },
+	Str:  func(t pgtype.Text) string { return t.String },
+}
+
+// query runs sql and scans each row it returns with scan.
+func query[T any](ctx context.Context, q querier, scan func(sqlcommon.Scanner) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return sqlcommon.Collect(rows, scan)
 }
 
 // fromTS decodes a nullable timestamptz.

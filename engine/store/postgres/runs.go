@@ -2,55 +2,26 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 	"sundial/engine/store/internal/storeutil"
 )
 
-const runCols = `id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error,
-	recoverable, recovery, recovered_from, attempt`
+const runCols = sqlcommon.RunCols
 
 var runColsR = prefixed("r", runCols)
 
-func scanRun(row pgx.Row) (store.Run, error) {
-	var (
-		r                         store.Run
-		status                    string
-		scheduled, started, ended pgtype.Timestamptz
-	)
-	err := row.Scan(&r.ID, &r.ScheduleID, &scheduled, &started, &ended, &r.Node, &status, &r.Error,
-		&r.Recoverable, &r.Recovery, &r.RecoveredFrom, &r.Attempt)
-	if err != nil {
-		return r, err
-	}
-	r.ScheduledAt, r.StartedAt, r.EndedAt = fromTS(scheduled), fromTS(started), fromTS(ended)
-	r.Status = store.RunStatus(status)
-	return r, nil
-}
+func scanRun(row sqlcommon.Scanner) (store.Run, error) { return codec.Run(row) }
 
 func queryRuns(ctx context.Context, q querier, sql string, args ...any) ([]store.Run, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return query(ctx, q, scanRun, sql, args...)
 }
 
 // StartRun records a run that does not come from an acquired trigger.
@@ -60,9 +31,7 @@ func (s *Store) StartRun(ctx context.Context, p store.StartRunParams) (store.Run
 	}
 	r := storeutil.StartedRun(p)
 	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		_, err := conn.Exec(ctx, `INSERT INTO runs
-			(id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error, recoverable)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		_, err := conn.Exec(ctx, sqlcommon.InsertRun+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			r.ID, r.ScheduleID, r.ScheduledAt, r.StartedAt, ts(r.EndedAt), r.Node, string(r.Status), r.Error, r.Recoverable)
 		return err
 	})
@@ -97,10 +66,7 @@ func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]sto
 		if err != nil {
 			return fmt.Errorf("finish: %w", err)
 		}
-		byID := make(map[string]store.Run, len(finished))
-		for _, r := range finished {
-			byID[r.ID] = r
-		}
+		byID := sqlcommon.Index(finished, sqlcommon.RunID)
 		var missing []string
 		for i, f := range fins {
 			if r, ok := byID[f.ID]; ok {
@@ -116,10 +82,7 @@ func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]sto
 		if err != nil {
 			return fmt.Errorf("read runs: %w", err)
 		}
-		curByID := make(map[string]store.Run, len(cur))
-		for _, r := range cur {
-			curByID[r.ID] = r
-		}
+		curByID := sqlcommon.Index(cur, sqlcommon.RunID)
 		for i, f := range fins {
 			if _, ok := byID[f.ID]; ok {
 				continue
@@ -146,13 +109,7 @@ func (s *Store) GetRun(ctx context.Context, p store.GetRunParams) (store.Run, er
 		r, err = scanRun(conn.QueryRow(ctx, `SELECT `+runCols+` FROM runs WHERE id = $1`, p.ID))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, fmt.Errorf("get run %s: %w", p.ID, store.ErrNotFound)
-	}
-	if err != nil {
-		return r, fmt.Errorf("get run %s: %w", p.ID, err)
-	}
-	return r, nil
+	return sqlcommon.One(r, err, pgx.ErrNoRows, "get run "+p.ID)
 }
 
 // ListRuns returns runs, newest scheduled time first.
@@ -201,10 +158,7 @@ func (s *Store) AbandonRuns(ctx context.Context, p store.AbandonRunsParams) ([]s
 		return nil, fmt.Errorf("abandon runs: %w", err)
 	}
 	at := store.NowOr(p.At)
-	reason := p.Reason
-	if reason == "" {
-		reason = storeutil.DefaultAbandonReason
-	}
+	reason := storeutil.AbandonReason(p.Reason)
 	var out []store.Run
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error

@@ -6,36 +6,21 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 	"sundial/engine/store/internal/storeutil"
 )
 
-const scheduleCols = `id, config, revision, created_at, updated_at`
+const scheduleCols = sqlcommon.ScheduleCols
 
-func scanSchedule(row pgx.Row) (store.Schedule, error) {
-	var (
-		sc       store.Schedule
-		cfg      string
-		cre, upd pgtype.Timestamptz
-	)
-	if err := row.Scan(&sc.ID, &cfg, &sc.Revision, &cre, &upd); err != nil {
-		return sc, err
-	}
-	sc.Config = []byte(cfg)
-	sc.CreatedAt, sc.UpdatedAt = fromTS(cre), fromTS(upd)
-	return sc, nil
-}
+func scanSchedule(row sqlcommon.Scanner) (store.Schedule, error) { return codec.Schedule(row) }
 
 // CreateSchedule stores a schedule created over the API.
 func (s *Store) CreateSchedule(ctx context.Context, p store.CreateScheduleParams) (store.Schedule, error) {
-	if err := storeutil.ID("schedule id", p.ID); err != nil {
-		return store.Schedule{}, fmt.Errorf("create schedule: %w", err)
-	}
-	cfg, err := storeutil.JSON("schedule config", p.Config)
+	cfg, err := storeutil.CheckCreateSchedule(p)
 	if err != nil {
-		return store.Schedule{}, fmt.Errorf("create schedule %s: %w", p.ID, err)
+		return store.Schedule{}, err
 	}
 	now := store.NowOr(p.Now)
 	err = s.withConn(ctx, func(conn *pgx.Conn) error {
@@ -59,13 +44,7 @@ func (s *Store) GetSchedule(ctx context.Context, p store.GetScheduleParams) (sto
 		sc, err = scanSchedule(conn.QueryRow(ctx, `SELECT `+scheduleCols+` FROM schedules WHERE id = $1`, p.ID))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sc, fmt.Errorf("get schedule %s: %w", p.ID, store.ErrNotFound)
-	}
-	if err != nil {
-		return sc, fmt.Errorf("get schedule %s: %w", p.ID, err)
-	}
-	return sc, nil
+	return sqlcommon.One(sc, err, pgx.ErrNoRows, "get schedule "+p.ID)
 }
 
 // ListSchedules returns schedules by id.
@@ -149,5 +128,5 @@ func scheduleMissOrConflict(ctx context.Context, tx pgx.Tx, id string, revision 
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("revision is %d, not %d: %w", cur, revision, store.ErrConflict)
+	return storeutil.RevisionConflict(cur, revision)
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,51 +9,18 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 	"sundial/engine/store/internal/storeutil"
 )
 
-const triggerCols = `schedule_id, definition, config_hash, state, paused, next_fire_at, prev_fire_at,
-	times_triggered, node_id, acquired_at, last_node_id, revision, created_at, updated_at, data`
+const triggerCols = sqlcommon.TriggerCols
 
 var triggerColsT = prefixed("t", triggerCols)
 
-func scanTrigger(row pgx.Row) (store.Trigger, error) {
-	var (
-		t                                  store.Trigger
-		def, state, data                   string
-		next, prev, acquired, created, upd pgtype.Timestamptz
-		node, lastNode                     pgtype.Text
-	)
-	err := row.Scan(&t.ScheduleID, &def, &t.ConfigHash, &state, &t.Paused, &next, &prev,
-		&t.TimesTriggered, &node, &acquired, &lastNode, &t.Revision, &created, &upd, &data)
-	if err != nil {
-		return t, err
-	}
-	t.Definition = []byte(def)
-	t.Data = []byte(data)
-	t.State = store.TriggerState(state)
-	t.NextFireAt, t.PrevFireAt, t.AcquiredAt = fromTS(next), fromTS(prev), fromTS(acquired)
-	t.CreatedAt, t.UpdatedAt = fromTS(created), fromTS(upd)
-	t.NodeID, t.LastNodeID = node.String, lastNode.String
-	storeutil.SetBlockingRunID(&t)
-	return t, nil
-}
+func scanTrigger(row sqlcommon.Scanner) (store.Trigger, error) { return codec.Trigger(row) }
 
 func queryTriggers(ctx context.Context, q querier, sql string, args ...any) ([]store.Trigger, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Trigger
-	for rows.Next() {
-		t, err := scanTrigger(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return query(ctx, q, scanTrigger, sql, args...)
 }
 
 // UpsertTriggers inserts or updates config-defined triggers; see store.Store.
@@ -79,38 +45,21 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 		for _, i := range order {
 			d := p.Triggers[i]
 			next := store.Normalize(d.NextFireAt)
-			batch.Queue(`INSERT INTO triggers
-				(schedule_id, definition, config_hash, state, paused, next_fire_at, revision, created_at, updated_at, data)
-				VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8)
-				ON CONFLICT (schedule_id) DO UPDATE SET
-					definition = excluded.definition,
-					config_hash = excluded.config_hash,
-					data = excluded.data,
-					next_fire_at = excluded.next_fire_at,
-					state = CASE WHEN triggers.state = 'blocked' AND excluded.state = 'waiting' THEN 'blocked' ELSE excluded.state END,
-					node_id = NULL,
-					acquired_at = NULL,
-					revision = triggers.revision + 1,
-					updated_at = excluded.updated_at
-				WHERE triggers.config_hash <> excluded.config_hash
-				RETURNING `+triggerCols,
+			batch.Queue(upsertSQL,
 				d.ScheduleID, defs[i], d.ConfigHash, string(storeutil.InitialState(next)), d.Paused, ts(next), now, datas[i])
 		}
 		br := tx.SendBatch(ctx, batch)
 		var unchanged []string
 		for _, i := range order {
 			t, err := scanTrigger(br.QueryRow())
-			switch {
-			case err == nil && t.Revision == 1:
-				results[i] = store.UpsertTriggerResult{Action: store.UpsertInserted, Trigger: t}
-			case err == nil:
-				results[i] = store.UpsertTriggerResult{Action: store.UpsertUpdated, Trigger: t}
-			case errors.Is(err, pgx.ErrNoRows):
-				results[i].Action = store.UpsertUnchanged
-				unchanged = append(unchanged, p.Triggers[i].ScheduleID)
-			default:
+			res, ok, err := sqlcommon.Upserted(t, err, pgx.ErrNoRows)
+			if err != nil {
 				_ = br.Close()
 				return fmt.Errorf("upsert trigger %s: %w", p.Triggers[i].ScheduleID, err)
+			}
+			results[i] = res
+			if !ok {
+				unchanged = append(unchanged, p.Triggers[i].ScheduleID)
 			}
 		}
 		if err := br.Close(); err != nil {
@@ -123,10 +72,7 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 		if err != nil {
 			return fmt.Errorf("read unchanged triggers: %w", err)
 		}
-		byID := make(map[string]store.Trigger, len(stored))
-		for _, t := range stored {
-			byID[t.ScheduleID] = t
-		}
+		byID := sqlcommon.Index(stored, sqlcommon.TriggerID)
 		for i, d := range p.Triggers {
 			if results[i].Action == store.UpsertUnchanged {
 				results[i].Trigger = byID[d.ScheduleID]
@@ -148,13 +94,7 @@ func (s *Store) GetTrigger(ctx context.Context, p store.GetTriggerParams) (store
 		t, err = scanTrigger(conn.QueryRow(ctx, `SELECT `+triggerCols+` FROM triggers WHERE schedule_id = $1`, p.ScheduleID))
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return t, fmt.Errorf("get trigger %s: %w", p.ScheduleID, store.ErrNotFound)
-	}
-	if err != nil {
-		return t, fmt.Errorf("get trigger %s: %w", p.ScheduleID, err)
-	}
-	return t, nil
+	return sqlcommon.One(t, err, pgx.ErrNoRows, "get trigger "+p.ScheduleID)
 }
 
 // ListTriggers returns triggers by schedule id.
@@ -218,16 +158,12 @@ func (s *Store) PauseTriggers(ctx context.Context, p store.PauseTriggersParams) 
 // acquirers take disjoint batches; the row lock plus the state re-check make
 // each trigger acquired once.
 func (s *Store) AcquireDue(ctx context.Context, p store.AcquireParams) ([]store.Acquired, error) {
-	if err := storeutil.ID("acquiring node", p.Node); err != nil {
+	now, horizon, err := storeutil.AcquireWindow(p)
+	if err != nil {
 		return nil, fmt.Errorf("acquire due triggers: %w", err)
 	}
-	now := store.NowOr(p.Now)
-	horizon := now
-	if !p.NoLaterThan.IsZero() {
-		horizon = store.Normalize(p.NoLaterThan)
-	}
 	var out []store.Trigger
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
+	err = s.withConn(ctx, func(conn *pgx.Conn) error {
 		var err error
 		out, err = queryTriggers(ctx, conn, acquireSQL, p.Node, now, horizon, storeutil.Limit(p.Limit))
 		return err
@@ -271,10 +207,7 @@ func (s *Store) CompleteFires(ctx context.Context, p store.CompleteFiresParams) 
 		if err != nil {
 			return fmt.Errorf("advance triggers: %w", err)
 		}
-		byID := make(map[string]store.Trigger, len(advanced))
-		for _, t := range advanced {
-			byID[t.ScheduleID] = t
-		}
+		byID := sqlcommon.Index(advanced, sqlcommon.TriggerID)
 		var runs []store.Run
 		for i, f := range fires {
 			if t, ok := byID[f.ScheduleID]; ok {
@@ -359,14 +292,7 @@ func insertRuns(ctx context.Context, q querier, runs []store.Run) (map[string]bo
 		return nil, fmt.Errorf("record runs: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("record runs: %w", err)
-		}
-		inserted[id] = true
-	}
-	if err := rows.Err(); err != nil {
+	if err := sqlcommon.AddIDs(rows, inserted); err != nil {
 		return nil, fmt.Errorf("record runs: %w", err)
 	}
 	return inserted, nil
@@ -441,10 +367,7 @@ func (s *Store) ReleaseTriggers(ctx context.Context, p store.ReleaseTriggersPara
 		if err != nil {
 			return fmt.Errorf("release: %w", err)
 		}
-		byID := make(map[string]store.Trigger, len(released))
-		for _, t := range released {
-			byID[t.ScheduleID] = t
-		}
+		byID := sqlcommon.Index(released, sqlcommon.TriggerID)
 		var missing []string
 		for i, r := range rels {
 			if t, ok := byID[r.ScheduleID]; ok {
@@ -472,6 +395,9 @@ func (s *Store) ReleaseTriggers(ctx context.Context, p store.ReleaseTriggersPara
 	}
 	return results, nil
 }
+
+// upsertSQL upserts one trigger ($7 created and updated time).
+var upsertSQL = sqlcommon.UpsertTriggerSQL(`($1, $2, $3, $4, $5, $6, 1, $7, $7, $8)`)
 
 // acquireSQL claims a batch of due triggers ($1 node, $2 now, $3 horizon, $4
 // limit). "= ANY(ARRAY(subquery))" makes the batch an array the primary key
@@ -503,8 +429,7 @@ var advanceSQL = `UPDATE triggers t SET
 			RETURNING ` + triggerColsT
 
 // insertRunsSQL inserts a batch of runs, skipping recorded ids.
-const insertRunsSQL = `INSERT INTO runs
-			(id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error, recoverable)
+const insertRunsSQL = sqlcommon.InsertRun + `
 		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::timestamptz[],
 			$6::text[], $7::text[], $8::text[], $9::bool[])
 		ON CONFLICT (id) DO NOTHING

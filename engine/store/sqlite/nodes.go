@@ -8,50 +8,25 @@ import (
 	"time"
 
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 	"sundial/engine/store/internal/storeutil"
 )
 
 // The database clock of an embedded SQLite file is this host's clock.
 func dbNow() time.Time { return store.Normalize(time.Now()) }
 
-const nodeCols = `id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info,
-	recovered_at, recovered_by`
+const nodeCols = sqlcommon.NodeCols
 
-func scanNode(row scanner, now time.Time) (store.Node, error) {
-	var (
-		n                                      store.Node
-		state, info                            string
-		started, first, checked, reported, rec sql.NullInt64
-	)
-	err := row.Scan(&n.ID, &state, &started, &first, &checked, &reported, &n.ConfigHash, &info, &rec, &n.RecoveredBy)
-	if err != nil {
-		return n, err
-	}
-	n.State = store.NodeState(state)
-	n.StartedAt, n.FirstSeenAt = fromMicros(started), fromMicros(first)
-	n.CheckedInAt, n.ReportedAt, n.RecoveredAt = fromMicros(checked), fromMicros(reported), fromMicros(rec)
-	n.Info = []byte(info)
-	n.Skew = n.ReportedAt.Sub(n.CheckedInAt)
-	n.SinceCheckIn = now.Sub(n.CheckedInAt)
-	return n, nil
+func scanNode(row sqlcommon.Scanner, now time.Time) (store.Node, error) {
+	return codec.Node(row, func() time.Time { return now })
 }
 
 func (s *Store) queryNodes(ctx context.Context, now time.Time, query string, args ...any) ([]store.Node, error) {
-	rows, err := s.reader.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Node
-	for rows.Next() {
-		n, err := scanNode(rows, now)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.reader, func(row sqlcommon.Scanner) (store.Node, error) { return scanNode(row, now) }, query, args...)
 }
+
+// checkInSQL upserts a node row.
+var checkInSQL = sqlcommon.CheckInSQL(`(?, 'active', ?, ?, ?, ?, ?, ?)`, nodeCols)
 
 // CheckIn records a node's heartbeat.
 func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node, error) {
@@ -71,17 +46,7 @@ func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node,
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		n, err = scanNode(tx.QueryRowContext(ctx, `INSERT INTO nodes
-			(id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info)
-			VALUES (?, 'active', ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET
-				state = 'active',
-				started_at = COALESCE(excluded.started_at, nodes.started_at),
-				checked_in_at = excluded.checked_in_at,
-				reported_at = excluded.reported_at,
-				config_hash = excluded.config_hash,
-				info = excluded.info
-			RETURNING `+nodeCols,
+		n, err = scanNode(tx.QueryRowContext(ctx, checkInSQL,
 			p.Node, nullMicros(store.Normalize(p.StartedAt)), micros(now), micros(now), micros(reported), p.ConfigHash, info), now)
 		n.WasDeclaredDead = prev == string(store.NodeDead)
 		return err
@@ -115,11 +80,8 @@ func (s *Store) DeadNodes(ctx context.Context, p store.DeadNodesParams) ([]store
 
 // RecoverNode releases a dead node's triggers and hands out its runs.
 func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (store.Recovery, error) {
-	if err := storeutil.ID("dead node", p.Dead); err != nil {
-		return store.Recovery{}, fmt.Errorf("recover node: %w", err)
-	}
-	if err := storeutil.ID("recovering node", p.Recoverer); err != nil {
-		return store.Recovery{}, fmt.Errorf("recover node %s: %w", p.Dead, err)
+	if err := storeutil.CheckRecover(p); err != nil {
+		return store.Recovery{}, err
 	}
 	at := micros(store.NowOr(p.Now))
 	var rec store.Recovery

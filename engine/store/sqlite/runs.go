@@ -8,47 +8,16 @@ import (
 	"fmt"
 
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 	"sundial/engine/store/internal/storeutil"
 )
 
-const runCols = `id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error,
-	recoverable, recovery, recovered_from, attempt`
+const runCols = sqlcommon.RunCols
 
-func scanRun(row scanner) (store.Run, error) {
-	var (
-		r                         store.Run
-		status                    string
-		scheduled, started, ended sql.NullInt64
-		recoverable, recovery     int
-	)
-	err := row.Scan(&r.ID, &r.ScheduleID, &scheduled, &started, &ended, &r.Node, &status, &r.Error,
-		&recoverable, &recovery, &r.RecoveredFrom, &r.Attempt)
-	if err != nil {
-		return r, err
-	}
-	r.ScheduledAt, r.StartedAt, r.EndedAt = fromMicros(scheduled), fromMicros(started), fromMicros(ended)
-	r.Status = store.RunStatus(status)
-	r.Recoverable, r.Recovery = recoverable != 0, recovery != 0
-	return r, nil
-}
+func scanRun(row sqlcommon.Scanner) (store.Run, error) { return codec.Run(row) }
 
-func queryRuns(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]store.Run, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+func queryRuns(ctx context.Context, q queryer, query string, args ...any) ([]store.Run, error) {
+	return queryAll(ctx, q, scanRun, query, args...)
 }
 
 // StartRun records a run that does not come from an acquired trigger.
@@ -58,9 +27,7 @@ func (s *Store) StartRun(ctx context.Context, p store.StartRunParams) (store.Run
 	}
 	r := storeutil.StartedRun(p)
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs
-			(id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error, recoverable)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, sqlcommon.InsertRun+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.ScheduleID, micros(r.ScheduledAt), micros(r.StartedAt), nullMicros(r.EndedAt),
 			r.Node, string(r.Status), r.Error, boolInt(r.Recoverable))
 		return err
@@ -101,10 +68,7 @@ func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]sto
 		if err != nil {
 			return fmt.Errorf("finish runs: %w", err)
 		}
-		byID := make(map[string]store.Run, len(finished))
-		for _, r := range finished {
-			byID[r.ID] = r
-		}
+		byID := sqlcommon.Index(finished, sqlcommon.RunID)
 		for i, f := range fins {
 			if r, ok := byID[f.ID]; ok {
 				results[i].Run = r
@@ -131,13 +95,7 @@ func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]sto
 // GetRun returns one run.
 func (s *Store) GetRun(ctx context.Context, p store.GetRunParams) (store.Run, error) {
 	r, err := scanRun(s.reader.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, p.ID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("get run %s: %w", p.ID, store.ErrNotFound)
-	}
-	if err != nil {
-		return r, fmt.Errorf("get run %s: %w", p.ID, err)
-	}
-	return r, nil
+	return sqlcommon.One(r, err, sql.ErrNoRows, "get run "+p.ID)
 }
 
 // ListRuns returns runs, newest scheduled time first.
@@ -175,10 +133,7 @@ func (s *Store) AbandonRuns(ctx context.Context, p store.AbandonRunsParams) ([]s
 		return nil, fmt.Errorf("abandon runs: %w", err)
 	}
 	at := micros(store.NowOr(p.At))
-	reason := p.Reason
-	if reason == "" {
-		reason = storeutil.DefaultAbandonReason
-	}
+	reason := storeutil.AbandonReason(p.Reason)
 	var out []store.Run
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
@@ -308,14 +263,7 @@ func insertRuns(ctx context.Context, tx *sql.Tx, runs []runJSON) (map[string]boo
 		return nil, fmt.Errorf("record runs: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("record runs: %w", err)
-		}
-		inserted[id] = true
-	}
-	if err := rows.Err(); err != nil {
+	if err := sqlcommon.AddIDs(rows, inserted); err != nil {
 		return nil, fmt.Errorf("record runs: %w", err)
 	}
 	return inserted, nil
@@ -336,8 +284,7 @@ const unblockSQL = `UPDATE triggers SET
 			AND +triggers.state = 'blocked'`
 
 // insertRunsSQL inserts a batch of runs (JSON array), skipping recorded ids.
-const insertRunsSQL = `INSERT INTO runs
-			(id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error, recoverable)
+const insertRunsSQL = sqlcommon.InsertRun + `
 		SELECT value->>'id', value->>'schedule', value->>'scheduled', value->>'started', value->>'ended',
 			value->>'node', value->>'status', value->>'error', value->>'recoverable'
 		FROM json_each(?) WHERE true

@@ -7,33 +7,19 @@ import (
 	"fmt"
 
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 	"sundial/engine/store/internal/storeutil"
 )
 
-const scheduleCols = `id, config, revision, created_at, updated_at`
+const scheduleCols = sqlcommon.ScheduleCols
 
-func scanSchedule(row scanner) (store.Schedule, error) {
-	var (
-		sc       store.Schedule
-		cfg      string
-		cre, upd sql.NullInt64
-	)
-	if err := row.Scan(&sc.ID, &cfg, &sc.Revision, &cre, &upd); err != nil {
-		return sc, err
-	}
-	sc.Config = []byte(cfg)
-	sc.CreatedAt, sc.UpdatedAt = fromMicros(cre), fromMicros(upd)
-	return sc, nil
-}
+func scanSchedule(row sqlcommon.Scanner) (store.Schedule, error) { return codec.Schedule(row) }
 
 // CreateSchedule stores a schedule created over the API.
 func (s *Store) CreateSchedule(ctx context.Context, p store.CreateScheduleParams) (store.Schedule, error) {
-	if err := storeutil.ID("schedule id", p.ID); err != nil {
-		return store.Schedule{}, fmt.Errorf("create schedule: %w", err)
-	}
-	cfg, err := storeutil.JSON("schedule config", p.Config)
+	cfg, err := storeutil.CheckCreateSchedule(p)
 	if err != nil {
-		return store.Schedule{}, fmt.Errorf("create schedule %s: %w", p.ID, err)
+		return store.Schedule{}, err
 	}
 	now := store.NowOr(p.Now)
 	sc := store.Schedule{ID: p.ID, Config: []byte(cfg), Revision: 1, CreatedAt: now, UpdatedAt: now}
@@ -54,13 +40,7 @@ func (s *Store) CreateSchedule(ctx context.Context, p store.CreateScheduleParams
 // GetSchedule returns one schedule.
 func (s *Store) GetSchedule(ctx context.Context, p store.GetScheduleParams) (store.Schedule, error) {
 	sc, err := scanSchedule(s.reader.QueryRowContext(ctx, `SELECT `+scheduleCols+` FROM schedules WHERE id = ?`, p.ID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return sc, fmt.Errorf("get schedule %s: %w", p.ID, store.ErrNotFound)
-	}
-	if err != nil {
-		return sc, fmt.Errorf("get schedule %s: %w", p.ID, err)
-	}
-	return sc, nil
+	return sqlcommon.One(sc, err, sql.ErrNoRows, "get schedule "+p.ID)
 }
 
 // ListSchedules returns schedules by id.
@@ -141,5 +121,5 @@ func scheduleMissOrConflict(ctx context.Context, tx *sql.Tx, id string, revision
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("revision is %d, not %d: %w", cur, revision, store.ErrConflict)
+	return storeutil.RevisionConflict(cur, revision)
 }

@@ -28,20 +28,13 @@ import (
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/migrate"
+	"sundial/engine/store/internal/sqlcommon"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-var migrations = mustLoad()
-
-func mustLoad() []migrate.Migration {
-	ms, err := migrate.Load(migrationFS, "migrations")
-	if err != nil {
-		panic("sqlite store: " + err.Error())
-	}
-	return ms
-}
+var migrations = migrate.MustLoad(migrationFS, "sqlite")
 
 // LatestSchemaVersion is the newest migration this binary embeds.
 func LatestSchemaVersion() int { return migrate.Latest(migrations) }
@@ -161,7 +154,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // SchemaVersion returns the newest applied migration.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	err := s.reader.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	err := s.reader.QueryRowContext(ctx, migrate.VersionSQL).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
@@ -178,23 +171,17 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
 		var current int
-		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		if err := tx.QueryRowContext(ctx, migrate.VersionSQL).Scan(&current); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
-		pending, err := migrate.Pending(migrations, current)
-		if err != nil {
+		return migrate.Apply(migrations, current, func(sql string) error {
+			_, err := tx.ExecContext(ctx, sql)
 			return err
-		}
-		for _, m := range pending {
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-				m.Version, m.Name, micros(time.Now())); err != nil {
-				return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
-			}
-		}
-		return nil
+		}, func(m migrate.Migration) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.Version, m.Name, micros(time.Now()))
+			return err
+		})
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrSchemaTooNew) {
@@ -413,6 +400,28 @@ func microsPtr(t time.Time) *int64 {
 	}
 	n := t.UnixMicro()
 	return &n
+}
+
+// codec decodes this dialect's scanned columns.
+var codec = sqlcommon.Codec[sql.NullInt64, int, sql.NullString]{
+	Time: fromMicros,
+	Bool: func(n int) bool { return n != 0 },
+	Str:  func(s sql.NullString) string { return s.String },
+}
+
+// queryer is what *sql.DB and *sql.Tx have in common for queries.
+type queryer interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+// queryAll runs q on db and scans each row it returns with scan.
+func queryAll[T any](ctx context.Context, db queryer, scan func(sqlcommon.Scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return sqlcommon.Collect(rows, scan)
 }
 
 func fromMicros(n sql.NullInt64) time.Time {

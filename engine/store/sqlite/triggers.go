@@ -6,59 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 	"sundial/engine/store/internal/storeutil"
 )
 
-const triggerCols = `schedule_id, definition, config_hash, state, paused, next_fire_at, prev_fire_at,
-	times_triggered, node_id, acquired_at, last_node_id, revision, created_at, updated_at, data`
+const triggerCols = sqlcommon.TriggerCols
 
-type scanner interface{ Scan(dest ...any) error }
+func scanTrigger(row sqlcommon.Scanner) (store.Trigger, error) { return codec.Trigger(row) }
 
-func scanTrigger(row scanner) (store.Trigger, error) {
-	var (
-		t                                  store.Trigger
-		def, data                          string
-		state                              string
-		paused                             int
-		next, prev, acquired, created, upd sql.NullInt64
-		node, lastNode                     sql.NullString
-	)
-	err := row.Scan(&t.ScheduleID, &def, &t.ConfigHash, &state, &paused, &next, &prev,
-		&t.TimesTriggered, &node, &acquired, &lastNode, &t.Revision, &created, &upd, &data)
-	if err != nil {
-		return t, err
-	}
-	t.Definition = []byte(def)
-	t.Data = []byte(data)
-	t.State = store.TriggerState(state)
-	t.Paused = paused != 0
-	t.NextFireAt, t.PrevFireAt, t.AcquiredAt = fromMicros(next), fromMicros(prev), fromMicros(acquired)
-	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(upd)
-	t.NodeID, t.LastNodeID = node.String, lastNode.String
-	storeutil.SetBlockingRunID(&t)
-	return t, nil
-}
-
-func queryTriggers(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]store.Trigger, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Trigger
-	for rows.Next() {
-		t, err := scanTrigger(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+func queryTriggers(ctx context.Context, q queryer, query string, args ...any) ([]store.Trigger, error) {
+	return queryAll(ctx, q, scanTrigger, query, args...)
 }
 
 // UpsertTriggers inserts or updates config-defined triggers; see store.Store.
@@ -71,21 +30,7 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 	var results []store.UpsertTriggerResult
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		results = make([]store.UpsertTriggerResult, len(p.Triggers))
-		upsert, err := tx.PrepareContext(ctx, `INSERT INTO triggers
-			(schedule_id, definition, config_hash, state, paused, next_fire_at, revision, created_at, updated_at, data)
-			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
-			ON CONFLICT (schedule_id) DO UPDATE SET
-				definition = excluded.definition,
-				config_hash = excluded.config_hash,
-				data = excluded.data,
-				next_fire_at = excluded.next_fire_at,
-				state = CASE WHEN triggers.state = 'blocked' AND excluded.state = 'waiting' THEN 'blocked' ELSE excluded.state END,
-				node_id = NULL,
-				acquired_at = NULL,
-				revision = triggers.revision + 1,
-				updated_at = excluded.updated_at
-			WHERE triggers.config_hash <> excluded.config_hash
-			RETURNING `+triggerCols)
+		upsert, err := tx.PrepareContext(ctx, upsertSQL)
 		if err != nil {
 			return fmt.Errorf("prepare upsert: %w", err)
 		}
@@ -104,20 +49,16 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 			}
 			t, err := scanTrigger(upsert.QueryRowContext(ctx, d.ScheduleID, defs[i], d.ConfigHash,
 				string(storeutil.InitialState(next)), boolInt(d.Paused), nullMicros(next), now, now, data))
-			switch {
-			case err == nil && t.Revision == 1:
-				results[i] = store.UpsertTriggerResult{Action: store.UpsertInserted, Trigger: t}
-			case err == nil:
-				results[i] = store.UpsertTriggerResult{Action: store.UpsertUpdated, Trigger: t}
-			case errors.Is(err, sql.ErrNoRows):
-				t, err := scanTrigger(get.QueryRowContext(ctx, d.ScheduleID))
-				if err != nil {
-					return fmt.Errorf("read trigger %s: %w", d.ScheduleID, err)
-				}
-				results[i] = store.UpsertTriggerResult{Action: store.UpsertUnchanged, Trigger: t}
-			default:
+			res, ok, err := sqlcommon.Upserted(t, err, sql.ErrNoRows)
+			if err != nil {
 				return fmt.Errorf("upsert trigger %s: %w", d.ScheduleID, err)
 			}
+			if !ok {
+				if res.Trigger, err = scanTrigger(get.QueryRowContext(ctx, d.ScheduleID)); err != nil {
+					return fmt.Errorf("read trigger %s: %w", d.ScheduleID, err)
+				}
+			}
+			results[i] = res
 		}
 		return nil
 	})
@@ -130,13 +71,7 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 // GetTrigger returns one trigger.
 func (s *Store) GetTrigger(ctx context.Context, p store.GetTriggerParams) (store.Trigger, error) {
 	t, err := scanTrigger(s.reader.QueryRowContext(ctx, `SELECT `+triggerCols+` FROM triggers WHERE schedule_id = ?`, p.ScheduleID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, fmt.Errorf("get trigger %s: %w", p.ScheduleID, store.ErrNotFound)
-	}
-	if err != nil {
-		return t, fmt.Errorf("get trigger %s: %w", p.ScheduleID, err)
-	}
-	return t, nil
+	return sqlcommon.One(t, err, sql.ErrNoRows, "get trigger "+p.ScheduleID)
 }
 
 // ListTriggers returns triggers by schedule id.
@@ -208,22 +143,18 @@ func (s *Store) PauseTriggers(ctx context.Context, p store.PauseTriggersParams) 
 	if err != nil {
 		return nil, fmt.Errorf("pause triggers: %w", err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ScheduleID < out[j].ScheduleID })
+	storeutil.SortTriggers(out)
 	return out, nil
 }
 
 // AcquireDue claims due triggers for a node.
 func (s *Store) AcquireDue(ctx context.Context, p store.AcquireParams) ([]store.Acquired, error) {
-	if err := storeutil.ID("acquiring node", p.Node); err != nil {
+	now, horizon, err := storeutil.AcquireWindow(p)
+	if err != nil {
 		return nil, fmt.Errorf("acquire due triggers: %w", err)
 	}
-	now := store.NowOr(p.Now)
-	horizon := now
-	if !p.NoLaterThan.IsZero() {
-		horizon = store.Normalize(p.NoLaterThan)
-	}
 	var ts []store.Trigger
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		ts, err = queryTriggers(ctx, tx, acquireSQL, p.Node, micros(now), micros(now), micros(horizon), storeutil.Limit(p.Limit))
 		return err
@@ -272,10 +203,7 @@ func (s *Store) CompleteFires(ctx context.Context, p store.CompleteFiresParams) 
 		if err != nil {
 			return fmt.Errorf("advance triggers: %w", err)
 		}
-		byID := make(map[string]store.Trigger, len(advanced))
-		for _, t := range advanced {
-			byID[t.ScheduleID] = t
-		}
+		byID := sqlcommon.Index(advanced, sqlcommon.TriggerID)
 		runs := make([]runJSON, 0, len(advanced))
 		for i, f := range fires {
 			t, ok := byID[f.ScheduleID]
@@ -398,6 +326,9 @@ func (s *Store) ReleaseTriggers(ctx context.Context, p store.ReleaseTriggersPara
 	}
 	return results, nil
 }
+
+// upsertSQL upserts one trigger.
+var upsertSQL = sqlcommon.UpsertTriggerSQL(`(?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`)
 
 // acquireSQL claims a batch of due triggers ($1 node, $2 now, $3 now, $4 horizon, $5 limit).
 const acquireSQL = `UPDATE triggers

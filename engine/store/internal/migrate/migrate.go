@@ -69,3 +69,34 @@ func Pending(ms []Migration, current int) ([]Migration, error) {
 	}
 	return ms[current:], nil
 }
+
+// VersionSQL reads the newest applied migration.
+const VersionSQL = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+
+// MustLoad is Load for a backend's embedded migrations, which cannot fail
+// once the tests pass.
+func MustLoad(fsys fs.FS, backend string) []Migration {
+	ms, err := Load(fsys, "migrations")
+	if err != nil {
+		panic(backend + " store: " + err.Error())
+	}
+	return ms
+}
+
+// Apply brings a database at version current up to date: each pending
+// migration is run with exec and recorded with record, in order.
+func Apply(ms []Migration, current int, exec func(sql string) error, record func(Migration) error) error {
+	pending, err := Pending(ms, current)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
+		if err := exec(m.SQL); err != nil {
+			return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		if err := record(m); err != nil {
+			return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+	}
+	return nil
+}

@@ -453,3 +453,55 @@ func claimConflict(t store.Trigger, f store.ClaimFire) error {
 	}
 	return fmt.Errorf("fire %s: trigger %s %s: %w", f.FireID, t.ScheduleID, why, store.ErrConflict)
 }
+
+// AbandonReason is the error recorded on runs AbandonRuns abandons.
+func AbandonReason(reason string) string {
+	if reason == "" {
+		return DefaultAbandonReason
+	}
+	return reason
+}
+
+// AcquireWindow validates AcquireParams and returns the acquisition time and
+// the latest next fire time it takes.
+func AcquireWindow(p store.AcquireParams) (now, horizon time.Time, err error) {
+	if err := ID("acquiring node", p.Node); err != nil {
+		return now, horizon, err
+	}
+	now = store.NowOr(p.Now)
+	horizon = now
+	if !p.NoLaterThan.IsZero() {
+		horizon = store.Normalize(p.NoLaterThan)
+	}
+	return now, horizon, nil
+}
+
+// CheckCreateSchedule validates CreateScheduleParams and returns the config
+// as stored.
+func CheckCreateSchedule(p store.CreateScheduleParams) (string, error) {
+	if err := ID("schedule id", p.ID); err != nil {
+		return "", fmt.Errorf("create schedule: %w", err)
+	}
+	cfg, err := JSON("schedule config", p.Config)
+	if err != nil {
+		return "", fmt.Errorf("create schedule %s: %w", p.ID, err)
+	}
+	return cfg, nil
+}
+
+// RevisionConflict is the error of a schedule change that expected revision
+// but found cur.
+func RevisionConflict(cur, revision int64) error {
+	return fmt.Errorf("revision is %d, not %d: %w", cur, revision, store.ErrConflict)
+}
+
+// CheckRecover validates RecoverNodeParams.
+func CheckRecover(p store.RecoverNodeParams) error {
+	if err := ID("dead node", p.Dead); err != nil {
+		return fmt.Errorf("recover node: %w", err)
+	}
+	if err := ID("recovering node", p.Recoverer); err != nil {
+		return fmt.Errorf("recover node %s: %w", p.Dead, err)
+	}
+	return nil
+}

@@ -1,0 +1,237 @@
+// Package sqlcommon holds what the SQL backends share regardless of dialect:
+// the column lists of the store tables, the turning of scanned rows into
+// store types, result assembly, and the SQL fragments both dialects spell
+// the same. Placeholders, locking and connection handling stay with each
+// backend.
+package sqlcommon
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/storeutil"
+)
+
+// Column lists, in the order the Codec scans them.
+const (
+	TriggerCols = `schedule_id, definition, config_hash, state, paused, next_fire_at, prev_fire_at,
+	times_triggered, node_id, acquired_at, last_node_id, revision, created_at, updated_at, data`
+	RunCols = `id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error,
+	recoverable, recovery, recovered_from, attempt`
+	NodeCols = `id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info,
+	recovered_at, recovered_by`
+	ScheduleCols = `id, config, revision, created_at, updated_at`
+)
+
+// UpsertTriggerSQL is UpsertTriggers' statement for one trigger; values is
+// the dialect's VALUES tuple for (schedule_id, definition, config_hash,
+// state, paused, next_fire_at, 1, created_at, updated_at, data). A row is
+// returned unless the stored config hash is the same.
+func UpsertTriggerSQL(values string) string {
+	return `INSERT INTO triggers
+			(schedule_id, definition, config_hash, state, paused, next_fire_at, revision, created_at, updated_at, data)
+			VALUES ` + values + `
+			ON CONFLICT (schedule_id) DO UPDATE SET
+				definition = excluded.definition,
+				config_hash = excluded.config_hash,
+				data = excluded.data,
+				next_fire_at = excluded.next_fire_at,
+				state = CASE WHEN triggers.state = 'blocked' AND excluded.state = 'waiting' THEN 'blocked' ELSE excluded.state END,
+				node_id = NULL,
+				acquired_at = NULL,
+				revision = triggers.revision + 1,
+				updated_at = excluded.updated_at
+			WHERE triggers.config_hash <> excluded.config_hash
+			RETURNING ` + TriggerCols
+}
+
+// CheckInSQL is CheckIn's upsert of a node row; values is the dialect's
+// VALUES tuple for (id, 'active', started_at, first_seen_at, checked_in_at,
+// reported_at, config_hash, info), returning what follows RETURNING.
+func CheckInSQL(values, returning string) string {
+	return `INSERT INTO nodes
+			(id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info)
+			VALUES ` + values + `
+			ON CONFLICT (id) DO UPDATE SET
+				state = 'active',
+				started_at = COALESCE(excluded.started_at, nodes.started_at),
+				checked_in_at = excluded.checked_in_at,
+				reported_at = excluded.reported_at,
+				config_hash = excluded.config_hash,
+				info = excluded.info
+			RETURNING ` + returning
+}
+
+// Scanner is a row: *sql.Row, *sql.Rows, pgx.Row, pgx.Rows.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Rows is a result set being read.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// Collect scans every remaining row of rows with scan. The caller closes
+// rows.
+func Collect[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Index maps xs by key.
+func Index[T any, K comparable](xs []T, key func(T) K) map[K]T {
+	m := make(map[K]T, len(xs))
+	for _, x := range xs {
+		m[key(x)] = x
+	}
+	return m
+}
+
+// TriggerID and RunID are the keys of Index for triggers and runs.
+func TriggerID(t store.Trigger) string { return t.ScheduleID }
+
+// RunID is the key of a run.
+func RunID(r store.Run) string { return r.ID }
+
+// One wraps the error of reading one row for what: store.ErrNotFound when
+// it is the driver's noRows.
+func One[T any](v T, err, noRows error, what string) (T, error) {
+	if errors.Is(err, noRows) {
+		return v, fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
+}
+
+// Upserted turns the outcome of UpsertTriggerSQL into a result: inserted at
+// revision 1, updated after, unchanged (ok false, Trigger to be read) when
+// no row came back, which is the driver's noRows.
+func Upserted(t store.Trigger, err, noRows error) (res store.UpsertTriggerResult, ok bool, _ error) {
+	switch {
+	case err == nil && t.Revision == 1:
+		return store.UpsertTriggerResult{Action: store.UpsertInserted, Trigger: t}, true, nil
+	case err == nil:
+		return store.UpsertTriggerResult{Action: store.UpsertUpdated, Trigger: t}, true, nil
+	case errors.Is(err, noRows):
+		return store.UpsertTriggerResult{Action: store.UpsertUnchanged}, false, nil
+	}
+	return res, false, err
+}
+
+// Codec turns a dialect's scanned columns into store types: T is its
+// nullable time column, B its boolean column and S its nullable text column,
+// each with its decoder.
+type Codec[T, B, S any] struct {
+	Time func(T) time.Time
+	Bool func(B) bool
+	Str  func(S) string
+}
+
+// Trigger scans TriggerCols.
+func (c Codec[T, B, S]) Trigger(row Scanner) (store.Trigger, error) {
+	var (
+		t                                  store.Trigger
+		def, state, data                   string
+		paused                             B
+		next, prev, acquired, created, upd T
+		node, lastNode                     S
+	)
+	err := row.Scan(&t.ScheduleID, &def, &t.ConfigHash, &state, &paused, &next, &prev,
+		&t.TimesTriggered, &node, &acquired, &lastNode, &t.Revision, &created, &upd, &data)
+	if err != nil {
+		return t, err
+	}
+	t.Definition = []byte(def)
+	t.Data = []byte(data)
+	t.State = store.TriggerState(state)
+	t.Paused = c.Bool(paused)
+	t.NextFireAt, t.PrevFireAt, t.AcquiredAt = c.Time(next), c.Time(prev), c.Time(acquired)
+	t.CreatedAt, t.UpdatedAt = c.Time(created), c.Time(upd)
+	t.NodeID, t.LastNodeID = c.Str(node), c.Str(lastNode)
+	storeutil.SetBlockingRunID(&t)
+	return t, nil
+}
+
+// Run scans RunCols.
+func (c Codec[T, B, S]) Run(row Scanner) (store.Run, error) {
+	var (
+		r                         store.Run
+		status                    string
+		scheduled, started, ended T
+		recoverable, recovery     B
+	)
+	err := row.Scan(&r.ID, &r.ScheduleID, &scheduled, &started, &ended, &r.Node, &status, &r.Error,
+		&recoverable, &recovery, &r.RecoveredFrom, &r.Attempt)
+	if err != nil {
+		return r, err
+	}
+	r.ScheduledAt, r.StartedAt, r.EndedAt = c.Time(scheduled), c.Time(started), c.Time(ended)
+	r.Status = store.RunStatus(status)
+	r.Recoverable, r.Recovery = c.Bool(recoverable), c.Bool(recovery)
+	return r, nil
+}
+
+// Node scans NodeCols followed by extra; now, called after the scan, is the
+// database's clock that SinceCheckIn is measured by.
+func (c Codec[T, B, S]) Node(row Scanner, now func() time.Time, extra ...any) (store.Node, error) {
+	var (
+		n                                      store.Node
+		state, info                            string
+		started, first, checked, reported, rec T
+	)
+	dest := append([]any{&n.ID, &state, &started, &first, &checked, &reported, &n.ConfigHash, &info, &rec, &n.RecoveredBy}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return n, err
+	}
+	n.State = store.NodeState(state)
+	n.StartedAt, n.FirstSeenAt = c.Time(started), c.Time(first)
+	n.CheckedInAt, n.ReportedAt, n.RecoveredAt = c.Time(checked), c.Time(reported), c.Time(rec)
+	n.Info = []byte(info)
+	n.Skew = n.ReportedAt.Sub(n.CheckedInAt)
+	n.SinceCheckIn = now().Sub(n.CheckedInAt)
+	return n, nil
+}
+
+// Schedule scans ScheduleCols.
+func (c Codec[T, B, S]) Schedule(row Scanner) (store.Schedule, error) {
+	var (
+		sc       store.Schedule
+		cfg      string
+		cre, upd T
+	)
+	if err := row.Scan(&sc.ID, &cfg, &sc.Revision, &cre, &upd); err != nil {
+		return sc, err
+	}
+	sc.Config = []byte(cfg)
+	sc.CreatedAt, sc.UpdatedAt = c.Time(cre), c.Time(upd)
+	return sc, nil
+}
+
+// InsertRun is the head of an INSERT of new runs, up to the values.
+const InsertRun = `INSERT INTO runs
+			(id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error, recoverable)`
+
+// AddIDs reads rows of one text column (the ids an INSERT ... RETURNING id
+// wrote) into set.
+func AddIDs(rows Rows, set map[string]bool) error {
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		set[id] = true
+	}
+	return rows.Err()
+}
