@@ -24,16 +24,16 @@ func init() { register(newServeCmd) }
 
 // serveOptions are the flags of `sundial serve`.
 type serveOptions struct {
-	conf     string
-	scripts  string
-	listen   string
-	nodeID   string
-	store    string
-	checkIn  time.Duration
-	timeout  time.Duration
-	grace    time.Duration
-	logLevel string
-	logJSON  bool
+	conf      string
+	scripts   string
+	listen    string
+	nodeID    string
+	store     string
+	checkIn   time.Duration
+	timeout   time.Duration
+	grace     time.Duration
+	logLevel  string
+	logFormat string
 }
 
 func newServeCmd() *cobra.Command {
@@ -72,7 +72,7 @@ cannot be reached at start is an error.`,
 	f.DurationVar(&opts.timeout, "node-timeout", persist.DefaultNodeTimeout, "how long a node may go without checking in before the others recover its runs (at least twice --checkin-interval)")
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, how long running runs may take to finish before they are interrupted")
 	f.StringVar(&opts.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.BoolVar(&opts.logJSON, "log-json", false, "log as JSON lines instead of text")
+	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json (one JSON object per line)")
 	return cmd
 }
 
@@ -83,10 +83,13 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 	hopts := &slog.HandlerOptions{Level: level}
 	var logger *slog.Logger
-	if opts.logJSON {
+	switch opts.logFormat {
+	case "json":
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, hopts))
-	} else {
+	case "text":
 		logger = slog.New(slog.NewTextHandler(os.Stderr, hopts))
+	default:
+		return usageError(fmt.Errorf("--log-format %q: want text or json", opts.logFormat))
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -98,10 +101,15 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	defer signal.Stop(hup)
 	reload := make(chan struct{}, 1)
 	go func() {
-		for range hup {
+		for {
 			select {
-			case reload <- struct{}{}:
-			default:
+			case <-ctx.Done():
+				return
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}()

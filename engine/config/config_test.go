@@ -812,3 +812,30 @@ func TestConfigTimes(t *testing.T) {
 		t.Errorf("gap startTime shown as %q, start %v", got, sc.StartTime.In(ny))
 	}
 }
+
+// TestBadBootPropertiesKeepPrevious: a boot.properties with a bad line applies
+// none of its lines; the previous properties stay.
+func TestBadBootPropertiesKeepPrevious(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "boot.properties", "color=red\n")
+	write(t, dir, "schedule-p.json", `{"schedule": "0 0 * * * ?", "invokeService": "x.y", "invokeContext": {"c": "&{color}"}}`)
+	env := envOf(nil)
+	first, err := Load(dir, LoadOptions{Env: env})
+	if err != nil || !first.Valid() {
+		t.Fatalf("first load: %v %v", err, first.AllErrors())
+	}
+	write(t, dir, "boot.properties", "color=blue\nbad=\\u12\n")
+	next, err := Load(dir, LoadOptions{Env: env, Previous: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Valid() {
+		t.Fatal("a boot.properties with a bad line loaded without an error")
+	}
+	if got := next.Properties["color"]; got != "red" {
+		t.Errorf("color = %q after a bad edit, want the previous \"red\"", got)
+	}
+	if got := next.Schedules["p"].InvokeContext["c"]; got != "red" {
+		t.Errorf("schedule sees color %v, want \"red\"", got)
+	}
+}

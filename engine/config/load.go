@@ -254,7 +254,8 @@ func (l *loader) addFile(rel string, errs, warns []error) {
 	}
 }
 
-// loadBoot reads boot.properties; lines with errors are skipped.
+// loadBoot reads boot.properties. A file with a bad line is not applied at
+// all; the previous snapshot's properties stay.
 func (l *loader) loadBoot(paths []string) map[string]string {
 	if len(paths) == 0 {
 		return nil
@@ -272,6 +273,14 @@ func (l *loader) loadBoot(paths []string) map[string]string {
 	props, serrs := parseProperties(data)
 	for _, se := range serrs {
 		l.addFile(rel, []error{&FileError{File: l.display(rel), Line: se.line, Col: se.col, Err: errorf(ErrSyntax, "syntax error: %s", se.msg)}}, nil)
+	}
+	if len(serrs) > 0 {
+		// A bad file applies none of its lines: the last good version stands,
+		// or, on a first load, only the built-in defaults.
+		if l.opts.Previous != nil {
+			return l.opts.Previous.Properties
+		}
+		return nil
 	}
 	return props
 }

@@ -72,7 +72,7 @@ type Daemon struct {
 	log      *slog.Logger
 	registry *prometheus.Registry
 	sched    *scheduler.Scheduler
-	scripts  atomic.Pointer[script.Engine]
+	scripts  atomic.Pointer[scriptEngine]
 	watcher  *watch.Watcher
 
 	reloadMu sync.Mutex // serialises reloads (watcher, SIGHUP, API)
@@ -94,6 +94,9 @@ type reloadStatus struct {
 	At     time.Time
 	Hash   string
 	Errors []string // file:line:col: message
+	// Failed is why the last reload could not be applied ("" when it was):
+	// the directory could not be read, or the store refused the change.
+	Failed string
 }
 
 // New builds a daemon; nothing runs until Run.
@@ -167,6 +170,14 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		nodeID, _ = os.Hostname()
 	}
 	d.nodeID = nodeID
+	// Listen before anything else happens, so that a busy port fails the
+	// start before this node joins the cluster and recovers its old runs.
+	if d.opts.Listen != "" {
+		if d.listener, err = net.Listen("tcp", d.opts.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
+		}
+		defer d.listener.Close()
+	}
 	d.setScripts(first)
 	stateStore := d.opts.Store
 	if d.opts.DB != nil {
@@ -226,11 +237,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 
 	var srv *http.Server
-	if d.opts.Listen != "" {
-		if d.listener, err = net.Listen("tcp", d.opts.Listen); err != nil {
-			d.sched.Stop(0)
-			return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
-		}
+	if d.listener != nil {
 		srv = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(d.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -242,6 +249,28 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		"schedules", len(first.Schedules), "listen", d.Addr())
 	close(d.ready)
 
+	// Reloads run on their own goroutine, one at a time, so that a slow one
+	// (a store that stalls) never keeps SIGTERM waiting.
+	reloadReq := make(chan struct{}, 1)
+	reloaderDone := make(chan struct{})
+	go func() {
+		defer close(reloaderDone)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reloadReq:
+				d.Reload(ctx)
+			}
+		}
+	}()
+	requestReload := func() {
+		select {
+		case reloadReq <- struct{}{}:
+		default: // one is already pending; it will read the latest files
+		}
+	}
+
 	for {
 		select {
 		case <-ctx.Done():
@@ -252,6 +281,11 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 				cancel()
 			}
 			err := d.sched.Stop(d.opts.Grace)
+			select {
+			case <-reloaderDone:
+			case <-time.After(5 * time.Second):
+				d.log.Warn("a reload was still in progress at shutdown")
+			}
 			d.log.Info("sundial stopped")
 			return err
 		case ev, ok := <-d.watcher.Reloads():
@@ -259,10 +293,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 				return errors.New("configuration watcher stopped")
 			}
 			d.log.Debug("configuration changed", "paths", ev.Paths)
-			d.Reload(ctx)
+			requestReload()
 		case <-reload:
 			d.log.Info("reload requested")
-			d.Reload(ctx)
+			requestReload()
 		}
 	}
 }
@@ -275,9 +309,7 @@ func (d *Daemon) Reload(ctx context.Context) {
 	start := time.Now()
 	next, err := config.Load(d.opts.ConfDir, config.LoadOptions{ScriptsDir: d.opts.ScriptsDir, Previous: d.current.Load(), Logger: d.log})
 	if err != nil {
-		d.reloads.WithLabelValues("failed").Inc()
-		d.log.Error("configuration not reloaded: the last applied version keeps running", "err", err)
-		d.notifyApplied("", "failed")
+		d.reloadFailed("", "configuration not reloaded: the last applied version keeps running", err)
 		return
 	}
 	d.apply(ctx, next)
@@ -293,20 +325,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 		status.Errors = append(status.Errors, e.Error())
 	}
 	d.configErrors.Set(float64(len(next.Errors)))
-	for _, e := range errs {
-		d.log.Error("invalid configuration file: its last good version keeps running", "err", e.Error())
-	}
-	if prev != nil {
-		for _, w := range next.AllWarnings() {
-			if !containsError(prev.AllWarnings(), w) {
-				d.log.Warn("configuration warning", "warning", w.Error())
-			}
-		}
-	} else {
-		for _, w := range next.AllWarnings() {
-			d.log.Warn("configuration warning", "warning", w.Error())
-		}
-	}
+	d.logProblems(prev, next, errs)
 	result := "applied"
 	if len(errs) > 0 {
 		result = "invalid"
@@ -323,17 +342,15 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 		d.notifyApplied(next.Hash, result)
 		return
 	}
-	d.setScripts(next)
 	res, err := d.sched.Reconcile(ctx, next)
 	if err != nil {
-		d.reloads.WithLabelValues("failed").Inc()
-		d.log.Error("configuration not applied: the last applied version keeps running", "err", err)
-		d.notifyApplied(next.Hash, "failed")
+		d.reloadFailed(next.Hash, "configuration not applied: the last applied version keeps running", err)
 		return
 	}
 	for id, e := range res.Errors {
 		d.log.Error("schedule not applied", "schedule", id, "err", e)
 	}
+	d.setScripts(next) // only now: a failed apply must not half-apply new properties
 	d.current.Store(next)
 	d.applied.Store(status)
 	d.reloads.WithLabelValues(result).Inc()
@@ -353,13 +370,48 @@ func (d *Daemon) notifyApplied(hash, result string) {
 	}
 }
 
-func containsError(list []error, e error) bool {
-	for _, x := range list {
-		if x.Error() == e.Error() {
-			return true
+// logProblems logs the invalid files and warnings of next: new ones at error
+// and warn, ones the previous reload already reported at debug.
+func (d *Daemon) logProblems(prev, next *config.Desired, errs []error) {
+	seen := map[string]bool{}
+	if st := d.applied.Load(); st != nil {
+		for _, e := range st.Errors {
+			seen[e] = true
 		}
 	}
-	return false
+	if prev != nil {
+		for _, w := range prev.AllWarnings() {
+			seen[w.Error()] = true
+		}
+	}
+	outcome := "left out"
+	if prev != nil {
+		outcome = "its last good version keeps running"
+	}
+	for _, e := range errs {
+		if msg := e.Error(); seen[msg] {
+			d.log.Debug("configuration file still invalid", "err", msg)
+		} else {
+			d.log.Error("invalid configuration file: "+outcome, "err", msg)
+		}
+	}
+	for _, w := range next.AllWarnings() {
+		if msg := w.Error(); !seen[msg] {
+			d.log.Warn("configuration warning", "warning", msg)
+		}
+	}
+}
+
+// reloadFailed records and reports a reload that could not be applied.
+func (d *Daemon) reloadFailed(hash, msg string, err error) {
+	d.reloads.WithLabelValues("failed").Inc()
+	d.log.Error(msg, "err", err)
+	st := reloadStatus{At: time.Now(), Failed: err.Error()}
+	if cur := d.applied.Load(); cur != nil {
+		st.Hash, st.Errors = cur.Hash, cur.Errors
+	}
+	d.applied.Store(&st)
+	d.notifyApplied(hash, "failed")
 }
 
 func shortHash(h string) string {
@@ -369,17 +421,27 @@ func shortHash(h string) string {
 	return h
 }
 
-// setScripts makes a script engine for the snapshot's boot properties.
+// scriptEngine is the script engine and the boot properties it was made with.
+type scriptEngine struct {
+	*script.Engine
+	props map[string]string
+}
+
+// setScripts makes a script engine for the snapshot's boot properties, unless
+// the current one already has them.
 func (d *Daemon) setScripts(desired *config.Desired) {
-	if cur := d.scripts.Load(); cur != nil && d.current.Load() != nil && sameProps(d.current.Load().Properties, desired.Properties) {
+	if cur := d.scripts.Load(); cur != nil && sameProps(cur.props, desired.Properties) {
 		return
 	}
-	d.scripts.Store(script.New(script.Config{
-		ScriptsDir: d.opts.ScriptsDir,
-		Properties: desired.Properties,
-		Logger:     d.log,
-		Stdout:     d.opts.Stdout,
-	}))
+	d.scripts.Store(&scriptEngine{
+		Engine: script.New(script.Config{
+			ScriptsDir: d.opts.ScriptsDir,
+			Properties: desired.Properties,
+			Logger:     d.log,
+			Stdout:     d.opts.Stdout,
+		}),
+		props: desired.Properties,
+	})
 }
 
 func sameProps(a, b map[string]string) bool {

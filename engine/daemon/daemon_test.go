@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -328,8 +329,9 @@ type healthDoc struct {
 	Status string `json:"status"`
 	Node   string `json:"node"`
 	Config struct {
-		Hash   string   `json:"hash"`
-		Errors []string `json:"errors"`
+		Hash        string   `json:"hash"`
+		Errors      []string `json:"errors"`
+		ReloadError string   `json:"reloadError"`
 	} `json:"config"`
 	Schedules int `json:"schedules"`
 }
@@ -791,5 +793,50 @@ func TestDaemon_EditDoesNotRefireSameSecond(t *testing.T) {
 			t.Errorf("fire %s ran as %s and as %s", id, prevTag, tag)
 		}
 		printed[id] = tag
+	}
+}
+
+// TestDaemon_FailedReloadShowsInHealth removes the conf directory: the reload
+// fails, the running schedule keeps firing, and /healthz says why.
+func TestDaemon_FailedReloadShowsInHealth(t *testing.T) {
+	t.Parallel()
+	conf, scripts := newDirs(t, map[string]string{"schedule-a.json": everySecond("v1")})
+	b := start(t, conf, scripts)
+	mark := b.mark()
+	if err := os.RemoveAll(conf); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a failed reload", func() bool {
+		for _, e := range b.applied.list()[mark:] {
+			if e.result == "failed" {
+				return true
+			}
+		}
+		return false
+	})
+	h := b.health(t)
+	if h.Status != "degraded" || h.Config.ReloadError == "" {
+		t.Errorf("health after a failed reload = %+v, want degraded with reloadError", h)
+	}
+	b.waitLines(t, "v1 ", time.Now(), 1) // the last applied version keeps running
+}
+
+// TestDaemon_BusyPortFailsBeforeStart: a taken --listen address stops the
+// start with an error naming the address.
+func TestDaemon_BusyPortFailsBeforeStart(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conf, scripts := newDirs(t, map[string]string{"schedule-a.json": everySecond("v1")})
+	d, err := daemon.New(daemon.Options{ConfDir: conf, ScriptsDir: scripts, Listen: ln.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Run(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "listen on "+ln.Addr().String()) {
+		t.Fatalf("Run on a busy port = %v, want a listen error", err)
 	}
 }

@@ -34,6 +34,8 @@ type configHealth struct {
 	Hash      string    `json:"hash"`
 	AppliedAt time.Time `json:"appliedAt"`
 	Errors    []string  `json:"errors"`
+	// ReloadError is why the last reload was not applied, if it was not.
+	ReloadError string `json:"reloadError,omitempty"`
 }
 
 func (d *Daemon) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -46,6 +48,10 @@ func (d *Daemon) healthz(w http.ResponseWriter, _ *http.Request) {
 		if len(st.Errors) > 0 {
 			h.Status = "degraded"
 			h.Config.Errors = st.Errors
+		}
+		if st.Failed != "" {
+			h.Status = "degraded"
+			h.Config.ReloadError = st.Failed
 		}
 	}
 	if d.persist != nil {
