@@ -41,10 +41,11 @@ func newBatcher[In, Out any](max, loops int, run func(ctx context.Context, in []
 	return b
 }
 
-// do runs one item in the next batch and returns its result. It waits for
-// the batch even when the caller's context ends: the outcome of a store
-// write must be known.
-func (b *batcher[In, Out]) do(in In) (Out, error) {
+// do runs one item in the next batch and returns its result. When ctx ends
+// first it returns ctx's error: an item not yet taken is dropped; one in a
+// running batch may still be written, and its outcome is then unknown to the
+// caller (a claim so taken is recovered as this node's, like a crash's).
+func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
 	b.once.Do(func() {
 		for range b.loops {
 			b.stopped.Add(1)
@@ -52,19 +53,26 @@ func (b *batcher[In, Out]) do(in In) (Out, error) {
 		}
 	})
 	c := &call[In, Out]{in: in, done: make(chan struct{})}
+	var zero Out
 	select {
 	case b.ch <- c:
 	case <-b.stop:
-		var zero Out
 		return zero, errStopped
+	case <-ctx.Done():
+		return zero, ctx.Err()
 	}
 	select {
 	case <-c.done:
+	case <-ctx.Done():
+		select {
+		case <-c.done:
+		default:
+			return zero, ctx.Err()
+		}
 	case <-b.dead:
 		select {
 		case <-c.done:
 		default: // queued after the loops were gone
-			var zero Out
 			return zero, errStopped
 		}
 	}
@@ -123,13 +131,14 @@ func (b *batcher[In, Out]) fail() {
 	}
 }
 
-// shutdown stops the loops after their current batch; later calls fail with
+// shutdown stops the loops, cancelling the context of their current batch
+// (a stalled store must not hold shutdown up); later calls fail with
 // errStopped. It is idempotent.
 func (b *batcher[In, Out]) shutdown() {
 	b.close.Do(func() {
 		close(b.stop)
-		b.stopped.Wait()
 		b.cancel()
+		b.stopped.Wait()
 		b.fail()
 		close(b.dead)
 	})

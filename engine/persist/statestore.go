@@ -165,7 +165,7 @@ func (n *Node) AcquireFire(ctx context.Context, p scheduler.AcquireFireParams) (
 	}
 	var res store.ClaimResult
 	err := n.retry(ctx, func() (err error) {
-		res, err = n.claims.do(f)
+		res, err = n.claims.do(ctx, f)
 		return err
 	})
 	if err != nil {
@@ -330,7 +330,7 @@ func finishOf(id string, ended time.Time, o scheduler.Outcome, msg string) store
 func (n *Node) finishRun(ctx context.Context, fin store.FinishRun) error {
 	var res store.FinishResult
 	err := n.retry(ctx, func() (err error) {
-		res, err = n.finishes.do(fin)
+		res, err = n.finishes.do(ctx, fin)
 		return err
 	})
 	if err != nil {

@@ -37,18 +37,24 @@ func (s *Scheduler) Reconcile(ctx context.Context, d *config.Desired) (Reconcile
 	if d == nil {
 		return ReconcileResult{}, errors.New("reconcile: no desired state")
 	}
-	stored, err := s.syncPersisted(ctx, d)
+	s.reconcileMu.Lock()
+	defer s.reconcileMu.Unlock()
+	// A stalled store must not hold a reload (or shutdown) up for good.
+	sctx, cancel := context.WithTimeout(ctx, ReconcileStoreTimeout)
+	defer cancel()
+	// Stored triggers go before anything changes here: if deleting fails,
+	// nothing is applied, and the next reconcile tries again.
+	if deleted := s.storedToDelete(d); len(deleted) > 0 {
+		if err := s.store.DeleteTriggers(sctx, DeleteTriggersParams{ScheduleIDs: deleted}); err != nil {
+			return ReconcileResult{}, fmt.Errorf("reconcile: delete stored triggers: %w", err)
+		}
+	}
+	stored, err := s.syncPersisted(sctx, d)
 	if err != nil {
 		return ReconcileResult{}, fmt.Errorf("reconcile: %w", err)
 	}
 	var res ReconcileResult
-	var deleted []string
-	s.do(func() { res, deleted = s.apply(d, stored) })
-	if len(deleted) > 0 {
-		if err := s.store.DeleteTriggers(ctx, DeleteTriggersParams{ScheduleIDs: deleted}); err != nil {
-			return res, fmt.Errorf("reconcile: delete stored triggers: %w", err)
-		}
-	}
+	s.do(func() { res = s.apply(d, stored) })
 	s.log.LogAttrs(ctx, slog.LevelDebug, "schedules reconciled",
 		slog.Int("added", len(res.Added)), slog.Int("changed", len(res.Changed)),
 		slog.Int("removed", len(res.Removed)), slog.Int("unchanged", res.Unchanged), slog.Int("errors", len(res.Errors)))
@@ -56,6 +62,39 @@ func (s *Scheduler) Reconcile(ctx context.Context, d *config.Desired) (Reconcile
 		s.log.LogAttrs(ctx, slog.LevelError, "schedule not applied", slog.String("schedule", id), slog.Any("error", err))
 	}
 	return res, nil
+}
+
+// ReconcileStoreTimeout bounds each store call Reconcile makes.
+const ReconcileStoreTimeout = 10 * time.Second
+
+// storedToDelete returns, sorted, the schedules whose stored triggers must go
+// before d is applied: persisted schedules removed, made non-persisted, or
+// disabled (enabled: false means no trigger at all, so enabling one again
+// starts afresh rather than catching up on the time it was off). A disabled
+// schedule's trigger is deleted each time its definition is new here (first
+// reconcile, or changed).
+func (s *Scheduler) storedToDelete(d *config.Desired) []string {
+	var ids []string
+	s.do(func() {
+		for id, e := range s.entries {
+			if !e.sched.Persisted {
+				continue
+			}
+			if sc, ok := d.Schedules[id]; !ok || !sc.Persisted {
+				ids = append(ids, id)
+			}
+		}
+		for id, sc := range d.Schedules {
+			if !sc.Persisted || sc.Enabled {
+				continue
+			}
+			if e := s.entries[id]; e == nil || e.sched != sc && (sc.Hash == "" || e.sched.Hash != sc.Hash) {
+				ids = append(ids, id)
+			}
+		}
+	})
+	sort.Strings(ids)
+	return ids
 }
 
 // syncPersisted gives the store the persisted, enabled schedules of d with
@@ -91,11 +130,9 @@ func (s *Scheduler) syncPersisted(ctx context.Context, d *config.Desired) (map[s
 	return stored, nil
 }
 
-// apply is Reconcile's work on the loop. It returns the persisted schedules
-// removed, whose stored triggers must go.
-func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (ReconcileResult, []string) {
+// apply is Reconcile's work on the loop.
+func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) ReconcileResult {
 	var res ReconcileResult
-	var deleted []string
 	sc := d.Scheduler
 	s.resize(sc.ThreadCount)
 	s.threshold = sc.MisfireThreshold
@@ -111,9 +148,6 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 		if _, ok := d.Schedules[id]; !ok {
 			s.removeEntry(e)
 			res.Removed = append(res.Removed, id)
-			if e.sched.Persisted {
-				deleted = append(deleted, id)
-			}
 		}
 	}
 	if n := len(s.entries); n == 0 || n < before/2 {
@@ -194,12 +228,14 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 		default:
 			e.state = spec.First(now)
 			e.state.Previous = prev
-			// A changed schedule never fires again a time its previous
-			// version already fired: a new cron trigger's first fire can be
-			// the current second (as in Quartz), which the old one ran.
-			if !prev.IsZero() && !e.state.Next.IsZero() && !e.state.Next.After(prev) {
-				e.state.Next = spec.FireTimeAfter(e.state, prev)
-			}
+		}
+		// A changed schedule never fires again a time its previous version
+		// already fired: a new cron trigger's first fire can be the current
+		// second (as in Quartz), which the old one ran. This holds for a
+		// persisted schedule too, whose store reset the trigger to the new
+		// version's first state.
+		if !e.disabled && !prev.IsZero() && !e.state.Next.IsZero() && !e.state.Next.After(prev) {
+			e.state.Next = spec.FireTimeAfter(e.state, prev)
 		}
 		s.rearm(e)
 	}
@@ -209,8 +245,7 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) (Re
 	sort.Strings(res.Added)
 	sort.Strings(res.Changed)
 	sort.Strings(res.Removed)
-	sort.Strings(deleted)
-	return res, deleted
+	return res
 }
 
 // specCache shares one *trigger.Spec between the schedules of a reconcile

@@ -106,9 +106,18 @@ type Scheduler struct {
 	stopOnce sync.Once
 	stopErr  error
 
+	// reconcileMu makes Reconciles one at a time: each decides what to
+	// delete from the store against the running set it then changes.
+	reconcileMu sync.Mutex
+
 	runCtx     context.Context
 	cancelRuns context.CancelFunc
-	recordCtx  context.Context // runCtx without its cancellation: a run's end is recorded even at shutdown
+	// recordCtx is runCtx without its cancellation: a run's end is recorded
+	// at shutdown, during the grace period; cancelRecords ends it with the
+	// grace period, so that a stalled store does not hold shutdown up (the
+	// store keeps an end it could not write for later, see RunEnded).
+	recordCtx     context.Context
+	cancelRecords context.CancelFunc
 
 	// Loop-owned state: only the loop goroutine touches it while it runs;
 	// before Start and after the loop exits, do runs functions on it under mu.
@@ -228,7 +237,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	s.runCtx, s.cancelRuns = context.WithCancel(ctx)
-	s.recordCtx = context.WithoutCancel(s.runCtx)
+	s.recordCtx, s.cancelRecords = context.WithCancel(context.WithoutCancel(s.runCtx))
 	s.active = true
 	s.ensureWorkers()
 	s.phase = phaseRunning
@@ -281,6 +290,7 @@ func (s *Scheduler) shutdown(grace time.Duration) error {
 	var err error
 	if !s.waitClock(idle, grace) {
 		s.cancelRuns()
+		s.cancelRecords()
 		if !s.waitClock(idle, s.cancelWait) {
 			var n int
 			s.do(func() { n = s.busy })
@@ -290,6 +300,7 @@ func (s *Scheduler) shutdown(grace time.Duration) error {
 	s.do(func() { s.exit = true })
 	<-s.loopDone
 	s.cancelRuns()
+	s.cancelRecords()
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 	"sundial/engine/clock"
 	"sundial/engine/config"
 	"sundial/engine/cron"
+	"sundial/engine/trigger"
 )
 
 func TestCronFiresOnTime(t *testing.T) {
@@ -771,5 +772,129 @@ func TestClusterFiresOnce(t *testing.T) {
 		if runs["p"] != 1 || runs["local"] != 2 {
 			t.Fatalf("at %s: runs = %v, want p once and local on both nodes", at, runs)
 		}
+	}
+}
+
+// TestPersistedEditNeverRefiresSameSecond: a persisted schedule edited just
+// after a fire does not fire that second again as its new version, neither
+// from the state the store resets nor through the store's claim.
+func TestPersistedEditNeverRefiresSameSecond(t *testing.T) {
+	store := NewMemoryStore()
+	b := setup(t, func(o *Options) { o.Store = store })
+	b.set("10:00:00")
+	b.start()
+	b.reconcile(desired(10, cronSchedule("p", "every 1s", persisted)))
+	if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:00:00")) {
+		t.Fatalf("run = %+v", r)
+	}
+	b.clock.Set(hm("10:00:00").Add(300 * time.Millisecond))
+	res := b.reconcile(desired(10, cronSchedule("p", "every 1s", persisted, concurrent)))
+	if fmt.Sprint(res.Changed) != "[p]" {
+		t.Fatalf("reconcile = %+v", res)
+	}
+	if info := b.info("p"); !info.NextFireTime.Equal(hm("10:00:01")) {
+		t.Fatalf("next fire after the edit = %s, want 10:00:01", info.NextFireTime)
+	}
+	b.noNewFires(0)
+	b.set("10:00:01")
+	if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:00:01")) {
+		t.Fatalf("run = %+v", r)
+	}
+
+	// The store keeps what was fired across a new version.
+	ok, err := store.AcquireFire(context.Background(), AcquireFireParams{ScheduleID: "p", FireID: "p@x",
+		Hash: hashOf(cronSchedule("p", "every 1s", persisted, concurrent)), ScheduledTime: hm("10:00:01")})
+	if err != nil || ok {
+		t.Fatalf("re-acquire of a fired time = %v, %v", ok, err)
+	}
+	if _, err := store.SyncTriggers(context.Background(), SyncTriggersParams{Triggers: []TriggerState{{ScheduleID: "p", Hash: "v3",
+		State: trigger.State{Next: hm("10:00:01")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := store.AcquireFire(context.Background(), AcquireFireParams{ScheduleID: "p", FireID: "p@x", Hash: "v3",
+		ScheduledTime: hm("10:00:01"), State: trigger.State{TimesTriggered: 1}}); ok {
+		t.Fatal("a new version acquired a time its previous version fired")
+	}
+}
+
+// TestPersistedReenableDoesNotCatchUp: enabled false means no trigger at
+// all, so a persisted schedule enabled again starts afresh instead of
+// catching up on the time it was disabled.
+func TestPersistedReenableDoesNotCatchUp(t *testing.T) {
+	store := NewMemoryStore()
+	b := setup(t, func(o *Options) { o.Store = store })
+	b.start()
+	on := cronSchedule("p", "every 1m", persisted)
+	b.reconcile(desired(10, on))
+	b.set("10:00:00")
+	b.runAndFinish()
+	b.set("10:00:10")
+	b.reconcile(desired(10, cronSchedule("p", "every 1m", persisted, disabled)))
+	if st, ok := store.Trigger("p"); ok {
+		t.Fatalf("a disabled schedule keeps a stored trigger: %+v", st)
+	}
+	b.set("11:00:30")
+	b.noNewFires(0)
+	b.reconcile(desired(10, on))
+	b.noNewFires(0)
+	b.wantSkips()
+	if info := b.info("p"); !info.NextFireTime.Equal(hm("11:01:00")) {
+		t.Fatalf("next fire after enabling again = %s, want 11:01:00", info.NextFireTime)
+	}
+	b.set("11:01:00")
+	if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("11:01:00")) {
+		t.Fatalf("run = %+v", r)
+	}
+}
+
+// failingDeletes is a MemoryStore whose DeleteTriggers fails while fail is
+// above zero.
+type failingDeletes struct {
+	*MemoryStore
+	fail int
+}
+
+func (f *failingDeletes) DeleteTriggers(ctx context.Context, p DeleteTriggersParams) error {
+	if f.fail > 0 {
+		f.fail--
+		return errors.New("store down")
+	}
+	return f.MemoryStore.DeleteTriggers(ctx, p)
+}
+
+// TestReconcileDeleteFailureAppliesNothing: when a removed persisted
+// schedule's stored trigger cannot be deleted, the reconcile changes
+// nothing, and the next one deletes it; no orphaned trigger is left to
+// catch up once the schedule comes back.
+func TestReconcileDeleteFailureAppliesNothing(t *testing.T) {
+	fs := &failingDeletes{MemoryStore: NewMemoryStore()}
+	b := setup(t, func(o *Options) { o.Store = fs })
+	b.start()
+	p := cronSchedule("p", "every 1m", persisted)
+	other := cronSchedule("q", "every 1m")
+	b.reconcile(desired(10, p, other))
+	b.set("10:00:00")
+	b.drainFinished(2)
+	for len(b.svc.started) > 0 {
+		<-b.svc.started
+	}
+
+	fs.fail = 1
+	if _, err := b.s.Reconcile(context.Background(), desired(10, other)); err == nil {
+		t.Fatal("reconcile succeeded with the store failing")
+	}
+	if _, ok := b.s.Schedule("p"); !ok {
+		t.Fatal("p removed although its stored trigger was not")
+	}
+	if res := b.reconcile(desired(10, other)); fmt.Sprint(res.Removed) != "[p]" {
+		t.Fatalf("retry = %+v", res)
+	}
+	if st, ok := fs.Trigger("p"); ok {
+		t.Fatalf("stored trigger left behind: %+v", st)
+	}
+	b.set("11:00:30")
+	b.reconcile(desired(10, p, other))
+	if info := b.info("p"); !info.NextFireTime.Equal(hm("11:01:00")) {
+		t.Fatalf("p back: next fire %s, want 11:01:00 (no catch-up)", info.NextFireTime)
 	}
 }

@@ -38,8 +38,8 @@ type StateStore interface {
 	// before it runs: it reports false when another node has fired, or is
 	// firing, that trigger at that scheduled time (cluster exactly-once), and
 	// on true it has recorded the run as started and stored State as the
-	// trigger's new state, in one step. (store.Store.AcquireDue +
-	// CompleteFires)
+	// trigger's new state, in one step. It gives up with an error when ctx
+	// ends. (store.Store.ClaimFires)
 	AcquireFire(ctx context.Context, params AcquireFireParams) (bool, error)
 	// RunStarted records the start of a run that AcquireFire did not record:
 	// a non-persisted schedule's or a manual one. (store.Store.StartRun)
@@ -158,7 +158,8 @@ func (m *MemoryStore) SyncTriggers(_ context.Context, p SyncTriggersParams) ([]T
 		case old.Hash != t.Hash:
 			t.Paused = old.Paused
 			m.triggers[t.ScheduleID] = t
-			delete(m.fired, t.ScheduleID)
+			// m.fired stays: a new version never fires a time the old one
+			// already fired.
 		}
 		out[i] = m.triggers[t.ScheduleID]
 	}

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -45,12 +46,17 @@ func init() {
 	})
 }
 
-// busyTimeout is how long a connection waits for another writer's lock.
+// busyTimeout is how long a write waits for another writer's lock (another
+// process on the file) before it fails with SQLITE_BUSY; readers wait as
+// long in SQLite's own busy handler.
 const busyTimeout = 10 * time.Second
 
-// maxBusyRetries bounds the retries of a write transaction that met
-// SQLITE_BUSY despite busy_timeout.
-const maxBusyRetries = 8
+// busyPoll is the writer connection's busy_timeout: SQLite's busy handler
+// does not see a context, so the writer waits for the lock in steps this
+// long, and retryBusy checks the write's context between them. A cancelled
+// write so gives up within about busyPoll while another process holds the
+// lock.
+const busyPoll = 100 * time.Millisecond
 
 // Store is the SQLite backend. Its methods are safe for concurrent use.
 type Store struct {
@@ -88,8 +94,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("open sqlite store %s: %w: %w", path, store.ErrUnavailable, err)
 		}
 	}
-	common := fmt.Sprintf("_busy_timeout=%d&_journal_mode=WAL&_foreign_keys=1", busyTimeout.Milliseconds())
-	writer, err := sql.Open("sqlite", path+"?"+common+"&_synchronous=FULL&_txlock=immediate")
+	common := "_journal_mode=WAL&_foreign_keys=1"
+	writer, err := sql.Open("sqlite", path+"?"+common+fmt.Sprintf("&_busy_timeout=%d", busyPoll.Milliseconds())+
+		"&_synchronous=FULL&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w: %w", path, store.ErrUnavailable, err)
 	}
@@ -104,7 +111,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = writer.Close()
 		return nil, err
 	}
-	reader, err := sql.Open("sqlite", path+"?"+common+"&_query_only=1")
+	reader, err := sql.Open("sqlite", path+"?"+common+fmt.Sprintf("&_busy_timeout=%d", busyTimeout.Milliseconds())+"&_query_only=1")
 	if err != nil {
 		_ = writer.Close()
 		return nil, fmt.Errorf("open sqlite store %s: %w: %w", path, store.ErrUnavailable, err)
@@ -272,7 +279,22 @@ func (s *Store) writeGroup(group []*writeReq) {
 		}
 	}()
 	if len(group) > 1 {
-		err := s.retryBusy(context.Background(), func() error { return s.groupOnce(group) })
+		// The group waits for the lock while any of its writes still wants
+		// to: not a request's context, whose cancellation must not end the
+		// others.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var left atomic.Int32
+		left.Store(int32(len(group)))
+		for _, r := range group {
+			stop := context.AfterFunc(r.ctx, func() {
+				if left.Add(-1) == 0 {
+					cancel()
+				}
+			})
+			defer stop()
+		}
+		err := s.retryBusy(ctx, func() error { return s.groupOnce(group) })
 		if err == nil {
 			return
 		}
@@ -325,17 +347,28 @@ func (s *Store) writeAlone(ctx context.Context, fn func(tx *sql.Tx) error) error
 }
 
 // retryBusy calls try again while it fails with SQLITE_BUSY (another
-// process holds the write lock beyond busy_timeout), a few times.
+// process holds the write lock beyond busy_timeout, busyPoll), for up to
+// busyTimeout, and stops as soon as ctx ends: this is the writer's busy
+// handler, which, unlike SQLite's, honours the context.
 func (s *Store) retryBusy(ctx context.Context, try func() error) error {
+	deadline := time.Now().Add(busyTimeout)
 	for attempt := 0; ; attempt++ {
 		err := try()
-		if err == nil || !isBusy(err) || attempt >= maxBusyRetries || ctx.Err() != nil {
+		if err == nil || !isBusy(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			if err != nil && ctx.Err() != nil && isBusy(err) {
+				err = fmt.Errorf("%w (waiting for the database lock: %w)", err, ctx.Err())
+			}
 			return err
 		}
-		backoff := time.Duration(attempt+1) * 5 * time.Millisecond
+		backoff := time.Duration(min(attempt+1, 4)) * 5 * time.Millisecond
+		t := time.NewTimer(backoff)
 		select {
-		case <-time.After(backoff):
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (waiting for the database lock: %w)", err, ctx.Err())
+		case <-s.stopWrites:
+			t.Stop()
 			return err
 		}
 	}

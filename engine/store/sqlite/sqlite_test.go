@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"sundial/engine/store"
 	"sundial/engine/store/sqlite"
@@ -107,5 +108,51 @@ func BenchmarkFires(b *testing.B) {
 				return hs
 			}, storetest.BenchConfig{Nodes: 1, Batch: batch})
 		})
+	}
+}
+
+// TestWriteHonoursContextWhileLocked: while another process holds the
+// database lock (BEGIN EXCLUSIVE on a second connection), a write whose
+// context ends gives up at once instead of waiting out busy_timeout.
+func TestWriteHonoursContextWhileLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sundial.db")
+	s := openPath(t, path)
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck
+
+	for _, n := range []int{1, 3} { // one write alone, and a group
+		// A deadline, so that the writes reach the writer before it ends.
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				_, err := s.DeleteTriggers(ctx, store.DeleteTriggersParams{ScheduleIDs: []string{fmt.Sprint("x", i)}})
+				errs <- err
+			}()
+		}
+		limit := time.After(3 * time.Second) // busy_timeout is 10 s
+		for range n {
+			select {
+			case err := <-errs:
+				if err == nil {
+					t.Fatal("write succeeded while the database was locked")
+				}
+			case <-limit:
+				t.Fatalf("%d write(s) still waiting for the lock after their context ended", n)
+			}
+		}
 	}
 }
