@@ -3,9 +3,12 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"sundial/engine/config"
@@ -18,8 +21,11 @@ import (
 // newPersist makes the node's persistence and cluster membership over
 // Options.DB.
 func (d *Daemon) newPersist(nodeID string) (*persist.Node, error) {
-	info, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "listen": d.opts.Listen, "conf": d.opts.ConfDir})
+	host, _ := os.Hostname()
+	info, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "host": host, "listen": d.opts.Listen, "conf": d.opts.ConfDir})
 	n, err := persist.New(persist.Options{
+		PreviousGone:    previousGone,
+		Has:             d.canRecover,
 		Store:           d.opts.DB,
 		NodeID:          nodeID,
 		CheckInInterval: d.opts.CheckInInterval,
@@ -33,6 +39,50 @@ func (d *Daemon) newPersist(nodeID string) (*persist.Node, error) {
 		return nil, fmt.Errorf("set up the store: %w", err)
 	}
 	return n, nil
+}
+
+// previousGone reports whether the process that last checked in under this
+// node id provably died: it ran on this host (its info's host is ours) and
+// its pid is this process's own (a container restarted) or no longer
+// exists. A pid that exists may be the same process or a reused pid: not
+// proof, so the node waits for the other's check-in to go stale instead.
+func previousGone(stored store.Node) bool {
+	var info struct {
+		PID  int    `json:"pid"`
+		Host string `json:"host"`
+	}
+	if json.Unmarshal(stored.Info, &info) != nil || info.PID <= 0 || info.Host == "" {
+		return false
+	}
+	if host, err := os.Hostname(); err != nil || host != info.Host {
+		return false
+	}
+	return info.PID == os.Getpid() || !pidAlive(info.PID)
+}
+
+// pidAlive reports whether a process with the pid may exist on this host;
+// where that cannot be told, every pid counts as alive.
+func pidAlive(pid int) bool {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		return true
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return true
+	}
+	err = p.Signal(syscall.Signal(0))
+	return !errors.Is(err, os.ErrProcessDone) && !errors.Is(err, syscall.ESRCH)
+}
+
+// canRecover reports whether runRecovery can run a run of the schedule:
+// recoveries of the others are handed back for a node that can.
+func (d *Daemon) canRecover(scheduleID string) bool {
+	cur := d.current.Load()
+	if cur == nil {
+		return false
+	}
+	sc := cur.Schedules[scheduleID]
+	return sc != nil && strings.TrimPrefix(sc.InvokeService, config.ServicePrefix) == script.ServiceName
 }
 
 // Cluster returns the node's persistence and cluster membership, nil

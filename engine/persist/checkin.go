@@ -2,6 +2,8 @@ package persist
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -58,15 +60,25 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // checkIn records the heartbeat and updates the node's health from it.
-func (n *Node) checkIn(ctx context.Context) (store.Node, error) {
+func (n *Node) checkIn(ctx context.Context) (store.Node, error) { return n.checkInAs(ctx, "") }
+
+// checkInAs is checkIn, taking over from the instance replace (proved gone).
+// The store refuses the check-in while another instance checks in under the
+// node id; a started node then counts as down (it stops firing persisted
+// schedules) until that other process goes silent.
+func (n *Node) checkInAs(ctx context.Context, replace string) (store.Node, error) {
 	began := time.Now()
 	hash := ""
 	if n.hooks.ConfigHash != nil {
 		hash = n.hooks.ConfigHash()
 	}
 	cctx, cancel := context.WithTimeout(ctx, n.opts.CheckInInterval+n.opts.RetryBudget)
-	node, err := n.st.CheckIn(cctx, store.CheckInParams{Node: n.id, Now: began, StartedAt: processStart, ConfigHash: hash, Info: n.opts.Info})
+	node, err := n.st.CheckIn(cctx, store.CheckInParams{Node: n.id, Now: began, StartedAt: processStart, ConfigHash: hash,
+		Info: n.opts.Info, Instance: n.instance, LiveFor: n.opts.NodeTimeout, Replace: replace})
 	cancel()
+	if err != nil && errors.Is(err, store.ErrNodeInUse) && !n.isStarted() {
+		return node, err // join reports it
+	}
 	n.mu.Lock()
 	h := &n.health
 	if err != nil {
@@ -113,6 +125,73 @@ func (n *Node) checkIn(ctx context.Context) (store.Node, error) {
 			"node", n.id, "recoveredBy", node.RecoveredBy)
 	}
 	return node, nil
+}
+
+// newInstance returns a random id for this Node's check-ins.
+func newInstance() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// join is the first check-in. While another process checked in under the
+// node id less than NodeTimeout ago, the store refuses it: if
+// Options.PreviousGone proves that process gone (kill -9, then a restart on
+// the same host), this one takes over at once; otherwise join waits, and
+// either that process checks in again (it is alive: join fails) or its
+// check-in goes stale (it died: join takes over and Start recovers its
+// runs).
+func (n *Node) join(ctx context.Context) (store.Node, error) {
+	replace := ""
+	var seen store.Node // the other process's row when first refused
+	for {
+		node, err := n.checkInAs(ctx, replace)
+		var inUse *store.NodeInUseError
+		if !errors.As(err, &inUse) {
+			return node, err
+		}
+		other := inUse.Node
+		if n.opts.PreviousGone != nil && other.Instance != replace && n.opts.PreviousGone(other) {
+			n.log.Warn("the previous process of this node id is gone: taking over its runs now", "node", n.id,
+				"lastCheckIn", other.SinceCheckIn.Round(time.Millisecond), "info", string(other.Info))
+			replace = other.Instance
+			continue
+		}
+		if seen.Instance != "" && (other.Instance != seen.Instance || !other.CheckedInAt.Equal(seen.CheckedInAt)) {
+			return node, fmt.Errorf("%w; give this one another --node-id", inUse)
+		}
+		if seen.Instance == "" {
+			seen = other
+			n.log.Warn("another process checked in under this node id recently: waiting for it to go silent (or to check in again, then this one refuses to start)",
+				"node", n.id, "lastCheckIn", other.SinceCheckIn.Round(time.Millisecond), "timeout", n.opts.NodeTimeout,
+				"info", string(other.Info))
+		}
+		wait := min(n.opts.CheckInInterval/4, n.opts.NodeTimeout-other.SinceCheckIn)
+		t := time.NewTimer(max(wait, 10*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return node, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// leave clears this process's instance from the node row at Stop, so that
+// the next process under the id joins at once.
+func (n *Node) leave(ctx context.Context) {
+	if !n.isStarted() {
+		return
+	}
+	hash := ""
+	if n.hooks.ConfigHash != nil {
+		hash = n.hooks.ConfigHash()
+	}
+	_, err := n.st.CheckIn(ctx, store.CheckInParams{Node: n.id, StartedAt: processStart, ConfigHash: hash,
+		Info: n.opts.Info, LiveFor: n.opts.NodeTimeout, Replace: n.instance})
+	if err != nil && !errors.Is(err, store.ErrNodeInUse) {
+		n.log.Warn("could not record this process's stop", "node", n.id, "err", err)
+	}
 }
 
 // processStart is reported as the node's start time.
@@ -210,13 +289,13 @@ func (n *Node) recoverSelf(ctx context.Context) error {
 		return nil
 	}
 	rec, err := n.st.RecoverNode(ctx, store.RecoverNodeParams{Dead: n.id, Recoverer: n.id,
-		Reason: "abandoned: its node stopped during the run (not recoverable)"})
+		Reason: "abandoned: its node stopped during the run (not recoverable)", Has: n.opts.Has})
 	if err != nil {
 		return err
 	}
-	if len(rec.Recovered)+len(rec.Abandoned) > 0 {
+	if len(rec.Recovered)+len(rec.Abandoned)+len(rec.Unclaimed) > 0 {
 		n.log.Warn("runs interrupted by this node's previous process", "node", n.id,
-			"recovered", ids(rec.Recovered), "abandoned", ids(rec.Abandoned))
+			"recovered", ids(rec.Recovered), "abandoned", ids(rec.Abandoned), "handedBack", ids(rec.Unclaimed))
 	}
 	n.metrics.abandoned.Add(float64(len(rec.Abandoned)))
 	n.runRecovered(rec.Recovered)
@@ -242,7 +321,8 @@ func (n *Node) recoverDead(ctx context.Context) {
 		return
 	}
 	for _, d := range dead {
-		rec, err := n.st.RecoverNode(ctx, store.RecoverNodeParams{Dead: d.ID, Recoverer: n.id, StaleAfter: n.opts.NodeTimeout})
+		rec, err := n.st.RecoverNode(ctx, store.RecoverNodeParams{Dead: d.ID, Recoverer: n.id, StaleAfter: n.opts.NodeTimeout,
+			Has: n.opts.Has})
 		if errors.Is(err, store.ErrNodeAlive) {
 			continue // it checked in meanwhile
 		}
@@ -256,9 +336,36 @@ func (n *Node) recoverDead(ctx context.Context) {
 		n.metrics.abandoned.Add(float64(len(rec.Abandoned)))
 		n.log.Warn("node stopped checking in: recovered its runs", "node", n.id, "dead", d.ID,
 			"silentFor", d.SinceCheckIn.Round(time.Millisecond), "recovered", ids(rec.Recovered),
-			"abandoned", ids(rec.Abandoned), "released", len(rec.Released))
+			"abandoned", ids(rec.Abandoned), "released", len(rec.Released), "handedBack", ids(rec.Unclaimed))
 		n.runRecovered(rec.Recovered)
 	}
+	n.claimUnclaimed(ctx)
+}
+
+// claimUnclaimed runs here the recoverable runs that a recovery handed back
+// because its recoverer lacked their schedule, if this node has it, and
+// records abandoned those no node can run.
+func (n *Node) claimUnclaimed(ctx context.Context) {
+	rec, err := n.st.ClaimUnclaimed(ctx, store.ClaimUnclaimedParams{Node: n.id, Has: n.opts.Has,
+		AbandonAfter: n.opts.UnclaimedTimeout})
+	if err != nil {
+		if ctx.Err() == nil {
+			n.storeFailed("claim unclaimed runs", err)
+		}
+		return
+	}
+	if len(rec.Recovered)+len(rec.Abandoned) == 0 {
+		return
+	}
+	n.metrics.abandoned.Add(float64(len(rec.Abandoned)))
+	for _, r := range rec.Abandoned {
+		n.log.Warn("interrupted run not recovered", "node", n.id, "run", r.ID, "err", r.Error)
+	}
+	if len(rec.Recovered) > 0 {
+		n.log.Warn("recovering runs that other nodes handed back (they lack the schedule)", "node", n.id,
+			"recovered", ids(rec.Recovered))
+	}
+	n.runRecovered(rec.Recovered)
 }
 
 func ids(runs []store.Run) []string {

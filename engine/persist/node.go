@@ -30,6 +30,10 @@ const (
 	DefaultRetryBudget = 2 * time.Second
 	// DefaultMaxBatch caps the claims or run ends written in one transaction.
 	DefaultMaxBatch = 256
+	// DefaultUnclaimedTimeout is how long a recovered run that its
+	// recoverer could not run (it lacked the schedule) waits for a node
+	// that has the schedule, e.g. during a config rollout.
+	DefaultUnclaimedTimeout = 2 * time.Minute
 	// DefaultRecoveryConcurrency bounds the recovery runs a node executes at
 	// once.
 	DefaultRecoveryConcurrency = 8
@@ -57,6 +61,22 @@ type Options struct {
 	Grace time.Duration
 	// Info is reported at every check-in (JSON: version, address, ...).
 	Info json.RawMessage
+	// PreviousGone reports whether the process that last checked in under
+	// this node id (another instance, seen at Start checking in less than
+	// NodeTimeout ago) is provably gone, e.g. it ran on this host and its
+	// pid no longer exists: Start then takes over at once. Otherwise (or
+	// when nil) Start waits for that process's check-in to go stale, and
+	// refuses to start if it checks in again meanwhile.
+	PreviousGone func(stored store.Node) bool
+	// Has reports whether this node can run the runs of a schedule (it has
+	// it in its configuration); nil: every schedule. Recoveries of runs of
+	// the other schedules are handed back, unclaimed, for another node.
+	Has func(scheduleID string) bool
+	// UnclaimedTimeout is how long a run handed back unclaimed waits for a
+	// node that has its schedule before it is recorded abandoned; default
+	// DefaultUnclaimedTimeout. A run whose schedule no node has (no trigger
+	// or API schedule stored) is abandoned at once.
+	UnclaimedTimeout time.Duration
 	// Logger receives the node's lines; default: discard.
 	Logger *slog.Logger
 	// Registerer receives the node's metrics; nil: not registered.
@@ -91,12 +111,15 @@ type Hooks struct {
 // scheduler.StateStore and scheduler.SkipRecorder. Create it with New,
 // Attach the hooks, then Start; Stop when done.
 type Node struct {
-	st      store.Store
-	id      string
-	opts    Options
-	log     *slog.Logger
-	metrics *metrics
-	hooks   Hooks
+	st store.Store
+	id string
+	// instance tells this process's check-ins from those of another
+	// process using the same node id.
+	instance string
+	opts     Options
+	log      *slog.Logger
+	metrics  *metrics
+	hooks    Hooks
 	// staleAfter: a node whose own last check-in is this old stops firing
 	// persisted schedules; the others declare it dead at NodeTimeout.
 	staleAfter time.Duration
@@ -178,6 +201,9 @@ func New(opts Options) (*Node, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
+	if opts.UnclaimedTimeout <= 0 {
+		opts.UnclaimedTimeout = DefaultUnclaimedTimeout
+	}
 	if opts.Grace <= 0 {
 		opts.Grace = 30 * time.Second
 	}
@@ -195,6 +221,7 @@ func New(opts Options) (*Node, error) {
 		stopped:    make(chan struct{}),
 		loopDone:   make(chan struct{}),
 		recoverSem: make(chan struct{}, DefaultRecoveryConcurrency),
+		instance:   newInstance(),
 	}
 	n.recoverCtx, n.recoverEnd = context.WithCancel(context.Background())
 	var err error
@@ -233,7 +260,10 @@ func (n *Node) start(ctx context.Context) error {
 		return errors.New("persist: node stopped")
 	default:
 	}
-	node, err := n.checkIn(ctx)
+	node, err := n.join(ctx)
+	if errors.Is(err, store.ErrNodeInUse) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("check in node %s: %w", n.id, err)
 	}
@@ -284,6 +314,7 @@ func (n *Node) Stop() {
 		n.recoverEnd()
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.RetryBudget)
 		n.flushPending(ctx)
+		n.leave(ctx)
 		cancel()
 		n.rec.stop(n.opts.RetryBudget)
 		n.claims.shutdown()

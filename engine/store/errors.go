@@ -21,6 +21,9 @@ var (
 	// ErrNodeAlive: RecoverNode was asked to recover a node whose last check-in
 	// is more recent than the staleness limit.
 	ErrNodeAlive = errors.New("node is alive")
+	// ErrNodeInUse: CheckIn found another live process checking in under
+	// the node id. See NodeInUseError.
+	ErrNodeInUse = errors.New("node id is in use by a live process")
 	// ErrSchemaTooNew: the database was migrated by a newer Sundial. See
 	// SchemaVersionError.
 	ErrSchemaTooNew = errors.New("database schema is newer than this sundial supports")

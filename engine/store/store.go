@@ -121,4 +121,11 @@ type Store interface {
 	// time and under lock, that Dead's check-in is at least that old, and
 	// returns ErrNodeAlive otherwise.
 	RecoverNode(ctx context.Context, params RecoverNodeParams) (Recovery, error)
+	// ClaimUnclaimed hands the unclaimed runs (see RecoverNodeParams.Has) of
+	// schedules Node has to Node as recovery runs (exactly one caller gets
+	// each; Recovery.Recovered), and records abandoned (Recovery.Abandoned)
+	// those whose schedule no node has (no trigger and no API schedule
+	// stored under its id) and, with AbandonAfter, those Node cannot run
+	// that waited longer than that.
+	ClaimUnclaimed(ctx context.Context, params ClaimUnclaimedParams) (Recovery, error)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -432,6 +433,9 @@ type Node struct {
 	SinceCheckIn time.Duration
 	// ConfigHash is the config version the node last reported applying.
 	ConfigHash string
+	// Instance identifies the process that last checked in under this id
+	// (CheckInParams.Instance); empty for none.
+	Instance string
 	// Info is free-form JSON the node reports (version, address, ...).
 	Info json.RawMessage
 
@@ -451,7 +455,34 @@ type CheckInParams struct {
 	StartedAt  time.Time
 	ConfigHash string
 	Info       json.RawMessage // optional JSON
+	// Instance identifies the checking-in process among the processes that
+	// use this node id (e.g. random per process); it is recorded in the row.
+	Instance string
+	// LiveFor > 0 refuses the check-in with a *NodeInUseError, writing
+	// nothing, when the row is active, was last checked in by a non-empty
+	// instance other than Instance and Replace, and that check-in is less
+	// than LiveFor old in database time: another live process uses the id.
+	// (A check-in with an empty Instance clears the row's instance: the
+	// process left, and the next one may join at once.)
+	LiveFor time.Duration
+	// Replace is an instance that LiveFor does not protect: the caller
+	// proved it gone. The check-in still refuses any other live instance.
+	Replace string
 }
+
+// NodeInUseError is CheckIn's refusal when another live process checks in
+// under the same node id. It matches ErrNodeInUse.
+type NodeInUseError struct {
+	Node Node // the stored row, as the other process left it
+}
+
+func (e *NodeInUseError) Error() string {
+	return fmt.Sprintf("node id %q is in use by a live process (last check-in %s ago)",
+		e.Node.ID, e.Node.SinceCheckIn.Round(100*time.Millisecond))
+}
+
+// Is makes errors.Is(err, ErrNodeInUse) true.
+func (e *NodeInUseError) Is(target error) bool { return target == ErrNodeInUse }
 
 // ListNodesParams are the params of Store.ListNodes.
 type ListNodesParams struct{}
@@ -476,6 +507,28 @@ type RecoverNodeParams struct {
 	StaleAfter time.Duration
 	// Reason is recorded on abandoned runs; zero: a default message.
 	Reason string
+	// Has reports whether the recoverer can run a schedule's runs (it has
+	// the schedule in its configuration); nil: every schedule. Recoverable
+	// runs of the other schedules are not claimed: they are handed back
+	// unclaimed (Node Unclaimed, RecoveredFrom Dead, StartedAt the hand-back
+	// time) for ClaimUnclaimed.
+	Has func(scheduleID string) bool
+}
+
+// Unclaimed is the Node of a recoverable run that a recovery handed back
+// because the recovering node lacked its schedule.
+const Unclaimed = ""
+
+// ClaimUnclaimedParams are the params of Store.ClaimUnclaimed.
+type ClaimUnclaimedParams struct {
+	Node string
+	// Has reports whether Node can run a schedule's runs; nil: every schedule.
+	Has func(scheduleID string) bool
+	// Now stamps claimed and abandoned runs; zero: time.Now().
+	Now time.Time
+	// AbandonAfter > 0 abandons the unclaimed runs that Node cannot run once
+	// they have waited that long (since StartedAt) for a node that can.
+	AbandonAfter time.Duration
 }
 
 // Recovery is what RecoverNode did.
@@ -487,4 +540,7 @@ type Recovery struct {
 	Recovered []Run
 	// Abandoned are the non-recoverable runs marked abandoned.
 	Abandoned []Run
+	// Unclaimed are the recoverable runs handed back unclaimed (see
+	// RecoverNodeParams.Has).
+	Unclaimed []Run
 }

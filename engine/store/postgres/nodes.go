@@ -30,7 +30,7 @@ func queryNodes(ctx context.Context, q querier, sql string, args ...any) ([]stor
 }
 
 // checkInSQL upserts a node row at the database's now().
-var checkInSQL = sqlcommon.CheckInSQL(`($1, 'active', $2, now(), now(), $3, $4, $5)`, nodeCols+`, now()`)
+var checkInSQL = sqlcommon.CheckInSQL(`($1, 'active', $2, now(), now(), $3, $4, $5, $6)`, nodeCols+`, now()`)
 
 // CheckIn records a node's heartbeat.
 func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node, error) {
@@ -46,13 +46,22 @@ func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node,
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		// Lock the row first, so that a recovery running concurrently is
 		// either seen (WasDeclaredDead) or waits for this check-in.
-		var prev string
-		err := tx.QueryRow(ctx, `SELECT state FROM nodes WHERE id = $1 FOR UPDATE`, p.Node).Scan(&prev)
+		var prev, instance string
+		var checked, now time.Time
+		err := tx.QueryRow(ctx, `SELECT state, instance, checked_in_at, now() FROM nodes WHERE id = $1 FOR UPDATE`, p.Node).
+			Scan(&prev, &instance, &checked, &now)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
+		if err == nil && storeutil.InUse(p, prev, instance, now.Sub(checked)) {
+			stored, err := scanNode(tx.QueryRow(ctx, `SELECT `+nodeCols+`, now() FROM nodes WHERE id = $1`, p.Node))
+			if err != nil {
+				return err
+			}
+			return &store.NodeInUseError{Node: stored}
+		}
 		n, err = scanNode(tx.QueryRow(ctx, checkInSQL,
-			p.Node, ts(p.StartedAt), reported, p.ConfigHash, info))
+			p.Node, ts(p.StartedAt), reported, p.ConfigHash, info, p.Instance))
 		n.WasDeclaredDead = prev == string(store.NodeDead)
 		return err
 	})
@@ -122,15 +131,10 @@ func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (sto
 		}
 		storeutil.SortTriggers(released)
 		rec.Released = released
-		recovered, err := queryRuns(ctx, tx, `UPDATE runs SET
-				node_id = $1, recovery = true, recovered_from = $2, attempt = attempt + 1, started_at = $3
-			WHERE node_id = $2 AND status = 'running' AND recoverable
-			RETURNING `+runCols, p.Recoverer, p.Dead, at)
+		rec.Recovered, rec.Unclaimed, err = recoverRunsLocked(ctx, tx, p, at)
 		if err != nil {
 			return fmt.Errorf("claim recoverable runs: %w", err)
 		}
-		storeutil.SortRuns(recovered)
-		rec.Recovered = recovered
 		rec.Abandoned, err = abandonLocked(ctx, tx, p.Dead, nil, true, at, storeutil.RecoverReason(p))
 		if err != nil {
 			return err
@@ -145,6 +149,123 @@ func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (sto
 	})
 	if err != nil {
 		return store.Recovery{}, fmt.Errorf("recover node %s: %w", p.Dead, err)
+	}
+	return rec, nil
+}
+
+// recoverRunsLocked hands Dead's running recoverable runs to the recoverer,
+// or back unclaimed when the recoverer lacks their schedule (p.Has).
+func recoverRunsLocked(ctx context.Context, tx pgx.Tx, p store.RecoverNodeParams, at time.Time) (recovered, unclaimed []store.Run, err error) {
+	const claim = `UPDATE runs SET
+				node_id = $1, recovery = true, recovered_from = $2, attempt = attempt + 1, started_at = $3
+			WHERE node_id = $2 AND status = 'running' AND recoverable AND ($4::text[] IS NULL OR id = ANY($4))
+			RETURNING `
+	if p.Has == nil {
+		recovered, err = queryRuns(ctx, tx, claim+runCols, p.Recoverer, p.Dead, at, []string(nil))
+		storeutil.SortRuns(recovered)
+		return recovered, nil, err
+	}
+	var mine, back []string
+	rows, err := tx.Query(ctx, `SELECT id, schedule_id FROM runs WHERE node_id = $1 AND status = 'running' AND recoverable`, p.Dead)
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var id, schedule string
+		if err := rows.Scan(&id, &schedule); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		if p.Has(schedule) {
+			mine = append(mine, id)
+		} else {
+			back = append(back, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if len(mine) > 0 {
+		if recovered, err = queryRuns(ctx, tx, claim+runCols, p.Recoverer, p.Dead, at, mine); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(back) > 0 {
+		unclaimed, err = queryRuns(ctx, tx, `UPDATE runs SET node_id = $1, recovered_from = $2, started_at = $3
+			WHERE node_id = $2 AND status = 'running' AND id = ANY($4) RETURNING `+runCols,
+			store.Unclaimed, p.Dead, at, back)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	storeutil.SortRuns(recovered)
+	storeutil.SortRuns(unclaimed)
+	return recovered, unclaimed, nil
+}
+
+// ClaimUnclaimed claims or abandons the runs recoveries handed back.
+func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams) (store.Recovery, error) {
+	if err := storeutil.ID("node id", p.Node); err != nil {
+		return store.Recovery{}, fmt.Errorf("claim unclaimed runs: %w", err)
+	}
+	now := store.NowOr(p.Now)
+	var rec store.Recovery
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		rec = store.Recovery{}
+		type cand struct {
+			id, schedule string
+			started      time.Time
+			known        bool
+		}
+		var cands []cand
+		rows, err := tx.Query(ctx, `SELECT r.id, r.schedule_id, r.started_at,
+				EXISTS (SELECT 1 FROM triggers t WHERE t.schedule_id = r.schedule_id)
+				OR EXISTS (SELECT 1 FROM schedules s WHERE s.id = r.schedule_id)
+			FROM runs r WHERE r.node_id = $1 AND r.status = 'running'`, store.Unclaimed)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var c cand
+			if err := rows.Scan(&c.id, &c.schedule, &c.started, &c.known); err != nil {
+				rows.Close()
+				return err
+			}
+			cands = append(cands, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var mine []string
+		for _, c := range cands {
+			claim, reason := storeutil.UnclaimedVerdict(p, c.schedule, c.known, now.Sub(c.started))
+			switch {
+			case claim:
+				mine = append(mine, c.id)
+			case reason != "":
+				ab, err := abandonLocked(ctx, tx, store.Unclaimed, []string{c.id}, false, now, reason)
+				if err != nil {
+					return err
+				}
+				rec.Abandoned = append(rec.Abandoned, ab...)
+			}
+		}
+		if len(mine) > 0 {
+			rec.Recovered, err = queryRuns(ctx, tx, `UPDATE runs SET node_id = $1, recovery = true, attempt = attempt + 1, started_at = $2
+				WHERE node_id = $3 AND status = 'running' AND id = ANY($4) RETURNING `+runCols,
+				p.Node, now, store.Unclaimed, mine)
+			if err != nil {
+				return err
+			}
+		}
+		storeutil.SortRuns(rec.Recovered)
+		storeutil.SortRuns(rec.Abandoned)
+		return nil
+	})
+	if err != nil {
+		return store.Recovery{}, fmt.Errorf("claim unclaimed runs: %w", err)
 	}
 	return rec, nil
 }

@@ -26,7 +26,7 @@ func (s *Store) queryNodes(ctx context.Context, now time.Time, query string, arg
 }
 
 // checkInSQL upserts a node row.
-var checkInSQL = sqlcommon.CheckInSQL(`(?, 'active', ?, ?, ?, ?, ?, ?)`, nodeCols)
+var checkInSQL = sqlcommon.CheckInSQL(`(?, 'active', ?, ?, ?, ?, ?, ?, ?)`, nodeCols)
 
 // CheckIn records a node's heartbeat.
 func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node, error) {
@@ -41,13 +41,23 @@ func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node,
 	var n store.Node
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		now := dbNow()
-		var prev string
-		err := tx.QueryRowContext(ctx, `SELECT state FROM nodes WHERE id = ?`, p.Node).Scan(&prev)
+		var prev, instance string
+		var checked int64
+		err := tx.QueryRowContext(ctx, `SELECT state, instance, checked_in_at FROM nodes WHERE id = ?`, p.Node).
+			Scan(&prev, &instance, &checked)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		if err == nil && storeutil.InUse(p, prev, instance, now.Sub(time.UnixMicro(checked))) {
+			stored, err := scanNode(tx.QueryRowContext(ctx, `SELECT `+nodeCols+` FROM nodes WHERE id = ?`, p.Node), now)
+			if err != nil {
+				return err
+			}
+			return &store.NodeInUseError{Node: stored}
+		}
 		n, err = scanNode(tx.QueryRowContext(ctx, checkInSQL,
-			p.Node, nullMicros(store.Normalize(p.StartedAt)), micros(now), micros(now), micros(reported), p.ConfigHash, info), now)
+			p.Node, nullMicros(store.Normalize(p.StartedAt)), micros(now), micros(now), micros(reported), p.ConfigHash, info,
+			p.Instance), now)
 		n.WasDeclaredDead = prev == string(store.NodeDead)
 		return err
 	})
@@ -108,15 +118,10 @@ func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (sto
 		}
 		storeutil.SortTriggers(released)
 		rec.Released = released
-		recovered, err := queryRuns(ctx, tx, `UPDATE runs SET
-			node_id = ?, recovery = 1, recovered_from = ?, attempt = attempt + 1, started_at = ?
-			WHERE node_id = ? AND status = 'running' AND recoverable = 1
-			RETURNING `+runCols, p.Recoverer, p.Dead, at, p.Dead)
+		rec.Recovered, rec.Unclaimed, err = recoverRunsLocked(ctx, tx, p, at)
 		if err != nil {
 			return fmt.Errorf("claim recoverable runs: %w", err)
 		}
-		storeutil.SortRuns(recovered)
-		rec.Recovered = recovered
 		rec.Abandoned, err = abandonLocked(ctx, tx, p.Dead, nil, true, at, storeutil.RecoverReason(p))
 		if err != nil {
 			return fmt.Errorf("abandon runs: %w", err)
@@ -131,6 +136,144 @@ func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (sto
 	})
 	if err != nil {
 		return store.Recovery{}, fmt.Errorf("recover node %s: %w", p.Dead, err)
+	}
+	return rec, nil
+}
+
+// recoverRunsLocked hands Dead's running recoverable runs to the recoverer,
+// or back unclaimed when the recoverer lacks their schedule (p.Has).
+func recoverRunsLocked(ctx context.Context, tx *sql.Tx, p store.RecoverNodeParams, at int64) (recovered, unclaimed []store.Run, err error) {
+	const claim = `UPDATE runs SET
+			node_id = ?, recovery = 1, recovered_from = ?, attempt = attempt + 1, started_at = ?
+			WHERE node_id = ? AND status = 'running' AND recoverable = 1`
+	if p.Has == nil {
+		recovered, err = queryRuns(ctx, tx, claim+` RETURNING `+runCols, p.Recoverer, p.Dead, at, p.Dead)
+		storeutil.SortRuns(recovered)
+		return recovered, nil, err
+	}
+	var mine, back []string
+	err = eachRow(ctx, tx, func(id, schedule string) {
+		if p.Has(schedule) {
+			mine = append(mine, id)
+		} else {
+			back = append(back, id)
+		}
+	}, `SELECT id, schedule_id FROM runs WHERE node_id = ? AND status = 'running' AND recoverable = 1`, p.Dead)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, part := range chunk(mine, 500) {
+		rs, err := queryRuns(ctx, tx, claim+` AND id IN (`+placeholders(len(part))+`) RETURNING `+runCols,
+			append([]any{p.Recoverer, p.Dead, at, p.Dead}, anys(part)...)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		recovered = append(recovered, rs...)
+	}
+	for _, part := range chunk(back, 500) {
+		rs, err := queryRuns(ctx, tx, `UPDATE runs SET node_id = ?, recovered_from = ?, started_at = ?
+			WHERE node_id = ? AND status = 'running' AND id IN (`+placeholders(len(part))+`) RETURNING `+runCols,
+			append([]any{store.Unclaimed, p.Dead, at, p.Dead}, anys(part)...)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		unclaimed = append(unclaimed, rs...)
+	}
+	storeutil.SortRuns(recovered)
+	storeutil.SortRuns(unclaimed)
+	return recovered, unclaimed, nil
+}
+
+// eachRow calls fn with the two text columns of each row.
+func eachRow(ctx context.Context, tx *sql.Tx, fn func(a, b string), query string, args ...any) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b string
+		if err := rows.Scan(&a, &b); err != nil {
+			return err
+		}
+		fn(a, b)
+	}
+	return rows.Err()
+}
+
+// ClaimUnclaimed claims or abandons the runs recoveries handed back.
+func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams) (store.Recovery, error) {
+	if err := storeutil.ID("node id", p.Node); err != nil {
+		return store.Recovery{}, fmt.Errorf("claim unclaimed runs: %w", err)
+	}
+	var one int
+	err := s.reader.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE node_id = ? AND status = 'running' LIMIT 1`,
+		store.Unclaimed).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Recovery{}, nil
+	}
+	if err != nil {
+		return store.Recovery{}, fmt.Errorf("claim unclaimed runs: %w", err)
+	}
+	now := store.NowOr(p.Now)
+	at := micros(now)
+	var rec store.Recovery
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		rec = store.Recovery{}
+		type cand struct {
+			id, schedule string
+			started      int64
+			known        bool
+		}
+		var cands []cand
+		rows, err := tx.QueryContext(ctx, `SELECT r.id, r.schedule_id, r.started_at,
+				EXISTS (SELECT 1 FROM triggers t WHERE t.schedule_id = r.schedule_id)
+				OR EXISTS (SELECT 1 FROM schedules s WHERE s.id = r.schedule_id)
+			FROM runs r WHERE r.node_id = ? AND r.status = 'running'`, store.Unclaimed)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var c cand
+			if err := rows.Scan(&c.id, &c.schedule, &c.started, &c.known); err != nil {
+				rows.Close()
+				return err
+			}
+			cands = append(cands, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var mine []string
+		for _, c := range cands {
+			claim, reason := storeutil.UnclaimedVerdict(p, c.schedule, c.known, now.Sub(time.UnixMicro(c.started)))
+			switch {
+			case claim:
+				mine = append(mine, c.id)
+			case reason != "":
+				ab, err := abandonLocked(ctx, tx, store.Unclaimed, []string{c.id}, false, at, reason)
+				if err != nil {
+					return fmt.Errorf("abandon runs: %w", err)
+				}
+				rec.Abandoned = append(rec.Abandoned, ab...)
+			}
+		}
+		for _, part := range chunk(mine, 500) {
+			rs, err := queryRuns(ctx, tx, `UPDATE runs SET node_id = ?, recovery = 1, attempt = attempt + 1, started_at = ?
+				WHERE node_id = ? AND status = 'running' AND id IN (`+placeholders(len(part))+`) RETURNING `+runCols,
+				append([]any{p.Node, at, store.Unclaimed}, anys(part)...)...)
+			if err != nil {
+				return err
+			}
+			rec.Recovered = append(rec.Recovered, rs...)
+		}
+		storeutil.SortRuns(rec.Recovered)
+		storeutil.SortRuns(rec.Abandoned)
+		return nil
+	})
+	if err != nil {
+		return store.Recovery{}, fmt.Errorf("claim unclaimed runs: %w", err)
 	}
 	return rec, nil
 }

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +20,8 @@ func init() {
 	register("RecoverNode/AliveRefused", testRecoverAlive)
 	register("RecoverNode/OwnRestart", testRecoverOwnRestart)
 	register("RecoverNode/ConcurrentRecoverersExactlyOnce", testRecoverConcurrent)
+	register("CheckIn/InstanceInUse", testCheckInInstanceInUse)
+	register("RecoverNode/HandsBackSchedulesItLacks", testRecoverHandsBack)
 }
 
 // near allows for the time a round trip to the database takes.
@@ -358,5 +362,133 @@ func testRecoverConcurrent(t *testing.T, b *bundle) {
 				t.Fatalf("%s handed out %d times, want 1", id, n)
 			}
 		}
+	}
+}
+
+// testCheckInInstanceInUse: a second process checking in under a live node
+// id is refused (nothing written) until the first one is proved gone
+// (Replace), leaves (empty Instance) or goes silent for LiveFor.
+func testCheckInInstanceInUse(t *testing.T, b *bundle) {
+	in := func(instance, replace string, liveFor time.Duration) (store.Node, error) {
+		return b.s.CheckIn(b.ctx, store.CheckInParams{Node: "n1", Instance: instance, Replace: replace, LiveFor: liveFor,
+			Info: json.RawMessage(`{"who":"` + instance + `"}`)})
+	}
+	n, err := in("a", "", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "Instance", n.Instance, "a")
+	if _, err := in("a", "", time.Minute); err != nil {
+		t.Fatalf("the same instance again: %v", err)
+	}
+	_, err = in("b", "", time.Minute)
+	var inUse *store.NodeInUseError
+	if !errors.As(err, &inUse) || !errors.Is(err, store.ErrNodeInUse) {
+		t.Fatalf("second live instance: err = %v, want a NodeInUseError", err)
+	}
+	wantEq(t, "refusal's Instance", inUse.Node.Instance, "a")
+	wantEq(t, "refusal's Info", string(inUse.Node.Info), `{"who":"a"}`)
+	if inUse.Node.SinceCheckIn >= time.Minute {
+		t.Fatalf("refusal's SinceCheckIn = %s", inUse.Node.SinceCheckIn)
+	}
+	if !strings.Contains(err.Error(), `node id "n1" is in use by a live process (last check-in`) {
+		t.Fatalf("refusal reads %q", err)
+	}
+	ns, err := b.s.ListNodes(b.ctx, store.ListNodesParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEq(t, "stored Instance after a refusal", ns[0].Instance, "a")
+	if _, err := in("b", "", 0); err != nil {
+		t.Fatalf("without LiveFor: %v", err)
+	}
+	if _, err := in("a", "", time.Minute); !errors.Is(err, store.ErrNodeInUse) {
+		t.Fatalf("a after b took over: err = %v, want ErrNodeInUse", err)
+	}
+	if _, err := in("a", "b", time.Minute); err != nil {
+		t.Fatalf("replacing b, proved gone: %v", err)
+	}
+	if n, err = in("", "a", time.Minute); err != nil || n.Instance != "" {
+		t.Fatalf("a leaves: %v, %+v", err, n)
+	}
+	if _, err := in("c", "", time.Minute); err != nil {
+		t.Fatalf("after a left: %v", err)
+	}
+	if _, err := in("d", "", time.Nanosecond); err != nil {
+		t.Fatalf("c silent for longer than LiveFor: %v", err)
+	}
+}
+
+// testRecoverHandsBack: a recoverer lacking a run's schedule hands the run
+// back unclaimed; a node that has the schedule claims it; a run whose
+// schedule no node has, or that waited past AbandonAfter, is abandoned.
+func testRecoverHandsBack(t *testing.T, b *bundle) {
+	if _, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: "dead"}); err != nil {
+		t.Fatal(err)
+	}
+	upsert(t, b, def("has", at(1)), def("lacks", at(1)), def("late", at(1)))
+	run := map[string]string{}
+	for _, sc := range []string{"has", "lacks", "late", "gone"} {
+		r, err := b.s.StartRun(b.ctx, store.StartRunParams{ID: sc + "-run", ScheduleID: sc, ScheduledAt: at(1),
+			StartedAt: at(1), Node: "dead", Recoverable: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run[sc] = r.ID
+	}
+	only := func(ids ...string) func(string) bool {
+		return func(s string) bool {
+			for _, id := range ids {
+				if s == id {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	rec, err := b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "dead", Recoverer: "n2", Now: at(100), Has: only("has")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "recovered", ids(rec.Recovered, runID), run["has"])
+	wantIDs(t, "handed back", ids(rec.Unclaimed, runID), run["lacks"], run["late"], run["gone"])
+	u := getRun(t, b, run["lacks"])
+	wantEq(t, "handed back Node", u.Node, store.Unclaimed)
+	wantEq(t, "handed back Status", u.Status, store.RunRunning)
+	wantEq(t, "handed back RecoveredFrom", u.RecoveredFrom, "dead")
+	wantEq(t, "handed back Attempt", u.Attempt, 1)
+
+	// n3 has none of them: only the run of the schedule no node has (no
+	// trigger, no API schedule) is abandoned.
+	rec, err = b.s.ClaimUnclaimed(b.ctx, store.ClaimUnclaimedParams{Node: "n3", Has: only(), Now: at(100), AbandonAfter: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "n3 claimed", ids(rec.Recovered, runID))
+	wantIDs(t, "n3 abandoned", ids(rec.Abandoned, runID), run["gone"])
+	g := getRun(t, b, run["gone"])
+	wantEq(t, "gone Status", g.Status, store.RunAbandoned)
+	if !strings.Contains(g.Error, "gone is in no node's configuration") {
+		t.Fatalf("gone Error = %q", g.Error)
+	}
+
+	// n4 has "lacks"; "late" waited past AbandonAfter.
+	rec, err = b.s.ClaimUnclaimed(b.ctx, store.ClaimUnclaimedParams{Node: "n4", Has: only("lacks"), Now: at(200), AbandonAfter: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "n4 claimed", ids(rec.Recovered, runID), run["lacks"])
+	wantIDs(t, "n4 abandoned", ids(rec.Abandoned, runID), run["late"])
+	c := getRun(t, b, run["lacks"])
+	wantEq(t, "claimed Node", c.Node, "n4")
+	wantEq(t, "claimed Recovery", c.Recovery, true)
+	wantEq(t, "claimed RecoveredFrom", c.RecoveredFrom, "dead")
+	wantEq(t, "claimed Attempt", c.Attempt, 2)
+	if l := getRun(t, b, run["late"]); !strings.Contains(l.Error, "no node with schedule late in its configuration") {
+		t.Fatalf("late Error = %q", l.Error)
+	}
+	rec, err = b.s.ClaimUnclaimed(b.ctx, store.ClaimUnclaimedParams{Node: "n5", Now: at(300)})
+	if err != nil || len(rec.Recovered)+len(rec.Abandoned) != 0 {
+		t.Fatalf("nothing left to claim: %+v, %v", rec, err)
 	}
 }

@@ -21,7 +21,7 @@ const (
 	RunCols = `id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error,
 	recoverable, recovery, recovered_from, attempt`
 	NodeCols = `id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info,
-	recovered_at, recovered_by`
+	recovered_at, recovered_by, instance`
 	ScheduleCols = `id, config, revision, created_at, updated_at`
 )
 
@@ -49,10 +49,10 @@ func UpsertTriggerSQL(values string) string {
 
 // CheckInSQL is CheckIn's upsert of a node row; values is the dialect's
 // VALUES tuple for (id, 'active', started_at, first_seen_at, checked_in_at,
-// reported_at, config_hash, info), returning what follows RETURNING.
+// reported_at, config_hash, info, instance), returning what follows RETURNING.
 func CheckInSQL(values, returning string) string {
 	return `INSERT INTO nodes
-			(id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info)
+			(id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info, instance)
 			VALUES ` + values + `
 			ON CONFLICT (id) DO UPDATE SET
 				state = 'active',
@@ -60,7 +60,8 @@ func CheckInSQL(values, returning string) string {
 				checked_in_at = excluded.checked_in_at,
 				reported_at = excluded.reported_at,
 				config_hash = excluded.config_hash,
-				info = excluded.info
+				info = excluded.info,
+				instance = excluded.instance
 			RETURNING ` + returning
 }
 
@@ -191,7 +192,7 @@ func (c Codec[T, B, S]) Node(row Scanner, now func() time.Time, extra ...any) (s
 		state, info                            string
 		started, first, checked, reported, rec T
 	)
-	dest := append([]any{&n.ID, &state, &started, &first, &checked, &reported, &n.ConfigHash, &info, &rec, &n.RecoveredBy}, extra...)
+	dest := append([]any{&n.ID, &state, &started, &first, &checked, &reported, &n.ConfigHash, &info, &rec, &n.RecoveredBy, &n.Instance}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return n, err
 	}

@@ -158,6 +158,28 @@ func CheckFinish(f *store.FinishRun) error {
 // DefaultAbandonReason is recorded on runs abandoned without a reason.
 const DefaultAbandonReason = "abandoned: its node stopped before the run ended"
 
+// InUse reports whether a check-in must be refused because another live
+// instance holds the node id: the stored row is in state, last checked in
+// by instance, since ago.
+func InUse(p store.CheckInParams, state, instance string, since time.Duration) bool {
+	return p.LiveFor > 0 && instance != "" && instance != p.Instance &&
+		instance != p.Replace && state == string(store.NodeActive) && since < p.LiveFor
+}
+
+// UnclaimedVerdict decides what ClaimUnclaimed does with one unclaimed run:
+// claim it, or abandon it with a reason ("" and false: leave it).
+func UnclaimedVerdict(p store.ClaimUnclaimedParams, schedule string, known bool, waited time.Duration) (claim bool, abandon string) {
+	switch {
+	case p.Has == nil || p.Has(schedule):
+		return true, ""
+	case !known:
+		return false, "abandoned: schedule " + schedule + " is in no node's configuration (it was removed); the interrupted run was not recovered"
+	case p.AbandonAfter > 0 && waited >= p.AbandonAfter:
+		return false, "abandoned: no node with schedule " + schedule + " in its configuration recovered the interrupted run within " + p.AbandonAfter.String()
+	}
+	return false, ""
+}
+
 // RecoverReason is the error recorded on runs RecoverNode abandons.
 func RecoverReason(p store.RecoverNodeParams) string {
 	if p.Reason != "" {
