@@ -81,3 +81,10 @@ func TestHelpHasExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"version"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "sundial ") {
+		t.Errorf("version: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}
