@@ -5,10 +5,8 @@ package main
 // signal. They wait on the process's output and on /healthz, never on time.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sundial/internal/testbin"
 	"sync"
 	"syscall"
 	"testing"
@@ -47,15 +46,7 @@ func sundialBinary(t *testing.T) string {
 		if binDir, binErr = os.MkdirTemp("", "sundial-serve-test"); binErr != nil {
 			return
 		}
-		binPath = filepath.Join(binDir, "sundial")
-		gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
-		out, err := exec.Command(gobin, "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binPath, binErr = testbin.Build(binDir)
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
@@ -63,26 +54,8 @@ func sundialBinary(t *testing.T) string {
 	return binPath
 }
 
-// syncLines is an io.Writer that keeps what a process writes, for polling.
-type syncLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncLines) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncLines) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
 // waitOutput polls w until re matches, and returns the submatches.
-func waitOutput(t *testing.T, w *syncLines, re *regexp.Regexp, what string) []string {
+func waitOutput(t *testing.T, w *testbin.Output, re *regexp.Regexp, what string) []string {
 	t.Helper()
 	deadline := time.NewTimer(serveWait)
 	defer deadline.Stop()
@@ -103,14 +76,14 @@ func waitOutput(t *testing.T, w *syncLines, re *regexp.Regexp, what string) []st
 // serveProc is a running `sundial serve`.
 type serveProc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncLines
+	stdout, stderr *testbin.Output
 	exited         chan struct{}
 	err            error // of cmd.Wait, once exited is closed
 }
 
 func startServe(t *testing.T, args ...string) *serveProc {
 	t.Helper()
-	p := &serveProc{stdout: &syncLines{}, stderr: &syncLines{}, exited: make(chan struct{})}
+	p := &serveProc{stdout: &testbin.Output{}, stderr: &testbin.Output{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(sundialBinary(t), append([]string{"serve"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	_ "sundial/engine/store/postgres"
 	_ "sundial/engine/store/sqlite"
 	"sundial/internal/pgtest"
+	"sundial/internal/testbin"
 )
 
 // bin is the sundial binary the tests run, built once by TestMain (without
@@ -30,13 +29,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	bin = filepath.Join(dir, "sundial")
-	gobin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = "go"
-	}
-	if out, err := exec.Command(gobin, "build", "-o", bin, "sundial/cmd/sundial").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build sundial: %v\n%s", err, out)
+	if bin, err = testbin.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
@@ -73,29 +67,11 @@ func (p *project) write(t *testing.T, rel, content string) {
 // sqliteDSN is the project's default store.
 func (p *project) sqliteDSN() string { return filepath.Join(p.dir, "var", "sundial.db") }
 
-// lines is an io.Writer that keeps what a process writes.
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *lines) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(b)
-}
-
-func (w *lines) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
 // proc is a running `sundial serve`.
 type proc struct {
 	node           string
 	cmd            *exec.Cmd
-	stdout, stderr *lines
+	stdout, stderr *testbin.Output
 	exited         chan struct{}
 	addr           string
 }
@@ -112,7 +88,7 @@ func startNode(t *testing.T, p *project, node, dsn string, extra ...string) *pro
 		args = append(args, "--store", dsn)
 	}
 	args = append(append(args, serveArgs...), extra...)
-	pr := &proc{node: node, stdout: &lines{}, stderr: &lines{}, exited: make(chan struct{})}
+	pr := &proc{node: node, stdout: &testbin.Output{}, stderr: &testbin.Output{}, exited: make(chan struct{})}
 	pr.cmd = exec.Command(bin, args...)
 	pr.cmd.Dir = p.dir
 	pr.cmd.Stdout, pr.cmd.Stderr = pr.stdout, pr.stderr
