@@ -85,10 +85,6 @@ func (d *Daemon) canRecover(scheduleID string) bool {
 	return sc != nil && strings.TrimPrefix(sc.InvokeService, config.ServicePrefix) == script.ServiceName
 }
 
-// Cluster returns the node's persistence and cluster membership, nil
-// without Options.DB.
-func (d *Daemon) Cluster() *persist.Node { return d.persist }
-
 // appliedHash is the config version this node applied, for its check-ins.
 func (d *Daemon) appliedHash() string {
 	if st := d.applied.Load(); st != nil {

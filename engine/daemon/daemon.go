@@ -135,9 +135,6 @@ func New(opts Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Registry returns the daemon's metrics registry.
-func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
-
 // Scheduler returns the scheduler, once Run has created it.
 func (d *Daemon) Scheduler() *scheduler.Scheduler { return d.sched }
 

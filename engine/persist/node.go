@@ -237,9 +237,6 @@ func New(opts Options) (*Node, error) {
 // Attach sets the hooks; call it before Start.
 func (n *Node) Attach(h Hooks) { n.hooks = h }
 
-// ID returns the node id.
-func (n *Node) ID() string { return n.id }
-
 // Store returns the store the node writes to.
 func (n *Node) Store() store.Store { return n.st }
 
