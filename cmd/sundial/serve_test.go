@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sundial/internal/testbin"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"sundial/internal/syncbuf"
+	"sundial/internal/testbin"
 )
 
 // serveWait bounds every wait of these tests.
@@ -55,7 +57,7 @@ func sundialBinary(t *testing.T) string {
 }
 
 // waitOutput polls w until re matches, and returns the submatches.
-func waitOutput(t *testing.T, w *testbin.Output, re *regexp.Regexp, what string) []string {
+func waitOutput(t *testing.T, w *syncbuf.Buffer, re *regexp.Regexp, what string) []string {
 	t.Helper()
 	deadline := time.NewTimer(serveWait)
 	defer deadline.Stop()
@@ -76,14 +78,14 @@ func waitOutput(t *testing.T, w *testbin.Output, re *regexp.Regexp, what string)
 // serveProc is a running `sundial serve`.
 type serveProc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *testbin.Output
+	stdout, stderr *syncbuf.Buffer
 	exited         chan struct{}
 	err            error // of cmd.Wait, once exited is closed
 }
 
 func startServe(t *testing.T, args ...string) *serveProc {
 	t.Helper()
-	p := &serveProc{stdout: &testbin.Output{}, stderr: &testbin.Output{}, exited: make(chan struct{})}
+	p := &serveProc{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(sundialBinary(t), append([]string{"serve"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"sundial/engine/config"
 	"sundial/engine/cron"
 	"sundial/engine/trigger"
+	"sundial/internal/syncbuf"
 )
 
 // waitLimit bounds every wait for an event; tests never sleep.
@@ -115,7 +115,7 @@ type bundle struct {
 	reg      *prometheus.Registry
 	finished chan string
 	ended    map[string]bool // runs seen ending, not yet waited for
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 }
 
 // setup returns a scheduler on a fake clock at t0 with a recorder registered
@@ -123,7 +123,7 @@ type bundle struct {
 func setup(t *testing.T, opts ...func(*Options)) *bundle {
 	t.Helper()
 	b := &bundle{t: t, clock: clock.NewFake(t0), svc: newRecorder(), reg: prometheus.NewRegistry(),
-		finished: make(chan string, 100000), ended: map[string]bool{}, logs: &syncBuffer{}}
+		finished: make(chan string, 100000), ended: map[string]bool{}, logs: &syncbuf.Buffer{}}
 	o := Options{
 		Clock: b.clock, Registerer: b.reg, NodeID: "node1",
 		Services: map[string]Service{"script": b.svc},
@@ -373,22 +373,4 @@ func desired(threads int, schedules ...*config.Schedule) *config.Desired {
 		d.Schedules[sc.ID] = sc
 	}
 	return d
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

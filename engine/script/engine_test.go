@@ -1,7 +1,6 @@
 package script
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,32 +12,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sundial/internal/syncbuf"
 )
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testBundle struct {
-	engine  *Engine
-	dir     string      // the scripts directory
-	stdout  *syncBuffer // console.log and println
-	logs    *syncBuffer // JSON slog records, every level
-	workdir string
+	engine *Engine
+	dir    string          // the scripts directory
+	stdout *syncbuf.Buffer // console.log and println
+	logs   *syncbuf.Buffer // JSON slog records, every level
 }
 
 // records returns the logged records, decoded.
@@ -81,7 +63,7 @@ func (b *testBundle) write(t *testing.T, name, src string) {
 
 func setup(t *testing.T, mod ...func(*Config)) *testBundle {
 	t.Helper()
-	b := &testBundle{dir: t.TempDir(), stdout: &syncBuffer{}, logs: &syncBuffer{}}
+	b := &testBundle{dir: t.TempDir(), stdout: &syncbuf.Buffer{}, logs: &syncbuf.Buffer{}}
 	cfg := Config{
 		ScriptsDir: b.dir,
 		Properties: map[string]string{"openidm.node.id": "node-1", "answer": "42"},
@@ -319,7 +301,7 @@ func TestRun_LogLevelFiltering(t *testing.T) {
 	}
 
 	// The handler's own level applies too.
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	b = setup(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"sundial/engine/clock"
+	"sundial/internal/syncbuf"
 )
 
 // Tests run on real temporary directories with real fsnotify events. They
@@ -717,7 +717,7 @@ func TestRemovedAndRecreated(t *testing.T) {
 	conf := filepath.Join(parent, "conf")
 	mkdir(t, conf)
 	write(t, filepath.Join(conf, "schedule-a.json"), "{}")
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	w, p := startWatcher(t, Options{
 		Dirs:   []string{conf},
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -763,7 +763,7 @@ func TestMissingAtStartRetries(t *testing.T) {
 	conf := filepath.Join(base, "conf")
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	fake := clock.NewFake(t0)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	w, p := startWatcher(t, Options{
 		Dirs: []string{conf}, Debounce: 100 * time.Millisecond, Clock: fake,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
@@ -849,21 +849,4 @@ func TestMergeAndCap(t *testing.T) {
 	if len(got.Paths) != MaxEventPaths || got.Omitted != 24 {
 		t.Fatalf("merge of capped events kept %d, omitted %d; want %d, 24", len(got.Paths), got.Omitted, MaxEventPaths)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

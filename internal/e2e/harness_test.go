@@ -16,6 +16,7 @@ import (
 	_ "sundial/engine/store/postgres"
 	_ "sundial/engine/store/sqlite"
 	"sundial/internal/pgtest"
+	"sundial/internal/syncbuf"
 	"sundial/internal/testbin"
 )
 
@@ -71,7 +72,7 @@ func (p *project) sqliteDSN() string { return filepath.Join(p.dir, "var", "sundi
 type proc struct {
 	node           string
 	cmd            *exec.Cmd
-	stdout, stderr *testbin.Output
+	stdout, stderr *syncbuf.Buffer
 	exited         chan struct{}
 	addr           string
 }
@@ -88,7 +89,7 @@ func startNode(t *testing.T, p *project, node, dsn string, extra ...string) *pro
 		args = append(args, "--store", dsn)
 	}
 	args = append(append(args, serveArgs...), extra...)
-	pr := &proc{node: node, stdout: &testbin.Output{}, stderr: &testbin.Output{}, exited: make(chan struct{})}
+	pr := &proc{node: node, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	pr.cmd = exec.Command(bin, args...)
 	pr.cmd.Dir = p.dir
 	pr.cmd.Stdout, pr.cmd.Stderr = pr.stdout, pr.stderr

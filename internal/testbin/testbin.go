@@ -1,15 +1,13 @@
-// Package testbin serves the tests that run `sundial` as a real process: it
-// builds the binary and collects what a process writes. It is imported by
+// Package testbin builds the sundial binary for the tests that run it as a
+// real process (collect its output with internal/syncbuf). It is imported by
 // tests only.
 package testbin
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 )
 
 // Build compiles sundial/cmd/sundial into dir (without the race detector:
@@ -24,24 +22,4 @@ func Build(dir string) (string, error) {
 		return "", fmt.Errorf("go build sundial: %v\n%s", err, out)
 	}
 	return bin, nil
-}
-
-// Output is an io.Writer that keeps what a process writes, safe to read
-// while the process runs.
-type Output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *Output) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (w *Output) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
