@@ -5,11 +5,16 @@ CONF      ?= conf
 SCRIPTS   ?= scripts
 GOFLAGS   := -buildvcs=false
 export GOFLAGS
+# What `sundial version` prints; outside a git checkout, "unknown".
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 .PHONY: build run test bench lint fuzz clean
 
+## build: bin/sundial, stamped with the version and commit.
 build:
-	$(GO) build -o $(BIN) ./cmd/sundial
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sundial
 
 ## run: start the daemon on the shipped conf/ with the embedded SQLite store.
 run: build
@@ -26,12 +31,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/persist
 	cd bench && $(GO) run ./cmd/crontable
 
-## lint: gofmt check and go vet.
+## lint: gofmt check, go vet, and staticcheck (pinned by the tool line of go.mod)
+## over the main module.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd bench && $(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 ## fuzz: a short run of every fuzz target.
 fuzz:

@@ -3,7 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -86,5 +90,52 @@ func TestVersion(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"version"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "sundial ") {
 		t.Errorf("version: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+}
+
+func TestVersionLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, version, commit string
+		bi                    buildInfo
+		want                  string
+	}{
+		{"make build", "v0.3.0-2-gabc1234-dirty", "abc1234def", buildInfo{goVersion: "go1.26.8", mainVersion: "(devel)"},
+			"sundial v0.3.0-2-gabc1234-dirty (commit abc1234def, go1.26.8)"},
+		{"go build with VCS stamping", "", "", buildInfo{goVersion: "go1.26.8", mainVersion: "(devel)", revision: "abc1234def", modified: true},
+			"sundial devel (commit abc1234def-dirty, go1.26.8)"},
+		{"go install of a module version", "", "", buildInfo{goVersion: "go1.26.8", mainVersion: "v1.2.3"},
+			"sundial v1.2.3 (commit unknown, go1.26.8)"},
+		{"nothing recorded", "", "", buildInfo{}, "sundial devel (commit unknown, unknown)"},
+	} {
+		if got := versionLine(tc.version, tc.commit, tc.bi); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestMakeBuildStampsVersion builds with `make build` and checks that
+// `sundial version` names what git says of the checkout, or "unknown"
+// outside one.
+func TestMakeBuildStampsVersion(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "sundial")
+	if out, err := exec.Command("make", "-s", "-C", "../..", "build", "BIN="+bin).CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sundial version: %v\n%s", err, out)
+	}
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = "../.."
+		b, err := cmd.Output()
+		if err != nil {
+			return "unknown"
+		}
+		return strings.TrimSpace(string(b))
+	}
+	want := fmt.Sprintf("sundial %s (commit %s, %s)\n", git("describe", "--always", "--dirty"), git("rev-parse", "HEAD"), runtime.Version())
+	if string(out) != want {
+		t.Errorf("sundial version = %q, want %q", out, want)
 	}
 }
