@@ -22,7 +22,7 @@ func newCronCmd() *cobra.Command {
   sundial cron explain '0 15 10 L * ?'`,
 	}
 	cmd.AddCommand(newCronNextCmd(), newCronExplainCmd())
-	return cmd
+	return groupCmd(cmd)
 }
 
 // cronNextOptions are the flags of `sundial cron next`.
@@ -39,13 +39,15 @@ func newCronNextCmd() *cobra.Command {
 		Short: "Print the next fire times of a cron expression",
 		Long: `Print the next N fire times of a Quartz cron expression, one RFC 3339 timestamp
 with offset per line, computed in ZONE exactly as Quartz 2.3.2 computes them.
-Fewer lines are printed when the expression stops firing; none when it never
-fires. An invalid expression or zone is reported on stderr with exit status 2.`,
+When the expression stops firing (an end year, a date that never comes), fewer
+lines are printed, and stderr says so; the exit status is still 0. An invalid
+expression or an unknown zone is reported on stderr with exit status 1; a
+malformed flag with exit status 2.`,
 		Example: `  sundial cron next '0 0/5 * * * ?'
   sundial cron next --tz America/New_York --from 2026-03-07T12:00:00-05:00 -n 3 '0 30 2 * * ?'`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCronNext(opts, args[0], time.Now(), cmd.OutOrStdout())
+			return runCronNext(opts, args[0], time.Now(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&opts.zone, "tz", "", "IANA time zone to compute in (default: the local zone)")
@@ -54,35 +56,48 @@ fires. An invalid expression or zone is reported on stderr with exit status 2.`,
 	return cmd
 }
 
-func runCronNext(opts cronNextOptions, spec string, now time.Time, out io.Writer) error {
-	expr, err := cron.Parse(spec)
-	if err != nil {
-		return usageError(err)
-	}
-	loc, err := loadZone(opts.zone)
-	if err != nil {
-		return usageError(err)
+func runCronNext(opts cronNextOptions, spec string, now time.Time, out, errOut io.Writer) error {
+	if opts.count < 0 {
+		return usageError(fmt.Errorf("-n %d: must not be negative", opts.count))
 	}
 	from := now
 	if opts.from != "" {
+		var err error
 		if from, err = time.Parse(time.RFC3339Nano, opts.from); err != nil {
 			return usageError(fmt.Errorf("--from %q: not an RFC 3339 time, e.g. 2026-11-22T10:00:00+01:00", opts.from))
 		}
 	}
-	if opts.count < 0 {
-		return usageError(fmt.Errorf("-n %d: must not be negative", opts.count))
+	expr, err := cron.Parse(spec)
+	if err != nil {
+		return err
+	}
+	loc, err := loadZone(opts.zone)
+	if err != nil {
+		return err
 	}
 	var b strings.Builder
-	t := from.In(loc)
-	for i := 0; i < opts.count; i++ {
-		if t = expr.Next(t); t.IsZero() {
+	t, found := from.In(loc), 0
+	for ; found < opts.count; found++ {
+		next := expr.Next(t)
+		if next.IsZero() {
 			break
 		}
+		t = next
 		b.WriteString(formatRFC3339Offset(t))
 		b.WriteByte('\n')
 	}
-	_, err = io.WriteString(out, b.String())
-	return err
+	if _, err := io.WriteString(out, b.String()); err != nil {
+		return err
+	}
+	if found < opts.count {
+		// Not an error: the expression is valid, it just stops firing.
+		if found == 0 {
+			fmt.Fprintf(errOut, "sundial: no fire times: the expression has no fire time after %s\n", formatRFC3339Offset(t))
+		} else {
+			fmt.Fprintf(errOut, "sundial: only %s of %d: the expression has no fire time after %s\n", plural(found, "fire time"), opts.count, formatRFC3339Offset(t))
+		}
+	}
+	return nil
 }
 
 func newCronExplainCmd() *cobra.Command {
@@ -95,11 +110,11 @@ func newCronExplainCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			expr, err := cron.Parse(args[0])
 			if err != nil {
-				return usageError(err)
+				return err
 			}
 			loc, err := loadZone(zone)
 			if err != nil {
-				return usageError(err)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%s\n%s\n\nnext fire times (%s):\n", expr.String(), expr.Describe(), loc)

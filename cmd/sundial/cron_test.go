@@ -14,8 +14,8 @@ import (
 
 // TestCronNextVectors runs every Quartz oracle vector through the CLI
 // contract: `sundial cron next --tz ZONE --from FROM -n N EXPR` prints one
-// RFC 3339 instant per line with exit 0, nothing for NEVER, and nothing on
-// stdout with exit 2 for INVALID.
+// RFC 3339 instant per line with exit 0, nothing on stdout for NEVER, and
+// nothing on stdout with exit 1 (invalid input) for INVALID.
 func TestCronNextVectors(t *testing.T) {
 	f, err := os.Open("../../engine/cron/testdata/quartz-cron-public.tsv")
 	if err != nil {
@@ -38,8 +38,8 @@ func TestCronNextVectors(t *testing.T) {
 		cases++
 		switch result {
 		case "INVALID":
-			if code != 2 || stdout.Len() != 0 || stderr.Len() == 0 {
-				t.Errorf("line %d %q: exit %d, stdout %q, stderr %q; want exit 2, empty stdout, a message", ln, expr, code, stdout.String(), stderr.String())
+			if code != 1 || stdout.Len() != 0 || stderr.Len() == 0 {
+				t.Errorf("line %d %q: exit %d, stdout %q, stderr %q; want exit 1, empty stdout, a message", ln, expr, code, stdout.String(), stderr.String())
 			}
 		case "NEVER":
 			if code != 0 || stdout.Len() != 0 {
@@ -57,17 +57,75 @@ func TestCronNextVectors(t *testing.T) {
 	}
 }
 
-func TestCronNextUsageErrors(t *testing.T) {
-	for _, args := range [][]string{
-		{"cron", "next"},
-		{"cron", "next", "--tz", "Nowhere/City", "* * * * * ?"},
-		{"cron", "next", "--from", "yesterday", "* * * * * ?"},
-		{"cron", "next", "-n", "-1", "* * * * * ?"},
-		{"cron", "next", "0 0 12 * * MON"},
+// TestExitCodes checks the exit status of every kind of failure: 2 for a
+// command line that cannot be understood, 1 for valid commands on invalid
+// input, with a message on stderr and nothing on stdout.
+func TestExitCodes(t *testing.T) {
+	valid := confDir(t, map[string]string{"schedule-a.json": cronHourly})
+	invalid := confDir(t, map[string]string{"schedule-a.json": `{"schedule": "0 0 * * *", "invokeService": "sync"}`})
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"nope"}, 2},
+		{[]string{"cron", "nope"}, 2},
+		{[]string{"--no-such-flag"}, 2},
+		{[]string{"cron", "next"}, 2},
+		{[]string{"cron", "next", "a", "b"}, 2},
+		{[]string{"cron", "next", "-n", "abc", "* * * * * ?"}, 2},
+		{[]string{"cron", "next", "-n", "-1", "* * * * * ?"}, 2},
+		{[]string{"cron", "next", "--from", "yesterday", "* * * * * ?"}, 2},
+		{[]string{"cron", "next", "--tz", "Nowhere/City", "* * * * * ?"}, 1},
+		{[]string{"cron", "next", "0 0 12 * * MON"}, 1},
+		{[]string{"cron", "explain"}, 2},
+		{[]string{"cron", "explain", "0 0 12 * * MON"}, 1},
+		{[]string{"cron", "explain", "--tz", "Nowhere/City", "* * * * * ?"}, 1},
+		{[]string{"version", "extra"}, 2},
+		{[]string{"schema"}, 2},
+		{[]string{"schema", "nope"}, 2},
+		{[]string{"validate", "--format", "xml", valid}, 2},
+		{[]string{"validate", valid, valid}, 2},
+		{[]string{"validate", "--at", "tomorrow", valid}, 2},
+		{[]string{"validate", "--no-such-flag", valid}, 2},
+		{[]string{"validate", invalid}, 1},
+		{[]string{"validate", filepath.Join(valid, "missing")}, 1},
+		{[]string{"validate", "--against", filepath.Join(valid, "missing"), valid}, 1},
+		{[]string{"serve", "extra"}, 2},
+		{[]string{"serve", "--log-level", "loud"}, 2},
 	} {
-		var stdout, stderr bytes.Buffer
-		if code := run(args, &stdout, &stderr); code != 2 || stdout.Len() != 0 || stderr.Len() == 0 {
-			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 with a message on stderr only", args, code, stdout.String(), stderr.String())
+		code, stdout, stderr := runCLI(tc.args...)
+		if code != tc.code || stdout != "" || stderr == "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d with a message on stderr only", tc.args, code, stdout, stderr, tc.code)
+		}
+	}
+}
+
+// TestUnknownCommandSuggests checks that a misspelt command gets a hint.
+func TestUnknownCommandSuggests(t *testing.T) {
+	for args, want := range map[string]string{
+		"valdate":  `sundial: unknown command "valdate" for "sundial"; did you mean "validate"?` + "\n",
+		"cron nxt": `sundial: unknown command "nxt" for "sundial cron"; did you mean "next"?` + "\n",
+	} {
+		if code, _, stderr := runCLI(strings.Fields(args)...); code != 2 || stderr != want {
+			t.Errorf("%s: exit %d, stderr %q; want 2, %q", args, code, stderr, want)
+		}
+	}
+}
+
+// TestCronNextSaysWhyFewer checks that cron next explains on stderr, with
+// exit 0, when the expression has fewer fire times than asked.
+func TestCronNextSaysWhyFewer(t *testing.T) {
+	for _, tc := range []struct {
+		expr, stdout, stderr string
+	}{
+		{"0 0 0 1 1 ? 2027-2028", "2027-01-01T00:00:00+00:00\n2028-01-01T00:00:00+00:00\n",
+			"sundial: only 2 fire times of 5: the expression has no fire time after 2028-01-01T00:00:00+00:00\n"},
+		{"0 0 0 1 1 ? 2020", "", "sundial: no fire times: the expression has no fire time after 2026-06-01T00:00:00+00:00\n"},
+		{"0 0 0 1 1 ? 2027-2031", "2027-01-01T00:00:00+00:00\n2028-01-01T00:00:00+00:00\n2029-01-01T00:00:00+00:00\n2030-01-01T00:00:00+00:00\n2031-01-01T00:00:00+00:00\n", ""},
+	} {
+		code, stdout, stderr := runCLI("cron", "next", "--tz", "UTC", "--from", "2026-06-01T00:00:00Z", "-n", "5", tc.expr)
+		if code != 0 || stdout != tc.stdout || stderr != tc.stderr {
+			t.Errorf("%q: exit %d\nstdout %q\nstderr %q\nwant exit 0\nstdout %q\nstderr %q", tc.expr, code, stdout, stderr, tc.stdout, tc.stderr)
 		}
 	}
 }

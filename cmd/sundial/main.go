@@ -1,6 +1,11 @@
 // Command sundial is the Sundial scheduler daemon and its command-line tools.
-// main stays thin: each subcommand lives in its own file and returns an error;
-// exitError carries a specific exit status.
+// main stays thin: each subcommand lives in its own file and returns an error.
+//
+// Exit status: 0 success; 1 the command line was understood but what it names
+// is invalid or cannot be read (a cron expression, a time zone, a conf
+// directory with errors, a store that cannot be opened); 2 a usage error (an
+// unknown command or flag, a wrong number of arguments, a flag value of the
+// wrong form or out of range). exitError carries a status other than 1.
 package main
 
 import (
@@ -53,5 +58,6 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
-// usageError is exit status 2: bad flags, arguments or input expressions.
+// usageError is exit status 2: unknown commands or flags, wrong arguments,
+// malformed flag values.
 func usageError(err error) error { return &exitError{code: 2, err: err} }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -26,5 +29,24 @@ and jobs.`,
 	for _, newCmd := range subcommands {
 		root.AddCommand(newCmd())
 	}
-	return root
+	return groupCmd(root)
+}
+
+// groupCmd makes a command that only holds subcommands (sundial, sundial cron)
+// print its help when run bare and answer an unknown subcommand with a usage
+// error (exit status 2), as cobra does not.
+func groupCmd(c *cobra.Command) *cobra.Command {
+	c.SuggestionsMinimumDistance = 2
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return usageError(errors.New(msg))
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	return c
 }

@@ -39,9 +39,15 @@ and the exit status is 1. When the directory is valid, the plan is printed: each
 schedule with its type, state, service, time zone, trigger, and next five fire
 times in its own zone. With --against, the plan starts with what changes from
 the other directory (added, removed and changed schedules, and which keys
-changed): run it on a pull request against a checkout of the base branch.
+changed; files invalid in the other directory are listed, as their schedules
+count as absent there): run it on a pull request against a checkout of the
+base branch.
 
-Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.`,
+With --format json, everything goes to stdout as one JSON document (camelCase
+keys, empty lists as []), problems and a directory that cannot be read
+included, and nothing to stderr.
+
+Exit status: 0 valid (warnings allowed), 1 invalid or unreadable, 2 usage error.`,
 		Example: `  sundial validate conf/
   sundial validate --scripts scripts/ --at 2026-01-01T00:00:00Z conf/
   sundial validate --against ../base/conf conf/
@@ -65,7 +71,7 @@ Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.`,
 			if at != "" {
 				t, err := parseAt(at)
 				if err != nil {
-					return usageError(err)
+					return validateFailed(opts, "", usageError(err), cmd.OutOrStdout())
 				}
 				opts.at = t
 			}
@@ -94,51 +100,48 @@ func parseAt(s string) (time.Time, error) {
 }
 
 // runValidate loads opts.dir, reports its problems to stderr and its plan
-// to stdout. It returns an exit error with status 1 when the directory is
-// invalid, 2 when a directory cannot be read.
+// to stdout, or with --format json everything to stdout as one JSON
+// document. It returns an exit error with status 1 when the directory is
+// invalid or cannot be read.
 func runValidate(_ context.Context, opts validateOptions, stdout, stderr io.Writer) error {
 	load := func(dir string) (*config.Desired, error) {
-		d, err := config.Load(dir, config.LoadOptions{ScriptsDir: opts.scripts, Env: opts.env})
-		if err != nil {
-			return nil, usageError(err)
-		}
-		return d, nil
+		return config.Load(dir, config.LoadOptions{ScriptsDir: opts.scripts, Env: opts.env})
 	}
 	d, err := load(opts.dir)
-	if err != nil {
-		return err
-	}
+	failed := opts.dir
 	var base *config.Desired
-	if opts.against != "" {
-		if base, err = load(opts.against); err != nil {
-			return err
-		}
+	if err == nil && opts.against != "" {
+		failed = opts.against
+		base, err = load(opts.against)
+	}
+	if err != nil {
+		return validateFailed(opts, failed, err, stdout)
 	}
 
 	// Thousands of lines: buffer them rather than write each one.
-	out, errOut := bufio.NewWriter(stdout), bufio.NewWriter(stderr)
-	errs, warns := d.AllErrors(), d.AllWarnings()
-	for _, w := range warns {
-		fmt.Fprintln(errOut, warningLine(w))
-	}
-	for _, e := range errs {
-		fmt.Fprintln(errOut, e)
-	}
-	if !d.Valid() {
-		fmt.Fprintf(errOut, "%s: %s in %s\n", opts.dir, plural(len(errs), "error"), plural(len(d.Errors), "file"))
-	}
-	if err := errOut.Flush(); err != nil {
-		return err
-	}
-	r := buildReport(d, base, opts)
+	out := bufio.NewWriter(stdout)
 	if opts.format == "json" {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := enc.Encode(buildReport(d, base, opts)); err != nil {
 			return err
 		}
 	} else {
-		printReport(out, r)
+		errOut := bufio.NewWriter(stderr)
+		errs, warns := d.AllErrors(), d.AllWarnings()
+		for _, w := range warns {
+			fmt.Fprintln(errOut, warningLine(w))
+		}
+		for _, e := range errs {
+			fmt.Fprintln(errOut, e)
+		}
+		if !d.Valid() {
+			fmt.Fprintf(errOut, "%s: %s in %s\n", opts.dir, plural(len(errs), "error"), plural(len(d.Errors), "file"))
+		}
+		if err := errOut.Flush(); err != nil {
+			return err
+		}
+		printReport(out, buildReport(d, base, opts))
 	}
 	if err := out.Flush(); err != nil {
 		return err
@@ -147,6 +150,29 @@ func runValidate(_ context.Context, opts validateOptions, stdout, stderr io.Writ
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// validateFailed reports an error about file (a directory, or a flag) that
+// stopped validate before there was a plan: a directory that cannot be read
+// (exit status 1), or a usage error found once --format was known (exit
+// status 2). With --format json it is written to stdout as a report with
+// valid false; otherwise run prints it to stderr.
+func validateFailed(opts validateOptions, file string, err error, stdout io.Writer) error {
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code, err = ee.code, ee.err
+	}
+	if opts.format != "json" {
+		return &exitError{code: code, err: err}
+	}
+	r := report{Dir: opts.dir, At: opts.at, Errors: []problem{{File: file, Message: err.Error()}}, Warnings: []problem{}, Schedules: []scheduleReport{}}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if werr := enc.Encode(r); werr != nil {
+		return werr
+	}
+	return &exitError{code: code}
 }
 
 // warningLine renders a warning as file:line:col: warning: message.
@@ -173,7 +199,7 @@ type report struct {
 	At        time.Time        `json:"at"`
 	Errors    []problem        `json:"errors"`
 	Warnings  []problem        `json:"warnings"`
-	Scheduler schedulerReport  `json:"scheduler"`
+	Scheduler *schedulerReport `json:"scheduler,omitempty"` // nil when the directory could not be read
 	Schedules []scheduleReport `json:"schedules"`
 	Changes   *changesReport   `json:"changes,omitempty"`
 }
@@ -207,12 +233,30 @@ type scheduleReport struct {
 	Description string `json:"description,omitempty"`
 }
 
+// changesReport is what changes from the --against directory. Its schedules
+// that failed validation count as absent there, and are listed in
+// AgainstErrors so that a schedule is never shown as added in silence.
 type changesReport struct {
-	Against   string          `json:"against"`
-	Added     []string        `json:"added"`
-	Removed   []string        `json:"removed"`
-	Changed   []config.Change `json:"changed"`
-	Scheduler []string        `json:"scheduler"`
+	Against       string         `json:"against"`
+	AgainstErrors []problem      `json:"againstErrors"`
+	Added         []string       `json:"added"`
+	Removed       []string       `json:"removed"`
+	Changed       []changeReport `json:"changed"`
+	Scheduler     []string       `json:"scheduler"`
+}
+
+// changeReport is one changed schedule and the keys that differ.
+type changeReport struct {
+	ID   string   `json:"id"`
+	Keys []string `json:"keys"`
+}
+
+// nonNil makes a nil list an empty one, so that JSON shows [] and not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func problems(errs []error) []problem {
@@ -235,7 +279,7 @@ func buildReport(d *config.Desired, base *config.Desired, opts validateOptions) 
 		At:       opts.at,
 		Errors:   problems(d.AllErrors()),
 		Warnings: problems(d.AllWarnings()),
-		Scheduler: schedulerReport{
+		Scheduler: &schedulerReport{
 			ThreadCount:                d.Scheduler.ThreadCount,
 			ExecutePersistentSchedules: d.Scheduler.ExecutePersistentSchedules,
 			MisfireThreshold:           d.Scheduler.MisfireThreshold.String(),
@@ -259,10 +303,12 @@ func buildReport(d *config.Desired, base *config.Desired, opts validateOptions) 
 	}
 	if base != nil {
 		p := config.Diff(base, d)
-		r.Changes = &changesReport{Against: opts.against, Added: p.Added, Removed: p.Removed, Changed: p.Changed, Scheduler: p.Scheduler}
-		if r.Changes.Changed == nil {
-			r.Changes.Changed = []config.Change{}
+		c := &changesReport{Against: opts.against, AgainstErrors: problems(base.AllErrors()),
+			Added: nonNil(p.Added), Removed: nonNil(p.Removed), Changed: []changeReport{}, Scheduler: nonNil(p.Scheduler)}
+		for _, ch := range p.Changed {
+			c.Changed = append(c.Changed, changeReport{ID: ch.ID, Keys: nonNil(ch.Keys)})
 		}
+		r.Changes = c
 	}
 	return r
 }
@@ -270,6 +316,12 @@ func buildReport(d *config.Desired, base *config.Desired, opts validateOptions) 
 func printReport(w io.Writer, r report) {
 	if c := r.Changes; c != nil {
 		fmt.Fprintf(w, "Changes from %s to %s:\n", c.Against, r.Dir)
+		for _, e := range c.AgainstErrors {
+			fmt.Fprintf(w, "  ! %s\n", problemLine(e))
+		}
+		if len(c.AgainstErrors) > 0 {
+			fmt.Fprintf(w, "    (invalid in %s: what those files hold counts as absent there)\n", c.Against)
+		}
 		if len(c.Added)+len(c.Removed)+len(c.Changed)+len(c.Scheduler) == 0 {
 			fmt.Fprintln(w, "  none")
 		}
@@ -337,6 +389,11 @@ func printReport(w io.Writer, r report) {
 			}
 		}
 	}
+}
+
+// problemLine renders a problem as file:line:col: message.
+func problemLine(p problem) string {
+	return (&config.FileError{File: p.File, Line: p.Line, Col: p.Column, Err: errors.New(p.Message)}).Error()
 }
 
 // zoneName names a zone; the server's zone ("Local") with its abbreviation.

@@ -99,24 +99,6 @@ func TestValidateErrors(t *testing.T) {
 	}
 }
 
-func TestValidateUsageErrors(t *testing.T) {
-	dir := confDir(t, map[string]string{"schedule-a.json": cronHourly})
-	for _, args := range [][]string{
-		{"validate", "--format", "xml", dir},
-		{"validate", dir, dir},
-		{"validate", filepath.Join(dir, "missing")},
-		{"validate", "--at", "tomorrow", dir},
-		{"validate", "--against", filepath.Join(dir, "missing"), dir},
-		{"validate", "--no-such-flag", dir},
-		{"schema"},
-		{"schema", "nope"},
-	} {
-		if code, out, errOut := runCLI(args...); code != 2 || errOut == "" {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and a message", args, code, out, errOut)
-		}
-	}
-}
-
 func TestValidateAgainst(t *testing.T) {
 	base := confDir(t, map[string]string{
 		"schedule-keep.json":   cronHourly,
