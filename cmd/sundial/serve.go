@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"time"
@@ -49,7 +51,8 @@ the grace period to finish.
 
 State (the triggers of persisted schedules, the run history, the node's
 check-ins) lives in the store: by default the SQLite file var/sundial.db of the
-project directory (the parent of --conf), created on first start. Nodes started
+project directory (the parent of --conf), created with its var/ directory on
+first start; an explicit --store path must be in an existing directory. Nodes started
 with the same --store postgres://... form a cluster: each persisted schedule
 fires once across them, and the runs of a node that stops checking in for
 --node-timeout are recovered by the others (see docs/cluster.md). A store that
@@ -70,26 +73,23 @@ cannot be reached at start is an error.`,
 	f.StringVar(&opts.store, "store", "", "where state is kept: a SQLite file path (default: var/sundial.db beside the conf directory), sqlite:<path>, postgres://... for a cluster, or \"memory\" (nothing persisted)")
 	f.DurationVar(&opts.checkIn, "checkin-interval", persist.DefaultCheckInInterval, "how often the node checks in to the store")
 	f.DurationVar(&opts.timeout, "node-timeout", persist.DefaultNodeTimeout, "how long a node may go without checking in before the others recover its runs (at least twice --checkin-interval)")
-	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, how long running runs may take to finish before they are interrupted")
+	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, how long running runs may take to finish before they are interrupted (0: at once)")
 	f.StringVar(&opts.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json (one JSON object per line)")
+	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json (one JSON object per line, durations in seconds)")
 	return cmd
 }
 
 func runServe(ctx context.Context, opts serveOptions) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(opts.logLevel))); err != nil {
-		return usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", opts.logLevel))
+	if err := opts.check(); err != nil {
+		return err
 	}
-	hopts := &slog.HandlerOptions{Level: level}
-	var logger *slog.Logger
-	switch opts.logFormat {
-	case "json":
-		logger = slog.New(slog.NewJSONHandler(os.Stderr, hopts))
-	case "text":
-		logger = slog.New(slog.NewTextHandler(os.Stderr, hopts))
-	default:
-		return usageError(fmt.Errorf("--log-format %q: want text or json", opts.logFormat))
+	logger, err := newLogger(opts, os.Stderr)
+	if err != nil {
+		return err
+	}
+	dsn, err := storeDSN(opts)
+	if err != nil {
+		return err
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -114,10 +114,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		}
 	}()
 
-	if opts.checkIn <= 0 || opts.timeout < 2*opts.checkIn {
-		return usageError(fmt.Errorf("--node-timeout %s must be at least twice --checkin-interval %s", opts.timeout, opts.checkIn))
-	}
-	db, err := openStore(ctx, opts, logger)
+	db, err := openStore(ctx, dsn, logger)
 	if err != nil {
 		return err
 	}
@@ -143,19 +140,96 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	return d.Run(ctx, reload)
 }
 
+// check rejects flag values that make no sense, naming the flag: a usage
+// error (exit status 2).
+func (o serveOptions) check() error {
+	var err error
+	switch {
+	case o.checkIn <= 0:
+		err = fmt.Errorf("--checkin-interval %s: must be positive", o.checkIn)
+	case o.timeout <= 0:
+		err = fmt.Errorf("--node-timeout %s: must be positive", o.timeout)
+	case o.timeout < 2*o.checkIn:
+		err = fmt.Errorf("--node-timeout %s must be at least twice --checkin-interval %s", o.timeout, o.checkIn)
+	case o.grace < 0:
+		err = fmt.Errorf("--grace %s: must not be negative", o.grace)
+	}
+	if err != nil {
+		return usageError(err)
+	}
+	return nil
+}
+
+// newLogger builds the daemon's logger from --log-level and --log-format.
+func newLogger(opts serveOptions, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(opts.logLevel))); err != nil {
+		return nil, usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", opts.logLevel))
+	}
+	switch opts.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: jsonAttr})), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
+	}
+	return nil, usageError(fmt.Errorf("--log-format %q: want text or json", opts.logFormat))
+}
+
+// jsonAttr makes JSON log lines easy to consume: a duration is a number of
+// seconds (1.5, not 1500000000 nanoseconds), and an empty list is [] (not
+// null).
+func jsonAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindDuration:
+		return slog.Float64(a.Key, a.Value.Duration().Seconds())
+	case slog.KindAny:
+		if v := reflect.ValueOf(a.Value.Any()); v.Kind() == reflect.Slice && v.IsNil() {
+			return slog.Any(a.Key, reflect.MakeSlice(v.Type(), 0, 0).Interface())
+		}
+	}
+	return a
+}
+
 // storeOpenTimeout bounds the wait for the store at start.
 const storeOpenTimeout = 15 * time.Second
 
-// openStore opens --store (nil for "memory"), creating the default SQLite
-// file and its directory on first start.
-func openStore(ctx context.Context, opts serveOptions, logger *slog.Logger) (store.Store, error) {
-	dsn := opts.store
-	switch dsn {
+// storeDSN resolves --store. Empty is the default SQLite file
+// var/sundial.db of the project directory, the parent of --conf (made
+// absolute first, so that --conf . means the parent of the working
+// directory); its var/ directory is created on first start. An explicit
+// SQLite path must be in a directory that exists: a typo is an error
+// naming it, never a new directory tree.
+func storeDSN(opts serveOptions) (string, error) {
+	switch opts.store {
 	case "memory":
+		return "memory", nil
+	case "":
+		conf, err := filepath.Abs(opts.conf)
+		if err != nil {
+			return "", fmt.Errorf("--conf %s: %w", opts.conf, err)
+		}
+		dir := filepath.Join(filepath.Dir(conf), "var")
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return "", fmt.Errorf("create the default store directory: %w", err)
+		}
+		return filepath.Join(dir, "sundial.db"), nil
+	}
+	backend, target, err := store.ParseDSN(opts.store)
+	if err != nil || backend != store.BackendSQLite {
+		return opts.store, nil // store.Open reports a bad DSN
+	}
+	dir := filepath.Dir(target)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("--store %s: directory %s does not exist (create it, or leave --store out for var/sundial.db beside the conf directory)", opts.store, dir)
+	}
+	return opts.store, nil
+}
+
+// openStore opens the store dsn names (nil for "memory").
+func openStore(ctx context.Context, dsn string, logger *slog.Logger) (store.Store, error) {
+	if dsn == "memory" {
 		logger.Warn("store: memory: nothing is persisted, and persisted schedules start afresh at every start")
 		return nil, nil
-	case "":
-		dsn = filepath.Join(filepath.Dir(filepath.Clean(opts.conf)), "var", "sundial.db")
 	}
 	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -197,5 +198,105 @@ func TestServe_MissingConfDir(t *testing.T) {
 	want := "sundial: load configuration: load " + missing + ": open " + missing + ": no such file or directory"
 	if got := p.stderr.String(); !strings.Contains(got, want) {
 		t.Errorf("stderr = %q, want it to contain %q", got, want)
+	}
+}
+
+// TestServe_FlagErrors checks that nonsensical flag values are refused
+// before anything starts, with a message naming the flag.
+func TestServe_FlagErrors(t *testing.T) {
+	t.Parallel()
+	conf := t.TempDir()
+	missingDir := filepath.Join(t.TempDir(), "no-such-dir", "deeper")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--checkin-interval", "0s"}, 2, "sundial: --checkin-interval 0s: must be positive\n"},
+		{[]string{"--checkin-interval", "-1s"}, 2, "sundial: --checkin-interval -1s: must be positive\n"},
+		{[]string{"--node-timeout", "-5s"}, 2, "sundial: --node-timeout -5s: must be positive\n"},
+		{[]string{"--node-timeout", "5s", "--checkin-interval", "5s"}, 2, "sundial: --node-timeout 5s must be at least twice --checkin-interval 5s\n"},
+		{[]string{"--grace", "-1s"}, 2, "sundial: --grace -1s: must not be negative\n"},
+		{[]string{"--log-format", "xml"}, 2, "sundial: --log-format \"xml\": want text or json\n"},
+		{[]string{"--store", filepath.Join(missingDir, "x.db")}, 1, "sundial: --store " + filepath.Join(missingDir, "x.db") +
+			": directory " + missingDir + " does not exist (create it, or leave --store out for var/sundial.db beside the conf directory)\n"},
+		{[]string{"--store", "sqlite:" + filepath.Join(missingDir, "x.db")}, 1, "directory " + missingDir + " does not exist"},
+	} {
+		code, stdout, stderr := runCLI(append([]string{"serve", "--conf", conf, "--listen", ""}, tc.args...)...)
+		if code != tc.code || stdout != "" || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit %d and %q", tc.args, code, stdout, stderr, tc.code, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Dir(missingDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a --store in a missing directory created %s (stat: %v)", filepath.Dir(missingDir), err)
+	}
+}
+
+// TestServe_ConfDotStoreAndJSONLogs starts serve in its conf directory with
+// --conf . and --log-format json: the default store goes to var/ of the
+// parent directory, and the run-end lines give durations in seconds.
+func TestServe_ConfDotStoreAndJSONLogs(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	conf, scripts := filepath.Join(root, "conf"), filepath.Join(root, "scripts")
+	for _, dir := range []string{conf, scripts} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	schedule := `{"schedule": "* * * * * ?", "invokeService": "script",
+  "invokeContext": {"script": {"type": "text/javascript", "source": "1"}}}`
+	if err := os.WriteFile(filepath.Join(conf, "schedule-tick.json"), []byte(schedule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(sundialBinary(t), "serve", "--conf", ".", "--scripts", scripts, "--listen", "", "--log-format", "json")
+	p.cmd.Dir = conf
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+	line := waitOutput(t, p.stderr, regexp.MustCompile(`(?m)^\{.*"msg":"run ended".*\}$`), "a run-end line")[0]
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("%v: %s", err, line)
+	}
+	for _, key := range []string{"delay", "duration"} {
+		// Seconds: a run of a script "1" takes far less than 1000 s, and a
+		// count of nanoseconds would be at least 1000.
+		if v, ok := rec[key].(float64); !ok || v >= 1000 || v < -1000 {
+			t.Errorf("%s = %v in %s; want seconds", key, rec[key], line)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "var", "sundial.db")); err != nil {
+		t.Errorf("default store not in the parent of --conf: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(conf, "var")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--conf . created var/ inside the conf directory (stat: %v)", err)
+	}
+}
+
+// TestJSONLogAttrs checks the JSON log form of durations and empty lists.
+func TestJSONLogAttrs(t *testing.T) {
+	var b strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{ReplaceAttr: jsonAttr}))
+	logger.Info("m", slog.Duration("delay", 1500*time.Millisecond), slog.Any("paths", []string(nil)),
+		slog.Any("full", []int{1}), slog.Group("g", slog.Duration("late", -2*time.Second)), slog.Int("n", 3))
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{`"delay":1.5`, `"paths":[]`, `"full":[1]`, `"g":{"late":-2}`, `"n":3`} {
+		if !strings.Contains(b.String(), part) {
+			t.Errorf("JSON log line lacks %s: %s", part, b.String())
+		}
 	}
 }
