@@ -86,8 +86,16 @@ type serveProc struct {
 
 func startServe(t *testing.T, args ...string) *serveProc {
 	t.Helper()
+	return startServeIn(t, "", args...)
+}
+
+// startServeIn starts `sundial serve` with args in the working directory dir
+// ("" for the test's).
+func startServeIn(t *testing.T, dir string, args ...string) *serveProc {
+	t.Helper()
 	p := &serveProc{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(sundialBinary(t), append([]string{"serve"}, args...)...)
+	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -130,15 +138,22 @@ func (p *serveProc) wait(t *testing.T, within time.Duration) int {
 	}
 }
 
-func TestServe_FiresReloadsAndStopsOnSIGTERM(t *testing.T) {
-	t.Parallel()
-	root := t.TempDir()
-	conf, scripts := filepath.Join(root, "conf"), filepath.Join(root, "scripts")
+// newServeProject makes a project directory with empty conf/ and scripts/.
+func newServeProject(t *testing.T) (root, conf, scripts string) {
+	t.Helper()
+	root = t.TempDir()
+	conf, scripts = filepath.Join(root, "conf"), filepath.Join(root, "scripts")
 	for _, dir := range []string{conf, scripts} {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return root, conf, scripts
+}
+
+func TestServe_FiresReloadsAndStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	_, conf, scripts := newServeProject(t)
 	schedule := `{"schedule": "* * * * * ?", "invokeService": "script",
   "invokeContext": {"script": {"type": "text/javascript", "file": "script/hello.js"}}}`
 	if err := os.WriteFile(filepath.Join(conf, "schedule-hello.json"), []byte(schedule), 0o644); err != nil {
@@ -237,33 +252,13 @@ func TestServe_FlagErrors(t *testing.T) {
 // parent directory, and the run-end lines give durations in seconds.
 func TestServe_ConfDotStoreAndJSONLogs(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
-	conf, scripts := filepath.Join(root, "conf"), filepath.Join(root, "scripts")
-	for _, dir := range []string{conf, scripts} {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root, conf, scripts := newServeProject(t)
 	schedule := `{"schedule": "* * * * * ?", "invokeService": "script",
   "invokeContext": {"script": {"type": "text/javascript", "source": "1"}}}`
 	if err := os.WriteFile(filepath.Join(conf, "schedule-tick.json"), []byte(schedule), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &serveProc{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(sundialBinary(t), "serve", "--conf", ".", "--scripts", scripts, "--listen", "", "--log-format", "json")
-	p.cmd.Dir = conf
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	})
+	p := startServeIn(t, conf, "--conf", ".", "--scripts", scripts, "--listen", "", "--log-format", "json")
 	line := waitOutput(t, p.stderr, regexp.MustCompile(`(?m)^\{.*"msg":"run ended".*\}$`), "a run-end line")[0]
 	var rec map[string]any
 	if err := json.Unmarshal([]byte(line), &rec); err != nil {
