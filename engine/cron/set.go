@@ -2,7 +2,6 @@ package cron
 
 import (
 	"math/bits"
-	"slices"
 	"sort"
 )
 
@@ -106,20 +105,6 @@ func (s *intSet) empty() bool {
 	}
 	return s.small[0] == 0 && s.small[1] == 0
 }
-
-// equal reports whether two sets hold the same values.
-func (s *intSet) equal(o *intSet) bool {
-	if s.small != o.small {
-		return false
-	}
-	a, b := s.ext, o.ext
-	if a == nil || b == nil {
-		return a == b || (a == nil && b.emptyExt()) || (b == nil && a.emptyExt())
-	}
-	return a.span == b.span && slices.Equal(a.large, b.large)
-}
-
-func (x *setExt) emptyExt() bool { return x.span == [spanWords]uint64{} && len(x.large) == 0 }
 
 // ceil returns the smallest element >= v (TreeSet.tailSet(v).first()).
 func (s *intSet) ceil(v int) (int, bool) {
