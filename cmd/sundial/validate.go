@@ -121,9 +121,7 @@ func runValidate(_ context.Context, opts validateOptions, stdout, stderr io.Writ
 	// Thousands of lines: buffer them rather than write each one.
 	out := bufio.NewWriter(stdout)
 	if opts.format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(buildReport(d, base, opts)); err != nil {
+		if err := writeJSON(out, buildReport(d, base, opts)); err != nil {
 			return err
 		}
 	} else {
@@ -167,12 +165,17 @@ func validateFailed(opts validateOptions, file string, err error, stdout io.Writ
 		return &exitError{code: code, err: err}
 	}
 	r := report{Dir: opts.dir, At: opts.at, Errors: []problem{{File: file, Message: err.Error()}}, Warnings: []problem{}, Schedules: []scheduleReport{}}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if werr := enc.Encode(r); werr != nil {
+	if werr := writeJSON(stdout, r); werr != nil {
 		return werr
 	}
 	return &exitError{code: code}
+}
+
+// writeJSON writes the report as indented JSON.
+func writeJSON(w io.Writer, r report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }
 
 // warningLine renders a warning as file:line:col: warning: message.
