@@ -69,6 +69,8 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{[]string{"nope"}, 2},
 		{[]string{"cron", "nope"}, 2},
+		{[]string{"help", "nope"}, 2},
+		{[]string{"help", "cron", "nope"}, 2},
 		{[]string{"--no-such-flag"}, 2},
 		{[]string{"cron", "next"}, 2},
 		{[]string{"cron", "next", "a", "b"}, 2},

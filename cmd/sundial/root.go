@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -26,10 +27,27 @@ and jobs.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetHelpCommand(newHelpCmd())
 	for _, newCmd := range subcommands {
 		root.AddCommand(newCmd())
 	}
 	return groupCmd(root)
+}
+
+// newHelpCmd is `sundial help [command]`; an unknown topic is a usage error.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "help [command]",
+		Short:   "Help about any command",
+		Example: "  sundial help cron next",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageError(fmt.Errorf("unknown help topic %q", strings.Join(args, " ")))
+			}
+			return cmd.Help()
+		},
+	}
 }
 
 // groupCmd makes a command that only holds subcommands (sundial, sundial cron)
