@@ -73,7 +73,7 @@ cannot be reached at start is an error.`,
 	f.StringVar(&opts.store, "store", "", "where state is kept: a SQLite file path (default: var/sundial.db beside the conf directory), sqlite:<path>, postgres://... for a cluster, or \"memory\" (nothing persisted)")
 	f.DurationVar(&opts.checkIn, "checkin-interval", persist.DefaultCheckInInterval, "how often the node checks in to the store")
 	f.DurationVar(&opts.timeout, "node-timeout", persist.DefaultNodeTimeout, "how long a node may go without checking in before the others recover its runs (at least twice --checkin-interval)")
-	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, how long running runs may take to finish before they are interrupted (0: at once)")
+	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, how long running runs may take to finish before they are interrupted")
 	f.StringVar(&opts.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json (one JSON object per line, durations in seconds)")
 	return cmd
@@ -151,8 +151,9 @@ func (o serveOptions) check() error {
 		err = fmt.Errorf("--node-timeout %s: must be positive", o.timeout)
 	case o.timeout < 2*o.checkIn:
 		err = fmt.Errorf("--node-timeout %s must be at least twice --checkin-interval %s", o.timeout, o.checkIn)
-	case o.grace < 0:
-		err = fmt.Errorf("--grace %s: must not be negative", o.grace)
+	case o.grace <= 0:
+		// The daemon reads a zero grace as its 30 s default.
+		err = fmt.Errorf("--grace %s: must be positive", o.grace)
 	}
 	if err != nil {
 		return usageError(err)
