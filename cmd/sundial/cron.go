@@ -41,8 +41,9 @@ func newCronNextCmd() *cobra.Command {
 with offset per line, computed in ZONE exactly as Quartz 2.3.2 computes them.
 When the expression stops firing (an end year, a date that never comes), fewer
 lines are printed, and stderr says so; the exit status is still 0. An invalid
-expression or an unknown zone is reported on stderr with exit status 1; a
-malformed flag with exit status 2.`,
+expression, an unknown zone or a malformed flag is reported on stderr with exit
+status 2 and nothing on stdout: the contract the Quartz oracle vectors are
+checked against.`,
 		Example: `  sundial cron next '0 0/5 * * * ?'
   sundial cron next --tz America/New_York --from 2026-03-07T12:00:00-05:00 -n 3 '0 30 2 * * ?'`,
 		Args: exactArgs(1),
@@ -69,11 +70,11 @@ func runCronNext(opts cronNextOptions, spec string, now time.Time, out, errOut i
 	}
 	expr, err := cron.Parse(spec)
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	loc, err := loadZone(opts.zone)
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	var b strings.Builder
 	t, found := from.In(loc), 0

@@ -15,7 +15,7 @@ import (
 // TestCronNextVectors runs every Quartz oracle vector through the CLI
 // contract: `sundial cron next --tz ZONE --from FROM -n N EXPR` prints one
 // RFC 3339 instant per line with exit 0, nothing on stdout for NEVER, and
-// nothing on stdout with exit 1 (invalid input) for INVALID.
+// nothing on stdout with exit 2 for INVALID.
 func TestCronNextVectors(t *testing.T) {
 	f, err := os.Open("../../engine/cron/testdata/quartz-cron-public.tsv")
 	if err != nil {
@@ -38,8 +38,8 @@ func TestCronNextVectors(t *testing.T) {
 		cases++
 		switch result {
 		case "INVALID":
-			if code != 1 || stdout.Len() != 0 || stderr.Len() == 0 {
-				t.Errorf("line %d %q: exit %d, stdout %q, stderr %q; want exit 1, empty stdout, a message", ln, expr, code, stdout.String(), stderr.String())
+			if code != 2 || stdout.Len() != 0 || stderr.Len() == 0 {
+				t.Errorf("line %d %q: exit %d, stdout %q, stderr %q; want exit 2, empty stdout, a message", ln, expr, code, stdout.String(), stderr.String())
 			}
 		case "NEVER":
 			if code != 0 || stdout.Len() != 0 {
@@ -58,8 +58,9 @@ func TestCronNextVectors(t *testing.T) {
 }
 
 // TestExitCodes checks the exit status of every kind of failure: 2 for a
-// command line that cannot be understood, 1 for valid commands on invalid
-// input, with a message on stderr and nothing on stdout.
+// command line that cannot be understood and for `cron next` on an invalid
+// expression or zone (the oracle contract), 1 for other valid commands on
+// invalid input, with a message on stderr and nothing on stdout.
 func TestExitCodes(t *testing.T) {
 	valid := confDir(t, map[string]string{"schedule-a.json": cronHourly})
 	invalid := confDir(t, map[string]string{"schedule-a.json": `{"schedule": "0 0 * * *", "invokeService": "sync"}`})
@@ -77,8 +78,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"cron", "next", "-n", "abc", "* * * * * ?"}, 2},
 		{[]string{"cron", "next", "-n", "-1", "* * * * * ?"}, 2},
 		{[]string{"cron", "next", "--from", "yesterday", "* * * * * ?"}, 2},
-		{[]string{"cron", "next", "--tz", "Nowhere/City", "* * * * * ?"}, 1},
-		{[]string{"cron", "next", "0 0 12 * * MON"}, 1},
+		{[]string{"cron", "next", "--tz", "Nowhere/City", "* * * * * ?"}, 2},
+		{[]string{"cron", "next", "0 0 12 * * MON"}, 2},
 		{[]string{"cron", "explain"}, 2},
 		{[]string{"cron", "explain", "0 0 12 * * MON"}, 1},
 		{[]string{"cron", "explain", "--tz", "Nowhere/City", "* * * * * ?"}, 1},
