@@ -177,6 +177,7 @@ type testBundle struct {
 	cancel        context.CancelFunc
 	done          chan error
 	changed       *changes // every log line, output line and OnApplied call
+	stopOnce      sync.Once
 }
 
 // eventually waits until cond holds, checking it again at every line the
@@ -277,8 +278,13 @@ func (b *testBundle) waitReady(tb testing.TB) {
 	b.base = "http://" + b.d.Addr()
 }
 
-// stop cancels Run and waits for it to return.
+// stop cancels Run and waits for it to return; it may be called again.
 func (b *testBundle) stop(tb testing.TB) {
+	tb.Helper()
+	b.stopOnce.Do(func() { b.stopRun(tb) })
+}
+
+func (b *testBundle) stopRun(tb testing.TB) {
 	tb.Helper()
 	b.cancel()
 	select {

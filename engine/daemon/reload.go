@@ -195,6 +195,10 @@ func (l *reloadLoop) deadline() {
 	if a == nil {
 		return // a stale tick
 	}
+	if left := l.timeout - d.opts.Clock.Now().Sub(a.started); left > 0 {
+		l.timer.Reset(left) // a stale tick from an earlier attempt
+		return
+	}
 	if a.phase.CompareAndSwap(int32(phaseLoading), int32(phaseAbandoned)) {
 		l.blocked[a] = true
 		l.current = nil
