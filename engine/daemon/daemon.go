@@ -1,8 +1,8 @@
 // Package daemon wires Sundial's parts into the running process that
 // `sundial serve` starts: it loads the conf directory, hands each valid
 // snapshot to the scheduler, reloads on file-system events and SIGHUP, runs
-// the services, and serves /healthz and /metrics. It owns the reload loop;
-// the scheduler owns the triggers.
+// the services, and serves /healthz (liveness), /readyz (readiness) and
+// /metrics. It owns the reload loop; the scheduler owns the triggers.
 package daemon
 
 import (
