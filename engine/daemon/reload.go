@@ -19,6 +19,9 @@ import (
 // DefaultReloadTimeout is Options.ReloadTimeout's default.
 const DefaultReloadTimeout = 60 * time.Second
 
+// errReloadDeadline is why an apply past Options.ReloadTimeout is cancelled.
+var errReloadDeadline = errors.New("reload deadline passed")
+
 // maxBlockedLoads bounds the loads left behind past their deadline that
 // have not returned yet (a read that never ends holds an OS thread). While
 // that many are blocked no new load starts, and /healthz fails: only a
@@ -153,13 +156,15 @@ func (l *reloadLoop) stop() {
 // start begins an attempt on its own goroutine.
 func (l *reloadLoop) start(ctx context.Context) {
 	d := l.d
-	actx, cancel := context.WithCancel(ctx)
-	a := &reloadAttempt{started: d.opts.Clock.Now(), cancel: cancel, waiters: l.waiters}
+	// The apply ends at its deadline, not at the stop: a reconcile cut
+	// short half-way helps nobody, and the stop waits for it (stopWait).
+	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	a := &reloadAttempt{started: d.opts.Clock.Now(), cancel: func() { cancel(errReloadDeadline) }, waiters: l.waiters}
 	l.current, l.pending, l.waiters = a, false, nil
 	l.timer.Reset(l.timeout)
 	go func() {
 		defer func() { l.finished <- a }()
-		defer cancel()
+		defer cancel(nil)
 		next, err := d.load(config.LoadOptions{Previous: d.current.Load()})
 		if !a.phase.CompareAndSwap(int32(phaseLoading), int32(phaseApplying)) {
 			return // abandoned at its deadline: a newer attempt reads the files again
@@ -374,9 +379,12 @@ func (d *Daemon) logProblems(prev, next *config.Desired, errs []error) {
 // reloadFailed records and reports a reload that could not be applied. One
 // cut short by the daemon stopping is only logged at debug: it is no fault.
 func (d *Daemon) reloadFailed(ctx context.Context, hash, msg string, err error) {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		d.log.Debug("reload interrupted by the stop", "err", err)
-		return
+	if cause := context.Cause(ctx); cause != nil && errors.Is(err, ctx.Err()) {
+		if !errors.Is(cause, errReloadDeadline) {
+			d.log.Debug("reload interrupted by the stop", "err", err)
+			return
+		}
+		err = fmt.Errorf("%w after %s: %w", cause, d.opts.ReloadTimeout, err)
 	}
 	d.reloads.WithLabelValues("failed").Inc()
 	d.log.Error(msg, "err", err)
