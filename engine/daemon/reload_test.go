@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -361,5 +362,62 @@ func TestDaemon_CleanStopLogsNoAlarm(t *testing.T) {
 		if strings.Contains(l.text, "level=WARN") || strings.Contains(l.text, "level=ERROR") {
 			t.Errorf("alarm at a clean stop: %s", l.text)
 		}
+	}
+}
+
+// TestDaemon_ApplyPastItsDeadlineIsCancelled: another process holds the
+// SQLite store's write lock, so the apply of a new persisted schedule
+// waits; at the reload deadline it is cancelled and reported, the last
+// applied version keeps running, and once the lock is gone a reload applies.
+func TestDaemon_ApplyPastItsDeadlineIsCancelled(t *testing.T) {
+	t.Parallel()
+	conf, scripts := newDirs(t, map[string]string{"schedule-a.json": dailySchedule(1)})
+	path := filepath.Join(t.TempDir(), "sundial.db")
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b := start(t, conf, scripts, func(o *daemon.Options) {
+		o.DB, o.ReloadTimeout, o.Debounce = db, time.Second, time.Hour
+	})
+
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	lock, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.ExecContext(context.Background(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	mark := b.mark()
+	writeFile(t, filepath.Join(conf, "schedule-p.json"), `{"schedule": "0 0 3 * * ?", "persisted": true, "invokeService": "script",
+  "invokeContext": {"script": {"type": "text/javascript", "source": "1"}}}`)
+	b.reload <- struct{}{}
+	b.waitResult(t, mark, "failed")
+	if !logged(b, "level=ERROR", "configuration apply still running after 1s") {
+		t.Error("no error logged for the apply past its deadline")
+	}
+	h := b.readiness(t)
+	if h.Ready || !strings.Contains(h.Config.ReloadError, "reload deadline passed after 1s") {
+		t.Errorf("/readyz = %+v, want not ready, the reload cut at its deadline", h)
+	}
+	if _, ok := b.d.Scheduler().Schedule("p"); ok {
+		t.Error(`schedule "p" applied although its apply failed`)
+	}
+
+	if _, err := lock.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	lock.Close()
+	mark = b.mark()
+	b.reload <- struct{}{}
+	b.waitResult(t, mark, "applied")
+	if _, ok := b.d.Scheduler().Schedule("p"); !ok {
+		t.Error(`schedule "p" not applied once the lock was gone`)
 	}
 }
