@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -134,7 +135,7 @@ func (d *Daemon) runReloads(ctx context.Context, sighup <-chan struct{}) error {
 }
 
 // stop ends the loop's work when the daemon stops: a load in progress is
-// abandoned; an apply (which sees the cancelled context too) is waited for,
+// abandoned; an apply is waited for (it ends at its deadline at the latest),
 // so that the scheduler stops after the last reconcile, not during it.
 func (l *reloadLoop) stop() {
 	waiters := l.waiters
@@ -275,13 +276,13 @@ func (d *Daemon) reload(ctx context.Context, next *config.Desired, err error, st
 	switch {
 	case err != nil && errors.Is(err, fs.ErrNotExist) && !dirExists(d.opts.ConfDir):
 		d.conf.missing = true
-		d.reloadFailed(ctx, "", "conf directory is missing: the last applied version keeps running until it is back", err)
+		d.reloadFailed(ctx, slog.LevelWarn, "", "conf directory is missing: the last applied version keeps running until it is back", err)
 		return
 	case err != nil:
-		d.reloadFailed(ctx, "", "configuration not reloaded: the last applied version keeps running", err)
+		d.reloadFailed(ctx, slog.LevelError, "", "configuration not reloaded: the last applied version keeps running", err)
 		return
 	case d.conf.recreatedEmpty(d.opts.ConfDir, d.current.Load(), next):
-		d.reloadFailed(ctx, next.Hash, "conf directory was replaced by an empty one: not applied, the last applied version keeps running until files appear in it",
+		d.reloadFailed(ctx, slog.LevelWarn, next.Hash, "conf directory was replaced by an empty one: not applied, the last applied version keeps running until files appear in it",
 			fmt.Errorf("%s: recreated empty", d.opts.ConfDir))
 		return
 	}
@@ -318,7 +319,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	}
 	res, err := d.sched.Reconcile(ctx, next)
 	if err != nil {
-		d.reloadFailed(ctx, next.Hash, "configuration not applied: the last applied version keeps running", err)
+		d.reloadFailed(ctx, slog.LevelError, next.Hash, "configuration not applied: the last applied version keeps running", err)
 		return
 	}
 	for id, e := range res.Errors {
@@ -376,9 +377,10 @@ func (d *Daemon) logProblems(prev, next *config.Desired, errs []error) {
 	}
 }
 
-// reloadFailed records and reports a reload that could not be applied. One
-// cut short by the daemon stopping is only logged at debug: it is no fault.
-func (d *Daemon) reloadFailed(ctx context.Context, hash, msg string, err error) {
+// reloadFailed records and reports, at level, a reload that could not be
+// applied. One cut short by the daemon stopping is only logged at debug: it
+// is no fault.
+func (d *Daemon) reloadFailed(ctx context.Context, level slog.Level, hash, msg string, err error) {
 	if cause := context.Cause(ctx); cause != nil && errors.Is(err, ctx.Err()) {
 		if !errors.Is(cause, errReloadDeadline) {
 			d.log.Debug("reload interrupted by the stop", "err", err)
@@ -387,7 +389,7 @@ func (d *Daemon) reloadFailed(ctx context.Context, hash, msg string, err error) 
 		err = fmt.Errorf("%w after %s: %w", cause, d.opts.ReloadTimeout, err)
 	}
 	d.reloads.WithLabelValues("failed").Inc()
-	d.log.Error(msg, "err", err)
+	d.log.Log(ctx, level, msg, "err", err)
 	st := reloadStatus{At: d.opts.Clock.Now(), Failed: msg + ": " + err.Error()}
 	if cur := d.applied.Load(); cur != nil {
 		st.Hash, st.Errors = cur.Hash, cur.Errors
