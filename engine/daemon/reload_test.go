@@ -306,7 +306,7 @@ func TestDaemon_StartLogsWhatItLoaded(t *testing.T) {
 	for _, want := range [][]string{
 		{"level=INFO", `msg="sundial started"`, "listen=" + b.d.Addr(), "schedules=26", "states.normal=25", "states.disabled=1", "invalid_files=1"},
 		{"level=INFO", `msg="next fire of 5 more schedules not listed"`},
-		{"level=INFO", `msg="1 schedules have no next fire (disabled, paused or complete)"`},
+		{"level=INFO", `msg="1 schedules have no next fire (disabled, paused or complete)"`, "schedules=[off]"},
 		{"level=ERROR", "schedule-bad.json:1:14"},
 	} {
 		if !logged(b, want...) {

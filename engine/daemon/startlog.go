@@ -36,8 +36,11 @@ func (d *Daemon) logStart(first *config.Desired) {
 		"invalid_files", len(first.Errors))
 
 	upcoming := make([]scheduler.ScheduleInfo, 0, len(snap.Schedules))
+	var idle []string // no next fire, sorted by id as the snapshot is
 	for _, s := range snap.Schedules {
-		if !s.NextFireTime.IsZero() {
+		if s.NextFireTime.IsZero() {
+			idle = append(idle, s.ID)
+		} else {
 			upcoming = append(upcoming, s)
 		}
 	}
@@ -59,8 +62,9 @@ func (d *Daemon) logStart(first *config.Desired) {
 		d.log.Info("next fire", "schedule", s.ID, "at", next.Format(time.RFC3339), "in", next.Sub(now).Round(time.Second),
 			"trigger", describeTrigger(s.Schedule))
 	}
-	if n := len(snap.Schedules) - len(upcoming); n > 0 {
-		d.log.Info(fmt.Sprintf("%d schedules have no next fire (disabled, paused or complete)", n))
+	if len(idle) > 0 {
+		d.log.Info(fmt.Sprintf("%d schedules have no next fire (disabled, paused or complete)", len(idle)),
+			"schedules", idle[:min(len(idle), maxNextFireLines)])
 	}
 }
 
