@@ -12,8 +12,8 @@ import (
 	"sundial/engine/persist"
 )
 
-// pingTimeout is how long /healthz waits for each of the daemon's loops to
-// answer before it calls the process unresponsive.
+// pingTimeout is how long /healthz and /readyz wait for the daemon's loops
+// to answer; /healthz calls the process unresponsive past it.
 const pingTimeout = 2 * time.Second
 
 // handler serves the operational endpoints.
@@ -56,8 +56,8 @@ type configHealth struct {
 }
 
 // healthz is liveness: 200 while the process works (the reload loop, the
-// scheduler's loop and the file watcher each answer within pingTimeout, and
-// the reload loop can still start a load), 503 otherwise. A node that is
+// scheduler's loop and the file watcher answer within pingTimeout, and the
+// reload loop can still start a load), 503 otherwise. A node that is
 // alive but not ready (an invalid file, the store down) answers 200 here.
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
