@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -60,10 +61,9 @@ type configHealth struct {
 // reload loop can still start a load), 503 otherwise. A node that is
 // alive but not ready (an invalid file, the store down) answers 200 here.
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
-	defer cancel()
-	h, _ := d.document(ctx)
-	h.Status, h.Problems = "ok", d.unresponsive(ctx)
+	running, problems := d.probeLoops(r.Context())
+	h, _ := d.document(running)
+	h.Status, h.Problems = "ok", problems
 	code := http.StatusOK
 	if len(h.Problems) > 0 {
 		h.Status, code = "unresponsive", http.StatusServiceUnavailable
@@ -77,7 +77,8 @@ func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 	defer cancel()
-	h, problems := d.document(ctx)
+	runs, _ := d.executing(ctx)
+	h, problems := d.document(len(runs))
 	h.Status, h.Problems = "ready", problems
 	code := http.StatusOK
 	if !h.Ready {
@@ -86,10 +87,10 @@ func (d *Daemon) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, h)
 }
 
-// document fills the shared health document and returns the reasons the
-// node is not ready.
-func (d *Daemon) document(ctx context.Context) (health, []string) {
-	h := health{Node: d.nodeID, Reload: *d.reloading.Load()}
+// document fills the shared health document, with executing runs in
+// progress, and returns the reasons the node is not ready.
+func (d *Daemon) document(executing int) (health, []string) {
+	h := health{Node: d.nodeID, Executing: executing, Reload: *d.reloading.Load()}
 	problems := []string{}
 	h.Config.Dir = d.opts.ConfDir
 	h.Config.Errors = []string{}
@@ -123,11 +124,6 @@ func (d *Daemon) document(ctx context.Context) (health, []string) {
 		}
 		if st.ClockSkewed {
 			problems = append(problems, fmt.Sprintf("clock skewed from the store's by %.1fs", st.ClockSkew))
-		}
-	}
-	if d.sched != nil {
-		if runs, ok := d.executing(ctx); ok {
-			h.Executing = len(runs)
 		}
 	}
 	h.Ready = len(problems) == 0
@@ -171,25 +167,46 @@ func (d *Daemon) executing(ctx context.Context) ([]string, bool) {
 	}
 }
 
-// unresponsive returns the loops that do not answer within ctx.
-func (d *Daemon) unresponsive(ctx context.Context) []string {
-	problems := []string{}
-	if _, ok := d.executing(ctx); !ok {
-		problems = append(problems, "the scheduler's loop does not answer")
-	}
-	if err := d.watcher.Ping(ctx); err != nil {
-		problems = append(problems, "the file watcher does not answer: "+err.Error())
-	}
-	answer := make(chan bool, 1)
-	select {
-	case d.reloadPings <- answer:
-		if !<-answer {
-			problems = append(problems, fmt.Sprintf("%d configuration loads are blocked: no new load can start", maxBlockedLoads))
+// probeLoops asks the scheduler's loop, the file watcher and the reload
+// loop, at the same time, whether they answer within pingTimeout each. It
+// returns the number of runs in progress (from the scheduler's answer) and
+// what did not answer.
+func (d *Daemon) probeLoops(parent context.Context) (running int, problems []string) {
+	ctx, cancel := context.WithTimeout(parent, pingTimeout)
+	defer cancel()
+	var sched, watcher, reload string
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		runs, ok := d.executing(ctx)
+		running = len(runs)
+		if !ok {
+			sched = "the scheduler's loop does not answer"
 		}
-	case <-ctx.Done():
-		problems = append(problems, "the reload loop does not answer")
+	})
+	wg.Go(func() {
+		if err := d.watcher.Ping(ctx); err != nil {
+			watcher = "the file watcher does not answer: " + err.Error()
+		}
+	})
+	wg.Go(func() {
+		answer := make(chan bool, 1)
+		select {
+		case d.reloadPings <- answer:
+			if !<-answer {
+				reload = fmt.Sprintf("%d configuration loads are blocked: no new load can start", maxBlockedLoads)
+			}
+		case <-ctx.Done():
+			reload = "the reload loop does not answer"
+		}
+	})
+	wg.Wait()
+	problems = []string{}
+	for _, p := range []string{sched, watcher, reload} {
+		if p != "" {
+			problems = append(problems, p)
+		}
 	}
-	return problems
+	return running, problems
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
