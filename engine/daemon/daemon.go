@@ -224,8 +224,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	d.logStart(first)
 	close(d.ready)
 
-	// Reloads run on their own goroutine, so that a slow one (a store that
-	// stalls) never keeps SIGTERM waiting.
+	// Reloads run on their own loop, so that a slow one (a store that
+	// stalls) keeps SIGTERM waiting stopWait at most.
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	loopDone := make(chan error, 1)
