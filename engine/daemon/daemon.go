@@ -185,6 +185,11 @@ func (d *Daemon) Addr() string {
 // fails validation is reported and left out. Every signal on reload (SIGHUP)
 // reloads the configuration.
 func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
+	// Watch before the first load, so that no change after it goes unseen.
+	if err := d.startWatcher(ctx); err != nil {
+		return err
+	}
+	defer d.watcher.Stop()
 	first, err := d.loadFirst()
 	if err != nil {
 		return err
@@ -202,10 +207,6 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if err := d.newScheduler(); err != nil {
 		return err
 	}
-	if err := d.startWatcher(ctx); err != nil {
-		return err
-	}
-	defer d.watcher.Stop()
 
 	d.apply(ctx, first)
 	if d.persist != nil {

@@ -455,8 +455,7 @@ func dirExists(dir string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// startWatcher watches the conf and scripts directories. It runs before the
-// first apply, so that no change between the two is lost.
+// startWatcher watches the conf and scripts directories.
 func (d *Daemon) startWatcher(ctx context.Context) error {
 	w, err := watch.New(watch.Options{
 		Dirs:     []string{d.opts.ConfDir, d.opts.ScriptsDir},

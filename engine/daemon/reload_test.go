@@ -421,3 +421,24 @@ func TestDaemon_ApplyPastItsDeadlineIsCancelled(t *testing.T) {
 		t.Error(`schedule "p" not applied once the lock was gone`)
 	}
 }
+
+// TestDaemon_ChangeDuringTheFirstLoadIsApplied: a file written just after
+// the first load read the directory, before the node runs, is applied once
+// it does.
+func TestDaemon_ChangeDuringTheFirstLoadIsApplied(t *testing.T) {
+	t.Parallel()
+	conf, scripts := newDirs(t, map[string]string{"schedule-a.json": dailySchedule(1)})
+	var loads atomic.Int32
+	load := func(dir string, opts config.LoadOptions) (*config.Desired, error) {
+		desired, err := config.Load(dir, opts)
+		if loads.Add(1) == 1 {
+			writeFile(t, filepath.Join(dir, "schedule-late.json"), dailySchedule(2))
+		}
+		return desired, err
+	}
+	b := start(t, conf, scripts, func(o *daemon.Options) { o.Load = load })
+	b.waitResult(t, 1, "applied")
+	if _, ok := b.d.Scheduler().Schedule("late"); !ok {
+		t.Error(`schedule "late", written during the first load, not applied`)
+	}
+}
