@@ -227,18 +227,15 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 
 	// Reloads run on their own loop, so that a slow one (a store that
 	// stalls) keeps SIGTERM waiting stopWait at most.
-	loopCtx, stopLoop := context.WithCancel(ctx)
-	defer stopLoop()
 	loopDone := make(chan error, 1)
-	go func() { loopDone <- d.runReloads(loopCtx, reload) }()
+	go func() { loopDone <- d.runReloads(ctx, reload) }()
 	select {
 	case <-ctx.Done():
-	case err := <-loopDone:
-		d.stop(srv, nil)
+		return d.stop(srv, loopDone)
+	case err := <-loopDone: // the watcher stopped on its own
+		_ = d.stop(srv, nil)
 		return err
 	}
-	stopLoop()
-	return d.stop(srv, loopDone)
 }
 
 // pickNodeID is Options.NodeID, else openidm.node.id, else the host name.
