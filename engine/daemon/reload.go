@@ -461,6 +461,7 @@ func (d *Daemon) startWatcher(ctx context.Context) error {
 		Dirs:     []string{d.opts.ConfDir, d.opts.ScriptsDir},
 		Debounce: d.opts.Debounce,
 		Logger:   d.log,
+		Clock:    d.opts.Clock,
 	})
 	if err != nil {
 		return fmt.Errorf("watch configuration: %w", err)
