@@ -675,7 +675,7 @@ func TestDaemon_BadEditKeepsLastGoodVersion(t *testing.T) {
 			writeFile(t, file, tc.content)
 			h := b.waitReadiness(t, "/readyz to report the bad file", func(h healthDoc) bool { return !h.Ready })
 			reported := time.Now()
-			if !hasProblem(h, "1 invalid configuration file") {
+			if !hasProblem(h, "1 error(s) in configuration files") {
 				t.Errorf("/readyz problems = %q, want the invalid file counted", h.Problems)
 			}
 			b.health(t) // alive all the same

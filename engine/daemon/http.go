@@ -101,7 +101,7 @@ func (d *Daemon) document(executing int) (health, []string) {
 		h.Config.Hash, h.Config.AppliedAt = st.Hash, st.At.UTC()
 		if len(st.Errors) > 0 {
 			h.Config.Errors = st.Errors
-			problems = append(problems, fmt.Sprintf("%d invalid configuration file(s)", len(st.Errors)))
+			problems = append(problems, fmt.Sprintf("%d error(s) in configuration files (config.errors); their last good versions keep running", len(st.Errors)))
 		}
 		if st.Failed != "" {
 			h.Config.ReloadError = st.Failed
