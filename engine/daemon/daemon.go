@@ -1,8 +1,8 @@
 // Package daemon wires Sundial's parts into the running process that
 // `sundial serve` starts: it loads the conf directory, hands each valid
 // snapshot to the scheduler, reloads on file-system events and SIGHUP, runs
-// the services, and serves /healthz and /metrics. It owns the reload loop;
-// the scheduler owns the triggers.
+// the services, and serves /healthz (liveness), /readyz (readiness) and
+// /metrics. It owns the reload loop; the scheduler owns the triggers.
 package daemon
 
 import (
@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +34,7 @@ import (
 type Options struct {
 	ConfDir    string // the conf directory (default "conf")
 	ScriptsDir string // where "file" scripts are found (default "scripts")
-	Listen     string // HTTP address for /healthz and /metrics; "" disables it
+	Listen     string // HTTP address for /healthz, /readyz and /metrics; "" disables it
 	NodeID     string // this node's id; default: openidm.node.id, then the host name
 
 	// Store persists triggers and runs; nil keeps them in memory.
@@ -53,6 +52,15 @@ type Options struct {
 	Grace time.Duration
 	// Debounce is the watcher's quiet period; zero takes watch.DefaultDebounce.
 	Debounce time.Duration
+	// ReloadTimeout bounds each load of the conf directory, the first one
+	// included, and each apply; zero takes DefaultReloadTimeout. A load past
+	// it is abandoned and reported in the log and /readyz; the next change
+	// or SIGHUP starts a fresh one.
+	ReloadTimeout time.Duration
+
+	// Load reads a conf directory; nil takes config.Load. Tests put a load
+	// that blocks here to exercise ReloadTimeout.
+	Load func(dir string, opts config.LoadOptions) (*config.Desired, error)
 
 	Logger *slog.Logger
 	Clock  clock.Clock
@@ -75,13 +83,21 @@ type Daemon struct {
 	scripts  atomic.Pointer[scriptEngine]
 	watcher  *watch.Watcher
 
-	reloadMu sync.Mutex // serialises reloads (watcher, SIGHUP, API)
-	current  atomic.Pointer[config.Desired]
-	applied  atomic.Pointer[reloadStatus]
+	// The reload loop (reload.go) owns the reloads; these reach it.
+	reloadReq   chan chan struct{} // Reload calls
+	reloadPings chan chan bool     // liveness probes; the answer: can it still start a load
+	reloading   atomic.Pointer[reloadState]
+	conf        confDirState
+
+	current atomic.Pointer[config.Desired]
+	applied atomic.Pointer[reloadStatus]
 
 	configErrors prometheus.Gauge
 	reloads      *prometheus.CounterVec
 	reloadTime   prometheus.Histogram
+
+	probeMu sync.Mutex
+	probe   *schedulerProbe // the health endpoints' call of the scheduler in flight, if any
 
 	nodeID   string
 	persist  *persist.Node // nil without Options.DB
@@ -89,7 +105,7 @@ type Daemon struct {
 	ready    chan struct{}
 }
 
-// reloadStatus is what /healthz reports about the configuration.
+// reloadStatus is what /readyz reports about the configuration.
 type reloadStatus struct {
 	At     time.Time
 	Hash   string
@@ -116,7 +132,20 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Grace == 0 {
 		opts.Grace = 30 * time.Second
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, registry: prometheus.NewRegistry(), ready: make(chan struct{})}
+	if opts.ReloadTimeout < 0 {
+		return nil, fmt.Errorf("new daemon: negative reload timeout %s", opts.ReloadTimeout)
+	}
+	if opts.Load == nil {
+		opts.Load = config.Load
+	}
+	if opts.ReloadTimeout == 0 {
+		opts.ReloadTimeout = DefaultReloadTimeout
+	}
+	d := &Daemon{
+		opts: opts, log: opts.Logger, registry: prometheus.NewRegistry(), ready: make(chan struct{}),
+		reloadReq: make(chan chan struct{}), reloadPings: make(chan chan bool),
+	}
+	d.reloading.Store(&reloadState{})
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.configErrors = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "sundial_config_errors",
@@ -153,76 +182,36 @@ func (d *Daemon) Addr() string {
 // Run starts the node and blocks until ctx is cancelled, then stops it:
 // no new fires, running runs get Options.Grace to finish. The first
 // configuration load must succeed in reading the directory; a file that
-// fails validation is reported and left out.
+// fails validation is reported and left out. Every signal on reload (SIGHUP)
+// reloads the configuration.
 func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
-	first, err := config.Load(d.opts.ConfDir, config.LoadOptions{ScriptsDir: d.opts.ScriptsDir, Logger: d.log})
+	// Watch before the first load, so that no change after it goes unseen.
+	if err := d.startWatcher(ctx); err != nil {
+		return err
+	}
+	defer d.watcher.Stop()
+	first, err := d.loadFirst()
 	if err != nil {
-		return fmt.Errorf("load configuration: %w", err)
+		return err
 	}
-	nodeID := d.opts.NodeID
-	if nodeID == "" {
-		nodeID = first.Properties["openidm.node.id"]
-	}
-	if nodeID == "" {
-		nodeID, _ = os.Hostname()
-	}
-	d.nodeID = nodeID
+	d.nodeID = d.pickNodeID(first)
 	// Listen before anything else happens, so that a busy port fails the
 	// start before this node joins the cluster and recovers its old runs.
-	if d.opts.Listen != "" {
-		if d.listener, err = net.Listen("tcp", d.opts.Listen); err != nil {
-			return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
-		}
+	if err := d.listen(); err != nil {
+		return err
+	}
+	if d.listener != nil {
 		defer d.listener.Close()
 	}
 	d.setScripts(first)
-	stateStore := d.opts.Store
-	if d.opts.DB != nil {
-		if d.persist, err = d.newPersist(nodeID); err != nil {
-			return err
-		}
-		stateStore = d.persist
+	if err := d.newScheduler(); err != nil {
+		return err
 	}
-	d.sched, err = scheduler.New(scheduler.Options{
-		Clock:      d.opts.Clock,
-		Logger:     d.log,
-		Registerer: d.registry,
-		Services:   map[string]scheduler.Service{script.ServiceName: scheduler.ServiceFunc(d.invokeScript)},
-		Store:      stateStore,
-		NodeID:     nodeID,
-	})
-	if err != nil {
-		return fmt.Errorf("create scheduler: %w", err)
-	}
-
-	// Watch before the first apply, so that no change between the two is lost.
-	d.watcher, err = watch.New(watch.Options{
-		Dirs:     []string{d.opts.ConfDir, d.opts.ScriptsDir},
-		Debounce: d.opts.Debounce,
-		Logger:   d.log,
-	})
-	if err != nil {
-		return fmt.Errorf("watch configuration: %w", err)
-	}
-	if err := d.watcher.Start(ctx); err != nil {
-		return fmt.Errorf("watch configuration: %w", err)
-	}
-	defer d.watcher.Stop()
 
 	d.apply(ctx, first)
 	if d.persist != nil {
-		// After the first apply (the stored triggers are synced and recovery
-		// runs find their schedules), before the scheduler fires anything.
-		d.persist.Attach(persist.Hooks{
-			Adopt:            d.sched.Adopt,
-			Recover:          d.runRecovery,
-			ConfigHash:       d.appliedHash,
-			ExecutePersisted: d.executesPersisted,
-			// A reload that failed while the store was away is retried.
-			StoreBack: func() { d.Reload(ctx) },
-		})
-		if err := d.persist.Start(ctx); err != nil {
-			return fmt.Errorf("join the cluster: %w", err)
+		if err := d.joinCluster(ctx); err != nil {
+			return err
 		}
 		// Deferred after the scheduler's Stop: its run ends go through it.
 		defer d.persist.Stop()
@@ -232,190 +221,136 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if err := d.sched.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
 	}
-
-	var srv *http.Server
-	if d.listener != nil {
-		srv = &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := srv.Serve(d.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				d.log.Error("http server stopped", "err", err)
-			}
-		}()
-	}
-	d.log.Info("sundial started", "node", nodeID, "conf", d.opts.ConfDir, "scripts", d.opts.ScriptsDir,
-		"schedules", len(first.Schedules), "listen", d.Addr())
+	srv := d.serveHTTP()
+	d.logStart(first)
 	close(d.ready)
 
-	// Reloads run on their own goroutine, one at a time, so that a slow one
-	// (a store that stalls) never keeps SIGTERM waiting.
-	reloadReq := make(chan struct{}, 1)
-	reloaderDone := make(chan struct{})
+	// Reloads run on their own loop, so that a slow one (a store that
+	// stalls) keeps SIGTERM waiting stopWait at most.
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- d.runReloads(ctx, reload) }()
+	select {
+	case <-ctx.Done():
+		return d.stop(srv, loopDone)
+	case err := <-loopDone: // the watcher stopped on its own
+		_ = d.stop(srv, nil)
+		return err
+	}
+}
+
+// pickNodeID is Options.NodeID, else openidm.node.id, else the host name.
+func (d *Daemon) pickNodeID(first *config.Desired) string {
+	if id := d.opts.NodeID; id != "" {
+		return id
+	}
+	if id := first.Properties["openidm.node.id"]; id != "" {
+		return id
+	}
+	host, _ := os.Hostname()
+	return host
+}
+
+// listen opens Options.Listen, if set.
+func (d *Daemon) listen() error {
+	if d.opts.Listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", d.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
+	}
+	d.listener = ln
+	return nil
+}
+
+// newScheduler creates the scheduler over the node's state store: the
+// cluster node with Options.DB, else Options.Store.
+func (d *Daemon) newScheduler() error {
+	stateStore := d.opts.Store
+	if d.opts.DB != nil {
+		var err error
+		if d.persist, err = d.newPersist(d.nodeID); err != nil {
+			return err
+		}
+		stateStore = d.persist
+	}
+	var err error
+	d.sched, err = scheduler.New(scheduler.Options{
+		Clock:      d.opts.Clock,
+		Logger:     d.log,
+		Registerer: d.registry,
+		Services:   map[string]scheduler.Service{script.ServiceName: scheduler.ServiceFunc(d.invokeScript)},
+		Store:      stateStore,
+		NodeID:     d.nodeID,
+	})
+	if err != nil {
+		return fmt.Errorf("create scheduler: %w", err)
+	}
+	return nil
+}
+
+// joinCluster starts the cluster node: after the first apply (the stored
+// triggers are synced and recovery runs find their schedules), before the
+// scheduler fires anything.
+func (d *Daemon) joinCluster(ctx context.Context) error {
+	d.persist.Attach(persist.Hooks{
+		Adopt:            d.sched.Adopt,
+		Recover:          d.runRecovery,
+		ConfigHash:       d.appliedHash,
+		ExecutePersisted: d.executesPersisted,
+		// A reload that failed while the store was away is retried.
+		StoreBack: func() { d.Reload(ctx) },
+	})
+	if err := d.persist.Start(ctx); err != nil {
+		return fmt.Errorf("join the cluster: %w", err)
+	}
+	return nil
+}
+
+// serveHTTP serves /healthz, /readyz and /metrics on the listener, if any.
+func (d *Daemon) serveHTTP() *http.Server {
+	if d.listener == nil {
+		return nil
+	}
+	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		defer close(reloaderDone)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-reloadReq:
-				d.Reload(ctx)
-			}
+		if err := srv.Serve(d.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", "err", err)
 		}
 	}()
-	requestReload := func() {
+	return srv
+}
+
+// stopWait bounds how long the stop waits for the HTTP server and for a
+// reload in progress.
+const stopWait = 5 * time.Second
+
+// stop stops the node: the HTTP server, then the scheduler, whose running
+// runs get Options.Grace. loopDone, when not nil, reports the reload loop's
+// end. It logs what it waits for.
+func (d *Daemon) stop(srv *http.Server, loopDone <-chan error) error {
+	running := d.sched.Executing()
+	ids := make([]string, len(running))
+	for i, r := range running {
+		ids[i] = r.FireID
+	}
+	d.log.Info("stopping: no new fires; waiting for the running runs", "running", len(ids), "runs", ids, "grace", d.opts.Grace)
+	began := time.Now()
+	if srv != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), stopWait)
+		_ = srv.Shutdown(shutdownCtx)
+		cancel()
+	}
+	if loopDone != nil {
 		select {
-		case reloadReq <- struct{}{}:
-		default: // one is already pending; it will read the latest files
+		case <-loopDone:
+		case <-time.After(stopWait):
+			d.log.Warn("a reload was still being applied at the stop; stopping without it", "waited", stopWait)
 		}
 	}
-
-	for {
-		select {
-		case <-ctx.Done():
-			d.log.Info("stopping: no new fires; running runs get the grace period", "grace", d.opts.Grace)
-			if srv != nil {
-				shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_ = srv.Shutdown(shutdownCtx)
-				cancel()
-			}
-			err := d.sched.Stop(d.opts.Grace)
-			select {
-			case <-reloaderDone:
-			case <-time.After(5 * time.Second):
-				d.log.Warn("a reload was still in progress at shutdown")
-			}
-			d.log.Info("sundial stopped")
-			return err
-		case ev, ok := <-d.watcher.Reloads():
-			if !ok {
-				return errors.New("configuration watcher stopped")
-			}
-			d.log.Debug("configuration changed", "paths", ev.Paths)
-			requestReload()
-		case <-reload:
-			d.log.Info("reload requested")
-			requestReload()
-		}
-	}
-}
-
-// Reload loads and validates the whole conf directory and applies it. A
-// file that fails keeps its last good version running.
-func (d *Daemon) Reload(ctx context.Context) {
-	d.reloadMu.Lock()
-	defer d.reloadMu.Unlock()
-	start := time.Now()
-	next, err := config.Load(d.opts.ConfDir, config.LoadOptions{ScriptsDir: d.opts.ScriptsDir, Previous: d.current.Load(), Logger: d.log})
-	if err != nil {
-		d.reloadFailed("", "configuration not reloaded: the last applied version keeps running", err)
-		return
-	}
-	d.apply(ctx, next)
-	d.reloadTime.Observe(time.Since(start).Seconds())
-}
-
-// apply hands a snapshot to the scheduler, unless nothing changed.
-func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
-	prev := d.current.Load()
-	errs := next.AllErrors()
-	status := &reloadStatus{At: time.Now(), Hash: next.Hash}
-	for _, e := range errs {
-		status.Errors = append(status.Errors, e.Error())
-	}
-	d.configErrors.Set(float64(len(next.Errors)))
-	d.logProblems(prev, next, errs)
-	result := "applied"
-	if len(errs) > 0 {
-		result = "invalid"
-	}
-	if prev != nil && prev.Hash == next.Hash {
-		// Nothing to reconcile; a file that failed is still an invalid reload
-		// even though its last good version leaves the snapshot unchanged.
-		if result == "applied" {
-			result = "unchanged"
-		}
-		d.reloads.WithLabelValues(result).Inc()
-		d.current.Store(next)
-		d.applied.Store(status)
-		d.notifyApplied(next.Hash, result)
-		return
-	}
-	res, err := d.sched.Reconcile(ctx, next)
-	if err != nil {
-		d.reloadFailed(next.Hash, "configuration not applied: the last applied version keeps running", err)
-		return
-	}
-	for id, e := range res.Errors {
-		d.log.Error("schedule not applied", "schedule", id, "err", e)
-	}
-	d.setScripts(next) // only now: a failed apply must not half-apply new properties
-	d.current.Store(next)
-	d.applied.Store(status)
-	d.reloads.WithLabelValues(result).Inc()
-	d.log.Info("configuration applied", "hash", shortHash(next.Hash), "added", res.Added, "changed", res.Changed,
-		"removed", res.Removed, "unchanged", res.Unchanged, "invalid_files", len(next.Errors))
-	// Loading a directory leaves garbage several times the snapshot's size
-	// (about 17 KB a file); return it to the OS now rather than holding
-	// twice the live heap until the next GC cycle decides to.
-	debug.FreeOSMemory()
-	d.notifyApplied(next.Hash, result)
-}
-
-// notifyApplied calls Options.OnApplied, if set.
-func (d *Daemon) notifyApplied(hash, result string) {
-	if d.opts.OnApplied != nil {
-		d.opts.OnApplied(hash, result)
-	}
-}
-
-// logProblems logs the invalid files and warnings of next: new ones at error
-// and warn, ones the previous reload already reported at debug.
-func (d *Daemon) logProblems(prev, next *config.Desired, errs []error) {
-	seen := map[string]bool{}
-	if st := d.applied.Load(); st != nil {
-		for _, e := range st.Errors {
-			seen[e] = true
-		}
-	}
-	if prev != nil {
-		for _, w := range prev.AllWarnings() {
-			seen[w.Error()] = true
-		}
-	}
-	outcome := "left out"
-	if prev != nil {
-		outcome = "its last good version keeps running"
-	}
-	for _, e := range errs {
-		if msg := e.Error(); seen[msg] {
-			d.log.Debug("configuration file still invalid", "err", msg)
-		} else {
-			d.log.Error("invalid configuration file: "+outcome, "err", msg)
-		}
-	}
-	for _, w := range next.AllWarnings() {
-		if msg := w.Error(); !seen[msg] {
-			d.log.Warn("configuration warning", "warning", msg)
-		}
-	}
-}
-
-// reloadFailed records and reports a reload that could not be applied.
-func (d *Daemon) reloadFailed(hash, msg string, err error) {
-	d.reloads.WithLabelValues("failed").Inc()
-	d.log.Error(msg, "err", err)
-	st := reloadStatus{At: time.Now(), Failed: err.Error()}
-	if cur := d.applied.Load(); cur != nil {
-		st.Hash, st.Errors = cur.Hash, cur.Errors
-	}
-	d.applied.Store(&st)
-	d.notifyApplied(hash, "failed")
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
+	err := d.sched.Stop(d.opts.Grace)
+	d.log.Info("sundial stopped", "waited", time.Since(began).Round(time.Millisecond))
+	return err
 }
 
 // scriptEngine is the script engine and the boot properties it was made with.

@@ -24,6 +24,9 @@
 //     (or any missing component on its path) reappears, with a periodic retry
 //     logged at warn as a backstop.
 //
+// Ping lets a liveness probe check that the watcher's goroutine still
+// answers.
+//
 // Symlinks inside a watched tree are not followed. A ConfigMap volume watched
 // directly still works: its "..data" link and the revision directory it
 // points to both live in the tree.

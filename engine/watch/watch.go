@@ -87,13 +87,15 @@ type Watcher struct {
 	clock    clock.Clock
 
 	out     chan Event
-	started chan struct{} // closed once Start has set up the watches
-	done    chan struct{} // closed when the watcher has stopped for good
+	started chan struct{}      // closed once Start has set up the watches
+	done    chan struct{}      // closed when the watcher has stopped for good
+	pings   chan chan struct{} // Ping's requests, answered by the run goroutine
 
 	// observed and sent, when a test sets them before Start, are called by
 	// the run goroutine: observed with each change once it is fully handled
 	// (watches updated, timers armed), sent with each signal once it is on the
-	// channel. They are the zero-cost test signals of STYLE habit 13.
+	// channel. Tests wait on them instead of on time; unset, they cost a nil
+	// check.
 	observed func(path string)
 	sent     func(Event)
 
@@ -130,6 +132,7 @@ func New(opts Options) (*Watcher, error) {
 		out:      make(chan Event, 1),
 		started:  make(chan struct{}),
 		done:     make(chan struct{}),
+		pings:    make(chan chan struct{}),
 	}
 	for _, d := range opts.Dirs {
 		if d == "" {
@@ -230,6 +233,31 @@ func (w *Watcher) Started() <-chan struct{} { return w.started }
 //   - The channel is closed when the watcher stops.
 func (w *Watcher) Reloads() <-chan Event { return w.out }
 
+// Ping returns nil once the watcher's goroutine has answered: it is not
+// stuck. It returns ErrStopped when the watcher is not running, and ctx's
+// error when no answer came before ctx ended.
+func (w *Watcher) Ping(ctx context.Context) error {
+	select {
+	case <-w.started:
+	default:
+		return ErrStopped
+	}
+	answer := make(chan struct{})
+	select {
+	case w.pings <- answer:
+	case <-w.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-answer:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Stop stops watching, drops any signal still being debounced and closes the
 // Reloads channel. It waits for the watcher's goroutine to exit. It is
 // idempotent and safe to call before Start (Start then returns ErrStopped).
@@ -305,6 +333,8 @@ func (w *Watcher) run(ctx context.Context, fsw *fsnotify.Watcher, ready chan<- e
 			s.fire()
 		case <-s.retry.C():
 			s.retryMissing()
+		case answer := <-w.pings:
+			close(answer)
 		}
 		s.updateRetry()
 		if w.observed != nil {
@@ -317,7 +347,8 @@ func (w *Watcher) run(ctx context.Context, fsw *fsnotify.Watcher, ready chan<- e
 }
 
 // runState is the watcher's mutable state. Only the run goroutine creates,
-// reads and writes it (STYLE habit 7); nothing else holds a reference to it.
+// reads and writes it; nothing else holds a reference to it, so it needs no
+// lock.
 type runState struct {
 	w     *Watcher
 	fsw   *fsnotify.Watcher

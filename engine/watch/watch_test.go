@@ -850,3 +850,65 @@ func TestMergeAndCap(t *testing.T) {
 		t.Fatalf("merge of capped events kept %d, omitted %d; want %d, 24", len(got.Paths), got.Omitted, MaxEventPaths)
 	}
 }
+
+// TestPing: the watcher's goroutine answers while it runs, and Ping says
+// ErrStopped before Start and after Stop.
+func TestPing(t *testing.T) {
+	dir := tempDir(t)
+	w, _ := newWatcher(t, Options{Dirs: []string{dir}})
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := w.Ping(ctx); !errors.Is(err, ErrStopped) {
+		t.Errorf("Ping before Start = %v, want ErrStopped", err)
+	}
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Ping(ctx); err != nil {
+		t.Errorf("Ping while running = %v, want nil", err)
+	}
+	if err := w.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Ping(ctx); !errors.Is(err, ErrStopped) {
+		t.Errorf("Ping after Stop = %v, want ErrStopped", err)
+	}
+}
+
+// TestRecreatedWithinDebounceIsOneSignal: the watched directory removed,
+// made again and refilled within one quiet period makes one signal, sent
+// after the last change, so the load it starts sees the final state and
+// never the missing or empty directory.
+func TestRecreatedWithinDebounceIsOneSignal(t *testing.T) {
+	base := tempDir(t)
+	conf := filepath.Join(base, "conf")
+	mkdir(t, conf)
+	a := filepath.Join(conf, "schedule-a.json")
+	write(t, a, "{}")
+	fake := clock.NewFake(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	w, p := startWatcher(t, Options{Dirs: []string{conf}, Debounce: 100 * time.Millisecond, Clock: fake})
+
+	if err := os.RemoveAll(conf); err != nil {
+		t.Fatal(err)
+	}
+	waitObserved(t, p, conf)
+	mkdir(t, conf)
+	waitObserved(t, p, conf)
+	drop(t, base, a)
+	waitObserved(t, p, a)
+	select {
+	case ev := <-w.Reloads():
+		t.Fatalf("signal %v before the quiet period ended", ev.Paths)
+	default:
+	}
+	fake.Advance(100 * time.Millisecond)
+	ev := next(t, w)
+	if !slices.Contains(ev.Paths, conf) || !slices.Contains(ev.Paths, a) {
+		t.Errorf("signal lists %v, want %s and %s", ev.Paths, conf, a)
+	}
+	select {
+	case ev := <-w.Reloads():
+		t.Errorf("a second signal %v", ev.Paths)
+	default:
+	}
+}

@@ -41,7 +41,7 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	return ok
 }
 
-// healthz is the part of /healthz these tests read.
+// healthz is the part of /readyz these tests read.
 type healthz struct {
 	Status  string `json:"status"`
 	Cluster *struct {
@@ -53,7 +53,7 @@ type healthz struct {
 
 func (pr *proc) healthz(t *testing.T) healthz {
 	t.Helper()
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + pr.addr + "/healthz")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + pr.addr + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func (pr *proc) healthz(t *testing.T) healthz {
 
 // TestDatabaseLostAtRunTime: the PostgreSQL database refuses connections for
 // a few seconds while a node runs a persisted every-second schedule. The
-// node says so in /healthz and its log, fires nothing meanwhile, retries,
+// node says so in /readyz and its log, fires nothing meanwhile, retries,
 // and once the database is back catches up once (fireAndProceed), then
 // fires on schedule; nothing fires twice.
 func TestDatabaseLostAtRunTime(t *testing.T) {
@@ -102,15 +102,15 @@ func TestDatabaseLostAtRunTime(t *testing.T) {
 	p.write(t, "conf/schedule-every.json", scheduleJSON(`"schedule": "* * * * * ?"`, "fire.js"))
 	n := startNode(t, p, "n1", dsn)
 	waitFor(t, 20*time.Second, "two fires", func() bool { return len(countFires(n)) >= 2 })
-	if h := n.healthz(t); h.Status != "ok" || h.Cluster == nil || !h.Cluster.Reachable {
-		t.Fatalf("/healthz before = %+v", h)
+	if h := n.healthz(t); h.Status != "ready" || h.Cluster == nil || !h.Cluster.Reachable {
+		t.Fatalf("/readyz before = %+v", h)
 	}
 
 	setAllowed(false)
 	lost := time.Now()
-	waitFor(t, 10*time.Second, "/healthz to show the database gone", func() bool {
+	waitFor(t, 10*time.Second, "/readyz to show the database gone", func() bool {
 		h := n.healthz(t)
-		return h.Status == "degraded" && h.Cluster != nil && !h.Cluster.Reachable && !h.Cluster.Firing && h.Cluster.Error != ""
+		return h.Status == "not ready" && h.Cluster != nil && !h.Cluster.Reachable && !h.Cluster.Firing && h.Cluster.Error != ""
 	})
 	if !strings.Contains(n.stderr.String(), "check-in failed: persisted schedules stop firing") &&
 		!strings.Contains(n.stderr.String(), "store unavailable: persisted schedules stop firing") {
@@ -124,9 +124,9 @@ func TestDatabaseLostAtRunTime(t *testing.T) {
 	}
 	setAllowed(true)
 	back := time.Now()
-	waitFor(t, 20*time.Second, "/healthz ok again", func() bool {
+	waitFor(t, 20*time.Second, "/readyz ready again", func() bool {
 		h := n.healthz(t)
-		return h.Status == "ok" && h.Cluster.Reachable && h.Cluster.Firing
+		return h.Status == "ready" && h.Cluster.Reachable && h.Cluster.Firing
 	})
 	db := openStore(t, dsn) // the test's own connections were cut too
 	waitFor(t, 20*time.Second, "fires on schedule again", func() bool {
