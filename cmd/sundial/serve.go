@@ -34,6 +34,7 @@ type serveOptions struct {
 	checkIn   time.Duration
 	timeout   time.Duration
 	grace     time.Duration
+	reload    time.Duration
 	logLevel  string
 	logFormat string
 }
@@ -68,11 +69,12 @@ cannot be reached at start is an error.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.conf, "conf", "conf", "configuration directory (schedule-*.json|yaml, scheduler.json, boot.properties)")
 	f.StringVar(&opts.scripts, "scripts", "scripts", "directory of the scripts that schedules reference by \"file\"")
-	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "HTTP address for /healthz and /metrics (\"\" to disable)")
+	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "HTTP address for /healthz, /readyz and /metrics (\"\" to disable)")
 	f.StringVar(&opts.nodeID, "node-id", "", "this node's id (default: openidm.node.id from boot.properties, then the host name)")
 	f.StringVar(&opts.store, "store", "", "where state is kept: a SQLite file path (default: var/sundial.db beside the conf directory), sqlite:<path>, postgres://... for a cluster, or \"memory\" (nothing persisted)")
 	f.DurationVar(&opts.checkIn, "checkin-interval", persist.DefaultCheckInInterval, "how often the node checks in to the store")
 	f.DurationVar(&opts.timeout, "node-timeout", persist.DefaultNodeTimeout, "how long a node may go without checking in before the others recover its runs (at least twice --checkin-interval)")
+	f.DurationVar(&opts.reload, "reload-timeout", daemon.DefaultReloadTimeout, "how long one load of the conf directory may take before it is abandoned and reported in /readyz")
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, how long running runs may take to finish before they are interrupted")
 	f.StringVar(&opts.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json (one JSON object per line, durations in seconds)")
@@ -131,6 +133,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		CheckInInterval: opts.checkIn,
 		NodeTimeout:     opts.timeout,
 		Grace:           opts.grace,
+		ReloadTimeout:   opts.reload,
 		Logger:          logger,
 		Stdout:          os.Stdout,
 	})
@@ -154,6 +157,8 @@ func (o serveOptions) check() error {
 	case o.grace <= 0:
 		// The daemon reads a zero grace as its 30 s default.
 		err = fmt.Errorf("--grace %s: must be positive", o.grace)
+	case o.reload <= 0:
+		err = fmt.Errorf("--reload-timeout %s: must be positive", o.reload)
 	}
 	if err != nil {
 		return usageError(err)
