@@ -36,12 +36,12 @@ type Store interface {
 
 	// ClaimFires records fires that the nodes' own schedulers found due:
 	// every node keeps the schedule's timer and races for each fire, and the
-	// store picks one. For each item, in one transaction per call, the fire
-	// is recorded (run running under FireID, trigger advanced to the item's
-	// state, LastNodeID = Node) only if the trigger has ConfigHash, is
-	// waiting and not paused, its NextFireAt is set and not after
-	// ScheduledAt (no node has fired it past this fire), and no run has the
-	// fire id. Items of one schedule apply in order.
+	// store picks one. For each item, atomically, the fire is recorded (run
+	// running under FireID, trigger advanced to the item's state, LastNodeID
+	// = Node) only if the trigger has ConfigHash, is waiting and not paused,
+	// its NextFireAt is set and not after ScheduledAt (no node has fired it
+	// past this fire), and no run has the fire id. Items of one schedule
+	// apply in order.
 	// ErrAlreadyFired: the fire id was recorded before (Run is that run);
 	// ErrConflict: the trigger refused (Trigger is its stored state, which
 	// the loser should continue from); ErrNotFound: no such trigger.
