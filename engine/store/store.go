@@ -72,10 +72,14 @@ type Store interface {
 	// be claimed again (the triggers, not the runs, remember how far each
 	// schedule has fired).
 	//
-	// The cost of a call is bounded by Limit, so that it can run beside the
-	// fires: a background loop calls it with the same params until it
-	// returns less than Limit, then waits (a minute, say) before the next
-	// pass. Several nodes may prune at once; a row is deleted once.
+	// A call deletes at most Limit rows in one short transaction, so that it
+	// can run beside the fires: a background loop calls it with the same
+	// params until it returns less than Limit, then waits (a minute, say)
+	// before the next pass. Finding the runs beyond the count reads the
+	// index of finished runs in schedule order until Limit are found, so a
+	// pass with little to delete reads one index entry per run kept (about
+	// schedules × KeepPerSchedule). Several nodes may prune at once; each
+	// row is deleted once.
 	PruneRuns(ctx context.Context, params PruneRunsParams) (int, error)
 
 	// CheckIn records a node's heartbeat: the database's time and the node's
