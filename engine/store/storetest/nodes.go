@@ -436,7 +436,7 @@ func testRecoverHandsBack(t *testing.T, b *bundle) {
 	wantEq(t, "handed back Attempt", u.Attempt, 1)
 
 	// n3 has none of them: only the run of the schedule no node has (no
-	// trigger, no API schedule) is abandoned.
+	// trigger) is abandoned.
 	rec, err = b.s.ClaimUnclaimed(b.ctx, store.ClaimUnclaimedParams{Node: "n3", Has: only(), Now: at(100), AbandonAfter: time.Minute})
 	if err != nil {
 		t.Fatal(err)
