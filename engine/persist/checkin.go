@@ -302,9 +302,9 @@ func (n *Node) recoverSelf(ctx context.Context) error {
 	return nil
 }
 
-// recoverDead recovers the nodes that stopped checking in: their acquired
-// triggers are released, their recoverable runs run again here (each on one
-// node only), the others are recorded abandoned. A fenced node, or one that
+// recoverDead recovers the nodes that stopped checking in: their
+// recoverable runs run again here (each on one node only), the others are
+// recorded abandoned. A fenced node, or one that
 // does not execute persisted schedules, recovers nobody.
 func (n *Node) recoverDead(ctx context.Context) {
 	n.mu.Lock()
@@ -336,7 +336,7 @@ func (n *Node) recoverDead(ctx context.Context) {
 		n.metrics.abandoned.Add(float64(len(rec.Abandoned)))
 		n.log.Warn("node stopped checking in: recovered its runs", "node", n.id, "dead", d.ID,
 			"silentFor", d.SinceCheckIn.Round(time.Millisecond), "recovered", ids(rec.Recovered),
-			"abandoned", ids(rec.Abandoned), "released", len(rec.Released), "handedBack", ids(rec.Unclaimed))
+			"abandoned", ids(rec.Abandoned), "handedBack", ids(rec.Unclaimed))
 		n.runRecovered(rec.Recovered)
 	}
 	n.claimUnclaimed(ctx)

@@ -214,3 +214,33 @@ func countRuns(t testing.TB, s store.Store) map[store.RunStatus]int {
 	}
 	return out
 }
+
+// getRun returns the recorded run with an id, or an error wrapping
+// store.ErrNotFound.
+func getRun(s store.Store, id string) (store.Run, error) {
+	rs, err := s.ListRuns(context.Background(), store.ListRunsParams{Limit: 1 << 30})
+	if err != nil {
+		return store.Run{}, err
+	}
+	for _, r := range rs {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return store.Run{}, fmt.Errorf("run %s: %w", id, store.ErrNotFound)
+}
+
+// getTrigger returns the stored trigger of a schedule, or an error wrapping
+// store.ErrNotFound.
+func getTrigger(s store.Store, id string) (store.Trigger, error) {
+	ts, err := s.ListTriggers(context.Background(), store.ListTriggersParams{})
+	if err != nil {
+		return store.Trigger{}, err
+	}
+	for _, t := range ts {
+		if t.ScheduleID == id {
+			return t, nil
+		}
+	}
+	return store.Trigger{}, fmt.Errorf("trigger %s: %w", id, store.ErrNotFound)
+}

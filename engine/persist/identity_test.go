@@ -83,7 +83,7 @@ func TestSecondLiveProcessSameIDRefused(t *testing.T) {
 		!strings.HasSuffix(msg, " ago); give this one another --node-id") {
 		t.Fatalf("second Start's error reads %q", msg)
 	}
-	r, err := db.GetRun(context.Background(), store.GetRunParams{ID: run.ID})
+	r, err := getRun(db, run.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestRestartAfterKillRecoversOwnRuns(t *testing.T) {
 			t.Fatalf("proved gone %v: the run was not recovered", proved)
 		}
 		waitFor(t, 10*time.Second, "the recovery's success to be recorded", func() bool {
-			r, _ := db.GetRun(context.Background(), store.GetRunParams{ID: runID})
+			r, _ := getRun(db, runID)
 			return r.Status == store.RunSucceeded
 		})
 		select {
@@ -171,11 +171,11 @@ func TestRecoveryHandedBackToNodeWithSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the dead node's run to be handed back", func() bool {
-		r, _ := db.GetRun(context.Background(), store.GetRunParams{ID: runID})
+		r, _ := getRun(db, runID)
 		return r.Node == store.Unclaimed && r.RecoveredFrom == "dead"
 	})
 	waitFor(t, 10*time.Second, "the run of a schedule no node has to be abandoned", func() bool {
-		r, _ := db.GetRun(context.Background(), store.GetRunParams{ID: gone.ID})
+		r, _ := getRun(db, gone.ID)
 		return r.Status == store.RunAbandoned && strings.Contains(r.Error, "gone is in no node's configuration")
 	})
 	got := make(chan store.Run, 2)
@@ -195,7 +195,7 @@ func TestRecoveryHandedBackToNodeWithSchedule(t *testing.T) {
 		t.Fatal("the node with the schedule did not recover the run")
 	}
 	waitFor(t, 10*time.Second, "the recovery's success to be recorded", func() bool {
-		r, _ := db.GetRun(context.Background(), store.GetRunParams{ID: runID})
+		r, _ := getRun(db, runID)
 		return r.Status == store.RunSucceeded
 	})
 	mu.Lock()

@@ -166,20 +166,20 @@ func TestDeadNodeRecovered(t *testing.T) {
 		before := passive.p.Status().LastCheckIn
 		waitFor(t, 5*time.Second, "a check-in", func() bool { return passive.p.Status().LastCheckIn.After(before) })
 	}
-	if r, _ := db.GetRun(context.Background(), store.GetRunParams{ID: runIDs["rec"]}); r.Status != store.RunRunning || r.Node != "ghost" {
+	if r, _ := getRun(db, runIDs["rec"]); r.Status != store.RunRunning || r.Node != "ghost" {
 		t.Fatalf("run recovered by a node that does not execute persisted schedules: %+v", r)
 	}
 
 	startNode(t, nodeConfig{id: "active", db: open(t), interval: 100 * time.Millisecond, timeout: timeout, recover: recoverHook}, empty)
 	waitFor(t, 10*time.Second, "the recoverable run to be re-run", func() bool {
-		r, err := db.GetRun(context.Background(), store.GetRunParams{ID: runIDs["rec"]})
+		r, err := getRun(db, runIDs["rec"])
 		return err == nil && r.Status == store.RunSucceeded
 	})
-	r, _ := db.GetRun(context.Background(), store.GetRunParams{ID: runIDs["rec"]})
+	r, _ := getRun(db, runIDs["rec"])
 	if !r.Recovery || r.Node != "active" || r.RecoveredFrom != "ghost" || r.Attempt != 2 {
 		t.Errorf("recovered run = %+v", r)
 	}
-	r, _ = db.GetRun(context.Background(), store.GetRunParams{ID: runIDs["norec"]})
+	r, _ = getRun(db, runIDs["norec"])
 	if r.Status != store.RunAbandoned {
 		t.Errorf("non-recoverable run = %+v, want abandoned", r)
 	}
@@ -211,10 +211,10 @@ func TestSelfRecoveryAtStart(t *testing.T) {
 		t.Fatal("the recoverable run was not re-run")
 	}
 	waitFor(t, 10*time.Second, "the recovery run's failure to be recorded", func() bool {
-		r, _ := db.GetRun(context.Background(), store.GetRunParams{ID: runIDs["rec"]})
+		r, _ := getRun(db, runIDs["rec"])
 		return r.Status == store.RunFailed && r.Error == "boom"
 	})
-	if r, _ := db.GetRun(context.Background(), store.GetRunParams{ID: runIDs["norec"]}); r.Status != store.RunAbandoned {
+	if r, _ := getRun(db, runIDs["norec"]); r.Status != store.RunAbandoned {
 		t.Errorf("non-recoverable run = %+v, want abandoned", r)
 	}
 }
@@ -395,7 +395,7 @@ func TestLoserAdoptsStoredState(t *testing.T) {
 		return ok && info.Paused
 	})
 	fired := f.total.Load()
-	tr, err := other.GetTrigger(context.Background(), store.GetTriggerParams{ScheduleID: "every"})
+	tr, err := getTrigger(other, "every")
 	if err != nil || !tr.Paused {
 		t.Fatalf("trigger = %+v, %v", tr, err)
 	}

@@ -199,7 +199,7 @@ func (n *Node) AcquireFire(ctx context.Context, p scheduler.AcquireFireParams) (
 // another node's run holds it blocked: the scheduler then goes on with its
 // own next fire, which the store takes once the run ends.
 func (n *Node) adopt(t store.Trigger) {
-	if n.hooks.Adopt == nil || t.ScheduleID == "" || (t.State == store.TriggerBlocked && !t.Paused) || t.State == store.TriggerAcquired {
+	if n.hooks.Adopt == nil || t.ScheduleID == "" || (t.State == store.TriggerBlocked && !t.Paused) {
 		return
 	}
 	n.hooks.Adopt([]scheduler.TriggerState{stateOf(t)})

@@ -7,10 +7,10 @@
 // # What it holds
 //
 //   - Triggers: the state of persisted schedules (next and previous fire time,
-//     times triggered, paused, the acquiring node, a revision).
-//   - Schedules created over the REST API (id and JSON config).
+//     times triggered, paused, the scheduler's own data, a revision).
 //   - Runs: one row per fire, keyed by its fire id "<scheduleId>@<scheduled
-//     time, RFC 3339 UTC>", so a fire can never be recorded twice.
+//     time, RFC 3339 UTC>", so a fire can never be recorded twice; pruned by
+//     PruneRuns' retention.
 //   - Nodes: heartbeats (database time and node time, so clock skew shows),
 //     the config hash each node applied, and recovery of dead nodes.
 //
@@ -19,31 +19,24 @@
 //
 // # The life of a persisted fire
 //
-//  1. AcquireDue claims due, waiting, unpaused triggers for a node, atomically
-//     across the cluster: a trigger in state acquired cannot be claimed again.
-//  2. The node then either calls ReleaseTriggers (it will not fire: shutting
-//     down, or a doNothing misfire moved the next fire time), or CompleteFires,
-//     which, in one transaction and only if the trigger's revision is still the
-//     acquired one, records the run (status running) under its fire id and
-//     advances the trigger to its next fire time. The node executes the fire
-//     only after CompleteFires reported it without an error.
+//  1. UpsertTriggers stores each persisted schedule's trigger; nodes starting
+//     together with the same config store it once.
+//  2. Every node keeps its own timer for each persisted schedule and, when a
+//     fire comes due, calls ClaimFires for that very fire. In one transaction
+//     the store records the run (status running) and advances the trigger to
+//     the state the node computed, only if no node has fired the trigger past
+//     that fire yet (same config hash, waiting, not paused, next fire time not
+//     after the fire's, fire id not recorded); the losers get the stored
+//     trigger back and continue from it. A node executes a fire only after
+//     ClaimFires reported it won.
 //  3. FinishRuns records the outcome; it succeeds only for a run still running
 //     on that node, and it unblocks a trigger that the run blocked
 //     (concurrentExecution: false).
 //
-// Sundial's scheduler takes a second path, ClaimFires: every node keeps its
-// own timer for each persisted schedule and, when a fire comes due, claims
-// that very fire. In one transaction the store records the run and advances
-// the trigger to the state the node computed, only if no node has fired the
-// trigger past that fire yet (same config hash, waiting, not paused, next
-// fire time not after the fire's, fire id not recorded); the losers get the
-// stored trigger back and continue from it. Run ends go through FinishRuns
-// as above.
-//
-// A node that stops checking in is found by DeadNodes; RecoverNode then
-// releases its acquired triggers, hands its running recoverable runs to exactly
-// one recovering node (marked as recovery runs) and marks its other running runs
-// abandoned. A run whose completion was recorded is never handed out again.
+// A node that stops checking in is found by DeadNodes; RecoverNode then hands
+// its running recoverable runs to exactly one recovering node (marked as
+// recovery runs) and marks its other running runs abandoned. A run whose
+// completion was recorded is never handed out again.
 //
 // # Opening
 //

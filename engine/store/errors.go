@@ -7,14 +7,13 @@ import (
 
 // Sentinel errors. Backends wrap them with context; test with errors.Is.
 var (
-	// ErrNotFound: the schedule, trigger, run or node does not exist.
+	// ErrNotFound: the trigger or run does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a compare-and-swap failed. The revision given is not the
-	// stored one, or the row is not in the state or owned by the node the
-	// operation requires (another node acquired, released or recovered it).
+	// ErrConflict: the row is not in the state the operation requires: a
+	// trigger refused a fire (another node fired it past that fire, or it is
+	// paused, blocked, complete or of another config version), or a run is
+	// not running on the node finishing it.
 	ErrConflict = errors.New("conflict: changed concurrently")
-	// ErrAlreadyExists: a create found the id taken.
-	ErrAlreadyExists = errors.New("already exists")
 	// ErrAlreadyFired: a run with this fire id is already recorded; the fire
 	// must not be executed again.
 	ErrAlreadyFired = errors.New("already fired")

@@ -8,16 +8,12 @@ import (
 // by many goroutines, and several Store values (in one process or many) may
 // share one database: every guarantee below holds across them.
 //
-// Batch methods (UpsertTriggers, CompleteFires, ClaimFires, ReleaseTriggers, FinishRuns)
-// return one result per input item, in input order; an item's Err is nil, or
-// wraps ErrConflict, ErrNotFound or ErrAlreadyFired. The method's own error is
-// for failures of the whole call (database unreachable, invalid params), in
-// which case nothing was written.
+// Batch methods (UpsertTriggers, ClaimFires, FinishRuns) return one result
+// per input item, in input order; an item's Err is nil, or wraps
+// ErrConflict, ErrNotFound or ErrAlreadyFired. The method's own error is for
+// failures of the whole call (database unreachable, invalid params), in
+// which case nothing was written. Each call is one transaction.
 type Store interface {
-	// Ping checks that the database answers.
-	Ping(ctx context.Context) error
-	// SchemaVersion returns the newest migration applied to the database.
-	SchemaVersion(ctx context.Context) (int, error)
 	// Close releases the handle's connections. It is idempotent.
 	Close() error
 
@@ -26,53 +22,36 @@ type Store interface {
 	// (state waiting, or complete without a next fire time). A known id with the
 	// same ConfigHash is left untouched, so its fire state survives restarts and
 	// concurrent starts of several nodes; with a different ConfigHash the
-	// definition and next fire time are replaced, counters and paused are kept,
-	// the revision is bumped (so a node holding it acquired cannot fire the old
-	// definition) and an acquired trigger returns to waiting.
+	// definition, next fire time and data are replaced, counters and paused
+	// are kept, and the revision is bumped.
 	UpsertTriggers(ctx context.Context, params UpsertTriggersParams) ([]UpsertTriggerResult, error)
-	// GetTrigger returns one trigger or ErrNotFound.
-	GetTrigger(ctx context.Context, params GetTriggerParams) (Trigger, error)
-	// ListTriggers returns triggers ordered by schedule id.
+	// ListTriggers returns every trigger, ordered by schedule id.
 	ListTriggers(ctx context.Context, params ListTriggersParams) ([]Trigger, error)
 	// DeleteTriggers removes triggers (a schedule file was removed); it returns
 	// how many existed. Runs stay in the history.
 	DeleteTriggers(ctx context.Context, params DeleteTriggersParams) (int, error)
-	// PauseTriggers sets or clears paused and returns the triggers changed. It
-	// bumps the revision; a trigger acquired at that moment returns to waiting,
-	// so its acquirer's CompleteFires fails with ErrConflict.
+	// PauseTriggers sets or clears paused and returns the triggers changed,
+	// each at a new revision. A paused trigger refuses ClaimFires.
 	PauseTriggers(ctx context.Context, params PauseTriggersParams) ([]Trigger, error)
 
-	// AcquireDue claims up to Limit triggers that are waiting, not paused and
-	// due by NoLaterThan (default Now) for Node, earliest first, and returns
-	// them in that order. Each (trigger, scheduled time) is acquired by one
-	// caller only, across every Store sharing the database.
-	AcquireDue(ctx context.Context, params AcquireParams) ([]Acquired, error)
-	// CompleteFires records the fires of acquired triggers: for each item whose
-	// trigger is still acquired by Node at Revision it inserts the run under its
-	// fire id and advances the trigger, in one transaction. ErrConflict: the
-	// trigger was released, recovered, changed or paused meanwhile; nothing was
-	// written. ErrAlreadyFired: the fire id was already recorded; the trigger
-	// was advanced but the fire must not run.
-	CompleteFires(ctx context.Context, params CompleteFiresParams) ([]FireResult, error)
-	// ClaimFires records fires that the nodes' own schedulers found due,
-	// without a prior AcquireDue: every node keeps the schedule's timer and
-	// races for each fire, and the store picks one. For each item, in one
-	// transaction per call, the fire is recorded (run running under FireID,
-	// trigger advanced to the item's state, LastNodeID = Node) only if the
-	// trigger has ConfigHash, is waiting and not paused, its NextFireAt is
-	// set and not after ScheduledAt (no node has fired it past this fire),
-	// and no run has the fire id. Items of one schedule apply in order.
+	// ClaimFires records fires that the nodes' own schedulers found due:
+	// every node keeps the schedule's timer and races for each fire, and the
+	// store picks one. For each item, atomically, the fire is recorded (run
+	// running under FireID, trigger advanced to the item's state, LastNodeID
+	// = Node) only if the trigger has ConfigHash, is waiting and not paused,
+	// its NextFireAt is set and not after ScheduledAt (no node has fired it
+	// past this fire), and no run has the fire id. Items of one schedule
+	// apply in order.
 	// ErrAlreadyFired: the fire id was recorded before (Run is that run);
 	// ErrConflict: the trigger refused (Trigger is its stored state, which
 	// the loser should continue from); ErrNotFound: no such trigger.
-	// Concurrent calls for the same trigger wait for each other, so exactly
-	// one of them records each fire.
+	// Concurrent calls for the same trigger, from any Store sharing the
+	// database, wait for each other, so exactly one of them records each
+	// fire: a node executes a fire only after ClaimFires reported it
+	// without an error.
 	ClaimFires(ctx context.Context, params ClaimFiresParams) ([]ClaimResult, error)
-	// ReleaseTriggers returns acquired triggers to waiting without firing
-	// them, optionally with a new next fire time (a doNothing misfire).
-	ReleaseTriggers(ctx context.Context, params ReleaseTriggersParams) ([]ReleaseResult, error)
 
-	// StartRun records a run that does not come from an acquired trigger (a
+	// StartRun records a run that does not come from a claimed fire (a
 	// non-persisted schedule, a manual trigger). ErrAlreadyFired if the id is
 	// taken.
 	StartRun(ctx context.Context, params StartRunParams) (Run, error)
@@ -80,30 +59,28 @@ type Store interface {
 	// (ErrConflict otherwise, ErrNotFound if absent). A trigger blocked by the
 	// run returns to waiting.
 	FinishRuns(ctx context.Context, params FinishRunsParams) ([]FinishResult, error)
-	// GetRun returns one run or ErrNotFound.
-	GetRun(ctx context.Context, params GetRunParams) (Run, error)
-	// ListRuns returns runs newest scheduled time first.
+	// ListRuns returns the run history, newest scheduled time first.
 	ListRuns(ctx context.Context, params ListRunsParams) ([]Run, error)
-	// AbandonRuns marks running runs of Node abandoned (all of them, or the
-	// IDs given) and unblocks triggers they blocked. It returns the runs changed.
+	// AbandonRuns marks every running run of Node abandoned and unblocks the
+	// triggers they blocked. It returns the runs changed.
 	AbandonRuns(ctx context.Context, params AbandonRunsParams) ([]Run, error)
-	// PruneRuns deletes finished runs that ended before a time; it returns how
-	// many.
+	// PruneRuns applies the run history's retention: it deletes finished
+	// runs that ended before EndedBefore, and those beyond the
+	// KeepPerSchedule newest finished runs of their schedule (by scheduled
+	// time), at most Limit rows per call, and returns how many it deleted.
+	// Running runs are never deleted, and deleting history never lets a fire
+	// be claimed again (the triggers, not the runs, remember how far each
+	// schedule has fired).
+	//
+	// A call deletes at most Limit rows in one short transaction, so that it
+	// can run beside the fires: a background loop calls it with the same
+	// params until it returns less than Limit, then waits (a minute, say)
+	// before the next pass. Finding the runs beyond the count reads the
+	// index of finished runs in schedule order until Limit are found, so a
+	// pass with little to delete reads one index entry per run kept (about
+	// schedules × KeepPerSchedule). Several nodes may prune at once; each
+	// row is deleted once.
 	PruneRuns(ctx context.Context, params PruneRunsParams) (int, error)
-
-	// CreateSchedule stores a schedule created over the API; ErrAlreadyExists
-	// if the id is taken.
-	CreateSchedule(ctx context.Context, params CreateScheduleParams) (Schedule, error)
-	// GetSchedule returns one schedule or ErrNotFound.
-	GetSchedule(ctx context.Context, params GetScheduleParams) (Schedule, error)
-	// ListSchedules returns schedules ordered by id.
-	ListSchedules(ctx context.Context, params ListSchedulesParams) ([]Schedule, error)
-	// UpdateSchedule replaces a schedule's config; with a Revision, only if it
-	// still matches (ErrConflict otherwise).
-	UpdateSchedule(ctx context.Context, params UpdateScheduleParams) (Schedule, error)
-	// DeleteSchedule removes a schedule and its trigger, in one transaction;
-	// with a Revision, only if it still matches.
-	DeleteSchedule(ctx context.Context, params DeleteScheduleParams) error
 
 	// CheckIn records a node's heartbeat: the database's time and the node's
 	// own, the config hash it applied. It returns the node as stored; its
@@ -114,18 +91,18 @@ type Store interface {
 	// DeadNodes returns active nodes whose last check-in, in database time, is
 	// at least Timeout old.
 	DeadNodes(ctx context.Context, params DeadNodesParams) ([]Node, error)
-	// RecoverNode atomically releases the triggers Dead has acquired, hands its
-	// running recoverable runs to Recoverer (as recovery runs; exactly one
-	// recovering node gets each), marks its other running runs abandoned, and
-	// marks the node dead. With StaleAfter > 0 it first checks, in database
-	// time and under lock, that Dead's check-in is at least that old, and
-	// returns ErrNodeAlive otherwise.
+	// RecoverNode atomically hands Dead's running recoverable runs to
+	// Recoverer (as recovery runs; exactly one recovering node gets each),
+	// marks its other running runs abandoned (unblocking their triggers),
+	// and marks the node dead. With StaleAfter > 0 it first checks, in
+	// database time and under lock, that Dead's check-in is at least that
+	// old, and returns ErrNodeAlive otherwise. A run whose end was recorded
+	// is never handed out again.
 	RecoverNode(ctx context.Context, params RecoverNodeParams) (Recovery, error)
 	// ClaimUnclaimed hands the unclaimed runs (see RecoverNodeParams.Has) of
 	// schedules Node has to Node as recovery runs (exactly one caller gets
 	// each; Recovery.Recovered), and records abandoned (Recovery.Abandoned)
-	// those whose schedule no node has (no trigger and no API schedule
-	// stored under its id) and, with AbandonAfter, those Node cannot run
-	// that waited longer than that.
+	// those whose schedule no node has (no trigger stored under its id) and,
+	// with AbandonAfter, those Node cannot run that waited longer than that.
 	ClaimUnclaimed(ctx context.Context, params ClaimUnclaimedParams) (Recovery, error)
 }

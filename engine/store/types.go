@@ -11,10 +11,8 @@ type TriggerState string
 
 // Trigger states.
 const (
-	// TriggerWaiting: eligible for AcquireDue once due (and not paused).
+	// TriggerWaiting: its next fire may be claimed once due (unless paused).
 	TriggerWaiting TriggerState = "waiting"
-	// TriggerAcquired: claimed by NodeID; only that node may fire or release it.
-	TriggerAcquired TriggerState = "acquired"
 	// TriggerBlocked: fired with concurrentExecution false and its run
 	// (BlockingRunID) has not finished; FinishRuns returns it to waiting.
 	TriggerBlocked TriggerState = "blocked"
@@ -42,18 +40,13 @@ type Trigger struct {
 	// ClaimFires.
 	Data json.RawMessage
 
-	// NodeID is the node holding the trigger acquired (empty otherwise), since
-	// AcquiredAt.
-	NodeID     string
-	AcquiredAt time.Time
 	// LastNodeID is the node that recorded the last fire.
 	LastNodeID string
 	// BlockingRunID is the run blocking the trigger in state blocked: the
 	// fire at PrevFireAt. Derived, not stored.
 	BlockingRunID string
 
-	// Revision grows with every change; CompleteFires and ReleaseTriggers
-	// compare it.
+	// Revision grows with every change.
 	Revision  int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -98,18 +91,8 @@ type UpsertTriggerResult struct {
 	Trigger Trigger
 }
 
-// GetTriggerParams are the params of Store.GetTrigger.
-type GetTriggerParams struct {
-	ScheduleID string
-}
-
-// ListTriggersParams are the params of Store.ListTriggers; zero fields do not
-// filter.
-type ListTriggersParams struct {
-	State TriggerState
-	// NodeID keeps triggers acquired by this node.
-	NodeID string
-}
+// ListTriggersParams are the params of Store.ListTriggers.
+type ListTriggersParams struct{}
 
 // DeleteTriggersParams are the params of Store.DeleteTriggers.
 type DeleteTriggersParams struct {
@@ -123,63 +106,6 @@ type PauseTriggersParams struct {
 	All         bool
 	Paused      bool
 	Now         time.Time
-}
-
-// AcquireParams are the params of Store.AcquireDue.
-type AcquireParams struct {
-	Node string
-	// Now is the acquisition time; zero: time.Now().
-	Now time.Time
-	// NoLaterThan acquires triggers due up to this time, to fire them a little
-	// ahead of being late; zero: Now.
-	NoLaterThan time.Time
-	// Limit caps the batch; zero: 100.
-	Limit int
-}
-
-// Acquired is one trigger claimed by AcquireDue. Pass its Revision to
-// CompleteFires or ReleaseTriggers.
-type Acquired struct {
-	Trigger
-	// ScheduledAt is the fire time acquired (the trigger's NextFireAt).
-	ScheduledAt time.Time
-	// FireID is the run id the fire will be recorded under.
-	FireID string
-}
-
-// CompleteFiresParams are the params of Store.CompleteFires.
-type CompleteFiresParams struct {
-	Node  string
-	Fires []CompleteFire
-}
-
-// CompleteFire records the fire of one acquired trigger.
-type CompleteFire struct {
-	ScheduleID string
-	Revision   int64 // as returned by AcquireDue
-	// ScheduledAt is the fire's scheduled time; zero: the trigger's stored
-	// NextFireAt (what AcquireDue returned).
-	ScheduledAt time.Time
-	// StartedAt is when the run starts; zero: time.Now().
-	StartedAt time.Time
-	// NextFireAt is the following fire time; zero: none (state complete).
-	NextFireAt time.Time
-	// Block keeps the trigger blocked until the run finishes
-	// (concurrentExecution false).
-	Block bool
-	// Recoverable marks the run for re-run if the node dies during it.
-	Recoverable bool
-	// Status is the run's status: zero means RunRunning; a terminal status
-	// (e.g. RunSkipped) records the fire as already finished, with Error.
-	Status RunStatus
-	Error  string
-}
-
-// FireResult is one CompleteFires item's outcome.
-type FireResult struct {
-	Run     Run     // the run recorded (when Err is nil)
-	Trigger Trigger // the trigger after the change (when Err is nil or ErrAlreadyFired)
-	Err     error
 }
 
 // ClaimFiresParams are the params of Store.ClaimFires.
@@ -224,29 +150,6 @@ type ClaimResult struct {
 	Run Run
 	// Trigger is the trigger after the claim, or, with ErrConflict, the
 	// stored trigger that refused it (zero with ErrNotFound).
-	Trigger Trigger
-	Err     error
-}
-
-// ReleaseTriggersParams are the params of Store.ReleaseTriggers.
-type ReleaseTriggersParams struct {
-	Node     string
-	Now      time.Time
-	Triggers []ReleaseTrigger
-}
-
-// ReleaseTrigger returns one acquired trigger to waiting.
-type ReleaseTrigger struct {
-	ScheduleID string
-	Revision   int64
-	// Reschedule replaces the next fire time with NextFireAt (zero: none, the
-	// trigger becomes complete); otherwise it is kept.
-	Reschedule bool
-	NextFireAt time.Time
-}
-
-// ReleaseResult is one ReleaseTriggers item's outcome.
-type ReleaseResult struct {
 	Trigger Trigger
 	Err     error
 }
@@ -331,80 +234,41 @@ type FinishResult struct {
 	Err error
 }
 
-// GetRunParams are the params of Store.GetRun.
-type GetRunParams struct {
-	ID string
-}
-
-// ListRunsParams are the params of Store.ListRuns; zero fields do not filter.
+// ListRunsParams are the params of Store.ListRuns.
 type ListRunsParams struct {
+	// ScheduleID keeps the runs of one schedule; empty: every schedule.
 	ScheduleID string
-	Node       string
-	Status     RunStatus
-	// Before keeps runs scheduled strictly before it (paging).
-	Before time.Time
 	// Limit caps the result; zero: 100.
 	Limit int
 }
 
 // AbandonRunsParams are the params of Store.AbandonRuns.
 type AbandonRunsParams struct {
-	Node string
-	// IDs limits the change to these runs; empty: every running run of Node.
-	IDs    []string
+	Node   string
 	At     time.Time // ended time; zero: time.Now()
 	Reason string    // recorded as the run's error
 }
 
+// DefaultKeepPerSchedule is how many finished runs per schedule PruneRuns
+// keeps when KeepPerSchedule is zero: as many as IDM keeps completed task
+// scans.
+const DefaultKeepPerSchedule = 100
+
+// DefaultPruneLimit is the most rows one PruneRuns call deletes when Limit
+// is zero.
+const DefaultPruneLimit = 1000
+
 // PruneRunsParams are the params of Store.PruneRuns.
 type PruneRunsParams struct {
+	// KeepPerSchedule is how many of a schedule's newest finished runs are
+	// kept whatever their age; zero: DefaultKeepPerSchedule, negative: no
+	// limit by count.
+	KeepPerSchedule int
+	// EndedBefore, when set, deletes the finished runs that ended before it
+	// (the maximum age), even among the newest of their schedule.
 	EndedBefore time.Time
-	ScheduleID  string // optional
-}
-
-// Schedule is a schedule created over the REST API.
-type Schedule struct {
-	ID        string
-	Config    json.RawMessage
-	Revision  int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-// CreateScheduleParams are the params of Store.CreateSchedule.
-type CreateScheduleParams struct {
-	ID     string
-	Config json.RawMessage
-	Now    time.Time
-}
-
-// GetScheduleParams are the params of Store.GetSchedule.
-type GetScheduleParams struct {
-	ID string
-}
-
-// ListSchedulesParams are the params of Store.ListSchedules.
-type ListSchedulesParams struct {
-	// AfterID pages: only ids greater than it.
-	AfterID string
-	// Limit caps the result; zero: no limit.
+	// Limit caps the rows deleted by one call; zero: DefaultPruneLimit.
 	Limit int
-}
-
-// UpdateScheduleParams are the params of Store.UpdateSchedule.
-type UpdateScheduleParams struct {
-	ID     string
-	Config json.RawMessage
-	// Revision, when non-zero, must match the stored one.
-	Revision int64
-	Now      time.Time
-}
-
-// DeleteScheduleParams are the params of Store.DeleteSchedule.
-type DeleteScheduleParams struct {
-	ID string
-	// Revision, when non-zero, must match the stored one.
-	Revision int64
 }
 
 // NodeState is a node's cluster membership state.
@@ -442,8 +306,8 @@ type Node struct {
 	RecoveredAt time.Time
 	RecoveredBy string
 	// WasDeclaredDead is set in CheckIn's result when the node was recovered
-	// by the cluster since its previous check-in: its acquired triggers and
-	// running runs are no longer its own.
+	// by the cluster since its previous check-in: its running runs are no
+	// longer its own.
 	WasDeclaredDead bool
 }
 
@@ -533,8 +397,6 @@ type ClaimUnclaimedParams struct {
 
 // Recovery is what RecoverNode did.
 type Recovery struct {
-	// Released are the triggers returned to waiting.
-	Released []Trigger
 	// Recovered are the runs now running on the recoverer as recovery runs;
 	// it must execute them.
 	Recovered []Run

@@ -8,7 +8,8 @@
 // PostgreSQL refuses to run as root, so when the tests run as root the server
 // runs as the "postgres" OS user (its data directory is chowned to it).
 // Without PostgreSQL binaries the tests that need a server are skipped with a
-// message saying what to install.
+// message saying what to install, unless SUNDIAL_REQUIRE_POSTGRES=1 (as CI
+// sets it): then they fail, so that a run cannot pass by skipping them.
 //
 // SUNDIAL_PGTEST_DURABLE=1 keeps fsync, synchronous_commit and
 // full_page_writes on, for benchmarks that should pay for durability.
@@ -107,17 +108,34 @@ func Shared(t testing.TB) *Server {
 		}
 		shared, sharedErr = Start(context.Background(), bin)
 	})
-	if errors.Is(sharedErr, ErrNoPostgres) {
-		t.Skipf("pgtest: %v", sharedErr)
-	}
 	if sharedErr != nil {
-		t.Fatalf("pgtest: %v", sharedErr)
+		unavailable(t, sharedErr, os.Getenv(RequireEnv) == "1")
+		return nil
 	}
 	return shared
 }
 
+// RequireEnv names the environment variable that, set to 1, makes a missing
+// PostgreSQL fail the tests that need it instead of skipping them.
+const RequireEnv = "SUNDIAL_REQUIRE_POSTGRES"
+
+// unavailable ends a test that cannot get a server: a skip when PostgreSQL
+// is not installed and not required, a failure otherwise.
+func unavailable(t testing.TB, err error, required bool) {
+	t.Helper()
+	switch {
+	case errors.Is(err, ErrNoPostgres) && required:
+		t.Fatalf("pgtest: %v; %s=1 requires PostgreSQL: install it (Debian: apt-get install postgresql), or unset %s to skip these tests",
+			err, RequireEnv, RequireEnv)
+	case errors.Is(err, ErrNoPostgres):
+		t.Skipf("pgtest: %v (set %s=1 to make this a failure)", err, RequireEnv)
+	default:
+		t.Fatalf("pgtest: %v", err)
+	}
+}
+
 // ErrNoPostgres: no PostgreSQL server binaries were found.
-var ErrNoPostgres = errors.New("no PostgreSQL binaries found under /usr/lib/postgresql/*/bin (install postgresql, or set SUNDIAL_PG_BIN to a directory holding initdb and postgres)")
+var ErrNoPostgres = errors.New("no PostgreSQL binaries found under /usr/lib/postgresql/*/bin (install Debian's postgresql package, or set SUNDIAL_PG_BIN to a directory holding initdb and postgres)")
 
 // FindBin returns the bin directory of the highest installed PostgreSQL
 // version, or $SUNDIAL_PG_BIN when set.

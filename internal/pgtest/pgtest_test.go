@@ -16,12 +16,22 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func TestFindBin(t *testing.T) {
 	bin, err := pgtest.FindBin()
 	if err != nil {
-		t.Skip(err)
+		skipUnlessRequired(t, err)
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	if os.Getenv("SUNDIAL_PG_BIN") == "" && len(dirs) > 0 && !strings.HasPrefix(bin, "/usr/lib/postgresql/") {
 		t.Fatalf("FindBin() = %s, want one of %v", bin, dirs)
 	}
+}
+
+// skipUnlessRequired skips the test when PostgreSQL is missing, or fails it
+// when SUNDIAL_REQUIRE_POSTGRES=1.
+func skipUnlessRequired(t *testing.T, err error) {
+	t.Helper()
+	if os.Getenv(pgtest.RequireEnv) == "1" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
 }
 
 // TestFreshDatabases: each DSN names its own empty database on the one
@@ -67,7 +77,7 @@ func TestFreshDatabases(t *testing.T) {
 func TestStartStop(t *testing.T) {
 	bin, err := pgtest.FindBin()
 	if err != nil {
-		t.Skip(err)
+		skipUnlessRequired(t, err)
 	}
 	s, err := pgtest.Start(t.Context(), bin)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"sundial/engine/store"
-	"sundial/engine/store/internal/storeutil"
+	"sundial/engine/store/internal/claimrule"
 )
 
 // errRunRaced: a run id a claim had checked free was inserted meanwhile by a
@@ -26,7 +26,7 @@ var errRunRaced = errors.New("run id recorded concurrently")
 // which sees that transaction's outcome. A round is two round trips inside
 // its transaction whatever the batch size.
 func (s *Store) ClaimFires(ctx context.Context, p store.ClaimFiresParams) ([]store.ClaimResult, error) {
-	fires, err := storeutil.CheckClaims(p)
+	fires, err := claimrule.Check(p)
 	if err != nil {
 		return nil, fmt.Errorf("claim fires: %w", err)
 	}
@@ -83,7 +83,7 @@ func (s *Store) ClaimFires(ctx context.Context, p store.ClaimFiresParams) ([]sto
 // claimRound decides the fires whose triggers it can lock now, and returns
 // the indexes of the others (busy: locked by another transaction).
 func claimRound(ctx context.Context, tx pgx.Tx, node string, fires []store.ClaimFire) ([]store.ClaimResult, []int, error) {
-	ids, fireIDs := storeutil.ClaimScheduleIDs(fires)
+	ids, fireIDs := claimrule.Keys(fires)
 	// Round trip 1: lock what is free, read the runs already recorded under
 	// the fire ids (a later statement, so a later snapshot), and which
 	// triggers exist at all.
@@ -138,7 +138,7 @@ func claimRound(ctx context.Context, tx pgx.Tx, node string, fires []store.Claim
 			index = append(index, i)
 		}
 	}
-	decided, runs, changed := storeutil.DecideClaims(node, decide, triggers, existing)
+	decided, runs, changed := claimrule.Decide(node, decide, triggers, existing)
 	results := decided
 	if index != nil {
 		results = make([]store.ClaimResult, len(fires))
@@ -230,7 +230,7 @@ func scanAll(br pgx.BatchResults, fn func(pgx.Rows) error) error {
 // transaction).
 const claimUpdateSQL = `UPDATE triggers t SET
 		state = i.state, next_fire_at = i.next, prev_fire_at = i.prev, times_triggered = i.times,
-		data = i.data, node_id = NULL, acquired_at = NULL, last_node_id = i.last_node,
+		data = i.data, last_node_id = i.last_node,
 		revision = i.rev, updated_at = i.updated
 	FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::text[],
 		$7::text[], $8::bigint[], $9::timestamptz[])

@@ -11,7 +11,6 @@ import (
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/sqlcommon"
-	"sundial/engine/store/internal/storeutil"
 )
 
 // Node times are the database's: now() is the transaction's start, the same
@@ -34,10 +33,10 @@ var checkInSQL = sqlcommon.CheckInSQL(`($1, 'active', $2, now(), now(), $3, $4, 
 
 // CheckIn records a node's heartbeat.
 func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node, error) {
-	if err := storeutil.ID("node id", p.Node); err != nil {
+	if err := sqlcommon.ID("node id", p.Node); err != nil {
 		return store.Node{}, fmt.Errorf("check in: %w", err)
 	}
-	info, err := storeutil.JSON("node info", p.Info)
+	info, err := sqlcommon.JSON("node info", p.Info)
 	if err != nil {
 		return store.Node{}, fmt.Errorf("check in %s: %w", p.Node, err)
 	}
@@ -53,7 +52,7 @@ func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node,
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if err == nil && storeutil.InUse(p, prev, instance, now.Sub(checked)) {
+		if err == nil && sqlcommon.InUse(p, prev, instance, now.Sub(checked)) {
 			stored, err := scanNode(tx.QueryRow(ctx, `SELECT `+nodeCols+`, now() FROM nodes WHERE id = $1`, p.Node))
 			if err != nil {
 				return err
@@ -73,12 +72,7 @@ func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node,
 
 // ListNodes returns every known node.
 func (s *Store) ListNodes(ctx context.Context, _ store.ListNodesParams) ([]store.Node, error) {
-	var out []store.Node
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		var err error
-		out, err = queryNodes(ctx, conn, `SELECT `+nodeCols+`, now() FROM nodes ORDER BY id`)
-		return err
-	})
+	out, err := queryNodes(ctx, s.pool, `SELECT `+nodeCols+`, now() FROM nodes ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", err)
 	}
@@ -87,25 +81,19 @@ func (s *Store) ListNodes(ctx context.Context, _ store.ListNodesParams) ([]store
 
 // DeadNodes returns active nodes silent for at least Timeout.
 func (s *Store) DeadNodes(ctx context.Context, p store.DeadNodesParams) ([]store.Node, error) {
-	var out []store.Node
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		var err error
-		out, err = queryNodes(ctx, conn, `SELECT `+nodeCols+`, now() FROM nodes
-			WHERE state = 'active' AND checked_in_at <= now() - $1::bigint * interval '1 microsecond' AND id <> $2
-			ORDER BY id`, p.Timeout.Microseconds(), p.Exclude)
-		return err
-	})
+	out, err := queryNodes(ctx, s.pool, `SELECT `+nodeCols+`, now() FROM nodes
+		WHERE state = 'active' AND checked_in_at <= now() - $1::bigint * interval '1 microsecond' AND id <> $2
+		ORDER BY id`, p.Timeout.Microseconds(), p.Exclude)
 	if err != nil {
 		return nil, fmt.Errorf("find dead nodes: %w", err)
 	}
 	return out, nil
 }
 
-// RecoverNode releases a dead node's triggers and hands out its runs. The
-// node's row lock serializes concurrent recoverers; the conditional updates
+// RecoverNode hands out a dead node's runs. The node's row lock serializes concurrent recoverers; the conditional updates
 // hand each run out once even without it.
 func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (store.Recovery, error) {
-	if err := storeutil.CheckRecover(p); err != nil {
+	if err := sqlcommon.CheckRecover(p); err != nil {
 		return store.Recovery{}, err
 	}
 	at := store.NowOr(p.Now)
@@ -122,20 +110,11 @@ func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (sto
 				return fmt.Errorf("last check-in %s ago, under %s: %w", since.Round(time.Millisecond), p.StaleAfter, store.ErrNodeAlive)
 			}
 		}
-		released, err := queryTriggers(ctx, tx, `UPDATE triggers SET
-				state = 'waiting', node_id = NULL, acquired_at = NULL, revision = revision + 1, updated_at = $2
-			WHERE node_id = $1 AND state = 'acquired'
-			RETURNING `+triggerCols, p.Dead, at)
-		if err != nil {
-			return fmt.Errorf("release triggers: %w", err)
-		}
-		storeutil.SortTriggers(released)
-		rec.Released = released
 		rec.Recovered, rec.Unclaimed, err = recoverRunsLocked(ctx, tx, p, at)
 		if err != nil {
 			return fmt.Errorf("claim recoverable runs: %w", err)
 		}
-		rec.Abandoned, err = abandonLocked(ctx, tx, p.Dead, nil, true, at, storeutil.RecoverReason(p))
+		rec.Abandoned, err = abandonLocked(ctx, tx, p.Dead, nil, true, at, sqlcommon.RecoverReason(p))
 		if err != nil {
 			return err
 		}
@@ -162,7 +141,7 @@ func recoverRunsLocked(ctx context.Context, tx pgx.Tx, p store.RecoverNodeParams
 			RETURNING `
 	if p.Has == nil {
 		recovered, err = queryRuns(ctx, tx, claim+runCols, p.Recoverer, p.Dead, at, []string(nil))
-		storeutil.SortRuns(recovered)
+		sqlcommon.SortRuns(recovered)
 		return recovered, nil, err
 	}
 	var mine, back []string
@@ -199,14 +178,14 @@ func recoverRunsLocked(ctx context.Context, tx pgx.Tx, p store.RecoverNodeParams
 			return nil, nil, err
 		}
 	}
-	storeutil.SortRuns(recovered)
-	storeutil.SortRuns(unclaimed)
+	sqlcommon.SortRuns(recovered)
+	sqlcommon.SortRuns(unclaimed)
 	return recovered, unclaimed, nil
 }
 
 // ClaimUnclaimed claims or abandons the runs recoveries handed back.
 func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams) (store.Recovery, error) {
-	if err := storeutil.ID("node id", p.Node); err != nil {
+	if err := sqlcommon.ID("node id", p.Node); err != nil {
 		return store.Recovery{}, fmt.Errorf("claim unclaimed runs: %w", err)
 	}
 	now := store.NowOr(p.Now)
@@ -221,7 +200,6 @@ func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams
 		var cands []cand
 		rows, err := tx.Query(ctx, `SELECT r.id, r.schedule_id, r.started_at,
 				EXISTS (SELECT 1 FROM triggers t WHERE t.schedule_id = r.schedule_id)
-				OR EXISTS (SELECT 1 FROM schedules s WHERE s.id = r.schedule_id)
 			FROM runs r WHERE r.node_id = $1 AND r.status = 'running'`, store.Unclaimed)
 		if err != nil {
 			return err
@@ -240,7 +218,7 @@ func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams
 		}
 		var mine []string
 		for _, c := range cands {
-			claim, reason := storeutil.UnclaimedVerdict(p, c.schedule, c.known, now.Sub(c.started))
+			claim, reason := sqlcommon.UnclaimedVerdict(p, c.schedule, c.known, now.Sub(c.started))
 			switch {
 			case claim:
 				mine = append(mine, c.id)
@@ -260,8 +238,8 @@ func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams
 				return err
 			}
 		}
-		storeutil.SortRuns(rec.Recovered)
-		storeutil.SortRuns(rec.Abandoned)
+		sqlcommon.SortRuns(rec.Recovered)
+		sqlcommon.SortRuns(rec.Abandoned)
 		return nil
 	})
 	if err != nil {

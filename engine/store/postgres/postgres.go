@@ -1,14 +1,14 @@
 // Package postgres is the cluster store backend: several Sundial nodes share
 // one PostgreSQL database through github.com/jackc/pgx/v5.
 //
-// Acquisition uses SELECT ... FOR UPDATE SKIP LOCKED, so nodes polling at the
-// same time take disjoint batches without waiting on each other; every other
-// change of a trigger is a compare-and-swap on its revision, node and state.
-// Batch methods are set-based (one statement over unnest'ed arrays per step),
-// so a batch of fires costs a few round trips whatever its size. Transactions
-// run at READ COMMITTED and are retried on deadlock or serialization failure.
-// Migrations run under a transaction-scoped advisory lock, so nodes starting
-// together migrate once.
+// ClaimFires locks the triggers it decides on with SELECT ... FOR UPDATE SKIP
+// LOCKED, so nodes claiming the same fires at once never wait on each other
+// and each fire is decided on the latest committed state. Batch methods are
+// set-based (one statement over unnest'ed arrays per step), so a batch of
+// fires costs a few round trips whatever its size. Connections come from a
+// pgxpool.Pool. Transactions run at READ COMMITTED and are retried on
+// deadlock or serialization failure. Migrations run under a
+// transaction-scoped advisory lock, so nodes starting together migrate once.
 package postgres
 
 import (
@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/migrate"
@@ -62,7 +62,7 @@ const maxTxRetries = 8
 
 // Store is the PostgreSQL backend. Its methods are safe for concurrent use.
 type Store struct {
-	pool *connPool
+	pool *pgxpool.Pool
 	desc string // host:port/database, for messages (no password)
 
 	closeOnce sync.Once
@@ -72,85 +72,44 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects to the database a postgres:// or postgresql:// URL names,
 // checks that it answers, and applies pending migrations. The URL may carry
-// pool_max_conns (default DefaultMaxConns). An unreachable server is an
-// error wrapping store.ErrUnavailable; a database migrated by a newer Sundial
-// a *store.SchemaVersionError.
+// pgxpool's pool_* settings (pool_max_conns defaults to DefaultMaxConns). An
+// unreachable server is an error wrapping store.ErrUnavailable; a database
+// migrated by a newer Sundial a *store.SchemaVersionError.
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	dsn, maxConns, err := splitPoolParams(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open postgres store: %w", err)
-	}
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres store: %w", store.Invalidf("parse DSN: %v", err))
 	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = connectTimeout
+	if u, err := url.Parse(dsn); err == nil && !u.Query().Has("pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
-	s := &Store{
-		pool: newConnPool(cfg, maxConns),
-		desc: fmt.Sprintf("%s:%d/%s", cfg.Host, cfg.Port, cfg.Database),
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
-	if err := s.Ping(ctx); err != nil {
-		s.pool.close()
-		return nil, fmt.Errorf("open postgres store: %w", err)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", store.Invalidf("%v", err))
+	}
+	s := &Store{pool: pool, desc: fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store: cannot reach postgres at %s: %w: %w", s.desc, store.ErrUnavailable, err)
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.pool.close()
+		pool.Close()
 		return nil, fmt.Errorf("open postgres store %s: %w", s.desc, err)
 	}
 	return s, nil
 }
 
-// splitPoolParams takes pool_max_conns out of the DSN (pgx would send it to
-// the server as a setting).
-func splitPoolParams(dsn string) (string, int, error) {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "", 0, store.Invalidf("parse DSN: %v", err)
-	}
-	q := u.Query()
-	max := DefaultMaxConns
-	if v := q.Get("pool_max_conns"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return "", 0, store.Invalidf("pool_max_conns=%q: want a positive integer", v)
-		}
-		max = n
-		q.Del("pool_max_conns")
-		u.RawQuery = q.Encode()
-	}
-	return u.String(), max, nil
-}
-
 // String describes the store for logs, without credentials.
 func (s *Store) String() string { return "postgres " + s.desc }
 
-// Close closes the connections. It is idempotent.
+// Close closes the connections, waiting for those in use to be released. It
+// is idempotent.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.pool.close)
+	s.closeOnce.Do(s.pool.Close)
 	return nil
-}
-
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	err := s.withConn(ctx, func(conn *pgx.Conn) error { return conn.Ping(ctx) })
-	if err != nil {
-		return fmt.Errorf("cannot reach postgres at %s: %w: %w", s.desc, store.ErrUnavailable, err)
-	}
-	return nil
-}
-
-// SchemaVersion returns the newest applied migration.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		return conn.QueryRow(ctx, migrate.VersionSQL).Scan(&v)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
-	}
-	return v, nil
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -179,29 +138,19 @@ func (s *Store) migrate(ctx context.Context) error {
 	})
 }
 
-// withConn runs fn on a pooled connection.
-func (s *Store) withConn(ctx context.Context, fn func(conn *pgx.Conn) error) error {
-	conn, err := s.pool.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer s.pool.release(conn)
-	return fn(conn)
-}
-
 // tx runs fn in a READ COMMITTED transaction, retrying it on deadlock or
 // serialization failure. fn must not keep results from a failed attempt.
 func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	for attempt := 0; ; attempt++ {
-		err := s.withConn(ctx, func(conn *pgx.Conn) error {
-			return pgx.BeginFunc(ctx, conn, fn)
-		})
+		err := pgx.BeginFunc(ctx, s.pool, fn)
 		if err == nil || !retryable(err) || attempt >= maxTxRetries || ctx.Err() != nil {
 			return err
 		}
+		t := time.NewTimer(time.Duration(attempt+1) * 2 * time.Millisecond)
 		select {
-		case <-time.After(time.Duration(attempt+1) * 2 * time.Millisecond):
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return err
 		}
 	}
@@ -220,7 +169,7 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
-// querier is what pgx.Conn and pgx.Tx have in common.
+// querier is what pgxpool.Pool, pgx.Conn and pgx.Tx have in common.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row

@@ -51,6 +51,18 @@ func TestMigrations(t *testing.T) {
 		dsn := pgtest.DSN(t)
 		return storetest.MigrationDB{
 			Open: func(ctx context.Context) (store.Store, error) { return postgres.Open(ctx, dsn) },
+			Version: func(t *testing.T) int {
+				conn, err := pgx.Connect(t.Context(), dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close(t.Context())
+				var v int
+				if err := conn.QueryRow(t.Context(), `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+					t.Fatal(err)
+				}
+				return v
+			},
 			SetVersion: func(t *testing.T, v int) {
 				conn, err := pgx.Connect(t.Context(), dsn)
 				if err != nil {
@@ -77,7 +89,7 @@ func TestOpenViaDSN(t *testing.T) {
 		if _, ok := s.(*postgres.Store); !ok {
 			t.Fatalf("store.Open(%s) = %T, want *postgres.Store", d, s)
 		}
-		if err := s.Ping(t.Context()); err != nil {
+		if _, err := s.ListTriggers(t.Context(), store.ListTriggersParams{}); err != nil {
 			t.Fatal(err)
 		}
 		_ = s.Close()
@@ -118,17 +130,21 @@ func TestPasswordNotInErrors(t *testing.T) {
 	}
 }
 
+// BenchmarkFires: 1, 2 and 3 nodes racing for the same fires, in batches
+// of 1, 10 and 100 fires per ClaimFires call.
 func BenchmarkFires(b *testing.B) {
 	for _, nodes := range []int{1, 2, 3} {
-		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
-			storetest.BenchmarkFires(b, func(b *testing.B, n int) []store.Store {
-				dsn := pgtest.DSN(b)
-				var hs []store.Store
-				for range n {
-					hs = append(hs, openDSN(b, dsn))
-				}
-				return hs
-			}, storetest.BenchConfig{Nodes: nodes})
-		})
+		for _, batch := range []int{1, 10, 100} {
+			b.Run(fmt.Sprintf("nodes=%d/batch=%d", nodes, batch), func(b *testing.B) {
+				storetest.BenchmarkFires(b, func(b *testing.B, n int) []store.Store {
+					dsn := pgtest.DSN(b)
+					var hs []store.Store
+					for range n {
+						hs = append(hs, openDSN(b, dsn))
+					}
+					return hs
+				}, storetest.BenchConfig{Nodes: nodes, Batch: batch})
+			})
+		}
 	}
 }

@@ -3,15 +3,12 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/sqlcommon"
-	"sundial/engine/store/internal/storeutil"
 )
 
 const runCols = sqlcommon.RunCols
@@ -24,17 +21,14 @@ func queryRuns(ctx context.Context, q querier, sql string, args ...any) ([]store
 	return query(ctx, q, scanRun, sql, args...)
 }
 
-// StartRun records a run that does not come from an acquired trigger.
+// StartRun records a run that does not come from a claimed fire.
 func (s *Store) StartRun(ctx context.Context, p store.StartRunParams) (store.Run, error) {
-	if err := storeutil.CheckStartRun(&p); err != nil {
+	r, err := sqlcommon.StartedRun(p)
+	if err != nil {
 		return store.Run{}, fmt.Errorf("start run: %w", err)
 	}
-	r := storeutil.StartedRun(p)
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		_, err := conn.Exec(ctx, sqlcommon.InsertRun+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			r.ID, r.ScheduleID, r.ScheduledAt, r.StartedAt, ts(r.EndedAt), r.Node, string(r.Status), r.Error, r.Recoverable)
-		return err
-	})
+	_, err = s.pool.Exec(ctx, sqlcommon.InsertRun+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		r.ID, r.ScheduleID, r.ScheduledAt, r.StartedAt, ts(r.EndedAt), r.Node, string(r.Status), r.Error, r.Recoverable)
 	if isUniqueViolation(err) {
 		return store.Run{}, fmt.Errorf("start run %s: %w", r.ID, store.ErrAlreadyFired)
 	}
@@ -47,7 +41,7 @@ func (s *Store) StartRun(ctx context.Context, p store.StartRunParams) (store.Run
 // FinishRuns records run outcomes: one statement finishes the batch and
 // unblocks the triggers its runs blocked.
 func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]store.FinishResult, error) {
-	fins, err := storeutil.CheckFinishes(p)
+	fins, err := sqlcommon.CheckFinishes(p)
 	if err != nil {
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
@@ -88,7 +82,7 @@ func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]sto
 				continue
 			}
 			if r, ok := curByID[f.ID]; ok {
-				results[i] = store.FinishResult{Run: r, Err: storeutil.FinishConflict(r, p.Node)}
+				results[i] = store.FinishResult{Run: r, Err: sqlcommon.FinishConflict(r, p.Node)}
 			} else {
 				results[i].Err = fmt.Errorf("finish run %s: %w", f.ID, store.ErrNotFound)
 			}
@@ -101,51 +95,10 @@ func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]sto
 	return results, nil
 }
 
-// GetRun returns one run.
-func (s *Store) GetRun(ctx context.Context, p store.GetRunParams) (store.Run, error) {
-	var r store.Run
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		var err error
-		r, err = scanRun(conn.QueryRow(ctx, `SELECT `+runCols+` FROM runs WHERE id = $1`, p.ID))
-		return err
-	})
-	return sqlcommon.One(r, err, pgx.ErrNoRows, "get run "+p.ID)
-}
-
 // ListRuns returns runs, newest scheduled time first.
 func (s *Store) ListRuns(ctx context.Context, p store.ListRunsParams) ([]store.Run, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if p.ScheduleID != "" {
-		add("schedule_id = ?", p.ScheduleID)
-	}
-	if p.Node != "" {
-		add("node_id = ?", p.Node)
-	}
-	if p.Status != "" {
-		add("status = ?", string(p.Status))
-	}
-	if !p.Before.IsZero() {
-		add("scheduled_at < ?", store.Normalize(p.Before))
-	}
-	q := `SELECT ` + runCols + ` FROM runs`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	args = append(args, storeutil.Limit(p.Limit))
-	q += ` ORDER BY scheduled_at DESC, id DESC LIMIT $` + strconv.Itoa(len(args))
-	var out []store.Run
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		var err error
-		out, err = queryRuns(ctx, conn, q, args...)
-		return err
-	})
+	out, err := queryRuns(ctx, s.pool, `SELECT `+runCols+` FROM runs WHERE ($1 = '' OR schedule_id = $1)
+		ORDER BY scheduled_at DESC, id DESC LIMIT $2`, p.ScheduleID, sqlcommon.ListLimit(p.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -154,15 +107,15 @@ func (s *Store) ListRuns(ctx context.Context, p store.ListRunsParams) ([]store.R
 
 // AbandonRuns marks running runs of a node abandoned.
 func (s *Store) AbandonRuns(ctx context.Context, p store.AbandonRunsParams) ([]store.Run, error) {
-	if err := storeutil.ID("node", p.Node); err != nil {
+	if err := sqlcommon.ID("node", p.Node); err != nil {
 		return nil, fmt.Errorf("abandon runs: %w", err)
 	}
 	at := store.NowOr(p.At)
-	reason := storeutil.AbandonReason(p.Reason)
+	reason := sqlcommon.AbandonReason(p.Reason)
 	var out []store.Run
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = abandonLocked(ctx, tx, p.Node, p.IDs, false, at, reason)
+		out, err = abandonLocked(ctx, tx, p.Node, nil, false, at, reason)
 		return err
 	})
 	if err != nil {
@@ -189,7 +142,7 @@ func abandonLocked(ctx context.Context, tx pgx.Tx, node string, ids []string, on
 	if err != nil {
 		return nil, fmt.Errorf("abandon runs: %w", err)
 	}
-	storeutil.SortRuns(out)
+	sqlcommon.SortRuns(out)
 	return out, nil
 }
 
@@ -200,24 +153,50 @@ func nilIfEmpty(ids []string) []string {
 	return ids
 }
 
-// PruneRuns deletes finished runs that ended before a time.
+// PruneRuns applies the run history's retention; see store.Store. Each
+// step deletes by primary key the ids a bounded query picked: first the
+// runs past the maximum age (a range of runs_ended), then, with what is
+// left of the limit, those past the newest KeepPerSchedule finished runs of
+// their schedule (a walk of runs_finished, which stops at the limit).
 func (s *Store) PruneRuns(ctx context.Context, p store.PruneRunsParams) (int, error) {
-	if p.EndedBefore.IsZero() {
-		return 0, fmt.Errorf("prune runs: %w", store.Invalidf("EndedBefore is required"))
-	}
-	var n int64
-	err := s.withConn(ctx, func(conn *pgx.Conn) error {
-		tag, err := conn.Exec(ctx, `DELETE FROM runs
-			WHERE status <> 'running' AND ended_at < $1 AND ($2 = '' OR schedule_id = $2)`,
-			store.Normalize(p.EndedBefore), p.ScheduleID)
-		n = tag.RowsAffected()
-		return err
+	pr := sqlcommon.CheckPrune(p)
+	var n int
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		n = 0
+		if !pr.Before.IsZero() {
+			tag, err := tx.Exec(ctx, pruneAgedSQL, pr.Before, pr.Limit)
+			if err != nil {
+				return fmt.Errorf("by age: %w", err)
+			}
+			n += int(tag.RowsAffected())
+		}
+		if pr.Keep > 0 && n < pr.Limit {
+			tag, err := tx.Exec(ctx, pruneBeyondSQL, pr.Keep, pr.Limit-n)
+			if err != nil {
+				return fmt.Errorf("by count: %w", err)
+			}
+			n += int(tag.RowsAffected())
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("prune runs: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }
+
+// pruneAgedSQL deletes up to $2 finished runs that ended before $1 (only
+// finished runs have an end).
+const pruneAgedSQL = `DELETE FROM runs WHERE id = ANY(ARRAY(
+		SELECT id FROM runs WHERE ended_at < $1 ORDER BY ended_at LIMIT $2))`
+
+// pruneBeyondSQL deletes up to $2 finished runs past the $1 newest finished
+// runs of their schedule.
+const pruneBeyondSQL = `DELETE FROM runs WHERE id = ANY(ARRAY(
+		SELECT id FROM (
+			SELECT id, row_number() OVER (PARTITION BY schedule_id ORDER BY scheduled_at DESC, id DESC) AS n
+			FROM runs WHERE status <> 'running') f
+		WHERE n > $1 LIMIT $2))`
 
 // finishSQL finishes a batch of runs and unblocks their triggers ($1 node, $2.. arrays).
 var finishSQL = `WITH f AS (

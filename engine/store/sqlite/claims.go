@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"sundial/engine/store"
-	"sundial/engine/store/internal/storeutil"
+	"sundial/engine/store/internal/claimrule"
 )
 
 // ClaimFires records the fires that nodes' own schedulers found due; see
@@ -16,14 +16,14 @@ import (
 // (other handles, other processes) run one after the other. The winners are
 // written with one UPDATE and one INSERT over JSON arrays.
 func (s *Store) ClaimFires(ctx context.Context, p store.ClaimFiresParams) ([]store.ClaimResult, error) {
-	fires, err := storeutil.CheckClaims(p)
+	fires, err := claimrule.Check(p)
 	if err != nil {
 		return nil, fmt.Errorf("claim fires: %w", err)
 	}
 	if len(fires) == 0 {
 		return []store.ClaimResult{}, nil
 	}
-	ids, fireIDs := storeutil.ClaimScheduleIDs(fires)
+	ids, fireIDs := claimrule.Keys(fires)
 	var results []store.ClaimResult
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		triggers := make(map[string]*store.Trigger, len(ids))
@@ -48,7 +48,7 @@ func (s *Store) ClaimFires(ctx context.Context, p store.ClaimFiresParams) ([]sto
 		}
 		var runs []store.Run
 		var changed []string
-		results, runs, changed = storeutil.DecideClaims(p.Node, fires, triggers, existing)
+		results, runs, changed = claimrule.Decide(p.Node, fires, triggers, existing)
 		if len(runs) == 0 {
 			return nil
 		}
@@ -108,7 +108,6 @@ func (s *Store) ClaimFires(ctx context.Context, p store.ClaimFiresParams) ([]sto
 // claimUpdateSQL writes the final states of claimed triggers (JSON array).
 const claimUpdateSQL = `UPDATE triggers SET
 		state = j.value->>'state', next_fire_at = j.value->>'next', prev_fire_at = j.value->>'prev',
-		times_triggered = j.value->>'times', data = j.value->>'data', node_id = NULL, acquired_at = NULL,
-		last_node_id = j.value->>'lastNode', revision = j.value->>'rev', updated_at = j.value->>'updated'
+		times_triggered = j.value->>'times', data = j.value->>'data', last_node_id = j.value->>'lastNode', revision = j.value->>'rev', updated_at = j.value->>'updated'
 	FROM json_each(?) AS j
 	WHERE triggers.schedule_id = j.value->>'id'`

@@ -9,7 +9,6 @@ import (
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/sqlcommon"
-	"sundial/engine/store/internal/storeutil"
 )
 
 // The database clock of an embedded SQLite file is this host's clock.
@@ -30,10 +29,10 @@ var checkInSQL = sqlcommon.CheckInSQL(`(?, 'active', ?, ?, ?, ?, ?, ?, ?)`, node
 
 // CheckIn records a node's heartbeat.
 func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node, error) {
-	if err := storeutil.ID("node id", p.Node); err != nil {
+	if err := sqlcommon.ID("node id", p.Node); err != nil {
 		return store.Node{}, fmt.Errorf("check in: %w", err)
 	}
-	info, err := storeutil.JSON("node info", p.Info)
+	info, err := sqlcommon.JSON("node info", p.Info)
 	if err != nil {
 		return store.Node{}, fmt.Errorf("check in %s: %w", p.Node, err)
 	}
@@ -48,7 +47,7 @@ func (s *Store) CheckIn(ctx context.Context, p store.CheckInParams) (store.Node,
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if err == nil && storeutil.InUse(p, prev, instance, now.Sub(time.UnixMicro(checked))) {
+		if err == nil && sqlcommon.InUse(p, prev, instance, now.Sub(time.UnixMicro(checked))) {
 			stored, err := scanNode(tx.QueryRowContext(ctx, `SELECT `+nodeCols+` FROM nodes WHERE id = ?`, p.Node), now)
 			if err != nil {
 				return err
@@ -88,9 +87,9 @@ func (s *Store) DeadNodes(ctx context.Context, p store.DeadNodesParams) ([]store
 	return ns, nil
 }
 
-// RecoverNode releases a dead node's triggers and hands out its runs.
+// RecoverNode hands out a dead node's runs.
 func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (store.Recovery, error) {
-	if err := storeutil.CheckRecover(p); err != nil {
+	if err := sqlcommon.CheckRecover(p); err != nil {
 		return store.Recovery{}, err
 	}
 	at := micros(store.NowOr(p.Now))
@@ -109,20 +108,12 @@ func (s *Store) RecoverNode(ctx context.Context, p store.RecoverNodeParams) (sto
 				}
 			}
 		}
-		released, err := queryTriggers(ctx, tx, `UPDATE triggers SET
-			state = 'waiting', node_id = NULL, acquired_at = NULL, revision = revision + 1, updated_at = ?
-			WHERE node_id = ? AND state = 'acquired'
-			RETURNING `+triggerCols, at, p.Dead)
-		if err != nil {
-			return fmt.Errorf("release triggers: %w", err)
-		}
-		storeutil.SortTriggers(released)
-		rec.Released = released
+		var err error
 		rec.Recovered, rec.Unclaimed, err = recoverRunsLocked(ctx, tx, p, at)
 		if err != nil {
 			return fmt.Errorf("claim recoverable runs: %w", err)
 		}
-		rec.Abandoned, err = abandonLocked(ctx, tx, p.Dead, nil, true, at, storeutil.RecoverReason(p))
+		rec.Abandoned, err = abandonLocked(ctx, tx, p.Dead, nil, true, at, sqlcommon.RecoverReason(p))
 		if err != nil {
 			return fmt.Errorf("abandon runs: %w", err)
 		}
@@ -148,7 +139,7 @@ func recoverRunsLocked(ctx context.Context, tx *sql.Tx, p store.RecoverNodeParam
 			WHERE node_id = ? AND status = 'running' AND recoverable = 1`
 	if p.Has == nil {
 		recovered, err = queryRuns(ctx, tx, claim+` RETURNING `+runCols, p.Recoverer, p.Dead, at, p.Dead)
-		storeutil.SortRuns(recovered)
+		sqlcommon.SortRuns(recovered)
 		return recovered, nil, err
 	}
 	var mine, back []string
@@ -179,8 +170,8 @@ func recoverRunsLocked(ctx context.Context, tx *sql.Tx, p store.RecoverNodeParam
 		}
 		unclaimed = append(unclaimed, rs...)
 	}
-	storeutil.SortRuns(recovered)
-	storeutil.SortRuns(unclaimed)
+	sqlcommon.SortRuns(recovered)
+	sqlcommon.SortRuns(unclaimed)
 	return recovered, unclaimed, nil
 }
 
@@ -203,7 +194,7 @@ func eachRow(ctx context.Context, tx *sql.Tx, fn func(a, b string), query string
 
 // ClaimUnclaimed claims or abandons the runs recoveries handed back.
 func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams) (store.Recovery, error) {
-	if err := storeutil.ID("node id", p.Node); err != nil {
+	if err := sqlcommon.ID("node id", p.Node); err != nil {
 		return store.Recovery{}, fmt.Errorf("claim unclaimed runs: %w", err)
 	}
 	var one int
@@ -228,7 +219,6 @@ func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams
 		var cands []cand
 		rows, err := tx.QueryContext(ctx, `SELECT r.id, r.schedule_id, r.started_at,
 				EXISTS (SELECT 1 FROM triggers t WHERE t.schedule_id = r.schedule_id)
-				OR EXISTS (SELECT 1 FROM schedules s WHERE s.id = r.schedule_id)
 			FROM runs r WHERE r.node_id = ? AND r.status = 'running'`, store.Unclaimed)
 		if err != nil {
 			return err
@@ -247,7 +237,7 @@ func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams
 		}
 		var mine []string
 		for _, c := range cands {
-			claim, reason := storeutil.UnclaimedVerdict(p, c.schedule, c.known, now.Sub(time.UnixMicro(c.started)))
+			claim, reason := sqlcommon.UnclaimedVerdict(p, c.schedule, c.known, now.Sub(time.UnixMicro(c.started)))
 			switch {
 			case claim:
 				mine = append(mine, c.id)
@@ -268,8 +258,8 @@ func (s *Store) ClaimUnclaimed(ctx context.Context, p store.ClaimUnclaimedParams
 			}
 			rec.Recovered = append(rec.Recovered, rs...)
 		}
-		storeutil.SortRuns(rec.Recovered)
-		storeutil.SortRuns(rec.Abandoned)
+		sqlcommon.SortRuns(rec.Recovered)
+		sqlcommon.SortRuns(rec.Abandoned)
 		return nil
 	})
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/sqlcommon"
-	"sundial/engine/store/internal/storeutil"
 )
 
 const runCols = sqlcommon.RunCols
@@ -20,13 +19,13 @@ func queryRuns(ctx context.Context, q queryer, query string, args ...any) ([]sto
 	return queryAll(ctx, q, scanRun, query, args...)
 }
 
-// StartRun records a run that does not come from an acquired trigger.
+// StartRun records a run that does not come from a claimed fire.
 func (s *Store) StartRun(ctx context.Context, p store.StartRunParams) (store.Run, error) {
-	if err := storeutil.CheckStartRun(&p); err != nil {
+	r, err := sqlcommon.StartedRun(p)
+	if err != nil {
 		return store.Run{}, fmt.Errorf("start run: %w", err)
 	}
-	r := storeutil.StartedRun(p)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, sqlcommon.InsertRun+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.ScheduleID, micros(r.ScheduledAt), micros(r.StartedAt), nullMicros(r.EndedAt),
 			r.Node, string(r.Status), r.Error, boolInt(r.Recoverable))
@@ -43,7 +42,7 @@ func (s *Store) StartRun(ctx context.Context, p store.StartRunParams) (store.Run
 
 // FinishRuns records run outcomes, in one statement for the batch.
 func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]store.FinishResult, error) {
-	fins, err := storeutil.CheckFinishes(p)
+	fins, err := sqlcommon.CheckFinishes(p)
 	if err != nil {
 		return nil, fmt.Errorf("finish runs: %w", err)
 	}
@@ -82,7 +81,7 @@ func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]sto
 			if err != nil {
 				return fmt.Errorf("read run %s: %w", f.ID, err)
 			}
-			results[i] = store.FinishResult{Run: cur, Err: storeutil.FinishConflict(cur, p.Node)}
+			results[i] = store.FinishResult{Run: cur, Err: sqlcommon.FinishConflict(cur, p.Node)}
 		}
 		return unblockLocked(ctx, tx, finished)
 	})
@@ -92,34 +91,16 @@ func (s *Store) FinishRuns(ctx context.Context, p store.FinishRunsParams) ([]sto
 	return results, nil
 }
 
-// GetRun returns one run.
-func (s *Store) GetRun(ctx context.Context, p store.GetRunParams) (store.Run, error) {
-	r, err := scanRun(s.reader.QueryRowContext(ctx, `SELECT `+runCols+` FROM runs WHERE id = ?`, p.ID))
-	return sqlcommon.One(r, err, sql.ErrNoRows, "get run "+p.ID)
-}
-
 // ListRuns returns runs, newest scheduled time first.
 func (s *Store) ListRuns(ctx context.Context, p store.ListRunsParams) ([]store.Run, error) {
-	q := `SELECT ` + runCols + ` FROM runs WHERE 1 = 1`
+	q := `SELECT ` + runCols + ` FROM runs`
 	var args []any
 	if p.ScheduleID != "" {
-		q += ` AND schedule_id = ?`
+		q += ` WHERE schedule_id = ?`
 		args = append(args, p.ScheduleID)
 	}
-	if p.Node != "" {
-		q += ` AND node_id = ?`
-		args = append(args, p.Node)
-	}
-	if p.Status != "" {
-		q += ` AND status = ?`
-		args = append(args, string(p.Status))
-	}
-	if !p.Before.IsZero() {
-		q += ` AND scheduled_at < ?`
-		args = append(args, micros(store.Normalize(p.Before)))
-	}
 	q += ` ORDER BY scheduled_at DESC, id DESC LIMIT ?`
-	args = append(args, storeutil.Limit(p.Limit))
+	args = append(args, sqlcommon.ListLimit(p.Limit))
 	rs, err := queryRuns(ctx, s.reader, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -129,15 +110,15 @@ func (s *Store) ListRuns(ctx context.Context, p store.ListRunsParams) ([]store.R
 
 // AbandonRuns marks running runs of a node abandoned.
 func (s *Store) AbandonRuns(ctx context.Context, p store.AbandonRunsParams) ([]store.Run, error) {
-	if err := storeutil.ID("node", p.Node); err != nil {
+	if err := sqlcommon.ID("node", p.Node); err != nil {
 		return nil, fmt.Errorf("abandon runs: %w", err)
 	}
 	at := micros(store.NowOr(p.At))
-	reason := storeutil.AbandonReason(p.Reason)
+	reason := sqlcommon.AbandonReason(p.Reason)
 	var out []store.Run
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = abandonLocked(ctx, tx, p.Node, p.IDs, false, at, reason)
+		out, err = abandonLocked(ctx, tx, p.Node, nil, false, at, reason)
 		return err
 	})
 	if err != nil {
@@ -147,7 +128,8 @@ func (s *Store) AbandonRuns(ctx context.Context, p store.AbandonRunsParams) ([]s
 }
 
 // abandonLocked marks running runs of node abandoned (only the non-recoverable
-// ones when onlyUnrecoverable) and unblocks their triggers, inside tx.
+// ones when onlyUnrecoverable; only ids when given) and unblocks their
+// triggers, inside tx.
 func abandonLocked(ctx context.Context, tx *sql.Tx, node string, ids []string, onlyUnrecoverable bool, at int64, reason string) ([]store.Run, error) {
 	q := `UPDATE runs SET status = 'abandoned', ended_at = ?, error = ?
 		WHERE node_id = ? AND status = 'running'`
@@ -173,35 +155,56 @@ func abandonLocked(ctx context.Context, tx *sql.Tx, node string, ids []string, o
 	if err := unblockLocked(ctx, tx, out); err != nil {
 		return nil, err
 	}
-	storeutil.SortRuns(out)
+	sqlcommon.SortRuns(out)
 	return out, nil
 }
 
-// PruneRuns deletes finished runs that ended before a time.
+// PruneRuns applies the run history's retention; see store.Store. Each
+// step deletes by primary key the ids a bounded query picked: first the
+// runs past the maximum age (a range of runs_ended), then, with what is
+// left of the limit, those past the newest KeepPerSchedule finished runs of
+// their schedule (a walk of runs_finished, which stops at the limit).
 func (s *Store) PruneRuns(ctx context.Context, p store.PruneRunsParams) (int, error) {
-	if p.EndedBefore.IsZero() {
-		return 0, fmt.Errorf("prune runs: %w", store.Invalidf("EndedBefore is required"))
-	}
-	q := `DELETE FROM runs WHERE status <> 'running' AND ended_at < ?`
-	args := []any{micros(store.Normalize(p.EndedBefore))}
-	if p.ScheduleID != "" {
-		q += ` AND schedule_id = ?`
-		args = append(args, p.ScheduleID)
-	}
-	var n int64
+	pr := sqlcommon.CheckPrune(p)
+	var n int
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, q, args...)
-		if err != nil {
-			return err
+		n = 0
+		if !pr.Before.IsZero() {
+			res, err := tx.ExecContext(ctx, pruneAgedSQL, micros(pr.Before), pr.Limit)
+			if err != nil {
+				return fmt.Errorf("by age: %w", err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
 		}
-		n, err = res.RowsAffected()
-		return err
+		if pr.Keep > 0 && n < pr.Limit {
+			res, err := tx.ExecContext(ctx, pruneBeyondSQL, pr.Keep, pr.Limit-n)
+			if err != nil {
+				return fmt.Errorf("by count: %w", err)
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("prune runs: %w", err)
 	}
-	return int(n), nil
+	return n, nil
 }
+
+// pruneAgedSQL deletes up to ?2 finished runs that ended before ?1 (only
+// finished runs have an end).
+const pruneAgedSQL = `DELETE FROM runs WHERE id IN (
+		SELECT id FROM runs WHERE ended_at < ? ORDER BY ended_at LIMIT ?)`
+
+// pruneBeyondSQL deletes up to ?2 finished runs past the ?1 newest finished
+// runs of their schedule.
+const pruneBeyondSQL = `DELETE FROM runs WHERE id IN (
+		SELECT id FROM (
+			SELECT id, row_number() OVER (PARTITION BY schedule_id ORDER BY scheduled_at DESC, id DESC) AS n
+			FROM runs WHERE status <> 'running')
+		WHERE n > ? LIMIT ?)`
 
 // unblockLocked returns to waiting the triggers blocked by runs that just
 // ended, inside tx. A blocked trigger is blocked by the run of its previous

@@ -2,14 +2,15 @@
 // var/sundial.db) through modernc.org/sqlite, without cgo.
 //
 // The database runs in WAL mode, so readers never wait for the writer. All
-// writes of a Store go through a single connection, and every write
-// transaction starts with BEGIN IMMEDIATE: it takes SQLite's write lock up
-// front, so two writers (two Store values or two processes on one file) queue
-// on busy_timeout instead of deadlocking on a lock upgrade. A transaction that
-// still meets SQLITE_BUSY is retried. Concurrent writes are group-committed:
-// the writes waiting when the connection frees up share one transaction,
-// each in a savepoint of its own, and so one commit (one fsync: the file is
-// synchronous=FULL). Reads use a separate pool of read-only connections.
+// writes of a Store go through a single connection, so they are serialized
+// in-process, and each method call is one write transaction that starts
+// with BEGIN IMMEDIATE: it takes SQLite's write lock up front, so two
+// writers (two Store values or two processes on one file) queue for the lock
+// instead of deadlocking on a lock upgrade. The wait for the lock honours
+// the call's context. Every commit is durable (synchronous=FULL), so a batch
+// call (ClaimFires, FinishRuns) costs one fsync whatever its size: batching
+// concurrent calls into batch calls is the caller's job. Reads use a
+// separate pool of read-only connections.
 package sqlite
 
 import (
@@ -22,7 +23,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	msqlite "modernc.org/sqlite"
@@ -47,13 +47,13 @@ func init() {
 }
 
 // busyTimeout is how long a write waits for another writer's lock (another
-// process on the file) before it fails with SQLITE_BUSY; readers wait as
-// long in SQLite's own busy handler.
+// process on the file) before it fails with SQLITE_BUSY, unless its context
+// ends first; readers wait as long in SQLite's own busy handler.
 const busyTimeout = 10 * time.Second
 
 // busyPoll is the writer connection's busy_timeout: SQLite's busy handler
 // does not see a context, so the writer waits for the lock in steps this
-// long, and retryBusy checks the write's context between them. A cancelled
+// long, and write checks the context between them. A cancelled
 // write so gives up within about busyPoll while another process holds the
 // lock.
 const busyPoll = 100 * time.Millisecond
@@ -66,12 +66,6 @@ type Store struct {
 	writer *sql.DB
 	// reader is a small pool of query_only connections.
 	reader *sql.DB
-
-	// writes feeds the group-commit writer (see write); stopWrites stops it
-	// and writerDone is closed once it has.
-	writes     chan *writeReq
-	stopWrites chan struct{}
-	writerDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -119,13 +113,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxOpenConns(4)
 	reader.SetMaxIdleConns(4)
 	s.reader = reader
-	s.writes, s.stopWrites, s.writerDone = make(chan *writeReq, maxGroup), make(chan struct{}), make(chan struct{})
-	go s.writeLoop()
 	return s, nil
 }
-
-// Path is the database file.
-func (s *Store) Path() string { return s.path }
 
 // String describes the store for logs.
 func (s *Store) String() string { return "sqlite " + s.path }
@@ -133,10 +122,6 @@ func (s *Store) String() string { return "sqlite " + s.path }
 // Close closes both pools. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		if s.stopWrites != nil {
-			close(s.stopWrites)
-			<-s.writerDone
-		}
 		var errs []error
 		if s.reader != nil {
 			errs = append(errs, s.reader.Close())
@@ -147,25 +132,6 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
-}
-
-// Ping checks that the file can be read.
-func (s *Store) Ping(ctx context.Context) error {
-	var one int
-	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping sqlite store %s: %w: %w", s.path, store.ErrUnavailable, err)
-	}
-	return nil
-}
-
-// SchemaVersion returns the newest applied migration.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.reader.QueryRowContext(ctx, migrate.VersionSQL).Scan(&v)
-	if err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
-	}
-	return v, nil
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -199,161 +165,17 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// maxGroup caps the writes committed together.
-const maxGroup = 64
-
-// errClosed: a write after Close.
-var errClosed = errors.New("sqlite store is closed")
-
-// writeReq is one write waiting for the writer goroutine.
-type writeReq struct {
-	ctx  context.Context
-	fn   func(tx *sql.Tx) error
-	err  error
-	done chan struct{}
-}
-
-// write runs fn in a write transaction and returns fn's error or the
-// transaction's. Writes are group-committed: one goroutine takes every write
-// waiting when it is free and runs them in one BEGIN IMMEDIATE transaction,
-// each inside a savepoint (a write that fails is rolled back alone), with
-// one commit and so one fsync for the group. A group whose transaction fails
-// as a whole is run again write by write. fn must not keep results from a
-// failed attempt: it may be called again from scratch.
+// write runs fn in a BEGIN IMMEDIATE transaction on the writer connection
+// and returns fn's error or the transaction's. While another process holds
+// the write lock, the transaction fails with SQLITE_BUSY after busyPoll and
+// is run again from scratch (so fn must not keep results from a failed
+// attempt), for up to busyTimeout: this is the writer's busy handler, which,
+// unlike SQLite's, stops as soon as ctx ends. The wait for the writer
+// connection itself (another write of this Store) honours ctx too.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if s.writes == nil { // during Open
-		return s.writeAlone(ctx, fn)
-	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
-	select {
-	case s.writes <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.stopWrites:
-		return errClosed
-	}
-	<-r.done
-	return r.err
-}
-
-// writeLoop is the writer goroutine: it alone uses the writer connection
-// once Open has returned.
-func (s *Store) writeLoop() {
-	defer close(s.writerDone)
-	group := make([]*writeReq, 0, maxGroup)
-	for {
-		select {
-		case r := <-s.writes:
-			group = append(group, r)
-		case <-s.stopWrites:
-			for {
-				select {
-				case r := <-s.writes:
-					r.err = errClosed
-					close(r.done)
-				default:
-					return
-				}
-			}
-		}
-	drain:
-		for len(group) < maxGroup {
-			select {
-			case r := <-s.writes:
-				group = append(group, r)
-			default:
-				break drain
-			}
-		}
-		s.writeGroup(group)
-		clear(group)
-		group = group[:0]
-	}
-}
-
-// writeGroup commits a group of writes and answers them.
-func (s *Store) writeGroup(group []*writeReq) {
-	defer func() {
-		for _, r := range group {
-			close(r.done)
-		}
-	}()
-	if len(group) > 1 {
-		// The group waits for the lock while any of its writes still wants
-		// to: not a request's context, whose cancellation must not end the
-		// others.
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		var left atomic.Int32
-		left.Store(int32(len(group)))
-		for _, r := range group {
-			stop := context.AfterFunc(r.ctx, func() {
-				if left.Add(-1) == 0 {
-					cancel()
-				}
-			})
-			defer stop()
-		}
-		err := s.retryBusy(ctx, func() error { return s.groupOnce(group) })
-		if err == nil {
-			return
-		}
-	}
-	for _, r := range group {
-		r.err = s.writeAlone(r.ctx, r.fn)
-	}
-}
-
-// groupOnce runs the group in one transaction, each write in a savepoint.
-// It returns an error when the transaction as a whole failed.
-func (s *Store) groupOnce(group []*writeReq) (err error) {
-	// Not a request's context: its cancellation must not end the others.
-	tx, err := s.writer.BeginTx(context.Background(), nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	for _, r := range group {
-		r.err = r.ctx.Err()
-		if r.err != nil {
-			continue
-		}
-		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
-			return fmt.Errorf("savepoint: %w", err)
-		}
-		if r.err = r.fn(tx); r.err != nil {
-			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
-				return fmt.Errorf("rollback to savepoint: %w", err)
-			}
-		}
-		if _, err := tx.Exec("RELEASE w"); err != nil {
-			return fmt.Errorf("release savepoint: %w", err)
-		}
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
-// writeAlone runs fn in a BEGIN IMMEDIATE transaction of its own on the
-// writer connection, retrying it when SQLite reports the database busy.
-func (s *Store) writeAlone(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.retryBusy(ctx, func() error { return s.writeOnce(ctx, fn) })
-}
-
-// retryBusy calls try again while it fails with SQLITE_BUSY (another
-// process holds the write lock beyond busy_timeout, busyPoll), for up to
-// busyTimeout, and stops as soon as ctx ends: this is the writer's busy
-// handler, which, unlike SQLite's, honours the context.
-func (s *Store) retryBusy(ctx context.Context, try func() error) error {
 	deadline := time.Now().Add(busyTimeout)
 	for attempt := 0; ; attempt++ {
-		err := try()
+		err := s.writeOnce(ctx, fn)
 		if err == nil || !isBusy(err) || ctx.Err() != nil || time.Now().After(deadline) {
 			if err != nil && ctx.Err() != nil && isBusy(err) {
 				err = fmt.Errorf("%w (waiting for the database lock: %w)", err, ctx.Err())
@@ -367,9 +189,6 @@ func (s *Store) retryBusy(ctx context.Context, try func() error) error {
 		case <-ctx.Done():
 			t.Stop()
 			return fmt.Errorf("%w (waiting for the database lock: %w)", err, ctx.Err())
-		case <-s.stopWrites:
-			t.Stop()
-			return err
 		}
 	}
 }

@@ -2,8 +2,8 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,26 +13,31 @@ import (
 
 // BenchConfig shapes BenchmarkFires.
 type BenchConfig struct {
-	// Nodes share the database, each through its own handle.
+	// Nodes share the database, each through its own handle, and each
+	// claims every fire.
 	Nodes int
-	// WorkersPerNode run the acquire → complete → finish loop concurrently on
-	// a node, as a scheduler pipelines batches. Zero: 2.
-	WorkersPerNode int
-	// Batch is AcquireDue's limit. Zero: 100.
+	// Batch is the number of fires per ClaimFires call (and per FinishRuns
+	// call for the fires won). Zero: 100.
 	Batch int
+	// WorkersPerNode call ClaimFires concurrently on a node, each with its
+	// own share of the batches, as a node's batcher has several calls in
+	// flight. Zero: 2.
+	WorkersPerNode int
 }
 
-// BenchmarkFires measures exactly-once fire throughput: b.N one-shot
-// triggers, all due, are acquired, fired (run recorded, trigger completed)
-// and finished (a no-op service) by cfg.Nodes nodes racing for them. It
-// reports fires/s and fails if any trigger fired other than once. handles
-// returns cfg.Nodes handles on one fresh database.
+// BenchmarkFires measures exactly-once fire throughput on the path the
+// scheduler takes: b.N one-shot triggers, all due, each claimed by every
+// one of cfg.Nodes nodes racing for it (ClaimFires, in batches of
+// cfg.Batch, every node in the same order), the winner's run then finished
+// (FinishRuns, a no-op service). It reports fires/s (fires won per second,
+// across the cluster) and fails unless every fire was won exactly once.
+// handles returns cfg.Nodes handles on one fresh database.
 func BenchmarkFires(b *testing.B, handles func(b *testing.B, n int) []store.Store, cfg BenchConfig) {
-	if cfg.WorkersPerNode <= 0 {
-		cfg.WorkersPerNode = 2
-	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 100
+	}
+	if cfg.WorkersPerNode <= 0 {
+		cfg.WorkersPerNode = 2
 	}
 	ctx := context.Background()
 	hs := handles(b, cfg.Nodes)
@@ -41,83 +46,80 @@ func BenchmarkFires(b *testing.B, handles func(b *testing.B, n int) []store.Stor
 	// Unique ids per round: the framework calls this with growing b.N on the
 	// same database.
 	round := time.Now().UnixNano()
+	ids := make([]string, b.N)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("bench-%d-%07d", round, i)
+	}
 	const chunk = 1000
 	for i := 0; i < b.N; i += chunk {
 		var defs []store.TriggerDef
-		for j := i; j < b.N && j < i+chunk; j++ {
-			defs = append(defs, store.TriggerDef{
-				ScheduleID: fmt.Sprintf("bench-%d-%07d", round, j),
-				Definition: []byte(`{"type":"simple"}`),
-				ConfigHash: "h",
-				NextFireAt: t0,
-			})
+		for _, id := range ids[i:min(i+chunk, b.N)] {
+			defs = append(defs, store.TriggerDef{ScheduleID: id, Definition: []byte(`{"type":"simple"}`), ConfigHash: "h", NextFireAt: t0})
 		}
 		if _, err := hs[0].UpsertTriggers(ctx, store.UpsertTriggersParams{Triggers: defs}); err != nil {
 			b.Fatal(err)
 		}
 	}
 
-	var fired atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, cfg.Nodes*cfg.WorkersPerNode)
+	var won atomic.Int64
+	workers := cfg.Nodes * cfg.WorkersPerNode
 	b.StartTimer()
 	start := time.Now()
-	for n := range cfg.Nodes {
-		for range cfg.WorkersPerNode {
-			wg.Go(func() {
-				if err := benchWorker(ctx, hs[n], fmt.Sprintf("node%d", n), cfg.Batch, &fired); err != nil {
-					errc <- err
-				}
-			})
+	err := race(workers, func(w int) error {
+		node, worker := w/cfg.WorkersPerNode, w%cfg.WorkersPerNode
+		name := fmt.Sprintf("node%d", node)
+		for from := worker * cfg.Batch; from < b.N; from += cfg.WorkersPerNode * cfg.Batch {
+			n, err := claimAndFinish(ctx, hs[node], name, ids[from:min(from+cfg.Batch, b.N)])
+			if err != nil {
+				return err
+			}
+			won.Add(int64(n))
 		}
-	}
-	wg.Wait()
+		return nil
+	})
 	elapsed := time.Since(start)
 	b.StopTimer()
-	close(errc)
-	for err := range errc {
+	if err != nil {
 		b.Fatal(err)
 	}
-	if got := fired.Load(); got != int64(b.N) {
-		b.Fatalf("fired %d times for %d triggers", got, b.N)
+	if got := won.Load(); got != int64(b.N) {
+		b.Fatalf("%d fires won for %d triggers, want each won once", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "fires/s")
 }
 
-func benchWorker(ctx context.Context, s store.Store, node string, batch int, fired *atomic.Int64) error {
+// claimAndFinish claims the due fire of each trigger for node, finishes the
+// runs it won, and returns how many it won.
+func claimAndFinish(ctx context.Context, s store.Store, node string, ids []string) (int, error) {
 	now := t0.Add(time.Hour)
-	for {
-		acq, err := s.AcquireDue(ctx, store.AcquireParams{Node: node, Now: now, Limit: batch})
-		if err != nil {
-			return err
-		}
-		if len(acq) == 0 {
-			return nil
-		}
-		fires := make([]store.CompleteFire, len(acq))
-		for i, a := range acq {
-			fires[i] = store.CompleteFire{ScheduleID: a.ScheduleID, Revision: a.Revision, StartedAt: now, Recoverable: true}
-		}
-		res, err := s.CompleteFires(ctx, store.CompleteFiresParams{Node: node, Fires: fires})
-		if err != nil {
-			return err
-		}
-		fin := make([]store.FinishRun, 0, len(res))
-		for _, r := range res {
-			if r.Err != nil {
-				return r.Err
-			}
-			fin = append(fin, store.FinishRun{ID: r.Run.ID, Status: store.RunSucceeded, EndedAt: now})
-		}
-		fr, err := s.FinishRuns(ctx, store.FinishRunsParams{Node: node, Runs: fin})
-		if err != nil {
-			return err
-		}
-		for _, r := range fr {
-			if r.Err != nil {
-				return r.Err
-			}
-		}
-		fired.Add(int64(len(fin)))
+	fires := make([]store.ClaimFire, len(ids))
+	for i, id := range ids {
+		fires[i] = store.ClaimFire{ScheduleID: id, ConfigHash: "h", ScheduledAt: t0, StartedAt: now, TimesTriggered: 1, Recoverable: true}
 	}
+	res, err := s.ClaimFires(ctx, store.ClaimFiresParams{Node: node, Fires: fires})
+	if err != nil {
+		return 0, err
+	}
+	var fin []store.FinishRun
+	for _, r := range res {
+		switch {
+		case r.Err == nil:
+			fin = append(fin, store.FinishRun{ID: r.Run.ID, Status: store.RunSucceeded, EndedAt: now})
+		case !errors.Is(r.Err, store.ErrAlreadyFired) && !errors.Is(r.Err, store.ErrConflict):
+			return 0, r.Err
+		}
+	}
+	if len(fin) == 0 {
+		return 0, nil
+	}
+	fr, err := s.FinishRuns(ctx, store.FinishRunsParams{Node: node, Runs: fin})
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range fr {
+		if r.Err != nil {
+			return 0, r.Err
+		}
+	}
+	return len(fin), nil
 }

@@ -152,28 +152,20 @@ func testDeadNodes(t *testing.T, b *bundle) {
 	}
 }
 
-// testRecoverNode: n1 dies holding an acquired trigger, a recoverable run, a
-// non-recoverable run and a finished run; n2 recovers it.
+// testRecoverNode: n1 dies during a recoverable run and a non-recoverable
+// run, both blocking their triggers, after a finished run; n2 recovers it.
 func testRecoverNode(t *testing.T, b *bundle) {
 	for _, id := range []string{"n1", "n2"} {
 		if _, err := b.s.CheckIn(b.ctx, store.CheckInParams{Node: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	upsert(t, b, def("held", at(5)), def("rec", at(1)), def("norec", at(1)), def("done", at(1)))
-	acq := acquire(t, b, "n1", at(1), 10) // done, norec, rec
-	rev := map[string]int64{}
-	for _, a := range acq {
-		rev[a.ScheduleID] = a.Revision
-	}
-	frs, err := b.s.CompleteFires(b.ctx, store.CompleteFiresParams{Node: "n1", Fires: []store.CompleteFire{
-		{ScheduleID: "rec", Revision: rev["rec"], NextFireAt: at(61), Block: true, Recoverable: true, StartedAt: at(1)},
-		{ScheduleID: "norec", Revision: rev["norec"], NextFireAt: at(61), Block: true, StartedAt: at(1)},
-		{ScheduleID: "done", Revision: rev["done"], NextFireAt: at(61), Recoverable: true, StartedAt: at(1)},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	upsert(t, b, def("rec", at(1)), def("norec", at(1)), def("done", at(1)))
+	recFire, norecFire, doneFire := claimFire("rec", 1, 61), claimFire("norec", 1, 61), claimFire("done", 1, 61)
+	recFire.Block, recFire.Recoverable = true, true
+	norecFire.Block = true
+	doneFire.Recoverable = true
+	frs := claim(t, b, "n1", recFire, norecFire, doneFire)
 	for _, r := range frs {
 		if r.Err != nil {
 			t.Fatal(r.Err)
@@ -181,13 +173,11 @@ func testRecoverNode(t *testing.T, b *bundle) {
 	}
 	recRun, norecRun, doneRun := frs[0].Run, frs[1].Run, frs[2].Run
 	finish(t, b, "n1", store.FinishRun{ID: doneRun.ID, Status: store.RunSucceeded})
-	held := acquireOne(t, b, "n1", at(5))
 
 	rec, err := b.s.RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "n1", Recoverer: "n2", Now: at(100)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIDs(t, "released", ids(rec.Released, triggerID), "held")
 	wantIDs(t, "recovered", ids(rec.Recovered, runID), recRun.ID)
 	wantIDs(t, "abandoned", ids(rec.Abandoned, runID), norecRun.ID)
 
@@ -207,14 +197,6 @@ func testRecoverNode(t *testing.T, b *bundle) {
 		t.Fatal("abandoned run has no error text")
 	}
 	wantEq(t, "finished run untouched", getRun(t, b, doneRun.ID).Status, store.RunSucceeded)
-
-	heldNow := getTrigger(t, b, "held")
-	wantEq(t, "released State", heldNow.State, store.TriggerWaiting)
-	wantEq(t, "released NodeID", heldNow.NodeID, "")
-	wantErr(t, "dead node fires a released trigger",
-		fire(t, b, "n1", store.CompleteFire{ScheduleID: "held", Revision: held.Revision, NextFireAt: at(65)}).Err, store.ErrConflict)
-	again := acquireOne(t, b, "n2", at(5))
-	wantEq(t, "re-acquired FireID", again.FireID, held.FireID)
 
 	wantEq(t, "norec trigger unblocked", getTrigger(t, b, "norec").State, store.TriggerWaiting)
 	wantEq(t, "rec trigger still blocked by its re-run", getTrigger(t, b, "rec").State, store.TriggerBlocked)
@@ -239,7 +221,7 @@ func testRecoverNode(t *testing.T, b *bundle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.Released)+len(rec.Recovered)+len(rec.Abandoned) != 0 {
+	if len(rec.Recovered)+len(rec.Abandoned) != 0 {
 		t.Fatalf("second recovery = %+v, want nothing", rec)
 	}
 
@@ -287,8 +269,9 @@ func testRecoverOwnRestart(t *testing.T, b *bundle) {
 		t.Fatal(err)
 	}
 	upsert(t, b, def("a", at(1)))
-	acq := acquireOne(t, b, "n1", at(1))
-	fr := mustFire(t, b, "n1", store.CompleteFire{ScheduleID: "a", Revision: acq.Revision, NextFireAt: at(2), Recoverable: true})
+	f := claimFire("a", 1, 2)
+	f.Recoverable = true
+	fr := claimOne(t, b, "n1", f)
 	if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: "b", ScheduledAt: at(1), Node: "n1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -330,11 +313,9 @@ func testRecoverConcurrent(t *testing.T, b *bundle) {
 			t.Fatal(err)
 		}
 	}
-	upsert(t, b, def("t1", at(1)), def("t2", at(1)))
-	acquire(t, b, "dead", at(1), 10)
 	hs := b.handles(recoverers)
 	var mu sync.Mutex
-	recovered, abandoned, released := map[string]int{}, map[string]int{}, map[string]int{}
+	recovered, abandoned := map[string]int{}, map[string]int{}
 	parallel(t, recoverers, func(i int) error {
 		rec, err := hs[i].RecoverNode(b.ctx, store.RecoverNodeParams{Dead: "dead", Recoverer: fmt.Sprintf("r%d", i)})
 		if err != nil {
@@ -348,15 +329,11 @@ func testRecoverConcurrent(t *testing.T, b *bundle) {
 		for _, r := range rec.Abandoned {
 			abandoned[r.ID]++
 		}
-		for _, tr := range rec.Released {
-			released[tr.ScheduleID]++
-		}
 		return nil
 	})
 	wantEq(t, "recovered runs", len(recovered), runs-runs/3)
 	wantEq(t, "abandoned runs", len(abandoned), runs/3)
-	wantEq(t, "released triggers", len(released), 2)
-	for _, m := range []map[string]int{recovered, abandoned, released} {
+	for _, m := range []map[string]int{recovered, abandoned} {
 		for id, n := range m {
 			if n != 1 {
 				t.Fatalf("%s handed out %d times, want 1", id, n)
@@ -459,7 +436,7 @@ func testRecoverHandsBack(t *testing.T, b *bundle) {
 	wantEq(t, "handed back Attempt", u.Attempt, 1)
 
 	// n3 has none of them: only the run of the schedule no node has (no
-	// trigger, no API schedule) is abandoned.
+	// trigger) is abandoned.
 	rec, err = b.s.ClaimUnclaimed(b.ctx, store.ClaimUnclaimedParams{Node: "n3", Has: only(), Now: at(100), AbandonAfter: time.Minute})
 	if err != nil {
 		t.Fatal(err)

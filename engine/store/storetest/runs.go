@@ -1,9 +1,10 @@
 package storetest
 
 import (
-	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"sundial/engine/store"
 )
@@ -12,13 +13,14 @@ func init() {
 	register("StartRun", testStartRun)
 	register("StartRun/Invalid", testStartRunInvalid)
 	register("FinishRuns", testFinishRuns)
-	register("GetRun/NotFound", testGetRunNotFound)
 	register("ListRuns", testListRuns)
 	register("AbandonRuns", testAbandonRuns)
-	register("PruneRuns", testPruneRuns)
-	register("Schedules/CRUD", testSchedulesCRUD)
-	register("Schedules/Invalid", testSchedulesInvalid)
-	register("Schedules/DeleteRemovesTrigger", testScheduleDeleteTrigger)
+	register("PruneRuns/ByAge", testPruneByAge)
+	register("PruneRuns/KeepPerSchedule", testPruneKeep)
+	register("PruneRuns/AgeAndCount", testPruneAgeAndCount)
+	register("PruneRuns/Limit", testPruneLimit)
+	register("PruneRuns/ConcurrentNodes", testPruneConcurrent)
+	register("PruneRuns/NoRefire", testPruneNoRefire)
 }
 
 func testStartRun(t *testing.T, b *bundle) {
@@ -108,11 +110,6 @@ func testFinishRuns(t *testing.T, b *bundle) {
 	wantErr(t, "no node", err, store.ErrInvalid)
 }
 
-func testGetRunNotFound(t *testing.T, b *bundle) {
-	_, err := b.s.GetRun(b.ctx, store.GetRunParams{ID: "x@y"})
-	wantErr(t, "GetRun", err, store.ErrNotFound)
-}
-
 func testListRuns(t *testing.T, b *bundle) {
 	for i := range 6 {
 		sched, node := "a", "n1"
@@ -123,7 +120,6 @@ func testListRuns(t *testing.T, b *bundle) {
 			t.Fatal(err)
 		}
 	}
-	finish(t, b, "n1", store.FinishRun{ID: store.FireID("a", at(0)), Status: store.RunSucceeded})
 	list := func(p store.ListRunsParams) []store.Run {
 		t.Helper()
 		rs, err := b.s.ListRuns(b.ctx, p)
@@ -139,19 +135,14 @@ func testListRuns(t *testing.T, b *bundle) {
 	}
 	wantIDs(t, "schedule a", ids(list(store.ListRunsParams{ScheduleID: "a"}), runID),
 		store.FireID("a", at(0)), store.FireID("a", at(2)), store.FireID("a", at(4)))
-	wantIDs(t, "running on n1", ids(list(store.ListRunsParams{Node: "n1", Status: store.RunRunning}), runID),
-		store.FireID("a", at(2)), store.FireID("a", at(4)))
-	wantIDs(t, "succeeded", ids(list(store.ListRunsParams{Status: store.RunSucceeded}), runID), store.FireID("a", at(0)))
-	page := list(store.ListRunsParams{Limit: 2})
-	wantIDs(t, "first page", ids(page, runID), store.FireID("b", at(5)), store.FireID("a", at(4)))
-	page = list(store.ListRunsParams{Limit: 2, Before: page[1].ScheduledAt})
-	wantIDs(t, "second page", ids(page, runID), store.FireID("b", at(3)), store.FireID("a", at(2)))
+	wantIDs(t, "newest two", ids(list(store.ListRunsParams{Limit: 2}), runID), store.FireID("b", at(5)), store.FireID("a", at(4)))
 }
 
 func testAbandonRuns(t *testing.T, b *bundle) {
 	upsert(t, b, def("blk", at(1)))
-	acq := acquireOne(t, b, "n1", at(1))
-	fr := mustFire(t, b, "n1", store.CompleteFire{ScheduleID: "blk", Revision: acq.Revision, NextFireAt: at(2), Block: true})
+	f := claimFire("blk", 1, 2)
+	f.Block = true
+	fr := claimOne(t, b, "n1", f)
 	for i := range 3 {
 		if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: "x", ScheduledAt: at(i), Node: "n1"}); err != nil {
 			t.Fatal(err)
@@ -162,139 +153,167 @@ func testAbandonRuns(t *testing.T, b *bundle) {
 	}
 	finish(t, b, "n1", store.FinishRun{ID: store.FireID("x", at(2)), Status: store.RunSucceeded})
 
-	rs, err := b.s.AbandonRuns(b.ctx, store.AbandonRunsParams{Node: "n1", IDs: []string{store.FireID("x", at(0)), store.FireID("x", at(2))}, At: at(20), Reason: "operator"})
+	rs, err := b.s.AbandonRuns(b.ctx, store.AbandonRunsParams{Node: "n1", At: at(20), Reason: "operator"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIDs(t, "abandoned by id (finished runs stay)", ids(rs, runID), store.FireID("x", at(0)))
+	wantIDs(t, "abandoned (every running run of n1)", ids(rs, runID), fr.Run.ID, store.FireID("x", at(0)), store.FireID("x", at(1)))
 	r := getRun(t, b, store.FireID("x", at(0)))
 	wantEq(t, "Status", r.Status, store.RunAbandoned)
 	wantEq(t, "Error", r.Error, "operator")
 	wantTime(t, "EndedAt", r.EndedAt, at(20))
+	wantEq(t, "finished run", getRun(t, b, store.FireID("x", at(2))).Status, store.RunSucceeded)
+	wantEq(t, "blocked trigger released", getTrigger(t, b, "blk").State, store.TriggerWaiting)
+	wantEq(t, "n2's run", getRun(t, b, store.FireID("x", at(9))).Status, store.RunRunning)
 
+	if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: "x", ScheduledAt: at(30), Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
 	rs, err = b.s.AbandonRuns(b.ctx, store.AbandonRunsParams{Node: "n1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantIDs(t, "abandoned (all of n1)", ids(rs, runID), fr.Run.ID, store.FireID("x", at(1)))
-	if rs[0].Error == "" {
-		t.Fatal("abandoned without a reason: want a default error text")
+	if len(rs) != 1 || rs[0].Error == "" {
+		t.Fatalf("abandoned without a reason = %+v: want one run with a default error text", rs)
 	}
-	wantEq(t, "blocked trigger released", getTrigger(t, b, "blk").State, store.TriggerWaiting)
-	wantEq(t, "n2's run", getRun(t, b, store.FireID("x", at(9))).Status, store.RunRunning)
+	_, err = b.s.AbandonRuns(b.ctx, store.AbandonRunsParams{})
+	wantErr(t, "no node", err, store.ErrInvalid)
 }
 
-func testPruneRuns(t *testing.T, b *bundle) {
-	for i := range 4 {
-		if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: "p", ScheduledAt: at(i), Node: "n1"}); err != nil {
+// finishedRuns records n finished runs of a schedule, scheduled (and ended)
+// at from, from+1, ... seconds.
+func finishedRuns(t *testing.T, b *bundle, schedule string, from, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: schedule, ScheduledAt: at(from + i), StartedAt: at(from + i),
+			Node: "n1", Status: store.RunSucceeded}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	finish(t, b, "n1",
-		store.FinishRun{ID: store.FireID("p", at(0)), Status: store.RunSucceeded, EndedAt: at(10)},
-		store.FinishRun{ID: store.FireID("p", at(1)), Status: store.RunFailed, EndedAt: at(20)},
-		store.FinishRun{ID: store.FireID("p", at(2)), Status: store.RunSucceeded, EndedAt: at(30)},
-	)
-	n, err := b.s.PruneRuns(b.ctx, store.PruneRunsParams{EndedBefore: at(25)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantEq(t, "pruned", n, 2)
-	rs, err := b.s.ListRuns(b.ctx, store.ListRunsParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantIDs(t, "left", ids(rs, runID), store.FireID("p", at(2)), store.FireID("p", at(3)))
-	_, err = b.s.PruneRuns(b.ctx, store.PruneRunsParams{})
-	wantErr(t, "no time", err, store.ErrInvalid)
 }
 
-func testSchedulesCRUD(t *testing.T, b *bundle) {
-	cfg := json.RawMessage(`{"enabled":true,"type":"cron","schedule":"0 0 * * * ?","invokeService":"script"}`)
-	sc, err := b.s.CreateSchedule(b.ctx, store.CreateScheduleParams{ID: "api-1", Config: cfg, Now: at(1)})
+// running records a running run of a schedule, scheduled at sec.
+func running(t *testing.T, b *bundle, schedule string, sec int) {
+	t.Helper()
+	if _, err := b.s.StartRun(b.ctx, store.StartRunParams{ScheduleID: schedule, ScheduledAt: at(sec), Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func prune(t *testing.T, b *bundle, p store.PruneRunsParams) int {
+	t.Helper()
+	n, err := b.s.PruneRuns(b.ctx, p)
+	if err != nil {
+		t.Fatalf("PruneRuns(%+v): %v", p, err)
+	}
+	return n
+}
+
+// runsLeft returns the seconds (since t0) of the runs of a schedule, oldest
+// first.
+func runsLeft(t *testing.T, b *bundle, schedule string) string {
+	t.Helper()
+	rs, err := b.s.ListRuns(b.ctx, store.ListRunsParams{ScheduleID: schedule, Limit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantEq(t, "Revision", sc.Revision, 1)
-	wantTime(t, "CreatedAt", sc.CreatedAt, at(1))
-	_, err = b.s.CreateSchedule(b.ctx, store.CreateScheduleParams{ID: "api-1", Config: cfg})
-	wantErr(t, "create twice", err, store.ErrAlreadyExists)
+	var secs []int
+	for i := len(rs) - 1; i >= 0; i-- {
+		secs = append(secs, int(rs[i].ScheduledAt.Sub(t0)/time.Second))
+	}
+	return fmt.Sprint(secs)
+}
 
-	got, err := b.s.GetSchedule(b.ctx, store.GetScheduleParams{ID: "api-1"})
+func testPruneByAge(t *testing.T, b *bundle) {
+	finishedRuns(t, b, "p", 0, 3) // ended at 0, 1, 2
+	running(t, b, "p", -10)       // running for a long time: never pruned
+	wantEq(t, "pruned", prune(t, b, store.PruneRunsParams{KeepPerSchedule: -1, EndedBefore: at(2)}), 2)
+	wantEq(t, "left", runsLeft(t, b, "p"), "[-10 2]")
+	wantEq(t, "pruned again", prune(t, b, store.PruneRunsParams{KeepPerSchedule: -1, EndedBefore: at(2)}), 0)
+}
+
+func testPruneKeep(t *testing.T, b *bundle) {
+	finishedRuns(t, b, "a", 0, 5)
+	running(t, b, "a", 10) // the newest, and not counted among the kept
+	finishedRuns(t, b, "b", 0, 2)
+	wantEq(t, "pruned", prune(t, b, store.PruneRunsParams{KeepPerSchedule: 3}), 2)
+	wantEq(t, "a left", runsLeft(t, b, "a"), "[2 3 4 10]")
+	wantEq(t, "b left", runsLeft(t, b, "b"), "[0 1]")
+
+	// The default keeps 100 per schedule.
+	finishedRuns(t, b, "c", 0, store.DefaultKeepPerSchedule+5)
+	wantEq(t, "pruned by default", prune(t, b, store.PruneRunsParams{}), 5)
+	rs, err := b.s.ListRuns(b.ctx, store.ListRunsParams{ScheduleID: "c", Limit: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantEq(t, "Config", string(got.Config), string(cfg))
-	wantTime(t, "UpdatedAt", got.UpdatedAt, at(1))
-	_, err = b.s.GetSchedule(b.ctx, store.GetScheduleParams{ID: "nope"})
-	wantErr(t, "get unknown", err, store.ErrNotFound)
+	wantEq(t, "c left", len(rs), store.DefaultKeepPerSchedule)
+	wantTime(t, "c oldest left", rs[len(rs)-1].ScheduledAt, at(5))
+}
 
-	for _, id := range []string{"api-3", "api-2"} {
-		if _, err := b.s.CreateSchedule(b.ctx, store.CreateScheduleParams{ID: id, Config: cfg}); err != nil {
-			t.Fatal(err)
+// testPruneAgeAndCount: the maximum age applies to the newest runs too, and
+// the count to recent ones.
+func testPruneAgeAndCount(t *testing.T, b *bundle) {
+	finishedRuns(t, b, "old", 0, 2)
+	finishedRuns(t, b, "busy", 100, 5)
+	wantEq(t, "pruned", prune(t, b, store.PruneRunsParams{KeepPerSchedule: 3, EndedBefore: at(50)}), 4)
+	wantEq(t, "old left", runsLeft(t, b, "old"), "[]")
+	wantEq(t, "busy left", runsLeft(t, b, "busy"), "[102 103 104]")
+}
+
+// testPruneLimit: one call deletes at most Limit rows; calling again until
+// less than Limit comes back finishes the job.
+func testPruneLimit(t *testing.T, b *bundle) {
+	finishedRuns(t, b, "a", 0, 6)
+	finishedRuns(t, b, "b", 0, 6)
+	p := store.PruneRunsParams{KeepPerSchedule: 2, EndedBefore: at(1), Limit: 3}
+	var got []int
+	for {
+		n := prune(t, b, p)
+		got = append(got, n)
+		if n < p.Limit {
+			break
 		}
 	}
-	all, err := b.s.ListSchedules(b.ctx, store.ListSchedulesParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != 3 || all[0].ID != "api-1" || all[2].ID != "api-3" {
-		t.Fatalf("ListSchedules = %v, want api-1..3 in order", all)
-	}
-	page, err := b.s.ListSchedules(b.ctx, store.ListSchedulesParams{AfterID: "api-1", Limit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(page) != 1 || page[0].ID != "api-2" {
-		t.Fatalf("page after api-1 = %v, want [api-2]", page)
-	}
-
-	cfg2 := json.RawMessage(`{"enabled":false}`)
-	up, err := b.s.UpdateSchedule(b.ctx, store.UpdateScheduleParams{ID: "api-1", Config: cfg2, Revision: 1, Now: at(2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantEq(t, "updated Revision", up.Revision, 2)
-	wantEq(t, "updated Config", string(up.Config), string(cfg2))
-	wantTime(t, "updated UpdatedAt", up.UpdatedAt, at(2))
-	wantTime(t, "updated CreatedAt", up.CreatedAt, at(1))
-	_, err = b.s.UpdateSchedule(b.ctx, store.UpdateScheduleParams{ID: "api-1", Config: cfg, Revision: 1})
-	wantErr(t, "update stale revision", err, store.ErrConflict)
-	up, err = b.s.UpdateSchedule(b.ctx, store.UpdateScheduleParams{ID: "api-1", Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantEq(t, "unconditional update Revision", up.Revision, 3)
-	_, err = b.s.UpdateSchedule(b.ctx, store.UpdateScheduleParams{ID: "nope", Config: cfg})
-	wantErr(t, "update unknown", err, store.ErrNotFound)
-
-	err = b.s.DeleteSchedule(b.ctx, store.DeleteScheduleParams{ID: "api-1", Revision: 2})
-	wantErr(t, "delete stale revision", err, store.ErrConflict)
-	if err := b.s.DeleteSchedule(b.ctx, store.DeleteScheduleParams{ID: "api-1", Revision: 3}); err != nil {
-		t.Fatal(err)
-	}
-	err = b.s.DeleteSchedule(b.ctx, store.DeleteScheduleParams{ID: "api-1"})
-	wantErr(t, "delete twice", err, store.ErrNotFound)
+	wantEq(t, "deleted per call", fmt.Sprint(got), "[3 3 2]")
+	wantEq(t, "a left", runsLeft(t, b, "a"), "[4 5]")
+	wantEq(t, "b left", runsLeft(t, b, "b"), "[4 5]")
 }
 
-func testSchedulesInvalid(t *testing.T, b *bundle) {
-	_, err := b.s.CreateSchedule(b.ctx, store.CreateScheduleParams{ID: "", Config: json.RawMessage(`{}`)})
-	wantErr(t, "no id", err, store.ErrInvalid)
-	_, err = b.s.CreateSchedule(b.ctx, store.CreateScheduleParams{ID: "x", Config: json.RawMessage(`{`)})
-	wantErr(t, "bad JSON", err, store.ErrInvalid)
-	_, err = b.s.UpdateSchedule(b.ctx, store.UpdateScheduleParams{ID: "x", Config: json.RawMessage(`nope`)})
-	wantErr(t, "update bad JSON", err, store.ErrInvalid)
+// testPruneConcurrent: nodes pruning at once delete each row once, and
+// together exactly what one would.
+func testPruneConcurrent(t *testing.T, b *bundle) {
+	for i := range 10 {
+		finishedRuns(t, b, fmt.Sprintf("s%d", i), 0, 8)
+	}
+	hs := b.handles(3)
+	var deleted atomic.Int64
+	parallel(t, len(hs), func(i int) error {
+		for {
+			n, err := hs[i].PruneRuns(b.ctx, store.PruneRunsParams{KeepPerSchedule: 3, Limit: 7})
+			if err != nil {
+				return err
+			}
+			deleted.Add(int64(n))
+			if n < 7 {
+				return nil
+			}
+		}
+	})
+	wantEq(t, "deleted", deleted.Load(), int64(10*5))
+	wantEq(t, "left", len(allRuns(t, b)), 10*3)
 }
 
-func testScheduleDeleteTrigger(t *testing.T, b *bundle) {
-	if _, err := b.s.CreateSchedule(b.ctx, store.CreateScheduleParams{ID: "api-x", Config: json.RawMessage(`{}`)}); err != nil {
-		t.Fatal(err)
+// testPruneNoRefire: once a fire's run is pruned, the fire still cannot be
+// claimed again: the trigger remembers it.
+func testPruneNoRefire(t *testing.T, b *bundle) {
+	upsert(t, b, def("a", at(10)), def("once", at(10)))
+	for _, f := range []store.ClaimFire{claimFire("a", 10, 70), claimFire("once", 10, -1)} {
+		r := claimOne(t, b, "n1", f)
+		finish(t, b, "n1", store.FinishRun{ID: r.Run.ID, Status: store.RunSucceeded, EndedAt: at(11)})
 	}
-	upsert(t, b, def("api-x", at(1)), def("other", at(1)))
-	if err := b.s.DeleteSchedule(b.ctx, store.DeleteScheduleParams{ID: "api-x"}); err != nil {
-		t.Fatal(err)
+	wantEq(t, "pruned", prune(t, b, store.PruneRunsParams{KeepPerSchedule: -1, EndedBefore: at(1000)}), 2)
+	for _, f := range []store.ClaimFire{claimFire("a", 10, 70), claimFire("once", 10, -1)} {
+		wantErr(t, "claim of a pruned fire of "+f.ScheduleID, claim(t, b, "n2", f)[0].Err, store.ErrConflict)
 	}
-	_, err := b.s.GetTrigger(b.ctx, store.GetTriggerParams{ScheduleID: "api-x"})
-	wantErr(t, "trigger of a deleted schedule", err, store.ErrNotFound)
-	getTrigger(t, b, "other")
 }

@@ -1,8 +1,8 @@
 // Package storetest is the conformance suite every store backend passes:
 // Exercise runs one set of behaviour tests against a backend, ExerciseMigrations
-// checks its schema migrations, and BenchmarkFires measures acquire+complete
-// throughput. The SQLite and PostgreSQL backends run all three from their own
-// tests, so the two behave the same.
+// checks its schema migrations, and BenchmarkFires measures the throughput of
+// ClaimFires, the path the scheduler's fires take. The SQLite and PostgreSQL
+// backends run all three from their own tests, so the two behave the same.
 //
 // API is for Sundial's backends only; it is not stable.
 package storetest
@@ -118,45 +118,6 @@ func upsert(t *testing.T, b *bundle, defs ...store.TriggerDef) []store.UpsertTri
 	return res
 }
 
-func acquire(t *testing.T, b *bundle, node string, now time.Time, limit int) []store.Acquired {
-	t.Helper()
-	acq, err := b.s.AcquireDue(b.ctx, store.AcquireParams{Node: node, Now: now, Limit: limit})
-	if err != nil {
-		t.Fatalf("AcquireDue(%s): %v", node, err)
-	}
-	return acq
-}
-
-func acquireOne(t *testing.T, b *bundle, node string, now time.Time) store.Acquired {
-	t.Helper()
-	acq := acquire(t, b, node, now, 1)
-	if len(acq) != 1 {
-		t.Fatalf("AcquireDue(%s, %s) acquired %d triggers, want 1", node, now, len(acq))
-	}
-	return acq[0]
-}
-
-func fire(t *testing.T, b *bundle, node string, f store.CompleteFire) store.FireResult {
-	t.Helper()
-	res, err := b.s.CompleteFires(b.ctx, store.CompleteFiresParams{Node: node, Fires: []store.CompleteFire{f}})
-	if err != nil {
-		t.Fatalf("CompleteFires: %v", err)
-	}
-	if len(res) != 1 {
-		t.Fatalf("CompleteFires returned %d results, want 1", len(res))
-	}
-	return res[0]
-}
-
-func mustFire(t *testing.T, b *bundle, node string, f store.CompleteFire) store.FireResult {
-	t.Helper()
-	r := fire(t, b, node, f)
-	if r.Err != nil {
-		t.Fatalf("CompleteFires(%s): %v", f.ScheduleID, r.Err)
-	}
-	return r
-}
-
 func finish(t *testing.T, b *bundle, node string, fs ...store.FinishRun) []store.FinishResult {
 	t.Helper()
 	res, err := b.s.FinishRuns(b.ctx, store.FinishRunsParams{Node: node, Runs: fs})
@@ -169,22 +130,50 @@ func finish(t *testing.T, b *bundle, node string, fs ...store.FinishRun) []store
 	return res
 }
 
+// getTrigger returns the stored trigger of a schedule.
 func getTrigger(t *testing.T, b *bundle, id string) store.Trigger {
 	t.Helper()
-	tr, err := b.s.GetTrigger(b.ctx, store.GetTriggerParams{ScheduleID: id})
+	ts, err := b.s.ListTriggers(b.ctx, store.ListTriggersParams{})
 	if err != nil {
-		t.Fatalf("GetTrigger(%s): %v", id, err)
+		t.Fatalf("ListTriggers: %v", err)
 	}
-	return tr
+	for _, tr := range ts {
+		if tr.ScheduleID == id {
+			return tr
+		}
+	}
+	t.Fatalf("no trigger %s stored", id)
+	return store.Trigger{}
+}
+
+// findRun returns the recorded run with an id, and whether there is one.
+func findRun(t *testing.T, b *bundle, id string) (store.Run, bool) {
+	t.Helper()
+	for _, r := range allRuns(t, b) {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return store.Run{}, false
 }
 
 func getRun(t *testing.T, b *bundle, id string) store.Run {
 	t.Helper()
-	r, err := b.s.GetRun(b.ctx, store.GetRunParams{ID: id})
-	if err != nil {
-		t.Fatalf("GetRun(%s): %v", id, err)
+	r, ok := findRun(t, b, id)
+	if !ok {
+		t.Fatalf("no run %s recorded", id)
 	}
 	return r
+}
+
+// allRuns returns every recorded run, newest first.
+func allRuns(t *testing.T, b *bundle) []store.Run {
+	t.Helper()
+	rs, err := b.s.ListRuns(b.ctx, store.ListRunsParams{Limit: 1 << 20})
+	if err != nil {
+		t.Fatalf("ListRuns: %v", err)
+	}
+	return rs
 }
 
 func wantErr(t *testing.T, what string, err, target error) {
@@ -228,10 +217,10 @@ func wantIDs(t *testing.T, what string, got []string, want ...string) {
 	}
 }
 
-// parallel runs fn(i) for i in [0,n) concurrently and fails on the first
-// error.
-func parallel(t *testing.T, n int, fn func(i int) error) {
-	t.Helper()
+// race runs fn(i) for i in [0,n) concurrently, released together, and
+// returns the errors joined. It is the one harness of the tests and the
+// benchmark where nodes (or a node's workers) race for the same rows.
+func race(n int, fn func(i int) error) error {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	start := make(chan struct{})
@@ -243,10 +232,24 @@ func parallel(t *testing.T, n int, fn func(i int) error) {
 	}
 	close(start)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	return errors.Join(errs...)
+}
+
+// parallel is race that fails the test on an error.
+func parallel(t *testing.T, n int, fn func(i int) error) {
+	t.Helper()
+	if err := race(n, fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // timeZero is the zero time: "none" for optional times.
 var timeZero time.Time
+
+func wantRun(t *testing.T, what string, got, want store.Run) {
+	t.Helper()
+	g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want)
+	if g != w || !got.ScheduledAt.Equal(want.ScheduledAt) || !got.StartedAt.Equal(want.StartedAt) || !got.EndedAt.Equal(want.EndedAt) {
+		t.Fatalf("%s =\n  %s\nwant\n  %s", what, g, w)
+	}
+}

@@ -1,28 +1,28 @@
 // Package sqlcommon holds what the SQL backends share regardless of dialect:
 // the column lists of the store tables, the turning of scanned rows into
-// store types, result assembly, and the SQL fragments both dialects spell
-// the same. Placeholders, locking and connection handling stay with each
-// backend.
+// store types, result assembly, the SQL fragments both dialects spell the
+// same, and the checks and defaults of the params (check.go), so that both
+// reject the same inputs with the same errors. Placeholders, locking and
+// connection handling stay with each backend; the claim decision is in
+// claimrule.
 package sqlcommon
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"sundial/engine/store"
-	"sundial/engine/store/internal/storeutil"
+	"sundial/engine/store/internal/claimrule"
 )
 
 // Column lists, in the order the Codec scans them.
 const (
 	TriggerCols = `schedule_id, definition, config_hash, state, paused, next_fire_at, prev_fire_at,
-	times_triggered, node_id, acquired_at, last_node_id, revision, created_at, updated_at, data`
+	times_triggered, last_node_id, revision, created_at, updated_at, data`
 	RunCols = `id, schedule_id, scheduled_at, started_at, ended_at, node_id, status, error,
 	recoverable, recovery, recovered_from, attempt`
 	NodeCols = `id, state, started_at, first_seen_at, checked_in_at, reported_at, config_hash, info,
 	recovered_at, recovered_by, instance`
-	ScheduleCols = `id, config, revision, created_at, updated_at`
 )
 
 // UpsertTriggerSQL is UpsertTriggers' statement for one trigger; values is
@@ -39,8 +39,6 @@ func UpsertTriggerSQL(values string) string {
 				data = excluded.data,
 				next_fire_at = excluded.next_fire_at,
 				state = CASE WHEN triggers.state = 'blocked' AND excluded.state = 'waiting' THEN 'blocked' ELSE excluded.state END,
-				node_id = NULL,
-				acquired_at = NULL,
 				revision = triggers.revision + 1,
 				updated_at = excluded.updated_at
 			WHERE triggers.config_hash <> excluded.config_hash
@@ -104,18 +102,6 @@ func TriggerID(t store.Trigger) string { return t.ScheduleID }
 // RunID is the key of a run.
 func RunID(r store.Run) string { return r.ID }
 
-// One wraps the error of reading one row for what: store.ErrNotFound when
-// it is the driver's noRows.
-func One[T any](v T, err, noRows error, what string) (T, error) {
-	if errors.Is(err, noRows) {
-		return v, fmt.Errorf("%s: %w", what, store.ErrNotFound)
-	}
-	if err != nil {
-		return v, fmt.Errorf("%s: %w", what, err)
-	}
-	return v, nil
-}
-
 // Upserted turns the outcome of UpsertTriggerSQL into a result: inserted at
 // revision 1, updated after, unchanged (ok false, Trigger to be read) when
 // no row came back, which is the driver's noRows.
@@ -143,14 +129,14 @@ type Codec[T, B, S any] struct {
 // Trigger scans TriggerCols.
 func (c Codec[T, B, S]) Trigger(row Scanner) (store.Trigger, error) {
 	var (
-		t                                  store.Trigger
-		def, state, data                   string
-		paused                             B
-		next, prev, acquired, created, upd T
-		node, lastNode                     S
+		t                        store.Trigger
+		def, state, data         string
+		paused                   B
+		next, prev, created, upd T
+		lastNode                 S
 	)
 	err := row.Scan(&t.ScheduleID, &def, &t.ConfigHash, &state, &paused, &next, &prev,
-		&t.TimesTriggered, &node, &acquired, &lastNode, &t.Revision, &created, &upd, &data)
+		&t.TimesTriggered, &lastNode, &t.Revision, &created, &upd, &data)
 	if err != nil {
 		return t, err
 	}
@@ -158,10 +144,10 @@ func (c Codec[T, B, S]) Trigger(row Scanner) (store.Trigger, error) {
 	t.Data = []byte(data)
 	t.State = store.TriggerState(state)
 	t.Paused = c.Bool(paused)
-	t.NextFireAt, t.PrevFireAt, t.AcquiredAt = c.Time(next), c.Time(prev), c.Time(acquired)
+	t.NextFireAt, t.PrevFireAt = c.Time(next), c.Time(prev)
 	t.CreatedAt, t.UpdatedAt = c.Time(created), c.Time(upd)
-	t.NodeID, t.LastNodeID = c.Str(node), c.Str(lastNode)
-	storeutil.SetBlockingRunID(&t)
+	t.LastNodeID = c.Str(lastNode)
+	claimrule.SetBlockingRunID(&t)
 	return t, nil
 }
 
@@ -203,21 +189,6 @@ func (c Codec[T, B, S]) Node(row Scanner, now func() time.Time, extra ...any) (s
 	n.Skew = n.ReportedAt.Sub(n.CheckedInAt)
 	n.SinceCheckIn = now().Sub(n.CheckedInAt)
 	return n, nil
-}
-
-// Schedule scans ScheduleCols.
-func (c Codec[T, B, S]) Schedule(row Scanner) (store.Schedule, error) {
-	var (
-		sc       store.Schedule
-		cfg      string
-		cre, upd T
-	)
-	if err := row.Scan(&sc.ID, &cfg, &sc.Revision, &cre, &upd); err != nil {
-		return sc, err
-	}
-	sc.Config = []byte(cfg)
-	sc.CreatedAt, sc.UpdatedAt = c.Time(cre), c.Time(upd)
-	return sc, nil
 }
 
 // InsertRun is the head of an INSERT of new runs, up to the values.
