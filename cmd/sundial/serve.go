@@ -35,6 +35,8 @@ type serveOptions struct {
 	timeout   time.Duration
 	grace     time.Duration
 	reload    time.Duration
+	keepRuns  int
+	runMaxAge time.Duration
 	logLevel  string
 	logFormat string
 }
@@ -75,6 +77,8 @@ cannot be reached at start is an error.`,
 	f.DurationVar(&opts.checkIn, "checkin-interval", persist.DefaultCheckInInterval, "how often the node checks in to the store")
 	f.DurationVar(&opts.timeout, "node-timeout", persist.DefaultNodeTimeout, "how long a node may go without checking in before the others recover its runs (at least twice --checkin-interval)")
 	f.DurationVar(&opts.reload, "reload-timeout", daemon.DefaultReloadTimeout, "how long one load of the conf directory may take before it is abandoned and reported in /readyz")
+	f.IntVar(&opts.keepRuns, "keep-runs", daemon.DefaultKeepRuns, "finished runs kept in the store's history per schedule, whatever their age (-1: no limit by count)")
+	f.DurationVar(&opts.runMaxAge, "runs-max-age", daemon.DefaultRunMaxAge, "finished runs older than this are pruned from the store's history (-1s: no age limit)")
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, how long running runs may take to finish before they are interrupted")
 	f.StringVar(&opts.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json (one JSON object per line, durations in seconds)")
@@ -134,6 +138,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		NodeTimeout:     opts.timeout,
 		Grace:           opts.grace,
 		ReloadTimeout:   opts.reload,
+		Retention:       daemon.Retention{KeepPerSchedule: opts.keepRuns, MaxAge: opts.runMaxAge},
 		Logger:          logger,
 		Stdout:          os.Stdout,
 	})
@@ -157,6 +162,10 @@ func (o serveOptions) check() error {
 	case o.grace <= 0:
 		// The daemon reads a zero grace as its 30 s default.
 		err = fmt.Errorf("--grace %s: must be positive", o.grace)
+	case o.keepRuns == 0 || o.keepRuns < -1:
+		err = fmt.Errorf("--keep-runs %d: must be positive, or -1 for no limit", o.keepRuns)
+	case o.runMaxAge == 0 || o.runMaxAge < -time.Second:
+		err = fmt.Errorf("--runs-max-age %s: must be positive, or -1s for no limit", o.runMaxAge)
 	case o.reload <= 0:
 		err = fmt.Errorf("--reload-timeout %s: must be positive", o.reload)
 	}

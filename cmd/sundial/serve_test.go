@@ -234,6 +234,7 @@ func TestServe_FlagErrors(t *testing.T) {
 		{[]string{"--grace", "-1s"}, 2, "sundial: --grace -1s: must be positive\n"},
 		{[]string{"--grace", "0s"}, 2, "sundial: --grace 0s: must be positive\n"},
 		{[]string{"--reload-timeout", "0s"}, 2, "sundial: --reload-timeout 0s: must be positive\n"},
+		{[]string{"--keep-runs", "0"}, 2, "sundial: --keep-runs 0: must be positive, or -1 for no limit\n"},
 		{[]string{"--log-format", "xml"}, 2, "sundial: --log-format \"xml\": want text or json\n"},
 		{[]string{"--store", filepath.Join(missingDir, "x.db")}, 1, "sundial: --store " + filepath.Join(missingDir, "x.db") +
 			": directory " + missingDir + " does not exist (create it, or leave --store out for var/sundial.db beside the conf directory)\n"},

@@ -47,6 +47,9 @@ type Options struct {
 	// takes persist.DefaultCheckInInterval and persist.DefaultNodeTimeout.
 	CheckInInterval time.Duration
 	NodeTimeout     time.Duration
+	// Retention bounds the run history DB keeps; it is pruned in the
+	// background while the node runs.
+	Retention Retention
 
 	// Grace is how long Stop lets runs finish before cancelling them.
 	Grace time.Duration
@@ -72,6 +75,9 @@ type Options struct {
 	// applied, unchanged, invalid or failed. It runs on the reload path, so
 	// it must be quick; tests use it to wait for a reload instead of time.
 	OnApplied func(hash, result string)
+	// OnPruned, when set, is called after every pass of the run history's
+	// retention; tests use it to wait for one.
+	OnPruned func()
 }
 
 // Daemon is one running Sundial node. Create it with New, then Run it.
@@ -215,6 +221,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		}
 		// Deferred after the scheduler's Stop: its run ends go through it.
 		defer d.persist.Stop()
+		stopPruning := d.startPruning(ctx)
+		defer stopPruning()
 	}
 	// The scheduler's own context is not ctx: cancelling it would stop runs
 	// at once, without the grace period Stop gives them.
