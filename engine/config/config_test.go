@@ -292,6 +292,8 @@ func TestDirectory(t *testing.T) {
 		"schedule-dir.json":    ErrRead,
 		"schedule-loop.json":   ErrRead,
 		"schedule-bad id.json": ErrInvalidID,
+		"schedule-empty.json":  ErrEmpty,
+		"schedule-braces.yaml": ErrEmpty,
 	}
 	for file, sentinel := range wantErr {
 		errs := d.Errors[file]
@@ -309,9 +311,7 @@ func TestDirectory(t *testing.T) {
 		t.Errorf("duplicate error = %q", e)
 	}
 	wantWarn := map[string]error{
-		"scheduler-old.json":   ErrLegacyFileName,
-		"schedule-empty.json":  ErrEmpty,
-		"schedule-braces.yaml": ErrEmpty,
+		"scheduler-old.json": ErrLegacyFileName,
 	}
 	for file, sentinel := range wantWarn {
 		ws := d.Warnings[file]
@@ -518,7 +518,25 @@ func TestResolveScriptPath(t *testing.T) {
 			t.Errorf("ResolveScriptPath(%q) = %q, %v", in, got, err)
 		}
 	}
+	outside := t.TempDir()
+	write(t, outside, "secret.js", "1")
+	for link, target := range map[string]string{
+		"escape.js":       filepath.Join(outside, "secret.js"),
+		"escape-dir":      outside,
+		"inside-link.js":  "a.js",
+		"audit/parent.js": "../a.js",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, in := range []string{"inside-link.js", "audit/parent.js"} {
+		if _, err := ResolveScriptPath(dir, in); err != nil {
+			t.Errorf("ResolveScriptPath(%q) = %v; a symlink inside the directory is fine", in, err)
+		}
+	}
 	for in, sentinel := range map[string]error{
+		"escape.js": ErrInvalidValue, "escape-dir/secret.js": ErrInvalidValue, "audit": ErrNotRegular,
 		"missing.js": ErrScriptNotFound, "b.js": ErrScriptNotFound, "/etc/passwd": ErrInvalidValue, "../a.js": ErrInvalidValue, "script/../../a.js": ErrInvalidValue,
 	} {
 		if _, err := ResolveScriptPath(dir, in); !errors.Is(err, sentinel) {

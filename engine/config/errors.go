@@ -11,6 +11,7 @@ import (
 // them under a *FileError, so callers can classify with errors.Is.
 var (
 	ErrRead              = errors.New("unreadable file")
+	ErrNotRegular        = errors.New("not a regular file") // a FIFO, socket or device where a file was expected
 	ErrTooLarge          = errors.New("file too large")
 	ErrEncoding          = errors.New("invalid encoding")
 	ErrSyntax            = errors.New("syntax error")

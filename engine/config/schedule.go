@@ -97,7 +97,14 @@ func parseSchedule(in scheduleInput, env *scheduleEnv) scheduleResult {
 	root := c.decode(in.data, in.isYAML, env.props, used)
 	if root == nil || (root.kind == kindObject && len(root.keys) == 0) {
 		if len(c.errs) == 0 {
-			c.warnAt(nil, "", errorf(ErrEmpty, "empty schedule: no schedule is created"))
+			// An error, not "no schedule": a file truncated by an editor or a
+			// half-done checkout must not remove a running schedule (its
+			// last good version keeps running). Deleting the file removes it.
+			if root == nil {
+				c.errs = append(c.errs, &FileError{File: c.file, Line: 1, Col: 1, Err: errorf(ErrEmpty, "empty schedule file")})
+			} else {
+				c.errAt(root, "", errorf(ErrEmpty, "empty schedule file: {} defines nothing"))
+			}
 			return scheduleResult{errs: c.errs, warns: c.warns, empty: true, used: used}
 		}
 		return scheduleResult{errs: c.errs, warns: c.warns, used: used}

@@ -1,0 +1,113 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestEmptyFilesKeepLastGoodVersion: a schedule file that is empty (0
+// bytes, white space, comments only, or {}) is an error at 1:1, and the
+// schedule it held keeps running; an empty scheduler file is an error too
+// and keeps the previous settings. Deleting the file removes the schedule.
+func TestEmptyFilesKeepLastGoodVersion(t *testing.T) {
+	for name, content := range map[string]string{
+		"zero bytes":    "",
+		"white space":   " \n\t\r\n",
+		"line comment":  "// nothing here\n",
+		"block comment": "/* nothing */",
+		"empty object":  "{}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, "schedule-a.json", okSchedule)
+			write(t, dir, "scheduler.json", `{"threadPool": {"threadCount": 3}}`)
+			first, err := Load(dir, LoadOptions{Env: noEnv})
+			if err != nil || !first.Valid() {
+				t.Fatal(err, first.AllErrors())
+			}
+			write(t, dir, "schedule-a.json", content)
+			write(t, dir, "scheduler.json", content)
+			second, err := Load(dir, LoadOptions{Env: noEnv, Previous: first})
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := second.Errors["schedule-a.json"]
+			wantPos := filepath.Join(dir, "schedule-a.json") + ":1:1: empty schedule file"
+			if len(errs) != 1 || !errors.Is(errs[0], ErrEmpty) || !strings.HasPrefix(errs[0].Error(), wantPos) {
+				t.Errorf("schedule errors = %v, want %s", errs, wantPos)
+			}
+			if second.Schedules["a"] != first.Schedules["a"] {
+				t.Error("the emptied schedule did not keep its last good version")
+			}
+			if name != "empty object" {
+				errs = second.Errors["scheduler.json"]
+				want := filepath.Join(dir, "scheduler.json") + ":1:1: empty scheduler file"
+				if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), want) {
+					t.Errorf("scheduler errors = %v, want %s", errs, want)
+				}
+				if second.Scheduler.ThreadCount != 3 {
+					t.Errorf("threadCount = %d, want the previous 3", second.Scheduler.ThreadCount)
+				}
+			}
+			os.Remove(filepath.Join(dir, "schedule-a.json"))
+			third, err := Load(dir, LoadOptions{Env: noEnv, Previous: second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(third.Schedules) != 0 {
+				t.Errorf("a deleted file kept its schedule")
+			}
+		})
+	}
+}
+
+// TestNotRegularFiles: FIFOs (and other special files) named like config
+// files are errors that never block, whether they are listed as such, hide
+// behind a symlink, or are script files.
+func TestNotRegularFiles(t *testing.T) {
+	dir := t.TempDir()
+	scripts := t.TempDir()
+	for _, p := range []string{
+		filepath.Join(dir, "schedule-fifo.json"),
+		filepath.Join(dir, "scheduler.json"),
+		filepath.Join(dir, "boot.properties"),
+		filepath.Join(dir, "fifo-target"),
+		filepath.Join(scripts, "pipe.js"),
+	} {
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Skipf("mkfifo: %v", err)
+		}
+	}
+	if err := os.Symlink("fifo-target", filepath.Join(dir, "schedule-link.json")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "regular-target", okSchedule)
+	if err := os.Symlink("regular-target", filepath.Join(dir, "schedule-ok.json")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "schedule-script.json", `{"schedule": "0 0 * * * ?", "invokeService": "script",
+  "invokeContext": {"script": {"type": "text/javascript", "file": "pipe.js"}}}`)
+	d, err := Load(dir, LoadOptions{Env: noEnv, ScriptsDir: scripts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.IDs(), ","); got != "ok" {
+		t.Errorf("schedules = %s, want ok (the symlink to a regular file)", got)
+	}
+	for file, want := range map[string]string{
+		"schedule-fifo.json":   ":1:1: not a regular file",
+		"schedule-link.json":   ":1:1: not a regular file",
+		"scheduler.json":       ":1:1: not a regular file",
+		"boot.properties":      ":1:1: not a regular file",
+		"schedule-script.json": `:2:67: invokeContext.script.file: script file "pipe.js" is not a regular file`,
+	} {
+		errs := d.Errors[file]
+		if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), filepath.Join(dir, file)+want) {
+			t.Errorf("%s: errors = %v, want %s", file, errs, want)
+		}
+	}
+}
