@@ -30,6 +30,7 @@ var (
 	ErrLegacyFileName    = errors.New("legacy file name")
 	ErrLegacyCron        = errors.New("legacy cron syntax") // warnings: accepted as OpenIDM's Quartz 1 did
 	ErrEmpty             = errors.New("empty configuration")
+	ErrFrequent          = errors.New("very frequent trigger") // warnings: a simple trigger repeating more than once a second
 )
 
 // FileError is one problem in one configuration file. It renders as

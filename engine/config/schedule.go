@@ -292,8 +292,16 @@ func (b *builder) trigger(s *Schedule) {
 		}
 		s.RepeatInterval = time.Duration(ri) * time.Millisecond
 		s.RepeatCount = int(rc)
+		if ri > 0 && ri < minQuietInterval && rc != 0 {
+			b.warnAt(riNode, "/repeatInterval", errorf(ErrFrequent,
+				"repeatInterval: %d ms is below %d ms: the schedule fires more than once a second, and every fire is a run in the history", ri, minQuietInterval))
+		}
 	}
 }
+
+// minQuietInterval is the repeatInterval, in milliseconds, below which a
+// simple schedule gets a warning.
+const minQuietInterval = 1000
 
 // cron parses the schedule key of a cron schedule.
 func (b *builder) cron(s *Schedule, n *node) {

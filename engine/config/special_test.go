@@ -111,3 +111,38 @@ func TestNotRegularFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestFrequentSimpleTriggerWarns: a repeatInterval below one second is a
+// warning at its position, not an error; one second and more, or a schedule
+// that fires once, is quiet.
+func TestFrequentSimpleTriggerWarns(t *testing.T) {
+	for _, c := range []struct {
+		keys string
+		warn bool
+	}{
+		{`"repeatInterval": 1`, true},
+		{`"repeatInterval": 999, "repeatCount": 3`, true},
+		{`"repeatInterval": 1000`, false},
+		{`"repeatInterval": 500, "repeatCount": 0`, false},
+		{`"repeatInterval": 0, "repeatCount": 2`, false},
+		{`"repeatCount": 0`, false},
+	} {
+		data := `{"type": "simple", ` + c.keys + `, "invokeService": "sync", "invokeContext": {"action": "reconcile", "mapping": "m"}}`
+		s, errs := ParseScheduleJSON("s", []byte(data), ParseOptions{File: "f.json"})
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", c.keys, errs)
+		}
+		var got []string
+		for _, w := range s.Warnings {
+			if errors.Is(w, ErrFrequent) {
+				got = append(got, w.Error())
+			}
+		}
+		switch {
+		case c.warn && (len(got) != 1 || !strings.HasPrefix(got[0], "f.json:1:38: repeatInterval: ") || !strings.Contains(got[0], "below 1000 ms")):
+			t.Errorf("%s: warnings %q, want one at 1:38", c.keys, got)
+		case !c.warn && len(got) > 0:
+			t.Errorf("%s: unexpected warnings %q", c.keys, got)
+		}
+	}
+}
