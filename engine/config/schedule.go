@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"sundial/engine/trigger"
 )
 
 // ServicePrefix is prepended to invokeService names without a dot, as IDM
@@ -198,8 +200,51 @@ func (b *builder) build(id, rel string) *Schedule {
 	b.zone(s)
 	b.trigger(s)
 	b.times(s)
+	b.checkTrigger(s)
 	b.service(s)
 	return s
+}
+
+// checkTrigger runs the schedule's conversion to a trigger (Schedule.Trigger,
+// the trigger package's rules) and reports a rule it breaks at the key at
+// fault, unless that key has an error already (a cron expression that does
+// not parse, a negative repeatCount the schema reported).
+func (b *builder) checkTrigger(s *Schedule) {
+	if s.Type == TypeCron && s.Cron == nil {
+		return // no valid expression: reported with its reason
+	}
+	_, err := s.Trigger(TriggerOptions{DefaultLocation: b.env.loc})
+	if err == nil {
+		return
+	}
+	key := "type"
+	if se, ok := err.(*trigger.SpecError); ok {
+		switch se.Field {
+		case trigger.FieldMisfirePolicy:
+			key = "misfirePolicy"
+		case trigger.FieldCalendar:
+			key = "schedule"
+		case trigger.FieldRepeatInterval:
+			key = "repeatInterval"
+		case trigger.FieldRepeatCount:
+			key = "repeatCount"
+		case trigger.FieldEnd:
+			key = "endTime"
+		}
+	}
+	ptr := "/" + key
+	for _, e := range b.errs {
+		// An end time before the start needs both times read, so it is
+		// never a repeat of an endTime error (e.g. its offset).
+		if fe, ok := e.(*FileError); ok && fe.Pointer == ptr && key != "endTime" {
+			return
+		}
+	}
+	n := b.root.get(key)
+	if n == nil {
+		n = b.root
+	}
+	b.errAt(n, ptr, errorw(ErrInvalidValue, err, "%s: %v", key, err))
 }
 
 // logLevels are the values of invokeLogLevel, lower case.
@@ -283,8 +328,6 @@ func (b *builder) trigger(s *Schedule) {
 			if ri == 0 {
 				rc = 0
 			}
-		case rc == -1 && ri == 0:
-			b.errAt(rcNode, "/repeatCount", errorf(ErrInvalidValue, "repeatCount: -1 (forever) needs a repeatInterval greater than 0"))
 		}
 		if ri > int64(time.Duration(1<<63-1)/time.Millisecond) {
 			b.errAt(riNode, "/repeatInterval", errorf(ErrInvalidValue, "repeatInterval: %d ms is out of range", ri))
@@ -346,9 +389,6 @@ func (b *builder) times(s *Schedule) {
 	}
 	if startOff != "" && endOff != "" && startOff != endOff {
 		b.errAt(endN, "/endTime", errorf(ErrInvalidTime, "endTime: offset %s differs from the offset %s of startTime", endOff, startOff))
-	}
-	if end.Before(start) {
-		b.errAt(endN, "/endTime", errorf(ErrInvalidTime, "endTime %s is before startTime %s", endN.s, startN.s))
 	}
 }
 
