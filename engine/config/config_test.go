@@ -444,16 +444,56 @@ func TestParseScheduleJSON(t *testing.T) {
 	}
 }
 
+// TestTimeZones pins the zone ids ParseZone accepts (Java's forms), their
+// offsets and normalised names, and that an error lists the forms.
 func TestTimeZones(t *testing.T) {
 	z := &zoneCache{}
-	for _, ok := range []string{"UTC", "GMT", "America/Los_Angeles", "GMT+01:00", "GMT-05:30", "Europe/Paris"} {
-		if _, err := z.load(ok); err != nil {
-			t.Errorf("%s: %v", ok, err)
+	at := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		in, name string
+		offset   int // seconds east of UTC, on 2026-01-15
+	}{
+		{"UTC", "UTC", 0},
+		{"GMT", "GMT", 0},
+		{"UT", "UT", 0},
+		{"Z", "Z", 0},
+		{"Europe/Paris", "Europe/Paris", 3600},
+		{"America/Los_Angeles", "America/Los_Angeles", -8 * 3600},
+		{"Etc/GMT+2", "Etc/GMT+2", -2 * 3600}, // POSIX sign, as in Java
+		{"GMT+2", "GMT+02:00", 2 * 3600},      // Java sign: ahead of UTC
+		{"GMT+02", "GMT+02:00", 2 * 3600},
+		{"GMT+02:00", "GMT+02:00", 2 * 3600},
+		{"GMT+2:00", "GMT+02:00", 2 * 3600},
+		{"GMT+0530", "GMT+05:30", 5*3600 + 1800},
+		{"GMT-05:30", "GMT-05:30", -(5*3600 + 1800)},
+		{"GMT-5", "GMT-05:00", -5 * 3600},
+		{"GMT+0", "GMT", 0},
+		{"UTC+1", "UTC+01:00", 3600},
+		{"UTC-10:00", "UTC-10:00", -10 * 3600},
+		{"UT+01:30", "UT+01:30", 5400},
+		{"+02:00", "+02:00", 2 * 3600},
+		{"-5", "-05:00", -5 * 3600},
+		{"+00:00", "Z", 0},
+		{"GMT+18", "GMT+18:00", 18 * 3600},
+		{"GMT+123", "GMT+01:23", 3600 + 23*60}, // h then mm, as java.util.TimeZone reads it
+	} {
+		loc, err := z.load(c.in)
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		if _, off := at.In(loc).Zone(); loc.String() != c.name || off != c.offset {
+			t.Errorf("%s: zone %s with offset %d, want %s with %d", c.in, loc, off, c.name, c.offset)
 		}
 	}
-	for _, bad := range []string{"utc", "GMT+1", "+01:00", "Local", "../etc/passwd", "Mars/Base", "GMT+25:00"} {
-		if _, err := z.load(bad); err == nil || !errors.Is(err, ErrInvalidTimeZone) {
-			t.Errorf("%s: err = %v", bad, err)
+	for _, bad := range []string{"utc", "gmt+2", "GMT+", "GMT+19", "GMT+18:30", "GMT+2:60", "GMT+1:5", "GMT 2", "+", "Local", "", "../etc/passwd", "/etc/localtime", "Mars/Base", "GMT+25:00"} {
+		_, err := z.load(bad)
+		if err == nil || !errors.Is(err, ErrInvalidTimeZone) {
+			t.Errorf("%q: err = %v", bad, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), zoneForms) {
+			t.Errorf("%q: the error does not list the accepted forms: %v", bad, err)
 		}
 	}
 }

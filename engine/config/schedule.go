@@ -664,36 +664,15 @@ type zoneCache struct {
 	m sync.Map // name → *time.Location
 }
 
-var gmtOffset = regexp.MustCompile(`^GMT([+-])(\d{2}):(\d{2})$`)
-
-// load returns the zone named name. Like IDM, it accepts only ids that
-// round-trip exactly: IANA names ("Europe/Paris", "UTC", "GMT") and
-// "GMT+hh:mm"; "utc", "GMT+1" and "Local" are errors.
+// load returns the zone named name (see ParseZone), parsing each name
+// once.
 func (z *zoneCache) load(name string) (*time.Location, error) {
 	if v, ok := z.m.Load(name); ok {
 		return v.(*time.Location), nil
 	}
-	var loc *time.Location
-	if m := gmtOffset.FindStringSubmatch(name); m != nil {
-		h, _ := strconv.Atoi(m[2])
-		mi, _ := strconv.Atoi(m[3])
-		off := h*3600 + mi*60
-		if h > 23 || mi > 59 {
-			return nil, errorf(ErrInvalidTimeZone, "unknown time zone %q", name)
-		}
-		if m[1] == "-" {
-			off = -off
-		}
-		loc = time.FixedZone(name, off)
-	} else {
-		if name == "Local" || strings.ContainsAny(name, " \\") || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
-			return nil, errorf(ErrInvalidTimeZone, "unknown time zone %q: use an IANA name such as \"Europe/Paris\" or \"UTC\"", name)
-		}
-		l, err := time.LoadLocation(name)
-		if err != nil {
-			return nil, errorw(ErrInvalidTimeZone, err, "unknown time zone %q: use an IANA name such as \"Europe/Paris\" or \"UTC\"", name)
-		}
-		loc = l
+	loc, err := ParseZone(name)
+	if err != nil {
+		return nil, err
 	}
 	z.m.Store(name, loc)
 	return loc, nil
