@@ -586,7 +586,7 @@ func TestResolveScriptPath(t *testing.T) {
 }
 
 func TestParseProperties(t *testing.T) {
-	props, errs := parseProperties([]byte("# comment\n! other\n  a = 1\nb:2\nc 3\nd=x=y\ne=multi \\\n   line\nf=\\u00e9\\t\ng=\\uZZZZ\nkey\\ with\\ space=v\n\n"))
+	props, _, errs := parseProperties([]byte("# comment\n! other\n  a = 1\nb:2\nc 3\nd=x=y\ne=multi \\\n   line\nf=\\u00e9\\t\ng=\\uZZZZ\nkey\\ with\\ space=v\n\n"))
 	want := map[string]string{"a": "1", "b": "2", "c": "3", "d": "x=y", "e": "multi line", "f": "é\t", "key with space": "v"}
 	if len(errs) != 1 || errs[0].line != 10 {
 		t.Errorf("errors = %v", errs)

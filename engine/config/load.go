@@ -62,7 +62,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 
 	// boot.properties first: every other file may reference it.
 	props := &properties{env: env, defaults: builtinProperties(hostname())}
-	props.boot = l.loadBoot(files.boot)
+	props.boot = l.loadBoot(files.boot, props)
 	allUsed := substituted{}
 
 	zones := &zoneCache{}
@@ -296,7 +296,7 @@ func (l *loader) addFile(rel string, errs, warns []error) {
 
 // loadBoot reads boot.properties. A file with a bad line is not applied at
 // all; the previous snapshot's properties stay.
-func (l *loader) loadBoot(paths []string) map[string]string {
+func (l *loader) loadBoot(paths []string, props *properties) map[string]string {
 	if len(paths) == 0 {
 		return nil
 	}
@@ -310,11 +310,20 @@ func (l *loader) loadBoot(paths []string) map[string]string {
 		return nil
 	}
 	l.fileHash[rel] = hashBytes(data)
-	props, serrs := parseProperties(data)
+	raw, positions, serrs := parseProperties(data)
 	for _, se := range serrs {
 		l.addFile(rel, []error{&FileError{File: l.display(rel), Line: se.line, Col: se.col, Err: errorf(ErrSyntax, "syntax error: %s", se.msg)}}, nil)
 	}
-	if len(serrs) > 0 {
+	var values map[string]string
+	if len(serrs) == 0 {
+		var perrs []propertyError
+		values, perrs = resolveBoot(raw, positions, props)
+		for _, pe := range perrs {
+			at := positions[pe.key]
+			l.addFile(rel, []error{&FileError{File: l.display(rel), Line: at.line, Col: at.col, Err: pe.err}}, nil)
+		}
+	}
+	if values == nil {
 		// A bad file applies none of its lines: the last good version stands,
 		// or, on a first load, only the built-in defaults.
 		if l.opts.Previous != nil {
@@ -322,7 +331,7 @@ func (l *loader) loadBoot(paths []string) map[string]string {
 		}
 		return nil
 	}
-	return props
+	return values
 }
 
 // loadScheduler reads scheduler.json; on errors it keeps the previous

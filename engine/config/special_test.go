@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,5 +145,66 @@ func TestFrequentSimpleTriggerWarns(t *testing.T) {
 		case !c.warn && len(got) > 0:
 			t.Errorf("%s: unexpected warnings %q", c.keys, got)
 		}
+	}
+}
+
+// TestBootPropertiesNestedReferences: a boot.properties value may reference
+// other keys (the environment and the defaults included); a cycle, a chain
+// too deep or an undefined key is an error at the value, and the file is not
+// applied.
+func TestBootPropertiesNestedReferences(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "boot.properties", "host=idm.example.com\nport=&{openidm.port.http}\nurl=https://&{host}:&{port}/&{path|openidm}\nnode=&{url} on &{NODE_NAME_FROM_ENV}\nNODE_NAME_FROM_ENV=unused\nlit=\\\\&{host}\n")
+	write(t, dir, "schedule-a.json", `{"schedule": "0 0 * * * ?", "invokeService": "sync", "invokeContext": {"action": "reconcile", "mapping": "&{node}"}}`)
+	d, err := Load(dir, LoadOptions{Env: envOf(map[string]string{"NODE_NAME_FROM_ENV": "n1"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Valid() {
+		t.Fatal(d.AllErrors())
+	}
+	if got, want := d.Properties["node"], "https://idm.example.com:8080/openidm on n1"; got != want {
+		t.Errorf("node = %q, want %q", got, want)
+	}
+	if got := d.Properties["lit"]; got != "&{host}" {
+		t.Errorf("lit = %q, want the literal &{host}", got)
+	}
+
+	deep := ""
+	for i := range maxReferenceDepth + 1 {
+		deep += fmt.Sprintf("k%d=&{k%d}\n", i, i+1)
+	}
+	deep += fmt.Sprintf("k%d=end\n", maxReferenceDepth+1)
+	for _, c := range []struct {
+		name, boot string
+		want       []string // line:col: message prefix
+	}{
+		{"self", "a=x &{a}\n", []string{`1:3: property "a": reference cycle &{a} → &{a}`}},
+		{"two", "# c\nb = &{a}\n  a = &{b}\n", []string{`2:5: property "b": reference cycle &{b} → &{a} → &{b}`}},
+		{"three through a chain", "x=&{a}\na=&{b}\nb=&{c}\nc=&{a}\n", []string{`2:3: property "a": reference cycle &{a} → &{b} → &{c} → &{a}`}},
+		{"undefined", "a=1\nb=&{nope}\n", []string{`2:3: property "b": property "nope" is not defined`}},
+		{"too deep", deep, []string{fmt.Sprintf("1:4: property \"k0\": property references nested deeper than %d", maxReferenceDepth)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, "boot.properties", c.boot)
+			write(t, dir, "schedule-a.json", okSchedule)
+			d, err := Load(dir, LoadOptions{Env: noEnv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := d.Errors["boot.properties"]
+			if len(errs) != len(c.want) {
+				t.Fatalf("errors = %v, want %q", errs, c.want)
+			}
+			for i, w := range c.want {
+				if got := errs[i].Error(); !strings.HasPrefix(got, filepath.Join(dir, "boot.properties")+":"+w) {
+					t.Errorf("error %q, want %s", got, w)
+				}
+			}
+			if _, ok := d.Properties["a"]; ok {
+				t.Error("a boot.properties with errors was applied")
+			}
+		})
 	}
 }
