@@ -81,7 +81,7 @@ func TestBadFixtures(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			d, err := Load(dir, LoadOptions{ScriptsDir: scripts, Env: noEnv})
+			d, err := Load(dir, LoadOptions{ScriptsDir: scripts, Env: noEnv, CheckScript: compileJS})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,7 +26,8 @@ var (
 	ErrInvalidTimeZone   = errors.New("invalid time zone")
 	ErrUnknownService    = errors.New("unknown service")
 	ErrScriptNotFound    = errors.New("script not found")
-	ErrIgnored           = errors.New("ignored") // warnings: a key, a file or a value that has no effect
+	ErrScript            = errors.New("invalid script") // LoadOptions.CheckScript's error
+	ErrIgnored           = errors.New("ignored")        // warnings: a key, a file or a value that has no effect
 	ErrLegacyFileName    = errors.New("legacy file name")
 	ErrLegacyCron        = errors.New("legacy cron syntax") // warnings: accepted as OpenIDM's Quartz 1 did
 	ErrEmpty             = errors.New("empty configuration")

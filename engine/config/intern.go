@@ -14,6 +14,16 @@ type loadCache struct {
 	mu    sync.Mutex
 	crons map[string]*cron.Expression // by spec as written and by normalised spec
 	strs  map[string]any              // boxed strings, by value
+	files scriptChecks                // CheckScript's results for script files
+}
+
+// scriptChecks returns the Load's script file checks; nil (no sharing)
+// for a nil cache.
+func (c *loadCache) scriptChecks() *scriptChecks {
+	if c == nil {
+		return nil
+	}
+	return &c.files
 }
 
 func newLoadCache() *loadCache {

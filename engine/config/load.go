@@ -31,6 +31,17 @@ type LoadOptions struct {
 	Previous *Desired
 	// Logger receives debug lines about ignored files; nil discards them.
 	Logger *slog.Logger
+	// CheckScript, when set, checks every script of the directory: each
+	// inline "source" (name: the schedule file's path as shown in errors)
+	// and each script "file" (name: its path under ScriptsDir; read as
+	// config files are, a regular file of at most 1 MiB, once per Load).
+	// An error makes the schedule invalid. When the error has a method
+	// Position() (line, col int) (col in bytes of the line, as goja counts
+	// it), it is reported at that place: path:line:col of a script file, or,
+	// for an inline source, the place in the schedule file the script
+	// position maps to (exact for JSON strings and YAML literal blocks;
+	// see sourcePosition).
+	CheckScript func(name string, src []byte) error
 }
 
 // Load reads the conf directory dir and returns its validated snapshot.
@@ -68,7 +79,8 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	zones := &zoneCache{}
 	sc := l.loadScheduler(files.scheduler, props, allUsed, zones)
 
-	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones, cache: newLoadCache()}
+	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones, cache: newLoadCache(),
+		checkScript: opts.CheckScript}
 	schedules := l.loadSchedules(files.schedules, senv, allUsed)
 
 	d := &Desired{

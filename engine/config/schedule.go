@@ -74,7 +74,8 @@ type scheduleEnv struct {
 	loc              *time.Location
 	persistedDefault bool
 	zones            *zoneCache
-	cache            *loadCache // nil: nothing shared between schedules
+	cache            *loadCache                          // nil: nothing shared between schedules
+	checkScript      func(name string, src []byte) error // LoadOptions.CheckScript; nil: scripts are not checked
 }
 
 type scheduleInput struct {
@@ -112,7 +113,7 @@ func parseSchedule(in scheduleInput, env *scheduleEnv) scheduleResult {
 		return scheduleResult{errs: c.errs, warns: c.warns, used: used}
 	}
 	c.validateSchema("schedule", root)
-	b := &builder{fileCtx: c, root: root, env: env}
+	b := &builder{fileCtx: c, root: root, env: env, data: in.data}
 	s := b.build(in.id, in.rel)
 	sortErrors(c.errs)
 	sortErrors(c.warns)
@@ -145,6 +146,7 @@ type builder struct {
 	*fileCtx
 	root *node
 	env  *scheduleEnv
+	data []byte // the file, for mapping script positions into it
 }
 
 func boolean(n *node, def bool) bool {
@@ -483,9 +485,15 @@ func (b *builder) script(n *node, ptr string) {
 			}
 			break
 		}
-		if _, err := ResolveScriptPath(b.env.scriptsDir, file.s); err != nil {
+		path, err := ResolveScriptPath(b.env.scriptsDir, file.s)
+		switch {
+		case err != nil:
 			b.errAt(file, ptr+"/"+fileKey, prefixed(dottedPath(ptr+"/"+fileKey), err))
+		case b.env.checkScript != nil:
+			b.checkScriptFile(file, ptr+"/"+fileKey, path)
 		}
+	case !source.isNull() && source.kind == kindString && b.env.checkScript != nil && !b.failed[source]:
+		b.checkInlineScript(source, ptr+"/source")
 	}
 	if t := n.get("timeout"); t != nil && t.kind == kindString {
 		if _, err := ParseDuration(t.s); err != nil {
