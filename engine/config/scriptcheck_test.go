@@ -18,7 +18,7 @@ type jsError struct {
 	line, col int
 }
 
-func (e *jsError) Error() string            { return fmt.Sprintf("%s:%d:%d: %s", e.name, e.line, e.col, e.msg) }
+func (e *jsError) Error() string             { return fmt.Sprintf("%s:%d:%d: %s", e.name, e.line, e.col, e.msg) }
 func (e *jsError) Position() (line, col int) { return e.line, e.col }
 
 // compileJS is a CheckScript that parses and compiles with goja, reporting
