@@ -227,7 +227,7 @@ func TestEnvironmentOverridesBootProperties(t *testing.T) {
 	if !d.Valid() {
 		t.Fatal(d.AllErrors())
 	}
-	got := d.Schedules["p"].InvokeContext
+	got := d.Schedules["p"].InvokeContext.Map()
 	want := map[string]any{"ab": "from-env", "cd": "from-boot", "node": "n7", "def": "dflt", "env": "env2", "lit": "&{a.b}"}
 	for k, v := range want {
 		if got[k] != v {
@@ -832,10 +832,11 @@ func TestLoadShares(t *testing.T) {
 	if s["s0"].InvokeLogLevel != "info" || s["s0"].Type != TypeCron {
 		t.Errorf("log level %q, type %q", s["s0"].InvokeLogLevel, s["s0"].Type)
 	}
-	a := s["s0"].InvokeContext["script"].(map[string]any)
-	b := s["s1"].InvokeContext["script"].(map[string]any)
-	if unsafe.StringData(a["type"].(string)) != unsafe.StringData(b["type"].(string)) {
-		t.Error("invokeContext strings not shared")
+	if a, b := s["s0"].InvokeContext.JSON(), s["s1"].InvokeContext.JSON(); unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("equal invokeContexts not shared")
+	}
+	if got, want := s["s0"].InvokeContext.JSON(), `{"script":{"source":"1","type":"text/javascript"}}`; got != want {
+		t.Errorf("invokeContext = %s, want %s", got, want)
 	}
 	if n := unsafe.Sizeof(Schedule{}); n > 288 {
 		t.Errorf("Schedule is %d bytes, want at most 288 (a size class)", n)
@@ -893,7 +894,7 @@ func TestBadBootPropertiesKeepPrevious(t *testing.T) {
 	if got := next.Properties["color"]; got != "red" {
 		t.Errorf("color = %q after a bad edit, want the previous \"red\"", got)
 	}
-	if got := next.Schedules["p"].InvokeContext["c"]; got != "red" {
+	if got := next.Schedules["p"].InvokeContext.Map()["c"]; got != "red" {
 		t.Errorf("schedule sees color %v, want \"red\"", got)
 	}
 }

@@ -85,7 +85,7 @@ type Schedule struct {
 	MisfirePolicy string         // MisfireFireAndProceed or MisfireDoNothing
 
 	InvokeService  string         // short name: script, taskscanner, sync, provisioner, job, or as written when unknown
-	InvokeContext  map[string]any // as written, after property substitution
+	InvokeContext  InvokeContext  // as written, after property substitution; decoded by the service that runs it
 	InvokeLogLevel string         // trace, debug, info, warn, error, fatal
 	Description    string         // Sundial's addition, optional
 

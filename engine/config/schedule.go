@@ -445,14 +445,16 @@ func (b *builder) service(s *Schedule) {
 	}
 	ctxNode := b.root.get("invokeContext")
 	if ctxNode != nil && ctxNode.kind == kindObject {
-		// The schema check already converted the document: take its
+		// The schema check already converted the document: encode its
 		// invokeContext rather than converting it again.
+		var m map[string]any
 		if doc, ok := b.value.(map[string]any); ok {
-			s.InvokeContext, _ = doc["invokeContext"].(map[string]any)
+			m, _ = doc["invokeContext"].(map[string]any)
 		}
-		if s.InvokeContext == nil {
-			s.InvokeContext, _ = ctxNode.valueWith(b.cache).(map[string]any)
+		if m == nil {
+			m, _ = ctxNode.valueWith(b.cache).(map[string]any)
 		}
+		s.InvokeContext = b.cache.encodeContext(m)
 	}
 	switch s.InvokeService {
 	case "script":
@@ -576,8 +578,8 @@ func (b *builder) macros(n *node, ptr string) {
 // to org.forgerock.openidm.<name>, invokeContext, invokeLogLevel, timeZone,
 // startTime, endTime, concurrentExecution, …) for the REST API. It is built
 // on each call, not kept: a snapshot of many schedules would otherwise hold
-// a map per schedule that only the API reads. The map is the caller's;
-// invokeContext is the schedule's own (do not modify it).
+// a map per schedule that only the API reads. The map, invokeContext
+// included, is the caller's.
 func (s *Schedule) Config() map[string]any {
 	nullable := func(v string) any {
 		if v == "" {
@@ -590,8 +592,8 @@ func (s *Schedule) Config() map[string]any {
 		service = ServicePrefix + service
 	}
 	var ctx any
-	if s.InvokeContext != nil {
-		ctx = s.InvokeContext
+	if m := s.InvokeContext.Map(); m != nil {
+		ctx = m
 	}
 	cfg := map[string]any{
 		"enabled":             s.Enabled,

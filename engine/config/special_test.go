@@ -208,3 +208,31 @@ func TestBootPropertiesNestedReferences(t *testing.T) {
 		})
 	}
 }
+
+// TestInvokeContextRoundTrip: the invokeContext kept as canonical JSON
+// decodes to what the file said, as a new map at each call.
+func TestInvokeContextRoundTrip(t *testing.T) {
+	s, errs := ParseScheduleJSON("s", []byte(`{"schedule": "0 0 * * * ?", "invokeService": "x.y", "invokeContext": {
+		"b": [1, -2.5, true, null, "é <&> \"q\""], "a": {"n": 9007199254740993, "empty": {}}, "big": 1e300}}`), ParseOptions{})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	want := `{"a":{"empty":{},"n":9007199254740993},"b":[1,-2.5,true,null,"é <&> \"q\""],"big":1e+300}`
+	if got := s.InvokeContext.JSON(); got != want {
+		t.Errorf("JSON = %s\nwant   %s", got, want)
+	}
+	m := s.InvokeContext.Map()
+	if n := m["a"].(map[string]any)["n"]; n != int64(9007199254740993) {
+		t.Errorf("a.n = %#v, want the exact int64", n)
+	}
+	if b := m["b"].([]any); b[1] != -2.5 || b[4] != `é <&> "q"` {
+		t.Errorf("b = %#v", b)
+	}
+	m["a"] = "changed"
+	if s.InvokeContext.Map()["a"] == "changed" {
+		t.Error("Map returned a shared map")
+	}
+	if (InvokeContext{}).Map() != nil || !(InvokeContext{}).IsZero() {
+		t.Error("the zero InvokeContext is not empty")
+	}
+}
