@@ -219,7 +219,7 @@ func (b *builder) checkTrigger(s *Schedule) {
 	if err == nil {
 		return
 	}
-	key := "type"
+	key, sentinel := "type", ErrInvalidValue
 	if se, ok := err.(*trigger.SpecError); ok {
 		switch se.Field {
 		case trigger.FieldMisfirePolicy:
@@ -231,7 +231,7 @@ func (b *builder) checkTrigger(s *Schedule) {
 		case trigger.FieldRepeatCount:
 			key = "repeatCount"
 		case trigger.FieldEnd:
-			key = "endTime"
+			key, sentinel = "endTime", ErrInvalidTime
 		}
 	}
 	ptr := "/" + key
@@ -246,7 +246,7 @@ func (b *builder) checkTrigger(s *Schedule) {
 	if n == nil {
 		n = b.root
 	}
-	b.errAt(n, ptr, errorw(ErrInvalidValue, err, "%s: %v", key, err))
+	b.errAt(n, ptr, errorw(sentinel, err, "%s: %v", key, err))
 }
 
 // logLevels are the values of invokeLogLevel, lower case.
