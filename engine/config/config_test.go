@@ -727,6 +727,11 @@ func FuzzLoadSchedule(f *testing.F) {
 		scriptsDir: "testdata/scripts",
 		loc:        time.UTC,
 		zones:      &zoneCache{},
+		// Every inline script "fails" somewhere in it (or past its end), so
+		// that mapping script positions into arbitrary files is fuzzed too.
+		checkScript: func(name string, src []byte) error {
+			return &jsError{name: name, msg: "x", line: 1 + len(src)%3, col: 1 + len(src)%11}
+		},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, isYAML := range []bool{false, true} {
