@@ -55,7 +55,10 @@
 // A script "file" (or its old spelling "name") is a relative path under the
 // scripts directory (LoadOptions.ScriptsDir). It is looked up as written and
 // then without a leading "script/", IDM's project layout: "script/x.js" and
-// "x.js" both find <scripts>/x.js. See ResolveScriptPath.
+// "x.js" both find <scripts>/x.js. It must be a regular file that, symlinks
+// resolved, stays inside the scripts directory. See ResolveScriptPath.
+// With LoadOptions.CheckScript, every inline source and script file is also
+// compiled, and its errors are reported at file:line:col.
 //
 // # Compatibility choices
 //
