@@ -55,6 +55,8 @@ func BenchmarkLoad100kIdle(b *testing.B) {
 			b.Fatalf("loaded %d schedules, errors %v", len(d.Schedules), d.AllErrors()[:1])
 		}
 		runtime.GC()
+		// HEAPPROF=file writes a heap profile of the loaded snapshot
+		// (what -memprofile, taken at the end, no longer holds).
 		if p := os.Getenv("HEAPPROF"); p != "" {
 			f, _ := os.Create(p)
 			pprof.WriteHeapProfile(f)
