@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"sundial/engine/config"
 	"sundial/engine/cron"
 )
 
@@ -134,14 +135,15 @@ func newCronExplainCmd() *cobra.Command {
 	return cmd
 }
 
-// loadZone loads an IANA zone; "" means the local zone.
+// loadZone reads a zone as schedule files do (config.ParseZone); "" means
+// the local zone.
 func loadZone(name string) (*time.Location, error) {
 	if name == "" {
 		return time.Local, nil
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := config.ParseZone(name)
 	if err != nil {
-		return nil, fmt.Errorf("--tz %q: unknown time zone", name)
+		return nil, fmt.Errorf("--tz: %w", err)
 	}
 	return loc, nil
 }

@@ -298,7 +298,7 @@ func buildReport(d *config.Desired, base *config.Desired, opts validateOptions) 
 			Description: s.Description, Next: []string{},
 		}
 		if s.Enabled {
-			for _, t := range nextFires(s, opts.at, 5) {
+			for _, t := range nextFires(s, d.Scheduler.Location, opts.at, 5) {
 				sr.Next = append(sr.Next, t.Format(time.RFC3339))
 			}
 		}
@@ -459,46 +459,17 @@ func humanDuration(d time.Duration) string {
 	return d.String()
 }
 
-// nextFires returns up to n fire times at or after at, in the schedule's
-// zone. Simple triggers are computed here directly: the first fire is at
-// startTime, or at when startTime is absent or past; then every
-// repeatInterval, repeatCount more times (-1: forever); none after endTime.
-func nextFires(s *config.Schedule, at time.Time, n int) []time.Time {
-	var out []time.Time
-	end := s.EndTime
-	switch s.Type {
-	case config.TypeCron:
-		if s.Cron == nil {
-			return nil
-		}
-		from := at
-		if !s.StartTime.IsZero() && s.StartTime.After(at) {
-			from = s.StartTime.Add(-time.Second) // Quartz: the start itself may fire
-		}
-		from = from.In(s.Location)
-		for len(out) < n {
-			t := s.Cron.Next(from)
-			if t.IsZero() || (!end.IsZero() && t.After(end)) {
-				break
-			}
-			out = append(out, t)
-			from = t
-		}
-	default:
-		first := s.StartTime
-		if first.IsZero() || first.Before(at) {
-			first = at
-		}
-		for i := 0; len(out) < n; i++ {
-			if s.RepeatCount >= 0 && i > s.RepeatCount {
-				break
-			}
-			t := first.Add(time.Duration(i) * s.RepeatInterval)
-			if !end.IsZero() && t.After(end) {
-				break
-			}
-			out = append(out, t.In(s.Location))
-		}
+// nextFires returns up to n fire times of the schedule's trigger as if it
+// were created at at, in the schedule's zone: the trigger the scheduler
+// arms (config.Schedule.Trigger), previewed by trigger.Spec.Preview.
+func nextFires(s *config.Schedule, defaultLoc *time.Location, at time.Time, n int) []time.Time {
+	spec, err := s.Trigger(config.TriggerOptions{DefaultLocation: defaultLoc})
+	if err != nil {
+		return nil // a loaded schedule converts; the loader reported any error
 	}
-	return out
+	fires := spec.Preview(at, n)
+	for i, t := range fires {
+		fires[i] = t.In(spec.Location)
+	}
+	return fires
 }

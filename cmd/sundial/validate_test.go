@@ -203,6 +203,11 @@ func TestNextFiresSimple(t *testing.T) {
 		"schedule-ended.json": `{"type": "simple", "timeZone": "UTC", "repeatInterval": 1000, "endTime": "2020-01-01T00:00:00Z", "invokeService": "x.y"}`,
 		"schedule-cronend.json": `{"schedule": "0 0 12 * * ?", "timeZone": "UTC", "startTime": "2026-01-03T00:00:00", "endTime": "2026-01-04T12:00:00",
 			"invokeService": "x.y"}`,
+		// Created at a time of its calendar, a cron trigger fires at once,
+		// as the scheduler arms it.
+		"schedule-midnight.json": `{"schedule": "0 0 0 * * ?", "timeZone": "UTC", "invokeService": "x.y"}`,
+		// A simple trigger fires strictly before its end time.
+		"schedule-simpleend.json": `{"type": "simple", "timeZone": "UTC", "repeatInterval": 60000, "endTime": "2026-01-01T00:02:00", "invokeService": "x.y"}`,
 	})
 	code, out, errOut := runCLI("validate", "--format", "json", "--at", "2026-01-01T00:00:00Z", dir)
 	if code != 0 {
@@ -217,10 +222,12 @@ func TestNextFiresSimple(t *testing.T) {
 		got[s.ID] = strings.Join(s.Next, ",")
 	}
 	want := map[string]string{
-		"once":    "2026-01-01T00:00:00Z",
-		"burst":   "2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z",
-		"ended":   "",
-		"cronend": "2026-01-03T12:00:00Z,2026-01-04T12:00:00Z",
+		"once":      "2026-01-01T00:00:00Z",
+		"burst":     "2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z",
+		"ended":     "",
+		"cronend":   "2026-01-03T12:00:00Z,2026-01-04T12:00:00Z",
+		"midnight":  "2026-01-01T00:00:00Z,2026-01-02T00:00:00Z,2026-01-03T00:00:00Z,2026-01-04T00:00:00Z,2026-01-05T00:00:00Z",
+		"simpleend": "2026-01-01T00:00:00Z,2026-01-01T00:01:00Z",
 	}
 	for id, w := range want {
 		if got[id] != w {

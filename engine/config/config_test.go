@@ -81,7 +81,7 @@ func TestBadFixtures(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			d, err := Load(dir, LoadOptions{ScriptsDir: scripts, Env: noEnv})
+			d, err := Load(dir, LoadOptions{ScriptsDir: scripts, Env: noEnv, CheckScript: compileJS})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,7 +227,7 @@ func TestEnvironmentOverridesBootProperties(t *testing.T) {
 	if !d.Valid() {
 		t.Fatal(d.AllErrors())
 	}
-	got := d.Schedules["p"].InvokeContext
+	got := d.Schedules["p"].InvokeContext.Map()
 	want := map[string]any{"ab": "from-env", "cd": "from-boot", "node": "n7", "def": "dflt", "env": "env2", "lit": "&{a.b}"}
 	for k, v := range want {
 		if got[k] != v {
@@ -292,6 +292,8 @@ func TestDirectory(t *testing.T) {
 		"schedule-dir.json":    ErrRead,
 		"schedule-loop.json":   ErrRead,
 		"schedule-bad id.json": ErrInvalidID,
+		"schedule-empty.json":  ErrEmpty,
+		"schedule-braces.yaml": ErrEmpty,
 	}
 	for file, sentinel := range wantErr {
 		errs := d.Errors[file]
@@ -309,9 +311,7 @@ func TestDirectory(t *testing.T) {
 		t.Errorf("duplicate error = %q", e)
 	}
 	wantWarn := map[string]error{
-		"scheduler-old.json":   ErrLegacyFileName,
-		"schedule-empty.json":  ErrEmpty,
-		"schedule-braces.yaml": ErrEmpty,
+		"scheduler-old.json": ErrLegacyFileName,
 	}
 	for file, sentinel := range wantWarn {
 		ws := d.Warnings[file]
@@ -444,16 +444,56 @@ func TestParseScheduleJSON(t *testing.T) {
 	}
 }
 
+// TestTimeZones pins the zone ids ParseZone accepts (Java's forms), their
+// offsets and normalised names, and that an error lists the forms.
 func TestTimeZones(t *testing.T) {
 	z := &zoneCache{}
-	for _, ok := range []string{"UTC", "GMT", "America/Los_Angeles", "GMT+01:00", "GMT-05:30", "Europe/Paris"} {
-		if _, err := z.load(ok); err != nil {
-			t.Errorf("%s: %v", ok, err)
+	at := time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		in, name string
+		offset   int // seconds east of UTC, on 2026-01-15
+	}{
+		{"UTC", "UTC", 0},
+		{"GMT", "GMT", 0},
+		{"UT", "UT", 0},
+		{"Z", "Z", 0},
+		{"Europe/Paris", "Europe/Paris", 3600},
+		{"America/Los_Angeles", "America/Los_Angeles", -8 * 3600},
+		{"Etc/GMT+2", "Etc/GMT+2", -2 * 3600}, // POSIX sign, as in Java
+		{"GMT+2", "GMT+02:00", 2 * 3600},      // Java sign: ahead of UTC
+		{"GMT+02", "GMT+02:00", 2 * 3600},
+		{"GMT+02:00", "GMT+02:00", 2 * 3600},
+		{"GMT+2:00", "GMT+02:00", 2 * 3600},
+		{"GMT+0530", "GMT+05:30", 5*3600 + 1800},
+		{"GMT-05:30", "GMT-05:30", -(5*3600 + 1800)},
+		{"GMT-5", "GMT-05:00", -5 * 3600},
+		{"GMT+0", "GMT", 0},
+		{"UTC+1", "UTC+01:00", 3600},
+		{"UTC-10:00", "UTC-10:00", -10 * 3600},
+		{"UT+01:30", "UT+01:30", 5400},
+		{"+02:00", "+02:00", 2 * 3600},
+		{"-5", "-05:00", -5 * 3600},
+		{"+00:00", "Z", 0},
+		{"GMT+18", "GMT+18:00", 18 * 3600},
+		{"GMT+123", "GMT+01:23", 3600 + 23*60}, // h then mm, as java.util.TimeZone reads it
+	} {
+		loc, err := z.load(c.in)
+		if err != nil {
+			t.Errorf("%s: %v", c.in, err)
+			continue
+		}
+		if _, off := at.In(loc).Zone(); loc.String() != c.name || off != c.offset {
+			t.Errorf("%s: zone %s with offset %d, want %s with %d", c.in, loc, off, c.name, c.offset)
 		}
 	}
-	for _, bad := range []string{"utc", "GMT+1", "+01:00", "Local", "../etc/passwd", "Mars/Base", "GMT+25:00"} {
-		if _, err := z.load(bad); err == nil || !errors.Is(err, ErrInvalidTimeZone) {
-			t.Errorf("%s: err = %v", bad, err)
+	for _, bad := range []string{"utc", "gmt+2", "GMT+", "GMT+19", "GMT+18:30", "GMT+2:60", "GMT+1:5", "GMT 2", "+", "Local", "", "../etc/passwd", "/etc/localtime", "Mars/Base", "GMT+25:00"} {
+		_, err := z.load(bad)
+		if err == nil || !errors.Is(err, ErrInvalidTimeZone) {
+			t.Errorf("%q: err = %v", bad, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), zoneForms) {
+			t.Errorf("%q: the error does not list the accepted forms: %v", bad, err)
 		}
 	}
 }
@@ -518,7 +558,25 @@ func TestResolveScriptPath(t *testing.T) {
 			t.Errorf("ResolveScriptPath(%q) = %q, %v", in, got, err)
 		}
 	}
+	outside := t.TempDir()
+	write(t, outside, "secret.js", "1")
+	for link, target := range map[string]string{
+		"escape.js":       filepath.Join(outside, "secret.js"),
+		"escape-dir":      outside,
+		"inside-link.js":  "a.js",
+		"audit/parent.js": "../a.js",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, in := range []string{"inside-link.js", "audit/parent.js"} {
+		if _, err := ResolveScriptPath(dir, in); err != nil {
+			t.Errorf("ResolveScriptPath(%q) = %v; a symlink inside the directory is fine", in, err)
+		}
+	}
 	for in, sentinel := range map[string]error{
+		"escape.js": ErrInvalidValue, "escape-dir/secret.js": ErrInvalidValue, "audit": ErrNotRegular,
 		"missing.js": ErrScriptNotFound, "b.js": ErrScriptNotFound, "/etc/passwd": ErrInvalidValue, "../a.js": ErrInvalidValue, "script/../../a.js": ErrInvalidValue,
 	} {
 		if _, err := ResolveScriptPath(dir, in); !errors.Is(err, sentinel) {
@@ -528,7 +586,7 @@ func TestResolveScriptPath(t *testing.T) {
 }
 
 func TestParseProperties(t *testing.T) {
-	props, errs := parseProperties([]byte("# comment\n! other\n  a = 1\nb:2\nc 3\nd=x=y\ne=multi \\\n   line\nf=\\u00e9\\t\ng=\\uZZZZ\nkey\\ with\\ space=v\n\n"))
+	props, _, errs := parseProperties([]byte("# comment\n! other\n  a = 1\nb:2\nc 3\nd=x=y\ne=multi \\\n   line\nf=\\u00e9\\t\ng=\\uZZZZ\nkey\\ with\\ space=v\n\n"))
 	want := map[string]string{"a": "1", "b": "2", "c": "3", "d": "x=y", "e": "multi line", "f": "é\t", "key with space": "v"}
 	if len(errs) != 1 || errs[0].line != 10 {
 		t.Errorf("errors = %v", errs)
@@ -669,6 +727,11 @@ func FuzzLoadSchedule(f *testing.F) {
 		scriptsDir: "testdata/scripts",
 		loc:        time.UTC,
 		zones:      &zoneCache{},
+		// Every inline script "fails" somewhere in it (or past its end), so
+		// that mapping script positions into arbitrary files is fuzzed too.
+		checkScript: func(name string, src []byte) error {
+			return &jsError{name: name, msg: "x", line: 1 + len(src)%3, col: 1 + len(src)%11}
+		},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, isYAML := range []bool{false, true} {
@@ -774,10 +837,11 @@ func TestLoadShares(t *testing.T) {
 	if s["s0"].InvokeLogLevel != "info" || s["s0"].Type != TypeCron {
 		t.Errorf("log level %q, type %q", s["s0"].InvokeLogLevel, s["s0"].Type)
 	}
-	a := s["s0"].InvokeContext["script"].(map[string]any)
-	b := s["s1"].InvokeContext["script"].(map[string]any)
-	if unsafe.StringData(a["type"].(string)) != unsafe.StringData(b["type"].(string)) {
-		t.Error("invokeContext strings not shared")
+	if a, b := s["s0"].InvokeContext.JSON(), s["s1"].InvokeContext.JSON(); unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("equal invokeContexts not shared")
+	}
+	if got, want := s["s0"].InvokeContext.JSON(), `{"script":{"source":"1","type":"text/javascript"}}`; got != want {
+		t.Errorf("invokeContext = %s, want %s", got, want)
 	}
 	if n := unsafe.Sizeof(Schedule{}); n > 288 {
 		t.Errorf("Schedule is %d bytes, want at most 288 (a size class)", n)
@@ -835,7 +899,7 @@ func TestBadBootPropertiesKeepPrevious(t *testing.T) {
 	if got := next.Properties["color"]; got != "red" {
 		t.Errorf("color = %q after a bad edit, want the previous \"red\"", got)
 	}
-	if got := next.Schedules["p"].InvokeContext["c"]; got != "red" {
+	if got := next.Schedules["p"].InvokeContext.Map()["c"]; got != "red" {
 		t.Errorf("schedule sees color %v, want \"red\"", got)
 	}
 }

@@ -84,10 +84,10 @@ type Schedule struct {
 	TimeZone      string         // the timeZone key as written ("" when absent)
 	MisfirePolicy string         // MisfireFireAndProceed or MisfireDoNothing
 
-	InvokeService  string         // short name: script, taskscanner, sync, provisioner, job, or as written when unknown
-	InvokeContext  map[string]any // as written, after property substitution
-	InvokeLogLevel string         // trace, debug, info, warn, error, fatal
-	Description    string         // Sundial's addition, optional
+	InvokeService  string        // short name: script, taskscanner, sync, provisioner, job, or as written when unknown
+	InvokeContext  InvokeContext // as written, after property substitution; decoded by the service that runs it
+	InvokeLogLevel string        // trace, debug, info, warn, error, fatal
+	Description    string        // Sundial's addition, optional
 
 	// The normalised ForgeRock resource shape for the REST API is built by
 	// the Config method.

@@ -34,6 +34,13 @@
 //     the host name, openidm.port.http=8080, …);
 //  4. the default written after '|'.
 //
+// A boot.properties value may itself contain &{key} references, resolved
+// the same way (values from the environment and the defaults are taken as
+// they are); a reference cycle, a chain of more than 32 references or an
+// undefined key is an error at the value's boot.properties:line:col, and the
+// file is not applied. (A literal &{ in a boot.properties value is written
+// \\&{: the properties escape leaves \&{, which keeps it.)
+//
 // So the environment overrides boot.properties (12-factor style: the same
 // git-synced directory runs on every node, and each node's environment says
 // what differs). A key found nowhere is an error naming the key, the
@@ -48,7 +55,10 @@
 // A script "file" (or its old spelling "name") is a relative path under the
 // scripts directory (LoadOptions.ScriptsDir). It is looked up as written and
 // then without a leading "script/", IDM's project layout: "script/x.js" and
-// "x.js" both find <scripts>/x.js. See ResolveScriptPath.
+// "x.js" both find <scripts>/x.js. It must be a regular file that, symlinks
+// resolved, stays inside the scripts directory. See ResolveScriptPath.
+// With LoadOptions.CheckScript, every inline source and script file is also
+// compiled, and its errors are reported at file:line:col.
 //
 // # Compatibility choices
 //
@@ -65,6 +75,18 @@
 //     error; another unknown one is a warning, and its fires are skipped.
 //   - misfirePolicy is checked for cron schedules; on a simple schedule an
 //     unknown value is a warning and falls back to fireAndProceed.
+//   - timeZone takes the ids IDM's Java reads, "GMT+2" included (see
+//     ParseZone), where IDM itself wants the normalised "GMT+02:00".
+//   - An empty schedule file (no bytes, white space or comments only, or
+//     {}) is an error, so that a truncated file never removes a running
+//     schedule; an empty scheduler file is an error too (it would reset
+//     every setting). An empty boot.properties is fine: it defines nothing,
+//     and a reference to a key it used to define is an error where it is
+//     used.
+//   - A file that is not a regular file (a FIFO, a socket, a device) is an
+//     error for that file, found without blocking.
+//   - A simple schedule repeating more often than once a second gets a
+//     warning.
 //
 // # Reload semantics
 //

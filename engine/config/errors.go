@@ -11,6 +11,7 @@ import (
 // them under a *FileError, so callers can classify with errors.Is.
 var (
 	ErrRead              = errors.New("unreadable file")
+	ErrNotRegular        = errors.New("not a regular file") // a FIFO, socket or device where a file was expected
 	ErrTooLarge          = errors.New("file too large")
 	ErrEncoding          = errors.New("invalid encoding")
 	ErrSyntax            = errors.New("syntax error")
@@ -25,10 +26,12 @@ var (
 	ErrInvalidTimeZone   = errors.New("invalid time zone")
 	ErrUnknownService    = errors.New("unknown service")
 	ErrScriptNotFound    = errors.New("script not found")
-	ErrIgnored           = errors.New("ignored") // warnings: a key, a file or a value that has no effect
+	ErrScript            = errors.New("invalid script") // LoadOptions.CheckScript's error
+	ErrIgnored           = errors.New("ignored")        // warnings: a key, a file or a value that has no effect
 	ErrLegacyFileName    = errors.New("legacy file name")
 	ErrLegacyCron        = errors.New("legacy cron syntax") // warnings: accepted as OpenIDM's Quartz 1 did
 	ErrEmpty             = errors.New("empty configuration")
+	ErrFrequent          = errors.New("very frequent trigger") // warnings: a simple trigger repeating more than once a second
 )
 
 // FileError is one problem in one configuration file. It renders as

@@ -14,10 +14,23 @@ type loadCache struct {
 	mu    sync.Mutex
 	crons map[string]*cron.Expression // by spec as written and by normalised spec
 	strs  map[string]any              // boxed strings, by value
+	files scriptChecks                // CheckScript's results for script files
+	// contexts holds the invokeContext texts, so that schedules with the
+	// same context share one string.
+	contexts map[string]string
+}
+
+// scriptChecks returns the Load's script file checks; nil (no sharing)
+// for a nil cache.
+func (c *loadCache) scriptChecks() *scriptChecks {
+	if c == nil {
+		return nil
+	}
+	return &c.files
 }
 
 func newLoadCache() *loadCache {
-	return &loadCache{crons: map[string]*cron.Expression{}, strs: map[string]any{}}
+	return &loadCache{crons: map[string]*cron.Expression{}, strs: map[string]any{}, contexts: map[string]string{}}
 }
 
 // parseCron parses a cron expression once per Load: identical specs, and

@@ -31,6 +31,17 @@ type LoadOptions struct {
 	Previous *Desired
 	// Logger receives debug lines about ignored files; nil discards them.
 	Logger *slog.Logger
+	// CheckScript, when set, checks every script of the directory: each
+	// inline "source" (name: the schedule file's path as shown in errors)
+	// and each script "file" (name: its path under ScriptsDir; read as
+	// config files are, a regular file of at most 1 MiB, once per Load).
+	// An error makes the schedule invalid. When the error has a method
+	// Position() (line, col int) (col in bytes of the line, as goja counts
+	// it), it is reported at that place: path:line:col of a script file, or,
+	// for an inline source, the place in the schedule file the script
+	// position maps to (exact for JSON strings and YAML literal blocks;
+	// see sourcePosition).
+	CheckScript func(name string, src []byte) error
 }
 
 // Load reads the conf directory dir and returns its validated snapshot.
@@ -62,13 +73,14 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 
 	// boot.properties first: every other file may reference it.
 	props := &properties{env: env, defaults: builtinProperties(hostname())}
-	props.boot = l.loadBoot(files.boot)
+	props.boot = l.loadBoot(files.boot, props)
 	allUsed := substituted{}
 
 	zones := &zoneCache{}
 	sc := l.loadScheduler(files.scheduler, props, allUsed, zones)
 
-	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones, cache: newLoadCache()}
+	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones, cache: newLoadCache(),
+		checkScript: opts.CheckScript}
 	schedules := l.loadSchedules(files.schedules, senv, allUsed)
 
 	d := &Desired{
@@ -97,6 +109,10 @@ type loader struct {
 	errs     map[string][]error
 	warns    map[string][]error
 	fileHash map[string]string // boot.properties and scheduler.* → sha256
+	// notRegular holds the files the directory listing shows as neither a
+	// regular file nor a symlink (FIFOs, sockets, devices): they are
+	// reported without being opened.
+	notRegular map[string]bool
 }
 
 // Valid reports whether no file has an error.
@@ -153,6 +169,12 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 		name := e.Name()
 		if editorLeftover(name) {
 			continue
+		}
+		if t := e.Type(); t&^(fs.ModeDir|fs.ModeSymlink) != 0 {
+			if l.notRegular == nil {
+				l.notRegular = map[string]bool{}
+			}
+			l.notRegular[name] = true
 		}
 		if e.IsDir() && !looksLikeConf(name) {
 			if name == "boot" {
@@ -219,15 +241,26 @@ func editorLeftover(name string) bool {
 // given, joined with the file's relative path.
 func (l *loader) display(rel string) string { return filepath.Join(l.dir, rel) }
 
-// readFile reads one configuration file, refusing directories and files over
-// 1 MiB; unreadable files (permissions, symlink loops) get an error.
-// The bytes are read into buf (reused when large enough); the caller owns
-// the result until it passes it again.
+// Reasons readAtMost refuses a file before reading it.
+var (
+	errIsDir      = errors.New("is a directory")
+	errNotRegular = errors.New("not a regular file")
+)
+
+// readFile reads one configuration or script file, refusing directories,
+// anything that is not a regular file (a FIFO, a socket or a device, which
+// could block the reader for good) and files over 1 MiB; unreadable files
+// (permissions, symlink loops) get an error. The bytes are read into buf
+// (reused when large enough); the caller owns the result until it passes it
+// again.
 func readFile(path string, buf []byte) ([]byte, error) {
 	data, err := readAtMost(path, maxFileSize+1, buf)
 	if err != nil {
-		if errors.Is(err, syscall.EISDIR) {
+		switch {
+		case errors.Is(err, errIsDir), errors.Is(err, syscall.EISDIR):
 			return nil, errorf(ErrRead, "cannot read: is a directory")
+		case errors.Is(err, errNotRegular):
+			return nil, errorf(ErrNotRegular, "not a regular file")
 		}
 		return nil, readError(err)
 	}
@@ -235,6 +268,25 @@ func readFile(path string, buf []byte) ([]byte, error) {
 		return nil, errorf(ErrTooLarge, "file is larger than %d bytes (1 MiB)", maxFileSize)
 	}
 	return data, nil
+}
+
+// read reads the file rel of the conf directory with readFile; a file the
+// listing showed as not regular is refused without being opened.
+func (l *loader) read(rel string, buf []byte) ([]byte, error) {
+	if l.notRegular[rel] {
+		return nil, errorf(ErrNotRegular, "not a regular file")
+	}
+	return readFile(l.display(rel), buf)
+}
+
+// readFailure is the error of a file that could not be read. A file that is
+// not regular, or empty, gets the position 1:1, as a problem of its content.
+func readFailure(file string, err error) *FileError {
+	fe := &FileError{File: file, Err: err}
+	if errors.Is(err, ErrNotRegular) || errors.Is(err, ErrEmpty) {
+		fe.Line, fe.Col = 1, 1
+	}
+	return fe
 }
 
 func readError(err error) error {
@@ -256,25 +308,34 @@ func (l *loader) addFile(rel string, errs, warns []error) {
 
 // loadBoot reads boot.properties. A file with a bad line is not applied at
 // all; the previous snapshot's properties stay.
-func (l *loader) loadBoot(paths []string) map[string]string {
+func (l *loader) loadBoot(paths []string, props *properties) map[string]string {
 	if len(paths) == 0 {
 		return nil
 	}
 	rel := paths[0]
-	data, err := readFile(l.display(rel), nil)
+	data, err := l.read(rel, nil)
 	if err != nil {
-		l.addFile(rel, []error{&FileError{File: l.display(rel), Err: err}}, nil)
+		l.addFile(rel, []error{readFailure(l.display(rel), err)}, nil)
 		if l.opts.Previous != nil {
 			return l.opts.Previous.Properties
 		}
 		return nil
 	}
 	l.fileHash[rel] = hashBytes(data)
-	props, serrs := parseProperties(data)
+	raw, positions, serrs := parseProperties(data)
 	for _, se := range serrs {
 		l.addFile(rel, []error{&FileError{File: l.display(rel), Line: se.line, Col: se.col, Err: errorf(ErrSyntax, "syntax error: %s", se.msg)}}, nil)
 	}
-	if len(serrs) > 0 {
+	var values map[string]string
+	if len(serrs) == 0 {
+		var perrs []propertyError
+		values, perrs = resolveBoot(raw, positions, props)
+		for _, pe := range perrs {
+			at := positions[pe.key]
+			l.addFile(rel, []error{&FileError{File: l.display(rel), Line: at.line, Col: at.col, Err: pe.err}}, nil)
+		}
+	}
+	if values == nil {
 		// A bad file applies none of its lines: the last good version stands,
 		// or, on a first load, only the built-in defaults.
 		if l.opts.Previous != nil {
@@ -282,7 +343,7 @@ func (l *loader) loadBoot(paths []string) map[string]string {
 		}
 		return nil
 	}
-	return props
+	return values
 }
 
 // loadScheduler reads scheduler.json; on errors it keeps the previous
@@ -304,9 +365,9 @@ func (l *loader) loadScheduler(paths []string, props *properties, used substitut
 	}
 	rel := paths[0]
 	c := &fileCtx{file: l.display(rel)}
-	data, err := readFile(c.file, nil)
+	data, err := l.read(rel, nil)
 	if err != nil {
-		l.addFile(rel, []error{&FileError{File: c.file, Err: err}}, nil)
+		l.addFile(rel, []error{readFailure(c.file, err)}, nil)
 		return fallback
 	}
 	l.fileHash[rel] = hashBytes(data)
@@ -340,10 +401,10 @@ func (l *loader) loadSchedules(files []scheduleFile, env *scheduleEnv, used subs
 				}
 				f := files[i]
 				display := l.display(f.rel)
-				data, err := readFile(display, buf)
+				data, err := l.read(f.rel, buf)
 				buf = data[:0]
 				if err != nil {
-					results[i] = scheduleResult{errs: []error{&FileError{File: display, Err: err}}}
+					results[i] = scheduleResult{errs: []error{readFailure(display, err)}}
 					continue
 				}
 				results[i] = parseSchedule(scheduleInput{id: f.id, rel: f.rel, display: display, data: data, isYAML: f.isYAML}, env)

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -105,8 +107,14 @@ func checkMacros(s string) (errs, warns []string) {
 // stays inside scriptsDir. It is looked up as written, and then, when it
 // starts with "script/" (IDM's project layout, where scripts live in
 // <project>/script), without that prefix: "script/sunset.js" and
-// "sunset.js" both find <scriptsDir>/sunset.js. The error wraps
-// ErrScriptNotFound or ErrInvalidValue.
+// "sunset.js" both find <scriptsDir>/sunset.js.
+//
+// The file found must be a regular file (a FIFO could block its reader), and
+// once every symlink is resolved (filepath.EvalSymlinks) it must still be
+// inside scriptsDir, itself resolved: a link to /etc/passwd or to a sibling
+// directory is refused, as the script engine's os.Root refuses it at run
+// time. The error wraps ErrScriptNotFound, ErrNotRegular, ErrRead or
+// ErrInvalidValue.
 func ResolveScriptPath(scriptsDir, file string) (string, error) {
 	clean, err := cleanScriptPath(file)
 	if err != nil {
@@ -116,17 +124,43 @@ func ResolveScriptPath(scriptsDir, file string) (string, error) {
 	if rest, ok := strings.CutPrefix(clean, "script/"); ok {
 		candidates = append(candidates, rest)
 	}
+	tried := make([]string, 0, len(candidates))
 	for _, c := range candidates {
 		p := filepath.Join(scriptsDir, filepath.FromSlash(c))
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p, nil
+		tried = append(tried, p)
+		fi, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return "", readError(err)
+		case !fi.Mode().IsRegular():
+			return "", errorf(ErrNotRegular, "script file %q is not a regular file (%s)", file, p)
 		}
-	}
-	tried := make([]string, len(candidates))
-	for i, c := range candidates {
-		tried[i] = filepath.Join(scriptsDir, filepath.FromSlash(c))
+		if err := insideAfterSymlinks(scriptsDir, p); err != nil {
+			return "", errorw(ErrInvalidValue, err, "script file %q: %v", file, err)
+		}
+		return p, nil
 	}
 	return "", errorf(ErrScriptNotFound, "script file %q not found (looked for %s)", file, strings.Join(tried, " and "))
+}
+
+// insideAfterSymlinks checks that p, with every symlink resolved, is inside
+// dir, with every symlink resolved.
+func insideAfterSymlinks(dir, p string) error {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return fmt.Errorf("a symlink leads out of the scripts directory, to %s", real)
+	}
+	return nil
 }
 
 // cleanScriptPath checks that a script path is relative and stays inside

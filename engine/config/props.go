@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,7 +87,9 @@ func (p *properties) resolved(extra map[string]string) map[string]string {
 // key value; # and ! comments; a trailing backslash continues the line;
 // \t \n \r \f \uXXXX escapes. Files that are not UTF-8 are read as
 // ISO-8859-1, Java's encoding for properties. Errors carry the line.
-func parseProperties(data []byte) (map[string]string, []*syntaxError) {
+// It also returns where each key's value starts (line and column, 1-based,
+// of the first line of the entry), for errors about a value.
+func parseProperties(data []byte) (map[string]string, map[string]textPos, []*syntaxError) {
 	text := string(data)
 	if !utf8.ValidString(text) {
 		runes := make([]rune, len(data))
@@ -96,11 +100,13 @@ func parseProperties(data []byte) (map[string]string, []*syntaxError) {
 	}
 	text = strings.TrimPrefix(text, "\uFEFF")
 	props := map[string]string{}
+	positions := map[string]textPos{}
 	var errs []*syntaxError
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	for i := 0; i < len(lines); i++ {
 		first := i + 1
 		line := strings.TrimLeft(lines[i], " \t\f")
+		indent := utf8.RuneCountInString(lines[i][:len(lines[i])-len(line)])
 		if line == "" || line[0] == '#' || line[0] == '!' {
 			continue
 		}
@@ -120,9 +126,13 @@ func parseProperties(data []byte) (map[string]string, []*syntaxError) {
 			continue
 		}
 		props[k] = v
+		positions[k] = textPos{line: first, col: indent + utf8.RuneCountInString(line[:len(line)-len(value)]) + 1}
 	}
-	return props, errs
+	return props, positions, errs
 }
+
+// textPos is a line and a column, 1-based.
+type textPos struct{ line, col int }
 
 func endsWithContinuation(s string) bool {
 	n := 0
@@ -215,6 +225,16 @@ func (s substituted) sortedPairs() []string {
 // new string or an error message for an unterminated reference or an
 // undefined property.
 func (p *properties) substitute(s string, used substituted) (string, error) {
+	return expand(s, func(key string) (string, bool, error) {
+		v, ok := p.lookup(key)
+		return v, ok, nil
+	}, used)
+}
+
+// expand replaces the references in s with what lookup returns for their
+// keys (the |default when it finds nothing), recording each key's value in
+// used; an error of lookup stops it.
+func expand(s string, lookup func(key string) (string, bool, error), used substituted) (string, error) {
 	if !strings.Contains(s, "&{") {
 		return s, nil
 	}
@@ -242,8 +262,10 @@ func (p *properties) substitute(s string, used substituted) (string, error) {
 		if key == "" {
 			return "", errorf(ErrInvalidValue, "empty property reference &{%s}", ref)
 		}
-		v, ok := p.lookup(key)
+		v, ok, err := lookup(key)
 		switch {
+		case err != nil:
+			return "", err
 		case ok:
 			used[key] = v
 		case hasDef:
@@ -255,6 +277,121 @@ func (p *properties) substitute(s string, used substituted) (string, error) {
 		b.WriteString(v)
 		s = s[i+2+end+1:]
 	}
+}
+
+// maxReferenceDepth bounds how deep boot.properties values may reference
+// each other (a → b → c … counts one per arrow).
+const maxReferenceDepth = 32
+
+// propertyError is a problem with one boot.properties value.
+type propertyError struct {
+	key string
+	err error
+}
+
+// resolveBoot resolves the &{key} references inside boot.properties values:
+// a key is looked up as everywhere else (the environment, then
+// boot.properties, itself resolved, then the built-in defaults; values from
+// the environment and the defaults are taken literally). It returns the
+// resolved values, or the problems, each reported once, at the key whose
+// value has it: an undefined key, a reference cycle (named in full, at the
+// first of its keys in the file) or a chain of references deeper than
+// maxReferenceDepth (at the key it starts from).
+func resolveBoot(raw map[string]string, pos map[string]textPos, p *properties) (map[string]string, []propertyError) {
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return pos[keys[i]].line < pos[keys[j]].line })
+	out := make(map[string]string, len(raw))
+	reported := map[string]bool{} // keys with an error already
+	var errs []propertyError
+	var stack []string
+	var resolve func(key string) (string, error)
+	resolve = func(key string) (string, error) {
+		if v, ok := out[key]; ok {
+			return v, nil
+		}
+		if i := slices.Index(stack, key); i >= 0 {
+			return "", &cycleError{keys: append(slices.Clone(stack[i:]), key)}
+		}
+		if len(stack) > maxReferenceDepth {
+			return "", &keyError{key: stack[0], err: errorf(ErrInvalidValue, "property references nested deeper than %d: %s",
+				maxReferenceDepth, strings.Join(append(slices.Clone(stack), key), " → "))}
+		}
+		stack = append(stack, key)
+		defer func() { stack = stack[:len(stack)-1] }()
+		v, err := expand(raw[key], func(ref string) (string, bool, error) {
+			if p.env != nil {
+				if v, ok := p.env(EnvName(ref)); ok {
+					return v, true, nil
+				}
+			}
+			if _, ok := raw[ref]; ok {
+				v, err := resolve(ref)
+				return v, err == nil, err
+			}
+			v, ok := p.defaults[ref]
+			return v, ok, nil
+		}, substituted{})
+		switch err.(type) {
+		case nil:
+			out[key] = v
+			return v, nil
+		case *cycleError, *keyError:
+			return "", err
+		}
+		return "", &keyError{key: key, err: err}
+	}
+	for _, k := range keys {
+		_, err := resolve(k)
+		var at string
+		var msg error
+		switch e := err.(type) {
+		case nil:
+			continue
+		case *cycleError:
+			at = e.keys[0]
+			for _, c := range e.keys {
+				if pos[c].line < pos[at].line {
+					at = c
+				}
+			}
+			msg = errorf(ErrInvalidValue, "property %q: reference cycle %s", at, e.from(at))
+		case *keyError:
+			at, msg = e.key, prefixed(fmt.Sprintf("property %q", e.key), e.err)
+		}
+		if !reported[at] {
+			reported[at] = true
+			errs = append(errs, propertyError{key: at, err: msg})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// keyError is a problem with the value of one boot.properties key.
+type keyError struct {
+	key string
+	err error
+}
+
+func (e *keyError) Error() string { return e.err.Error() }
+
+// cycleError is a cycle of boot.properties references: keys[0] references
+// keys[1], …, and the last is keys[0] again.
+type cycleError struct{ keys []string }
+
+func (e *cycleError) Error() string { return "reference cycle " + strings.Join(e.keys, " → ") }
+
+// from writes the cycle starting and ending at key, which is on it.
+func (e *cycleError) from(key string) string {
+	ring := e.keys[:len(e.keys)-1]
+	i := slices.Index(ring, key)
+	path := append(slices.Clone(ring[i:]), ring[:i]...)
+	return "&{" + strings.Join(append(path, key), "} → &{") + "}"
 }
 
 // hostname returns the host name, or "localhost" when it is unknown.

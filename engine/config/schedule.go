@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"sundial/engine/trigger"
 )
 
 // ServicePrefix is prepended to invokeService names without a dot, as IDM
@@ -72,7 +74,8 @@ type scheduleEnv struct {
 	loc              *time.Location
 	persistedDefault bool
 	zones            *zoneCache
-	cache            *loadCache // nil: nothing shared between schedules
+	cache            *loadCache                          // nil: nothing shared between schedules
+	checkScript      func(name string, src []byte) error // LoadOptions.CheckScript; nil: scripts are not checked
 }
 
 type scheduleInput struct {
@@ -97,13 +100,20 @@ func parseSchedule(in scheduleInput, env *scheduleEnv) scheduleResult {
 	root := c.decode(in.data, in.isYAML, env.props, used)
 	if root == nil || (root.kind == kindObject && len(root.keys) == 0) {
 		if len(c.errs) == 0 {
-			c.warnAt(nil, "", errorf(ErrEmpty, "empty schedule: no schedule is created"))
+			// An error, not "no schedule": a file truncated by an editor or a
+			// half-done checkout must not remove a running schedule (its
+			// last good version keeps running). Deleting the file removes it.
+			if root == nil {
+				c.errs = append(c.errs, &FileError{File: c.file, Line: 1, Col: 1, Err: errorf(ErrEmpty, "empty schedule file")})
+			} else {
+				c.errAt(root, "", errorf(ErrEmpty, "empty schedule file: {} defines nothing"))
+			}
 			return scheduleResult{errs: c.errs, warns: c.warns, empty: true, used: used}
 		}
 		return scheduleResult{errs: c.errs, warns: c.warns, used: used}
 	}
 	c.validateSchema("schedule", root)
-	b := &builder{fileCtx: c, root: root, env: env}
+	b := &builder{fileCtx: c, root: root, env: env, data: in.data}
 	s := b.build(in.id, in.rel)
 	sortErrors(c.errs)
 	sortErrors(c.warns)
@@ -136,6 +146,7 @@ type builder struct {
 	*fileCtx
 	root *node
 	env  *scheduleEnv
+	data []byte // the file, for mapping script positions into it
 }
 
 func boolean(n *node, def bool) bool {
@@ -191,8 +202,51 @@ func (b *builder) build(id, rel string) *Schedule {
 	b.zone(s)
 	b.trigger(s)
 	b.times(s)
+	b.checkTrigger(s)
 	b.service(s)
 	return s
+}
+
+// checkTrigger runs the schedule's conversion to a trigger (Schedule.Trigger,
+// the trigger package's rules) and reports a rule it breaks at the key at
+// fault, unless that key has an error already (a cron expression that does
+// not parse, a negative repeatCount the schema reported).
+func (b *builder) checkTrigger(s *Schedule) {
+	if s.Type == TypeCron && s.Cron == nil {
+		return // no valid expression: reported with its reason
+	}
+	_, err := s.Trigger(TriggerOptions{DefaultLocation: b.env.loc})
+	if err == nil {
+		return
+	}
+	key, sentinel := "type", ErrInvalidValue
+	if se, ok := err.(*trigger.SpecError); ok {
+		switch se.Field {
+		case trigger.FieldMisfirePolicy:
+			key = "misfirePolicy"
+		case trigger.FieldCalendar:
+			key = "schedule"
+		case trigger.FieldRepeatInterval:
+			key = "repeatInterval"
+		case trigger.FieldRepeatCount:
+			key = "repeatCount"
+		case trigger.FieldEnd:
+			key, sentinel = "endTime", ErrInvalidTime
+		}
+	}
+	ptr := "/" + key
+	for _, e := range b.errs {
+		// An end time before the start needs both times read, so it is
+		// never a repeat of an endTime error (e.g. its offset).
+		if fe, ok := e.(*FileError); ok && fe.Pointer == ptr && key != "endTime" {
+			return
+		}
+	}
+	n := b.root.get(key)
+	if n == nil {
+		n = b.root
+	}
+	b.errAt(n, ptr, errorw(sentinel, err, "%s: %v", key, err))
 }
 
 // logLevels are the values of invokeLogLevel, lower case.
@@ -276,8 +330,6 @@ func (b *builder) trigger(s *Schedule) {
 			if ri == 0 {
 				rc = 0
 			}
-		case rc == -1 && ri == 0:
-			b.errAt(rcNode, "/repeatCount", errorf(ErrInvalidValue, "repeatCount: -1 (forever) needs a repeatInterval greater than 0"))
 		}
 		if ri > int64(time.Duration(1<<63-1)/time.Millisecond) {
 			b.errAt(riNode, "/repeatInterval", errorf(ErrInvalidValue, "repeatInterval: %d ms is out of range", ri))
@@ -285,8 +337,16 @@ func (b *builder) trigger(s *Schedule) {
 		}
 		s.RepeatInterval = time.Duration(ri) * time.Millisecond
 		s.RepeatCount = int(rc)
+		if ri > 0 && ri < minQuietInterval && rc != 0 {
+			b.warnAt(riNode, "/repeatInterval", errorf(ErrFrequent,
+				"repeatInterval: %d ms is below %d ms: the schedule fires more than once a second, and every fire is a run in the history", ri, minQuietInterval))
+		}
 	}
 }
+
+// minQuietInterval is the repeatInterval, in milliseconds, below which a
+// simple schedule gets a warning.
+const minQuietInterval = 1000
 
 // cron parses the schedule key of a cron schedule.
 func (b *builder) cron(s *Schedule, n *node) {
@@ -331,9 +391,6 @@ func (b *builder) times(s *Schedule) {
 	}
 	if startOff != "" && endOff != "" && startOff != endOff {
 		b.errAt(endN, "/endTime", errorf(ErrInvalidTime, "endTime: offset %s differs from the offset %s of startTime", endOff, startOff))
-	}
-	if end.Before(start) {
-		b.errAt(endN, "/endTime", errorf(ErrInvalidTime, "endTime %s is before startTime %s", endN.s, startN.s))
 	}
 }
 
@@ -388,14 +445,16 @@ func (b *builder) service(s *Schedule) {
 	}
 	ctxNode := b.root.get("invokeContext")
 	if ctxNode != nil && ctxNode.kind == kindObject {
-		// The schema check already converted the document: take its
+		// The schema check already converted the document: encode its
 		// invokeContext rather than converting it again.
+		var m map[string]any
 		if doc, ok := b.value.(map[string]any); ok {
-			s.InvokeContext, _ = doc["invokeContext"].(map[string]any)
+			m, _ = doc["invokeContext"].(map[string]any)
 		}
-		if s.InvokeContext == nil {
-			s.InvokeContext, _ = ctxNode.valueWith(b.cache).(map[string]any)
+		if m == nil {
+			m, _ = ctxNode.valueWith(b.cache).(map[string]any)
 		}
+		s.InvokeContext = b.cache.encodeContext(m)
 	}
 	switch s.InvokeService {
 	case "script":
@@ -428,9 +487,15 @@ func (b *builder) script(n *node, ptr string) {
 			}
 			break
 		}
-		if _, err := ResolveScriptPath(b.env.scriptsDir, file.s); err != nil {
+		path, err := ResolveScriptPath(b.env.scriptsDir, file.s)
+		switch {
+		case err != nil:
 			b.errAt(file, ptr+"/"+fileKey, prefixed(dottedPath(ptr+"/"+fileKey), err))
+		case b.env.checkScript != nil:
+			b.checkScriptFile(file, ptr+"/"+fileKey, path)
 		}
+	case !source.isNull() && source.kind == kindString && b.env.checkScript != nil && !b.failed[source]:
+		b.checkInlineScript(source, ptr+"/source")
 	}
 	if t := n.get("timeout"); t != nil && t.kind == kindString {
 		if _, err := ParseDuration(t.s); err != nil {
@@ -513,8 +578,8 @@ func (b *builder) macros(n *node, ptr string) {
 // to org.forgerock.openidm.<name>, invokeContext, invokeLogLevel, timeZone,
 // startTime, endTime, concurrentExecution, …) for the REST API. It is built
 // on each call, not kept: a snapshot of many schedules would otherwise hold
-// a map per schedule that only the API reads. The map is the caller's;
-// invokeContext is the schedule's own (do not modify it).
+// a map per schedule that only the API reads. The map, invokeContext
+// included, is the caller's.
 func (s *Schedule) Config() map[string]any {
 	nullable := func(v string) any {
 		if v == "" {
@@ -527,8 +592,8 @@ func (s *Schedule) Config() map[string]any {
 		service = ServicePrefix + service
 	}
 	var ctx any
-	if s.InvokeContext != nil {
-		ctx = s.InvokeContext
+	if m := s.InvokeContext.Map(); m != nil {
+		ctx = m
 	}
 	cfg := map[string]any{
 		"enabled":             s.Enabled,
@@ -609,36 +674,15 @@ type zoneCache struct {
 	m sync.Map // name → *time.Location
 }
 
-var gmtOffset = regexp.MustCompile(`^GMT([+-])(\d{2}):(\d{2})$`)
-
-// load returns the zone named name. Like IDM, it accepts only ids that
-// round-trip exactly: IANA names ("Europe/Paris", "UTC", "GMT") and
-// "GMT+hh:mm"; "utc", "GMT+1" and "Local" are errors.
+// load returns the zone named name (see ParseZone), parsing each name
+// once.
 func (z *zoneCache) load(name string) (*time.Location, error) {
 	if v, ok := z.m.Load(name); ok {
 		return v.(*time.Location), nil
 	}
-	var loc *time.Location
-	if m := gmtOffset.FindStringSubmatch(name); m != nil {
-		h, _ := strconv.Atoi(m[2])
-		mi, _ := strconv.Atoi(m[3])
-		off := h*3600 + mi*60
-		if h > 23 || mi > 59 {
-			return nil, errorf(ErrInvalidTimeZone, "unknown time zone %q", name)
-		}
-		if m[1] == "-" {
-			off = -off
-		}
-		loc = time.FixedZone(name, off)
-	} else {
-		if name == "Local" || strings.ContainsAny(name, " \\") || strings.HasPrefix(name, "/") || strings.Contains(name, "..") {
-			return nil, errorf(ErrInvalidTimeZone, "unknown time zone %q: use an IANA name such as \"Europe/Paris\" or \"UTC\"", name)
-		}
-		l, err := time.LoadLocation(name)
-		if err != nil {
-			return nil, errorw(ErrInvalidTimeZone, err, "unknown time zone %q: use an IANA name such as \"Europe/Paris\" or \"UTC\"", name)
-		}
-		loc = l
+	loc, err := ParseZone(name)
+	if err != nil {
+		return nil, err
 	}
 	z.m.Store(name, loc)
 	return loc, nil

@@ -26,6 +26,12 @@ func parseSchedulerFile(c *fileCtx, data []byte, isYAML bool, props *properties,
 	sc := DefaultSchedulerConfig()
 	root := c.decode(data, isYAML, props, used)
 	if root == nil {
+		// An empty file would silently reset every setting to its default
+		// (a thread count, a zone): it is an error, and the last good
+		// settings stay. Without a scheduler file the defaults apply.
+		if len(c.errs) == 0 {
+			c.errs = append(c.errs, &FileError{File: c.file, Line: 1, Col: 1, Err: errorf(ErrEmpty, "empty scheduler file: delete it to use the defaults")})
+		}
 		return sc
 	}
 	c.validateSchema("scheduler", root)

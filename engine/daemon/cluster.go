@@ -124,5 +124,5 @@ func (d *Daemon) runRecovery(ctx context.Context, r store.Run) error {
 	rc["recovery"] = true
 	rc["recoveredFrom"] = r.RecoveredFrom
 	rc["attempt"] = r.Attempt
-	return d.scripts.Load().InvokeSchedule(ctx, sc.ID, sc.InvokeLogLevel, sc.InvokeContext, rc)
+	return d.scripts.Load().InvokeSchedule(ctx, sc.ID, sc.InvokeLogLevel, sc.InvokeContext.Map(), rc)
 }

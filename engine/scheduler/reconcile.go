@@ -296,50 +296,16 @@ func (s *Scheduler) removeEntry(e *entry) {
 	}
 }
 
-// specFor builds the trigger of an enabled schedule.
+// specFor builds the trigger of an enabled schedule with the conversion
+// the config loader checked it with (config.Schedule.Trigger).
 func (s *Scheduler) specFor(sc *config.Schedule, defaultLoc *time.Location) (trigger.Spec, error) {
-	loc := sc.Location
-	if loc == nil {
-		loc = defaultLoc
-	}
-	if loc == nil {
-		loc = time.Local
-	}
-	spec := trigger.Spec{Location: loc, Start: sc.StartTime, End: sc.EndTime}
-	switch sc.Type {
-	case config.TypeSimple:
-		spec.Kind = trigger.Simple
-		spec.RepeatInterval = sc.RepeatInterval
-		spec.RepeatCount = sc.RepeatCount
-	case config.TypeCron, "":
-		spec.Kind = trigger.Cron
-		policy, err := trigger.ParseMisfirePolicy(sc.MisfirePolicy)
+	opts := config.TriggerOptions{DefaultLocation: defaultLoc}
+	if s.calendarFor != nil && sc.Type != config.TypeSimple {
+		cal, err := s.calendarFor(sc)
 		if err != nil {
-			return spec, err
+			return trigger.Spec{}, err
 		}
-		spec.MisfirePolicy = policy
-		if spec.Calendar, err = s.calendar(sc); err != nil {
-			return spec, err
-		}
-	default:
-		return spec, fmt.Errorf("unknown schedule type %q", sc.Type)
+		opts.Calendar = cal
 	}
-	if err := spec.Validate(); err != nil {
-		return spec, err
-	}
-	return spec, nil
-}
-
-func (s *Scheduler) calendar(sc *config.Schedule) (trigger.Calendar, error) {
-	if s.calendarFor != nil {
-		return s.calendarFor(sc)
-	}
-	if sc.Cron != nil {
-		return sc.Cron, nil
-	}
-	e, err := cron.Parse(sc.CronSpec)
-	if err != nil {
-		return nil, fmt.Errorf("cron schedule %q: %w", sc.CronSpec, err)
-	}
-	return e, nil
+	return sc.Trigger(opts)
 }

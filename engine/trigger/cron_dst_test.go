@@ -4,12 +4,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-	_ "time/tzdata" // embedded zones: no need for the machine's /usr/share/zoneinfo
+	_ "time/tzdata"
 
 	"sundial/engine/cron"
 )
 
-// realCron parses spec with the real cron engine; a parse error fails the test.
+// realCron parses spec with the real cron engine; a parse error fails the
+// test.
 func realCron(t *testing.T, spec string) Calendar {
 	t.Helper()
 	e, err := cron.Parse(spec)
@@ -19,6 +20,8 @@ func realCron(t *testing.T, spec string) Calendar {
 	return e
 }
 
+// loadZone loads a zone from the embedded database (time/tzdata); a missing
+// zone fails the test.
 func loadZone(t *testing.T, name string) *time.Location {
 	t.Helper()
 	loc, err := time.LoadLocation(name)

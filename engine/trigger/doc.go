@@ -16,7 +16,8 @@
 // interface, so this package can be tested without it.
 //
 // Where Sundial deliberately differs from Quartz it says so next to the code:
-// a start time in the past means "start now" (SEMANTICS.md), a misfire never
+// a start time in the past means "start now" (so a schedule file edited after
+// its startTime starts at once instead of misfiring), a misfire never
 // fires after the end time, and a simple trigger with repeat interval 0 fires
 // all its repeats at once (Quartz rejects interval 0).
 package trigger

@@ -19,7 +19,8 @@ const (
 )
 
 // ParseMisfirePolicy parses a misfirePolicy value; "" is the default,
-// FireAndProceed. Names are case-sensitive, as in IDM.
+// FireAndProceed. Names are case-sensitive, as in IDM. The error is a
+// *SpecError.
 func ParseMisfirePolicy(s string) (MisfirePolicy, error) {
 	switch s {
 	case "", "fireAndProceed":
@@ -27,7 +28,7 @@ func ParseMisfirePolicy(s string) (MisfirePolicy, error) {
 	case "doNothing":
 		return DoNothing, nil
 	}
-	return 0, fmt.Errorf("invalid misfire policy: %s", s)
+	return 0, specError(FieldMisfirePolicy, "invalid misfire policy: %s", s)
 }
 
 // String returns the policy as written in schedule files.

@@ -1,7 +1,6 @@
 package trigger
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -91,28 +90,61 @@ type State struct {
 // Complete reports whether the trigger will never fire again.
 func (st State) Complete() bool { return st.Next.IsZero() }
 
-// Validate reports a definition that can never make sense.
+// Field names the part of a Spec that a SpecError is about.
+type Field uint8
+
+// Spec fields, for SpecError.
+const (
+	FieldKind Field = iota + 1
+	FieldMisfirePolicy
+	FieldCalendar
+	FieldRepeatInterval
+	FieldRepeatCount
+	FieldEnd
+)
+
+// SpecError is a rule that a trigger definition breaks, with the field at
+// fault, so that a loader can report it at the position of that field.
+type SpecError struct {
+	Field Field
+	Msg   string
+}
+
+func (e *SpecError) Error() string { return e.Msg }
+
+// NewSpecError returns a *SpecError about field f.
+func NewSpecError(f Field, format string, args ...any) *SpecError {
+	return specError(f, format, args...)
+}
+
+func specError(f Field, format string, args ...any) *SpecError {
+	return &SpecError{Field: f, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports a definition that can never make sense. These are the
+// only trigger rules: the config loader checks schedules with them, and the
+// scheduler checks what it is given. The error is a *SpecError.
 func (s *Spec) Validate() error {
 	switch s.Kind {
 	case Cron:
 		if s.Calendar == nil {
-			return errors.New("cron trigger without a schedule")
+			return specError(FieldCalendar, "cron trigger without a schedule")
 		}
 	case Simple:
 		if s.RepeatCount < RepeatForever {
-			return fmt.Errorf("repeat count %d is below -1", s.RepeatCount)
+			return specError(FieldRepeatCount, "repeat count %d is below -1", s.RepeatCount)
 		}
 		if s.RepeatInterval < 0 {
-			return fmt.Errorf("repeat interval %s is negative", s.RepeatInterval)
+			return specError(FieldRepeatInterval, "repeat interval %s is negative", s.RepeatInterval)
 		}
 		if s.RepeatInterval == 0 && s.RepeatCount == RepeatForever {
-			return errors.New("a simple trigger that repeats forever needs a repeat interval above 0")
+			return specError(FieldRepeatCount, "a simple trigger that repeats forever needs a repeat interval above 0")
 		}
 	default:
-		return fmt.Errorf("unknown trigger kind %d", uint8(s.Kind))
+		return specError(FieldKind, "unknown trigger kind %d", uint8(s.Kind))
 	}
 	if !s.Start.IsZero() && !s.End.IsZero() && s.End.Before(s.Start) {
-		return fmt.Errorf("end time %s is before start time %s",
+		return specError(FieldEnd, "end time %s is before start time %s",
 			s.End.Format(time.RFC3339), s.Start.Format(time.RFC3339))
 	}
 	return nil
@@ -130,7 +162,7 @@ func (s *Spec) location() *time.Location {
 // fires.
 //
 // The effective start is Spec.Start, or now when that is unset or in the past
-// (Sundial's rule, SEMANTICS.md: "a start in the past means start now"; Quartz
+// (Sundial's rule, as in IDM's schedules: a start in the past means start now; Quartz
 // would instead misfire). A cron trigger then fires at the first calendar time
 // at or after the start rounded down to the second (Quartz rounds the start
 // of a cron trigger and searches after start - 1 s), so a trigger created at

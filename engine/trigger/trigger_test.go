@@ -159,10 +159,7 @@ func TestFiredCountsAndCompletes(t *testing.T) {
 func TestSimpleIntervalIsAbsoluteAcrossDST(t *testing.T) {
 	// Quartz SimpleTrigger adds milliseconds: a 24 h interval keeps its
 	// instants and moves on the wall clock when the zone changes offset.
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ny := loadZone(t, "America/New_York")
 	start := time.Date(2026, 3, 7, 12, 0, 0, 0, ny)
 	s := Spec{Kind: Simple, Location: ny, Start: start, RepeatInterval: 24 * time.Hour, RepeatCount: 2}
 	got := s.Preview(start.Add(-time.Hour), 3)
@@ -176,10 +173,7 @@ func TestSimpleIntervalIsAbsoluteAcrossDST(t *testing.T) {
 
 func TestCronEvaluatedInLocation(t *testing.T) {
 	// The calendar sees times in the trigger's zone.
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ny := loadZone(t, "America/New_York")
 	var seen *time.Location
 	cal := calFunc(func(after time.Time) time.Time { seen = after.Location(); return after.Add(time.Hour) })
 	s := Spec{Kind: Cron, Calendar: cal, Location: ny}
@@ -215,6 +209,9 @@ func TestValidate(t *testing.T) {
 		}
 		if got != tt.want {
 			t.Errorf("Validate(%+v) = %q, want %q", tt.spec, got, tt.want)
+		}
+		if _, isSpecErr := err.(*SpecError); err != nil && !isSpecErr {
+			t.Errorf("Validate(%+v) = %T, want a *SpecError", tt.spec, err)
 		}
 	}
 }
