@@ -143,7 +143,10 @@ func TestNextDST(t *testing.T) {
 }
 
 func TestNextAllocations(t *testing.T) {
-	ny, _ := time.LoadLocation("America/New_York")
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, expr := range []string{"0 15 10 ? * MON-FRI", "0 15 10 L * ?", "0 15 10 ? * 6#3", "0 30 2 * * ?", "0 0 12 LW * ?"} {
 		e := MustParse(expr)
 		from := time.Date(2026, 3, 1, 0, 0, 0, 0, ny)
