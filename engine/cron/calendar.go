@@ -92,12 +92,22 @@ func (c *calendar) getWeekday() int {
 	return int(floorMod(d+4, 7)) + 1 // 1970-01-01 was a Thursday (5)
 }
 
-func (c *calendar) setYear(v int)   { c.year = v; c.dirty = true }
-func (c *calendar) setMonth(v int)  { c.month = v; c.dirty = true } // 1-based
-func (c *calendar) setDay(v int)    { c.day = v; c.dirty = true }
-func (c *calendar) setHour(v int)   { c.hour = v; c.dirty = true }
-func (c *calendar) setMinute(v int) { c.minute = v; c.dirty = true }
-func (c *calendar) setSecond(v int) { c.secs = v; c.dirty = true }
+// The setters leave a normalised calendar normalised when the value does
+// not change: normalising is idempotent, so the fields would read back the
+// same.
+func (c *calendar) setYear(v int)   { set(c, &c.year, v) }
+func (c *calendar) setMonth(v int)  { set(c, &c.month, v) } // 1-based
+func (c *calendar) setDay(v int)    { set(c, &c.day, v) }
+func (c *calendar) setHour(v int)   { set(c, &c.hour, v) }
+func (c *calendar) setMinute(v int) { set(c, &c.minute, v) }
+func (c *calendar) setSecond(v int) { set(c, &c.secs, v) }
+
+func set(c *calendar, field *int, v int) {
+	if *field != v {
+		*field = v
+		c.dirty = true
+	}
+}
 
 // addYear is Calendar.add(YEAR, n): the same wall time n years on, with the
 // day pinned to the month's length (29 February → 28).
