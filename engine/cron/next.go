@@ -25,8 +25,12 @@ func (e *Expression) Next(after time.Time) time.Time {
 	before := func(n int64) bool { return n < baseSec || (n == baseSec && baseNsec > 0) }
 
 	z := newZoneCache(loc)
+	w := z.wallOf(baseSec)
+	if w >= z.safeLo && w < z.safeHi && e.firesAt(w) {
+		return time.Unix(baseSec, 0).In(loc)
+	}
 	cl := calendar{z: &z}
-	cl.setWall(z.wallOf(baseSec))
+	cl.setWall(w)
 	cl.dirty = true // Quartz sets MILLISECOND, so the first read maps the fields back
 
 	secs, mins, hours := &e.sets[second], &e.sets[minute], &e.sets[hour]
@@ -205,6 +209,30 @@ func (e *Expression) Next(after time.Time) time.Time {
 		}
 		return next
 	}
+}
+
+// firesAt reports whether the search's first pass leaves the wall time w, an
+// unambiguous wall time (it reads back unchanged), as it is: every field
+// already holds an allowed value and the day is an ordinary one (no L, W or
+// #). Then Next returns w's instant without searching; "every second" is all
+// this.
+func (e *Expression) firesAt(w int64) bool {
+	if e.lastdayOfMonth || e.nearestWeekday || e.lastdayOfWeek || e.nthdayOfWeek != 0 {
+		return false
+	}
+	days := floorDiv(w, secondsPerDay)
+	rem := int(w - days*secondsPerDay)
+	if !e.sets[second].contains(rem%60) || !e.sets[minute].contains(rem/60%60) || !e.sets[hour].contains(rem/3600) {
+		return false
+	}
+	y, m, d := civilFromDays(days)
+	if y > maxYear || !e.sets[month].contains(m) || !e.sets[year].contains(y) {
+		return false
+	}
+	if e.domSpec && !e.dowSpec {
+		return e.sets[dayOfMonth].contains(d)
+	}
+	return e.sets[dayOfWeek].contains(int(floorMod(days+4, 7)) + 1)
 }
 
 // setCalendarHour is Quartz's setCalendarHour: set the hour, and if the wall

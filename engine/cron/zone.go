@@ -31,7 +31,14 @@ type zoneTable struct {
 	starts []int64
 	offs   []int64
 	end    int64
+	// buckets[b] is the period in force at tableFrom + b*bucketSeconds, so
+	// that a lookup steps over a few periods instead of searching them all.
+	buckets []uint16
 }
+
+// bucketSeconds is the span of a zoneTable bucket: about a month, which
+// seldom holds more than one change.
+const bucketSeconds = 30 * secondsPerDay
 
 // periodOf asks the time package for the zone period containing instant t.
 func periodOf(loc *time.Location, t int64) (start, end, off int64) {
@@ -76,6 +83,12 @@ func newZoneTable(loc *time.Location) *zoneTable {
 		end = e
 	}
 	tb.end = end
+	for t, i := tableFrom, 0; t < tableTo; t += bucketSeconds {
+		for i+1 < len(tb.starts) && tb.starts[i+1] <= t {
+			i++
+		}
+		tb.buckets = append(tb.buckets, uint16(i))
+	}
 	return tb
 }
 
@@ -98,27 +111,40 @@ func firstChange(loc *time.Location, lo, hi, off int64) int64 {
 	return hi
 }
 
+// find returns the index of the period containing instant t, or ok = false
+// when t is outside the table.
+func (tb *zoneTable) find(t int64) (i int, ok bool) {
+	if t < tb.starts[0] || t >= tb.end {
+		return 0, false
+	}
+	// Start from the first period of t's bucket, then step to the last one
+	// that starts at or before t.
+	i = 0
+	if b := (t - tableFrom) / bucketSeconds; b >= 0 && b < int64(len(tb.buckets)) {
+		i = int(tb.buckets[b])
+	}
+	for i+1 < len(tb.starts) && tb.starts[i+1] <= t {
+		i++
+	}
+	return i, true
+}
+
+// endOf returns the end of period i.
+func (tb *zoneTable) endOf(i int) int64 {
+	if i+1 < len(tb.starts) {
+		return tb.starts[i+1]
+	}
+	return tb.end
+}
+
 // period returns the period containing instant t, or ok = false when t is
 // outside the table.
 func (tb *zoneTable) period(t int64) (start, end, off int64, ok bool) {
-	if t < tb.starts[0] || t >= tb.end {
+	i, ok := tb.find(t)
+	if !ok {
 		return 0, 0, 0, false
 	}
-	// The last i with starts[i] <= t.
-	lo, hi := 0, len(tb.starts)
-	for hi-lo > 1 {
-		m := int(uint(lo+hi) >> 1)
-		if t < tb.starts[m] {
-			hi = m
-		} else {
-			lo = m
-		}
-	}
-	end = tb.end
-	if lo+1 < len(tb.starts) {
-		end = tb.starts[lo+1]
-	}
-	return tb.starts[lo], end, tb.offs[lo], true
+	return tb.starts[i], tb.endOf(i), tb.offs[i], true
 }
 
 // zoneTables holds the tables of the locations searched last. A process
@@ -176,14 +202,33 @@ func (z *zoneCache) period(t int64) (start, end, off int64) {
 
 // load makes the period containing instant t current.
 func (z *zoneCache) load(t int64) {
-	z.start, z.end, z.off = z.period(t)
+	var i int
+	inTable := false
+	if z.tb != nil {
+		i, inTable = z.tb.find(t)
+	}
+	if inTable {
+		z.start, z.end, z.off = z.tb.starts[i], z.tb.endOf(i), z.tb.offs[i]
+	} else {
+		z.start, z.end, z.off = z.period(t)
+	}
 	z.safeLo, z.safeHi = math.MinInt64, math.MaxInt64
 	if z.start != math.MinInt64 {
-		_, _, prev := z.period(z.start - 1)
+		var prev int64
+		if inTable && i > 0 {
+			prev = z.tb.offs[i-1]
+		} else {
+			_, _, prev = z.period(z.start - 1)
+		}
 		z.safeLo = z.start + max(z.off, prev)
 	}
 	if z.end != math.MaxInt64 {
-		_, _, next := z.period(z.end)
+		var next int64
+		if inTable && i+1 < len(z.tb.starts) {
+			next = z.tb.offs[i+1]
+		} else {
+			_, _, next = z.period(z.end)
+		}
 		z.safeHi = z.end + min(z.off, next)
 	}
 }
