@@ -124,6 +124,15 @@ func (x *setExt) emptyExt() bool { return x.span == [spanWords]uint64{} && len(x
 // ceil returns the smallest element >= v (TreeSet.tailSet(v).first()).
 func (s *intSet) ceil(v int) (int, bool) {
 	x := s.ext
+	if x == nil && uint(v) < 64 { // the usual case: a field of small values
+		if m := s.small[0] >> uint(v); m != 0 {
+			return v + bits.TrailingZeros64(m), true
+		}
+		if m := s.small[1]; m != 0 {
+			return 64 + bits.TrailingZeros64(m), true
+		}
+		return 0, false
+	}
 	if v < 128 {
 		if x != nil && len(x.large) > 0 && x.large[0] < 0 {
 			// negative values exist only in the year set; fall back to a scan
