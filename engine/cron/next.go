@@ -115,7 +115,7 @@ func (e *Expression) Next(after time.Time) time.Time {
 				t = day
 				day = lastDayOfMonth(mon, cl.getYear()) - int(e.lastdayOffset)
 				var n int64
-				day, n = nearestWeekday(&z, cl.getYear(), mon, day, hr, min, sec)
+				day, n = nearestWeekday(&cl, cl.getYear(), mon, day, hr, min, sec)
 				if before(n) {
 					day = 1
 					mon++
@@ -124,7 +124,7 @@ func (e *Expression) Next(after time.Time) time.Time {
 				t = day
 				first, _ := doms.first()
 				var n int64
-				day, n = nearestWeekday(&z, cl.getYear(), mon, first, hr, min, sec)
+				day, n = nearestWeekday(&cl, cl.getYear(), mon, first, hr, min, sec)
 				if before(n) {
 					day = first
 					mon++
@@ -249,8 +249,9 @@ func setCalendarHour(cl *calendar, hr int) {
 // midnight (so a day past the month's end is read in the next month). It
 // returns the day and the instant of the candidate fire time, built on the
 // scratch calendar with the year it read back.
-func nearestWeekday(z *zoneCache, yr, mon, day, hr, min, sec int) (int, int64) {
-	tcal := calendar{z: z, year: yr, month: mon, day: day, dirty: true}
+func nearestWeekday(cl *calendar, yr, mon, day, hr, min, sec int) (int, int64) {
+	tcal := calendar{z: cl.z, year: yr, month: mon, day: day, dirty: true,
+		mYear: cl.mYear, mMonth: cl.mMonth, mStart: cl.mStart} // most often the same month
 	ldom := lastDayOfMonth(mon, yr)
 	switch dow := tcal.getWeekday(); {
 	case dow == 7 && day == 1:
