@@ -9,28 +9,38 @@ const maxIterations = 100_000
 
 // Next returns the first fire time strictly after after, computed in
 // after.Location() as Quartz computes in the expression's time zone, or the
-// zero time when the expression never fires again.
+// zero time when the expression never fires again. Wall times in a DST gap
+// never fire; a repeated wall time fires at its later occurrence.
 //
-// The search is Quartz's CronExpression.getTimeAfter, step for step, on a
-// lenient calendar (see calendar.go): it starts at the whole second after
-// after, and moves field by field (second, minute, hour, day, month, year) to
-// the next allowed value, restarting from the seconds whenever a larger field
-// changed. Wall times in a DST gap never fire; a repeated wall time fires at
-// its later occurrence.
+// An expression of plain fields (no L, W or #) whose next fire time lies in
+// the same zone period as after, with no DST transition near, is answered by
+// nextPlain; every other search is Quartz's, step for step (see search).
 func (e *Expression) Next(after time.Time) time.Time {
+	loc := after.Location()
+	baseSec := after.Add(time.Second).Unix()
+	z := newZoneCache(loc)
+	if w := z.wallOf(baseSec); e.plain && w >= z.safeLo && w < z.safeHi {
+		if fire, ok := e.nextPlain(w); ok && fire < z.safeHi {
+			return time.Unix(fire-z.off, 0).In(loc)
+		}
+	}
+	return e.search(after, &z)
+}
+
+// search is Quartz's CronExpression.getTimeAfter, step for step, on a
+// lenient calendar (see calendar.go) in z's location, which is after's: it
+// starts at the whole second after after, and moves field by field (second,
+// minute, hour, day, month, year) to the next allowed value, restarting from
+// the seconds whenever a larger field changed.
+func (e *Expression) search(after time.Time, z *zoneCache) time.Time {
 	loc := after.Location()
 	base := after.Add(time.Second)
 	baseSec, baseNsec := base.Unix(), base.Nanosecond()
 	// before reports whether the whole-second instant n is before base.
 	before := func(n int64) bool { return n < baseSec || (n == baseSec && baseNsec > 0) }
 
-	z := newZoneCache(loc)
-	w := z.wallOf(baseSec)
-	if w >= z.safeLo && w < z.safeHi && e.firesAt(w) {
-		return time.Unix(baseSec, 0).In(loc)
-	}
-	cl := calendar{z: &z}
-	cl.setWall(w)
+	cl := calendar{z: z}
+	cl.setWall(z.wallOf(baseSec))
 	cl.dirty = true // Quartz sets MILLISECOND, so the first read maps the fields back
 
 	secs, mins, hours := &e.sets[second], &e.sets[minute], &e.sets[hour]
@@ -211,28 +221,113 @@ func (e *Expression) Next(after time.Time) time.Time {
 	}
 }
 
-// firesAt reports whether the search's first pass leaves the wall time w, an
-// unambiguous wall time (it reads back unchanged), as it is: every field
-// already holds an allowed value and the day is an ordinary one (no L, W or
-// #). Then Next returns w's instant without searching; "every second" is all
-// this.
-func (e *Expression) firesAt(w int64) bool {
-	if e.lastdayOfMonth || e.nearestWeekday || e.lastdayOfWeek || e.nthdayOfWeek != 0 {
-		return false
-	}
+// nextPlain returns the first wall time at or after w that every field
+// allows, in wall-clock arithmetic alone, or false when there is none by
+// maxYear. For a plain expression (see isPlain), this is where Quartz's
+// search ends whenever no DST transition comes near: its steps on the lenient
+// calendar are then this same arithmetic. TestNextPlainIsQuartz checks the
+// two against each other.
+func (e *Expression) nextPlain(w int64) (int64, bool) {
 	days := floorDiv(w, secondsPerDay)
 	rem := int(w - days*secondsPerDay)
-	if !e.sets[second].contains(rem%60) || !e.sets[minute].contains(rem/60%60) || !e.sets[hour].contains(rem/3600) {
-		return false
+	y, mo, d := civilFromDays(days)
+	h, mi, s := rem/3600, rem/60%60, rem%60
+	if y < spanBase {
+		return 0, false
 	}
-	y, m, d := civilFromDays(days)
-	if y > maxYear || !e.sets[month].contains(m) || !e.sets[year].contains(y) {
-		return false
+	secs, mins, hours := &e.sets[second], &e.sets[minute], &e.sets[hour]
+	doms, months, dows, years := &e.sets[dayOfMonth], &e.sets[month], &e.sets[dayOfWeek], &e.sets[year]
+	byDom := e.domSpec && !e.dowSpec
+	for {
+		if y > maxYear {
+			return 0, false
+		}
+		if v, ok := years.ceil(y); !ok {
+			return 0, false
+		} else if v != y {
+			y, mo, d, h, mi, s = v, 1, 1, 0, 0, 0
+			continue
+		}
+		if v, ok := months.ceil(mo); !ok {
+			y, mo, d, h, mi, s = y+1, 1, 1, 0, 0, 0
+			continue
+		} else if v != mo {
+			mo, d, h, mi, s = v, 1, 0, 0, 0
+		}
+		ld := lastDayOfMonth(mo, y)
+		if byDom {
+			v, ok := doms.ceil(d)
+			if !ok || v > ld {
+				y, mo = nextMonth(y, mo)
+				d, h, mi, s = 1, 0, 0, 0
+				continue
+			}
+			if v != d {
+				d, h, mi, s = v, 0, 0, 0
+			}
+		} else {
+			wd := int(floorMod(daysFromCivil(y, mo, d)+4, 7)) // 0 = Sunday
+			k := 0
+			for k < 7 && !dows.contains((wd+k)%7+1) {
+				k++
+			}
+			if k == 7 || d+k > ld {
+				y, mo = nextMonth(y, mo)
+				d, h, mi, s = 1, 0, 0, 0
+				continue
+			}
+			if k > 0 {
+				d, h, mi, s = d+k, 0, 0, 0
+			}
+		}
+		if v, ok := hours.ceil(h); !ok {
+			if d++; d > ld {
+				y, mo = nextMonth(y, mo)
+				d = 1
+			}
+			h, mi, s = 0, 0, 0
+			continue
+		} else if v != h {
+			h, mi, s = v, 0, 0
+		}
+		if v, ok := mins.ceil(mi); !ok {
+			h, mi, s = h+1, 0, 0 // 24 carries through the hour step
+			if h == 24 {
+				if d++; d > ld {
+					y, mo = nextMonth(y, mo)
+					d = 1
+				}
+				h = 0
+			}
+			continue
+		} else if v != mi {
+			mi, s = v, 0
+		}
+		if v, ok := secs.ceil(s); !ok {
+			mi, s = mi+1, 0
+			if mi == 60 {
+				h, mi = h+1, 0
+				if h == 24 {
+					if d++; d > ld {
+						y, mo = nextMonth(y, mo)
+						d = 1
+					}
+					h = 0
+				}
+			}
+			continue
+		} else {
+			s = v
+		}
+		return (daysFromCivil(y, mo, d))*secondsPerDay + int64(h*3600+mi*60+s), true
 	}
-	if e.domSpec && !e.dowSpec {
-		return e.sets[dayOfMonth].contains(d)
+}
+
+func nextMonth(y, mo int) (int, int) {
+	if mo == 12 {
+		return y + 1, 1
 	}
-	return e.sets[dayOfWeek].contains(int(floorMod(days+4, 7)) + 1)
+	return y, mo + 1
 }
 
 // setCalendarHour is Quartz's setCalendarHour: set the hour, and if the wall
