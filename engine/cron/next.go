@@ -281,46 +281,50 @@ func (e *Expression) nextPlain(w int64) (int64, bool) {
 			}
 		}
 		if v, ok := hours.ceil(h); !ok {
-			if d++; d > ld {
-				y, mo = nextMonth(y, mo)
-				d = 1
-			}
+			y, mo, d = dayAfter(y, mo, d, ld)
 			h, mi, s = 0, 0, 0
 			continue
 		} else if v != h {
 			h, mi, s = v, 0, 0
 		}
 		if v, ok := mins.ceil(mi); !ok {
-			h, mi, s = h+1, 0, 0 // 24 carries through the hour step
-			if h == 24 {
-				if d++; d > ld {
-					y, mo = nextMonth(y, mo)
-					d = 1
-				}
+			if h < 23 {
+				h++
+			} else {
+				y, mo, d = dayAfter(y, mo, d, ld)
 				h = 0
 			}
+			mi, s = 0, 0
 			continue
 		} else if v != mi {
 			mi, s = v, 0
 		}
 		if v, ok := secs.ceil(s); !ok {
-			mi, s = mi+1, 0
-			if mi == 60 {
+			switch {
+			case mi < 59:
+				mi++
+			case h < 23:
 				h, mi = h+1, 0
-				if h == 24 {
-					if d++; d > ld {
-						y, mo = nextMonth(y, mo)
-						d = 1
-					}
-					h = 0
-				}
+			default:
+				y, mo, d = dayAfter(y, mo, d, ld)
+				h, mi = 0, 0
 			}
+			s = 0
 			continue
 		} else {
 			s = v
 		}
-		return (daysFromCivil(y, mo, d))*secondsPerDay + int64(h*3600+mi*60+s), true
+		return daysFromCivil(y, mo, d)*secondsPerDay + int64(h*3600+mi*60+s), true
 	}
+}
+
+// dayAfter returns the day after (y, mo, d), ld being the month's last day.
+func dayAfter(y, mo, d, ld int) (int, int, int) {
+	if d < ld {
+		return y, mo, d + 1
+	}
+	y, mo = nextMonth(y, mo)
+	return y, mo, 1
 }
 
 func nextMonth(y, mo int) (int, int) {
