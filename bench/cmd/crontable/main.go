@@ -1,7 +1,7 @@
 // Command crontable runs the cron benchmarks of package cronbench and prints
 // them as one table: chained Next and Parse for Sundial, robfig/cron/v3 and
 // gorhill/cronexpr on the shared workloads in UTC and America/New_York, each
-// figure the median of three runs. Before timing, every engine's answers are
+// figure the median of three runs taken in turn. Before timing, every engine's answers are
 // checked against the truth; a peer that answers a workload wrong is marked
 // so, listed below the table, and left out of the speed comparison.
 //
@@ -29,16 +29,24 @@ type figure struct {
 	allocs int64
 }
 
-func median(f func() testing.BenchmarkResult) figure {
-	var ns []float64
-	var allocs int64
+// medians runs each benchmark runs times, taking turns so that a change in
+// the machine's load falls on every engine alike, and returns each one's
+// median time and its allocations.
+func medians(benches []func(*testing.B)) []figure {
+	ns := make([][]float64, len(benches))
+	figs := make([]figure, len(benches))
 	for range runs {
-		r := f()
-		ns = append(ns, float64(r.T.Nanoseconds())/float64(r.N))
-		allocs = r.AllocsPerOp()
+		for i, bench := range benches {
+			r := testing.Benchmark(bench)
+			ns[i] = append(ns[i], float64(r.T.Nanoseconds())/float64(r.N))
+			figs[i].allocs = r.AllocsPerOp()
+		}
 	}
-	sort.Float64s(ns)
-	return figure{ns[len(ns)/2], allocs}
+	for i := range figs {
+		sort.Float64s(ns[i])
+		figs[i].ns = ns[i][len(ns[i])/2]
+	}
+	return figs
 }
 
 func (f figure) String() string { return fmt.Sprintf("%.0f ns, %d allocs", f.ns, f.allocs) }
@@ -75,6 +83,13 @@ func main() {
 		row := []string{w.Name, w.Zone()}
 		var sundial figure
 		best, bestNs, bestName := 0.0, 0.0, ""
+		var benches []func(*testing.B)
+		for _, en := range engines {
+			if en.Spec(w) != "" {
+				benches = append(benches, func(b *testing.B) { cronbench.BenchNext(b, en, w) })
+			}
+		}
+		figs := medians(benches)
 		for _, en := range engines {
 			if en.Spec(w) == "" {
 				row = append(row, "n/a (syntax)")
@@ -85,9 +100,8 @@ func main() {
 				fmt.Fprintln(os.Stderr, err)
 				os.Exit(1)
 			}
-			fig := median(func() testing.BenchmarkResult {
-				return testing.Benchmark(func(b *testing.B) { cronbench.BenchNext(b, en, w) })
-			})
+			fig := figs[0]
+			figs = figs[1:]
 			cell := fig.String()
 			switch {
 			case wrong != "":
@@ -154,15 +168,20 @@ func main() {
 			continue // parsing does not depend on the zone
 		}
 		row := []string{w.Name, "any"}
+		var benches []func(*testing.B)
 		for _, en := range engines {
-			spec := en.Spec(w)
-			if spec == "" {
+			if spec := en.Spec(w); spec != "" {
+				benches = append(benches, func(b *testing.B) { cronbench.BenchParse(b, en, spec) })
+			}
+		}
+		figs := medians(benches)
+		for _, en := range engines {
+			if en.Spec(w) == "" {
 				row = append(row, "n/a (syntax)")
 				continue
 			}
-			fig := median(func() testing.BenchmarkResult {
-				return testing.Benchmark(func(b *testing.B) { cronbench.BenchParse(b, en, spec) })
-			})
+			fig := figs[0]
+			figs = figs[1:]
 			if en.Name == cronbench.Sundial {
 				parseMax = max(parseMax, fig.ns)
 			}
