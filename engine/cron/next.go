@@ -17,10 +17,14 @@ const maxIterations = 100_000
 // nextPlain; every other search is Quartz's, step for step (see search).
 func (e *Expression) Next(after time.Time) time.Time {
 	loc := after.Location()
-	baseSec := after.Add(time.Second).Unix()
+	base := after.Add(time.Second)
+	baseSec := base.Unix()
 	z := newZoneCache(loc)
-	if w := z.wallOf(baseSec); e.plain && w >= z.safeLo && w < z.safeHi {
-		if fire, ok := e.nextPlain(w); ok && fire < z.safeHi {
+	// With W, Quartz compares a fire time with the start to the millisecond:
+	// a start with a fraction of a second is left to the search.
+	plain := e.plain && (!e.nearestWeekday || base.Nanosecond() == 0)
+	if w := z.wallOf(baseSec); plain && w >= z.safeLo && w < z.safeHi {
+		if fire, ok := e.nextPlain(w, &z); ok && fire < z.safeHi {
 			return time.Unix(fire-z.off, 0).In(loc)
 		}
 	}
@@ -227,7 +231,7 @@ func (e *Expression) search(after time.Time, z *zoneCache) time.Time {
 // search ends whenever no DST transition comes near: its steps on the lenient
 // calendar are then this same arithmetic. TestNextPlainIsQuartz checks the
 // two against each other.
-func (e *Expression) nextPlain(w int64) (int64, bool) {
+func (e *Expression) nextPlain(w int64, z *zoneCache) (int64, bool) {
 	days := floorDiv(w, secondsPerDay)
 	rem := int(w - days*secondsPerDay)
 	y, mo, d := civilFromDays(days)
@@ -255,30 +259,49 @@ func (e *Expression) nextPlain(w int64) (int64, bool) {
 			mo, d, h, mi, s = v, 1, 0, 0, 0
 		}
 		ld := lastDayOfMonth(mo, y)
-		if byDom {
-			v, ok := doms.ceil(d)
-			if !ok || v > ld {
-				y, mo = nextMonth(y, mo)
-				d, h, mi, s = 1, 0, 0, 0
-				continue
-			}
-			if v != d {
-				d, h, mi, s = v, 0, 0, 0
-			}
-		} else {
-			wd := int(floorMod(daysFromCivil(y, mo, d)+4, 7)) // 0 = Sunday
+		day, found := 0, false
+		switch {
+		case !byDom && e.lastdayOfWeek: // "nL"
+			dow, _ := dows.first()
+			day = ld - int(floorMod(int64(weekdayOf(y, mo, ld)-dow), 7))
+			found = d <= day
+		case !byDom && e.nthdayOfWeek != 0: // "n#k"
+			dow, _ := dows.first()
+			day = 1 + int(floorMod(int64(dow-weekdayOf(y, mo, 1)), 7)) + 7*(int(e.nthdayOfWeek)-1)
+			found = d <= day && day <= ld
+		case !byDom:
+			wd := weekdayOf(y, mo, d) - 1 // 0 = Sunday
 			k := 0
 			for k < 7 && !dows.contains((wd+k)%7+1) {
 				k++
 			}
-			if k == 7 || d+k > ld {
-				y, mo = nextMonth(y, mo)
-				d, h, mi, s = 1, 0, 0, 0
-				continue
+			day, found = d+k, k < 7 && d+k <= ld
+		case e.lastdayOfMonth: // "L", "L-n", "LW", "L-nW"
+			day = ld - int(e.lastdayOffset)
+			if e.nearestWeekday {
+				// Quartz reads the weekday, and the fire time it compares
+				// with the start, on a calendar of their own: away from
+				// DST, the same arithmetic.
+				near := weekdayAdjust(day, weekdayOf(y, mo, day), ld)
+				first := daysFromCivil(y, mo, min(day, near)) * secondsPerDay
+				last := daysFromCivil(y, mo, max(day, near))*secondsPerDay + secondsPerDay
+				if first < z.safeLo || last > z.safeHi {
+					return 0, false
+				}
+				day = near
 			}
-			if k > 0 {
-				d, h, mi, s = d+k, 0, 0, 0
-			}
+			found = d <= day
+		default:
+			v, ok := doms.ceil(d)
+			day, found = v, ok && v <= ld
+		}
+		if !found {
+			y, mo = nextMonth(y, mo)
+			d, h, mi, s = 1, 0, 0, 0
+			continue
+		}
+		if day != d {
+			d, h, mi, s = day, 0, 0, 0
 		}
 		if v, ok := hours.ceil(h); !ok {
 			y, mo, d = dayAfter(y, mo, d, ld)
@@ -351,17 +374,7 @@ func setCalendarHour(cl *calendar, hr int) {
 func nearestWeekday(cl *calendar, yr, mon, day, hr, min, sec int) (int, int64) {
 	tcal := calendar{z: cl.z, year: yr, month: mon, day: day, dirty: true,
 		mYear: cl.mYear, mMonth: cl.mMonth, mStart: cl.mStart} // most often the same month
-	ldom := lastDayOfMonth(mon, yr)
-	switch dow := tcal.getWeekday(); {
-	case dow == 7 && day == 1:
-		day += 2
-	case dow == 7:
-		day--
-	case dow == 1 && day == ldom:
-		day -= 2
-	case dow == 1:
-		day++
-	}
+	day = weekdayAdjust(day, tcal.getWeekday(), lastDayOfMonth(mon, yr))
 	tcal.setSecond(sec)
 	tcal.setMinute(min)
 	tcal.setHour(hr)
@@ -369,6 +382,25 @@ func nearestWeekday(cl *calendar, yr, mon, day, hr, min, sec int) (int, int64) {
 	tcal.setMonth(mon)
 	return day, tcal.instant()
 }
+
+// weekdayAdjust moves day, a dow (1 = Sunday … 7 = Saturday) in a month of
+// ldom days, to the nearest weekday inside the month, as Quartz's W does.
+func weekdayAdjust(day, dow, ldom int) int {
+	switch {
+	case dow == 7 && day == 1:
+		return day + 2
+	case dow == 7:
+		return day - 1
+	case dow == 1 && day == ldom:
+		return day - 2
+	case dow == 1:
+		return day + 1
+	}
+	return day
+}
+
+// weekdayOf returns the day of the week of a date, 1 = Sunday … 7 = Saturday.
+func weekdayOf(y, m, d int) int { return int(floorMod(daysFromCivil(y, m, d)+4, 7)) + 1 }
 
 // dayOfWeekStep runs the day-of-week part of the search. It returns the day
 // to keep, or restart = true after moving the calendar.

@@ -114,12 +114,13 @@ func Parse(spec string) (*Expression, error) {
 // fieldRanges are the values each field allows, lowest and highest.
 var fieldRanges = [numFields][2]int{{0, 59}, {0, 59}, {0, 23}, {1, 31}, {1, 12}, {1, 7}, {spanBase, maxYear}}
 
-// isPlain reports whether the expression uses no L, W or #, and its fields
-// hold only values in their ranges (besides the markers of '*' and '?' beside
-// a whole range): the expressions nextPlain answers.
+// isPlain reports whether the expression's days are ordinary or "L", "L-n",
+// "LW", "L-nW" (n at most 27, so the day is never before the 1st), "nL" or
+// "n#k", and its fields hold only values in their ranges (besides the markers
+// of '*' and '?' beside a whole range): the expressions nextPlain answers.
 func (e *Expression) isPlain() bool {
-	if e.lastdayOfMonth || e.nearestWeekday || e.lastdayOfWeek || e.nthdayOfWeek != 0 {
-		return false
+	if e.nearestWeekday && !e.lastdayOfMonth || e.lastdayOfMonth && e.lastdayOffset > 27 {
+		return false // "nW", and "L-n" that can fall before the 1st
 	}
 	for f := second; f < year; f++ {
 		s := &e.sets[f]

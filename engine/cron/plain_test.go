@@ -23,6 +23,22 @@ func TestNextPlainIsQuartz(t *testing.T) {
 		}
 		locs = append(locs, loc)
 	}
+	// Fixed cases first: with W, a start a fraction of a second before the
+	// fire time makes Quartz skip to the next month.
+	for _, c := range []struct {
+		spec string
+		from time.Time
+	}{
+		{"0 15 10 LW * ?", time.Date(2026, 1, 30, 10, 14, 59, 5e8, time.UTC)},
+		{"0 15 10 L-2W * ?", time.Date(2026, 1, 29, 10, 14, 59, 5e8, time.UTC)},
+		{"0 15 10 L * ?", time.Date(2026, 1, 31, 10, 14, 59, 5e8, time.UTC)},
+	} {
+		z := newZoneCache(time.UTC)
+		e := MustParse(c.spec)
+		if got, want := e.Next(c.from), e.search(c.from, &z); !got.Equal(want) {
+			t.Errorf("%q from %s: Next = %s, Quartz's search = %s", c.spec, c.from.Format(time.RFC3339Nano), got.Format(time.RFC3339), want.Format(time.RFC3339))
+		}
+	}
 	lo := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	hi := time.Date(2130, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	plain, cases := 0, 6000
@@ -47,6 +63,9 @@ func TestNextPlainIsQuartz(t *testing.T) {
 			}
 		}
 		at := time.Unix(from, 0).In(loc)
+		if rng.IntN(4) == 0 {
+			at = at.Add(time.Duration(rng.Int64N(int64(time.Second)))) // W compares to the millisecond
+		}
 		for i := 0; i < 4; i++ {
 			z := newZoneCache(loc)
 			got, want := e.Next(at), e.search(at, &z)
@@ -64,7 +83,8 @@ func TestNextPlainIsQuartz(t *testing.T) {
 	}
 }
 
-// randomPlain returns a random expression without L, W or #.
+// randomPlain returns a random expression that is most often plain (see
+// isPlain), with L, W and # among its days.
 func randomPlain(rng *rand.Rand) string {
 	field := func(lo, hi int) string {
 		n := func() int { return lo + rng.IntN(hi-lo+1) }
@@ -91,8 +111,26 @@ func randomPlain(rng *rand.Rand) string {
 	}
 	if rng.IntN(2) == 0 {
 		f[3] = "?"
+		switch rng.IntN(4) {
+		case 0:
+			f[5] = fmt.Sprintf("%dL", 1+rng.IntN(7))
+		case 1:
+			f[5] = fmt.Sprintf("%d#%d", 1+rng.IntN(7), 1+rng.IntN(5))
+		}
 	} else {
 		f[5] = "?"
+		switch rng.IntN(6) {
+		case 0:
+			f[3] = "L"
+		case 1:
+			f[3] = fmt.Sprintf("L-%d", rng.IntN(31))
+		case 2:
+			f[3] = "LW"
+		case 3:
+			f[3] = fmt.Sprintf("L-%dW", rng.IntN(31))
+		case 4:
+			f[3] = fmt.Sprintf("%dW", 1+rng.IntN(31))
+		}
 	}
 	switch rng.IntN(6) {
 	case 0:
