@@ -33,7 +33,7 @@ type zoneTable struct {
 	end    int64
 	// buckets[b] is the period in force at tableFrom + b*bucketSeconds, so
 	// that a lookup steps over a few periods instead of searching them all.
-	buckets []uint16
+	buckets []uint32
 }
 
 // bucketSeconds is the span of a zoneTable bucket: about a month, which
@@ -87,7 +87,7 @@ func newZoneTable(loc *time.Location) *zoneTable {
 		for i+1 < len(tb.starts) && tb.starts[i+1] <= t {
 			i++
 		}
-		tb.buckets = append(tb.buckets, uint16(i))
+		tb.buckets = append(tb.buckets, uint32(i))
 	}
 	return tb
 }

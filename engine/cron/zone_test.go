@@ -44,3 +44,50 @@ func TestZoneTable(t *testing.T) {
 		}
 	}
 }
+
+// TestZoneTablesShared runs searches in more zones than the table slots from
+// several goroutines at once: every answer must be Quartz's, whichever table
+// a search found or built.
+func TestZoneTablesShared(t *testing.T) {
+	names := []string{"America/New_York", "Europe/London", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Kolkata",
+		"America/Sao_Paulo", "Europe/Dublin", "Pacific/Chatham", "Europe/Berlin", "America/Chicago", "America/Denver",
+		"America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney", "Africa/Cairo", "America/Santiago", "Asia/Tehran",
+		"Europe/Moscow", "America/Havana", "Antarctica/Troll"}
+	var locs []*time.Location
+	for _, name := range names {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		locs = append(locs, loc)
+	}
+	e := MustParse("0 30 2 ? * SUN")
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	errs := make(chan string, len(locs)*4)
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range locs {
+				loc := locs[(i+g*5)%len(locs)]
+				at := from.In(loc)
+				for range 60 {
+					z := newZoneCache(loc)
+					got, want := e.Next(at), e.search(at, &z)
+					if !got.Equal(want) {
+						errs <- loc.String() + ": " + got.String() + " != " + want.String()
+						return
+					}
+					at = got
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
