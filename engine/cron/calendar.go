@@ -150,7 +150,10 @@ func daysFromCivil(y, m, d int) int64 {
 // civilFromDays is the inverse of daysFromCivil.
 func civilFromDays(z int64) (y, m, d int) {
 	z += 719468
-	era := floorDiv(z, 146097)
+	era := z / 146097
+	if z < 0 {
+		era = floorDiv(z, 146097)
+	}
 	doe := z - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
 	yy := yoe + era*400

@@ -234,14 +234,25 @@ func (e *Expression) search(after time.Time, z *zoneCache) time.Time {
 func (e *Expression) nextPlain(w int64, z *zoneCache) (int64, bool) {
 	days := floorDiv(w, secondsPerDay)
 	rem := int(w - days*secondsPerDay)
-	y, mo, d := civilFromDays(days)
 	h, mi, s := rem/3600, rem/60%60, rem%60
-	if y < spanBase {
+	if days < 0 { // before 1970
 		return 0, false
 	}
-	secs, mins, hours := &e.sets[second], &e.sets[minute], &e.sets[hour]
+	if e.anyDate {
+		fire := days * secondsPerDay
+		h, mi, s, ok := e.firstTimeFrom(h, mi, s)
+		if !ok {
+			fire += secondsPerDay
+			h, mi, s, _ = e.firstTimeFrom(0, 0, 0)
+		}
+		fire += int64(h*3600 + mi*60 + s)
+		return fire, fire < endOfMaxYear
+	}
+	y, mo, d := civilFromDays(days)
 	doms, months, dows, years := &e.sets[dayOfMonth], &e.sets[month], &e.sets[dayOfWeek], &e.sets[year]
 	byDom := e.domSpec && !e.dowSpec
+	// Days since the epoch of the 1st of (msYear, msMonth).
+	ms, msYear, msMonth := days-int64(d-1), y, mo
 	for {
 		if y > maxYear {
 			return 0, false
@@ -259,18 +270,23 @@ func (e *Expression) nextPlain(w int64, z *zoneCache) (int64, bool) {
 			mo, d, h, mi, s = v, 1, 0, 0, 0
 		}
 		ld := lastDayOfMonth(mo, y)
+		if y != msYear || mo != msMonth {
+			ms, msYear, msMonth = daysFromCivil(y, mo, 1), y, mo
+		}
+		// weekday returns the day of the week of day, 1 = Sunday … 7 = Saturday.
+		weekday := func(day int) int { return int(floorMod(ms+int64(day)+3, 7)) + 1 }
 		day, found := 0, false
 		switch {
 		case !byDom && e.lastdayOfWeek: // "nL"
 			dow, _ := dows.first()
-			day = ld - int(floorMod(int64(weekdayOf(y, mo, ld)-dow), 7))
+			day = ld - int(floorMod(int64(weekday(ld)-dow), 7))
 			found = d <= day
 		case !byDom && e.nthdayOfWeek != 0: // "n#k"
 			dow, _ := dows.first()
-			day = 1 + int(floorMod(int64(dow-weekdayOf(y, mo, 1)), 7)) + 7*(int(e.nthdayOfWeek)-1)
+			day = 1 + int(floorMod(int64(dow-weekday(1)), 7)) + 7*(int(e.nthdayOfWeek)-1)
 			found = d <= day && day <= ld
 		case !byDom:
-			wd := weekdayOf(y, mo, d) - 1 // 0 = Sunday
+			wd := weekday(d) - 1 // 0 = Sunday
 			k := 0
 			for k < 7 && !dows.contains((wd+k)%7+1) {
 				k++
@@ -282,9 +298,9 @@ func (e *Expression) nextPlain(w int64, z *zoneCache) (int64, bool) {
 				// Quartz reads the weekday, and the fire time it compares
 				// with the start, on a calendar of their own: away from
 				// DST, the same arithmetic.
-				near := weekdayAdjust(day, weekdayOf(y, mo, day), ld)
-				first := daysFromCivil(y, mo, min(day, near)) * secondsPerDay
-				last := daysFromCivil(y, mo, max(day, near))*secondsPerDay + secondsPerDay
+				near := weekdayAdjust(day, weekday(day), ld)
+				first := (ms + int64(min(day, near)) - 1) * secondsPerDay
+				last := (ms + int64(max(day, near))) * secondsPerDay
 				if first < z.safeLo || last > z.safeHi {
 					return 0, false
 				}
@@ -303,41 +319,52 @@ func (e *Expression) nextPlain(w int64, z *zoneCache) (int64, bool) {
 		if day != d {
 			d, h, mi, s = day, 0, 0, 0
 		}
-		if v, ok := hours.ceil(h); !ok {
+		var ok bool
+		if h, mi, s, ok = e.firstTimeFrom(h, mi, s); !ok {
 			y, mo, d = dayAfter(y, mo, d, ld)
 			h, mi, s = 0, 0, 0
 			continue
-		} else if v != h {
+		}
+		return (ms+int64(d)-1)*secondsPerDay + int64(h*3600+mi*60+s), true
+	}
+}
+
+// endOfMaxYear is the wall time at which maxYear ends.
+var endOfMaxYear = daysFromCivil(maxYear+1, 1, 1) * secondsPerDay
+
+// firstTimeFrom returns the first time of day at or after h:mi:s that the
+// hour, minute and second fields allow, or false when none is left that day.
+func (e *Expression) firstTimeFrom(h, mi, s int) (int, int, int, bool) {
+	secs, mins, hours := &e.sets[second], &e.sets[minute], &e.sets[hour]
+	for {
+		v, ok := hours.ceil(h)
+		if !ok {
+			return 0, 0, 0, false
+		}
+		if v != h {
 			h, mi, s = v, 0, 0
 		}
-		if v, ok := mins.ceil(mi); !ok {
-			if h < 23 {
-				h++
-			} else {
-				y, mo, d = dayAfter(y, mo, d, ld)
-				h = 0
+		if v, ok = mins.ceil(mi); !ok {
+			if h == 23 {
+				return 0, 0, 0, false
 			}
-			mi, s = 0, 0
+			h, mi, s = h+1, 0, 0
 			continue
-		} else if v != mi {
+		}
+		if v != mi {
 			mi, s = v, 0
 		}
-		if v, ok := secs.ceil(s); !ok {
-			switch {
-			case mi < 59:
-				mi++
-			case h < 23:
-				h, mi = h+1, 0
-			default:
-				y, mo, d = dayAfter(y, mo, d, ld)
-				h, mi = 0, 0
-			}
-			s = 0
-			continue
-		} else {
-			s = v
+		if v, ok = secs.ceil(s); ok {
+			return h, mi, v, true
 		}
-		return daysFromCivil(y, mo, d)*secondsPerDay + int64(h*3600+mi*60+s), true
+		switch {
+		case mi < 59:
+			mi, s = mi+1, 0
+		case h < 23:
+			h, mi, s = h+1, 0, 0
+		default:
+			return 0, 0, 0, false
+		}
 	}
 }
 
@@ -398,9 +425,6 @@ func weekdayAdjust(day, dow, ldom int) int {
 	}
 	return day
 }
-
-// weekdayOf returns the day of the week of a date, 1 = Sunday … 7 = Saturday.
-func weekdayOf(y, m, d int) int { return int(floorMod(daysFromCivil(y, m, d)+4, 7)) + 1 }
 
 // dayOfWeekStep runs the day-of-week part of the search. It returns the day
 // to keep, or restart = true after moving the calendar.

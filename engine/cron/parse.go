@@ -74,6 +74,7 @@ type Expression struct {
 	domSpec bool // day-of-month is not '?'
 	dowSpec bool // day-of-week is not '?'
 	plain   bool // see isPlain
+	anyDate bool // plain, and every day of every year up to maxYear allowed
 }
 
 // defaultYears is the year set of "*" (or no year field): every expression
@@ -108,6 +109,7 @@ func Parse(spec string) (*Expression, error) {
 		ys.ext = defaultYears // e.g. "1970-2126"
 	}
 	p.e.plain = p.e.isPlain()
+	p.e.anyDate = p.e.plain && p.e.allowsEveryDate()
 	return p.e, nil
 }
 
@@ -154,6 +156,24 @@ func (e *Expression) isPlain() bool {
 		}
 	}
 	return true
+}
+
+// allowsEveryDate reports whether the date fields allow every date from 1970
+// to maxYear.
+func (e *Expression) allowsEveryDate() bool {
+	full := func(f int) bool {
+		var in intSet
+		in.addRange(fieldRanges[f][0], fieldRanges[f][1], 1)
+		s := &e.sets[f]
+		return s.small[0]&in.small[0] == in.small[0] && s.small[1]&in.small[1] == in.small[1]
+	}
+	if e.lastdayOfMonth || e.lastdayOfWeek || e.nthdayOfWeek != 0 || !full(month) || e.sets[year].ext != defaultYears {
+		return false
+	}
+	if e.domSpec {
+		return full(dayOfMonth)
+	}
+	return full(dayOfWeek)
 }
 
 type parser struct {

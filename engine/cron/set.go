@@ -159,6 +159,11 @@ func (s *intSet) ceil(v int) (int, bool) {
 	if x == nil {
 		return 0, false
 	}
+	if s.inSpan(v) && len(x.large) == 0 {
+		if o := v - spanBase; x.span[o>>6]&(1<<(uint(o)&63)) != 0 {
+			return v, true // the usual year
+		}
+	}
 	best, found := 0, false
 	if i := sort.SearchInts(x.large, v); i < len(x.large) {
 		best, found = x.large[i], true
