@@ -12,9 +12,10 @@ const maxIterations = 100_000
 // zero time when the expression never fires again. Wall times in a DST gap
 // never fire; a repeated wall time fires at its later occurrence.
 //
-// An expression of plain fields (no L, W or #) whose next fire time lies in
-// the same zone period as after, with no DST transition near, is answered by
-// nextPlain; every other search is Quartz's, step for step (see search).
+// When the expression is plain (see isPlain) and its next fire time lies in
+// the zone period of after, with no DST transition near, Next computes it in
+// wall-clock arithmetic (nextPlain); every other search is Quartz's, step for
+// step (see search).
 func (e *Expression) Next(after time.Time) time.Time {
 	loc := after.Location()
 	base := after.Add(time.Second)

@@ -15,8 +15,9 @@ import (
 // zoneTable shared by every search in that location, and a search looks them
 // up in a slice. Outside that range the time package answers, as before.
 
-// The years a zoneTable covers: every search Quartz can run from the present
-// day stays inside them (a year field past 2200 falls back to the time package).
+// The years a zoneTable covers. Searches from the present day stay inside
+// them; one outside (a year field before 1900 or after 2200) asks the time
+// package.
 var (
 	tableFrom = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 	tableTo   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
