@@ -52,8 +52,9 @@ func medians(benches []func(*testing.B)) []figure {
 func (f figure) String() string { return fmt.Sprintf("%.0f ns, %d allocs", f.ns, f.allocs) }
 
 // slack is how much slower than the fastest right peer Sundial may be on a
-// workload: none, except "every second", where every engine does little more
-// than add a second and Sundial keeps Quartz's field-by-field search.
+// workload: not at all, except on "every second", up to 1.2× robfig/cron/v3:
+// there every engine does little more than add a second, and Sundial also
+// makes sure that no DST transition is near.
 func slack(w cronbench.Workload) (peer string, factor float64) {
 	if w.Name == "every second" {
 		return cronbench.Robfig, 1.2
