@@ -20,9 +20,10 @@ build:
 run: build
 	./$(BIN) serve --conf $(CONF) --scripts $(SCRIPTS)
 
-## test: every test, with the race detector.
+## test: every test, with the race detector, the bench module's included.
 test:
 	$(GO) test -race -count=1 -timeout 9m ./...
+	cd bench && $(GO) test -race -count=1 ./...
 
 ## bench: Sundial's benchmarks, beside the Quartz and peer figures (bench/ is its own
 ## module, so the peers never enter Sundial's go.mod). Takes several minutes.

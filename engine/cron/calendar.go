@@ -1,10 +1,5 @@
 package cron
 
-import (
-	"math"
-	"time"
-)
-
 // Quartz computes fire times with a lenient java.util.GregorianCalendar: it
 // sets wall-clock fields one at a time, and every read normalises them (day 32
 // becomes the 1st of the next month, hour 24 the next day) and maps the wall
@@ -14,104 +9,6 @@ import (
 // wall-clock seconds and asking the zone only near transitions.
 
 const secondsPerDay = 86400
-
-// zoneCache answers "which instant is this wall time" for one location,
-// remembering the zone period it last used so that the common case is
-// integer arithmetic.
-type zoneCache struct {
-	loc *time.Location
-	// Current period: instants [start, end) have offset off.
-	start, end int64
-	off        int64
-	// Wall times in [safeLo, safeHi) belong to the current period without
-	// ambiguity: instant = wall - off, and they read back unchanged.
-	safeLo, safeHi int64
-}
-
-// newZoneCache returns a cache with no current period; UTC needs none.
-func newZoneCache(loc *time.Location) zoneCache {
-	if loc == time.UTC {
-		return zoneCache{loc: loc, start: math.MinInt64, end: math.MaxInt64, safeLo: math.MinInt64, safeHi: math.MaxInt64}
-	}
-	return zoneCache{loc: loc, start: math.MaxInt64, end: math.MinInt64} // empty: the first use loads
-}
-
-// period returns the zone period containing instant t.
-func (z *zoneCache) period(t int64) (start, end, off int64) {
-	tt := time.Unix(t, 0).In(z.loc)
-	_, o := tt.Zone()
-	s, e := tt.ZoneBounds()
-	start, end = math.MinInt64, math.MaxInt64
-	if !s.IsZero() {
-		start = s.Unix()
-	}
-	if !e.IsZero() {
-		end = e.Unix()
-	}
-	return start, end, int64(o)
-}
-
-// load makes the period containing instant t current.
-func (z *zoneCache) load(t int64) {
-	z.start, z.end, z.off = z.period(t)
-	z.safeLo, z.safeHi = math.MinInt64, math.MaxInt64
-	if z.start != math.MinInt64 {
-		_, _, prev := z.period(z.start - 1)
-		z.safeLo = z.start + max(z.off, prev)
-	}
-	if z.end != math.MaxInt64 {
-		_, _, next := z.period(z.end)
-		z.safeHi = z.end + min(z.off, next)
-	}
-}
-
-// resolve maps a wall time to an instant the way Java's ZoneInfo does: with
-// the offset after the last transition whose post-transition wall time is not
-// after w.
-func (z *zoneCache) resolve(w int64) int64 {
-	if w >= z.safeLo && w < z.safeHi {
-		return w - z.off
-	}
-	// Start from the period of the instant w would be at the current offset,
-	// then walk to the period whose rule covers w.
-	start, end, off := z.period(w - z.off)
-	for i := 0; i < 8; i++ {
-		if start != math.MinInt64 && w < start+off {
-			start, end, off = z.period(start - 1)
-			continue
-		}
-		if end != math.MaxInt64 {
-			_, _, next := z.period(end)
-			if w >= end+next {
-				start, end, off = z.period(end)
-				continue
-			}
-		}
-		break
-	}
-	t := w - off
-	if t < z.start || t >= z.end {
-		z.load(t)
-	}
-	return t
-}
-
-// wallOf returns the wall time of instant t.
-func (z *zoneCache) wallOf(t int64) int64 {
-	if t < z.start || t >= z.end {
-		z.load(t)
-	}
-	return t + z.off
-}
-
-// normalize returns the wall time that w reads back as after a round trip
-// through an instant: w itself, or w shifted past a DST gap.
-func (z *zoneCache) normalize(w int64) int64 {
-	if w >= z.safeLo && w < z.safeHi {
-		return w
-	}
-	return z.wallOf(z.resolve(w))
-}
 
 // calendar is a lenient Gregorian calendar in one zone. Fields may be set out
 // of range; reading any field normalises them all.
@@ -195,12 +92,22 @@ func (c *calendar) getWeekday() int {
 	return int(floorMod(d+4, 7)) + 1 // 1970-01-01 was a Thursday (5)
 }
 
-func (c *calendar) setYear(v int)   { c.year = v; c.dirty = true }
-func (c *calendar) setMonth(v int)  { c.month = v; c.dirty = true } // 1-based
-func (c *calendar) setDay(v int)    { c.day = v; c.dirty = true }
-func (c *calendar) setHour(v int)   { c.hour = v; c.dirty = true }
-func (c *calendar) setMinute(v int) { c.minute = v; c.dirty = true }
-func (c *calendar) setSecond(v int) { c.secs = v; c.dirty = true }
+// The setters leave a normalised calendar normalised when the value does
+// not change: normalising is idempotent, so the fields would read back the
+// same.
+func (c *calendar) setYear(v int)   { set(c, &c.year, v) }
+func (c *calendar) setMonth(v int)  { set(c, &c.month, v) } // 1-based
+func (c *calendar) setDay(v int)    { set(c, &c.day, v) }
+func (c *calendar) setHour(v int)   { set(c, &c.hour, v) }
+func (c *calendar) setMinute(v int) { set(c, &c.minute, v) }
+func (c *calendar) setSecond(v int) { set(c, &c.secs, v) }
+
+func set(c *calendar, field *int, v int) {
+	if *field != v {
+		*field = v
+		c.dirty = true
+	}
+}
 
 // addYear is Calendar.add(YEAR, n): the same wall time n years on, with the
 // day pinned to the month's length (29 February → 28).
@@ -243,7 +150,10 @@ func daysFromCivil(y, m, d int) int64 {
 // civilFromDays is the inverse of daysFromCivil.
 func civilFromDays(z int64) (y, m, d int) {
 	z += 719468
-	era := floorDiv(z, 146097)
+	era := z / 146097
+	if z < 0 {
+		era = floorDiv(z, 146097)
+	}
 	doe := z - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
 	yy := yoe + era*400

@@ -143,12 +143,19 @@ func TestNextDST(t *testing.T) {
 }
 
 func TestNextAllocations(t *testing.T) {
-	ny, _ := time.LoadLocation("America/New_York")
-	for _, expr := range []string{"0 15 10 ? * MON-FRI", "0 15 10 L * ?", "0 15 10 ? * 6#3", "0 30 2 * * ?", "0 0 12 LW * ?"} {
-		e := MustParse(expr)
-		from := time.Date(2026, 3, 1, 0, 0, 0, 0, ny)
-		if n := testing.AllocsPerRun(100, func() { _ = e.Next(from) }); n != 0 {
-			t.Errorf("Next(%q) allocates %.1f times per call, want 0", expr, n)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := []string{"0 15 10 ? * MON-FRI", "0 15 10 L * ?", "0 15 10 ? * 6#3", "0 30 2 * * ?", "0 0 12 LW * ?",
+		"* * * * * ?", "0 0/5 * * * ?", "0 11 11 11 11 ?", "0 0 0 29 2 ?", "0 0 12 15W * ?"}
+	for _, loc := range []*time.Location{time.UTC, ny} {
+		for _, expr := range exprs {
+			e := MustParse(expr)
+			from := time.Date(2026, 3, 1, 0, 0, 0, 0, loc)
+			if n := testing.AllocsPerRun(100, func() { _ = e.Next(from) }); n != 0 {
+				t.Errorf("Next(%q) in %s allocates %.1f times per call, want 0", expr, loc, n)
+			}
 		}
 	}
 }

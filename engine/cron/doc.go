@@ -3,6 +3,7 @@
 // rejected, and Next returns the same instants, DST gaps and overlaps
 // included, as org.quartz.CronExpression.getNextValidTimeAfter.
 //
-// An Expression is immutable and safe for concurrent use; Next does not
-// allocate.
+// An Expression is immutable and safe for concurrent use. Next does not
+// allocate, except on the first search in a location, which lists the
+// location's zone periods once for every later search (see zone.go).
 package cron

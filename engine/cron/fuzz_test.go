@@ -6,8 +6,8 @@ import (
 )
 
 // FuzzParse checks, for any input, that Parse never panics and that Next on an
-// accepted expression is strictly increasing: Next(t) > t and
-// Next(Next(t)) > Next(t).
+// accepted expression agrees with Quartz's step-by-step search and is
+// strictly increasing: Next(t) > t and Next(Next(t)) > Next(t).
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"* * * * * ?", "0 0/5 * * * ?", "0 15 10 ? * MON-FRI", "0 11 11 11 11 ?",
@@ -33,6 +33,10 @@ func FuzzParse(f *testing.F) {
 		from = 0 + (from%(130*365*86400)+130*365*86400)%(130*365*86400)
 		at := time.Unix(from, 0).In(loc)
 		n1 := e.Next(at)
+		z := newZoneCache(loc)
+		if q := e.search(at, &z); !n1.Equal(q) {
+			t.Fatalf("Next(%v) = %v, Quartz's search = %v", at, n1, q)
+		}
 		if n1.IsZero() {
 			return
 		}

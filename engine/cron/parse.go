@@ -73,6 +73,8 @@ type Expression struct {
 
 	domSpec bool // day-of-month is not '?'
 	dowSpec bool // day-of-week is not '?'
+	plain   bool // see isPlain
+	anyDate bool // plain, and every day of every year up to maxYear allowed
 }
 
 // defaultYears is the year set of "*" (or no year field): every expression
@@ -106,7 +108,72 @@ func Parse(spec string) (*Expression, error) {
 	if ys := &p.e.sets[year]; ys.ext != defaultYears && ys.ext != nil && ys.ext.span == defaultYears.span && len(ys.ext.large) == 0 {
 		ys.ext = defaultYears // e.g. "1970-2126"
 	}
+	p.e.plain = p.e.isPlain()
+	p.e.anyDate = p.e.plain && p.e.allowsEveryDate()
 	return p.e, nil
+}
+
+// fieldRanges are the values each field allows, lowest and highest.
+var fieldRanges = [numFields][2]int{{0, 59}, {0, 59}, {0, 23}, {1, 31}, {1, 12}, {1, 7}, {spanBase, maxYear}}
+
+// isPlain reports whether the expression's days are ordinary or "L", "L-n",
+// "LW", "L-nW" (n at most 27, so the day is never before the 1st), "nL" or
+// "n#k", and its fields hold only values in their ranges (besides the markers
+// of '*' and '?' beside a whole range): the expressions nextPlain answers.
+func (e *Expression) isPlain() bool {
+	if e.nearestWeekday && !e.lastdayOfMonth || e.lastdayOfMonth && e.lastdayOffset > 27 {
+		return false // "nW", and "L-n" that can fall before the 1st
+	}
+	for f := second; f < year; f++ {
+		s := &e.sets[f]
+		if s.ext != nil {
+			return false
+		}
+		var in intSet
+		in.addRange(fieldRanges[f][0], fieldRanges[f][1], 1)
+		out := [2]uint64{s.small[0] &^ in.small[0], s.small[1] &^ in.small[1]}
+		if f == dayOfMonth && !e.domSpec || f == dayOfWeek && !e.dowSpec {
+			continue // '?': the field is not searched
+		}
+		if out[0] == 0 && out[1] == 0 {
+			continue
+		}
+		markers := [2]uint64{0, 1<<(allSpec-64) | 1<<(noSpec-64)}
+		if out[0]&^markers[0] != 0 || out[1]&^markers[1] != 0 || s.small[0]&in.small[0] != in.small[0] || s.small[1]&in.small[1] != in.small[1] {
+			return false
+		}
+	}
+	ys := &e.sets[year]
+	if ys.small[0] != 0 || ys.small[1]&^(1<<(allSpec-64)) != 0 || ys.ext == nil || len(ys.ext.large) != 0 {
+		return false
+	}
+	if ys.ext == defaultYears {
+		return true
+	}
+	for y := maxYear + 1; y < spanEnd; y++ {
+		if ys.contains(y) {
+			return false
+		}
+	}
+	return true
+}
+
+// allowsEveryDate reports whether the date fields allow every date from 1970
+// to maxYear.
+func (e *Expression) allowsEveryDate() bool {
+	full := func(f int) bool {
+		var in intSet
+		in.addRange(fieldRanges[f][0], fieldRanges[f][1], 1)
+		s := &e.sets[f]
+		return s.small[0]&in.small[0] == in.small[0] && s.small[1]&in.small[1] == in.small[1]
+	}
+	if e.lastdayOfMonth || e.lastdayOfWeek || e.nthdayOfWeek != 0 || !full(month) || e.sets[year].ext != defaultYears {
+		return false
+	}
+	if e.domSpec {
+		return full(dayOfMonth)
+	}
+	return full(dayOfWeek)
 }
 
 type parser struct {

@@ -109,6 +109,15 @@ func (s *intSet) empty() bool {
 // ceil returns the smallest element >= v (TreeSet.tailSet(v).first()).
 func (s *intSet) ceil(v int) (int, bool) {
 	x := s.ext
+	if x == nil && uint(v) < 64 { // the usual case: a field of small values
+		if m := s.small[0] >> uint(v); m != 0 {
+			return v + bits.TrailingZeros64(m), true
+		}
+		if m := s.small[1]; m != 0 {
+			return 64 + bits.TrailingZeros64(m), true
+		}
+		return 0, false
+	}
 	if v < 128 {
 		if x != nil && len(x.large) > 0 && x.large[0] < 0 {
 			// negative values exist only in the year set; fall back to a scan
@@ -134,6 +143,11 @@ func (s *intSet) ceil(v int) (int, bool) {
 	}
 	if x == nil {
 		return 0, false
+	}
+	if s.inSpan(v) && len(x.large) == 0 {
+		if o := v - spanBase; x.span[o>>6]&(1<<(uint(o)&63)) != 0 {
+			return v, true // the usual year
+		}
 	}
 	best, found := 0, false
 	if i := sort.SearchInts(x.large, v); i < len(x.large) {
