@@ -1,0 +1,385 @@
+package query
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Program is a compiled filter: one expr program, evaluated against many
+// objects. It is safe for concurrent use.
+type Program struct {
+	filter  Filter
+	source  string
+	program *vm.Program
+	vms     sync.Pool // of *vm.VM, for Match
+}
+
+// Matcher evaluates a Program with its own expr VM; it is for one goroutine
+// at a time (a scan worker keeps one) and does not allocate.
+type Matcher struct {
+	program *Program
+	vm      vm.VM
+}
+
+// Compile builds the expr program of f. The program's source names the
+// pointer look-ups and comparisons (see Source); the pointers, the
+// assertion values and the functions are bound into the program as
+// constants, so that a match runs typed calls only: no reflection and no
+// allocation per object.
+func Compile(f Filter) (*Program, error) {
+	g := generator{consts: map[string]any{}}
+	for name, fn := range crestFunctions {
+		g.consts[name] = fn
+	}
+	g.gen(f)
+	src := g.b.String()
+	program, err := expr.Compile(src,
+		expr.DisableAllBuiltins(),
+		expr.MaxNodes(0), // a filter's size is bounded by its text, not by expr
+		expr.Patch(constantBinder(g.consts)),
+		expr.AsBool(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("compile query filter %s: %w", f, err)
+	}
+	return &Program{filter: f, source: src, program: program}, nil
+}
+
+// Filter returns the filter the program was compiled from.
+func (p *Program) Filter() Filter { return p.filter }
+
+// Source returns the expr text of the program, e.g.
+// lt(at($env, p0), v0) && !pr(at($env, p1)); the pN and vN constants are the
+// filter's fields and values in the order they appear.
+func (p *Program) Source() string { return p.source }
+
+// Match reports whether obj matches the filter, with a VM from a pool.
+func (p *Program) Match(obj map[string]any) bool {
+	m, _ := p.vms.Get().(*vm.VM)
+	if m == nil {
+		m = new(vm.VM)
+	}
+	ok := run(m, p.program, obj)
+	p.vms.Put(m)
+	return ok
+}
+
+// Matcher returns a matcher for one goroutine.
+func (p *Program) Matcher() *Matcher { return &Matcher{program: p} }
+
+// Match reports whether obj matches the filter.
+func (m *Matcher) Match(obj map[string]any) bool { return run(&m.vm, m.program.program, obj) }
+
+func run(m *vm.VM, program *vm.Program, obj map[string]any) bool {
+	out, err := m.Run(program, obj)
+	if err != nil {
+		// The functions never fail and the program is typed as bool.
+		panic(fmt.Sprintf("query: expr program failed: %v", err))
+	}
+	return out.(bool)
+}
+
+// generator writes the expr source of a filter and collects the constants
+// it names.
+type generator struct {
+	b              strings.Builder
+	consts         map[string]any
+	fields, values int
+}
+
+func (g *generator) gen(f Filter) {
+	switch f := f.(type) {
+	case *Literal:
+		g.b.WriteString(strconv.FormatBool(f.Value))
+	case *And:
+		g.composite(" && ", f.Operands)
+	case *Or:
+		g.composite(" || ", f.Operands)
+	case *Not:
+		g.b.WriteString("!")
+		if _, simple := f.Operand.(*Literal); simple {
+			g.gen(f.Operand)
+			return
+		}
+		g.b.WriteString("(")
+		g.gen(f.Operand)
+		g.b.WriteString(")")
+	case *Present:
+		g.b.WriteString("pr(")
+		g.field(f.Field)
+		g.b.WriteString(")")
+	case *Comparison:
+		if f.Operator.Extended() {
+			// IDM does not support extended operators: always false.
+			g.b.WriteString("false")
+			return
+		}
+		g.b.WriteString(string(f.Operator))
+		g.b.WriteString("(")
+		g.field(f.Field)
+		name := "v" + strconv.Itoa(g.values)
+		g.values++
+		g.consts[name] = newAssertion(f.Value)
+		g.b.WriteString(", ")
+		g.b.WriteString(name)
+		g.b.WriteString(")")
+	}
+}
+
+func (g *generator) composite(sep string, operands []Filter) {
+	g.b.WriteString("(")
+	for i, o := range operands {
+		if i > 0 {
+			g.b.WriteString(sep)
+		}
+		g.gen(o)
+	}
+	g.b.WriteString(")")
+}
+
+func (g *generator) field(p Pointer) {
+	name := "p" + strconv.Itoa(g.fields)
+	g.fields++
+	g.consts[name] = &lookup{tokens: p.Tokens}
+	g.b.WriteString("at($env, ")
+	g.b.WriteString(name)
+	g.b.WriteString(")")
+}
+
+// constantBinder replaces the identifiers of the generated source by the
+// values they name: functions, pointers and assertions.
+type constantBinder map[string]any
+
+func (c constantBinder) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok {
+		if v, ok := c[id.Value]; ok {
+			ast.Patch(node, &ast.ConstantNode{Value: v})
+		}
+	}
+}
+
+// The functions of the generated source. Their types are among expr's
+// typed function signatures, so the VM calls them directly.
+var crestFunctions = map[string]any{
+	"at": func(obj, p any) any { return p.(*lookup).in(obj) },
+	"pr": func(v any) bool { return v != missing && v != nil },
+	"eq": func(v, a any) bool { return anyElement(v, a.(*assertion), isEqual) },
+	"gt": func(v, a any) bool { return anyElement(v, a.(*assertion), isGreater) },
+	"ge": func(v, a any) bool { return anyElement(v, a.(*assertion), isGreaterEqual) },
+	"lt": func(v, a any) bool { return anyElement(v, a.(*assertion), isLess) },
+	"le": func(v, a any) bool { return anyElement(v, a.(*assertion), isLessEqual) },
+	"co": func(v, a any) bool { return anyElement(v, a.(*assertion), (*assertion).contains) },
+	"sw": func(v, a any) bool { return anyElement(v, a.(*assertion), (*assertion).startsWith) },
+}
+
+// missingType marks a field that does not exist, as opposed to a JSON null.
+type missingType struct{}
+
+var missing any = missingType{}
+
+// lookup is a compiled pointer.
+type lookup struct{ tokens []string }
+
+// in follows the pointer from v as JsonValue.get(JsonPointer) does: an
+// object's member, or an array's element for a token that Integer.parseInt
+// reads as an index in range. Anything else is missing; a member holding
+// null is nil.
+func (l *lookup) in(v any) any {
+	for _, t := range l.tokens {
+		switch c := v.(type) {
+		case map[string]any:
+			m, ok := c[t]
+			if !ok {
+				return missing
+			}
+			v = m
+		case []any:
+			i, ok := parseJavaInt(t, 32)
+			if !ok || i < 0 || i >= int64(len(c)) {
+				return missing
+			}
+			v = c[i]
+		default:
+			return missing
+		}
+	}
+	return v
+}
+
+// assertion is a comparison's value, prepared once.
+type assertion struct {
+	Value
+	num   float64 // KindLong and KindDouble, as a double
+	lower string  // KindString: lowerEnglish(String), for co and sw
+}
+
+func newAssertion(v Value) *assertion {
+	a := &assertion{Value: v, num: v.number()}
+	if v.Kind == KindString {
+		a.lower = lowerEnglish(v.Str)
+	}
+	return a
+}
+
+// anyElement applies test to v, or to each element of an array v (one
+// level deep), and reports whether any passes. A missing field matches
+// nothing.
+func anyElement(v any, a *assertion, test func(*assertion, any) bool) bool {
+	if arr, ok := v.([]any); ok {
+		for _, e := range arr {
+			if test(a, e) {
+				return true
+			}
+		}
+		return false
+	}
+	return v != missing && test(a, v)
+}
+
+func isEqual(a *assertion, v any) bool        { c, ok := a.compare(v); return ok && c == 0 }
+func isGreater(a *assertion, v any) bool      { c, ok := a.compare(v); return ok && c > 0 }
+func isGreaterEqual(a *assertion, v any) bool { c, ok := a.compare(v); return ok && c >= 0 }
+func isLess(a *assertion, v any) bool         { c, ok := a.compare(v); return ok && c < 0 }
+func isLessEqual(a *assertion, v any) bool    { c, ok := a.compare(v); return ok && c <= 0 }
+
+// compare is IDM's compareJsonObjectValues(v, assertion) for values of the
+// assertion's type; ok is false for any other type.
+func (a *assertion) compare(v any) (int, bool) {
+	switch a.Kind {
+	case KindString:
+		s, ok := v.(string)
+		if !ok {
+			return 0, false
+		}
+		return compareIgnoreCase(s, a.Str), true
+	case KindBool:
+		b, ok := v.(bool)
+		if !ok {
+			return 0, false
+		}
+		switch {
+		case b == a.Bool:
+			return 0, true
+		case b:
+			return 1, true
+		}
+		return -1, true
+	default:
+		n, ok := numberOf(v)
+		if !ok {
+			return 0, false
+		}
+		return compareDoubles(n, a.num), true
+	}
+}
+
+// contains is IDM's co: substring of the English lower case for strings,
+// equality for numbers and booleans.
+func (a *assertion) contains(v any) bool {
+	return a.matchLower(v, containsLowerASCII, strings.Contains)
+}
+
+// startsWith is IDM's sw: prefix of the English lower case for strings,
+// equality for numbers and booleans.
+func (a *assertion) startsWith(v any) bool {
+	return a.matchLower(v, hasPrefixLowerASCII, strings.HasPrefix)
+}
+
+// matchLower applies a string test to the English lower case of v and the
+// assertion: on ASCII values without lower-casing them (no allocation).
+func (a *assertion) matchLower(v any, ascii, general func(s, sub string) bool) bool {
+	if a.Kind != KindString {
+		return isEqual(a, v)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	if isASCII(s) {
+		return ascii(s, a.lower)
+	}
+	return general(lowerEnglish(s), a.lower)
+}
+
+// numberOf reads a JSON number as the double IDM compares: json.Number
+// integers as exact integers rounded once (so -0 is 0), json.Number
+// decimals as Double.parseDouble reads them (1e400 is Infinity).
+func numberOf(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil && !isRangeError(err) {
+			return 0, false
+		}
+		if f == 0 && !strings.ContainsAny(string(n), ".eE") {
+			f = 0 // an integer zero, even written -0
+		}
+		return f, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int16:
+		return float64(n), true
+	case int8:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint16:
+		return float64(n), true
+	case uint8:
+		return float64(n), true
+	case float32:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+func isRangeError(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// compareDoubles is Java's Double.compare: -0.0 < 0.0, NaN above everything
+// and equal to itself.
+func compareDoubles(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	an, bn := math.IsNaN(a), math.IsNaN(b)
+	switch {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	}
+	as, bs := math.Signbit(a), math.Signbit(b)
+	switch {
+	case as == bs:
+		return 0
+	case as:
+		return -1
+	}
+	return 1
+}
