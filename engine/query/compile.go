@@ -16,10 +16,11 @@ import (
 // Program is a compiled filter: one expr program, evaluated against many
 // objects. It is safe for concurrent use.
 type Program struct {
-	filter  Filter
-	source  string
-	program *vm.Program
-	vms     sync.Pool // of *vm.VM, for Match
+	filter   Filter
+	source   string
+	bindings []Binding
+	program  *vm.Program
+	vms      sync.Pool // of *vm.VM, for Match
 }
 
 // Matcher evaluates a Program with its own expr VM; it is for one goroutine
@@ -50,8 +51,17 @@ func Compile(f Filter) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile query filter %s: %w", f, err)
 	}
-	return &Program{filter: f, source: src, program: program}, nil
+	return &Program{filter: f, source: src, bindings: g.bindings, program: program}, nil
 }
+
+// Binding is a constant the program's source names: a field (pN) or an
+// assertion value (vN), written as in the canonical form.
+type Binding struct {
+	Name, Text string
+}
+
+// Bindings returns the program's fields and values in source order.
+func (p *Program) Bindings() []Binding { return p.bindings }
 
 // Filter returns the filter the program was compiled from.
 func (p *Program) Filter() Filter { return p.filter }
@@ -92,6 +102,7 @@ func run(m *vm.VM, program *vm.Program, obj map[string]any) bool {
 type generator struct {
 	b              strings.Builder
 	consts         map[string]any
+	bindings       []Binding
 	fields, values int
 }
 
@@ -128,6 +139,9 @@ func (g *generator) gen(f Filter) {
 		name := "v" + strconv.Itoa(g.values)
 		g.values++
 		g.consts[name] = newAssertion(f.Value)
+		var text strings.Builder
+		f.Value.writeTo(&text)
+		g.bindings = append(g.bindings, Binding{Name: name, Text: text.String()})
 		g.b.WriteString(", ")
 		g.b.WriteString(name)
 		g.b.WriteString(")")
@@ -149,6 +163,7 @@ func (g *generator) field(p Pointer) {
 	name := "p" + strconv.Itoa(g.fields)
 	g.fields++
 	g.consts[name] = &lookup{tokens: p.Tokens}
+	g.bindings = append(g.bindings, Binding{Name: name, Text: p.String()})
 	g.b.WriteString("at($env, ")
 	g.b.WriteString(name)
 	g.b.WriteString(")")
