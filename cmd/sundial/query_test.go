@@ -163,10 +163,9 @@ tree:
       not
         /sunset/task-completed pr
     /a myop 1  (extended operator: never matches)
-expr: ((lt(at($env, p0), v0) && !(pr(at($env, p1)))) || false)
-  p0 = /sunset/date
-  v0 = "2024-05-02T12:15:30.000+02:00"
-  p1 = /sunset/task-completed
+expr: ((lt($env, c0) && !(pr($env, p0))) || false)
+  c0 = /sunset/date lt "2024-05-02T12:15:30.000+02:00"
+  p0 = /sunset/task-completed
 `
 	if code != 0 || stdout.String() != want {
 		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, stderr.String(), stdout.String(), want)

@@ -54,21 +54,22 @@ func Compile(f Filter) (*Program, error) {
 	return &Program{filter: f, source: src, bindings: g.bindings, program: program}, nil
 }
 
-// Binding is a constant the program's source names: a field (pN) or an
-// assertion value (vN), written as in the canonical form.
+// Binding is a constant the program's source names: a comparison (cN) or
+// the field of a presence test (pN), written in the canonical form.
 type Binding struct {
 	Name, Text string
 }
 
-// Bindings returns the program's fields and values in source order.
+// Bindings returns the program's constants in source order.
 func (p *Program) Bindings() []Binding { return p.bindings }
 
 // Filter returns the filter the program was compiled from.
 func (p *Program) Filter() Filter { return p.filter }
 
 // Source returns the expr text of the program, e.g.
-// lt(at($env, p0), v0) && !pr(at($env, p1)); the pN and vN constants are the
-// filter's fields and values in the order they appear.
+// (lt($env, c0) && !pr($env, p1)), where $env is the object, cN a
+// comparison (its field and value) and pN the field of a presence test; see
+// Bindings.
 func (p *Program) Source() string { return p.source }
 
 // Match reports whether obj matches the filter, with a VM from a pool.
@@ -100,10 +101,10 @@ func run(m *vm.VM, program *vm.Program, obj map[string]any) bool {
 // generator writes the expr source of a filter and collects the constants
 // it names.
 type generator struct {
-	b              strings.Builder
-	consts         map[string]any
-	bindings       []Binding
-	fields, values int
+	b                   strings.Builder
+	consts              map[string]any
+	bindings            []Binding
+	fields, comparisons int
 }
 
 func (g *generator) gen(f Filter) {
@@ -124,27 +125,20 @@ func (g *generator) gen(f Filter) {
 		g.gen(f.Operand)
 		g.b.WriteString(")")
 	case *Present:
-		g.b.WriteString("pr(")
-		g.field(f.Field)
-		g.b.WriteString(")")
+		name := "p" + strconv.Itoa(g.fields)
+		g.fields++
+		g.bind(name, &lookup{tokens: f.Field.Tokens}, f.Field.String())
+		g.b.WriteString("pr($env, " + name + ")")
 	case *Comparison:
 		if f.Operator.Extended() {
 			// IDM does not support extended operators: always false.
 			g.b.WriteString("false")
 			return
 		}
-		g.b.WriteString(string(f.Operator))
-		g.b.WriteString("(")
-		g.field(f.Field)
-		name := "v" + strconv.Itoa(g.values)
-		g.values++
-		g.consts[name] = newAssertion(f.Value)
-		var text strings.Builder
-		f.Value.writeTo(&text)
-		g.bindings = append(g.bindings, Binding{Name: name, Text: text.String()})
-		g.b.WriteString(", ")
-		g.b.WriteString(name)
-		g.b.WriteString(")")
+		name := "c" + strconv.Itoa(g.comparisons)
+		g.comparisons++
+		g.bind(name, newAssertion(f), f.String())
+		g.b.WriteString(string(f.Operator) + "($env, " + name + ")")
 	}
 }
 
@@ -159,14 +153,10 @@ func (g *generator) composite(sep string, operands []Filter) {
 	g.b.WriteString(")")
 }
 
-func (g *generator) field(p Pointer) {
-	name := "p" + strconv.Itoa(g.fields)
-	g.fields++
-	g.consts[name] = &lookup{tokens: p.Tokens}
-	g.bindings = append(g.bindings, Binding{Name: name, Text: p.String()})
-	g.b.WriteString("at($env, ")
-	g.b.WriteString(name)
-	g.b.WriteString(")")
+// bind names a constant of the source.
+func (g *generator) bind(name string, value any, text string) {
+	g.consts[name] = value
+	g.bindings = append(g.bindings, Binding{Name: name, Text: text})
 }
 
 // constantBinder replaces the identifiers of the generated source by the
@@ -184,15 +174,14 @@ func (c constantBinder) Visit(node *ast.Node) {
 // The functions of the generated source. Their types are among expr's
 // typed function signatures, so the VM calls them directly.
 var crestFunctions = map[string]any{
-	"at": func(obj, p any) any { return p.(*lookup).in(obj) },
-	"pr": func(v any) bool { return v != missing && v != nil },
-	"eq": func(v, a any) bool { return anyElement(v, a.(*assertion), isEqual) },
-	"gt": func(v, a any) bool { return anyElement(v, a.(*assertion), isGreater) },
-	"ge": func(v, a any) bool { return anyElement(v, a.(*assertion), isGreaterEqual) },
-	"lt": func(v, a any) bool { return anyElement(v, a.(*assertion), isLess) },
-	"le": func(v, a any) bool { return anyElement(v, a.(*assertion), isLessEqual) },
-	"co": func(v, a any) bool { return anyElement(v, a.(*assertion), (*assertion).contains) },
-	"sw": func(v, a any) bool { return anyElement(v, a.(*assertion), (*assertion).startsWith) },
+	"pr": func(obj, p any) bool { v := p.(*lookup).in(obj); return v != missing && v != nil },
+	"eq": func(obj, c any) bool { return c.(*assertion).any(obj, isEqual) },
+	"gt": func(obj, c any) bool { return c.(*assertion).any(obj, isGreater) },
+	"ge": func(obj, c any) bool { return c.(*assertion).any(obj, isGreaterEqual) },
+	"lt": func(obj, c any) bool { return c.(*assertion).any(obj, isLess) },
+	"le": func(obj, c any) bool { return c.(*assertion).any(obj, isLessEqual) },
+	"co": func(obj, c any) bool { return c.(*assertion).any(obj, (*assertion).contains) },
+	"sw": func(obj, c any) bool { return c.(*assertion).any(obj, (*assertion).startsWith) },
 }
 
 // missingType marks a field that does not exist, as opposed to a JSON null.
@@ -229,25 +218,27 @@ func (l *lookup) in(v any) any {
 	return v
 }
 
-// assertion is a comparison's value, prepared once.
+// assertion is a comparison's field and value, prepared once.
 type assertion struct {
+	field lookup
 	Value
 	num   float64 // KindLong and KindDouble, as a double
-	lower string  // KindString: lowerEnglish(String), for co and sw
+	lower string  // KindString: lowerEnglish(Str), for co and sw
 }
 
-func newAssertion(v Value) *assertion {
-	a := &assertion{Value: v, num: v.number()}
-	if v.Kind == KindString {
-		a.lower = lowerEnglish(v.Str)
+func newAssertion(c *Comparison) *assertion {
+	a := &assertion{field: lookup{tokens: c.Field.Tokens}, Value: c.Value, num: c.Value.number()}
+	if c.Value.Kind == KindString {
+		a.lower = lowerEnglish(c.Value.Str)
 	}
 	return a
 }
 
-// anyElement applies test to v, or to each element of an array v (one
-// level deep), and reports whether any passes. A missing field matches
-// nothing.
-func anyElement(v any, a *assertion, test func(*assertion, any) bool) bool {
+// any looks the field up in obj and applies test to its value, or to each
+// element of an array value (one level deep), and reports whether any
+// passes. A missing field matches nothing.
+func (a *assertion) any(obj any, test func(*assertion, any) bool) bool {
+	v := a.field.in(obj)
 	if arr, ok := v.([]any); ok {
 		for _, e := range arr {
 			if test(a, e) {
