@@ -20,23 +20,26 @@ type Program struct {
 	source   string
 	bindings []Binding
 	program  *vm.Program
-	vms      sync.Pool // of *vm.VM, for Match
+	paths    *pathTable
+	matchers sync.Pool // of *Matcher, for Match
 }
 
-// Matcher evaluates a Program with its own expr VM; it is for one goroutine
-// at a time (a scan worker keeps one) and does not allocate.
+// Matcher evaluates a Program with its own expr VM and its own memo of
+// field values; it is for one goroutine at a time (a scan worker keeps one)
+// and does not allocate.
 type Matcher struct {
 	program *Program
 	vm      vm.VM
+	scope   scope
 }
 
 // Compile builds the expr program of f. The program's source names the
-// pointer look-ups and comparisons (see Source); the pointers, the
-// assertion values and the functions are bound into the program as
-// constants, so that a match runs typed calls only: no reflection and no
-// allocation per object.
+// comparisons and presence tests (see Source); the fields, the assertion
+// values and the functions are bound into the program as constants, so that
+// a match runs typed calls only: no reflection and no allocation per
+// object.
 func Compile(f Filter) (*Program, error) {
-	g := generator{consts: map[string]any{}}
+	g := generator{consts: map[string]any{}, paths: &pathTable{index: map[pathKey]int{}}}
 	for name, fn := range crestFunctions {
 		g.consts[name] = fn
 	}
@@ -46,12 +49,11 @@ func Compile(f Filter) (*Program, error) {
 		expr.DisableAllBuiltins(),
 		expr.MaxNodes(0), // a filter's size is bounded by its text, not by expr
 		expr.Patch(constantBinder(g.consts)),
-		expr.AsBool(),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("compile query filter %s: %w", f, err)
 	}
-	return &Program{filter: f, source: src, bindings: g.bindings, program: program}, nil
+	return &Program{filter: f, source: src, bindings: g.bindings, program: program, paths: g.paths}, nil
 }
 
 // Binding is a constant the program's source names: a comparison (cN) or
@@ -67,32 +69,36 @@ func (p *Program) Bindings() []Binding { return p.bindings }
 func (p *Program) Filter() Filter { return p.filter }
 
 // Source returns the expr text of the program, e.g.
-// (lt($env, c0) && !pr($env, p1)), where $env is the object, cN a
-// comparison (its field and value) and pN the field of a presence test; see
-// Bindings.
+// (lt($env, c0) && !pr($env, p0)), where $env is the object being matched,
+// cN a comparison (its field and value) and pN the field of a presence
+// test; see Bindings.
 func (p *Program) Source() string { return p.source }
 
-// Match reports whether obj matches the filter, with a VM from a pool.
+// Match reports whether obj matches the filter, with a Matcher from a pool.
 func (p *Program) Match(obj map[string]any) bool {
-	m, _ := p.vms.Get().(*vm.VM)
+	m, _ := p.matchers.Get().(*Matcher)
 	if m == nil {
-		m = new(vm.VM)
+		m = p.Matcher()
 	}
-	ok := run(m, p.program, obj)
-	p.vms.Put(m)
+	ok := m.Match(obj)
+	p.matchers.Put(m)
 	return ok
 }
 
 // Matcher returns a matcher for one goroutine.
-func (p *Program) Matcher() *Matcher { return &Matcher{program: p} }
+func (p *Program) Matcher() *Matcher {
+	n := len(p.paths.nodes)
+	return &Matcher{program: p, scope: scope{seen: make([]uint64, n), values: make([]any, n)}}
+}
 
 // Match reports whether obj matches the filter.
-func (m *Matcher) Match(obj map[string]any) bool { return run(&m.vm, m.program.program, obj) }
-
-func run(m *vm.VM, program *vm.Program, obj map[string]any) bool {
-	out, err := m.Run(program, obj)
+func (m *Matcher) Match(obj map[string]any) bool {
+	m.scope.obj = obj
+	m.scope.run++
+	out, err := m.vm.Run(m.program.program, &m.scope)
+	m.scope.obj = nil
 	if err != nil {
-		// The functions never fail and the program is typed as bool.
+		// The functions never fail and every node of the source is a bool.
 		panic(fmt.Sprintf("query: expr program failed: %v", err))
 	}
 	return out.(bool)
@@ -104,6 +110,7 @@ type generator struct {
 	b                   strings.Builder
 	consts              map[string]any
 	bindings            []Binding
+	paths               *pathTable
 	fields, comparisons int
 }
 
@@ -127,7 +134,7 @@ func (g *generator) gen(f Filter) {
 	case *Present:
 		name := "p" + strconv.Itoa(g.fields)
 		g.fields++
-		g.bind(name, &lookup{tokens: f.Field.Tokens}, f.Field.String())
+		g.bind(name, g.paths.lookup(f.Field), f.Field.String())
 		g.b.WriteString("pr($env, " + name + ")")
 	case *Comparison:
 		if f.Operator.Extended() {
@@ -137,7 +144,7 @@ func (g *generator) gen(f Filter) {
 		}
 		name := "c" + strconv.Itoa(g.comparisons)
 		g.comparisons++
-		g.bind(name, newAssertion(f), f.String())
+		g.bind(name, newAssertion(f, g.paths.lookup(f.Field)), f.String())
 		g.b.WriteString(string(f.Operator) + "($env, " + name + ")")
 	}
 }
@@ -174,14 +181,14 @@ func (c constantBinder) Visit(node *ast.Node) {
 // The functions of the generated source. Their types are among expr's
 // typed function signatures, so the VM calls them directly.
 var crestFunctions = map[string]any{
-	"pr": func(obj, p any) bool { v := p.(*lookup).in(obj); return v != missing && v != nil },
-	"eq": func(obj, c any) bool { return c.(*assertion).any(obj, isEqual) },
-	"gt": func(obj, c any) bool { return c.(*assertion).any(obj, isGreater) },
-	"ge": func(obj, c any) bool { return c.(*assertion).any(obj, isGreaterEqual) },
-	"lt": func(obj, c any) bool { return c.(*assertion).any(obj, isLess) },
-	"le": func(obj, c any) bool { return c.(*assertion).any(obj, isLessEqual) },
-	"co": func(obj, c any) bool { return c.(*assertion).any(obj, (*assertion).contains) },
-	"sw": func(obj, c any) bool { return c.(*assertion).any(obj, (*assertion).startsWith) },
+	"pr": func(env, p any) bool { v := p.(lookup).in(env.(*scope)); return v != missing && v != nil },
+	"eq": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isEqual) },
+	"gt": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isGreater) },
+	"ge": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isGreaterEqual) },
+	"lt": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isLess) },
+	"le": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isLessEqual) },
+	"co": func(env, c any) bool { return c.(*assertion).any(env.(*scope), (*assertion).contains) },
+	"sw": func(env, c any) bool { return c.(*assertion).any(env.(*scope), (*assertion).startsWith) },
 }
 
 // missingType marks a field that does not exist, as opposed to a JSON null.
@@ -189,33 +196,100 @@ type missingType struct{}
 
 var missing any = missingType{}
 
-// lookup is a compiled pointer.
-type lookup struct{ tokens []string }
+// pathTable holds the distinct fields of a program and their prefixes as a
+// tree: node i is its parent's value followed by one token. Fields that
+// share a prefix, or appear twice (/inactiveDate pr, /inactiveDate ge …),
+// share nodes, so a match looks each one up in the object once.
+type pathTable struct {
+	nodes []pathNode
+	index map[pathKey]int
+}
 
-// in follows the pointer from v as JsonValue.get(JsonPointer) does: an
-// object's member, or an array's element for a token that Integer.parseInt
-// reads as an index in range. Anything else is missing; a member holding
-// null is nil.
-func (l *lookup) in(v any) any {
-	for _, t := range l.tokens {
-		switch c := v.(type) {
-		case map[string]any:
-			m, ok := c[t]
-			if !ok {
-				return missing
-			}
-			v = m
-		case []any:
-			i, ok := parseJavaInt(t, 32)
-			if !ok || i < 0 || i >= int64(len(c)) {
-				return missing
-			}
-			v = c[i]
-		default:
-			return missing
+type pathNode struct {
+	parent int // -1: the object itself
+	token  string
+	shared bool // reached by more than one field: its value is memoised
+}
+
+type pathKey struct {
+	parent int
+	token  string
+}
+
+// lookup is a compiled field: a node of its program's path table, or the
+// object itself for node -1.
+type lookup struct {
+	paths *pathTable
+	node  int
+}
+
+// lookup interns p's prefixes and returns its look-up.
+func (t *pathTable) lookup(p Pointer) lookup {
+	n := -1
+	for _, tok := range p.Tokens {
+		k := pathKey{n, tok}
+		i, ok := t.index[k]
+		if ok {
+			t.nodes[i].shared = true
+		} else {
+			i = len(t.nodes)
+			t.nodes = append(t.nodes, pathNode{parent: n, token: tok})
+			t.index[k] = i
 		}
+		n = i
+	}
+	return lookup{paths: t, node: n}
+}
+
+// scope is the environment of one match: the object, and the values of the
+// path table's nodes found so far in this run (seen[i] == run).
+type scope struct {
+	obj    map[string]any
+	run    uint64
+	seen   []uint64
+	values []any
+}
+
+// in returns the field's value in the scope's object: missing, nil for a
+// JSON null, or the value.
+func (l lookup) in(s *scope) any {
+	if l.node < 0 {
+		return s.obj
+	}
+	return l.paths.value(s, l.node)
+}
+
+func (t *pathTable) value(s *scope, i int) any {
+	n := &t.nodes[i]
+	if n.shared && s.seen[i] == s.run {
+		return s.values[i]
+	}
+	var parent any = s.obj
+	if n.parent >= 0 {
+		parent = t.value(s, n.parent)
+	}
+	v := child(parent, n.token)
+	if n.shared {
+		s.seen[i], s.values[i] = s.run, v
 	}
 	return v
+}
+
+// child follows one pointer token as JsonValue.get does: an object's
+// member, or an array's element for a token that Integer.parseInt reads as
+// an index in range. Anything else is missing; a member holding null is nil.
+func child(v any, token string) any {
+	switch c := v.(type) {
+	case map[string]any:
+		if m, ok := c[token]; ok {
+			return m
+		}
+	case []any:
+		if i, ok := parseJavaInt(token, 32); ok && i >= 0 && i < int64(len(c)) {
+			return c[i]
+		}
+	}
+	return missing
 }
 
 // assertion is a comparison's field and value, prepared once.
@@ -226,19 +300,19 @@ type assertion struct {
 	lower string  // KindString: lowerEnglish(Str), for co and sw
 }
 
-func newAssertion(c *Comparison) *assertion {
-	a := &assertion{field: lookup{tokens: c.Field.Tokens}, Value: c.Value, num: c.Value.number()}
+func newAssertion(c *Comparison, field lookup) *assertion {
+	a := &assertion{field: field, Value: c.Value, num: c.Value.number()}
 	if c.Value.Kind == KindString {
 		a.lower = lowerEnglish(c.Value.Str)
 	}
 	return a
 }
 
-// any looks the field up in obj and applies test to its value, or to each
+// any looks the field up in the scope's object and applies test to its value, or to each
 // element of an array value (one level deep), and reports whether any
 // passes. A missing field matches nothing.
-func (a *assertion) any(obj any, test func(*assertion, any) bool) bool {
-	v := a.field.in(obj)
+func (a *assertion) any(s *scope, test func(*assertion, any) bool) bool {
+	v := a.field.in(s)
 	if arr, ok := v.([]any); ok {
 		for _, e := range arr {
 			if test(a, e) {
