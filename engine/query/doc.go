@@ -33,8 +33,10 @@
 //
 // Compile turns a Filter into a Program: one expr-lang/expr program per
 // filter, compiled once, whose custom functions do the pointer look-ups and
-// the CREST comparisons. A Program is safe for concurrent use; a Matcher
-// (one per goroutine) evaluates it without allocating.
+// the CREST comparisons; the and/or/not structure is expr's. Each field,
+// and each prefix that fields share, is looked up once per object. A
+// Program is safe for concurrent use; a Matcher (one per goroutine)
+// evaluates it without allocating.
 //
 // Objects are map[string]any as decoded by encoding/json: map[string]any,
 // []any, string, bool, nil, and numbers as float64 or json.Number (decode
