@@ -84,13 +84,13 @@ func decodeFragment(s string) (string, *pointerError) {
 			i += 3
 		case c < utf8.RuneSelf:
 			if !fragmentASCII[c] {
-				return "", &pointerError{off: i, msg: "illegal character " + quoteRune(rune(c)) + " in a field"}
+				return "", &pointerError{off: i, msg: "illegal character " + strconv.QuoteRune(rune(c)) + " in a field"}
 			}
 			i++
 		default:
 			r, n := utf8.DecodeRuneInString(s[i:])
 			if (r == utf8.RuneError && n == 1) || isJavaSpaceOrControl(r) {
-				return "", &pointerError{off: i, msg: "illegal character " + quoteRune(r) + " in a field"}
+				return "", &pointerError{off: i, msg: "illegal character " + strconv.QuoteRune(r) + " in a field"}
 			}
 			i += n
 		}
@@ -116,8 +116,6 @@ func decodeFragment(s string) (string, *pointerError) {
 	}
 	return b.String(), nil
 }
-
-func quoteRune(r rune) string { return strconv.QuoteRune(r) }
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
