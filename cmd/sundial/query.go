@@ -34,16 +34,18 @@ func newQueryCmd() *cobra.Command {
 func newQueryCheckCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "check FILE.tsv",
-		Short: "Answer a file of filter cases: parse, canonical form, IDM match",
+		Short: "Answer a file of filter cases: parse, canonical form, IDM and CREST match",
 		Long: `Read lines "ID<TAB>FILTER<TAB>OBJECT[<TAB>…]" (FILTER a JSON string literal, OBJECT
 one line of JSON; further columns, '#' lines and blank lines are ignored; FILE
 "-" is stdin) and print one line per case:
 
-  ID<TAB>PARSES<TAB>DETAIL<TAB>MATCHES
+  ID<TAB>PARSES<TAB>DETAIL<TAB>MATCHES<TAB>CREST
 
 PARSES is true or false; DETAIL a JSON string, the canonical form of a filter
-that parses or the error otherwise; MATCHES the IDM matcher's true or false,
-or "-" when the filter does not parse. Macros are not expanded: FILTER is the
+that parses or the error otherwise; MATCHES the IDM matcher's true or false
+(what Sundial implements), or "-" when the filter does not parse; CREST the
+answer of Common REST's in-memory backend (true, false or undefined), for
+comparison. Macros are not expanded: FILTER is the
 text the parser sees. The exit status is 0.`,
 		Example: `  sundial query check engine/query/testdata/crest-query-public.tsv`,
 		Args:    exactArgs(1),
@@ -78,11 +80,11 @@ func runQueryCheck(path string, in io.Reader, out io.Writer) error {
 		cols := strings.SplitN(line, "\t", 4)
 		id := cols[0]
 		if len(cols) < 3 {
-			fmt.Fprintf(w, "%s\tfalse\t%s\t-\n", id, jsonString("expected ID, FILTER and OBJECT separated by tabs"))
+			fmt.Fprintf(w, "%s\tfalse\t%s\t-\t-\n", id, jsonString("expected ID, FILTER and OBJECT separated by tabs"))
 			continue
 		}
-		parses, detail, matches := checkCase(cols[1], cols[2])
-		fmt.Fprintf(w, "%s\t%t\t%s\t%s\n", id, parses, jsonString(detail), matches)
+		c := checkCase(cols[1], cols[2])
+		fmt.Fprintf(w, "%s\t%t\t%s\t%s\t%s\n", id, c.parses, jsonString(c.detail), c.idm, c.crest)
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
@@ -90,27 +92,37 @@ func runQueryCheck(path string, in io.Reader, out io.Writer) error {
 	return w.Flush()
 }
 
+// checkAnswer is the answer to one case.
+type checkAnswer struct {
+	parses     bool
+	detail     string // the canonical form, or the error
+	idm, crest string // the IDM and CREST matches, or "-"
+}
+
 // checkCase answers one case: whether the filter parses, its canonical form
-// or the error, and the IDM match ("-" if it does not parse or the object
-// is not a JSON object).
-func checkCase(filterJSON, objectJSON string) (bool, string, string) {
+// or the error, and the IDM and CREST matches ("-" if the filter does not
+// parse or the object is not a JSON object).
+func checkCase(filterJSON, objectJSON string) checkAnswer {
 	var text string
 	if err := json.Unmarshal([]byte(filterJSON), &text); err != nil {
-		return false, "FILTER is not a JSON string literal: " + err.Error(), "-"
+		return checkAnswer{detail: "FILTER is not a JSON string literal: " + err.Error(), idm: "-", crest: "-"}
 	}
 	f, err := query.Parse(text)
 	if err != nil {
-		return false, err.Error(), "-"
+		return checkAnswer{detail: err.Error(), idm: "-", crest: "-"}
 	}
+	c := checkAnswer{parses: true, detail: f.String(), idm: "-", crest: "-"}
 	p, err := query.Compile(f)
 	if err != nil {
-		return true, f.String(), "-"
+		return c
 	}
 	obj, err := decodeObject([]byte(objectJSON))
 	if err != nil {
-		return true, f.String(), "-"
+		return c
 	}
-	return true, f.String(), strconv.FormatBool(p.Match(obj))
+	c.idm = strconv.FormatBool(p.Match(obj))
+	c.crest = query.MatchCREST(f, obj).String()
+	return c
 }
 
 // decodeObject reads one JSON object, numbers as json.Number, as the

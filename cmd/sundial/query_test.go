@@ -13,8 +13,8 @@ import (
 const queryVectors = "../../engine/query/testdata/crest-query-public.tsv"
 
 // TestQueryCheckVectors runs ForgeRock's vectors through the CLI contract:
-// one line ID, PARSES, DETAIL, MATCHES per case, DETAIL exact for a filter
-// that parses, MATCHES the IDM column, exit 0.
+// one line ID, PARSES, DETAIL, MATCHES, CREST per case, DETAIL exact for a
+// filter that parses, MATCHES the IDM column, CREST the CREST one, exit 0.
 func TestQueryCheckVectors(t *testing.T) {
 	want := map[string][]string{}
 	var ids []string
@@ -55,12 +55,12 @@ func TestQueryCheckVectors(t *testing.T) {
 			if len(lines) != len(ids) {
 				t.Fatalf("%d lines, want %d", len(lines), len(ids))
 			}
-			var parses, detail, matches int
+			var parses, detail, matches, crest int
 			for i, line := range lines {
 				got := strings.Split(line, "\t")
 				w := want[ids[i]]
-				if len(got) != 4 || got[0] != ids[i] {
-					t.Errorf("line %d = %q, want 4 columns for %s", i+1, line, ids[i])
+				if len(got) != 5 || got[0] != ids[i] {
+					t.Errorf("line %d = %q, want 5 columns for %s", i+1, line, ids[i])
 					continue
 				}
 				var s string
@@ -82,8 +82,13 @@ func TestQueryCheckVectors(t *testing.T) {
 				} else {
 					t.Errorf("%s: MATCHES %s, want %s", ids[i], got[3], w[5])
 				}
+				if got[4] == w[6] {
+					crest++
+				} else {
+					t.Errorf("%s: CREST %s, want %s", ids[i], got[4], w[6])
+				}
 			}
-			t.Logf("PARSES %d/%d, DETAIL %d/%d, MATCHES %d/%d", parses, len(ids), detail, len(ids), matches, len(ids))
+			t.Logf("PARSES %d/%d, DETAIL %d/%d, MATCHES %d/%d, CREST %d/%d", parses, len(ids), detail, len(ids), matches, len(ids), crest, len(ids))
 		})
 	}
 }
@@ -94,10 +99,10 @@ func TestQueryCheckMalformedLines(t *testing.T) {
 	if err := runQueryCheck("-", strings.NewReader(in), &stdout); err != nil {
 		t.Fatal(err)
 	}
-	want := "only-id\tfalse\t\"expected ID, FILTER and OBJECT separated by tabs\"\t-\n" +
-		"bad-json\tfalse\t\"FILTER is not a JSON string literal: invalid character 'o' in literal null (expecting 'u')\"\t-\n" +
-		"not-object\ttrue\t\"true\"\t-\n" +
-		"ok\ttrue\t\"/a eq 1\"\ttrue\n"
+	want := "only-id\tfalse\t\"expected ID, FILTER and OBJECT separated by tabs\"\t-\t-\n" +
+		"bad-json\tfalse\t\"FILTER is not a JSON string literal: invalid character 'o' in literal null (expecting 'u')\"\t-\t-\n" +
+		"not-object\ttrue\t\"true\"\t-\t-\n" +
+		"ok\ttrue\t\"/a eq 1\"\ttrue\ttrue\n"
 	if stdout.String() != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout.String(), want)
 	}

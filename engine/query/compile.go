@@ -312,7 +312,12 @@ func newAssertion(c *Comparison, field lookup) *assertion {
 // element of an array value (one level deep), and reports whether any
 // passes. A missing field matches nothing.
 func (a *assertion) any(s *scope, test func(*assertion, any) bool) bool {
-	v := a.field.in(s)
+	return a.anyOf(a.field.in(s), test)
+}
+
+// anyOf applies test to v, or to each element of an array v, and reports
+// whether any passes; a missing v matches nothing.
+func (a *assertion) anyOf(v any, test func(*assertion, any) bool) bool {
 	if arr, ok := v.([]any); ok {
 		for _, e := range arr {
 			if test(a, e) {

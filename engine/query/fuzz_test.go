@@ -29,6 +29,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Compile(%q): %v", s, err)
 		}
 		p.Match(obj)
+		MatchCREST(flt, obj)
 		canonical := flt.String()
 		if !reparses(flt) {
 			return

@@ -64,7 +64,7 @@ func decodeObject(t testing.TB, s string) map[string]any {
 // TestVectors runs every ForgeRock case: parse or reject, the canonical
 // form exactly, and IDM's match.
 func TestVectors(t *testing.T) {
-	var parsed, canonical, matched int
+	var parsed, canonical, matched, crest int
 	vs := readVectors(t)
 	for _, v := range vs {
 		f, err := Parse(v.filter)
@@ -93,6 +93,11 @@ func TestVectors(t *testing.T) {
 		} else {
 			matched++
 		}
+		if got := MatchCREST(f, decodeObject(t, v.object)).String(); got != v.crest {
+			t.Errorf("%s: MatchCREST(%q) on %s = %s, CREST says %s", v.id, v.filter, v.object, got, v.crest)
+		} else {
+			crest++
+		}
 	}
-	t.Logf("parse %d/%d, canonical %d/%d, IDM match %d/%d", parsed, len(vs), canonical, len(vs), matched, len(vs))
+	t.Logf("parse %d/%d, canonical %d/%d, IDM match %d/%d, CREST %d of the filters that parse", parsed, len(vs), canonical, len(vs), matched, len(vs), crest)
 }
