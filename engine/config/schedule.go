@@ -543,6 +543,7 @@ func (b *builder) taskScan(ctx *node) {
 		}
 	}
 	b.macros(scan, sp)
+	b.queryFilters(scan, sp)
 	if t := scan.get("recovery").get("timeout"); t != nil && t.kind == kindString {
 		if _, err := ParseDuration(t.s); err != nil {
 			b.errAt(t, sp+"/recovery/timeout", errorw(ErrInvalidValue, err, "invokeContext.scan.recovery.timeout: %v", err))

@@ -1,0 +1,470 @@
+package query
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Program is a compiled filter: one expr program, evaluated against many
+// objects. It is safe for concurrent use.
+type Program struct {
+	filter   Filter
+	source   string
+	bindings []Binding
+	program  *vm.Program
+	paths    *pathTable
+	matchers sync.Pool // of *Matcher, for Match
+}
+
+// Matcher evaluates a Program with its own expr VM and its own memo of
+// field values; it is for one goroutine at a time (a scan worker keeps one)
+// and does not allocate.
+type Matcher struct {
+	program *Program
+	vm      vm.VM
+	scope   scope
+}
+
+// Compile builds the expr program of f. The program's source names the
+// comparisons and presence tests (see Source); the fields, the assertion
+// values and the functions are bound into the program as constants, so that
+// a match runs typed calls only: no reflection and no allocation per
+// object.
+func Compile(f Filter) (*Program, error) {
+	g := generator{consts: map[string]any{}, paths: &pathTable{index: map[pathKey]int{}}}
+	for name, fn := range crestFunctions {
+		g.consts[name] = fn
+	}
+	g.gen(f)
+	src := g.b.String()
+	program, err := expr.Compile(src,
+		expr.DisableAllBuiltins(),
+		expr.MaxNodes(0), // a filter's size is bounded by its text, not by expr
+		expr.Patch(constantBinder(g.consts)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("compile query filter %s: %w", f, err)
+	}
+	return &Program{filter: f, source: src, bindings: g.bindings, program: program, paths: g.paths}, nil
+}
+
+// Binding is a constant the program's source names: a comparison (cN) or
+// the field of a presence test (pN), written in the canonical form.
+type Binding struct {
+	Name, Text string
+}
+
+// Bindings returns the program's constants in source order.
+func (p *Program) Bindings() []Binding { return p.bindings }
+
+// Filter returns the filter the program was compiled from.
+func (p *Program) Filter() Filter { return p.filter }
+
+// Source returns the expr text of the program, e.g.
+// (lt($env, c0) && !pr($env, p0)), where $env is the object being matched,
+// cN a comparison (its field and value) and pN the field of a presence
+// test; see Bindings.
+func (p *Program) Source() string { return p.source }
+
+// Match reports whether obj matches the filter, with a Matcher from a pool.
+func (p *Program) Match(obj map[string]any) bool {
+	m, _ := p.matchers.Get().(*Matcher)
+	if m == nil {
+		m = p.Matcher()
+	}
+	ok := m.Match(obj)
+	p.matchers.Put(m)
+	return ok
+}
+
+// Matcher returns a matcher for one goroutine.
+func (p *Program) Matcher() *Matcher {
+	n := len(p.paths.nodes)
+	return &Matcher{program: p, scope: scope{seen: make([]uint64, n), values: make([]any, n)}}
+}
+
+// Match reports whether obj matches the filter.
+func (m *Matcher) Match(obj map[string]any) bool {
+	m.scope.obj = obj
+	m.scope.run++
+	out, err := m.vm.Run(m.program.program, &m.scope)
+	m.scope.obj = nil
+	if err != nil {
+		// The functions never fail and every node of the source is a bool.
+		panic(fmt.Sprintf("query: expr program failed: %v", err))
+	}
+	return out.(bool)
+}
+
+// generator writes the expr source of a filter and collects the constants
+// it names.
+type generator struct {
+	b                   strings.Builder
+	consts              map[string]any
+	bindings            []Binding
+	paths               *pathTable
+	fields, comparisons int
+}
+
+func (g *generator) gen(f Filter) {
+	switch f := f.(type) {
+	case *Literal:
+		g.b.WriteString(strconv.FormatBool(f.Value))
+	case *And:
+		g.composite(" && ", f.Operands)
+	case *Or:
+		g.composite(" || ", f.Operands)
+	case *Not:
+		g.b.WriteString("!")
+		if _, simple := f.Operand.(*Literal); simple {
+			g.gen(f.Operand)
+			return
+		}
+		g.b.WriteString("(")
+		g.gen(f.Operand)
+		g.b.WriteString(")")
+	case *Present:
+		name := "p" + strconv.Itoa(g.fields)
+		g.fields++
+		g.bind(name, g.paths.lookup(f.Field), f.Field.String())
+		g.b.WriteString("pr($env, " + name + ")")
+	case *Comparison:
+		if f.Operator.Extended() {
+			// IDM does not support extended operators: always false.
+			g.b.WriteString("false")
+			return
+		}
+		name := "c" + strconv.Itoa(g.comparisons)
+		g.comparisons++
+		g.bind(name, newAssertion(f, g.paths.lookup(f.Field)), f.String())
+		g.b.WriteString(string(f.Operator) + "($env, " + name + ")")
+	}
+}
+
+func (g *generator) composite(sep string, operands []Filter) {
+	g.b.WriteString("(")
+	for i, o := range operands {
+		if i > 0 {
+			g.b.WriteString(sep)
+		}
+		g.gen(o)
+	}
+	g.b.WriteString(")")
+}
+
+// bind names a constant of the source.
+func (g *generator) bind(name string, value any, text string) {
+	g.consts[name] = value
+	g.bindings = append(g.bindings, Binding{Name: name, Text: text})
+}
+
+// constantBinder replaces the identifiers of the generated source by the
+// values they name: functions, pointers and assertions.
+type constantBinder map[string]any
+
+func (c constantBinder) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok {
+		if v, ok := c[id.Value]; ok {
+			ast.Patch(node, &ast.ConstantNode{Value: v})
+		}
+	}
+}
+
+// The functions of the generated source. Their types are among expr's
+// typed function signatures, so the VM calls them directly.
+var crestFunctions = map[string]any{
+	"pr": func(env, p any) bool { v := p.(lookup).in(env.(*scope)); return v != missing && v != nil },
+	"eq": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isEqual) },
+	"gt": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isGreater) },
+	"ge": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isGreaterEqual) },
+	"lt": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isLess) },
+	"le": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isLessEqual) },
+	"co": func(env, c any) bool { return c.(*assertion).any(env.(*scope), (*assertion).contains) },
+	"sw": func(env, c any) bool { return c.(*assertion).any(env.(*scope), (*assertion).startsWith) },
+}
+
+// missingType marks a field that does not exist, as opposed to a JSON null.
+type missingType struct{}
+
+var missing any = missingType{}
+
+// pathTable holds the distinct fields of a program and their prefixes as a
+// tree: node i is its parent's value followed by one token. Fields that
+// share a prefix, or appear twice (/inactiveDate pr, /inactiveDate ge …),
+// share nodes, so a match looks each one up in the object once.
+type pathTable struct {
+	nodes []pathNode
+	index map[pathKey]int
+}
+
+type pathNode struct {
+	parent int // -1: the object itself
+	token  string
+	shared bool // reached by more than one field: its value is memoised
+}
+
+type pathKey struct {
+	parent int
+	token  string
+}
+
+// lookup is a compiled field: a node of its program's path table, or the
+// object itself for node -1.
+type lookup struct {
+	paths *pathTable
+	node  int
+}
+
+// lookup interns p's prefixes and returns its look-up.
+func (t *pathTable) lookup(p Pointer) lookup {
+	n := -1
+	for _, tok := range p.Tokens {
+		k := pathKey{n, tok}
+		i, ok := t.index[k]
+		if ok {
+			t.nodes[i].shared = true
+		} else {
+			i = len(t.nodes)
+			t.nodes = append(t.nodes, pathNode{parent: n, token: tok})
+			t.index[k] = i
+		}
+		n = i
+	}
+	return lookup{paths: t, node: n}
+}
+
+// scope is the environment of one match: the object, and the values of the
+// path table's nodes found so far in this run (seen[i] == run).
+type scope struct {
+	obj    map[string]any
+	run    uint64
+	seen   []uint64
+	values []any
+}
+
+// in returns the field's value in the scope's object: missing, nil for a
+// JSON null, or the value.
+func (l lookup) in(s *scope) any {
+	if l.node < 0 {
+		return s.obj
+	}
+	return l.paths.value(s, l.node)
+}
+
+func (t *pathTable) value(s *scope, i int) any {
+	n := &t.nodes[i]
+	if n.shared && s.seen[i] == s.run {
+		return s.values[i]
+	}
+	var parent any = s.obj
+	if n.parent >= 0 {
+		parent = t.value(s, n.parent)
+	}
+	v := child(parent, n.token)
+	if n.shared {
+		s.seen[i], s.values[i] = s.run, v
+	}
+	return v
+}
+
+// child follows one pointer token as JsonValue.get does: an object's
+// member, or an array's element for a token that Integer.parseInt reads as
+// an index in range. Anything else is missing; a member holding null is nil.
+func child(v any, token string) any {
+	switch c := v.(type) {
+	case map[string]any:
+		if m, ok := c[token]; ok {
+			return m
+		}
+	case []any:
+		if i, ok := parseJavaInt(token, 32); ok && i >= 0 && i < int64(len(c)) {
+			return c[i]
+		}
+	}
+	return missing
+}
+
+// assertion is a comparison's field and value, prepared once.
+type assertion struct {
+	field lookup
+	Value
+	num   float64 // KindLong and KindDouble, as a double
+	lower string  // KindString: lowerEnglish(Str), for co and sw
+}
+
+func newAssertion(c *Comparison, field lookup) *assertion {
+	a := &assertion{field: field, Value: c.Value, num: c.Value.number()}
+	if c.Value.Kind == KindString {
+		a.lower = lowerEnglish(c.Value.Str)
+	}
+	return a
+}
+
+// any looks the field up in the scope's object and applies test to its value, or to each
+// element of an array value (one level deep), and reports whether any
+// passes. A missing field matches nothing.
+func (a *assertion) any(s *scope, test func(*assertion, any) bool) bool {
+	return a.anyOf(a.field.in(s), test)
+}
+
+// anyOf applies test to v, or to each element of an array v, and reports
+// whether any passes; a missing v matches nothing.
+func (a *assertion) anyOf(v any, test func(*assertion, any) bool) bool {
+	if arr, ok := v.([]any); ok {
+		for _, e := range arr {
+			if test(a, e) {
+				return true
+			}
+		}
+		return false
+	}
+	return v != missing && test(a, v)
+}
+
+func isEqual(a *assertion, v any) bool        { c, ok := a.compare(v); return ok && c == 0 }
+func isGreater(a *assertion, v any) bool      { c, ok := a.compare(v); return ok && c > 0 }
+func isGreaterEqual(a *assertion, v any) bool { c, ok := a.compare(v); return ok && c >= 0 }
+func isLess(a *assertion, v any) bool         { c, ok := a.compare(v); return ok && c < 0 }
+func isLessEqual(a *assertion, v any) bool    { c, ok := a.compare(v); return ok && c <= 0 }
+
+// compare is IDM's compareJsonObjectValues(v, assertion) for values of the
+// assertion's type; ok is false for any other type.
+func (a *assertion) compare(v any) (int, bool) {
+	switch a.Kind {
+	case KindString:
+		s, ok := v.(string)
+		if !ok {
+			return 0, false
+		}
+		return compareIgnoreCase(s, a.Str), true
+	case KindBool:
+		b, ok := v.(bool)
+		if !ok {
+			return 0, false
+		}
+		switch {
+		case b == a.Bool:
+			return 0, true
+		case b:
+			return 1, true
+		}
+		return -1, true
+	default:
+		n, ok := numberOf(v)
+		if !ok {
+			return 0, false
+		}
+		return compareDoubles(n, a.num), true
+	}
+}
+
+// contains is IDM's co: substring of the English lower case for strings,
+// equality for numbers and booleans.
+func (a *assertion) contains(v any) bool {
+	return a.matchLower(v, containsLowerASCII, strings.Contains)
+}
+
+// startsWith is IDM's sw: prefix of the English lower case for strings,
+// equality for numbers and booleans.
+func (a *assertion) startsWith(v any) bool {
+	return a.matchLower(v, hasPrefixLowerASCII, strings.HasPrefix)
+}
+
+// matchLower applies a string test to the English lower case of v and the
+// assertion: on ASCII values without lower-casing them (no allocation).
+func (a *assertion) matchLower(v any, ascii, general func(s, sub string) bool) bool {
+	if a.Kind != KindString {
+		return isEqual(a, v)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	if isASCII(s) {
+		return ascii(s, a.lower)
+	}
+	return general(lowerEnglish(s), a.lower)
+}
+
+// numberOf reads a JSON number as the double IDM compares: json.Number
+// integers as exact integers rounded once (so -0 is 0), json.Number
+// decimals as Double.parseDouble reads them (1e400 is Infinity).
+func numberOf(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case json.Number:
+		f, err := strconv.ParseFloat(string(n), 64)
+		if err != nil && !isRangeError(err) {
+			return 0, false
+		}
+		if f == 0 && !strings.ContainsAny(string(n), ".eE") {
+			f = 0 // an integer zero, even written -0
+		}
+		return f, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int16:
+		return float64(n), true
+	case int8:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint16:
+		return float64(n), true
+	case uint8:
+		return float64(n), true
+	case float32:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+func isRangeError(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// compareDoubles is Java's Double.compare: -0.0 < 0.0, NaN above everything
+// and equal to itself.
+func compareDoubles(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	an, bn := math.IsNaN(a), math.IsNaN(b)
+	switch {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	}
+	as, bs := math.Signbit(a), math.Signbit(b)
+	switch {
+	case as == bs:
+		return 0
+	case as:
+		return -1
+	}
+	return 1
+}
