@@ -29,7 +29,7 @@ test:
 ## module, so the peers never enter Sundial's go.mod). Takes several minutes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./engine/scheduler ./engine/daemon
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/persist
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/persist ./engine/query
 	cd bench && $(GO) run ./cmd/crontable
 
 ## lint: gofmt check, go vet, and staticcheck (pinned by the tool line of go.mod)
@@ -44,6 +44,7 @@ lint:
 ## fuzz: a short run of every fuzz target.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./engine/cron
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./engine/query
 
 clean:
 	rm -rf bin var
