@@ -1,0 +1,279 @@
+package script
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// DefaultMemoryLimit bounds the heap growth of a run whose spec has no
+// memoryLimit and whose Config has no DefaultMemoryLimit.
+const DefaultMemoryLimit int64 = 64 << 20
+
+// DefaultMemoryCeiling bounds the memory limits of all the runs running at
+// once, when NewMemoryGuard is given no ceiling. Ten runs (IDM's default
+// thread count) at DefaultMemoryLimit fit in it.
+const DefaultMemoryCeiling int64 = 1 << 30
+
+// How often the guard reads the heap size while runs are going: every
+// millisecond, and every 100µs while a run is charged more than half its
+// limit.
+const (
+	memorySampleInterval    = time.Millisecond
+	memorySampleIntervalHot = 100 * time.Microsecond
+)
+
+// Sentinel errors of the memory guard, wrapped by *Error.
+var (
+	// ErrMemoryLimit means the run grew the heap past its memory limit and
+	// was interrupted.
+	ErrMemoryLimit = errors.New("script exceeded its memory limit")
+	// ErrMemoryCeiling means the run did not start: its memory limit did
+	// not fit under the memory ceiling beside the runs already going.
+	ErrMemoryCeiling = errors.New("script memory ceiling reached")
+)
+
+// heapMetric is the bytes of heap objects, live or not yet swept. Unlike
+// runtime.ReadMemStats, reading it does not stop the world.
+const heapMetric = "/memory/classes/heap/objects:bytes"
+
+// MemoryGuard bounds the memory of script runs. goja has no heap limit of
+// its own and Go cannot attribute allocations to a goroutine, so the guard
+// watches the whole Go heap: while at least one run is going, a sampler
+// reads the heap size every millisecond (every 100µs while a run is past
+// half its limit), and charges each run with the
+// growth of the heap above the lowest size seen since the run started. A
+// run charged more than its limit is checked again after a garbage
+// collection (so that garbage is not charged), and if still over, it is
+// interrupted with ErrMemoryLimit; so is a run charged more than twice its
+// limit while that collection goes on. The run then returns the memory to
+// the operating system (debug.FreeOSMemory) before Run returns.
+//
+// Runs that overlap are charged with each other's growth: a runaway script
+// can also stop a script that runs beside it, though never one that starts
+// after it stopped.
+//
+// The guard also holds the ceiling: a run reserves its memory limit when
+// it starts and releases it when it ends, and a run whose limit does not
+// fit fails at once with ErrMemoryCeiling.
+//
+// One guard serves every Engine of a process (Config.Memory), so that the
+// ceiling holds across engines replaced on reload. It is safe for
+// concurrent use.
+type MemoryGuard struct {
+	ceiling int64
+
+	mu       sync.Mutex
+	runs     map[*guardedRun]struct{}
+	reserved int64 // the sum of the limits of runs
+	sampling bool  // a sampler goroutine is running
+}
+
+// guardedRun is one run under the guard.
+type guardedRun struct {
+	vm    *goja.Runtime
+	limit int64
+	// floor is the lowest heap size seen since the run started. Guarded by
+	// MemoryGuard.mu.
+	floor int64
+	// exceeded is set when the guard interrupts the run.
+	exceeded atomic.Bool
+}
+
+// NewMemoryGuard returns a guard whose ceiling is the sum of the memory
+// limits of the runs that may go at once (0 means DefaultMemoryCeiling).
+func NewMemoryGuard(ceiling int64) *MemoryGuard {
+	if ceiling <= 0 {
+		ceiling = DefaultMemoryCeiling
+	}
+	return &MemoryGuard{ceiling: ceiling, runs: make(map[*guardedRun]struct{})}
+}
+
+// start puts vm under the guard with limit, or fails with ErrMemoryCeiling.
+func (g *MemoryGuard) start(vm *goja.Runtime, limit int64) (*guardedRun, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if limit > g.ceiling {
+		return nil, fmt.Errorf("%w: the memory limit of %s is above the ceiling of %s", ErrMemoryCeiling, formatBytes(limit), formatBytes(g.ceiling))
+	}
+	if g.reserved+limit > g.ceiling {
+		return nil, fmt.Errorf("%w: %s of %s reserved by %d running scripts, this one needs %s",
+			ErrMemoryCeiling, formatBytes(g.reserved), formatBytes(g.ceiling), len(g.runs), formatBytes(limit))
+	}
+	r := &guardedRun{vm: vm, limit: limit, floor: heapBytes([]metrics.Sample{{Name: heapMetric}})}
+	g.runs[r] = struct{}{}
+	g.reserved += limit
+	if !g.sampling {
+		g.sampling = true
+		go g.sample()
+	}
+	return r, nil
+}
+
+// finish takes r out of the guard.
+func (g *MemoryGuard) finish(r *guardedRun) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.runs, r)
+	g.reserved -= r.limit
+	r.vm = nil
+}
+
+// sample is the sampler goroutine: it runs while there are runs. A run
+// charged more than its limit makes it start a garbage collection (on
+// another goroutine, so that sampling goes on meanwhile); the run is
+// interrupted if it is still over its limit once the collection is done,
+// or at once if its charge passes twice its limit.
+func (g *MemoryGuard) sample() {
+	s := []metrics.Sample{{Name: heapMetric}}
+	collected := make(chan struct{}, 1)
+	collecting := false
+	interval := memorySampleInterval
+	for {
+		pause(interval)
+		afterGC := false
+		select {
+		case <-collected:
+			collecting, afterGC = false, true
+		default:
+		}
+		over, hot, running := g.check(heapBytes(s), afterGC)
+		if !running && !collecting {
+			return
+		}
+		interval = memorySampleInterval
+		if hot {
+			interval = memorySampleIntervalHot
+		}
+		if over && !collecting {
+			collecting = true
+			go func() {
+				runtime.GC()
+				collected <- struct{}{}
+			}()
+		}
+	}
+}
+
+// pause sleeps for d in a system call rather than on a runtime timer. A
+// timer fires only when some processor looks at it, which a script
+// allocating in a tight loop can delay by milliseconds; a thread returning
+// from a system call takes any idle processor at once.
+func pause(d time.Duration) {
+	ts := syscall.NsecToTimespec(d.Nanoseconds())
+	for syscall.Nanosleep(&ts, &ts) == syscall.EINTR {
+	}
+}
+
+// check charges every run with heap. It interrupts the runs charged more
+// than twice their limit, or more than their limit when afterGC, and
+// reports whether other runs are over their limit, whether any is over
+// half of it, and whether any run is going; when none is (and sampling
+// will end), it says so under the lock, so that the next run starts a new
+// sampler.
+func (g *MemoryGuard) check(heap int64, afterGC bool) (over, hot, running bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.runs) == 0 {
+		g.sampling = false
+		return false, false, false
+	}
+	for r := range g.runs {
+		r.floor = min(r.floor, heap)
+		charge := heap - r.floor
+		hot = hot || charge > r.limit/2
+		switch {
+		case charge <= r.limit || r.exceeded.Load():
+		case afterGC || charge > 2*r.limit:
+			r.exceeded.Store(true)
+			r.vm.Interrupt(fmt.Errorf("%w of %s", ErrMemoryLimit, formatBytes(r.limit)))
+		default:
+			over = true
+		}
+	}
+	return over, hot, true
+}
+
+func heapBytes(s []metrics.Sample) int64 {
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(min(s[0].Value.Uint64(), math.MaxInt64))
+}
+
+// byteUnits are the units a memory limit may be written in, in any case.
+var byteUnits = map[string]int64{
+	"b":  1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
+}
+
+// parseMemoryLimit reads a memory limit: a number of bytes (a JSON number
+// or a string of digits), or digits followed by a unit, optionally after a
+// space: B, kB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024),
+// in any case, e.g. "64MiB", "256MB", "1 GiB".
+func parseMemoryLimit(v any) (int64, error) {
+	var n int64
+	switch t := v.(type) {
+	case string:
+		s := strings.TrimSpace(t)
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		unit := strings.ToLower(strings.TrimPrefix(s[i:], " "))
+		mult, ok := byteUnits[unit]
+		if unit == "" {
+			mult, ok = 1, true
+		}
+		digits, err := strconv.ParseInt(s[:i], 10, 64)
+		if i == 0 || !ok || err != nil || digits > math.MaxInt64/mult {
+			return 0, fmt.Errorf("invalid size %q (want bytes, or a number and a unit: \"64MiB\", \"256MB\", \"1GiB\")", t)
+		}
+		n = digits * mult
+	case float64:
+		if t != math.Trunc(t) || t >= math.MaxInt64 {
+			return 0, fmt.Errorf("invalid number of bytes %v", t)
+		}
+		n = int64(t)
+	case int:
+		n = int64(t)
+	case int64:
+		n = t
+	default:
+		return 0, fmt.Errorf("must be a number of bytes or a size such as \"64MiB\", got %s", typeName(v))
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("must be positive, got %v", v)
+	}
+	return n, nil
+}
+
+// formatBytes writes n in the largest binary unit not above it, to one
+// decimal unless exact: "64 MiB", "1.5 GiB", "244.1 MiB", "1000 B".
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		switch {
+		case n < u.size:
+		case n%u.size == 0:
+			return strconv.FormatInt(n/u.size, 10) + " " + u.name
+		default:
+			return strconv.FormatFloat(float64(n)/float64(u.size), 'f', 1, 64) + " " + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10) + " B"
+}

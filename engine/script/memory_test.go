@@ -1,0 +1,278 @@
+package script
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// runaway is a script that allocates until it is stopped, and the bound
+// on the bytes it may allocate under testLimit (which bounds its heap
+// growth, whatever the sampling).
+type runaway struct {
+	name, src string
+	// bound is the limit plus the overshoot: what the script allocates
+	// between the sampler's reads (every 100µs near the limit, but a loaded
+	// machine can delay a read by milliseconds), and the native call in
+	// flight when it is interrupted, which runs to its end.
+	bound int64
+}
+
+const testLimit = 64 << 20
+
+var runaways = []runaway{
+	// Small objects: the array's backing store is reallocated as it grows,
+	// so a third more is allocated than retained.
+	{"arrays", "var a = []; while (true) a.push(new Array(1e6));", testLimit + 64<<20},
+	{"objects", "var a = []; for (var i = 0; ; i++) a.push({i: i, s: 'v' + i});", testLimit + 64<<20},
+	// Each doubling is one native call: the string that crosses the limit
+	// (64 MiB) is doubled once or twice more before the interrupt is seen.
+	{"strings", "var s = 'x'; while (true) s = s + s;", 8 * testLimit},
+	// Each array is one native call of 95 MiB of fresh (untouched, so
+	// nearly free) memory: several can be allocated between two reads.
+	{"typed arrays", "var a = []; while (true) a.push(new Uint8Array(1e8));", 2 << 30},
+}
+
+// heapWatch follows the process's heap while a run goes: the bytes
+// allocated (an upper bound of any growth) and the highest heap size
+// sampled.
+type heapWatch struct {
+	start, startAllocs int64
+	stop               chan struct{}
+	done               sync.WaitGroup
+	peak               int64
+}
+
+func readMetric(name string) int64 {
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64())
+}
+
+func watchHeap() *heapWatch {
+	runtime.GC()
+	w := &heapWatch{start: readMetric(heapMetric), startAllocs: readMetric("/gc/heap/allocs:bytes"), stop: make(chan struct{})}
+	w.peak = w.start
+	w.done.Add(1)
+	go func() {
+		defer w.done.Done()
+		t := time.NewTicker(100 * time.Microsecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-t.C:
+				w.peak = max(w.peak, readMetric(heapMetric))
+			}
+		}
+	}()
+	return w
+}
+
+// end returns the heap growth sampled at its highest, and the bytes
+// allocated since watchHeap.
+func (w *heapWatch) end() (peak, allocated int64) {
+	close(w.stop)
+	w.done.Wait()
+	return w.peak - w.start, readMetric("/gc/heap/allocs:bytes") - w.startAllocs
+}
+
+// TestMemoryLimit runs each runaway pattern under a 64 MiB limit: the run
+// fails with the limit error, the heap grew by at most the limit and the
+// pattern's overshoot (counting every byte allocated during the run, so
+// this bounds the peak whatever the sampling), the memory is back by the
+// time Run returns, and another schedule still runs.
+//
+// Not parallel: the guard charges runs with the whole heap's growth, and
+// parallel tests run only after this one.
+func TestMemoryLimit(t *testing.T) {
+	for _, p := range runaways {
+		t.Run(p.name, func(t *testing.T) {
+			b := setup(t)
+			spec, err := ParseSpec(map[string]any{"type": TypeJavaScript, "source": p.src, "memoryLimit": "64MiB", "timeout": "60s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := watchHeap()
+			_, err = b.engine.Run(context.Background(), spec, Request{})
+			peak, allocated := w.end()
+			t.Logf("%s: peak heap growth %d MiB (sampled), %d MiB allocated during the run", p.name, peak>>20, allocated>>20)
+			if !errors.Is(err, ErrMemoryLimit) || !strings.Contains(err.Error(), "script exceeded its memory limit of 64 MiB") {
+				t.Fatalf("run = %v, want the memory limit error", err)
+			}
+			var se *Error
+			if !errors.As(err, &se) || se.Line != 1 {
+				t.Errorf("error %v has no position in the script", err)
+			}
+			if allocated > p.bound {
+				t.Errorf("allocated %d MiB during the run, bound %d MiB", allocated>>20, p.bound>>20)
+			}
+			if after := readMetric(heapMetric) - w.start; after > 16<<20 {
+				t.Errorf("heap still %d MiB above its start after the run", after>>20)
+			}
+			if v := run(t, b, "console.log('next'); true", Request{}); v != true {
+				t.Errorf("next run = %v", v)
+			}
+		})
+	}
+}
+
+// TestMemoryLimit_Concurrent runs a runaway beside a well-behaved run that
+// starts after the runaway was stopped: only the runaway fails.
+func TestMemoryLimit_Concurrent(t *testing.T) {
+	b := setup(t)
+	hog := Spec{Source: runaways[0].src, MemoryLimit: testLimit}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.engine.Run(context.Background(), hog, Request{})
+		errc <- err
+	}()
+	if err := <-errc; !errors.Is(err, ErrMemoryLimit) {
+		t.Fatalf("hog: %v", err)
+	}
+	if v := run(t, b, "var a = []; for (var i = 0; i < 10000; i++) a.push({i: i}); a.length", Request{}); v != int64(10000) {
+		t.Errorf("well-behaved run = %v", v)
+	}
+}
+
+// TestMemoryCeiling: runs reserve their limits under the ceiling; one that
+// does not fit fails at once, naming the ceiling, and fits again once the
+// others end.
+func TestMemoryCeiling(t *testing.T) {
+	t.Parallel()
+	guard := NewMemoryGuard(100 << 20)
+	b := setup(t, func(c *Config) { c.Memory = guard })
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		// java.lang.Thread.sleep blocks until the context is cancelled.
+		_, err := b.engine.Run(ctx, Spec{Source: "console.log('started'); java.lang.Thread.sleep(3600000)", MemoryLimit: 64 << 20},
+			Request{Logger: nil})
+		done <- err
+	}()
+	go func() {
+		for !strings.Contains(b.stdout.String(), "started") {
+			runtime.Gosched()
+		}
+		close(started)
+	}()
+	<-started
+	_, err := b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 64 << 20}, Request{})
+	if !errors.Is(err, ErrMemoryCeiling) || !strings.Contains(err.Error(), "64 MiB of 100 MiB reserved by 1 running scripts, this one needs 64 MiB") {
+		t.Errorf("second run = %v, want the ceiling error", err)
+	}
+	if v, err := b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 36 << 20}, Request{}); v != true || err != nil {
+		t.Errorf("a run that fits = %v, %v", v, err)
+	}
+	_, err = b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 200 << 20}, Request{})
+	if !errors.Is(err, ErrMemoryCeiling) || !strings.Contains(err.Error(), "the memory limit of 200 MiB is above the ceiling of 100 MiB") {
+		t.Errorf("limit above the ceiling = %v", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, ErrInterrupted) {
+		t.Errorf("sleeper: %v", err)
+	}
+	if v, err := b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 64 << 20}, Request{}); v != true || err != nil {
+		t.Errorf("after the first ended = %v, %v", v, err)
+	}
+}
+
+func TestParseMemoryLimit(t *testing.T) {
+	t.Parallel()
+	good := []struct {
+		in   any
+		want int64
+	}{
+		{"64MiB", 64 << 20},
+		{"64 MiB", 64 << 20},
+		{"64mib", 64 << 20},
+		{"256MB", 256e6},
+		{"1GiB", 1 << 30},
+		{"1gb", 1e9},
+		{"512KiB", 512 << 10},
+		{"100kB", 100e3},
+		{"1048576", 1 << 20},
+		{"4096B", 4096},
+		{float64(1 << 20), 1 << 20},
+		{67108864, 64 << 20},
+	}
+	for _, tt := range good {
+		if got, err := parseMemoryLimit(tt.in); err != nil || got != tt.want {
+			t.Errorf("parseMemoryLimit(%#v) = %d, %v, want %d", tt.in, got, err, tt.want)
+		}
+	}
+	bad := []any{"", "MiB", "64 M", "64MiBs", "1.5GiB", "-1", "0", "64  MiB", "99999999999GiB", float64(1.5), float64(-2), 0, true, nil}
+	for _, in := range bad {
+		if got, err := parseMemoryLimit(in); err == nil {
+			t.Errorf("parseMemoryLimit(%#v) = %d, want an error", in, got)
+		}
+	}
+	_, err := ParseSpec(map[string]any{"type": TypeJavaScript, "source": "1", "memoryLimit": "64 M"})
+	var se *SpecError
+	if !errors.As(err, &se) || se.Key != "memoryLimit" || !strings.Contains(err.Error(), `invalid size "64 M"`) {
+		t.Errorf("ParseSpec with a bad memoryLimit = %v", err)
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[int64]string{64 << 20: "64 MiB", 1 << 30: "1 GiB", 3 << 29: "1.5 GiB", 256e6: "244.1 MiB", 1000: "1000 B", 2048: "2 KiB"} {
+		if got := formatBytes(in); got != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// BenchmarkRunaway runs each runaway pattern to its limit and reports the
+// peak heap growth sampled every 100µs, the bytes allocated by the run, the
+// process's peak RSS growth, and the time to be stopped.
+func BenchmarkRunaway(b *testing.B) {
+	for _, p := range runaways {
+		b.Run(p.name, func(b *testing.B) {
+			e := New(Config{})
+			spec := Spec{Source: p.src, MemoryLimit: testLimit}
+			var peak, allocated, rss int64
+			for b.Loop() {
+				resetPeakRSS()
+				rss0 := peakRSS()
+				w := watchHeap()
+				_, err := e.Run(context.Background(), spec, Request{})
+				pk, al := w.end()
+				if !errors.Is(err, ErrMemoryLimit) {
+					b.Fatal(err)
+				}
+				peak, allocated, rss = max(peak, pk), max(allocated, al), max(rss, peakRSS()-rss0)
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(allocated)/(1<<20), "allocated-MiB")
+			b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+		})
+	}
+}
+
+// resetPeakRSS resets the kernel's peak RSS of the process (Linux).
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS returns the process's peak RSS in bytes (VmHWM), 0 if unknown.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
