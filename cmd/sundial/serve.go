@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -83,11 +84,13 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 	hopts := &slog.HandlerOptions{Level: level}
 	var logger *slog.Logger
+	var scriptOut io.Writer // nil: scripts' console.log lines are log records
 	switch opts.logFormat {
 	case "json":
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, hopts))
 	case "text":
 		logger = slog.New(slog.NewTextHandler(os.Stderr, hopts))
+		scriptOut = os.Stdout
 	default:
 		return usageError(fmt.Errorf("--log-format %q: want text or json", opts.logFormat))
 	}
@@ -135,7 +138,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		NodeTimeout:     opts.timeout,
 		Grace:           opts.grace,
 		Logger:          logger,
-		Stdout:          os.Stdout,
+		Stdout:          scriptOut,
 	})
 	if err != nil {
 		return err

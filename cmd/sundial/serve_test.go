@@ -197,3 +197,31 @@ func TestServe_MissingConfDir(t *testing.T) {
 		t.Errorf("stderr = %q, want it to contain %q", got, want)
 	}
 }
+
+// With --log-format json, a script's console.log lines are JSON records on
+// stderr with the schedule and the fire id, and nothing reaches stdout.
+func TestServe_JSONLogsCarryScriptOutput(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	conf := filepath.Join(root, "conf")
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	schedule := `{"schedule": "* * * * * ?", "invokeService": "script",
+  "invokeContext": {"script": {"type": "text/javascript", "source": "console.log('P ' + context.fireId)"}}}`
+	if err := os.WriteFile(filepath.Join(conf, "schedule-hello.json"), []byte(schedule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, "--conf", conf, "--scripts", t.TempDir(), "--listen", "127.0.0.1:0", "--log-format", "json")
+	line := waitOutput(t, p.stderr, regexp.MustCompile(`(?m)^\{.*"msg":"P hello@.*$`), "the script's output as a record")[0]
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	if rec["schedule"] != "hello" || rec["fireId"] != strings.TrimPrefix(rec["msg"].(string), "P ") || rec["stream"] != "stdout" {
+		t.Errorf("record = %v, want schedule hello and the fire id", rec)
+	}
+	if out := p.stdout.String(); out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+}
