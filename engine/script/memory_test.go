@@ -2,8 +2,10 @@ package script
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"sundial/schema"
 )
 
 // runaway is a script that allocates until it is stopped, and the bound
@@ -216,7 +220,41 @@ func TestParseMemoryLimit(t *testing.T) {
 			t.Errorf("parseMemoryLimit(%#v) = %d, want an error", in, got)
 		}
 	}
-	_, err := ParseSpec(map[string]any{"type": TypeJavaScript, "source": "1", "memoryLimit": "64 M"})
+	// The schedule schema's pattern accepts the same strings.
+	raw, err := schema.Get("schedule")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs struct {
+			Script struct {
+				Properties struct {
+					MemoryLimit struct {
+						Pattern string `json:"pattern"`
+					} `json:"memoryLimit"`
+				} `json:"properties"`
+			} `json:"script"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	pattern := regexp.MustCompile(doc.Defs.Script.Properties.MemoryLimit.Pattern)
+	for _, tt := range good {
+		if in, ok := tt.in.(string); ok && !pattern.MatchString(in) {
+			t.Errorf("the schema rejects %q", in)
+		}
+	}
+	for _, in := range bad {
+		if in, ok := in.(string); ok && in != "99999999999GiB" && pattern.MatchString(in) {
+			t.Errorf("the schema accepts %q", in)
+		}
+	}
+	if !pattern.MatchString("&{script.memory|64MiB}") {
+		t.Errorf("the schema rejects a property reference")
+	}
+
+	_, err = ParseSpec(map[string]any{"type": TypeJavaScript, "source": "1", "memoryLimit": "64 M"})
 	var se *SpecError
 	if !errors.As(err, &se) || se.Key != "memoryLimit" || !strings.Contains(err.Error(), `invalid size "64 M"`) {
 		t.Errorf("ParseSpec with a bad memoryLimit = %v", err)
