@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dop251/goja"
@@ -26,11 +25,13 @@ const DefaultMemoryLimit int64 = 64 << 20
 const DefaultMemoryCeiling int64 = 1 << 30
 
 // How often the guard reads the heap size while runs are going: every
-// millisecond, and every 100µs while a run is charged more than half its
-// limit.
+// 20ms, after every garbage collection (the heap grows by about its live
+// size between two), and every 500µs while a run past half its limit is
+// growing fast. Each read costs about 1µs, but a wake-up of the sampler
+// costs 20-100µs of CPU on a busy virtual machine, hence the slow pace.
 const (
-	memorySampleInterval    = time.Millisecond
-	memorySampleIntervalHot = 100 * time.Microsecond
+	memorySampleInterval    = 20 * time.Millisecond
+	memorySampleIntervalHot = 500 * time.Microsecond
 )
 
 // Sentinel errors of the memory guard, wrapped by *Error.
@@ -50,10 +51,10 @@ const heapMetric = "/memory/classes/heap/objects:bytes"
 // MemoryGuard bounds the memory of script runs. goja has no heap limit of
 // its own and Go cannot attribute allocations to a goroutine, so the guard
 // watches the whole Go heap: while at least one run is going, a sampler
-// reads the heap size every millisecond (every 100µs while a run is past
-// half its limit), and charges each run with the
-// growth of the heap above the lowest size seen since the run started. A
-// run charged more than its limit is checked again after a garbage
+// reads the heap size every 20ms and after every garbage collection (more
+// often while a run near its limit grows fast), and charges each run with
+// the growth of the heap above the lowest size seen since the run started.
+// A run charged more than its limit is checked again after a garbage
 // collection (so that garbage is not charged), and if still over, it is
 // interrupted with ErrMemoryLimit; so is a run charged more than twice its
 // limit while that collection goes on. The run then returns the memory to
@@ -83,9 +84,9 @@ type MemoryGuard struct {
 type guardedRun struct {
 	vm    *goja.Runtime
 	limit int64
-	// floor is the lowest heap size seen since the run started. Guarded by
-	// MemoryGuard.mu.
-	floor int64
+	// floor is the lowest heap size seen since the run started, and last
+	// the charge at the previous read. Guarded by MemoryGuard.mu.
+	floor, last int64
 	// exceeded is set when the guard interrupts the run.
 	exceeded atomic.Bool
 }
@@ -136,24 +137,30 @@ func (g *MemoryGuard) finish(r *guardedRun) {
 // or at once if its charge passes twice its limit.
 func (g *MemoryGuard) sample() {
 	s := []metrics.Sample{{Name: heapMetric}}
+	t := time.NewTimer(memorySampleInterval)
+	defer t.Stop()
+	gcDone := make(chan struct{}, 1)
+	var stopped atomic.Bool
+	defer stopped.Store(true)
+	afterEachGC(gcDone, &stopped)
 	collected := make(chan struct{}, 1)
 	collecting := false
-	interval := memorySampleInterval
 	for {
-		pause(interval)
 		afterGC := false
 		select {
+		case <-t.C:
+		case <-gcDone:
 		case <-collected:
 			collecting, afterGC = false, true
-		default:
 		}
 		over, hot, running := g.check(heapBytes(s), afterGC)
 		if !running && !collecting {
 			return
 		}
-		interval = memorySampleInterval
 		if hot {
-			interval = memorySampleIntervalHot
+			t.Reset(memorySampleIntervalHot)
+		} else {
+			t.Reset(memorySampleInterval)
 		}
 		if over && !collecting {
 			collecting = true
@@ -165,20 +172,26 @@ func (g *MemoryGuard) sample() {
 	}
 }
 
-// pause sleeps for d in a system call rather than on a runtime timer. A
-// timer fires only when some processor looks at it, which a script
-// allocating in a tight loop can delay by milliseconds; a thread returning
-// from a system call takes any idle processor at once.
-func pause(d time.Duration) {
-	ts := syscall.NsecToTimespec(d.Nanoseconds())
-	for syscall.Nanosleep(&ts, &ts) == syscall.EINTR {
-	}
+// afterEachGC sends on c (without blocking) after every garbage collection
+// until stopped is set: a cleanup on an unreachable object runs after the
+// collection that frees it, and arms the next.
+func afterEachGC(c chan<- struct{}, stopped *atomic.Bool) {
+	runtime.AddCleanup(new([32]byte), func(struct{}) {
+		if stopped.Load() {
+			return
+		}
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+		afterEachGC(c, stopped)
+	}, struct{}{})
 }
 
 // check charges every run with heap. It interrupts the runs charged more
 // than twice their limit, or more than their limit when afterGC, and
-// reports whether other runs are over their limit, whether any is over
-// half of it, and whether any run is going; when none is (and sampling
+// reports whether other runs are over their limit, whether any is past
+// half of it and growing fast, and whether any run is going; when none is (and sampling
 // will end), it says so under the lock, so that the next run starts a new
 // sampler.
 func (g *MemoryGuard) check(heap int64, afterGC bool) (over, hot, running bool) {
@@ -191,7 +204,8 @@ func (g *MemoryGuard) check(heap int64, afterGC bool) (over, hot, running bool) 
 	for r := range g.runs {
 		r.floor = min(r.floor, heap)
 		charge := heap - r.floor
-		hot = hot || charge > r.limit/2
+		hot = hot || (charge > r.limit/2 && charge-r.last > r.limit/32)
+		r.last = charge
 		switch {
 		case charge <= r.limit || r.exceeded.Load():
 		case afterGC || charge > 2*r.limit:

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,11 +38,16 @@ var runaways = []runaway{
 	{"arrays", "var a = []; while (true) a.push(new Array(1e6));", testLimit + 64<<20},
 	{"objects", "var a = []; for (var i = 0; ; i++) a.push({i: i, s: 'v' + i});", testLimit + 64<<20},
 	// Each doubling is one native call: the string that crosses the limit
-	// (64 MiB) is doubled once or twice more before the interrupt is seen.
-	{"strings", "var s = 'x'; while (true) s = s + s;", 8 * testLimit},
-	// Each array is one native call of 95 MiB of fresh (untouched, so
-	// nearly free) memory: several can be allocated between two reads.
+	// (64 MiB) is doubled once or twice more before the interrupt is seen,
+	// so 512 MiB in all at worst.
+	{"strings", "var s = 'x'; while (true) s = s + s;", 8*testLimit + 16<<20},
+	// Each array is one native call of 95 MiB of fresh memory, untouched
+	// and so nearly free in time and in RSS: several can be allocated
+	// between two reads.
 	{"typed arrays", "var a = []; while (true) a.push(new Uint8Array(1e8));", 2 << 30},
+	// Written to, the same arrays cost real memory, and time: the guard
+	// sees each one.
+	{"typed arrays filled", "var a = []; while (true) a.push(new Uint8Array(1e8).fill(1));", 2*testLimit + 3e8},
 }
 
 // heapWatch follows the process's heap while a run goes: the bytes
@@ -313,4 +319,62 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkSingleAllocation measures what one native call allocates past a
+// 64 MiB limit: the guard can only interrupt the script after the call.
+func BenchmarkSingleAllocation(b *testing.B) {
+	for _, tt := range []struct{ name, src string }{
+		{"repeat 2e8", "var s = 'x'.repeat(2e8); s.length"},
+		{"new Array(1e9)", "var a = new Array(1e9); a.length"}, // a length, no elements
+		{"Array(1e7).fill", "var a = new Array(1e7).fill(0); a.length"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			e := New(Config{})
+			spec := Spec{Source: tt.src + "; while (true) {}", MemoryLimit: testLimit, Timeout: time.Second}
+			var allocated int64
+			for b.Loop() {
+				allocated = max(allocated, allocatedBy(b, e, spec))
+			}
+			b.ReportMetric(float64(allocated)/(1<<20), "allocated-MiB")
+		})
+	}
+}
+
+// allocatedBy runs spec, which must be stopped by its memory limit or its
+// timeout, and returns the bytes allocated meanwhile.
+func allocatedBy(b *testing.B, e *Engine, spec Spec) int64 {
+	w := watchHeap()
+	_, err := e.Run(context.Background(), spec, Request{})
+	_, allocated := w.end()
+	if !errors.Is(err, ErrMemoryLimit) && !errors.Is(err, ErrTimeout) {
+		b.Fatal(err)
+	}
+	b.Logf("stopped by %v", err)
+	return allocated
+}
+
+// BenchmarkGuardSampling is the cost of the sampler while a run goes: the
+// process's CPU time while a script sleeps for 200ms, per second of run.
+func BenchmarkGuardSampling(b *testing.B) {
+	e := New(Config{})
+	spec := Spec{Source: "java.lang.Thread.sleep(200)"}
+	var cpu, wall time.Duration
+	for b.Loop() {
+		c0, t0 := processCPU(), time.Now()
+		if _, err := e.Run(context.Background(), spec, Request{}); err != nil {
+			b.Fatal(err)
+		}
+		cpu += processCPU() - c0
+		wall += time.Since(t0)
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/wall.Seconds(), "cpu-µs/s")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
