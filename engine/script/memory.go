@@ -26,9 +26,10 @@ const DefaultMemoryCeiling int64 = 1 << 30
 
 // How often the guard reads the heap size while runs are going: every
 // 20ms, after every garbage collection (the heap grows by about its live
-// size between two), and every 500µs while a run past half its limit is
-// growing fast. Each read costs about 1µs, but a wake-up of the sampler
-// costs 20-100µs of CPU on a busy virtual machine, hence the slow pace.
+// size between two), and every 500µs while a run past half its limit grows
+// fast enough to reach it within a second. A read costs about 1µs, but a
+// wake-up of the sampler costs about 130µs of CPU on a busy virtual
+// machine, hence the slow pace.
 const (
 	memorySampleInterval    = 20 * time.Millisecond
 	memorySampleIntervalHot = 500 * time.Microsecond
@@ -85,8 +86,9 @@ type guardedRun struct {
 	vm    *goja.Runtime
 	limit int64
 	// floor is the lowest heap size seen since the run started, and last
-	// the charge at the previous read. Guarded by MemoryGuard.mu.
+	// the charge at the previous read, at lastAt. Guarded by MemoryGuard.mu.
 	floor, last int64
+	lastAt      time.Time
 	// exceeded is set when the guard interrupts the run.
 	exceeded atomic.Bool
 }
@@ -111,7 +113,7 @@ func (g *MemoryGuard) start(vm *goja.Runtime, limit int64) (*guardedRun, error) 
 		return nil, fmt.Errorf("%w: %s of %s reserved by %d running scripts, this one needs %s",
 			ErrMemoryCeiling, formatBytes(g.reserved), formatBytes(g.ceiling), len(g.runs), formatBytes(limit))
 	}
-	r := &guardedRun{vm: vm, limit: limit, floor: heapBytes([]metrics.Sample{{Name: heapMetric}})}
+	r := &guardedRun{vm: vm, limit: limit, floor: heapBytes([]metrics.Sample{{Name: heapMetric}}), lastAt: time.Now()}
 	g.runs[r] = struct{}{}
 	g.reserved += limit
 	if !g.sampling {
@@ -153,7 +155,7 @@ func (g *MemoryGuard) sample() {
 		case <-collected:
 			collecting, afterGC = false, true
 		}
-		over, hot, running := g.check(heapBytes(s), afterGC)
+		over, hot, running := g.check(heapBytes(s), time.Now(), afterGC)
 		if !running && !collecting {
 			return
 		}
@@ -194,7 +196,7 @@ func afterEachGC(c chan<- struct{}, stopped *atomic.Bool) {
 // half of it and growing fast, and whether any run is going; when none is (and sampling
 // will end), it says so under the lock, so that the next run starts a new
 // sampler.
-func (g *MemoryGuard) check(heap int64, afterGC bool) (over, hot, running bool) {
+func (g *MemoryGuard) check(heap int64, now time.Time, afterGC bool) (over, hot, running bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.runs) == 0 {
@@ -204,8 +206,10 @@ func (g *MemoryGuard) check(heap int64, afterGC bool) (over, hot, running bool) 
 	for r := range g.runs {
 		r.floor = min(r.floor, heap)
 		charge := heap - r.floor
-		hot = hot || (charge > r.limit/2 && charge-r.last > r.limit/32)
-		r.last = charge
+		// Fast: at this pace, the run would grow by its limit within a second.
+		fast := float64(charge-r.last) > float64(r.limit)*now.Sub(r.lastAt).Seconds()
+		hot = hot || (charge > r.limit/2 && fast)
+		r.last, r.lastAt = charge, now
 		switch {
 		case charge <= r.limit || r.exceeded.Load():
 		case afterGC || charge > 2*r.limit:
