@@ -92,15 +92,16 @@
 // in the code that was running when it was interrupted), a cancelled
 // context (ErrInterrupted), the memory limit (ErrMemoryLimit: "inline:1:23:
 // script exceeded its memory limit of 64 MiB") or the memory ceiling
-// (ErrMemoryCeiling, before the script starts). A bad script block is a
-// *SpecError naming the key.
+// (ErrMemoryCeiling, before the script starts: no room under the ceiling
+// within the run's timeout). A bad script block is a *SpecError naming the
+// key.
 //
 // # Memory
 //
 // A run may grow the heap by its memory limit (the script block's
 // memoryLimit, else Config.DefaultMemoryLimit, else 64 MiB); the runs going
 // at once may together reserve at most the ceiling of the MemoryGuard they
-// share (1 GiB by default). goja has no heap limit, so the guard samples the
+// share (1 GiB by default), and a run that does not fit waits for room. goja has no heap limit, so the guard samples the
 // Go heap while runs go and interrupts the run that grew it too much; see
 // MemoryGuard for what is measured and the README's "Script limits" for the
 // overshoot measured per allocation pattern.

@@ -229,7 +229,11 @@ func (e *Engine) execute(ctx context.Context, name string, prog *goja.Program, s
 	if limit <= 0 {
 		limit = e.defaultMemory
 	}
-	guarded, err := e.memory.start(vm, limit)
+	timeout := spec.Timeout
+	if timeout <= 0 {
+		timeout = e.defaultTimeout
+	}
+	guarded, err := e.memory.start(ctx, vm, limit, timeout)
 	if err != nil {
 		return nil, false, &Error{Script: name, Err: err}
 	}
@@ -265,10 +269,6 @@ func (e *Engine) execute(ctx context.Context, name string, prog *goja.Program, s
 		return nil, false, &Error{Script: name, Err: err}
 	}
 
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = e.defaultTimeout
-	}
 	intr := &interrupter{vm: vm, interrupted: make(chan struct{})}
 	defer intr.detach()
 	env.interrupted = intr.interrupted

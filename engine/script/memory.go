@@ -1,6 +1,7 @@
 package script
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -40,8 +41,9 @@ var (
 	// ErrMemoryLimit means the run grew the heap past its memory limit and
 	// was interrupted.
 	ErrMemoryLimit = errors.New("script exceeded its memory limit")
-	// ErrMemoryCeiling means the run did not start: its memory limit did
-	// not fit under the memory ceiling beside the runs already going.
+	// ErrMemoryCeiling means the run did not start: its memory limit is
+	// above the memory ceiling, or did not fit under it beside the runs
+	// already going within the run's timeout.
 	ErrMemoryCeiling = errors.New("script memory ceiling reached")
 )
 
@@ -66,8 +68,9 @@ const heapMetric = "/memory/classes/heap/objects:bytes"
 // after it stopped.
 //
 // The guard also holds the ceiling: a run reserves its memory limit when
-// it starts and releases it when it ends, and a run whose limit does not
-// fit fails at once with ErrMemoryCeiling.
+// it starts and releases it when it ends. A run whose limit does not fit
+// beside the others waits for them, within its timeout, then fails with
+// ErrMemoryCeiling; one whose limit is above the ceiling fails at once.
 //
 // One guard serves every Engine of a process (Config.Memory), so that the
 // ceiling holds across engines replaced on reload. It is safe for
@@ -79,6 +82,9 @@ type MemoryGuard struct {
 	runs     map[*guardedRun]struct{}
 	reserved int64 // the sum of the limits of runs
 	sampling bool  // a sampler goroutine is running
+	waiting  int   // runs waiting for room under the ceiling
+	// freed is closed (and replaced) when a run ends while others wait.
+	freed chan struct{}
 }
 
 // guardedRun is one run under the guard.
@@ -102,17 +108,52 @@ func NewMemoryGuard(ceiling int64) *MemoryGuard {
 	return &MemoryGuard{ceiling: ceiling, runs: make(map[*guardedRun]struct{})}
 }
 
-// start puts vm under the guard with limit, or fails with ErrMemoryCeiling.
-func (g *MemoryGuard) start(vm *goja.Runtime, limit int64) (*guardedRun, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if limit > g.ceiling {
-		return nil, fmt.Errorf("%w: the memory limit of %s is above the ceiling of %s", ErrMemoryCeiling, formatBytes(limit), formatBytes(g.ceiling))
+// start puts vm under the guard with limit, waiting up to wait for room
+// under the ceiling, or until ctx is done.
+func (g *MemoryGuard) start(ctx context.Context, vm *goja.Runtime, limit int64, wait time.Duration) (*guardedRun, error) {
+	var deadline <-chan time.Time
+	for {
+		g.mu.Lock()
+		if limit > g.ceiling {
+			g.mu.Unlock()
+			return nil, fmt.Errorf("%w: the memory limit of %s is above the ceiling of %s", ErrMemoryCeiling, formatBytes(limit), formatBytes(g.ceiling))
+		}
+		if g.reserved+limit <= g.ceiling {
+			defer g.mu.Unlock()
+			return g.add(vm, limit), nil
+		}
+		busy := fmt.Sprintf("%s of %s reserved by %d running scripts, this one needs %s",
+			formatBytes(g.reserved), formatBytes(g.ceiling), len(g.runs), formatBytes(limit))
+		if g.freed == nil {
+			g.freed = make(chan struct{})
+		}
+		freed := g.freed
+		g.waiting++
+		g.mu.Unlock()
+		if deadline == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		var err error
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			err = fmt.Errorf("%w while waiting for memory (%s): %w", ErrInterrupted, busy, context.Cause(ctx))
+		case <-deadline:
+			err = fmt.Errorf("%w: waited %s: %s", ErrMemoryCeiling, wait, busy)
+		}
+		g.mu.Lock()
+		g.waiting--
+		g.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 	}
-	if g.reserved+limit > g.ceiling {
-		return nil, fmt.Errorf("%w: %s of %s reserved by %d running scripts, this one needs %s",
-			ErrMemoryCeiling, formatBytes(g.reserved), formatBytes(g.ceiling), len(g.runs), formatBytes(limit))
-	}
+}
+
+// add registers a run; g.mu is held.
+func (g *MemoryGuard) add(vm *goja.Runtime, limit int64) *guardedRun {
 	r := &guardedRun{vm: vm, limit: limit, floor: heapBytes([]metrics.Sample{{Name: heapMetric}}), lastAt: time.Now()}
 	g.runs[r] = struct{}{}
 	g.reserved += limit
@@ -120,16 +161,20 @@ func (g *MemoryGuard) start(vm *goja.Runtime, limit int64) (*guardedRun, error) 
 		g.sampling = true
 		go g.sample()
 	}
-	return r, nil
+	return r
 }
 
-// finish takes r out of the guard.
+// finish takes r out of the guard, and wakes the runs waiting for room.
 func (g *MemoryGuard) finish(r *guardedRun) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.runs, r)
 	g.reserved -= r.limit
 	r.vm = nil
+	if g.waiting > 0 && g.freed != nil {
+		close(g.freed)
+		g.freed = nil
+	}
 }
 
 // sample is the sampler goroutine: it runs while there are runs. A run

@@ -171,46 +171,83 @@ func TestMemoryLimit_Concurrent(t *testing.T) {
 }
 
 // TestMemoryCeiling: runs reserve their limits under the ceiling; one that
-// does not fit fails at once, naming the ceiling, and fits again once the
-// others end.
+// does not fit waits until the others end, or fails at its timeout naming
+// the ceiling; a limit above the ceiling fails at once.
 func TestMemoryCeiling(t *testing.T) {
 	t.Parallel()
 	guard := NewMemoryGuard(100 << 20)
 	b := setup(t, func(c *Config) { c.Memory = guard })
 	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{})
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		// java.lang.Thread.sleep blocks until the context is cancelled.
-		_, err := b.engine.Run(ctx, Spec{Source: "console.log('started'); java.lang.Thread.sleep(3600000)", MemoryLimit: 64 << 20},
-			Request{Logger: nil})
+		_, err := b.engine.Run(ctx, Spec{Source: "console.log('started'); java.lang.Thread.sleep(3600000)", MemoryLimit: 64 << 20}, Request{})
 		done <- err
 	}()
-	go func() {
-		for !strings.Contains(b.stdout.String(), "started") {
-			runtime.Gosched()
-		}
-		close(started)
-	}()
-	<-started
-	_, err := b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 64 << 20}, Request{})
-	if !errors.Is(err, ErrMemoryCeiling) || !strings.Contains(err.Error(), "64 MiB of 100 MiB reserved by 1 running scripts, this one needs 64 MiB") {
-		t.Errorf("second run = %v, want the ceiling error", err)
+	for !strings.Contains(b.stdout.String(), "started") {
+		runtime.Gosched()
+	}
+
+	_, err := b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 64 << 20, Timeout: time.Millisecond}, Request{})
+	if !errors.Is(err, ErrMemoryCeiling) || !strings.Contains(err.Error(), "waited 1ms: 64 MiB of 100 MiB reserved by 1 running scripts, this one needs 64 MiB") {
+		t.Errorf("a run that does not fit = %v, want the ceiling error", err)
 	}
 	if v, err := b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 36 << 20}, Request{}); v != true || err != nil {
 		t.Errorf("a run that fits = %v, %v", v, err)
 	}
 	_, err = b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 200 << 20}, Request{})
 	if !errors.Is(err, ErrMemoryCeiling) || !strings.Contains(err.Error(), "the memory limit of 200 MiB is above the ceiling of 100 MiB") {
-		t.Errorf("limit above the ceiling = %v", err)
+		t.Errorf("a limit above the ceiling = %v", err)
+	}
+
+	// A run that waits starts when the first one ends.
+	waiter := make(chan error, 1)
+	go func() {
+		v, err := b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 64 << 20}, Request{})
+		if err == nil && v != true {
+			err = errors.New("wrong result")
+		}
+		waiter <- err
+	}()
+	for waiting := 0; waiting == 0; runtime.Gosched() {
+		guard.mu.Lock()
+		waiting = guard.waiting
+		guard.mu.Unlock()
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, ErrInterrupted) {
 		t.Errorf("sleeper: %v", err)
 	}
-	if v, err := b.engine.Run(context.Background(), Spec{Source: "true", MemoryLimit: 64 << 20}, Request{}); v != true || err != nil {
-		t.Errorf("after the first ended = %v, %v", v, err)
+	if err := <-waiter; err != nil {
+		t.Errorf("the waiting run: %v", err)
 	}
+
+	// A run waiting for room is interrupted with its context.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() {
+		_, err := b.engine.Run(ctx2, Spec{Source: "console.log('second'); java.lang.Thread.sleep(3600000)", MemoryLimit: 64 << 20}, Request{})
+		done <- err
+	}()
+	for !strings.Contains(b.stdout.String(), "second") {
+		runtime.Gosched()
+	}
+	ctx3, cancel3 := context.WithCancel(context.Background())
+	go func() {
+		_, err := b.engine.Run(ctx3, Spec{Source: "true", MemoryLimit: 64 << 20}, Request{})
+		waiter <- err
+	}()
+	for waiting := 0; waiting == 0; runtime.Gosched() {
+		guard.mu.Lock()
+		waiting = guard.waiting
+		guard.mu.Unlock()
+	}
+	cancel3()
+	if err := <-waiter; !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "while waiting for memory") {
+		t.Errorf("a waiting run cancelled = %v", err)
+	}
+	cancel2()
+	<-done
 }
 
 func TestParseMemoryLimit(t *testing.T) {
