@@ -101,7 +101,7 @@
 // A run may grow the heap by its memory limit (the script block's
 // memoryLimit, else Config.DefaultMemoryLimit, else 64 MiB); the runs going
 // at once may together reserve at most the ceiling of the MemoryGuard they
-// share (1 GiB by default), and a run that does not fit waits for room. goja has no heap limit, so the guard samples the
+// share (4 GiB by default), and a run that does not fit waits for room. goja has no heap limit, so the guard samples the
 // Go heap while runs go and interrupts the run that grew it too much; see
 // MemoryGuard for what is measured and the README's "Script limits" for the
 // overshoot measured per allocation pattern.

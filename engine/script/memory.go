@@ -21,9 +21,10 @@ import (
 const DefaultMemoryLimit int64 = 64 << 20
 
 // DefaultMemoryCeiling bounds the memory limits of all the runs running at
-// once, when NewMemoryGuard is given no ceiling. Ten runs (IDM's default
-// thread count) at DefaultMemoryLimit fit in it.
-const DefaultMemoryCeiling int64 = 1 << 30
+// once, when NewMemoryGuard is given no ceiling: 64 runs at
+// DefaultMemoryLimit, so that a thread pool well above IDM's default of 10
+// is not throttled by it. A daemon on a small host should set its own.
+const DefaultMemoryCeiling int64 = 4 << 30
 
 // How often the guard reads the heap size while runs are going: every
 // 20ms, after every garbage collection (the heap grows by about its live
