@@ -199,8 +199,16 @@ func (e *Exception) Unwrap() error { return e.cause }
 // Run runs spec once and returns the script's completion value exported to
 // Go (nil for undefined and null). It fails with an *Error for anything that
 // goes wrong in the script, and with other errors for a bad request.
-func (e *Engine) Run(ctx context.Context, spec Spec, req Request) (any, error) {
+func (e *Engine) Run(ctx context.Context, spec Spec, req Request) (result any, err error) {
 	name := spec.scriptName()
+	// goja re-panics what it does not recognise (execute recovers from
+	// what the run itself panics with); a run must not take the daemon
+	// down with it.
+	defer func() {
+		if x := recover(); x != nil {
+			result, err = nil, e.runError(name, x)
+		}
+	}()
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Script: name, Err: fmt.Errorf("%w before it started: %w", ErrInterrupted, context.Cause(ctx))}
 	}
@@ -233,7 +241,9 @@ func (e *Engine) execute(ctx context.Context, name string, prog *goja.Program, s
 	if timeout <= 0 {
 		timeout = e.defaultTimeout
 	}
-	guarded, err := e.memory.start(ctx, vm, limit, timeout)
+	intr := &interrupter{vm: vm, interrupted: make(chan struct{})}
+	defer intr.detach()
+	guarded, err := e.memory.start(ctx, intr, limit, timeout)
 	if err != nil {
 		return nil, false, &Error{Script: name, Err: err}
 	}
@@ -241,8 +251,6 @@ func (e *Engine) execute(ctx context.Context, name string, prog *goja.Program, s
 		e.memory.finish(guarded)
 		exceeded = guarded.exceeded.Load()
 	}()
-	// goja re-panics what it does not recognise; a run must not take the
-	// daemon down with it.
 	defer func() {
 		if x := recover(); x != nil {
 			result, err = nil, e.runError(name, x)
@@ -269,8 +277,6 @@ func (e *Engine) execute(ctx context.Context, name string, prog *goja.Program, s
 		return nil, false, &Error{Script: name, Err: err}
 	}
 
-	intr := &interrupter{vm: vm, interrupted: make(chan struct{})}
-	defer intr.detach()
 	env.interrupted = intr.interrupted
 	timer := time.AfterFunc(timeout, func() {
 		intr.interrupt(fmt.Errorf("%w after %s", ErrTimeout, timeout))
@@ -457,8 +463,9 @@ func withPosition(e *Error, name string, stack []goja.StackFrame) *Error {
 	return e
 }
 
-// interrupter interrupts a run from the timeout timer or the context. It
-// lets go of the runtime when the run ends: a stopped timer can stay in the
+// interrupter interrupts a run from the timeout timer, the context or the
+// memory guard, and wakes a sleeping java.lang.Thread.sleep. It lets go of
+// the runtime when the run ends: a stopped timer can stay in the Go
 // runtime's timer heap until its time, and must not keep the run's memory
 // reachable until then.
 type interrupter struct {

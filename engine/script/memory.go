@@ -12,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/dop251/goja"
 )
 
 // DefaultMemoryLimit bounds the heap growth of a run whose spec has no
@@ -90,7 +88,7 @@ type MemoryGuard struct {
 
 // guardedRun is one run under the guard.
 type guardedRun struct {
-	vm    *goja.Runtime
+	intr  *interrupter
 	limit int64
 	// floor is the lowest heap size seen since the run started, and last
 	// the charge at the previous read, at lastAt. Guarded by MemoryGuard.mu.
@@ -109,9 +107,9 @@ func NewMemoryGuard(ceiling int64) *MemoryGuard {
 	return &MemoryGuard{ceiling: ceiling, runs: make(map[*guardedRun]struct{})}
 }
 
-// start puts vm under the guard with limit, waiting up to wait for room
+// start puts the run that intr interrupts under the guard with limit, waiting up to wait for room
 // under the ceiling, or until ctx is done.
-func (g *MemoryGuard) start(ctx context.Context, vm *goja.Runtime, limit int64, wait time.Duration) (*guardedRun, error) {
+func (g *MemoryGuard) start(ctx context.Context, intr *interrupter, limit int64, wait time.Duration) (*guardedRun, error) {
 	var deadline <-chan time.Time
 	for {
 		g.mu.Lock()
@@ -121,7 +119,7 @@ func (g *MemoryGuard) start(ctx context.Context, vm *goja.Runtime, limit int64, 
 		}
 		if g.reserved+limit <= g.ceiling {
 			defer g.mu.Unlock()
-			return g.add(vm, limit), nil
+			return g.add(intr, limit), nil
 		}
 		busy := fmt.Sprintf("%s of %s reserved by %d running scripts, this one needs %s",
 			formatBytes(g.reserved), formatBytes(g.ceiling), len(g.runs), formatBytes(limit))
@@ -154,8 +152,8 @@ func (g *MemoryGuard) start(ctx context.Context, vm *goja.Runtime, limit int64, 
 }
 
 // add registers a run; g.mu is held.
-func (g *MemoryGuard) add(vm *goja.Runtime, limit int64) *guardedRun {
-	r := &guardedRun{vm: vm, limit: limit, floor: heapBytes([]metrics.Sample{{Name: heapMetric}}), lastAt: time.Now()}
+func (g *MemoryGuard) add(intr *interrupter, limit int64) *guardedRun {
+	r := &guardedRun{intr: intr, limit: limit, floor: heapBytes([]metrics.Sample{{Name: heapMetric}}), lastAt: time.Now()}
 	g.runs[r] = struct{}{}
 	g.reserved += limit
 	if !g.sampling {
@@ -171,7 +169,7 @@ func (g *MemoryGuard) finish(r *guardedRun) {
 	defer g.mu.Unlock()
 	delete(g.runs, r)
 	g.reserved -= r.limit
-	r.vm = nil
+	r.intr = nil
 	if g.waiting > 0 && g.freed != nil {
 		close(g.freed)
 		g.freed = nil
@@ -260,7 +258,7 @@ func (g *MemoryGuard) check(heap int64, now time.Time, afterGC bool) (over, hot,
 		case charge <= r.limit || r.exceeded.Load():
 		case afterGC || charge > 2*r.limit:
 			r.exceeded.Store(true)
-			r.vm.Interrupt(fmt.Errorf("%w of %s", ErrMemoryLimit, formatBytes(r.limit)))
+			r.intr.interrupt(fmt.Errorf("%w of %s", ErrMemoryLimit, formatBytes(r.limit)))
 		default:
 			over = true
 		}

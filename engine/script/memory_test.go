@@ -135,6 +135,16 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestMemoryLimit_WakesSleep: a run over its limit that sleeps in
+// java.lang.Thread.sleep is woken and stopped.
+func TestMemoryLimit_WakesSleep(t *testing.T) {
+	b := setup(t)
+	spec := Spec{Source: "var a = new Uint8Array(1e8).fill(1); java.lang.Thread.sleep(3600000)", MemoryLimit: testLimit}
+	if _, err := b.engine.Run(context.Background(), spec, Request{}); !errors.Is(err, ErrMemoryLimit) {
+		t.Fatalf("run = %v, want the memory limit error", err)
+	}
+}
+
 // TestMemoryLimit_Concurrent: short runs beside a runaway, and a run after
 // it was stopped, all succeed; only the runaway fails.
 func TestMemoryLimit_Concurrent(t *testing.T) {
