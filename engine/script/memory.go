@@ -200,7 +200,7 @@ func (g *MemoryGuard) sample() {
 			collecting, afterGC = false, true
 		}
 		over, hot, running := g.check(heapBytes(s), time.Now(), afterGC)
-		if !running && !collecting {
+		if !running && !collecting && g.stopSampling() {
 			return
 		}
 		if hot {
@@ -234,17 +234,26 @@ func afterEachGC(c chan<- struct{}, stopped *atomic.Bool) {
 	}, struct{}{})
 }
 
+// stopSampling ends the sampling unless a run has started meanwhile; the
+// next run starts a new sampler.
+func (g *MemoryGuard) stopSampling() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.runs) > 0 {
+		return false
+	}
+	g.sampling = false
+	return true
+}
+
 // check charges every run with heap. It interrupts the runs charged more
 // than twice their limit, or more than their limit when afterGC, and
 // reports whether other runs are over their limit, whether any is past
-// half of it and growing fast, and whether any run is going; when none is (and sampling
-// will end), it says so under the lock, so that the next run starts a new
-// sampler.
+// half of it and growing fast, and whether any run is going.
 func (g *MemoryGuard) check(heap int64, now time.Time, afterGC bool) (over, hot, running bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.runs) == 0 {
-		g.sampling = false
 		return false, false, false
 	}
 	for r := range g.runs {
