@@ -442,3 +442,30 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestMemoryGuard_SamplerStops: the sampler runs only while runs go.
+func TestMemoryGuard_SamplerStops(t *testing.T) {
+	t.Parallel()
+	guard := NewMemoryGuard(0)
+	b := setup(t, func(c *Config) { c.Memory = guard })
+	sampling := func() bool {
+		guard.mu.Lock()
+		defer guard.mu.Unlock()
+		return guard.sampling
+	}
+	for range 3 {
+		run(t, b, "true", Request{})
+		deadline := time.Now().Add(10 * time.Second)
+		for sampling() {
+			if time.Now().After(deadline) {
+				t.Fatal("the sampler still runs 10s after the last run")
+			}
+			runtime.Gosched()
+		}
+	}
+	guard.mu.Lock()
+	defer guard.mu.Unlock()
+	if len(guard.runs) != 0 || guard.reserved != 0 || guard.waiting != 0 {
+		t.Errorf("guard after the runs: %d runs, %d reserved, %d waiting", len(guard.runs), guard.reserved, guard.waiting)
+	}
+}
