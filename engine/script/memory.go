@@ -79,9 +79,10 @@ type MemoryGuard struct {
 
 	mu       sync.Mutex
 	runs     map[*guardedRun]struct{}
-	reserved int64 // the sum of the limits of runs
-	sampling bool  // a sampler goroutine is running
-	waiting  int   // runs waiting for room under the ceiling
+	reserved int64            // the sum of the limits of runs
+	sampling bool             // a sampler goroutine is running
+	waiting  int              // runs waiting for room under the ceiling
+	heap     []metrics.Sample // for the heap size at the start of a run
 	// freed is closed (and replaced) when a run ends while others wait.
 	freed chan struct{}
 }
@@ -104,7 +105,7 @@ func NewMemoryGuard(ceiling int64) *MemoryGuard {
 	if ceiling <= 0 {
 		ceiling = DefaultMemoryCeiling
 	}
-	return &MemoryGuard{ceiling: ceiling, runs: make(map[*guardedRun]struct{})}
+	return &MemoryGuard{ceiling: ceiling, runs: make(map[*guardedRun]struct{}), heap: []metrics.Sample{{Name: heapMetric}}}
 }
 
 // start puts the run that intr interrupts under the guard with limit, waiting up to wait for room
@@ -153,7 +154,7 @@ func (g *MemoryGuard) start(ctx context.Context, intr *interrupter, limit int64,
 
 // add registers a run; g.mu is held.
 func (g *MemoryGuard) add(intr *interrupter, limit int64) *guardedRun {
-	r := &guardedRun{intr: intr, limit: limit, floor: heapBytes([]metrics.Sample{{Name: heapMetric}}), lastAt: time.Now()}
+	r := &guardedRun{intr: intr, limit: limit, floor: heapBytes(g.heap), lastAt: time.Now()}
 	g.runs[r] = struct{}{}
 	g.reserved += limit
 	if !g.sampling {
