@@ -98,6 +98,12 @@ func TestRun_NotRegular(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(b.dir, "dir.js"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A candidate that is not a file is passed over for the next one.
+	b.write(t, "script/x.js/keep", "")
+	b.write(t, "x.js", "'x'")
+	if v, err := b.engine.Run(context.Background(), Spec{File: "script/x.js"}, Request{}); v != "x" || err != nil {
+		t.Errorf("script/x.js with a directory of that name = %v, %v, want x.js", v, err)
+	}
 	for _, f := range []string{"fifo.js", "script/fifo.js", "dir.js"} {
 		_, err := b.engine.Run(context.Background(), Spec{File: f}, Request{})
 		if !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "not a regular file") {

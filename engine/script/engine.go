@@ -350,7 +350,9 @@ func (e *Engine) program(spec Spec) (*goja.Program, error) {
 // "script/", without that prefix. The directory is opened as an os.Root at
 // each call, so a symlink flip of the directory is seen at the next run and
 // no path, symlinks included, can leave it. The file must be a regular file
-// of at most MaxScriptSize bytes.
+// of at most MaxScriptSize bytes; a candidate that is not (a directory, a
+// FIFO) is passed over as config.ResolveScriptPath does, and reported if no
+// other is found.
 func (e *Engine) readFile(file string) ([]byte, error) {
 	clean, err := cleanPath(file)
 	if err != nil {
@@ -365,14 +367,22 @@ func (e *Engine) readFile(file string) ([]byte, error) {
 	}
 	defer root.Close()
 	tried := candidatePaths(clean)
+	var notRegular error // a candidate that exists but is not a file
 	for _, p := range tried {
 		b, err := readScript(root, filepath.FromSlash(p))
-		if err == nil {
+		switch {
+		case err == nil:
 			return b, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		case errors.Is(err, ErrNotRegular):
+			if notRegular == nil {
+				notRegular = fmt.Errorf("read %s in %s: %w", p, e.scriptsDir, err)
+			}
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("read %s in %s: %w", p, e.scriptsDir, err)
 		}
+	}
+	if notRegular != nil {
+		return nil, notRegular
 	}
 	return nil, fmt.Errorf("script not found in %s (tried %s): %w", e.scriptsDir, strings.Join(tried, ", "), fs.ErrNotExist)
 }
