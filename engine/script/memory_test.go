@@ -220,11 +220,7 @@ func TestMemoryCeiling(t *testing.T) {
 		}
 		waiter <- err
 	}()
-	for waiting := 0; waiting == 0; runtime.Gosched() {
-		guard.mu.Lock()
-		waiting = guard.waiting
-		guard.mu.Unlock()
-	}
+	awaitWaiting(guard)
 	cancel()
 	if err := <-done; !errors.Is(err, ErrInterrupted) {
 		t.Errorf("sleeper: %v", err)
@@ -247,17 +243,22 @@ func TestMemoryCeiling(t *testing.T) {
 		_, err := b.engine.Run(ctx3, Spec{Source: "true", MemoryLimit: 64 << 20}, Request{})
 		waiter <- err
 	}()
-	for waiting := 0; waiting == 0; runtime.Gosched() {
-		guard.mu.Lock()
-		waiting = guard.waiting
-		guard.mu.Unlock()
-	}
+	awaitWaiting(guard)
 	cancel3()
 	if err := <-waiter; !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "while waiting for memory") {
 		t.Errorf("a waiting run cancelled = %v", err)
 	}
 	cancel2()
 	<-done
+}
+
+// awaitWaiting returns once a run waits for room under guard's ceiling.
+func awaitWaiting(guard *MemoryGuard) {
+	for waiting := 0; waiting == 0; runtime.Gosched() {
+		guard.mu.Lock()
+		waiting = guard.waiting
+		guard.mu.Unlock()
+	}
 }
 
 func TestParseMemoryLimit(t *testing.T) {
