@@ -112,7 +112,9 @@ func TestMemoryLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := watchHeap()
+			rss0 := procStatus("VmRSS:")
 			_, err = b.engine.Run(context.Background(), spec, Request{})
+			rss1 := procStatus("VmRSS:")
 			peak, allocated := w.end()
 			t.Logf("%s: peak heap growth %d MiB (sampled), %d MiB allocated during the run", p.name, peak>>20, allocated>>20)
 			if !errors.Is(err, ErrMemoryLimit) || !strings.Contains(err.Error(), "script exceeded its memory limit of 64 MiB") {
@@ -127,6 +129,10 @@ func TestMemoryLimit(t *testing.T) {
 			}
 			if after := readMetric(heapMetric) - w.start; after > 16<<20 {
 				t.Errorf("heap still %d MiB above its start after the run", after>>20)
+			}
+			// The memory went back to the operating system with the run.
+			if rss0 > 0 && rss1-rss0 > 32<<20 {
+				t.Errorf("RSS %d MiB after the run, %d MiB before", rss1>>20, rss0>>20)
 			}
 			if v := run(t, b, "console.log('next'); true", Request{}); v != true {
 				t.Errorf("next run = %v", v)
@@ -371,14 +377,18 @@ func BenchmarkRunaway(b *testing.B) {
 // resetPeakRSS resets the kernel's peak RSS of the process (Linux).
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
-// peakRSS returns the process's peak RSS in bytes (VmHWM), 0 if unknown.
-func peakRSS() int64 {
+// peakRSS returns the process's peak RSS in bytes, 0 if unknown.
+func peakRSS() int64 { return procStatus("VmHWM:") }
+
+// procStatus returns a size field of /proc/self/status (Linux) in bytes, 0
+// if unknown.
+func procStatus(field string) int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}
