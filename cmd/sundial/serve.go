@@ -17,6 +17,7 @@ import (
 
 	"sundial/engine/daemon"
 	"sundial/engine/persist"
+	"sundial/engine/script"
 	"sundial/engine/store"
 	_ "sundial/engine/store/postgres" // --store postgres://...
 	_ "sundial/engine/store/sqlite"   // the default store
@@ -36,6 +37,7 @@ type serveOptions struct {
 	grace     time.Duration
 	reload    time.Duration
 	keepRuns  int
+	memCeil   string
 	runMaxAge time.Duration
 	logLevel  string
 	logFormat string
@@ -79,6 +81,7 @@ cannot be reached at start is an error.`,
 	f.DurationVar(&opts.reload, "reload-timeout", daemon.DefaultReloadTimeout, "how long one load of the conf directory may take before it is abandoned and reported in /readyz")
 	f.IntVar(&opts.keepRuns, "keep-runs", daemon.DefaultKeepRuns, "finished runs kept in the store's history per schedule, whatever their age (-1: no limit by count)")
 	f.DurationVar(&opts.runMaxAge, "runs-max-age", daemon.DefaultRunMaxAge, "finished runs older than this are pruned from the store's history (-1s: no age limit)")
+	f.StringVar(&opts.memCeil, "script-memory-ceiling", "4GiB", "memory of all running scripts together (each run reserves its memoryLimit, 64MiB by default); a run that does not fit waits for room")
 	f.DurationVar(&opts.grace, "grace", 30*time.Second, "on shutdown, how long running runs may take to finish before they are interrupted")
 	f.StringVar(&opts.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json (one JSON object per line, durations in seconds)")
@@ -89,6 +92,10 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	if err := opts.check(); err != nil {
 		return err
 	}
+	ceiling, err := script.ParseSize(opts.memCeil)
+	if err != nil {
+		return usageError(fmt.Errorf("--script-memory-ceiling: %w", err))
+	}
 	logger, err := newLogger(opts, os.Stderr)
 	if err != nil {
 		return err
@@ -96,6 +103,10 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	dsn, err := storeDSN(opts)
 	if err != nil {
 		return err
+	}
+	var scriptOut io.Writer // nil: scripts' console.log lines are log records
+	if opts.logFormat == "text" {
+		scriptOut = os.Stdout
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -129,18 +140,19 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	}
 
 	d, err := daemon.New(daemon.Options{
-		ConfDir:         opts.conf,
-		ScriptsDir:      opts.scripts,
-		Listen:          opts.listen,
-		NodeID:          opts.nodeID,
-		DB:              db,
-		CheckInInterval: opts.checkIn,
-		NodeTimeout:     opts.timeout,
-		Grace:           opts.grace,
-		ReloadTimeout:   opts.reload,
-		Retention:       daemon.Retention{KeepPerSchedule: opts.keepRuns, MaxAge: opts.runMaxAge},
-		Logger:          logger,
-		Stdout:          os.Stdout,
+		ConfDir:             opts.conf,
+		ScriptsDir:          opts.scripts,
+		Listen:              opts.listen,
+		NodeID:              opts.nodeID,
+		DB:                  db,
+		CheckInInterval:     opts.checkIn,
+		NodeTimeout:         opts.timeout,
+		Grace:               opts.grace,
+		ReloadTimeout:       opts.reload,
+		ScriptMemoryCeiling: ceiling,
+		Retention:           daemon.Retention{KeepPerSchedule: opts.keepRuns, MaxAge: opts.runMaxAge},
+		Logger:              logger,
+		Stdout:              scriptOut,
 	})
 	if err != nil {
 		return err

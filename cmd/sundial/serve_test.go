@@ -235,6 +235,7 @@ func TestServe_FlagErrors(t *testing.T) {
 		{[]string{"--grace", "0s"}, 2, "sundial: --grace 0s: must be positive\n"},
 		{[]string{"--reload-timeout", "0s"}, 2, "sundial: --reload-timeout 0s: must be positive\n"},
 		{[]string{"--keep-runs", "0"}, 2, "sundial: --keep-runs 0: must be positive, or -1 for no limit\n"},
+		{[]string{"--script-memory-ceiling", "lots"}, 2, "sundial: --script-memory-ceiling: invalid size \"lots\""},
 		{[]string{"--log-format", "xml"}, 2, "sundial: --log-format \"xml\": want text or json\n"},
 		{[]string{"--store", filepath.Join(missingDir, "x.db")}, 1, "sundial: --store " + filepath.Join(missingDir, "x.db") +
 			": directory " + missingDir + " does not exist (create it, or leave --store out for var/sundial.db beside the conf directory)\n"},
@@ -296,5 +297,33 @@ func TestJSONLogAttrs(t *testing.T) {
 		if !strings.Contains(b.String(), part) {
 			t.Errorf("JSON log line lacks %s: %s", part, b.String())
 		}
+	}
+}
+
+// With --log-format json, a script's console.log lines are JSON records on
+// stderr with the schedule and the fire id, and nothing reaches stdout.
+func TestServe_JSONLogsCarryScriptOutput(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	conf := filepath.Join(root, "conf")
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	schedule := `{"schedule": "* * * * * ?", "invokeService": "script",
+  "invokeContext": {"script": {"type": "text/javascript", "source": "console.log('P ' + context.fireId)"}}}`
+	if err := os.WriteFile(filepath.Join(conf, "schedule-hello.json"), []byte(schedule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, "--conf", conf, "--scripts", t.TempDir(), "--listen", "127.0.0.1:0", "--log-format", "json")
+	line := waitOutput(t, p.stderr, regexp.MustCompile(`(?m)^\{.*"msg":"P hello@.*$`), "the script's output as a record")[0]
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	if rec["schedule"] != "hello" || rec["fireId"] != strings.TrimPrefix(rec["msg"].(string), "P ") || rec["stream"] != "stdout" {
+		t.Errorf("record = %v, want schedule hello and the fire id", rec)
+	}
+	if out := p.stdout.String(); out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sundial/engine/config"
+	"sundial/engine/script"
 )
 
 func init() { register(newValidateCmd) }
@@ -105,7 +106,7 @@ func parseAt(s string) (time.Time, error) {
 // invalid or cannot be read.
 func runValidate(_ context.Context, opts validateOptions, stdout, stderr io.Writer) error {
 	load := func(dir string) (*config.Desired, error) {
-		return config.Load(dir, config.LoadOptions{ScriptsDir: opts.scripts, Env: opts.env})
+		return config.Load(dir, config.LoadOptions{ScriptsDir: opts.scripts, Env: opts.env, CheckScript: script.Check})
 	}
 	d, err := load(opts.dir)
 	failed := opts.dir

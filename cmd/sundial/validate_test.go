@@ -235,3 +235,36 @@ func TestNextFiresSimple(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateCompilesScripts: validate compiles inline and file scripts as
+// a run would and reports JavaScript errors at file:line:col, in the
+// schedule file for an inline source; a script symlink that leaves the
+// scripts directory is refused as it is at run time.
+func TestValidateCompilesScripts(t *testing.T) {
+	root := confDir(t, map[string]string{
+		"conf/schedule-inline.json": "{\"schedule\": \"0 * * * * ?\", \"invokeService\": \"script\",\n" +
+			` "invokeContext": {"script": {"type": "text/javascript", "source": "var x = ;"}}}`,
+		"conf/schedule-file.json": `{"schedule": "0 * * * * ?", "invokeService": "script",
+ "invokeContext": {"script": {"type": "text/javascript", "file": "script/broken.js"}}}`,
+		"conf/schedule-escape.json": `{"schedule": "0 * * * * ?", "invokeService": "script",
+ "invokeContext": {"script": {"type": "text/javascript", "file": "outside.js"}}}`,
+		"scripts/broken.js": "var y = 1;\nfunction (\n",
+		"elsewhere/good.js": "1",
+	})
+	if err := os.Symlink(filepath.Join(root, "elsewhere", "good.js"), filepath.Join(root, "scripts", "outside.js")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI("validate", "--scripts", filepath.Join(root, "scripts"), filepath.Join(root, "conf"))
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"schedule-inline.json:2:77: invokeContext.script.source: syntax error: Unexpected token ;",
+		"broken.js:2:10: syntax error: Unexpected token (",
+		"schedule-escape.json:2:",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+}

@@ -51,6 +51,11 @@ type Options struct {
 	// background while the node runs.
 	Retention Retention
 
+	// ScriptMemoryCeiling bounds the memory of all running scripts
+	// together, in bytes (each run reserves its memoryLimit); zero takes
+	// script.DefaultMemoryCeiling.
+	ScriptMemoryCeiling int64
+
 	// Grace is how long Stop lets runs finish before cancelling them.
 	Grace time.Duration
 	// Debounce is the watcher's quiet period; zero takes watch.DefaultDebounce.
@@ -87,7 +92,10 @@ type Daemon struct {
 	registry *prometheus.Registry
 	sched    *scheduler.Scheduler
 	scripts  atomic.Pointer[scriptEngine]
-	watcher  *watch.Watcher
+	// memory is shared by the script engines that replace one another on
+	// reloads, so that the ceiling holds across them.
+	memory  *script.MemoryGuard
+	watcher *watch.Watcher
 
 	// The reload loop (reload.go) owns the reloads; these reach it.
 	reloadReq   chan chan struct{} // Reload calls
@@ -150,6 +158,7 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{
 		opts: opts, log: opts.Logger, registry: prometheus.NewRegistry(), ready: make(chan struct{}),
 		reloadReq: make(chan chan struct{}), reloadPings: make(chan chan bool),
+		memory: script.NewMemoryGuard(opts.ScriptMemoryCeiling),
 	}
 	d.reloading.Store(&reloadState{})
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -379,6 +388,7 @@ func (d *Daemon) setScripts(desired *config.Desired) {
 			Properties: desired.Properties,
 			Logger:     d.log,
 			Stdout:     d.opts.Stdout,
+			Memory:     d.memory,
 		}),
 		props: desired.Properties,
 	})

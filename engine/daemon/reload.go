@@ -14,6 +14,7 @@ import (
 
 	"sundial/engine/clock"
 	"sundial/engine/config"
+	"sundial/engine/script"
 	"sundial/engine/watch"
 )
 
@@ -241,6 +242,9 @@ func (l *reloadLoop) publishKeep() {
 // load reads the conf directory with the daemon's load function.
 func (d *Daemon) load(opts config.LoadOptions) (*config.Desired, error) {
 	opts.ScriptsDir, opts.Logger = d.opts.ScriptsDir, d.log
+	// A script that does not compile makes its schedule invalid, so that
+	// the last good version keeps running instead of failing every run.
+	opts.CheckScript = script.Check
 	return d.opts.Load(d.opts.ConfDir, opts)
 }
 

@@ -96,8 +96,12 @@ func (c *programCache) stats() (hits, misses uint64) {
 
 // compile parses and compiles a script in sloppy mode (as Rhino runs IDM
 // scripts). Source maps are disabled so that parsing never reads a file.
-// Syntax errors come back as *Error with the line and column.
+// Syntax errors come back as *Error with the line and column; a source
+// larger than MaxScriptSize as an *Error wrapping ErrTooLarge.
 func compile(name, src string) (*goja.Program, error) {
+	if len(src) > MaxScriptSize {
+		return nil, &Error{Script: name, Err: errTooLarge}
+	}
 	ast, err := parser.ParseFile(nil, name, src, 0, parser.WithDisableSourceMaps)
 	if err != nil {
 		var list parser.ErrorList

@@ -25,14 +25,20 @@
 //
 // # Script files
 //
-// A spec's file is a slash-separated path relative to Config.ScriptsDir. It is
-// first tried as given; if that does not exist and the path has more than one
-// segment, it is tried again with its first segment removed. So with
-// ScriptsDir "scripts", both "script/testlog.js" (the ForgeRock layout, where
-// the project has a "script" directory) and "testlog.js" name
-// "scripts/testlog.js". Absolute paths and paths that climb out of the
-// directory with ".." are rejected; the directory is opened as an os.Root, so a
-// symbolic link cannot lead a script path out of it either.
+// A spec's file is a slash-separated path relative to Config.ScriptsDir,
+// found by the rules of config.ResolveScriptPath: it is first tried as given;
+// if that does not exist and the path starts with "script/", it is tried
+// again without that prefix. So with ScriptsDir "scripts", both
+// "script/testlog.js" (the ForgeRock layout, where the project has a "script"
+// directory) and "testlog.js" name "scripts/testlog.js". Absolute paths and
+// paths that climb out of the directory with ".." are rejected; the directory
+// is opened as an os.Root, so a symbolic link cannot lead a script path out
+// of it either. The file must be a regular file (a FIFO is an error, never a
+// wait) of at most MaxScriptSize (1 MiB, the cap on configuration files);
+// inline sources have the same cap.
+//
+// Check compiles a script exactly as a run would, for validation: its error
+// gives the line and column through Position.
 //
 // # Bindings
 //
@@ -83,11 +89,26 @@
 // and column: a syntax error ("script/x.js:2:5: syntax error: ..."), an
 // uncaught exception ("script/x.js:3:7: TypeError: ..."), a timeout
 // (ErrTimeout: "script/x.js:1:8: script timed out after 30s", with a position
-// in the code that was running when it was interrupted), or a cancelled
-// context (ErrInterrupted). A bad script block is a *SpecError naming the key.
+// in the code that was running when it was interrupted), a cancelled
+// context (ErrInterrupted), the memory limit (ErrMemoryLimit: "inline:1:23:
+// script exceeded its memory limit of 64 MiB") or the memory ceiling
+// (ErrMemoryCeiling, before the script starts: no room under the ceiling
+// within the run's timeout). A bad script block is a *SpecError naming the
+// key.
 //
-// The timeout interrupts JavaScript code only: a single call into a
-// long-running native function (a pathological regular expression, a huge
-// string or array operation) finishes before the interrupt is seen. Memory is
-// not bounded per run.
+// # Memory
+//
+// A run may grow the heap by its memory limit (the script block's
+// memoryLimit, else Config.DefaultMemoryLimit, else 64 MiB); the runs going
+// at once may together reserve at most the ceiling of the MemoryGuard they
+// share (4 GiB by default), and a run that does not fit waits for room. goja has no heap limit, so the guard samples the
+// Go heap while runs go and interrupts the run that grew it too much; see
+// MemoryGuard for what is measured and the README's "Script limits" for the
+// overshoot measured per allocation pattern.
+//
+// The timeout and the memory limit interrupt JavaScript code only: a single
+// call into a long-running native function (a pathological regular
+// expression, a huge string or array operation) finishes before the
+// interrupt is seen, and a single native call can allocate any amount
+// ("x".repeat(1e9) is 1 GB at once).
 package script

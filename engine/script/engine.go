@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dop251/goja"
@@ -50,16 +52,27 @@ type Config struct {
 	// DefaultTimeout bounds runs whose spec has no timeout (0 means
 	// DefaultTimeout, 5 minutes).
 	DefaultTimeout time.Duration
+	// DefaultMemoryLimit bounds the memory of runs whose spec has no
+	// memoryLimit, in bytes (0 means DefaultMemoryLimit, 64 MiB).
+	DefaultMemoryLimit int64
+	// Memory is the guard that enforces memory limits and holds the memory
+	// ceiling of all runs together. Engines that replace one another (on
+	// reload) should share one, made once by the daemon with
+	// NewMemoryGuard(ceiling). Nil means a guard of the Engine's own with
+	// DefaultMemoryCeiling.
+	Memory *MemoryGuard
 }
 
 // Engine runs scripts. It is safe for concurrent use; its only state is the
-// cache of compiled programs.
+// cache of compiled programs (and the memory guard, which it may share).
 type Engine struct {
 	scriptsDir     string
 	props          map[string]string
 	logger         *slog.Logger
 	stdout         *lockedWriter // nil: log lines instead
 	defaultTimeout time.Duration
+	defaultMemory  int64
+	memory         *MemoryGuard
 	install        string
 	project        string
 	working        string
@@ -73,6 +86,8 @@ func New(cfg Config) *Engine {
 		props:          make(map[string]string, len(cfg.Properties)),
 		logger:         cfg.Logger,
 		defaultTimeout: cfg.DefaultTimeout,
+		defaultMemory:  cfg.DefaultMemoryLimit,
+		memory:         cfg.Memory,
 		cache:          newProgramCache(defaultCacheSize),
 	}
 	for k, v := range cfg.Properties {
@@ -86,6 +101,12 @@ func New(cfg Config) *Engine {
 	}
 	if e.defaultTimeout <= 0 {
 		e.defaultTimeout = DefaultTimeout
+	}
+	if e.defaultMemory <= 0 {
+		e.defaultMemory = DefaultMemoryLimit
+	}
+	if e.memory == nil {
+		e.memory = NewMemoryGuard(0)
 	}
 	e.install = e.props["launcher.install.location"]
 	if e.install == "" {
@@ -116,10 +137,16 @@ type Request struct {
 	// scheduledFireTime, actualFireTime, nextFireTime), object, or the task
 	// scanner's input and objectID. They win over the spec's bindings.
 	Bindings map[string]any
+	// Logger receives the run's logger.* records and, when Config.Stdout is
+	// nil, its console.log and println lines; nil means Config.Logger.
+	// InvokeSchedule sets it to Config.Logger with the schedule and fireId
+	// attributes.
+	Logger *slog.Logger
 }
 
 // Error is a failed run: a missing file, a syntax error, an uncaught
-// exception, a timeout or an interruption.
+// exception, a timeout, an interruption or the memory limit. Check returns
+// one for a script that does not compile.
 type Error struct {
 	// Script is the file path as written in the spec, or the spec's name, or
 	// "inline".
@@ -127,7 +154,8 @@ type Error struct {
 	// Line and Column locate the error in the script (1-based); 0 when unknown.
 	Line, Column int
 	// Err is the cause: a *SyntaxError, an *Exception, an error wrapping
-	// ErrTimeout or ErrInterrupted, or a file error (wrapping ErrBadPath or
+	// ErrTimeout, ErrInterrupted, ErrMemoryLimit or ErrMemoryCeiling, or a
+	// file error (wrapping ErrBadPath, ErrTooLarge, ErrNotRegular or
 	// fs.ErrNotExist, for instance).
 	Err error
 }
@@ -140,6 +168,10 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// Position returns the 1-based line and column of the error in the script,
+// or 0, 0 when unknown.
+func (e *Error) Position() (line, col int) { return e.Line, e.Column }
 
 // SyntaxError is a script that does not compile.
 type SyntaxError struct {
@@ -169,8 +201,9 @@ func (e *Exception) Unwrap() error { return e.cause }
 // goes wrong in the script, and with other errors for a bad request.
 func (e *Engine) Run(ctx context.Context, spec Spec, req Request) (result any, err error) {
 	name := spec.scriptName()
-	// goja re-panics what it does not recognise; a run must not take the
-	// daemon down with it.
+	// goja re-panics what it does not recognise (execute recovers from
+	// what the run itself panics with); a run must not take the daemon
+	// down with it.
 	defer func() {
 		if x := recover(); x != nil {
 			result, err = nil, e.runError(name, x)
@@ -187,41 +220,70 @@ func (e *Engine) Run(ctx context.Context, spec Spec, req Request) (result any, e
 	if err != nil {
 		return nil, err
 	}
+	result, exceeded, err := e.execute(ctx, name, prog, spec, req, threshold)
+	if exceeded {
+		// The runtime is unreachable now: return its memory at once rather
+		// than at the next collection and the scavenger's pace.
+		debug.FreeOSMemory()
+	}
+	return result, err
+}
 
+// execute runs prog in a fresh runtime under the timeout, ctx and the
+// memory guard. exceeded reports that the guard interrupted it.
+func (e *Engine) execute(ctx context.Context, name string, prog *goja.Program, spec Spec, req Request, threshold slog.Level) (result any, exceeded bool, err error) {
 	vm := goja.New()
+	limit := spec.MemoryLimit
+	if limit <= 0 {
+		limit = e.defaultMemory
+	}
+	timeout := spec.Timeout
+	if timeout <= 0 {
+		timeout = e.defaultTimeout
+	}
+	intr := &interrupter{vm: vm, interrupted: make(chan struct{})}
+	defer intr.detach()
+	guarded, err := e.memory.start(ctx, intr, limit, timeout)
+	if err != nil {
+		return nil, false, &Error{Script: name, Err: err}
+	}
+	defer func() {
+		e.memory.finish(guarded)
+		exceeded = guarded.exceeded.Load()
+	}()
+	defer func() {
+		if x := recover(); x != nil {
+			result, err = nil, e.runError(name, x)
+		}
+	}()
 	vm.SetMaxCallStackSize(maxCallStackSize)
 	vm.SetParserOptions(parser.WithDisableSourceMaps) // eval and new Function too
 	logName := req.Name
 	if logName == "" {
 		logName = name
 	}
+	logger := req.Logger
+	if logger == nil {
+		logger = e.logger
+	}
 	env := &runEnv{
 		e:         e,
 		vm:        vm,
 		ctx:       ctx,
-		logger:    e.logger.With("logger", loggerPrefix+logName),
+		logger:    logger.With("logger", loggerPrefix+logName),
 		threshold: threshold,
 	}
 	if err := env.install(spec, req); err != nil {
-		return nil, &Error{Script: name, Err: err}
+		return nil, false, &Error{Script: name, Err: err}
 	}
 
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = e.defaultTimeout
-	}
-	interrupted := make(chan struct{})
-	var interruptOnce sync.Once
-	wake := func() { interruptOnce.Do(func() { close(interrupted) }) }
-	env.interrupted = interrupted
+	env.interrupted = intr.interrupted
 	timer := time.AfterFunc(timeout, func() {
-		vm.Interrupt(fmt.Errorf("%w after %s", ErrTimeout, timeout))
-		wake()
+		intr.interrupt(fmt.Errorf("%w after %s", ErrTimeout, timeout))
 	})
 	defer timer.Stop()
 	stop := context.AfterFunc(ctx, func() {
-		vm.Interrupt(fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx)))
-		wake()
+		intr.interrupt(fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx)))
 	})
 	defer stop()
 	// The interrupts stay armed until the result and any thrown value have
@@ -229,9 +291,9 @@ func (e *Engine) Run(ctx context.Context, spec Spec, req Request) (result any, e
 	// toString, toJSON), and an interrupt there panics into the recover above.
 	v, runErr := vm.RunProgram(prog)
 	if runErr != nil {
-		return nil, e.runError(name, runErr)
+		return nil, false, e.runError(name, runErr)
 	}
-	return v.Export(), nil
+	return v.Export(), false, nil
 }
 
 // Load reads a file spec's script and returns the spec with Source set, File
@@ -283,10 +345,14 @@ func (e *Engine) program(spec Spec) (*goja.Program, error) {
 	return e.cache.get(name, src)
 }
 
-// readFile reads a script file under the scripts directory: the path as
-// given, then without its first segment. The directory is opened as an
-// os.Root at each call, so a symlink flip of the directory is seen at the
-// next run and no path, symlinks included, can leave it.
+// readFile reads a script file under the scripts directory, by the rules
+// of config.ResolveScriptPath: the path as given, then, when it starts with
+// "script/", without that prefix. The directory is opened as an os.Root at
+// each call, so a symlink flip of the directory is seen at the next run and
+// no path, symlinks included, can leave it. The file must be a regular file
+// of at most MaxScriptSize bytes; a candidate that is not (a directory, a
+// FIFO) is passed over as config.ResolveScriptPath does, and reported if no
+// other is found.
 func (e *Engine) readFile(file string) ([]byte, error) {
 	clean, err := cleanPath(file)
 	if err != nil {
@@ -301,16 +367,50 @@ func (e *Engine) readFile(file string) ([]byte, error) {
 	}
 	defer root.Close()
 	tried := candidatePaths(clean)
+	var notRegular error // a candidate that exists but is not a file
 	for _, p := range tried {
-		b, err := root.ReadFile(filepath.FromSlash(p))
-		if err == nil {
+		b, err := readScript(root, filepath.FromSlash(p))
+		switch {
+		case err == nil:
 			return b, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		case errors.Is(err, ErrNotRegular):
+			if notRegular == nil {
+				notRegular = fmt.Errorf("read %s in %s: %w", p, e.scriptsDir, err)
+			}
+		case !errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("read %s in %s: %w", p, e.scriptsDir, err)
 		}
 	}
+	if notRegular != nil {
+		return nil, notRegular
+	}
 	return nil, fmt.Errorf("script not found in %s (tried %s): %w", e.scriptsDir, strings.Join(tried, ", "), fs.ErrNotExist)
+}
+
+// readScript reads one script file in root. It opens the file without
+// blocking, so that a FIFO is an error and not a hang, and reads at most
+// one byte more than MaxScriptSize.
+func readScript(root *os.Root, name string) ([]byte, error) {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, ErrNotRegular
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxScriptSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxScriptSize {
+		return nil, errTooLarge
+	}
+	return b, nil
 }
 
 // runError turns what RunProgram returned, or a panic, into an *Error.
@@ -371,6 +471,37 @@ func withPosition(e *Error, name string, stack []goja.StackFrame) *Error {
 		}
 	}
 	return e
+}
+
+// interrupter interrupts a run from the timeout timer, the context or the
+// memory guard, and wakes a sleeping java.lang.Thread.sleep. It lets go of
+// the runtime when the run ends: a stopped timer can stay in the Go
+// runtime's timer heap until its time, and must not keep the run's memory
+// reachable until then.
+type interrupter struct {
+	mu          sync.Mutex
+	vm          *goja.Runtime // nil once the run has ended
+	interrupted chan struct{} // closed at the first interrupt
+}
+
+func (i *interrupter) interrupt(cause error) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.vm == nil {
+		return
+	}
+	i.vm.Interrupt(cause)
+	select {
+	case <-i.interrupted:
+	default:
+		close(i.interrupted)
+	}
+}
+
+func (i *interrupter) detach() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.vm = nil
 }
 
 // lockedWriter serialises writes from concurrent runs.

@@ -690,9 +690,8 @@ func TestRun_Files(t *testing.T) {
 	b.write(t, "sub/c.js", "'sub/c'")
 	tests := []struct{ file, want string }{
 		{"a.js", "a"},
-		{"script/a.js", "a"},        // first segment stripped
+		{"script/a.js", "a"},        // "script/" stripped
 		{"script/b.js", "script/b"}, // as given wins
-		{"x/sub/c.js", "sub/c"},
 		{"sub/c.js", "sub/c"},
 		{"./a.js", "a"},
 		{"sub/../a.js", "a"},
@@ -702,6 +701,11 @@ func TestRun_Files(t *testing.T) {
 		if err != nil || v != tt.want {
 			t.Errorf("file %s = %v, %v, want %s", tt.file, v, err, tt.want)
 		}
+	}
+
+	// Only "script/" is stripped, as config.ResolveScriptPath does.
+	if _, err := b.engine.Run(context.Background(), Spec{File: "x/sub/c.js"}, Request{}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("x/sub/c.js: %v, want not found", err)
 	}
 
 	_, err := b.engine.Run(context.Background(), Spec{File: "script/missing.js"}, Request{})

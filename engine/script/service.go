@@ -20,6 +20,10 @@ const ServiceName = "script"
 //     the script block and read it as input (schedule-script.json);
 //   - the script block's own extra keys and globals (see ParseSpec).
 //
+// The script's logger records, and its console.log and println lines when
+// Config.Stdout is nil, carry the attributes schedule (scheduleID) and
+// fireId (from runContext).
+//
 // logLevel is the schedule's invokeLogLevel. The script's value is ignored, as
 // IDM's script service ignores it. A bad block fails with an error wrapping
 // a *SpecError, and a failed run with the *Error of the run.
@@ -48,6 +52,10 @@ func (e *Engine) InvokeSchedule(ctx context.Context, scheduleID, logLevel string
 			bindings["input"] = input
 		}
 	}
-	_, err = e.Run(ctx, spec, Request{Name: scheduleID, LogLevel: logLevel, Bindings: bindings})
+	logger := e.logger.With("schedule", scheduleID)
+	if id, ok := runContext["fireId"]; ok {
+		logger = logger.With("fireId", id)
+	}
+	_, err = e.Run(ctx, spec, Request{Name: scheduleID, LogLevel: logLevel, Bindings: bindings, Logger: logger})
 	return err
 }

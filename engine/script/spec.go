@@ -28,18 +28,24 @@ type Spec struct {
 	// Globals are the entries of "globals", bound as global variables.
 	Globals map[string]any
 	// Bindings are the other keys of the block (all but name, type, source,
-	// file, globals, visibility, timeout and keys starting with "_"), bound as
-	// global variables.
+	// file, globals, visibility, timeout, memoryLimit and keys starting with
+	// "_"), bound as global variables.
 	Bindings map[string]any
 	// Timeout bounds a run ("timeout": a Go duration such as "30s" or "5m", or
 	// a number of milliseconds); zero means Config.DefaultTimeout.
 	Timeout time.Duration
+	// MemoryLimit bounds the heap growth of a run, in bytes ("memoryLimit":
+	// a number of bytes, or a size such as "64MiB", "256MB" or "1GiB"; see
+	// MemoryGuard for what is measured); zero means
+	// Config.DefaultMemoryLimit.
+	MemoryLimit int64
 }
 
 // SpecError is a problem with one key of a script block.
 type SpecError struct {
 	// Key is the offending key of the block ("type", "source", "file",
-	// "globals", "timeout" or a binding name); empty for the block itself.
+	// "globals", "timeout", "memoryLimit" or a binding name); empty for the
+	// block itself.
 	Key string
 	Err error
 }
@@ -60,7 +66,7 @@ var ErrBadPath = errors.New("script path must be relative to the scripts directo
 // reservedKeys are the block keys that are not bindings.
 var reservedKeys = map[string]bool{
 	"name": true, "type": true, "source": true, "file": true,
-	"globals": true, "visibility": true, "timeout": true,
+	"globals": true, "visibility": true, "timeout": true, "memoryLimit": true,
 }
 
 // builtinNames are the bindings every script gets; a spec may not shadow them.
@@ -69,7 +75,9 @@ var builtinNames = map[string]bool{
 }
 
 // ParseSpec parses an invokeContext.script block: {type: "text/javascript",
-// source | file, globals, timeout, name, visibility, ...bindings}.
+// source | file, globals, timeout, memoryLimit, name, visibility,
+// ...bindings}. A block with neither source nor file names its file with
+// "name", as OpenIDM 2.x samples do.
 func ParseSpec(block map[string]any) (Spec, error) {
 	var s Spec
 	if block == nil {
@@ -78,6 +86,12 @@ func ParseSpec(block map[string]any) (Spec, error) {
 
 	src, hasSource := block["source"]
 	file, hasFile := block["file"]
+	if !hasSource && !hasFile {
+		// OpenIDM 2.x samples name the file with "name".
+		if n, ok := block["name"].(string); ok {
+			file, hasFile = n, true
+		}
+	}
 	switch {
 	case hasSource && hasFile:
 		return s, &SpecError{Key: "file", Err: errors.New(`"source" and "file" are mutually exclusive`)}
@@ -144,6 +158,14 @@ func ParseSpec(block map[string]any) (Spec, error) {
 			return s, &SpecError{Key: "timeout", Err: err}
 		}
 		s.Timeout = d
+	}
+
+	if m, ok := block["memoryLimit"]; ok && m != nil {
+		n, err := parseMemoryLimit(m)
+		if err != nil {
+			return s, &SpecError{Key: "memoryLimit", Err: err}
+		}
+		s.MemoryLimit = n
 	}
 
 	keys := make([]string, 0, len(block))
@@ -217,10 +239,11 @@ func cleanPath(p string) (string, error) {
 }
 
 // candidatePaths returns the paths to try for a cleaned script path: as
-// given, then without its first segment.
+// given, then, when it starts with "script/" (IDM's project layout), without
+// that prefix. These are the rules of config.ResolveScriptPath.
 func candidatePaths(clean string) []string {
-	if i := strings.IndexByte(clean, '/'); i >= 0 {
-		return []string{clean, clean[i+1:]}
+	if rest, ok := strings.CutPrefix(clean, "script/"); ok {
+		return []string{clean, rest}
 	}
 	return []string{clean}
 }

@@ -67,6 +67,21 @@ func TestParseSpec(t *testing.T) {
 			Spec{Source: "x", Timeout: 250 * time.Millisecond},
 		},
 		{
+			"memoryLimit with a unit",
+			map[string]any{"type": "text/javascript", "source": "x", "memoryLimit": "256MiB"},
+			Spec{Source: "x", MemoryLimit: 256 << 20},
+		},
+		{
+			"memoryLimit in bytes",
+			map[string]any{"type": "text/javascript", "source": "x", "memoryLimit": float64(1 << 20), "timeout": nil},
+			Spec{Source: "x", MemoryLimit: 1 << 20},
+		},
+		{
+			"the old spelling: name is the file",
+			map[string]any{"type": "text/javascript", "name": "script/sunset.js"},
+			Spec{Name: "script/sunset.js", File: "script/sunset.js"},
+		},
+		{
 			"timeout as a string of ms (after &{property} substitution)",
 			map[string]any{"type": "text/javascript", "source": "x", "timeout": "2000"},
 			Spec{Source: "x", Timeout: 2 * time.Second},
