@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,6 +241,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	srv := d.serveHTTP()
 	d.logStart(first)
+	// The first load and the start's snapshot leave garbage several times
+	// the configuration's size: return it to the OS now, as every reload
+	// does, instead of holding it until the next GC cycle.
+	debug.FreeOSMemory()
 	close(d.ready)
 
 	// Reloads run on their own loop, so that a slow one (a store that
