@@ -2,6 +2,7 @@ package persist_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"sundial/engine/clock"
 	"sundial/engine/config"
 	"sundial/engine/cron"
 	"sundial/engine/persist"
@@ -26,29 +30,96 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // opener opens one more handle (one more node) on the test's database.
 type opener func(t testing.TB) store.Store
 
-func sqliteDB(t testing.TB) opener {
+// testDB is one test's database: handles on it for the nodes, and the run
+// history read straight from its tables (not through the Store).
+type testDB struct {
+	open opener
+	runs func(t testing.TB) []runRow
+}
+
+// runRow is one row of the runs table.
+type runRow struct {
+	ID, ScheduleID, Status, Error string
+}
+
+func sqliteDB(t testing.TB) opener { return newSQLite(t).open }
+
+func postgresDB(t testing.TB) opener { return newPostgres(t).open }
+
+func newSQLite(t testing.TB) testDB {
 	path := filepath.Join(t.TempDir(), "sundial.db")
-	return func(t testing.TB) store.Store {
-		s, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+	return testDB{
+		open: func(t testing.TB) store.Store {
+			s, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		runs: func(t testing.TB) []runRow {
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			rows, err := db.QueryContext(context.Background(), runRowsSQL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []runRow
+			for rows.Next() {
+				var r runRow
+				if err := rows.Scan(&r.ID, &r.ScheduleID, &r.Status, &r.Error); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, r)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		},
 	}
 }
 
-func postgresDB(t testing.TB) opener {
+func newPostgres(t testing.TB) testDB {
 	dsn := pgtest.DSN(t)
-	return func(t testing.TB) store.Store {
-		s, err := postgres.Open(context.Background(), dsn+"&pool_max_conns=6")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+	return testDB{
+		open: func(t testing.TB) store.Store {
+			s, err := postgres.Open(context.Background(), dsn+"&pool_max_conns=6")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		runs: func(t testing.TB) []runRow {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			rows, err := conn.Query(ctx, runRowsSQL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (runRow, error) {
+				var r runRow
+				err := row.Scan(&r.ID, &r.ScheduleID, &r.Status, &r.Error)
+				return r, err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		},
 	}
 }
+
+const runRowsSQL = `SELECT id, schedule_id, status, error FROM runs ORDER BY id`
 
 // fires records every run the no-op service sees.
 type fires struct {
@@ -126,6 +197,8 @@ type nodeConfig struct {
 	retryBudget   time.Duration
 	recover       func(ctx context.Context, r store.Run) error
 	execPersisted func() bool
+	// clock is the scheduler's; nil: the real clock.
+	clock clock.Clock
 }
 
 func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
@@ -141,7 +214,7 @@ func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1})
+	s, err := scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1, Clock: c.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

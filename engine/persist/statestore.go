@@ -24,15 +24,20 @@ type stateData struct {
 	RepeatCount int       `json:"repeatCount"`
 }
 
+// encodeData encodes the state's Start at the store's precision, the
+// precision of its NextFireAt and PrevFireAt.
 func encodeData(st trigger.State) json.RawMessage {
-	b, err := json.Marshal(stateData{Start: st.Start.UTC(), RepeatCount: st.RepeatCount})
+	b, err := json.Marshal(stateData{Start: store.Normalize(st.Start), RepeatCount: st.RepeatCount})
 	if err != nil { // cannot happen: a struct of a time and an int
 		return nil
 	}
 	return b
 }
 
-// stateOf converts a stored trigger back to the scheduler's state.
+// stateOf converts a stored trigger back to the scheduler's state. Every
+// time in it is at the store's precision (microseconds): a Start finer than
+// its Next would put a simple trigger's next fire time after Next at Start
+// itself, the same fire id again.
 func stateOf(t store.Trigger) scheduler.TriggerState {
 	var d stateData
 	if len(t.Data) > 0 {
@@ -43,10 +48,10 @@ func stateOf(t store.Trigger) scheduler.TriggerState {
 		Hash:       t.ConfigHash,
 		Paused:     t.Paused,
 		State: trigger.State{
-			Next:           t.NextFireAt,
-			Previous:       t.PrevFireAt,
+			Next:           store.Normalize(t.NextFireAt),
+			Previous:       store.Normalize(t.PrevFireAt),
 			TimesTriggered: int(t.TimesTriggered),
-			Start:          d.Start,
+			Start:          store.Normalize(d.Start),
 			RepeatCount:    d.RepeatCount,
 		},
 	}

@@ -98,8 +98,23 @@ func (s *Scheduler) storedToDelete(d *config.Desired) []string {
 }
 
 // syncPersisted gives the store the persisted, enabled schedules of d with
-// their first states and returns the stored states to continue from.
+// the states they start from, and returns the stored states to continue
+// from. A schedule starts from its first state, unless it runs here with
+// the same trigger under another hash: then it goes on from its running
+// state (see apply).
 func (s *Scheduler) syncPersisted(ctx context.Context, d *config.Desired) (map[string]TriggerState, error) {
+	type running struct {
+		spec  *trigger.Spec
+		state trigger.State
+	}
+	changed := map[string]running{}
+	s.do(func() {
+		for id, sc := range d.Schedules {
+			if e := s.entries[id]; e != nil && sc.Persisted && sc.Enabled && !e.disabled && e.sched.Hash != sc.Hash {
+				changed[id] = running{e.spec, e.state}
+			}
+		}
+	})
 	var defs []TriggerState
 	now := s.clock.Now()
 	for id, sc := range d.Schedules {
@@ -110,7 +125,11 @@ func (s *Scheduler) syncPersisted(ctx context.Context, d *config.Desired) (map[s
 		if err != nil {
 			continue // reported by apply
 		}
-		defs = append(defs, TriggerState{ScheduleID: id, Hash: sc.Hash, State: spec.First(now)})
+		st := spec.First(now)
+		if r, ok := changed[id]; ok && sameTrigger(r.spec, &spec) {
+			st = r.state
+		}
+		defs = append(defs, TriggerState{ScheduleID: id, Hash: sc.Hash, State: st})
 	}
 	if len(defs) == 0 {
 		return nil, nil
@@ -199,8 +218,13 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) Rec
 			spec = specs.get(sp)
 		}
 		e := s.entries[id]
+		// A changed schedule whose trigger is the same (its description, say,
+		// or its script changed) keeps its trigger state: next fire time and
+		// counts, as if it had not changed.
+		keep := false
 		if e != nil {
 			res.Changed = append(res.Changed, id)
+			keep = !e.disabled && sch.Enabled && sameTrigger(e.spec, spec)
 		} else {
 			added = append(added, id)
 			if e = s.draining[id]; e != nil {
@@ -222,9 +246,11 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) Rec
 			e.state = trigger.State{Previous: prev}
 		case ok && t.Hash == sch.Hash:
 			// A persisted trigger continues from its stored state: fires
-			// missed while no node ran it follow the misfire policy.
+			// missed while no node ran it follow the misfire policy. (A kept
+			// trigger's running state is what syncPersisted stored.)
 			e.state = t.State
 			e.paused = e.paused || t.Paused
+		case keep:
 		default:
 			e.state = spec.First(now)
 			e.state.Previous = prev
@@ -263,6 +289,22 @@ func (c specCache) get(sp trigger.Spec) *trigger.Spec {
 	p := &sp
 	c[sp] = p
 	return p
+}
+
+// sameTrigger reports whether two triggers fire at the same times: same
+// kind, bounds, zone, repeats, misfire policy and calendar (the same
+// expression, parsed once or twice).
+func sameTrigger(a, b *trigger.Spec) bool {
+	if a.Kind != b.Kind || a.MisfirePolicy != b.MisfirePolicy || !a.Start.Equal(b.Start) || !a.End.Equal(b.End) ||
+		a.RepeatInterval != b.RepeatInterval || a.RepeatCount != b.RepeatCount || a.Location.String() != b.Location.String() {
+		return false
+	}
+	if calendarComparable(a.Calendar) && calendarComparable(b.Calendar) && a.Calendar == b.Calendar {
+		return true
+	}
+	ca, okA := a.Calendar.(*cron.Expression)
+	cb, okB := b.Calendar.(*cron.Expression)
+	return okA && okB && ca.String() == cb.String()
 }
 
 // calendarComparable reports whether a Calendar can be part of a map key (a

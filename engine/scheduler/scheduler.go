@@ -426,7 +426,9 @@ func (s *Scheduler) arm() {
 		return
 	}
 	if s.timer == nil {
-		s.timer = s.clock.NewTimer(time.Hour)
+		// Made armed for the fire: a timer made for any other time would
+		// show that time to a fake clock's watchers until it is reset.
+		s.timer = s.clock.NewTimer(e.state.Next.Sub(s.clock.Now()))
 	}
 	// Armed for the instant, not a duration from a Now read a moment ago.
 	clock.ResetAt(s.clock, s.timer, e.state.Next)

@@ -88,6 +88,58 @@ func TestSimpleRepeatCount(t *testing.T) {
 	}
 }
 
+// TestEditKeepingTheTriggerKeepsItsState: a schedule edited half-way in a
+// way that leaves its trigger alone (here its description; for the cron
+// schedule its concurrentExecution too) keeps its next fire time and its
+// counts, persisted or not; one whose trigger changed starts afresh.
+func TestEditKeepingTheTriggerKeepsItsState(t *testing.T) {
+	for _, mod := range []func(*config.Schedule){func(*config.Schedule) {}, persisted} {
+		b := setup(t)
+		b.start()
+		simple := simpleSchedule("s", time.Time{}, time.Minute, 2, mod)
+		every := cronSchedule("c", "every 1m", mod)
+		b.reconcile(desired(10, simple, every))
+		b.runAndFinish() // s at 09:59:30
+		b.set("09:59:45")
+		edited := func(sc *config.Schedule, more ...func(*config.Schedule)) *config.Schedule {
+			c := *sc
+			c.Description = "edited"
+			for _, m := range more {
+				m(&c)
+			}
+			c.Hash = hashOf(&c) + "-edited"
+			return &c
+		}
+		res := b.reconcile(desired(10, edited(simple), edited(every, concurrent)))
+		if fmt.Sprint(res.Changed) != "[c s]" {
+			t.Fatalf("reconcile = %+v", res)
+		}
+		if info := b.info("s"); !info.NextFireTime.Equal(hm("10:00:30")) || info.TimesTriggered != 1 {
+			t.Fatalf("edited simple trigger: next %s, %d fires, want 10:00:30 after 1", info.NextFireTime, info.TimesTriggered)
+		}
+		for _, at := range []string{"10:00:00", "10:00:30", "10:01:00", "10:01:30"} {
+			b.set(at)
+			if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm(at)) {
+				t.Fatalf("fire at %s, want %s", r.ScheduledFireTime, at)
+			}
+		}
+		b.set("10:05:00")
+		b.runAndFinish() // c, late
+		b.noNewFires(0)
+		if info := b.info("s"); info.Status != StatusComplete || info.TimesTriggered != 3 {
+			t.Fatalf("simple trigger after its fires: %+v", info)
+		}
+		// A changed trigger starts afresh: it starts now, counting from 0.
+		b.reconcile(desired(10, simpleSchedule("s", time.Time{}, time.Hour, 2, mod)))
+		if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:05:00")) {
+			t.Fatalf("changed trigger fired at %s, want 10:05:00", r.ScheduledFireTime)
+		}
+		if info := b.info("s"); !info.NextFireTime.Equal(hm("11:05:00")) || info.TimesTriggered != 1 {
+			t.Fatalf("changed trigger: %+v", info)
+		}
+	}
+}
+
 func TestSimpleNoStartFiresAtOnce(t *testing.T) {
 	b := setup(t)
 	b.start()
@@ -896,5 +948,36 @@ func TestReconcileDeleteFailureAppliesNothing(t *testing.T) {
 	b.reconcile(desired(10, p, other))
 	if info := b.info("p"); !info.NextFireTime.Equal(hm("11:01:00")) {
 		t.Fatalf("p back: next fire %s, want 11:01:00 (no catch-up)", info.NextFireTime)
+	}
+}
+
+// TestAdoptAfterMisfireThatCountsFires: a persisted simple trigger that
+// repeats forever misfires without firing (its missed fires count as done),
+// which the store does not hear about; a stored state read back before its
+// next fire lags it by that misfire and is not adopted, so the skipped
+// fires are recorded once.
+func TestAdoptAfterMisfireThatCountsFires(t *testing.T) {
+	store := NewMemoryStore()
+	sc := simpleSchedule("p", hm("10:00:00"), time.Minute, -1, persisted)
+	stored := TriggerState{ScheduleID: "p", Hash: sc.Hash, State: trigger.State{Next: hm("10:00:00"), Start: hm("10:00:00"), RepeatCount: -1}}
+	if _, err := store.SyncTriggers(context.Background(), SyncTriggersParams{Triggers: []TriggerState{stored}}); err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t, func(o *Options) { o.Store = store })
+	b.set("10:05:30")
+	b.start()
+	b.reconcile(desired(10, sc))
+	b.sync()
+	b.wantSkips("p misfire x6 from 10:00:00")
+	if n := b.s.Adopt([]TriggerState{stored}); n != 0 {
+		t.Fatalf("Adopt changed %d schedules", n)
+	}
+	b.sync()
+	b.wantSkips("p misfire x6 from 10:00:00")
+	if info := b.info("p"); !info.NextFireTime.Equal(hm("10:06:00")) || info.TimesTriggered != 6 {
+		t.Fatalf("after the misfire: %+v", info)
+	}
+	if c := b.counter("sundial_fires_skipped_total", map[string]string{"schedule": "p", "reason": "misfire"}); c != 6 {
+		t.Fatalf("skipped counter = %v, want 6", c)
 	}
 }

@@ -251,8 +251,8 @@ type SkipRecorder interface {
 // policy. A state applies to a running, enabled, persisted schedule of the
 // same Hash; others are ignored. The schedule takes the state's Paused, and
 // continues from its State unless that only lags the running one by a
-// misfire that dropped fires (same Previous and TimesTriggered, an earlier
-// Next): that misfire was already applied here. Adopt returns how many
+// misfire that fired nothing (see lagsByMisfire): that misfire was already
+// applied, and its skipped fires recorded, here. Adopt returns how many
 // schedules changed.
 func (s *Scheduler) Adopt(states []TriggerState) int {
 	n := 0
@@ -284,11 +284,13 @@ func sameState(a, b trigger.State) bool {
 		a.TimesTriggered == b.TimesTriggered && a.RepeatCount == b.RepeatCount
 }
 
-// lagsByMisfire reports whether stored is running as it was before a
-// misfire that only moved its next fire time on (doNothing), which the store
-// does not hear about.
+// lagsByMisfire reports whether stored is the running state as it was
+// before a misfire that fired nothing, which the store does not hear about:
+// the same previous fire, an earlier next fire, and no more fires counted. A
+// cron doNothing misfire only moves the next fire time on; a simple trigger
+// that repeats forever also counts its missed fires as done.
 func lagsByMisfire(stored, running trigger.State) bool {
-	return sameMicro(stored.Previous, running.Previous) && stored.TimesTriggered == running.TimesTriggered &&
+	return sameMicro(stored.Previous, running.Previous) && stored.TimesTriggered <= running.TimesTriggered &&
 		!stored.Next.IsZero() && stored.Next.Before(running.Next.Truncate(time.Microsecond))
 }
 
