@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"sundial/engine/clock"
 	"sundial/engine/config"
@@ -35,6 +37,8 @@ type opener func(t testing.TB) store.Store
 type testDB struct {
 	open opener
 	runs func(t testing.TB) []runRow
+	// path is the SQLite file; "" for PostgreSQL.
+	path string
 }
 
 // runRow is one row of the runs table.
@@ -49,6 +53,7 @@ func postgresDB(t testing.TB) opener { return newPostgres(t).open }
 func newSQLite(t testing.TB) testDB {
 	path := filepath.Join(t.TempDir(), "sundial.db")
 	return testDB{
+		path: path,
 		open: func(t testing.TB) store.Store {
 			s, err := sqlite.Open(context.Background(), path)
 			if err != nil {
@@ -196,6 +201,8 @@ type nodeConfig struct {
 	timeout       time.Duration
 	retryBudget   time.Duration
 	recover       func(ctx context.Context, r store.Run) error
+	logger        *slog.Logger
+	registry      prometheus.Registerer // the scheduler's metrics
 	execPersisted func() bool
 	// clock is the scheduler's; nil: the real clock.
 	clock clock.Clock
@@ -210,11 +217,12 @@ func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
 		c.timeout = 2 * time.Second
 	}
 	p, err := persist.New(persist.Options{Store: c.db, NodeID: c.id, CheckInInterval: c.interval, NodeTimeout: c.timeout,
-		RetryBudget: c.retryBudget, Grace: time.Second})
+		RetryBudget: c.retryBudget, Grace: time.Second, Logger: c.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1, Clock: c.clock})
+	s, err := scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1, Clock: c.clock,
+		Registerer: c.registry})
 	if err != nil {
 		t.Fatal(err)
 	}

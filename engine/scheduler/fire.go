@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"sundial/engine/trigger"
@@ -19,10 +20,17 @@ type job struct {
 	stats   *entryStats
 	run     Run
 	acquire bool          // persisted: ask the store first
+	before  trigger.State // the trigger before this fire
 	state   trigger.State // the trigger after this fire, for AcquireFire
 	hash    string
 	block   bool
 	recover bool
+	// started is when the service was called (Unix nanoseconds; 0 while
+	// the fire is being claimed): the worker sets it, Executing reads it.
+	started atomic.Int64
+	// unclaimed is set by the worker when the store could not be asked for
+	// the fire: the loop then holds the schedule at this fire (see finish).
+	unclaimed bool
 }
 
 // manualFire is a TriggerNow fire waiting for a worker.
@@ -77,7 +85,7 @@ func (s *Scheduler) fireEntry(e *entry, now time.Time) {
 		s.rearm(e)
 		return
 	}
-	scheduled := d.State.Next
+	scheduled, before := d.State.Next, d.State
 	e.state = e.spec.Fired(d.State)
 	if e.svc == 0 {
 		s.recordSkip(e, skip{reason: reasonServiceNotFound, scheduled: scheduled, count: 1, log: true})
@@ -88,7 +96,7 @@ func (s *Scheduler) fireEntry(e *entry, now time.Time) {
 	if e.spec.Kind == trigger.Simple && e.spec.RepeatInterval == 0 && e.spec.RepeatCount != 0 {
 		fanOut = e.state.TimesTriggered
 	}
-	s.startRun(e, runStart{scheduled: scheduled, now: now, fanOut: fanOut})
+	s.startRun(e, runStart{scheduled: scheduled, now: now, fanOut: fanOut, before: before})
 	s.rearm(e)
 }
 
@@ -97,6 +105,7 @@ type runStart struct {
 	scheduled, now time.Time
 	fanOut         int // n of "#n" in the fire id; 0: none
 	manual         bool
+	before         trigger.State // the trigger before the fire
 }
 
 // startRun hands a fire of e to a free worker.
@@ -122,11 +131,10 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 	}
 	j.acquire = e.sched.Persisted && !r.manual
 	if j.acquire {
-		j.state, j.hash = e.state, e.sched.Hash
+		j.before, j.state, j.hash = r.before, e.state, e.sched.Hash
 		j.block = !e.sched.ConcurrentExecution
 	}
 	j.recover = e.sched.Recoverable
-	s.metrics.delay.Observe(r.now.Sub(r.scheduled).Seconds())
 	s.work <- j
 }
 
@@ -136,7 +144,10 @@ func (s *Scheduler) finish(j *job) {
 	if s.onFinished != nil {
 		s.onFinished <- j.run.FireID
 	}
-	*j = job{slot: j.slot}
+	if j.unclaimed && !e.removed {
+		s.holdUnclaimed(e, j)
+	}
+	j.reset()
 	s.busy--
 	if j.slot < s.threadCount {
 		s.free = append(s.free, j)
@@ -155,6 +166,27 @@ func (s *Scheduler) finish(j *job) {
 	}
 }
 
+// reset empties a slot the loop took back.
+func (j *job) reset() {
+	j.e, j.svc, j.stats, j.run = nil, nil, nil, Run{}
+	j.acquire, j.before, j.state, j.hash, j.block, j.recover = false, trigger.State{}, trigger.State{}, "", false, false
+	j.started.Store(0)
+	j.unclaimed = false
+}
+
+// holdUnclaimed holds e at the fire of j, which the store could not be
+// asked for: the fire is not over (neither run nor skipped), so its
+// schedule goes back to the state before it, unless something moved it on
+// meanwhile, and waits for the store to answer again (Adopt). The fire then
+// runs late, or, past the misfire threshold, misfires with the reason
+// store-error: each fire ends with one record.
+func (s *Scheduler) holdUnclaimed(e *entry, j *job) {
+	if sameState(e.state, j.state) {
+		e.state = j.before
+	}
+	e.storeHeld = true
+}
+
 // worker runs fires until the loop exits.
 func (s *Scheduler) worker() {
 	for j := range s.work {
@@ -167,20 +199,20 @@ func (s *Scheduler) worker() {
 }
 
 // execute runs one fire on a worker: claim it (persisted schedules), record
-// it, invoke the service, record the outcome.
+// it, invoke the service, record the outcome. The run starts, for its
+// ActualFireTime, its delay and its duration, once it is claimed.
 func (s *Scheduler) execute(j *job) {
 	ctx := s.runCtx
-	run := &j.run
+	run := j.run // the worker's copy: the loop reads j.run meanwhile
 	if j.acquire {
 		ok, err := s.store.AcquireFire(ctx, AcquireFireParams{
 			ScheduleID: run.ScheduleID, FireID: run.FireID, Hash: j.hash, ScheduledTime: run.ScheduledFireTime,
-			State: j.state, Block: j.block, Recoverable: j.recover, NodeID: run.NodeID, StartedAt: run.ActualFireTime,
+			State: j.state, Block: j.block, Recoverable: j.recover, NodeID: run.NodeID, StartedAt: s.clock.Now(),
 		})
 		if err != nil {
-			s.recordSkipStats(j.stats, RunRecord{
-				FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledFireTime: run.ScheduledFireTime,
-				Outcome: OutcomeSkipped, Reason: ReasonStoreError, Skipped: 1, Error: err.Error(), NodeID: run.NodeID,
-			}, reasonStoreError, true)
+			j.unclaimed = true
+			s.log.LogAttrs(context.Background(), slog.LevelDebug, "fire held until the store answers",
+				slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID), slog.Any("error", err))
 			return
 		}
 		if !ok {
@@ -190,11 +222,14 @@ func (s *Scheduler) execute(j *job) {
 		}
 	} else if err := s.store.RunStarted(ctx, RunStartedParams{
 		FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
-		StartedAt: run.ActualFireTime, NodeID: run.NodeID, Manual: run.Manual, Recoverable: j.recover,
+		StartedAt: s.clock.Now(), NodeID: run.NodeID, Manual: run.Manual, Recoverable: j.recover,
 	}); err != nil {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run start",
 			slog.String("fireId", run.FireID), slog.Any("error", err))
 	}
+	run.ActualFireTime = s.clock.Now()
+	j.started.Store(run.ActualFireTime.UnixNano())
+	s.metrics.delay.Observe(run.ActualFireTime.Sub(run.ScheduledFireTime).Seconds())
 	if s.log.Enabled(context.Background(), slog.LevelInfo) {
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "run started",
 			slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID),
@@ -202,7 +237,7 @@ func (s *Scheduler) execute(j *job) {
 			slog.Bool("manual", run.Manual))
 	}
 
-	err := invoke(ctx, j.svc, *run)
+	err := invoke(ctx, j.svc, run)
 	end := s.clock.Now()
 	o := outcomeSuccess
 	if err != nil {

@@ -197,7 +197,11 @@ func (s *Scheduler) executing() []Run {
 	out := make([]Run, 0, s.busy)
 	for _, j := range s.jobs {
 		if j.e != nil {
-			out = append(out, j.run)
+			r := j.run
+			if ns := j.started.Load(); ns != 0 {
+				r.ActualFireTime = time.Unix(0, ns)
+			}
+			out = append(out, r)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -42,7 +42,8 @@ type Run struct {
 	// that fires now (fireAndProceed, Quartz FIRE_ONCE_NOW), it is the
 	// moment of the misfire, as Quartz reports it.
 	ScheduledFireTime time.Time
-	// ActualFireTime is when the scheduler handed the fire to a worker.
+	// ActualFireTime is when the run started: the fire was claimed (for a
+	// persisted schedule) and its service is being called.
 	ActualFireTime time.Time
 	// NextFireTime is the trigger's next fire time; zero when there is none.
 	NextFireTime time.Time

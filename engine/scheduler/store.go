@@ -39,7 +39,10 @@ type StateStore interface {
 	// firing, that trigger at that scheduled time (cluster exactly-once), and
 	// on true it has recorded the run as started and stored State as the
 	// trigger's new state, in one step. It gives up with an error when ctx
-	// ends. (store.Store.ClaimFires)
+	// ends. An error means the store could not be asked: the scheduler
+	// holds the schedule at that fire, neither run nor skipped, until the
+	// store calls Adopt once it answers again; the fire then runs late or,
+	// past the misfire threshold, misfires. (store.Store.ClaimFires)
 	AcquireFire(ctx context.Context, params AcquireFireParams) (bool, error)
 	// RunStarted records the start of a run that AcquireFire did not record:
 	// a non-persisted schedule's or a manual one. (store.Store.StartRun)
@@ -252,8 +255,9 @@ type SkipRecorder interface {
 // same Hash; others are ignored. The schedule takes the state's Paused, and
 // continues from its State unless that only lags the running one by a
 // misfire that fired nothing (see lagsByMisfire): that misfire was already
-// applied, and its skipped fires recorded, here. Adopt returns how many
-// schedules changed.
+// applied, and its skipped fires recorded, here. Adopt also releases the
+// schedules held at a fire the store could not be asked for (see
+// StateStore.AcquireFire). It returns how many schedules changed.
 func (s *Scheduler) Adopt(states []TriggerState) int {
 	n := 0
 	s.do(func() {
@@ -266,10 +270,22 @@ func (s *Scheduler) Adopt(states []TriggerState) int {
 			if paused := st.Paused || s.pausedAll; paused != e.paused {
 				e.paused, changed = paused, true
 			}
-			if !sameState(st.State, e.state) && !lagsByMisfire(st.State, e.state) {
+			if !sameState(st.State, e.state) && (e.storeHeld || !lagsByMisfire(st.State, e.state)) {
 				e.state, changed = st.State, true
 			}
+			if e.storeHeld {
+				e.storeHeld, changed = false, true
+			}
 			if changed {
+				s.rearm(e)
+				n++
+			}
+		}
+		// The store answers: the fires it could not be asked for are tried
+		// again, from their own state when it gave none.
+		for _, e := range s.entries {
+			if e.storeHeld {
+				e.storeHeld = false
 				s.rearm(e)
 				n++
 			}
