@@ -135,6 +135,8 @@ type Node struct {
 	persisted   map[string]bool
 	// runs maps the fire id of each run in progress to how it is recorded.
 	runs sync.Map // string → runRef
+	// ending counts the run ends being written in the background.
+	ending sync.WaitGroup
 
 	mu     sync.Mutex
 	health health
@@ -156,7 +158,8 @@ type Node struct {
 // runRef is how a run in progress is recorded.
 type runRef struct {
 	id        string // run id in the store
-	persisted bool   // ended synchronously, retried until recorded
+	persisted bool   // its end is retried until recorded
+	blocks    bool   // its trigger stays blocked until its end is recorded
 }
 
 // health is what Status reports; guarded by Node.mu.
@@ -309,6 +312,7 @@ func (n *Node) Stop() {
 			<-done
 		}
 		n.recoverEnd()
+		n.ending.Wait() // each bounded by the retry budget
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.RetryBudget)
 		n.flushPending(ctx)
 		n.leave(ctx)

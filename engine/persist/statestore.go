@@ -146,58 +146,76 @@ func (n *Node) SetPaused(ctx context.Context, p scheduler.SetPausedParams) error
 	return nil
 }
 
-// AcquireFire implements scheduler.StateStore: a store.ClaimFires of this
-// fire, batched with the claims of the other workers. It reports false when
-// another node has fired the trigger at or past this fire, or holds it, and
-// then continues the schedule from the stored state (Hooks.Adopt). While the
-// node is fenced it fails at once with ErrFenced.
-func (n *Node) AcquireFire(ctx context.Context, p scheduler.AcquireFireParams) (bool, error) {
+// AcquireFires implements scheduler.StateStore: one store.ClaimFires of the
+// fires, batched with other claims in flight. A fire is not won when
+// another node has fired the trigger at or past it, or holds it; the
+// schedule then continues from the stored state (Hooks.Adopt). While the
+// node is fenced every fire fails at once with ErrFenced.
+func (n *Node) AcquireFires(ctx context.Context, ps []scheduler.AcquireFireParams) []scheduler.AcquireResult {
+	out := make([]scheduler.AcquireResult, len(ps))
 	if err := n.fenced(); err != nil {
-		n.metrics.claims.WithLabelValues("fenced").Inc()
-		return false, fmt.Errorf("fire %s: %w", p.FireID, err)
+		n.metrics.claims.WithLabelValues("fenced").Add(float64(len(ps)))
+		for i := range out {
+			out[i].Err = fmt.Errorf("fire %s: %w", ps[i].FireID, err)
+		}
+		return out
 	}
-	f := store.ClaimFire{
-		ScheduleID:     p.ScheduleID,
-		ConfigHash:     p.Hash,
-		FireID:         p.FireID,
-		ScheduledAt:    p.ScheduledTime,
-		StartedAt:      p.StartedAt,
-		NextFireAt:     p.State.Next,
-		TimesTriggered: int64(p.State.TimesTriggered),
-		Data:           encodeData(p.State),
-		Block:          p.Block,
-		Recoverable:    p.Recoverable,
+	fs := make([]store.ClaimFire, len(ps))
+	for i, p := range ps {
+		fs[i] = store.ClaimFire{
+			ScheduleID:     p.ScheduleID,
+			ConfigHash:     p.Hash,
+			FireID:         p.FireID,
+			ScheduledAt:    p.ScheduledTime,
+			StartedAt:      p.StartedAt,
+			NextFireAt:     p.State.Next,
+			TimesTriggered: int64(p.State.TimesTriggered),
+			Data:           encodeData(p.State),
+			Block:          p.Block,
+			Recoverable:    p.Recoverable,
+		}
 	}
-	var res store.ClaimResult
+	var res []store.ClaimResult
 	err := n.retry(ctx, func() (err error) {
-		res, err = n.claims.do(ctx, f)
+		res, err = n.claims.doAll(ctx, fs)
 		return err
 	})
 	if err != nil {
-		n.metrics.claims.WithLabelValues("error").Inc()
+		n.metrics.claims.WithLabelValues("error").Add(float64(len(ps)))
 		n.storeFailed("claim", err)
-		return false, fmt.Errorf("claim fire %s: %w", p.FireID, err)
-	}
-	switch {
-	case res.Err == nil:
-	case errors.Is(res.Err, store.ErrAlreadyFired) && res.Run.Node == n.id && res.Run.Status == store.RunRunning &&
-		res.Run.StartedAt.Equal(store.NowOr(p.StartedAt)):
-		// A retry after a commit whose answer was lost: the fire is ours.
-	default:
-		n.metrics.claims.WithLabelValues("lost").Inc()
-		if errors.Is(res.Err, store.ErrConflict) {
-			// (After ErrAlreadyFired the scheduler is past this fire
-			// already; the stored trigger may not be, if a manual run took
-			// the fire id.)
-			n.adopt(res.Trigger)
+		for i := range out {
+			out[i].Err = fmt.Errorf("claim fire %s: %w", ps[i].FireID, err)
 		}
-		n.log.LogAttrs(context.Background(), slog.LevelDebug, "fire not claimed",
-			slog.String("fireId", p.FireID), slog.Any("reason", res.Err))
-		return false, nil
+		return out
 	}
-	n.metrics.claims.WithLabelValues("won").Inc()
-	n.runs.Store(p.FireID, runRef{id: f.FireID, persisted: true})
-	return true, nil
+	won := 0
+	for i, r := range res {
+		p := ps[i]
+		switch {
+		case r.Err == nil:
+		case errors.Is(r.Err, store.ErrAlreadyFired) && r.Run.Node == n.id && r.Run.Status == store.RunRunning &&
+			r.Run.StartedAt.Equal(store.NowOr(p.StartedAt)):
+			// A retry after a commit whose answer was lost: the fire is ours.
+		default:
+			if errors.Is(r.Err, store.ErrConflict) {
+				// (After ErrAlreadyFired the scheduler is past this fire
+				// already; the stored trigger may not be, if a manual run
+				// took the fire id.)
+				n.adopt(r.Trigger)
+			}
+			n.log.LogAttrs(context.Background(), slog.LevelDebug, "fire not claimed",
+				slog.String("fireId", p.FireID), slog.Any("reason", r.Err))
+			continue
+		}
+		won++
+		out[i].Won = true
+		// The run end is written in the background, unless the trigger stays
+		// blocked until it is: the schedule's next fire waits for it.
+		n.runs.Store(p.FireID, runRef{id: fs[i].FireID, persisted: true, blocks: p.Block && !p.State.Next.IsZero()})
+	}
+	n.metrics.claims.WithLabelValues("won").Add(float64(won))
+	n.metrics.claims.WithLabelValues("lost").Add(float64(len(ps) - won))
+	return out
 }
 
 // adopt hands a stored trigger that refused a fire to the scheduler, unless
@@ -300,9 +318,11 @@ func (n *Node) RunStarted(ctx context.Context, p scheduler.RunStartedParams) err
 }
 
 // RunEnded implements scheduler.StateStore: store.FinishRuns, batched. The
-// end of a persisted schedule's run is retried, and kept for the check-in
-// loop to write when the store fails; a non-persisted one's is recorded in
-// the background.
+// end of a persisted schedule's run that blocks its trigger is written
+// before RunEnded returns, retried, and kept for the check-in loop to write
+// when the store fails; the end of another persisted run goes the same way
+// in the background, so that the worker is free at once; a non-persisted
+// run's end is recorded in the background too.
 func (n *Node) RunEnded(ctx context.Context, p scheduler.RunEndedParams) error {
 	v, ok := n.runs.LoadAndDelete(p.FireID)
 	if !ok {
@@ -310,8 +330,16 @@ func (n *Node) RunEnded(ctx context.Context, p scheduler.RunEndedParams) error {
 	}
 	ref := v.(runRef)
 	fin := finishOf(ref.id, p.EndedAt, p.Outcome, p.Error)
-	if !ref.persisted {
+	switch {
+	case !ref.persisted:
 		n.rec.add(record{finish: &fin})
+		return nil
+	case !ref.blocks:
+		n.ending.Add(1)
+		go func() {
+			defer n.ending.Done()
+			_ = n.finishRun(context.WithoutCancel(ctx), fin) // logged, and kept when it fails
+		}()
 		return nil
 	}
 	return n.finishRun(ctx, fin)

@@ -10,28 +10,43 @@ import (
 	"sundial/engine/trigger"
 )
 
-// job is a worker slot. The loop fills it before handing it to a worker and
-// clears it after the worker handed it back; in between, the worker only
-// reads it.
+// job is one fire in progress: being claimed (persisted schedules), waiting
+// for a worker, or running. The loop fills it before handing it on and
+// clears it once it is handed back; in between, the claimers and the worker
+// only read it, but for the fields they own.
 type job struct {
-	slot    int
 	e       *entry
 	svc     Service
 	stats   *entryStats
 	run     Run
-	acquire bool          // persisted: ask the store first
+	acquire bool          // persisted: claimed from the store before it runs
 	before  trigger.State // the trigger before this fire
-	state   trigger.State // the trigger after this fire, for AcquireFire
+	state   trigger.State // the trigger after this fire, for AcquireFires
 	hash    string
 	block   bool
 	recover bool
-	// started is when the service was called (Unix nanoseconds; 0 while
-	// the fire is being claimed): the worker sets it, Executing reads it.
+	working bool // handed to the workers (loop-owned)
+	// started is when the service was called (Unix nanoseconds; 0 before):
+	// the worker sets it, Executing reads it.
 	started atomic.Int64
-	// unclaimed is set by the worker when the store could not be asked for
-	// the fire: the loop then holds the schedule at this fire (see finish).
-	unclaimed bool
+	// won and unclaimed are the claim's outcome, set by a claimer: won, the
+	// fire is this node's to run; unclaimed, the store could not be asked
+	// (the loop then holds the schedule at this fire, see holdUnclaimed).
+	won, unclaimed bool
 }
+
+// claimers is the number of goroutines claiming fires from the store: while
+// one waits for its round trip, the other gathers the next batch.
+const claimers = 2
+
+// maxClaimBatch caps the fires claimed in one call.
+const maxClaimBatch = 256
+
+// claimsPerIdleWorker bounds the fires claimed ahead of the workers: up to
+// this many per idle worker, so that one round trip claims many fires when
+// the workers are free, and none while they are all busy (a node with
+// long runs does not hoard fires that other nodes could run).
+const claimsPerIdleWorker = 32
 
 // manualFire is a TriggerNow fire waiting for a worker.
 type manualFire struct {
@@ -39,19 +54,41 @@ type manualFire struct {
 	at time.Time
 }
 
-// dispatch starts every due fire a free worker can take, earliest first.
-// A skipped fire (misfire, no service) takes no worker.
+// workerFree reports whether a fire handed on now would start at once: a
+// worker is idle and no claimed fire waits before it.
+func (s *Scheduler) workerFree() bool { return s.running < s.threadCount && len(s.ready) == 0 }
+
+// claimable is how many more fires may be given to the claimers now.
+func (s *Scheduler) claimable() int {
+	return max(s.threadCount-s.running, 0)*claimsPerIdleWorker - s.claiming - len(s.ready)
+}
+
+// canTake reports whether the due fire of e can be handed on now: to the
+// claimers (persisted schedules) or to a worker.
+func (s *Scheduler) canTake(e *entry) bool {
+	if e.sched.Persisted {
+		return s.claimable() > 0
+	}
+	return s.workerFree()
+}
+
+// dispatch hands on every due fire that can be taken, earliest first (a
+// fire that cannot be taken holds up the later ones). A skipped fire
+// (misfire, no service) takes nothing.
 func (s *Scheduler) dispatch() {
 	if !s.active {
 		return
 	}
 	now := s.clock.Now()
-	for len(s.free) > 0 {
+	for {
 		top := s.heap.peek()
 		if top != nil && top.state.Next.After(now) {
 			top = nil
 		}
 		if len(s.manual) > 0 && (top == nil || !s.manual[0].at.After(top.state.Next)) {
+			if !s.workerFree() {
+				return
+			}
 			m := s.manual[0]
 			s.manual[0] = manualFire{}
 			s.manual = s.manual[1:]
@@ -65,7 +102,7 @@ func (s *Scheduler) dispatch() {
 			s.rearm(m.e)
 			continue
 		}
-		if top == nil {
+		if top == nil || !s.canTake(top) {
 			return
 		}
 		s.fireEntry(top, now)
@@ -108,10 +145,17 @@ type runStart struct {
 	before         trigger.State // the trigger before the fire
 }
 
-// startRun hands a fire of e to a free worker.
+// startRun hands a fire of e on: to the claimers for a persisted schedule
+// (not a manual fire), to a worker otherwise.
 func (s *Scheduler) startRun(e *entry, r runStart) {
-	j := s.free[len(s.free)-1]
-	s.free = s.free[:len(s.free)-1]
+	var j *job
+	if n := len(s.free); n > 0 {
+		j = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		j = new(job)
+		s.jobs = append(s.jobs, j)
+	}
 	s.busy++
 	e.running++
 	if e.stats == nil {
@@ -129,16 +173,54 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 		Manual:            r.manual,
 		NodeID:            s.nodeID,
 	}
-	j.acquire = e.sched.Persisted && !r.manual
-	if j.acquire {
-		j.before, j.state, j.hash = r.before, e.state, e.sched.Hash
-		j.block = !e.sched.ConcurrentExecution
-	}
 	j.recover = e.sched.Recoverable
-	s.work <- j
+	j.acquire = e.sched.Persisted && !r.manual
+	if !j.acquire {
+		s.ready = append(s.ready, j)
+		s.startReady()
+		return
+	}
+	j.before, j.state, j.hash = r.before, e.state, e.sched.Hash
+	j.block = !e.sched.ConcurrentExecution
+	s.claiming++
+	s.mu.Lock()
+	s.toClaim = append(s.toClaim, j)
+	s.mu.Unlock()
+	select {
+	case s.claimWake <- struct{}{}:
+	default:
+	}
 }
 
-// finish is the loop's side of a run's end.
+// startReady hands the fires waiting for a worker to the idle workers.
+func (s *Scheduler) startReady() {
+	n := 0
+	for ; n < len(s.ready) && s.running < s.threadCount; n++ {
+		j := s.ready[n]
+		j.working = true
+		s.running++
+		s.work <- j
+	}
+	if n > 0 {
+		rest := copy(s.ready, s.ready[n:])
+		clear(s.ready[rest:])
+		s.ready = s.ready[:rest]
+	}
+}
+
+// claimEnded is the loop's side of a claim's outcome: a won fire waits for
+// a worker, the others are over.
+func (s *Scheduler) claimEnded(j *job) {
+	s.claiming--
+	if j.won {
+		s.ready = append(s.ready, j)
+		s.startReady()
+		return
+	}
+	s.finish(j)
+}
+
+// finish is the loop's side of a fire's end: it ran, or was not claimed.
 func (s *Scheduler) finish(j *job) {
 	e := j.e
 	if s.onFinished != nil {
@@ -147,11 +229,12 @@ func (s *Scheduler) finish(j *job) {
 	if j.unclaimed && !e.removed {
 		s.holdUnclaimed(e, j)
 	}
-	j.reset()
-	s.busy--
-	if j.slot < s.threadCount {
-		s.free = append(s.free, j)
+	if j.working {
+		s.running--
 	}
+	j.reset()
+	s.free = append(s.free, j)
+	s.busy--
 	e.running--
 	if e.removed {
 		if e.running == 0 && s.draining[e.id] == e {
@@ -160,18 +243,19 @@ func (s *Scheduler) finish(j *job) {
 	} else {
 		s.rearm(e)
 	}
+	s.startReady()
 	if s.idle != nil && s.busy == 0 {
 		close(s.idle)
 		s.idle = nil
 	}
 }
 
-// reset empties a slot the loop took back.
+// reset empties a job the loop took back.
 func (j *job) reset() {
 	j.e, j.svc, j.stats, j.run = nil, nil, nil, Run{}
 	j.acquire, j.before, j.state, j.hash, j.block, j.recover = false, trigger.State{}, trigger.State{}, "", false, false
+	j.working, j.won, j.unclaimed = false, false, false
 	j.started.Store(0)
-	j.unclaimed = false
 }
 
 // holdUnclaimed holds e at the fire of j, which the store could not be
@@ -187,6 +271,67 @@ func (s *Scheduler) holdUnclaimed(e *entry, j *job) {
 	e.storeHeld = true
 }
 
+// claimer claims the fires of persisted schedules in batches until the loop
+// exits.
+func (s *Scheduler) claimer() {
+	for {
+		select {
+		case <-s.claimWake:
+		case <-s.claimStop:
+			return
+		}
+		for {
+			s.mu.Lock()
+			n := min(len(s.toClaim), maxClaimBatch)
+			batch := append([]*job(nil), s.toClaim[:n]...)
+			rest := copy(s.toClaim, s.toClaim[n:])
+			clear(s.toClaim[rest:])
+			s.toClaim = s.toClaim[:rest]
+			s.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			if rest > 0 { // the other claimer takes the next batch meanwhile
+				select {
+				case s.claimWake <- struct{}{}:
+				default:
+				}
+			}
+			s.claim(batch)
+		}
+	}
+}
+
+// claim asks the store for a batch of fires and hands the outcomes to the
+// loop.
+func (s *Scheduler) claim(batch []*job) {
+	params := make([]AcquireFireParams, len(batch))
+	now := s.clock.Now()
+	for i, j := range batch {
+		r := &j.run
+		params[i] = AcquireFireParams{
+			ScheduleID: r.ScheduleID, FireID: r.FireID, Hash: j.hash, ScheduledTime: r.ScheduledFireTime,
+			State: j.state, Block: j.block, Recoverable: j.recover, NodeID: r.NodeID, StartedAt: now,
+		}
+	}
+	res := s.store.AcquireFires(s.runCtx, params)
+	for i, j := range batch {
+		j.won, j.unclaimed = res[i].Won, res[i].Err != nil
+		switch {
+		case j.unclaimed:
+			s.log.LogAttrs(context.Background(), slog.LevelDebug, "fire held until the store answers",
+				slog.String("schedule", j.run.ScheduleID), slog.String("fireId", j.run.FireID), slog.Any("error", res[i].Err))
+		case !j.won:
+			s.log.LogAttrs(context.Background(), slog.LevelDebug, "fire taken by another node",
+				slog.String("schedule", j.run.ScheduleID), slog.String("fireId", j.run.FireID))
+		}
+	}
+	s.mu.Lock()
+	s.claimed = append(s.claimed, batch...)
+	s.mu.Unlock()
+	s.signal()
+}
+
 // worker runs fires until the loop exits.
 func (s *Scheduler) worker() {
 	for j := range s.work {
@@ -198,34 +343,20 @@ func (s *Scheduler) worker() {
 	}
 }
 
-// execute runs one fire on a worker: claim it (persisted schedules), record
-// it, invoke the service, record the outcome. The run starts, for its
-// ActualFireTime, its delay and its duration, once it is claimed.
+// execute runs one fire on a worker: record its start (unless its claim
+// did), invoke the service, record the outcome. The run starts, for its
+// ActualFireTime, its delay and its duration, when its service is called.
 func (s *Scheduler) execute(j *job) {
 	ctx := s.runCtx
 	run := j.run // the worker's copy: the loop reads j.run meanwhile
-	if j.acquire {
-		ok, err := s.store.AcquireFire(ctx, AcquireFireParams{
-			ScheduleID: run.ScheduleID, FireID: run.FireID, Hash: j.hash, ScheduledTime: run.ScheduledFireTime,
-			State: j.state, Block: j.block, Recoverable: j.recover, NodeID: run.NodeID, StartedAt: s.clock.Now(),
-		})
-		if err != nil {
-			j.unclaimed = true
-			s.log.LogAttrs(context.Background(), slog.LevelDebug, "fire held until the store answers",
-				slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID), slog.Any("error", err))
-			return
+	if !j.acquire {
+		if err := s.store.RunStarted(ctx, RunStartedParams{
+			FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
+			StartedAt: s.clock.Now(), NodeID: run.NodeID, Manual: run.Manual, Recoverable: j.recover,
+		}); err != nil {
+			s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run start",
+				slog.String("fireId", run.FireID), slog.Any("error", err))
 		}
-		if !ok {
-			s.log.LogAttrs(context.Background(), slog.LevelDebug, "fire taken by another node",
-				slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID))
-			return
-		}
-	} else if err := s.store.RunStarted(ctx, RunStartedParams{
-		FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
-		StartedAt: s.clock.Now(), NodeID: run.NodeID, Manual: run.Manual, Recoverable: j.recover,
-	}); err != nil {
-		s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run start",
-			slog.String("fireId", run.FireID), slog.Any("error", err))
 	}
 	run.ActualFireTime = s.clock.Now()
 	j.started.Store(run.ActualFireTime.UnixNano())

@@ -196,13 +196,14 @@ func (s *Scheduler) Executing() []Run {
 func (s *Scheduler) executing() []Run {
 	out := make([]Run, 0, s.busy)
 	for _, j := range s.jobs {
-		if j.e != nil {
-			r := j.run
-			if ns := j.started.Load(); ns != 0 {
-				r.ActualFireTime = time.Unix(0, ns)
-			}
-			out = append(out, r)
+		if j.e == nil || !j.working {
+			continue
 		}
+		r := j.run
+		if ns := j.started.Load(); ns != 0 {
+			r.ActualFireTime = time.Unix(0, ns)
+		}
+		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].ActualFireTime.Equal(out[j].ActualFireTime) {

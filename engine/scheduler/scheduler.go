@@ -91,8 +91,10 @@ type Scheduler struct {
 	metrics    *metrics
 	history    *history
 
-	work chan *job     // fires handed to the workers
-	wake chan struct{} // capacity 1: "the inbox has something"
+	work      chan *job     // fires handed to the workers
+	wake      chan struct{} // capacity 1: "the inbox has something"
+	claimWake chan struct{} // capacity 1: "toClaim has something"
+	claimStop chan struct{} // closed when the loop exits: the claimers stop
 
 	// mu guards phase and the inbox; while the loop is not running, it also
 	// guards the loop-owned state below (see do).
@@ -100,6 +102,8 @@ type Scheduler struct {
 	phase    phase
 	requests []request
 	finished []*job
+	toClaim  []*job // fires for the claimers, oldest first
+	claimed  []*job // fires the claimers are done with
 	started  chan struct{}
 	loopDone chan struct{}
 	stopped  chan struct{}
@@ -125,9 +129,12 @@ type Scheduler struct {
 	draining      map[string]*entry // removed while running; kept until the run ends
 	heap          triggerHeap
 	manual        []manualFire // TriggerNow fires, oldest first
-	jobs          []*job       // every worker slot ever made
-	free          []*job       // idle slots below threadCount
-	busy          int
+	jobs          []*job       // every job ever made
+	free          []*job       // jobs not in use
+	busy          int          // jobs in use: being claimed, waiting for a worker or running
+	claiming      int          // jobs with the claimers
+	ready         []*job       // claimed fires waiting for a worker, oldest first
+	running       int          // jobs handed to the workers
 	workers       int
 	threadCount   int
 	threshold     time.Duration
@@ -143,6 +150,7 @@ type Scheduler struct {
 	armedAt       time.Time
 	spareRequests []request
 	spareFinished []*job
+	spareClaimed  []*job
 
 	// calendarFor replaces the cron calendars of schedules in tests.
 	calendarFor func(*config.Schedule) (trigger.Calendar, error)
@@ -167,6 +175,8 @@ func New(opts Options) (*Scheduler, error) {
 		cancelWait:    opts.CancelWait,
 		work:          make(chan *job, MaxThreadCount),
 		wake:          make(chan struct{}, 1),
+		claimWake:     make(chan struct{}, 1),
+		claimStop:     make(chan struct{}),
 		started:       make(chan struct{}),
 		loopDone:      make(chan struct{}),
 		stopped:       make(chan struct{}),
@@ -367,12 +377,15 @@ func (s *Scheduler) loop(ctx context.Context) {
 			go s.Stop(0)
 		}
 		s.mu.Lock()
-		requests, finished := s.requests, s.finished
-		s.requests, s.finished = s.spareRequests, s.spareFinished
+		requests, finished, claimed := s.requests, s.finished, s.claimed
+		s.requests, s.finished, s.claimed = s.spareRequests, s.spareFinished, s.spareClaimed
 		s.mu.Unlock()
 
 		for _, j := range finished {
 			s.finish(j)
+		}
+		for _, j := range claimed {
+			s.claimEnded(j)
 		}
 		for _, r := range requests {
 			r.fn()
@@ -384,7 +397,8 @@ func (s *Scheduler) loop(ctx context.Context) {
 		}
 		clear(requests)
 		clear(finished)
-		s.spareRequests, s.spareFinished = requests[:0], finished[:0]
+		clear(claimed)
+		s.spareRequests, s.spareFinished, s.spareClaimed = requests[:0], finished[:0], claimed[:0]
 		if s.exit {
 			s.exitLoop()
 			return
@@ -409,13 +423,15 @@ func (s *Scheduler) exitLoop() {
 		close(r.done)
 	}
 	close(s.work)
+	close(s.claimStop)
 }
 
 // arm sets the one timer for the earliest fire, or stops it when nothing can
-// fire: no trigger armed, no free worker, or stopping.
+// fire: no trigger armed, nothing to take its fire (see canTake), or
+// stopping.
 func (s *Scheduler) arm() {
 	e := s.heap.peek()
-	if !s.active || e == nil || len(s.free) == 0 {
+	if !s.active || e == nil || !s.canTake(e) {
 		if s.armed {
 			s.timer.Stop()
 			s.armed = false
@@ -435,34 +451,28 @@ func (s *Scheduler) arm() {
 	s.armed, s.armedAt = true, e.state.Next
 }
 
-// resize sets the worker pool size.
+// resize sets the worker pool size. Workers are never stopped: past a
+// smaller size, the loop hands them nothing.
 func (s *Scheduler) resize(n int) {
 	if n <= 0 {
 		n = DefaultThreadCount
 	}
-	n = min(n, MaxThreadCount)
-	if n == s.threadCount {
-		return
-	}
-	s.threadCount = n
-	for len(s.jobs) < n {
-		s.jobs = append(s.jobs, &job{slot: len(s.jobs)})
-	}
-	s.free = s.free[:0]
-	for _, j := range s.jobs[:n] {
-		if j.e == nil {
-			s.free = append(s.free, j)
-		}
-	}
+	s.threadCount = min(n, MaxThreadCount)
 	s.ensureWorkers()
 }
 
-// ensureWorkers starts a worker goroutine per slot once the scheduler runs.
+// ensureWorkers starts the worker goroutines, and the claimers, once the
+// scheduler runs.
 func (s *Scheduler) ensureWorkers() {
 	if !s.active {
 		return
 	}
-	for ; s.workers < len(s.jobs); s.workers++ {
+	if s.workers == 0 {
+		for range claimers {
+			go s.claimer()
+		}
+	}
+	for ; s.workers < s.threadCount; s.workers++ {
 		go s.worker()
 	}
 }

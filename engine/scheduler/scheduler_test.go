@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -854,17 +856,17 @@ func TestPersistedEditNeverRefiresSameSecond(t *testing.T) {
 	}
 
 	// The store keeps what was fired across a new version.
-	ok, err := store.AcquireFire(context.Background(), AcquireFireParams{ScheduleID: "p", FireID: "p@x",
-		Hash: hashOf(cronSchedule("p", "every 1s", persisted, concurrent)), ScheduledTime: hm("10:00:01")})
-	if err != nil || ok {
-		t.Fatalf("re-acquire of a fired time = %v, %v", ok, err)
+	got := store.AcquireFires(context.Background(), []AcquireFireParams{{ScheduleID: "p", FireID: "p@x",
+		Hash: hashOf(cronSchedule("p", "every 1s", persisted, concurrent)), ScheduledTime: hm("10:00:01")}})
+	if got[0].Err != nil || got[0].Won {
+		t.Fatalf("re-acquire of a fired time = %+v", got[0])
 	}
 	if _, err := store.SyncTriggers(context.Background(), SyncTriggersParams{Triggers: []TriggerState{{ScheduleID: "p", Hash: "v3",
 		State: trigger.State{Next: hm("10:00:01")}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := store.AcquireFire(context.Background(), AcquireFireParams{ScheduleID: "p", FireID: "p@x", Hash: "v3",
-		ScheduledTime: hm("10:00:01"), State: trigger.State{TimesTriggered: 1}}); ok {
+	if res := store.AcquireFires(context.Background(), []AcquireFireParams{{ScheduleID: "p", FireID: "p@x", Hash: "v3",
+		ScheduledTime: hm("10:00:01"), State: trigger.State{TimesTriggered: 1}}}); res[0].Won {
 		t.Fatal("a new version acquired a time its previous version fired")
 	}
 }
@@ -979,5 +981,72 @@ func TestAdoptAfterMisfireThatCountsFires(t *testing.T) {
 	}
 	if c := b.counter("sundial_fires_skipped_total", map[string]string{"schedule": "p", "reason": "misfire"}); c != 6 {
 		t.Fatalf("skipped counter = %v, want 6", c)
+	}
+}
+
+// countingStore is a MemoryStore that keeps the size of each AcquireFires
+// call.
+type countingStore struct {
+	*MemoryStore
+	mu      sync.Mutex
+	batches []int
+}
+
+func (c *countingStore) AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult {
+	c.mu.Lock()
+	c.batches = append(c.batches, len(fires))
+	c.mu.Unlock()
+	return c.MemoryStore.AcquireFires(ctx, fires)
+}
+
+// TestClaimsAreBatchedAheadOfWorkers: due persisted fires are claimed many
+// per call, more than there are workers, before they take a worker; every
+// fire runs once, two at a time.
+func TestClaimsAreBatchedAheadOfWorkers(t *testing.T) {
+	cs := &countingStore{MemoryStore: NewMemoryStore()}
+	b := setup(t, func(o *Options) { o.Store = cs })
+	var schedules []*config.Schedule
+	for i := range 40 {
+		schedules = append(schedules, simpleSchedule(fmt.Sprintf("p%02d", i), hm("10:00:00"), 0, 0, persisted))
+	}
+	for _, sc := range schedules {
+		b.svc.gate(sc.ID)
+	}
+	b.start()
+	b.reconcile(desired(2, schedules...))
+	b.set("10:00:00")
+	ran := map[string]bool{}
+	for range 2 {
+		ran[b.nextRun().ScheduleID] = true
+	}
+	b.sync()
+	cs.mu.Lock()
+	batches := slices.Clone(cs.batches)
+	cs.mu.Unlock()
+	if len(batches) == 0 || slices.Max(batches) <= 2 {
+		t.Fatalf("claim batches %v: want fires claimed many at once", batches)
+	}
+	if ex := b.s.Executing(); len(ex) != 2 {
+		t.Fatalf("%d runs executing, want 2", len(ex))
+	}
+	for _, sc := range schedules {
+		b.svc.release(sc.ID)
+	}
+	for len(ran) < 40 {
+		r := b.nextRun()
+		if ran[r.ScheduleID] {
+			t.Fatalf("%s ran twice", r.ScheduleID)
+		}
+		ran[r.ScheduleID] = true
+	}
+	b.drainFinished(40)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	claimed := 0
+	for _, n := range cs.batches {
+		claimed += n
+	}
+	if claimed != 40 {
+		t.Fatalf("%d fires claimed, want 40", claimed)
 	}
 }

@@ -13,11 +13,12 @@ import (
 // PostgreSQL through an adapter.
 //
 // Only schedules with persisted: true reach the trigger methods (SyncTriggers,
-// DeleteTriggers, SetPaused, AcquireFire); every run reaches RunStarted or
-// AcquireFire, then RunEnded. The scheduler never calls the store from its
+// DeleteTriggers, SetPaused, AcquireFires); every run reaches RunStarted or
+// AcquireFires, then RunEnded. The scheduler never calls the store from its
 // loop: trigger methods run on the goroutine of the operation that needs them
-// (Reconcile, Pause, ...), run methods on the worker running the fire. An
-// implementation must be safe for concurrent use.
+// (Reconcile, Pause, ...), AcquireFires on the scheduler's claimers, the run
+// methods on the worker running the fire. An implementation must be safe for
+// concurrent use.
 type StateStore interface {
 	// SyncTriggers makes the stored triggers of persisted schedules match a
 	// new desired state. For each item: an unknown schedule is stored with
@@ -34,16 +35,18 @@ type StateStore interface {
 	DeleteTriggers(ctx context.Context, params DeleteTriggersParams) error
 	// SetPaused records pause and resume. (store.Store.PauseTriggers)
 	SetPaused(ctx context.Context, params SetPausedParams) error
-	// AcquireFire claims one fire of a persisted schedule for this node
-	// before it runs: it reports false when another node has fired, or is
-	// firing, that trigger at that scheduled time (cluster exactly-once), and
-	// on true it has recorded the run as started and stored State as the
-	// trigger's new state, in one step. It gives up with an error when ctx
-	// ends. An error means the store could not be asked: the scheduler
-	// holds the schedule at that fire, neither run nor skipped, until the
-	// store calls Adopt once it answers again; the fire then runs late or,
-	// past the misfire threshold, misfires. (store.Store.ClaimFires)
-	AcquireFire(ctx context.Context, params AcquireFireParams) (bool, error)
+	// AcquireFires claims fires of persisted schedules for this node before
+	// they run, in one round trip to the store where it can: per fire, Won
+	// is false when another node has fired, or is firing, that trigger at
+	// that scheduled time (cluster exactly-once), and true when the store
+	// recorded the run as started and stored State as the trigger's new
+	// state, in one step. Err means the store could not be asked (it gives
+	// up when ctx ends): the scheduler holds the schedule at that fire,
+	// neither run nor skipped, until the store calls Adopt once it answers
+	// again; the fire then runs late or, past the misfire threshold,
+	// misfires. It returns one result per fire, in order.
+	// (store.Store.ClaimFires)
+	AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult
 	// RunStarted records the start of a run that AcquireFire did not record:
 	// a non-persisted schedule's or a manual one. (store.Store.StartRun)
 	RunStarted(ctx context.Context, params RunStartedParams) error
@@ -82,7 +85,13 @@ type SetPausedParams struct {
 	Now         time.Time
 }
 
-// AcquireFireParams are the params of StateStore.AcquireFire.
+// AcquireResult is the outcome of one fire of StateStore.AcquireFires.
+type AcquireResult struct {
+	Won bool
+	Err error
+}
+
+// AcquireFireParams are one fire of StateStore.AcquireFires.
 type AcquireFireParams struct {
 	ScheduleID string
 	FireID     string
@@ -202,17 +211,25 @@ func (m *MemoryStore) SetPaused(_ context.Context, p SetPausedParams) error {
 	return nil
 }
 
-// AcquireFire implements StateStore.
-func (m *MemoryStore) AcquireFire(_ context.Context, p AcquireFireParams) (bool, error) {
+// AcquireFires implements StateStore.
+func (m *MemoryStore) AcquireFires(_ context.Context, fires []AcquireFireParams) []AcquireResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	out := make([]AcquireResult, len(fires))
+	for i, p := range fires {
+		out[i].Won = m.acquireLocked(p)
+	}
+	return out
+}
+
+func (m *MemoryStore) acquireLocked(p AcquireFireParams) bool {
 	if t, ok := m.triggers[p.ScheduleID]; ok && t.Hash != p.Hash {
-		return false, nil
+		return false
 	}
 	k := fireKey{scheduled: p.ScheduledTime.UnixNano(), times: p.State.TimesTriggered}
 	if last, ok := m.fired[p.ScheduleID]; ok && (k.scheduled < last.scheduled ||
 		(k.scheduled == last.scheduled && k.times <= last.times)) {
-		return false, nil
+		return false
 	}
 	if m.fired == nil {
 		m.fired = map[string]fireKey{}
@@ -222,7 +239,7 @@ func (m *MemoryStore) AcquireFire(_ context.Context, p AcquireFireParams) (bool,
 		t.State = p.State
 		m.triggers[p.ScheduleID] = t
 	}
-	return true, nil
+	return true
 }
 
 // RunStarted implements StateStore; MemoryStore records no runs.
