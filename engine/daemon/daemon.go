@@ -457,6 +457,5 @@ func sameProps(a, b map[string]string) bool {
 func (d *Daemon) invokeScript(ctx context.Context, run scheduler.Run) error {
 	s := run.Schedule
 	rc := run.Context()
-	rc["recovery"] = false // recovery runs: see runRecovery
 	return d.scripts.Load().InvokeSchedule(ctx, s.ID, s.InvokeLogLevel, s.InvokeContext, rc)
 }

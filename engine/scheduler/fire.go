@@ -25,7 +25,10 @@ type job struct {
 	hash    string
 	block   bool
 	recover bool
-	working bool // handed to the workers (loop-owned)
+	// recovery is set for a recovery run: its start and end are recorded
+	// by the RunRecovery caller, which gets its outcome.
+	recovery *recoveryRun
+	working  bool // handed to the workers (loop-owned)
 	// started is when the service was called (Unix nanoseconds; 0 before):
 	// the worker sets it, Executing reads it.
 	started atomic.Int64
@@ -48,11 +51,22 @@ const maxClaimBatch = 256
 // long runs does not hoard fires that other nodes could run).
 const claimsPerIdleWorker = 32
 
-// manualFire is a TriggerNow fire waiting for a worker.
+// manualFire is a fire outside the trigger waiting for a worker: a
+// TriggerNow fire, or a recovery run (recovery set).
 type manualFire struct {
-	e  *entry
-	at time.Time
+	e        *entry
+	at       time.Time
+	recovery *recoveryRun
 }
+
+// recoveryRun is a RunRecovery call waiting for its run's outcome.
+type recoveryRun struct {
+	RecoveryRun
+	done chan error // capacity 1
+}
+
+// end tells the RunRecovery call its outcome.
+func (r *recoveryRun) end(err error) { r.done <- err }
 
 // workerFree reports whether a fire handed on now would start at once: a
 // worker is idle and no claimed fire waits before it.
@@ -93,10 +107,15 @@ func (s *Scheduler) dispatch() {
 			s.manual[0] = manualFire{}
 			s.manual = s.manual[1:]
 			m.e.manualPending--
-			if m.e.disabled || m.e.svc == 0 {
+			switch {
+			case m.recovery != nil && (m.e.disabled || m.e.svc == 0):
+				m.recovery.end(fmt.Errorf("schedule %s: %w", m.e.id, ErrDisabled))
+			case m.recovery != nil:
+				s.startRun(m.e, runStart{scheduled: m.recovery.ScheduledTime, now: now, recovery: m.recovery})
+			case m.e.disabled || m.e.svc == 0:
 				// Changed by a reconcile since TriggerNow accepted it.
 				s.recordSkip(m.e, skip{reason: reasonDisabled, scheduled: m.at, count: 1, manual: true, log: true})
-			} else {
+			default:
 				s.startRun(m.e, runStart{scheduled: m.at, now: now, manual: true})
 			}
 			s.rearm(m.e)
@@ -143,6 +162,7 @@ type runStart struct {
 	fanOut         int // n of "#n" in the fire id; 0: none
 	manual         bool
 	before         trigger.State // the trigger before the fire
+	recovery       *recoveryRun  // a recovery run (not claimed, recorded by its caller)
 }
 
 // startRun hands a fire of e on: to the claimers for a persisted schedule
@@ -174,7 +194,11 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 		NodeID:            s.nodeID,
 	}
 	j.recover = e.sched.Recoverable
-	j.acquire = e.sched.Persisted && !r.manual
+	if rec := r.recovery; rec != nil {
+		j.recovery = rec
+		j.run.FireID, j.run.Recovery, j.run.RecoveredFrom, j.run.Attempt = rec.FireID, true, rec.RecoveredFrom, rec.Attempt
+	}
+	j.acquire = e.sched.Persisted && !r.manual && r.recovery == nil
 	if !j.acquire {
 		s.ready = append(s.ready, j)
 		s.startReady()
@@ -254,6 +278,7 @@ func (s *Scheduler) finish(j *job) {
 func (j *job) reset() {
 	j.e, j.svc, j.stats, j.run = nil, nil, nil, Run{}
 	j.acquire, j.before, j.state, j.hash, j.block, j.recover = false, trigger.State{}, trigger.State{}, "", false, false
+	j.recovery = nil
 	j.working, j.won, j.unclaimed = false, false, false
 	j.started.Store(0)
 }
@@ -349,7 +374,7 @@ func (s *Scheduler) worker() {
 func (s *Scheduler) execute(j *job) {
 	ctx := s.runCtx
 	run := j.run // the worker's copy: the loop reads j.run meanwhile
-	if !j.acquire {
+	if !j.acquire && j.recovery == nil {
 		if err := s.store.RunStarted(ctx, RunStartedParams{
 			FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
 			StartedAt: s.clock.Now(), NodeID: run.NodeID, Manual: run.Manual, Recoverable: j.recover,
@@ -384,7 +409,9 @@ func (s *Scheduler) execute(j *job) {
 	if err != nil {
 		rec.Error = err.Error()
 	}
-	if err := s.store.RunEnded(s.recordCtx, RunEndedParams{
+	if j.recovery != nil {
+		j.recovery.end(err)
+	} else if err := s.store.RunEnded(s.recordCtx, RunEndedParams{
 		FireID: run.FireID, ScheduleID: run.ScheduleID, NodeID: run.NodeID, EndedAt: end, Outcome: rec.Outcome, Error: rec.Error,
 	}); err != nil {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run end",

@@ -325,8 +325,11 @@ func (s *Scheduler) removeEntry(e *entry) {
 	if e.manualPending > 0 {
 		kept := s.manual[:0]
 		for _, m := range s.manual {
-			if m.e != e {
+			switch {
+			case m.e != e:
 				kept = append(kept, m)
+			case m.recovery != nil:
+				m.recovery.end(fmt.Errorf("schedule %s: %w", e.id, ErrNotFound))
 			}
 		}
 		clear(s.manual[len(kept):])

@@ -143,6 +143,7 @@ type Scheduler struct {
 	defaultLoc    *time.Location
 	seq           uint32
 	active        bool // started and not stopping: fires are dispatched
+	stopping      bool // Stop has begun
 	exit          bool
 	idle          chan struct{} // closed when busy reaches 0 while stopping
 	timer         clock.Timer
@@ -290,7 +291,18 @@ func (s *Scheduler) Stopped() <-chan struct{} { return s.stopped }
 func (s *Scheduler) shutdown(grace time.Duration) error {
 	idle := make(chan struct{})
 	s.do(func() {
-		s.active = false
+		s.active, s.stopping = false, true
+		kept := s.manual[:0]
+		for _, m := range s.manual {
+			if m.recovery != nil {
+				m.e.manualPending--
+				m.recovery.end(ErrNotRunning)
+				continue
+			}
+			kept = append(kept, m)
+		}
+		clear(s.manual[len(kept):])
+		s.manual = kept
 		if s.busy == 0 {
 			close(idle)
 		} else {

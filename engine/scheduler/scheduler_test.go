@@ -1050,3 +1050,54 @@ func TestClaimsAreBatchedAheadOfWorkers(t *testing.T) {
 		t.Fatalf("%d fires claimed, want 40", claimed)
 	}
 }
+
+// TestRunRecovery: a recovery run goes through the worker pool (it waits
+// for a free worker), the schedule's service (which sees it as a recovery
+// run), Executing and the history, and its caller gets the outcome; the
+// trigger's next fire time does not change.
+func TestRunRecovery(t *testing.T) {
+	b := setup(t)
+	b.svc.gate("busy")
+	b.start()
+	b.reconcile(desired(1, cronSchedule("busy", "every 1m", concurrent), cronSchedule("p", "every 1h", persisted)))
+	if !b.s.CanRun("p") || b.s.CanRun("nope") {
+		t.Fatal("CanRun: want p only")
+	}
+	b.set("10:00:00")
+	busy := b.nextRun()
+	done := make(chan error, 1)
+	go func() {
+		done <- b.s.RunRecovery(context.Background(), RecoveryRun{FireID: "p@2026-01-05T09:00:00Z", ScheduleID: "p",
+			ScheduledTime: hm("09:00:00"), RecoveredFrom: "dead", Attempt: 2})
+	}()
+	b.sync()
+	select {
+	case err := <-done:
+		t.Fatalf("recovery run ended (%v) while the only worker was busy", err)
+	default:
+	}
+	b.svc.gate("p")
+	b.svc.release(busy.ScheduleID)
+	r := b.nextRun()
+	if r.FireID != "p@2026-01-05T09:00:00Z" || !r.Recovery || r.RecoveredFrom != "dead" || r.Attempt != 2 ||
+		r.Context()["recovery"] != true || r.Context()["attempt"] != 2 {
+		t.Fatalf("recovery run = %+v", r)
+	}
+	if ex := b.s.Executing(); len(ex) != 1 || !ex[0].Recovery {
+		t.Fatalf("executing = %+v", ex)
+	}
+	b.svc.release("p")
+	if err := <-done; err != nil {
+		t.Fatalf("RunRecovery = %v", err)
+	}
+	b.waitFinished(r.FireID)
+	if h := b.s.History(); h[len(h)-1].FireID != r.FireID || h[len(h)-1].Outcome != OutcomeSuccess {
+		t.Fatalf("history = %+v", h[len(h)-1])
+	}
+	if info := b.info("p"); !info.NextFireTime.Equal(hm("11:00:00")) {
+		t.Fatalf("next fire of p = %s", info.NextFireTime)
+	}
+	if err := b.s.RunRecovery(context.Background(), RecoveryRun{ScheduleID: "nope"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("recovery of an unknown schedule = %v", err)
+	}
+}
