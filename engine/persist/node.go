@@ -427,8 +427,8 @@ func (n *Node) fenced() error {
 // storeFailed records a failed store call: the node fences itself until a
 // check-in succeeds, then reads the stored triggers back.
 func (n *Node) storeFailed(op string, err error) {
-	if errors.Is(err, errStopped) || errors.Is(err, store.ErrInvalid) {
-		return
+	if errors.Is(err, errStopped) || errors.Is(err, store.ErrInvalid) || errors.Is(err, context.Canceled) {
+		return // not the store's failure: a stop, a bad request, a caller that gave up
 	}
 	n.metrics.storeErrors.WithLabelValues(op).Inc()
 	n.mu.Lock()

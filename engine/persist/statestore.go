@@ -383,6 +383,9 @@ func (n *Node) finishRun(ctx context.Context, fin store.FinishRun) error {
 func (n *Node) finished(res store.FinishResult) {
 	switch {
 	case res.Err == nil:
+	case errors.Is(res.Err, store.ErrConflict) && res.Run.Node == n.id && res.Run.Status.Terminal():
+		// Written before: a write whose answer was lost (a cancelled wait),
+		// written again from the pending ends.
 	case errors.Is(res.Err, store.ErrConflict):
 		n.log.Warn("run ended here, but the cluster had handed it elsewhere meanwhile (this node was declared dead)",
 			"run", res.Run.ID, "status", res.Run.Status, "node", res.Run.Node, "err", res.Err)

@@ -117,9 +117,10 @@ type Scheduler struct {
 	runCtx     context.Context
 	cancelRuns context.CancelFunc
 	// recordCtx is runCtx without its cancellation: a run's end is recorded
-	// at shutdown, during the grace period; cancelRecords ends it with the
-	// grace period, so that a stalled store does not hold shutdown up (the
-	// store keeps an end it could not write for later, see RunEnded).
+	// at shutdown, also for a run cancelled at the end of the grace period;
+	// cancelRecords ends it once runs had CancelWait to return, so that a
+	// stalled store does not hold shutdown up (the store keeps an end it
+	// could not write for later, see RunEnded).
 	recordCtx     context.Context
 	cancelRecords context.CancelFunc
 
@@ -312,8 +313,10 @@ func (s *Scheduler) shutdown(grace time.Duration) error {
 	var err error
 	if !s.waitClock(idle, grace) {
 		s.cancelRuns()
-		s.cancelRecords()
+		// The ends of the cancelled runs are still recorded; only a store
+		// that stalls past CancelWait is given up on.
 		if !s.waitClock(idle, s.cancelWait) {
+			s.cancelRecords()
 			var n int
 			s.do(func() { n = s.busy })
 			err = fmt.Errorf("stop: %d runs did not return after their context was cancelled", n)
