@@ -30,6 +30,7 @@ func (d *Daemon) newPersist(nodeID string) (*persist.Node, error) {
 		Info:            info,
 		Logger:          d.log,
 		Registerer:      d.registry,
+		Clock:           d.opts.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up the store: %w", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"sundial/engine/clock"
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
 )
@@ -19,24 +20,24 @@ func (n *Node) loop(ctx context.Context) {
 	defer close(n.loopDone)
 	interval := n.opts.CheckInInterval
 	scanEvery := max(interval/2, 50*time.Millisecond)
-	nextCheckIn := time.Now().Add(interval)
-	nextScan := time.Now()
+	nextCheckIn := n.clock.Now().Add(interval)
+	nextScan := n.clock.Now()
 	retry := 250 * time.Millisecond
-	timer := time.NewTimer(0)
+	timer := n.clock.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-timer.C():
 		}
-		now := time.Now()
+		now := n.clock.Now()
 		if !now.Before(nextCheckIn) {
 			if _, err := n.checkIn(ctx); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				nextCheckIn = time.Now().Add(min(retry, interval))
+				nextCheckIn = n.clock.Now().Add(min(retry, interval))
 				retry = min(2*retry, interval)
 			} else {
 				retry = 250 * time.Millisecond
@@ -46,9 +47,9 @@ func (n *Node) loop(ctx context.Context) {
 		}
 		if !now.Before(nextScan) {
 			n.recoverDead(ctx)
-			nextScan = time.Now().Add(scanEvery)
+			nextScan = n.clock.Now().Add(scanEvery)
 		}
-		timer.Reset(time.Until(minTime(nextCheckIn, nextScan)))
+		clock.ResetAt(n.clock, timer, minTime(nextCheckIn, nextScan))
 	}
 }
 
@@ -67,7 +68,7 @@ func (n *Node) checkIn(ctx context.Context) (store.Node, error) { return n.check
 // node id; a started node then counts as down (it stops firing persisted
 // schedules) until that other process goes silent.
 func (n *Node) checkInAs(ctx context.Context, replace string) (store.Node, error) {
-	began := time.Now()
+	began := n.clock.Now()
 	hash := ""
 	if n.hooks.ConfigHash != nil {
 		hash = n.hooks.ConfigHash()
@@ -167,12 +168,12 @@ func (n *Node) join(ctx context.Context) (store.Node, error) {
 				"info", string(other.Info))
 		}
 		wait := min(n.opts.CheckInInterval/4, n.opts.NodeTimeout-other.SinceCheckIn)
-		t := time.NewTimer(max(wait, 10*time.Millisecond))
+		t := n.clock.NewTimer(max(wait, 10*time.Millisecond))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return node, ctx.Err()
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }
@@ -194,7 +195,8 @@ func (n *Node) leave(ctx context.Context) {
 	}
 }
 
-// processStart is reported as the node's start time.
+// processStart is reported as the node's start time: the process's, on the
+// wall clock.
 var processStart = time.Now()
 
 func (n *Node) isStarted() bool {
@@ -308,7 +310,7 @@ func (n *Node) recoverSelf(ctx context.Context) error {
 // does not execute persisted schedules, recovers nobody.
 func (n *Node) recoverDead(ctx context.Context) {
 	n.mu.Lock()
-	fenced := n.firingLocked(time.Now()) != nil
+	fenced := n.firingLocked(n.clock.Now()) != nil
 	n.mu.Unlock()
 	if fenced || !n.executesPersisted() {
 		return
@@ -407,7 +409,7 @@ func (n *Node) runRecovered(runs []store.Run) {
 					o = scheduler.OutcomeCancelled
 				}
 			}
-			ferr := n.finishRun(context.Background(), finishOf(r.ID, time.Now(), o, msg))
+			ferr := n.finishRun(context.Background(), finishOf(r.ID, n.clock.Now(), o, msg))
 			n.log.Info("recovery run ended", "node", n.id, "run", r.ID, "outcome", o, "err", msg, "recordErr", ferr)
 		}()
 	}

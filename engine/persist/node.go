@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sundial/engine/clock"
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
 )
@@ -79,6 +80,10 @@ type Options struct {
 	UnclaimedTimeout time.Duration
 	// Logger receives the node's lines; default: discard.
 	Logger *slog.Logger
+	// Clock times check-ins, fencing, retries and waits; default the real
+	// clock. The database keeps its own time for check-ins and node
+	// timeouts.
+	Clock clock.Clock
 	// Registerer receives the node's metrics; nil: not registered.
 	Registerer prometheus.Registerer
 }
@@ -118,6 +123,7 @@ type Node struct {
 	instance string
 	opts     Options
 	log      *slog.Logger
+	clock    clock.Clock
 	metrics  *metrics
 	hooks    Hooks
 	// staleAfter: a node whose own last check-in is this old stops firing
@@ -213,11 +219,15 @@ func New(opts Options) (*Node, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
 	n := &Node{
 		st:         opts.Store,
 		id:         opts.NodeID,
 		opts:       opts,
 		log:        opts.Logger,
+		clock:      opts.Clock,
 		staleAfter: opts.NodeTimeout - opts.CheckInInterval,
 		persisted:  map[string]bool{},
 		started:    make(chan struct{}),
@@ -305,12 +315,14 @@ func (n *Node) Stop() {
 			n.recovering.Wait()
 			close(done)
 		}()
+		grace := n.clock.NewTimer(n.opts.Grace)
 		select {
 		case <-done:
-		case <-time.After(n.opts.Grace):
+		case <-grace.C():
 			n.recoverEnd()
 			<-done
 		}
+		grace.Stop()
 		n.recoverEnd()
 		n.ending.Wait() // each bounded by the retry budget
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.RetryBudget)
@@ -368,7 +380,7 @@ func (n *Node) Status() Status {
 		Store:          describe(n.st),
 		Node:           n.id,
 		Reachable:      !h.down,
-		Firing:         n.firingLocked(time.Now()) == nil,
+		Firing:         n.firingLocked(n.clock.Now()) == nil,
 		LastCheckIn:    h.lastCheckIn,
 		ClockSkew:      h.skew.Seconds(),
 		ClockSkewed:    h.skewed,
@@ -376,7 +388,7 @@ func (n *Node) Status() Status {
 		PendingRunEnds: len(n.pending),
 	}
 	if !h.lastOK.IsZero() {
-		st.CheckInAge = time.Since(h.lastOK).Seconds()
+		st.CheckInAge = n.clock.Now().Sub(h.lastOK).Seconds()
 	}
 	if h.down {
 		st.Error = h.lastErr
@@ -417,7 +429,7 @@ func (n *Node) firingLocked(now time.Time) error {
 func (n *Node) fenced() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	err := n.firingLocked(time.Now())
+	err := n.firingLocked(n.clock.Now())
 	if err != nil {
 		n.health.resync = true
 	}

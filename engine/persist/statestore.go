@@ -60,17 +60,17 @@ func stateOf(t store.Trigger) scheduler.TriggerState {
 // retry calls fn until it succeeds, fails with an error that retrying
 // cannot fix, the budget is spent or ctx ends, with a growing pause.
 func (n *Node) retry(ctx context.Context, fn func() error) error {
-	deadline := time.Now().Add(n.opts.RetryBudget)
+	deadline := n.clock.Now().Add(n.opts.RetryBudget)
 	pause := 20 * time.Millisecond
 	for {
 		err := fn()
 		if err == nil || errors.Is(err, errStopped) || errors.Is(err, store.ErrInvalid) ||
-			ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
+			ctx.Err() != nil || n.clock.Now().Add(pause).After(deadline) {
 			return err
 		}
-		t := time.NewTimer(pause)
+		t := n.clock.NewTimer(pause)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
 			return err
@@ -411,7 +411,7 @@ func (n *Node) RecordSkipped(rec scheduler.RunRecord) {
 		msg += ": " + rec.Error
 	}
 	n.rec.add(record{start: &store.StartRunParams{
-		ID: id, ScheduleID: rec.ScheduleID, ScheduledAt: rec.ScheduledFireTime, StartedAt: time.Now(),
+		ID: id, ScheduleID: rec.ScheduleID, ScheduledAt: rec.ScheduledFireTime, StartedAt: n.clock.Now(),
 		Node: n.id, Status: store.RunSkipped, Error: msg,
 	}})
 }
