@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sundial/engine/scheduler"
+	"sundial/engine/store"
 )
 
 // BenchmarkPersistedFires: persisted one-shot triggers with a no-op service,
@@ -77,11 +78,8 @@ func benchFires(b *testing.B, tdb testDB, nodes int) {
 	for _, n := range started {
 		n.stop()
 	}
-	runs := map[string]int{}
-	for _, r := range tdb.runs(b) {
-		runs[r.Status]++
-	}
-	if runs["succeeded"] != triggers || len(runs) != 1 {
+	runs := countRuns(b, tdb)
+	if runs[store.RunSucceeded] != triggers || len(runs) != 1 {
 		b.Fatalf("store recorded %v for %d triggers", runs, triggers)
 	}
 	b.ReportMetric(float64(triggers)/elapsed.Seconds(), "fires/s")

@@ -36,14 +36,19 @@ type opener func(t testing.TB) store.Store
 // history read straight from its tables (not through the Store).
 type testDB struct {
 	open opener
-	runs func(t testing.TB) []runRow
+	runs func(t testing.TB) []store.Run
 	// path is the SQLite file; "" for PostgreSQL.
 	path string
 }
 
-// runRow is one row of the runs table.
-type runRow struct {
-	ID, ScheduleID, Status, Error string
+// getRun returns the run recorded under id, or store.ErrNotFound.
+func (d testDB) getRun(t testing.TB, id string) (store.Run, error) {
+	for _, r := range d.runs(t) {
+		if r.ID == id {
+			return r, nil
+		}
+	}
+	return store.Run{}, store.ErrNotFound
 }
 
 func sqliteDB(t testing.TB) opener { return newSQLite(t).open }
@@ -62,7 +67,7 @@ func newSQLite(t testing.TB) testDB {
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		},
-		runs: func(t testing.TB) []runRow {
+		runs: func(t testing.TB) []store.Run {
 			db, err := sql.Open("sqlite", path)
 			if err != nil {
 				t.Fatal(err)
@@ -73,10 +78,10 @@ func newSQLite(t testing.TB) testDB {
 				t.Fatal(err)
 			}
 			defer rows.Close()
-			var out []runRow
+			var out []store.Run
 			for rows.Next() {
-				var r runRow
-				if err := rows.Scan(&r.ID, &r.ScheduleID, &r.Status, &r.Error); err != nil {
+				var r store.Run
+				if err := rows.Scan(runFields(&r)...); err != nil {
 					t.Fatal(err)
 				}
 				out = append(out, r)
@@ -100,7 +105,7 @@ func newPostgres(t testing.TB) testDB {
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		},
-		runs: func(t testing.TB) []runRow {
+		runs: func(t testing.TB) []store.Run {
 			ctx := context.Background()
 			conn, err := pgx.Connect(ctx, dsn)
 			if err != nil {
@@ -111,9 +116,9 @@ func newPostgres(t testing.TB) testDB {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (runRow, error) {
-				var r runRow
-				err := row.Scan(&r.ID, &r.ScheduleID, &r.Status, &r.Error)
+			out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Run, error) {
+				var r store.Run
+				err := row.Scan(runFields(&r)...)
 				return r, err
 			})
 			if err != nil {
@@ -124,7 +129,12 @@ func newPostgres(t testing.TB) testDB {
 	}
 }
 
-const runRowsSQL = `SELECT id, schedule_id, status, error FROM runs ORDER BY id`
+const runRowsSQL = `SELECT id, schedule_id, status, error, node_id, recovery, recovered_from, attempt FROM runs ORDER BY id`
+
+// runFields are the destinations of runRowsSQL's columns.
+func runFields(r *store.Run) []any {
+	return []any{&r.ID, &r.ScheduleID, &r.Status, &r.Error, &r.Node, &r.Recovery, &r.RecoveredFrom, &r.Attempt}
+}
 
 // fires records every run the no-op service sees.
 type fires struct {
@@ -283,14 +293,10 @@ func oneShots(n, threads int, at time.Time) *config.Desired {
 }
 
 // countRuns counts the runs recorded, by status.
-func countRuns(t testing.TB, s store.Store) map[store.RunStatus]int {
+func countRuns(t testing.TB, d testDB) map[store.RunStatus]int {
 	t.Helper()
-	rs, err := s.ListRuns(context.Background(), store.ListRunsParams{Limit: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[store.RunStatus]int{}
-	for _, r := range rs {
+	for _, r := range d.runs(t) {
 		out[r.Status]++
 	}
 	return out

@@ -99,7 +99,7 @@ func TestLockedStoreOneRecordPerFire(t *testing.T) {
 			got := map[string]string{}
 			for _, r := range db.runs(t) {
 				at := r.ID[len("c@2026-03-01T") : len("c@2026-03-01T")+8]
-				v := r.Status
+				v := string(r.Status)
 				if r.Status == "skipped" {
 					v += " " + r.Error
 				}

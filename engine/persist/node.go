@@ -250,9 +250,6 @@ func New(opts Options) (*Node, error) {
 // Attach sets the hooks; call it before Start.
 func (n *Node) Attach(h Hooks) { n.hooks = h }
 
-// Store returns the store the node writes to.
-func (n *Node) Store() store.Store { return n.st }
-
 // Start checks the node in, recovers the runs that its previous process left
 // running (handing the recoverable ones to Hooks.Recover), and starts the
 // check-in loop. It returns once that is done, or the first check-in's error:

@@ -12,6 +12,7 @@ import (
 	"sundial/engine/config"
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
+	"sundial/engine/store"
 )
 
 // TestPersistedSimpleTriggerRunsRepeatCountPlusOne: a persisted simple
@@ -38,7 +39,7 @@ func TestPersistedSimpleTriggerRunsRepeatCountPlusOne(t *testing.T) {
 						if r.Status == "succeeded" {
 							ran = append(ran, r.ID)
 						} else {
-							other = append(other, r.ID+" "+r.Status+" "+r.Error)
+							other = append(other, r.ID+" "+string(r.Status)+" "+r.Error)
 						}
 					}
 					for k, id := range ran {
@@ -76,7 +77,7 @@ const simpleInterval = 2 * time.Second
 // runSimpleTrigger runs one persisted simple trigger to completion, with the
 // disturbance after about half of its runs, and returns the run history and
 // the script's output.
-func runSimpleTrigger(t *testing.T, db testDB, repeat int, disturb string) ([]runRow, string) {
+func runSimpleTrigger(t *testing.T, db testDB, repeat int, disturb string) ([]store.Run, string) {
 	const interval = simpleInterval
 	fc := clock.NewFake(simpleStart)
 	// Written by the script engine, one write at a time, before the run's
