@@ -15,7 +15,8 @@ import (
 )
 
 // newPersist makes the node's persistence and cluster membership over
-// Options.DB.
+// Options.DB. Start it once the first configuration is applied: the stored
+// triggers are synced and recovery runs find their schedules.
 func (d *Daemon) newPersist(nodeID string) (*persist.Node, error) {
 	host, _ := os.Hostname()
 	info, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "host": host, "listen": d.opts.Listen, "conf": d.opts.ConfDir})
@@ -31,6 +32,11 @@ func (d *Daemon) newPersist(nodeID string) (*persist.Node, error) {
 		Logger:          d.log,
 		Registerer:      d.registry,
 		Clock:           d.opts.Clock,
+		// Called from the node's Start on, once the scheduler exists.
+		Adopt:            func(states []scheduler.TriggerState) int { return d.sched.Adopt(states) },
+		Recover:          d.runRecovery,
+		ConfigHash:       d.appliedHash,
+		ExecutePersisted: d.executesPersisted,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up the store: %w", err)

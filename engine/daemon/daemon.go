@@ -210,17 +210,10 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	defer d.watcher.Stop()
 
 	d.apply(ctx, first)
+	var storeBack <-chan struct{} // a reload that failed while the store was away is retried
 	if d.persist != nil {
-		// After the first apply (the stored triggers are synced and recovery
-		// runs find their schedules), before the scheduler fires anything.
-		d.persist.Attach(persist.Hooks{
-			Adopt:            d.sched.Adopt,
-			Recover:          d.runRecovery,
-			ConfigHash:       d.appliedHash,
-			ExecutePersisted: d.executesPersisted,
-			// A reload that failed while the store was away is retried.
-			StoreBack: func() { d.Reload(ctx) },
-		})
+		// After the first apply, before the scheduler fires anything.
+		storeBack = d.persist.StoreBack()
 		if err := d.persist.Start(ctx); err != nil {
 			return fmt.Errorf("join the cluster: %w", err)
 		}
@@ -293,6 +286,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			requestReload()
 		case <-reload:
 			d.log.Info("reload requested")
+			requestReload()
+		case <-storeBack:
 			requestReload()
 		}
 	}

@@ -70,8 +70,8 @@ func (n *Node) checkIn(ctx context.Context) (store.Node, error) { return n.check
 func (n *Node) checkInAs(ctx context.Context, replace string) (store.Node, error) {
 	began := n.clock.Now()
 	hash := ""
-	if n.hooks.ConfigHash != nil {
-		hash = n.hooks.ConfigHash()
+	if n.opts.ConfigHash != nil {
+		hash = n.opts.ConfigHash()
 	}
 	cctx, cancel := context.WithTimeout(ctx, n.opts.CheckInInterval+n.opts.RetryBudget)
 	node, err := n.st.CheckIn(cctx, store.CheckInParams{Node: n.id, Now: began, StartedAt: processStart, ConfigHash: hash,
@@ -110,8 +110,9 @@ func (n *Node) checkInAs(ctx context.Context, replace string) (store.Node, error
 	n.metrics.skew.Set(node.Skew.Seconds())
 	if wasDown {
 		n.log.Info("store reachable again: persisted schedules fire again", "node", n.id)
-		if n.hooks.StoreBack != nil {
-			go n.hooks.StoreBack()
+		select {
+		case n.storeBack <- struct{}{}:
+		default: // one is pending
 		}
 	}
 	switch {
@@ -185,8 +186,8 @@ func (n *Node) leave(ctx context.Context) {
 		return
 	}
 	hash := ""
-	if n.hooks.ConfigHash != nil {
-		hash = n.hooks.ConfigHash()
+	if n.opts.ConfigHash != nil {
+		hash = n.opts.ConfigHash()
 	}
 	_, err := n.st.CheckIn(ctx, store.CheckInParams{Node: n.id, StartedAt: processStart, ConfigHash: hash,
 		Info: n.opts.Info, LiveFor: n.opts.NodeTimeout, Replace: n.instance})
@@ -226,7 +227,7 @@ func (n *Node) afterCheckIn(ctx context.Context) {
 // resync reads every stored trigger and hands them to the scheduler, so
 // that the fires missed while the node was fenced follow the misfire policy.
 func (n *Node) resync(ctx context.Context) error {
-	if n.hooks.Adopt == nil {
+	if n.opts.Adopt == nil {
 		return nil
 	}
 	ts, err := n.st.ListTriggers(ctx, store.ListTriggersParams{})
@@ -240,7 +241,7 @@ func (n *Node) resync(ctx context.Context) error {
 		}
 		states = append(states, stateOf(t))
 	}
-	adopted := n.hooks.Adopt(states)
+	adopted := n.opts.Adopt(states)
 	n.log.Info("stored triggers read back", "node", n.id, "triggers", len(ts), "changed", adopted)
 	return nil
 }
@@ -272,7 +273,7 @@ func (n *Node) flushPending(ctx context.Context) {
 
 // executesPersisted reports executePersistentSchedules.
 func (n *Node) executesPersisted() bool {
-	return n.hooks.ExecutePersisted == nil || n.hooks.ExecutePersisted()
+	return n.opts.ExecutePersisted == nil || n.opts.ExecutePersisted()
 }
 
 // recoverSelf handles the runs this node's previous process left running:
@@ -378,7 +379,7 @@ func ids(runs []store.Run) []string {
 	return out
 }
 
-// runRecovered runs recovered runs through Hooks.Recover, at most
+// runRecovered runs recovered runs through Options.Recover, at most
 // DefaultRecoveryConcurrency at once, and records their outcomes. Without a
 // Recover hook they are recorded failed.
 func (n *Node) runRecovered(runs []store.Run) {
@@ -396,11 +397,11 @@ func (n *Node) runRecovered(runs []store.Run) {
 			switch {
 			case n.recoverCtx.Err() != nil:
 				err = fmt.Errorf("not re-run: the node stopped first: %w", n.recoverCtx.Err())
-			case n.hooks.Recover == nil:
+			case n.opts.Recover == nil:
 				err = errors.New("not re-run: this node cannot run recovered runs")
 			default:
 				n.log.Info("recovery run started", "node", n.id, "run", r.ID, "recoveredFrom", r.RecoveredFrom, "attempt", r.Attempt)
-				err = n.hooks.Recover(n.recoverCtx, r)
+				err = n.opts.Recover(n.recoverCtx, r)
 			}
 			o, msg := scheduler.OutcomeSuccess, ""
 			if err != nil {

@@ -32,7 +32,7 @@
 // hash the node applied and its clock skew against the database, and looks
 // for nodes that have not checked in for NodeTimeout. A dead node's running
 // recoverable runs are handed to exactly one surviving node, which runs them
-// again as recovery runs (see Hooks.Recover); its other running runs are
+// again as recovery runs (see Options.Recover); its other running runs are
 // recorded as abandoned.
 //
 // A node fences itself: while the store fails, or its own last check-in is

@@ -226,17 +226,18 @@ func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
 	if c.timeout == 0 {
 		c.timeout = 2 * time.Second
 	}
+	var s *scheduler.Scheduler
 	p, err := persist.New(persist.Options{Store: c.db, NodeID: c.id, CheckInInterval: c.interval, NodeTimeout: c.timeout,
-		RetryBudget: c.retryBudget, Grace: time.Second, Logger: c.logger})
+		RetryBudget: c.retryBudget, Grace: time.Second, Logger: c.logger,
+		Adopt: func(st []scheduler.TriggerState) int { return s.Adopt(st) }, Recover: c.recover, ExecutePersisted: c.execPersisted})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1, Clock: c.clock,
+	s, err = scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1, Clock: c.clock,
 		Registerer: c.registry})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Attach(persist.Hooks{Adopt: s.Adopt, Recover: c.recover, ExecutePersisted: c.execPersisted})
 	if _, err := s.Reconcile(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}

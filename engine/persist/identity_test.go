@@ -25,11 +25,11 @@ func bareNode(t *testing.T, opts persist.Options, recover func(context.Context, 
 		opts.NodeTimeout = time.Second
 	}
 	opts.Grace = time.Second
+	opts.Recover = recover
 	p, err := persist.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Attach(persist.Hooks{Recover: recover})
 	t.Cleanup(p.Stop)
 	return p, p.Start(context.Background())
 }

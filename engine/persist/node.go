@@ -86,11 +86,10 @@ type Options struct {
 	Clock clock.Clock
 	// Registerer receives the node's metrics; nil: not registered.
 	Registerer prometheus.Registerer
-}
 
-// Hooks connect a Node to the process around it. Set them with Attach
-// before Start; nil hooks do nothing.
-type Hooks struct {
+	// What the node asks of the process around it; nil: nothing. They may
+	// be called from Start on, on the node's goroutines.
+
 	// Adopt continues schedules from stored states (scheduler.Adopt).
 	Adopt func(states []scheduler.TriggerState) int
 	// Recover runs a recovered run: a run of a persisted schedule that a
@@ -106,15 +105,11 @@ type Hooks struct {
 	// when false the node recovers no runs of others (and abandons its own
 	// leftover runs at start).
 	ExecutePersisted func() bool
-	// StoreBack is called, on a goroutine of its own, when the store
-	// answers again after failing (e.g. to retry a config reload that
-	// failed meanwhile).
-	StoreBack func()
 }
 
 // Node is one node's persistence and cluster membership. It implements
 // scheduler.StateStore and scheduler.SkipRecorder. Create it with New,
-// Attach the hooks, then Start; Stop when done.
+// then Start; Stop when done.
 type Node struct {
 	st store.Store
 	id string
@@ -125,7 +120,8 @@ type Node struct {
 	log      *slog.Logger
 	clock    clock.Clock
 	metrics  *metrics
-	hooks    Hooks
+	// storeBack gets a value when the store answers again (see StoreBack).
+	storeBack chan struct{}
 	// staleAfter: a node whose own last check-in is this old stops firing
 	// persisted schedules; the others declare it dead at NodeTimeout.
 	staleAfter time.Duration
@@ -234,6 +230,7 @@ func New(opts Options) (*Node, error) {
 		stopped:    make(chan struct{}),
 		loopDone:   make(chan struct{}),
 		recoverSem: make(chan struct{}, DefaultRecoveryConcurrency),
+		storeBack:  make(chan struct{}, 1),
 		instance:   newInstance(),
 	}
 	n.recoverCtx, n.recoverEnd = context.WithCancel(context.Background())
@@ -247,11 +244,13 @@ func New(opts Options) (*Node, error) {
 	return n, nil
 }
 
-// Attach sets the hooks; call it before Start.
-func (n *Node) Attach(h Hooks) { n.hooks = h }
+// StoreBack receives a value when the store answers again after failing,
+// e.g. to retry a config reload that failed meanwhile; several such moments
+// before a receive make one value.
+func (n *Node) StoreBack() <-chan struct{} { return n.storeBack }
 
 // Start checks the node in, recovers the runs that its previous process left
-// running (handing the recoverable ones to Hooks.Recover), and starts the
+// running (handing the recoverable ones to Options.Recover), and starts the
 // check-in loop. It returns once that is done, or the first check-in's error:
 // a node that cannot reach its database does not start. Start fails when
 // called twice or after Stop.

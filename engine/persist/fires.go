@@ -2,7 +2,6 @@ package persist
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,52 +9,10 @@ import (
 
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
-	"sundial/engine/trigger"
 )
 
-var (
-	_ scheduler.StateStore   = (*Node)(nil)
-	_ scheduler.SkipRecorder = (*Node)(nil)
-)
-
-// stateData is the part of a trigger.State the store has no column for.
-type stateData struct {
-	Start       time.Time `json:"start,omitzero"`
-	RepeatCount int       `json:"repeatCount"`
-}
-
-// encodeData encodes the state's Start at the store's precision, the
-// precision of its NextFireAt and PrevFireAt.
-func encodeData(st trigger.State) json.RawMessage {
-	b, err := json.Marshal(stateData{Start: store.Normalize(st.Start), RepeatCount: st.RepeatCount})
-	if err != nil { // cannot happen: a struct of a time and an int
-		return nil
-	}
-	return b
-}
-
-// stateOf converts a stored trigger back to the scheduler's state. Every
-// time in it is at the store's precision (microseconds): a Start finer than
-// its Next would put a simple trigger's next fire time after Next at Start
-// itself, the same fire id again.
-func stateOf(t store.Trigger) scheduler.TriggerState {
-	var d stateData
-	if len(t.Data) > 0 {
-		_ = json.Unmarshal(t.Data, &d) // written by encodeData; unknown shapes leave zeros
-	}
-	return scheduler.TriggerState{
-		ScheduleID: t.ScheduleID,
-		Hash:       t.ConfigHash,
-		Paused:     t.Paused,
-		State: trigger.State{
-			Next:           store.Normalize(t.NextFireAt),
-			Previous:       store.Normalize(t.PrevFireAt),
-			TimesTriggered: int(t.TimesTriggered),
-			Start:          store.Normalize(d.Start),
-			RepeatCount:    d.RepeatCount,
-		},
-	}
-}
+// The scheduler's fires: claimed once across the cluster, and their runs
+// recorded, retried while the store fails.
 
 // retry calls fn until it succeeds, fails with an error that retrying
 // cannot fix, the budget is spent or ctx ends, with a growing pause.
@@ -82,74 +39,10 @@ func (n *Node) retry(ctx context.Context, fn func() error) error {
 	}
 }
 
-// SyncTriggers implements scheduler.StateStore: store.UpsertTriggers.
-func (n *Node) SyncTriggers(ctx context.Context, p scheduler.SyncTriggersParams) ([]scheduler.TriggerState, error) {
-	defs := make([]store.TriggerDef, len(p.Triggers))
-	ids := make(map[string]bool, len(p.Triggers))
-	for i, t := range p.Triggers {
-		defs[i] = store.TriggerDef{
-			ScheduleID: t.ScheduleID,
-			ConfigHash: t.Hash,
-			NextFireAt: t.State.Next,
-			Paused:     t.Paused,
-			Data:       encodeData(t.State),
-		}
-		ids[t.ScheduleID] = true
-	}
-	var res []store.UpsertTriggerResult
-	err := n.retry(ctx, func() (err error) {
-		res, err = n.st.UpsertTriggers(ctx, store.UpsertTriggersParams{Triggers: defs, Now: p.Now})
-		return err
-	})
-	if err != nil {
-		n.storeFailed("sync", err)
-		return nil, fmt.Errorf("store persisted triggers: %w", err)
-	}
-	out := make([]scheduler.TriggerState, len(res))
-	for i, r := range res {
-		out[i] = stateOf(r.Trigger)
-	}
-	n.persistedMu.Lock()
-	n.persisted = ids
-	n.persistedMu.Unlock()
-	return out, nil
-}
-
-// DeleteTriggers implements scheduler.StateStore: store.DeleteTriggers.
-func (n *Node) DeleteTriggers(ctx context.Context, p scheduler.DeleteTriggersParams) error {
-	err := n.retry(ctx, func() error {
-		_, err := n.st.DeleteTriggers(ctx, store.DeleteTriggersParams{ScheduleIDs: p.ScheduleIDs})
-		return err
-	})
-	if err != nil {
-		n.storeFailed("delete", err)
-		return fmt.Errorf("delete stored triggers: %w", err)
-	}
-	n.persistedMu.Lock()
-	for _, id := range p.ScheduleIDs {
-		delete(n.persisted, id)
-	}
-	n.persistedMu.Unlock()
-	return nil
-}
-
-// SetPaused implements scheduler.StateStore: store.PauseTriggers.
-func (n *Node) SetPaused(ctx context.Context, p scheduler.SetPausedParams) error {
-	err := n.retry(ctx, func() error {
-		_, err := n.st.PauseTriggers(ctx, store.PauseTriggersParams{ScheduleIDs: p.ScheduleIDs, All: p.All, Paused: p.Paused, Now: p.Now})
-		return err
-	})
-	if err != nil {
-		n.storeFailed("pause", err)
-		return fmt.Errorf("store paused flag: %w", err)
-	}
-	return nil
-}
-
 // AcquireFires implements scheduler.StateStore: one store.ClaimFires of the
 // fires, batched with other claims in flight. A fire is not won when
 // another node has fired the trigger at or past it, or holds it; the
-// schedule then continues from the stored state (Hooks.Adopt). While the
+// schedule then continues from the stored state (Options.Adopt). While the
 // node is fenced every fire fails at once with ErrFenced.
 func (n *Node) AcquireFires(ctx context.Context, ps []scheduler.AcquireFireParams) []scheduler.AcquireResult {
 	out := make([]scheduler.AcquireResult, len(ps))
@@ -218,16 +111,6 @@ func (n *Node) AcquireFires(ctx context.Context, ps []scheduler.AcquireFireParam
 	return out
 }
 
-// adopt hands a stored trigger that refused a fire to the scheduler, unless
-// another node's run holds it blocked: the scheduler then goes on with its
-// own next fire, which the store takes once the run ends.
-func (n *Node) adopt(t store.Trigger) {
-	if n.hooks.Adopt == nil || t.ScheduleID == "" || (t.State == store.TriggerBlocked && !t.Paused) || t.State == store.TriggerAcquired {
-		return
-	}
-	n.hooks.Adopt([]scheduler.TriggerState{stateOf(t)})
-}
-
 // claimBatch is the claims batcher's store call. A fire id given twice (a
 // fire the scheduler retried while its first claim was in flight) goes in a
 // second call.
@@ -281,7 +164,7 @@ func (n *Node) finishBatch(ctx context.Context, runs []store.FinishRun) ([]store
 	return n.st.FinishRuns(ctx, store.FinishRunsParams{Node: n.id, Runs: runs})
 }
 
-// RunStarted implements scheduler.StateStore: the runs that AcquireFire did
+// RunStarted implements scheduler.StateStore: the runs that AcquireFires did
 // not record, manual fires and fires of non-persisted schedules. A
 // non-persisted schedule fires on every node, so its run id gets the node id
 // appended ("<fireId>/<node>"), and its runs are recorded in the background,
