@@ -7,19 +7,16 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 	"syscall"
-	"time"
 
-	"sundial/engine/config"
 	"sundial/engine/persist"
 	"sundial/engine/scheduler"
-	"sundial/engine/script"
 	"sundial/engine/store"
 )
 
 // newPersist makes the node's persistence and cluster membership over
-// Options.DB.
+// Options.DB. Start it once the first configuration is applied: the stored
+// triggers are synced and recovery runs find their schedules.
 func (d *Daemon) newPersist(nodeID string) (*persist.Node, error) {
 	host, _ := os.Hostname()
 	info, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "host": host, "listen": d.opts.Listen, "conf": d.opts.ConfDir})
@@ -34,6 +31,12 @@ func (d *Daemon) newPersist(nodeID string) (*persist.Node, error) {
 		Info:            info,
 		Logger:          d.log,
 		Registerer:      d.registry,
+		Clock:           d.opts.Clock,
+		// Called from the node's Start on, once the scheduler exists.
+		Adopt:            func(states []scheduler.TriggerState) int { return d.sched.Adopt(states) },
+		Recover:          d.runRecovery,
+		ConfigHash:       d.appliedHash,
+		ExecutePersisted: d.executesPersisted,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up the store: %w", err)
@@ -74,15 +77,11 @@ func pidAlive(pid int) bool {
 	return !errors.Is(err, os.ErrProcessDone) && !errors.Is(err, syscall.ESRCH)
 }
 
-// canRecover reports whether runRecovery can run a run of the schedule:
-// recoveries of the others are handed back for a node that can.
+// canRecover reports whether this node can run a recovered run of the
+// schedule (the scheduler has it, with a service): recoveries of the others
+// are handed back for a node that can.
 func (d *Daemon) canRecover(scheduleID string) bool {
-	cur := d.current.Load()
-	if cur == nil {
-		return false
-	}
-	sc := cur.Schedules[scheduleID]
-	return sc != nil && strings.TrimPrefix(sc.InvokeService, config.ServicePrefix) == script.ServiceName
+	return d.sched != nil && d.sched.CanRun(scheduleID)
 }
 
 // appliedHash is the config version this node applied, for its check-ins.
@@ -101,28 +100,14 @@ func (d *Daemon) executesPersisted() bool {
 	return true
 }
 
-// runRecovery runs again a run that a dead node, or this node's previous
-// process, left running: the schedule's service with the run's fire id and
-// scheduled time, and context.recovery = true, context.recoveredFrom (the
-// node that died) and context.attempt (2 for the first recovery).
+// runRecovery runs again, through the scheduler, a run that a dead node, or
+// this node's previous process, left running: the schedule's service with
+// the run's fire id and scheduled time, and context.recovery = true,
+// context.recoveredFrom (the node that died) and context.attempt (2 for the
+// first recovery).
 func (d *Daemon) runRecovery(ctx context.Context, r store.Run) error {
-	var sc *config.Schedule
-	if cur := d.current.Load(); cur != nil {
-		sc = cur.Schedules[r.ScheduleID]
-	}
-	if sc == nil {
-		return fmt.Errorf("schedule %s is not in this node's configuration", r.ScheduleID)
-	}
-	if name := strings.TrimPrefix(sc.InvokeService, config.ServicePrefix); name != script.ServiceName {
-		return fmt.Errorf("schedule %s: service %q cannot run here", r.ScheduleID, sc.InvokeService)
-	}
-	run := scheduler.Run{
-		FireID: r.ID, ScheduleID: r.ScheduleID, Schedule: sc,
-		ScheduledFireTime: r.ScheduledAt, ActualFireTime: time.Now(), NodeID: d.nodeID,
-	}
-	rc := run.Context()
-	rc["recovery"] = true
-	rc["recoveredFrom"] = r.RecoveredFrom
-	rc["attempt"] = r.Attempt
-	return d.scripts.Load().InvokeSchedule(ctx, sc.ID, sc.InvokeLogLevel, sc.InvokeContext.Map(), rc)
+	return d.sched.RunRecovery(ctx, scheduler.RecoveryRun{
+		FireID: r.ID, ScheduleID: r.ScheduleID, ScheduledTime: r.ScheduledAt,
+		RecoveredFrom: r.RecoveredFrom, Attempt: r.Attempt,
+	})
 }

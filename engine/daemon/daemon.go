@@ -315,14 +315,6 @@ func (d *Daemon) newScheduler() error {
 // triggers are synced and recovery runs find their schedules), before the
 // scheduler fires anything.
 func (d *Daemon) joinCluster(ctx context.Context) error {
-	d.persist.Attach(persist.Hooks{
-		Adopt:            d.sched.Adopt,
-		Recover:          d.runRecovery,
-		ConfigHash:       d.appliedHash,
-		ExecutePersisted: d.executesPersisted,
-		// A reload that failed while the store was away is retried.
-		StoreBack: func() { d.Reload(ctx) },
-	})
 	if err := d.persist.Start(ctx); err != nil {
 		return fmt.Errorf("join the cluster: %w", err)
 	}
@@ -415,6 +407,5 @@ func sameProps(a, b map[string]string) bool {
 func (d *Daemon) invokeScript(ctx context.Context, run scheduler.Run) error {
 	s := run.Schedule
 	rc := run.Context()
-	rc["recovery"] = false // recovery runs: see runRecovery
 	return d.scripts.Load().InvokeSchedule(ctx, s.ID, s.InvokeLogLevel, s.InvokeContext.Map(), rc)
 }

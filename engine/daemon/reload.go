@@ -105,6 +105,10 @@ func (d *Daemon) runReloads(ctx context.Context, sighup <-chan struct{}) error {
 	}
 	l.timer.Stop()
 	defer l.timer.Stop()
+	var storeBack <-chan struct{} // the store answers again: retry a reload that failed while it was away
+	if d.persist != nil {
+		storeBack = d.persist.StoreBack()
+	}
 	for {
 		if l.pending && l.current == nil && len(l.blocked) < maxBlockedLoads {
 			l.start(ctx)
@@ -121,6 +125,8 @@ func (d *Daemon) runReloads(ctx context.Context, sighup <-chan struct{}) error {
 			l.pending = true
 		case <-sighup:
 			d.log.Info("reload requested")
+			l.pending = true
+		case <-storeBack:
 			l.pending = true
 		case done := <-d.reloadReq:
 			l.pending = true

@@ -46,37 +46,59 @@ func newBatcher[In, Out any](max, loops int, run func(ctx context.Context, in []
 // running batch may still be written, and its outcome is then unknown to the
 // caller (a claim so taken is recovered as this node's, like a crash's).
 func (b *batcher[In, Out]) do(ctx context.Context, in In) (Out, error) {
+	out, err := b.doAll(ctx, []In{in})
+	if err != nil {
+		var zero Out
+		return zero, err
+	}
+	return out[0], nil
+}
+
+// doAll runs the items in the next batches and returns their results, in
+// order, or the first error; ctx's ending is as for do.
+func (b *batcher[In, Out]) doAll(ctx context.Context, in []In) ([]Out, error) {
 	b.once.Do(func() {
 		for range b.loops {
 			b.stopped.Add(1)
 			go b.loop()
 		}
 	})
-	c := &call[In, Out]{in: in, done: make(chan struct{})}
-	var zero Out
-	select {
-	case b.ch <- c:
-	case <-b.stop:
-		return zero, errStopped
-	case <-ctx.Done():
-		return zero, ctx.Err()
-	}
-	select {
-	case <-c.done:
-	case <-ctx.Done():
+	calls := make([]call[In, Out], len(in))
+	for i := range in {
+		c := &calls[i]
+		c.in, c.done = in[i], make(chan struct{})
 		select {
-		case <-c.done:
-		default:
-			return zero, ctx.Err()
-		}
-	case <-b.dead:
-		select {
-		case <-c.done:
-		default: // queued after the loops were gone
-			return zero, errStopped
+		case b.ch <- c:
+		case <-b.stop:
+			return nil, errStopped
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
-	return c.out, c.err
+	out := make([]Out, len(in))
+	for i := range calls {
+		c := &calls[i]
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			select {
+			case <-c.done:
+			default:
+				return nil, ctx.Err()
+			}
+		case <-b.dead:
+			select {
+			case <-c.done:
+			default: // queued after the loops were gone
+				return nil, errStopped
+			}
+		}
+		if c.err != nil {
+			return nil, c.err
+		}
+		out[i] = c.out
+	}
+	return out, nil
 }
 
 func (b *batcher[In, Out]) loop() {

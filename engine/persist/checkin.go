@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"sundial/engine/clock"
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
 )
@@ -19,24 +20,24 @@ func (n *Node) loop(ctx context.Context) {
 	defer close(n.loopDone)
 	interval := n.opts.CheckInInterval
 	scanEvery := max(interval/2, 50*time.Millisecond)
-	nextCheckIn := time.Now().Add(interval)
-	nextScan := time.Now()
+	nextCheckIn := n.clock.Now().Add(interval)
+	nextScan := n.clock.Now()
 	retry := 250 * time.Millisecond
-	timer := time.NewTimer(0)
+	timer := n.clock.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
+		case <-timer.C():
 		}
-		now := time.Now()
+		now := n.clock.Now()
 		if !now.Before(nextCheckIn) {
 			if _, err := n.checkIn(ctx); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				nextCheckIn = time.Now().Add(min(retry, interval))
+				nextCheckIn = n.clock.Now().Add(min(retry, interval))
 				retry = min(2*retry, interval)
 			} else {
 				retry = 250 * time.Millisecond
@@ -46,9 +47,9 @@ func (n *Node) loop(ctx context.Context) {
 		}
 		if !now.Before(nextScan) {
 			n.recoverDead(ctx)
-			nextScan = time.Now().Add(scanEvery)
+			nextScan = n.clock.Now().Add(scanEvery)
 		}
-		timer.Reset(time.Until(minTime(nextCheckIn, nextScan)))
+		clock.ResetAt(n.clock, timer, minTime(nextCheckIn, nextScan))
 	}
 }
 
@@ -67,10 +68,10 @@ func (n *Node) checkIn(ctx context.Context) (store.Node, error) { return n.check
 // node id; a started node then counts as down (it stops firing persisted
 // schedules) until that other process goes silent.
 func (n *Node) checkInAs(ctx context.Context, replace string) (store.Node, error) {
-	began := time.Now()
+	began := n.clock.Now()
 	hash := ""
-	if n.hooks.ConfigHash != nil {
-		hash = n.hooks.ConfigHash()
+	if n.opts.ConfigHash != nil {
+		hash = n.opts.ConfigHash()
 	}
 	cctx, cancel := context.WithTimeout(ctx, n.opts.CheckInInterval+n.opts.RetryBudget)
 	node, err := n.st.CheckIn(cctx, store.CheckInParams{Node: n.id, Now: began, StartedAt: processStart, ConfigHash: hash,
@@ -109,8 +110,9 @@ func (n *Node) checkInAs(ctx context.Context, replace string) (store.Node, error
 	n.metrics.skew.Set(node.Skew.Seconds())
 	if wasDown {
 		n.log.Info("store reachable again: persisted schedules fire again", "node", n.id)
-		if n.hooks.StoreBack != nil {
-			go n.hooks.StoreBack()
+		select {
+		case n.storeBack <- struct{}{}:
+		default: // one is pending
 		}
 	}
 	switch {
@@ -167,12 +169,12 @@ func (n *Node) join(ctx context.Context) (store.Node, error) {
 				"info", string(other.Info))
 		}
 		wait := min(n.opts.CheckInInterval/4, n.opts.NodeTimeout-other.SinceCheckIn)
-		t := time.NewTimer(max(wait, 10*time.Millisecond))
+		t := n.clock.NewTimer(max(wait, 10*time.Millisecond))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return node, ctx.Err()
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }
@@ -184,8 +186,8 @@ func (n *Node) leave(ctx context.Context) {
 		return
 	}
 	hash := ""
-	if n.hooks.ConfigHash != nil {
-		hash = n.hooks.ConfigHash()
+	if n.opts.ConfigHash != nil {
+		hash = n.opts.ConfigHash()
 	}
 	_, err := n.st.CheckIn(ctx, store.CheckInParams{Node: n.id, StartedAt: processStart, ConfigHash: hash,
 		Info: n.opts.Info, LiveFor: n.opts.NodeTimeout, Replace: n.instance})
@@ -194,7 +196,8 @@ func (n *Node) leave(ctx context.Context) {
 	}
 }
 
-// processStart is reported as the node's start time.
+// processStart is reported as the node's start time: the process's, on the
+// wall clock.
 var processStart = time.Now()
 
 func (n *Node) isStarted() bool {
@@ -224,7 +227,7 @@ func (n *Node) afterCheckIn(ctx context.Context) {
 // resync reads every stored trigger and hands them to the scheduler, so
 // that the fires missed while the node was fenced follow the misfire policy.
 func (n *Node) resync(ctx context.Context) error {
-	if n.hooks.Adopt == nil {
+	if n.opts.Adopt == nil {
 		return nil
 	}
 	ts, err := n.st.ListTriggers(ctx, store.ListTriggersParams{})
@@ -238,7 +241,7 @@ func (n *Node) resync(ctx context.Context) error {
 		}
 		states = append(states, stateOf(t))
 	}
-	adopted := n.hooks.Adopt(states)
+	adopted := n.opts.Adopt(states)
 	n.log.Info("stored triggers read back", "node", n.id, "triggers", len(ts), "changed", adopted)
 	return nil
 }
@@ -270,7 +273,7 @@ func (n *Node) flushPending(ctx context.Context) {
 
 // executesPersisted reports executePersistentSchedules.
 func (n *Node) executesPersisted() bool {
-	return n.hooks.ExecutePersisted == nil || n.hooks.ExecutePersisted()
+	return n.opts.ExecutePersisted == nil || n.opts.ExecutePersisted()
 }
 
 // recoverSelf handles the runs this node's previous process left running:
@@ -308,7 +311,7 @@ func (n *Node) recoverSelf(ctx context.Context) error {
 // does not execute persisted schedules, recovers nobody.
 func (n *Node) recoverDead(ctx context.Context) {
 	n.mu.Lock()
-	fenced := n.firingLocked(time.Now()) != nil
+	fenced := n.firingLocked(n.clock.Now()) != nil
 	n.mu.Unlock()
 	if fenced || !n.executesPersisted() {
 		return
@@ -376,7 +379,7 @@ func ids(runs []store.Run) []string {
 	return out
 }
 
-// runRecovered runs recovered runs through Hooks.Recover, at most
+// runRecovered runs recovered runs through Options.Recover, at most
 // DefaultRecoveryConcurrency at once, and records their outcomes. Without a
 // Recover hook they are recorded failed.
 func (n *Node) runRecovered(runs []store.Run) {
@@ -394,11 +397,11 @@ func (n *Node) runRecovered(runs []store.Run) {
 			switch {
 			case n.recoverCtx.Err() != nil:
 				err = fmt.Errorf("not re-run: the node stopped first: %w", n.recoverCtx.Err())
-			case n.hooks.Recover == nil:
+			case n.opts.Recover == nil:
 				err = errors.New("not re-run: this node cannot run recovered runs")
 			default:
 				n.log.Info("recovery run started", "node", n.id, "run", r.ID, "recoveredFrom", r.RecoveredFrom, "attempt", r.Attempt)
-				err = n.hooks.Recover(n.recoverCtx, r)
+				err = n.opts.Recover(n.recoverCtx, r)
 			}
 			o, msg := scheduler.OutcomeSuccess, ""
 			if err != nil {
@@ -407,7 +410,7 @@ func (n *Node) runRecovered(runs []store.Run) {
 					o = scheduler.OutcomeCancelled
 				}
 			}
-			ferr := n.finishRun(context.Background(), finishOf(r.ID, time.Now(), o, msg))
+			ferr := n.finishRun(context.Background(), finishOf(r.ID, n.clock.Now(), o, msg))
 			n.log.Info("recovery run ended", "node", n.id, "run", r.ID, "outcome", o, "err", msg, "recordErr", ferr)
 		}()
 	}

@@ -6,12 +6,14 @@
 //
 // Every node keeps every persisted schedule in its own scheduler, with its
 // own timer. When a fire comes due, every node asks the store for it
-// (AcquireFire → store.ClaimFires). The store records the run and advances
+// (AcquireFires → store.ClaimFires). The store records the run and advances
 // the trigger, in one transaction, only if no node has fired the trigger past
 // that fire yet. So each fire runs once. A node that loses the race continues
 // from the stored state (scheduler.Adopt), unless another node holds the
-// trigger blocked by its run. Claims from a node's workers are batched: one
-// transaction carries every claim that arrived while the previous one ran.
+// trigger blocked by its run. Claims are batched: the scheduler hands over
+// many due fires at once, and one transaction carries every claim that
+// arrived while the previous one ran. Run ends are batched the same way, in
+// the background, except those a blocked trigger waits for.
 //
 // # Trigger state across restarts
 //
@@ -30,12 +32,12 @@
 // hash the node applied and its clock skew against the database, and looks
 // for nodes that have not checked in for NodeTimeout. A dead node's running
 // recoverable runs are handed to exactly one surviving node, which runs them
-// again as recovery runs (see Hooks.Recover); its other running runs are
+// again as recovery runs (see Options.Recover); its other running runs are
 // recorded as abandoned.
 //
 // A node fences itself: while the store fails, or its own last check-in is
 // older than NodeTimeout minus CheckInInterval (so before any other node
-// can declare it dead), AcquireFire refuses to fire persisted schedules. Once
+// can declare it dead), AcquireFires refuses to fire persisted schedules. Once
 // the store answers again, the node reads back every stored trigger and
 // adopts them, so the fires missed meanwhile follow the misfire policy,
 // exactly once across the cluster.

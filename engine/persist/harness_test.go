@@ -2,7 +2,9 @@ package persist_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sundial/engine/clock"
 	"sundial/engine/config"
 	"sundial/engine/cron"
 	"sundial/engine/persist"
@@ -26,28 +32,106 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // opener opens one more handle (one more node) on the test's database.
 type opener func(t testing.TB) store.Store
 
-func sqliteDB(t testing.TB) opener {
-	path := filepath.Join(t.TempDir(), "sundial.db")
-	return func(t testing.TB) store.Store {
-		s, err := sqlite.Open(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
+// testDB is one test's database: handles on it for the nodes, and the run
+// history read straight from its tables (not through the Store).
+type testDB struct {
+	open opener
+	runs func(t testing.TB) []store.Run
+	// path is the SQLite file; "" for PostgreSQL.
+	path string
+}
+
+// getRun returns the run recorded under id, or store.ErrNotFound.
+func (d testDB) getRun(t testing.TB, id string) (store.Run, error) {
+	for _, r := range d.runs(t) {
+		if r.ID == id {
+			return r, nil
 		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+	}
+	return store.Run{}, store.ErrNotFound
+}
+
+func sqliteDB(t testing.TB) opener { return newSQLite(t).open }
+
+func newSQLite(t testing.TB) testDB {
+	path := filepath.Join(t.TempDir(), "sundial.db")
+	return testDB{
+		path: path,
+		open: func(t testing.TB) store.Store {
+			s, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		runs: func(t testing.TB) []store.Run {
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			rows, err := db.QueryContext(context.Background(), runRowsSQL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []store.Run
+			for rows.Next() {
+				var r store.Run
+				if err := rows.Scan(runFields(&r)...); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, r)
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		},
 	}
 }
 
-func postgresDB(t testing.TB) opener {
+func newPostgres(t testing.TB) testDB {
 	dsn := pgtest.DSN(t)
-	return func(t testing.TB) store.Store {
-		s, err := postgres.Open(context.Background(), dsn+"&pool_max_conns=6")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
+	return testDB{
+		open: func(t testing.TB) store.Store {
+			s, err := postgres.Open(context.Background(), dsn+"&pool_max_conns=6")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		runs: func(t testing.TB) []store.Run {
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			rows, err := conn.Query(ctx, runRowsSQL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Run, error) {
+				var r store.Run
+				err := row.Scan(runFields(&r)...)
+				return r, err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		},
 	}
+}
+
+const runRowsSQL = `SELECT id, schedule_id, status, error, node_id, recovery, recovered_from, attempt FROM runs ORDER BY id`
+
+// runFields are the destinations of runRowsSQL's columns.
+func runFields(r *store.Run) []any {
+	return []any{&r.ID, &r.ScheduleID, &r.Status, &r.Error, &r.Node, &r.Recovery, &r.RecoveredFrom, &r.Attempt}
 }
 
 // fires records every run the no-op service sees.
@@ -125,7 +209,11 @@ type nodeConfig struct {
 	timeout       time.Duration
 	retryBudget   time.Duration
 	recover       func(ctx context.Context, r store.Run) error
+	logger        *slog.Logger
+	registry      prometheus.Registerer // the scheduler's metrics
 	execPersisted func() bool
+	// clock is the scheduler's; nil: the real clock.
+	clock clock.Clock
 }
 
 func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
@@ -136,16 +224,18 @@ func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
 	if c.timeout == 0 {
 		c.timeout = 2 * time.Second
 	}
+	var s *scheduler.Scheduler
 	p, err := persist.New(persist.Options{Store: c.db, NodeID: c.id, CheckInInterval: c.interval, NodeTimeout: c.timeout,
-		RetryBudget: c.retryBudget, Grace: time.Second})
+		RetryBudget: c.retryBudget, Grace: time.Second, Logger: c.logger,
+		Adopt: func(st []scheduler.TriggerState) int { return s.Adopt(st) }, Recover: c.recover, ExecutePersisted: c.execPersisted})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1})
+	s, err = scheduler.New(scheduler.Options{Store: p, NodeID: c.id, Services: c.services, HistorySize: -1, Clock: c.clock,
+		Registerer: c.registry})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Attach(persist.Hooks{Adopt: s.Adopt, Recover: c.recover, ExecutePersisted: c.execPersisted})
 	if _, err := s.Reconcile(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
@@ -202,32 +292,13 @@ func oneShots(n, threads int, at time.Time) *config.Desired {
 }
 
 // countRuns counts the runs recorded, by status.
-func countRuns(t testing.TB, s store.Store) map[store.RunStatus]int {
+func countRuns(t testing.TB, d testDB) map[store.RunStatus]int {
 	t.Helper()
-	rs, err := s.ListRuns(context.Background(), store.ListRunsParams{Limit: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[store.RunStatus]int{}
-	for _, r := range rs {
+	for _, r := range d.runs(t) {
 		out[r.Status]++
 	}
 	return out
-}
-
-// getRun returns the recorded run with an id, or an error wrapping
-// store.ErrNotFound.
-func getRun(s store.Store, id string) (store.Run, error) {
-	rs, err := s.ListRuns(context.Background(), store.ListRunsParams{Limit: 1 << 30})
-	if err != nil {
-		return store.Run{}, err
-	}
-	for _, r := range rs {
-		if r.ID == id {
-			return r, nil
-		}
-	}
-	return store.Run{}, fmt.Errorf("run %s: %w", id, store.ErrNotFound)
 }
 
 // getTrigger returns the stored trigger of a schedule, or an error wrapping

@@ -2,7 +2,6 @@ package persist
 
 import (
 	"errors"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -62,7 +61,7 @@ func newMetrics(n *Node, reg prometheus.Registerer) (*metrics, error) {
 		if n.health.lastOK.IsZero() {
 			return 0
 		}
-		return time.Since(n.health.lastOK).Seconds()
+		return n.clock.Now().Sub(n.health.lastOK).Seconds()
 	})
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.up, m.skew, m.storeErrors, m.claims, m.recovered, m.abandoned, m.deadNodes, m.dropped, age} {

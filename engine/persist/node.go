@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sundial/engine/clock"
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
 )
@@ -79,13 +80,16 @@ type Options struct {
 	UnclaimedTimeout time.Duration
 	// Logger receives the node's lines; default: discard.
 	Logger *slog.Logger
+	// Clock times check-ins, fencing, retries and waits; default the real
+	// clock. The database keeps its own time for check-ins and node
+	// timeouts.
+	Clock clock.Clock
 	// Registerer receives the node's metrics; nil: not registered.
 	Registerer prometheus.Registerer
-}
 
-// Hooks connect a Node to the process around it. Set them with Attach
-// before Start; nil hooks do nothing.
-type Hooks struct {
+	// What the node asks of the process around it; nil: nothing. They may
+	// be called from Start on, on the node's goroutines.
+
 	// Adopt continues schedules from stored states (scheduler.Adopt).
 	Adopt func(states []scheduler.TriggerState) int
 	// Recover runs a recovered run: a run of a persisted schedule that a
@@ -101,15 +105,11 @@ type Hooks struct {
 	// when false the node recovers no runs of others (and abandons its own
 	// leftover runs at start).
 	ExecutePersisted func() bool
-	// StoreBack is called, on a goroutine of its own, when the store
-	// answers again after failing (e.g. to retry a config reload that
-	// failed meanwhile).
-	StoreBack func()
 }
 
 // Node is one node's persistence and cluster membership. It implements
 // scheduler.StateStore and scheduler.SkipRecorder. Create it with New,
-// Attach the hooks, then Start; Stop when done.
+// then Start; Stop when done.
 type Node struct {
 	st store.Store
 	id string
@@ -118,8 +118,10 @@ type Node struct {
 	instance string
 	opts     Options
 	log      *slog.Logger
+	clock    clock.Clock
 	metrics  *metrics
-	hooks    Hooks
+	// storeBack gets a value when the store answers again (see StoreBack).
+	storeBack chan struct{}
 	// staleAfter: a node whose own last check-in is this old stops firing
 	// persisted schedules; the others declare it dead at NodeTimeout.
 	staleAfter time.Duration
@@ -135,6 +137,8 @@ type Node struct {
 	persisted   map[string]bool
 	// runs maps the fire id of each run in progress to how it is recorded.
 	runs sync.Map // string → runRef
+	// ending counts the run ends being written in the background.
+	ending sync.WaitGroup
 
 	mu     sync.Mutex
 	health health
@@ -156,7 +160,8 @@ type Node struct {
 // runRef is how a run in progress is recorded.
 type runRef struct {
 	id        string // run id in the store
-	persisted bool   // ended synchronously, retried until recorded
+	persisted bool   // its end is retried until recorded
+	blocks    bool   // its trigger stays blocked until its end is recorded
 }
 
 // health is what Status reports; guarded by Node.mu.
@@ -210,17 +215,22 @@ func New(opts Options) (*Node, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
 	n := &Node{
 		st:         opts.Store,
 		id:         opts.NodeID,
 		opts:       opts,
 		log:        opts.Logger,
+		clock:      opts.Clock,
 		staleAfter: opts.NodeTimeout - opts.CheckInInterval,
 		persisted:  map[string]bool{},
 		started:    make(chan struct{}),
 		stopped:    make(chan struct{}),
 		loopDone:   make(chan struct{}),
 		recoverSem: make(chan struct{}, DefaultRecoveryConcurrency),
+		storeBack:  make(chan struct{}, 1),
 		instance:   newInstance(),
 	}
 	n.recoverCtx, n.recoverEnd = context.WithCancel(context.Background())
@@ -234,14 +244,13 @@ func New(opts Options) (*Node, error) {
 	return n, nil
 }
 
-// Attach sets the hooks; call it before Start.
-func (n *Node) Attach(h Hooks) { n.hooks = h }
-
-// Store returns the store the node writes to.
-func (n *Node) Store() store.Store { return n.st }
+// StoreBack receives a value when the store answers again after failing,
+// e.g. to retry a config reload that failed meanwhile; several such moments
+// before a receive make one value.
+func (n *Node) StoreBack() <-chan struct{} { return n.storeBack }
 
 // Start checks the node in, recovers the runs that its previous process left
-// running (handing the recoverable ones to Hooks.Recover), and starts the
+// running (handing the recoverable ones to Options.Recover), and starts the
 // check-in loop. It returns once that is done, or the first check-in's error:
 // a node that cannot reach its database does not start. Start fails when
 // called twice or after Stop.
@@ -302,13 +311,16 @@ func (n *Node) Stop() {
 			n.recovering.Wait()
 			close(done)
 		}()
+		grace := n.clock.NewTimer(n.opts.Grace)
 		select {
 		case <-done:
-		case <-time.After(n.opts.Grace):
+		case <-grace.C():
 			n.recoverEnd()
 			<-done
 		}
+		grace.Stop()
 		n.recoverEnd()
+		n.ending.Wait() // each bounded by the retry budget
 		ctx, cancel := context.WithTimeout(context.Background(), n.opts.RetryBudget)
 		n.flushPending(ctx)
 		n.leave(ctx)
@@ -364,7 +376,7 @@ func (n *Node) Status() Status {
 		Store:          describe(n.st),
 		Node:           n.id,
 		Reachable:      !h.down,
-		Firing:         n.firingLocked(time.Now()) == nil,
+		Firing:         n.firingLocked(n.clock.Now()) == nil,
 		LastCheckIn:    h.lastCheckIn,
 		ClockSkew:      h.skew.Seconds(),
 		ClockSkewed:    h.skewed,
@@ -372,7 +384,7 @@ func (n *Node) Status() Status {
 		PendingRunEnds: len(n.pending),
 	}
 	if !h.lastOK.IsZero() {
-		st.CheckInAge = time.Since(h.lastOK).Seconds()
+		st.CheckInAge = n.clock.Now().Sub(h.lastOK).Seconds()
 	}
 	if h.down {
 		st.Error = h.lastErr
@@ -413,7 +425,7 @@ func (n *Node) firingLocked(now time.Time) error {
 func (n *Node) fenced() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	err := n.firingLocked(time.Now())
+	err := n.firingLocked(n.clock.Now())
 	if err != nil {
 		n.health.resync = true
 	}
@@ -423,8 +435,8 @@ func (n *Node) fenced() error {
 // storeFailed records a failed store call: the node fences itself until a
 // check-in succeeds, then reads the stored triggers back.
 func (n *Node) storeFailed(op string, err error) {
-	if errors.Is(err, errStopped) || errors.Is(err, store.ErrInvalid) {
-		return
+	if errors.Is(err, errStopped) || errors.Is(err, store.ErrInvalid) || errors.Is(err, context.Canceled) {
+		return // not the store's failure: a stop, a bad request, a caller that gave up
 	}
 	n.metrics.storeErrors.WithLabelValues(op).Inc()
 	n.mu.Lock()

@@ -9,13 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"sundial/engine/clock"
 	"sundial/engine/config"
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
 )
 
-// Tests run on real databases and the real clock (the database's clock is
-// real); they wait on conditions, with short check-in intervals.
+// Tests run on real databases. Schedulers run on a fake clock where the
+// test is about fire times; check-ins, node timeouts and the database's
+// clock are real, so those tests wait on conditions, with short check-in
+// intervals.
 
 func noop(f *fires) map[string]scheduler.Service {
 	return map[string]scheduler.Service{"noop": f.service()}
@@ -39,7 +42,8 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 // them.
 func TestClusterFiresOnce(t *testing.T) {
 	t.Parallel()
-	open := postgresDB(t)
+	tdb := newPostgres(t)
+	open := tdb.open
 	const oneShots = 300
 	f := newFires(0)
 	at := time.Now().Add(1500 * time.Millisecond)
@@ -98,7 +102,7 @@ func TestClusterFiresOnce(t *testing.T) {
 			t.Errorf("%s fired %d times from %s to %s, want every second (%d)", sched, len(ts), first, last, want)
 		}
 	}
-	runs := countRuns(t, nodes[0].p.Store())
+	runs := countRuns(t, tdb)
 	if runs[store.RunSucceeded] != len(f.count) || runs[store.RunRunning] != 0 {
 		t.Errorf("store recorded %v, want %d succeeded", runs, len(f.count))
 	}
@@ -140,7 +144,8 @@ func ghost(t *testing.T, db store.Store, node string, recoverable map[string]boo
 // run is recorded abandoned.
 func TestDeadNodeRecovered(t *testing.T) {
 	t.Parallel()
-	open := sqliteDB(t)
+	tdb := newSQLite(t)
+	open := tdb.open
 	db := open(t)
 	runIDs := ghost(t, db, "ghost", map[string]bool{"rec": true, "norec": false})
 	const timeout = 600 * time.Millisecond
@@ -166,20 +171,20 @@ func TestDeadNodeRecovered(t *testing.T) {
 		before := passive.p.Status().LastCheckIn
 		waitFor(t, 5*time.Second, "a check-in", func() bool { return passive.p.Status().LastCheckIn.After(before) })
 	}
-	if r, _ := getRun(db, runIDs["rec"]); r.Status != store.RunRunning || r.Node != "ghost" {
+	if r, _ := tdb.getRun(t, runIDs["rec"]); r.Status != store.RunRunning || r.Node != "ghost" {
 		t.Fatalf("run recovered by a node that does not execute persisted schedules: %+v", r)
 	}
 
 	startNode(t, nodeConfig{id: "active", db: open(t), interval: 100 * time.Millisecond, timeout: timeout, recover: recoverHook}, empty)
 	waitFor(t, 10*time.Second, "the recoverable run to be re-run", func() bool {
-		r, err := getRun(db, runIDs["rec"])
+		r, err := tdb.getRun(t, runIDs["rec"])
 		return err == nil && r.Status == store.RunSucceeded
 	})
-	r, _ := getRun(db, runIDs["rec"])
+	r, _ := tdb.getRun(t, runIDs["rec"])
 	if !r.Recovery || r.Node != "active" || r.RecoveredFrom != "ghost" || r.Attempt != 2 {
 		t.Errorf("recovered run = %+v", r)
 	}
-	r, _ = getRun(db, runIDs["norec"])
+	r, _ = tdb.getRun(t, runIDs["norec"])
 	if r.Status != store.RunAbandoned {
 		t.Errorf("non-recoverable run = %+v, want abandoned", r)
 	}
@@ -194,7 +199,8 @@ func TestDeadNodeRecovered(t *testing.T) {
 // runs its previous process left running before it fires anything.
 func TestSelfRecoveryAtStart(t *testing.T) {
 	t.Parallel()
-	open := sqliteDB(t)
+	tdb := newSQLite(t)
+	open := tdb.open
 	db := open(t)
 	runIDs := ghost(t, db, "n1", map[string]bool{"rec": true, "norec": false})
 	got := make(chan store.Run, 2)
@@ -211,10 +217,10 @@ func TestSelfRecoveryAtStart(t *testing.T) {
 		t.Fatal("the recoverable run was not re-run")
 	}
 	waitFor(t, 10*time.Second, "the recovery run's failure to be recorded", func() bool {
-		r, _ := getRun(db, runIDs["rec"])
+		r, _ := tdb.getRun(t, runIDs["rec"])
 		return r.Status == store.RunFailed && r.Error == "boom"
 	})
-	if r, _ := getRun(db, runIDs["norec"]); r.Status != store.RunAbandoned {
+	if r, _ := tdb.getRun(t, runIDs["norec"]); r.Status != store.RunAbandoned {
 		t.Errorf("non-recoverable run = %+v, want abandoned", r)
 	}
 }
@@ -280,89 +286,92 @@ func (f *flaky) DeadNodes(ctx context.Context, p store.DeadNodesParams) ([]store
 	return f.Store.DeadNodes(ctx, p)
 }
 
-// TestStoreLostAndBack: while the store fails, the node stops firing its
-// persisted schedules (and says so in its status); once it answers again,
-// the missed fires follow the misfire policy: fireAndProceed fires once at
-// once, doNothing waits for its next time; nothing fires twice.
+// TestStoreLostAndBack: while the store is down the node fences itself and
+// fires no persisted schedule; once it is back, the node reads the stored
+// triggers back and the missed fires follow the misfire policy:
+// fireAndProceed fires once at once, doNothing waits for its next time;
+// nothing fires twice. The scheduler runs on a fake clock, the store on the
+// real one.
 func TestStoreLostAndBack(t *testing.T) {
 	t.Parallel()
-	open := sqliteDB(t)
+	tdb := newSQLite(t)
+	open := tdb.open
 	db := &flaky{Store: open(t)}
-	f := newFires(0)
+	at := func(sec float64) time.Time {
+		return time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(sec * float64(time.Second)))
+	}
+	fc := clock.NewFake(at(0)) // the first fires are due at once
+	ran := make(chan string, 64)
+	services := map[string]scheduler.Service{"noop": scheduler.ServiceFunc(func(_ context.Context, r scheduler.Run) error {
+		ran <- r.FireID
+		return nil
+	})}
 	d := cronEverySecond(map[string]string{"fap": config.MisfireFireAndProceed, "dn": config.MisfireDoNothing}, 500*time.Millisecond)
-	n := startNode(t, nodeConfig{id: "n1", db: db, services: noop(f), interval: 100 * time.Millisecond, timeout: time.Second,
-		retryBudget: 100 * time.Millisecond}, d)
-	firesOf := func(sched string) []time.Time {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		var out []time.Time
-		for id := range f.count {
-			if len(id) > len(sched) && id[:len(sched)+1] == sched+"@" {
-				ts, _ := time.Parse(time.RFC3339Nano, id[len(sched)+1:])
-				out = append(out, ts)
+	n := startNode(t, nodeConfig{id: "n1", db: db, services: services, interval: 100 * time.Millisecond, timeout: time.Second,
+		retryBudget: 100 * time.Millisecond, clock: fc}, d)
+	var fired []string
+	expect := func(ids ...string) {
+		t.Helper()
+		want := map[string]bool{}
+		for _, id := range ids {
+			want[id] = true
+		}
+		deadline := time.After(10 * time.Second)
+		for len(want) > 0 {
+			select {
+			case id := <-ran:
+				if !want[id] {
+					t.Fatalf("fire %s ran, want %v", id, ids)
+				}
+				delete(want, id)
+				fired = append(fired, id)
+			case <-deadline:
+				t.Fatalf("fires %v did not run", want)
 			}
 		}
-		return out
 	}
-	waitFor(t, 10*time.Second, "fires of both schedules", func() bool { return len(firesOf("fap")) >= 1 && len(firesOf("dn")) >= 1 })
+	for _, sec := range []float64{0, 1} {
+		fc.Set(at(sec))
+		expect(fireID("fap", at(sec)), fireID("dn", at(sec)))
+	}
 	if st := n.p.Status(); !st.Healthy() {
 		t.Fatalf("status before the outage = %+v, want healthy", st)
 	}
 
 	db.down.Store(true)
-	lost := time.Now()
+	fc.Set(at(2))
+	_ = n.sched.Schedules() // the loop has handed the fires at 10:00:02 to the claimers
+	waitFor(t, 5*time.Second, "the claims of 10:00:02 to fail", func() bool {
+		for _, id := range []string{"fap", "dn"} {
+			if info, _ := n.sched.Schedule(id); info.Running != 0 {
+				return false
+			}
+		}
+		return true
+	})
 	waitFor(t, 5*time.Second, "the node to see the store gone", func() bool {
 		st := n.p.Status()
 		return !st.Reachable && !st.Firing && st.Error != "" && !st.Healthy()
 	})
 	// Down across a few fire times, past the 500 ms misfire threshold.
-	<-time.After(time.Until(lost.Add(2500 * time.Millisecond)))
-	back := time.Now()
+	fc.Set(at(4.5))
 	db.down.Store(false)
-	waitFor(t, 10*time.Second, "both schedules to fire on their calendar again", func() bool {
-		return latest(firesOf("fap")).After(back.Add(1200*time.Millisecond)) && latest(firesOf("dn")).After(back.Add(1200*time.Millisecond))
-	})
+	expect(fireID("fap", at(4.5))) // fireAndProceed: once, at once
+	for _, sec := range []float64{5, 6} {
+		fc.Set(at(sec))
+		expect(fireID("fap", at(sec)), fireID("dn", at(sec)))
+	}
 	if st := n.p.Status(); !st.Healthy() {
 		t.Errorf("status after the outage = %+v, want healthy", st)
 	}
-
-	onCalendar := func(ts time.Time) bool { return ts.Equal(ts.Truncate(time.Second)) }
-	var catchUp int
-	for _, ts := range firesOf("fap") {
-		switch {
-		case ts.After(lost.Add(time.Second)) && ts.Before(back):
-			t.Errorf("fireAndProceed fired %s while the store was down", ts)
-		case !onCalendar(ts) && ts.After(lost):
-			catchUp++
-		}
+	n.stop()
+	close(ran)
+	for id := range ran {
+		t.Errorf("fire %s ran too (fired before it: %v)", id, fired)
 	}
-	if catchUp != 1 {
-		t.Errorf("fireAndProceed caught up %d times, want once (store down from %s to %s): %v", catchUp,
-			lost.Format("15:04:05.000"), back.Format("15:04:05.000"), firesOf("fap"))
-	}
-	for _, ts := range firesOf("dn") {
-		if ts.After(lost.Add(time.Second)) && ts.Before(back) || !onCalendar(ts) && ts.After(lost) {
-			t.Errorf("doNothing fired %s (store down from %s to %s)", ts, lost, back)
-		}
-	}
-	f.mu.Lock()
-	for id, c := range f.count {
-		if c != 1 {
-			t.Errorf("fire %s ran %d times", id, c)
-		}
-	}
-	f.mu.Unlock()
 }
 
-func latest(ts []time.Time) time.Time {
-	var l time.Time
-	for _, t := range ts {
-		if t.After(l) {
-			l = t
-		}
-	}
-	return l
-}
+func fireID(schedule string, at time.Time) string { return scheduler.FireID(schedule, at) }
 
 // TestClockSkew: a skew beyond the limit is reported in the status.
 func TestClockSkew(t *testing.T) {
@@ -382,7 +391,8 @@ func TestClockSkew(t *testing.T) {
 // node's back (by another node) is paused on that node at its next fire.
 func TestLoserAdoptsStoredState(t *testing.T) {
 	t.Parallel()
-	open := sqliteDB(t)
+	tdb := newSQLite(t)
+	open := tdb.open
 	f := newFires(0)
 	d := cronEverySecond(map[string]string{"every": config.MisfireFireAndProceed}, 0)
 	n := startNode(t, nodeConfig{id: "n1", db: open(t), services: noop(f)}, d)

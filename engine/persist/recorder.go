@@ -24,15 +24,17 @@ type record struct {
 // one goroutine: runs of non-persisted schedules and skipped fires. While the
 // store fails it waits, keeping up to recorderQueue records.
 type recorder struct {
-	n    *Node
-	ch   chan record
-	once sync.Once
-	quit chan struct{}
-	done chan struct{}
+	n     *Node
+	ch    chan record
+	once  sync.Once
+	drain chan struct{} // closed by stop: write what is queued, then stop
+	quit  chan struct{} // closed by stop at its deadline: stop now
+	done  chan struct{}
 }
 
 func newRecorder(n *Node) *recorder {
-	return &recorder{n: n, ch: make(chan record, recorderQueue), quit: make(chan struct{}), done: make(chan struct{})}
+	return &recorder{n: n, ch: make(chan record, recorderQueue), drain: make(chan struct{}), quit: make(chan struct{}),
+		done: make(chan struct{})}
 }
 
 // add queues r without blocking.
@@ -53,6 +55,17 @@ func (r *recorder) loop() {
 			r.write(rec)
 		case <-r.quit:
 			return
+		case <-r.drain:
+			for {
+				select {
+				case rec := <-r.ch:
+					r.write(rec)
+				case <-r.quit:
+					return
+				default:
+					return
+				}
+			}
 		}
 	}
 }
@@ -80,9 +93,9 @@ func (r *recorder) write(rec record) {
 			return
 		}
 		r.n.storeFailed("record", err)
-		t := time.NewTimer(pause)
+		t := r.n.clock.NewTimer(pause)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-r.quit:
 			t.Stop()
 			return
@@ -93,24 +106,13 @@ func (r *recorder) write(rec record) {
 // stop writes what is queued for up to wait, then stops.
 func (r *recorder) stop(wait time.Duration) {
 	r.once.Do(func() { close(r.done) }) // never started
-	deadline := time.After(wait)
-	for {
-		select {
-		case <-r.done:
-			return
-		default:
-		}
-		if len(r.ch) == 0 {
-			break
-		}
-		select {
-		case <-deadline:
-			close(r.quit)
-			<-r.done
-			return
-		case <-time.After(10 * time.Millisecond):
-		}
+	close(r.drain)
+	t := r.n.clock.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C():
+		close(r.quit)
+		<-r.done
 	}
-	close(r.quit)
-	<-r.done
 }

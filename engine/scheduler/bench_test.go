@@ -25,8 +25,8 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 1x ./engine/scheduler
 //
-// SUNDIAL_BENCH_SECONDS sets how long the sustained benchmarks run (default
-// 5; the figures use 20 for cron and 10 for simple).
+// SUNDIAL_BENCH_SECONDS sets how long the sustained benchmarks run (by
+// default 20 s for the cron one and 10 s for the simple one).
 
 func benchSeconds(def int) time.Duration {
 	if v, err := strconv.Atoi(os.Getenv("SUNDIAL_BENCH_SECONDS")); err == nil && v > 0 {
@@ -182,7 +182,7 @@ func BenchmarkOneShot100k(b *testing.B) {
 // missed or doubled (a schedule's consecutive fires must be one second apart).
 func BenchmarkCron1000Every1s(b *testing.B) {
 	const n = 1000
-	dur := benchSeconds(20) // the length
+	dur := benchSeconds(20)
 	for range b.N {
 		d := newDelays(n * int(dur/time.Second+2))
 		index := make(map[string]int, n)
@@ -233,7 +233,7 @@ func BenchmarkCron1000Every1s(b *testing.B) {
 // inside the window and the fire delay p99.
 func BenchmarkSimple10kEvery100ms(b *testing.B) {
 	const n = 10000
-	dur := benchSeconds(10) // the length
+	dur := benchSeconds(10)
 	for range b.N {
 		expected := int64(n) * int64(dur/(100*time.Millisecond))
 		d := newDelays(int(expected) + n)

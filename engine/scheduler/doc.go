@@ -13,10 +13,15 @@
 // no goroutine per trigger. Operations (Reconcile, Pause, TriggerNow, the read
 // views, ...) are queued to the loop and wake it with a capacity-1,
 // non-blocking send; readers get copies. Fires run on a bounded pool of
-// ThreadCount workers. When every worker is busy, due fires stay in the heap,
-// in scheduled-time order, and are taken as workers free up; the wait shows in
-// the fire-delay histogram, and a fire that waited past the misfire threshold
-// is a misfire.
+// ThreadCount workers. A due fire of a persisted schedule is first claimed
+// from the store by one of two claimers, which claim every fire handed to
+// them meanwhile in one call; the loop hands them up to 32 fires per idle
+// worker, so one round trip claims many fires while the workers are free and
+// none while they are all busy. A claimed fire waits for a worker; a worker
+// only runs the service and records the end. When nothing can take a due
+// fire, it stays in the heap, in scheduled-time order, and is taken as
+// workers free up; the wait shows in the fire-delay histogram, and a fire
+// that waited past the misfire threshold is a misfire.
 //
 // # Memory
 //

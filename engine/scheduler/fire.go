@@ -4,60 +4,124 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"sundial/engine/trigger"
 )
 
-// job is a worker slot. The loop fills it before handing it to a worker and
-// clears it after the worker handed it back; in between, the worker only
-// reads it.
+// job is one fire in progress: being claimed (persisted schedules), waiting
+// for a worker, or running. The loop fills it before handing it on and
+// clears it once it is handed back; in between, the claimers and the worker
+// only read it, but for the fields they own.
 type job struct {
-	slot    int
 	e       *entry
 	svc     Service
 	stats   *entryStats
 	run     Run
-	acquire bool          // persisted: ask the store first
-	state   trigger.State // the trigger after this fire, for AcquireFire
+	acquire bool          // persisted: claimed from the store before it runs
+	before  trigger.State // the trigger before this fire
+	state   trigger.State // the trigger after this fire, for AcquireFires
 	hash    string
 	block   bool
 	recover bool
+	// recovery is set for a recovery run: its start and end are recorded
+	// by the RunRecovery caller, which gets its outcome.
+	recovery *recoveryRun
+	working  bool // handed to the workers (loop-owned)
+	// started is when the service was called (Unix nanoseconds; 0 before):
+	// the worker sets it, Executing reads it.
+	started atomic.Int64
+	// won and unclaimed are the claim's outcome, set by a claimer: won, the
+	// fire is this node's to run; unclaimed, the store could not be asked
+	// (the loop then holds the schedule at this fire, see holdUnclaimed).
+	won, unclaimed bool
 }
 
-// manualFire is a TriggerNow fire waiting for a worker.
+// claimers is the number of goroutines claiming fires from the store: while
+// one waits for its round trip, the other gathers the next batch.
+const claimers = 2
+
+// maxClaimBatch caps the fires claimed in one call.
+const maxClaimBatch = 256
+
+// claimsPerIdleWorker bounds the fires claimed ahead of the workers: up to
+// this many per idle worker, so that one round trip claims many fires when
+// the workers are free, and none while they are all busy (a node with
+// long runs does not hoard fires that other nodes could run).
+const claimsPerIdleWorker = 32
+
+// manualFire is a fire outside the trigger waiting for a worker: a
+// TriggerNow fire, or a recovery run (recovery set).
 type manualFire struct {
-	e  *entry
-	at time.Time
+	e        *entry
+	at       time.Time
+	recovery *recoveryRun
 }
 
-// dispatch starts every due fire a free worker can take, earliest first.
-// A skipped fire (misfire, no service) takes no worker.
+// recoveryRun is a RunRecovery call waiting for its run's outcome.
+type recoveryRun struct {
+	RecoveryRun
+	done chan error // capacity 1
+}
+
+// end tells the RunRecovery call its outcome.
+func (r *recoveryRun) end(err error) { r.done <- err }
+
+// workerFree reports whether a fire handed on now would start at once: a
+// worker is idle and no claimed fire waits before it.
+func (s *Scheduler) workerFree() bool { return s.running < s.threadCount && len(s.ready) == 0 }
+
+// claimable is how many more fires may be given to the claimers now.
+func (s *Scheduler) claimable() int {
+	return max(s.threadCount-s.running, 0)*claimsPerIdleWorker - s.claiming - len(s.ready)
+}
+
+// canTake reports whether the due fire of e can be handed on now: to the
+// claimers (persisted schedules) or to a worker.
+func (s *Scheduler) canTake(e *entry) bool {
+	if e.sched.Persisted {
+		return s.claimable() > 0
+	}
+	return s.workerFree()
+}
+
+// dispatch hands on every due fire that can be taken, earliest first (a
+// fire that cannot be taken holds up the later ones). A skipped fire
+// (misfire, no service) takes nothing.
 func (s *Scheduler) dispatch() {
 	if !s.active {
 		return
 	}
 	now := s.clock.Now()
-	for len(s.free) > 0 {
+	for {
 		top := s.heap.peek()
 		if top != nil && top.state.Next.After(now) {
 			top = nil
 		}
 		if len(s.manual) > 0 && (top == nil || !s.manual[0].at.After(top.state.Next)) {
+			if !s.workerFree() {
+				return
+			}
 			m := s.manual[0]
 			s.manual[0] = manualFire{}
 			s.manual = s.manual[1:]
 			m.e.manualPending--
-			if m.e.disabled || m.e.svc == 0 {
+			switch {
+			case m.recovery != nil && (m.e.disabled || m.e.svc == 0):
+				m.recovery.end(fmt.Errorf("schedule %s: %w", m.e.id, ErrDisabled))
+			case m.recovery != nil:
+				s.startRun(m.e, runStart{scheduled: m.recovery.ScheduledTime, now: now, recovery: m.recovery})
+			case m.e.disabled || m.e.svc == 0:
 				// Changed by a reconcile since TriggerNow accepted it.
 				s.recordSkip(m.e, skip{reason: reasonDisabled, scheduled: m.at, count: 1, manual: true, log: true})
-			} else {
+			default:
 				s.startRun(m.e, runStart{scheduled: m.at, now: now, manual: true})
 			}
 			s.rearm(m.e)
 			continue
 		}
-		if top == nil {
+		if top == nil || !s.canTake(top) {
 			return
 		}
 		s.fireEntry(top, now)
@@ -77,7 +141,7 @@ func (s *Scheduler) fireEntry(e *entry, now time.Time) {
 		s.rearm(e)
 		return
 	}
-	scheduled := d.State.Next
+	scheduled, before := d.State.Next, d.State
 	e.state = e.spec.Fired(d.State)
 	if e.svc == 0 {
 		s.recordSkip(e, skip{reason: reasonServiceNotFound, scheduled: scheduled, count: 1, log: true})
@@ -88,7 +152,7 @@ func (s *Scheduler) fireEntry(e *entry, now time.Time) {
 	if e.spec.Kind == trigger.Simple && e.spec.RepeatInterval == 0 && e.spec.RepeatCount != 0 {
 		fanOut = e.state.TimesTriggered
 	}
-	s.startRun(e, runStart{scheduled: scheduled, now: now, fanOut: fanOut})
+	s.startRun(e, runStart{scheduled: scheduled, now: now, fanOut: fanOut, before: before})
 	s.rearm(e)
 }
 
@@ -97,12 +161,21 @@ type runStart struct {
 	scheduled, now time.Time
 	fanOut         int // n of "#n" in the fire id; 0: none
 	manual         bool
+	before         trigger.State // the trigger before the fire
+	recovery       *recoveryRun  // a recovery run (not claimed, recorded by its caller)
 }
 
-// startRun hands a fire of e to a free worker.
+// startRun hands a fire of e on: to the claimers for a persisted schedule
+// (not a manual fire), to a worker otherwise.
 func (s *Scheduler) startRun(e *entry, r runStart) {
-	j := s.free[len(s.free)-1]
-	s.free = s.free[:len(s.free)-1]
+	var j *job
+	if n := len(s.free); n > 0 {
+		j = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		j = new(job)
+		s.jobs = append(s.jobs, j)
+	}
 	s.busy++
 	e.running++
 	if e.stats == nil {
@@ -120,27 +193,72 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 		Manual:            r.manual,
 		NodeID:            s.nodeID,
 	}
-	j.acquire = e.sched.Persisted && !r.manual
-	if j.acquire {
-		j.state, j.hash = e.state, e.sched.Hash
-		j.block = !e.sched.ConcurrentExecution
-	}
 	j.recover = e.sched.Recoverable
-	s.metrics.delay.Observe(r.now.Sub(r.scheduled).Seconds())
-	s.work <- j
+	if rec := r.recovery; rec != nil {
+		j.recovery = rec
+		j.run.FireID, j.run.Recovery, j.run.RecoveredFrom, j.run.Attempt = rec.FireID, true, rec.RecoveredFrom, rec.Attempt
+	}
+	j.acquire = e.sched.Persisted && !r.manual && r.recovery == nil
+	if !j.acquire {
+		s.ready = append(s.ready, j)
+		s.startReady()
+		return
+	}
+	j.before, j.state, j.hash = r.before, e.state, e.sched.Hash
+	j.block = !e.sched.ConcurrentExecution
+	s.claiming++
+	s.mu.Lock()
+	s.toClaim = append(s.toClaim, j)
+	s.mu.Unlock()
+	select {
+	case s.claimWake <- struct{}{}:
+	default:
+	}
 }
 
-// finish is the loop's side of a run's end.
+// startReady hands the fires waiting for a worker to the idle workers.
+func (s *Scheduler) startReady() {
+	n := 0
+	for ; n < len(s.ready) && s.running < s.threadCount; n++ {
+		j := s.ready[n]
+		j.working = true
+		s.running++
+		s.work <- j
+	}
+	if n > 0 {
+		rest := copy(s.ready, s.ready[n:])
+		clear(s.ready[rest:])
+		s.ready = s.ready[:rest]
+	}
+}
+
+// claimEnded is the loop's side of a claim's outcome: a won fire waits for
+// a worker, the others are over.
+func (s *Scheduler) claimEnded(j *job) {
+	s.claiming--
+	if j.won {
+		s.ready = append(s.ready, j)
+		s.startReady()
+		return
+	}
+	s.finish(j)
+}
+
+// finish is the loop's side of a fire's end: it ran, or was not claimed.
 func (s *Scheduler) finish(j *job) {
 	e := j.e
 	if s.onFinished != nil {
 		s.onFinished <- j.run.FireID
 	}
-	*j = job{slot: j.slot}
-	s.busy--
-	if j.slot < s.threadCount {
-		s.free = append(s.free, j)
+	if j.unclaimed && !e.removed {
+		s.holdUnclaimed(e, j)
 	}
+	if j.working {
+		s.running--
+	}
+	j.reset()
+	s.free = append(s.free, j)
+	s.busy--
 	e.running--
 	if e.removed {
 		if e.running == 0 && s.draining[e.id] == e {
@@ -149,10 +267,94 @@ func (s *Scheduler) finish(j *job) {
 	} else {
 		s.rearm(e)
 	}
+	s.startReady()
 	if s.idle != nil && s.busy == 0 {
 		close(s.idle)
 		s.idle = nil
 	}
+}
+
+// reset empties a job the loop took back.
+func (j *job) reset() {
+	j.e, j.svc, j.stats, j.run = nil, nil, nil, Run{}
+	j.acquire, j.before, j.state, j.hash, j.block, j.recover = false, trigger.State{}, trigger.State{}, "", false, false
+	j.recovery = nil
+	j.working, j.won, j.unclaimed = false, false, false
+	j.started.Store(0)
+}
+
+// holdUnclaimed holds e at the fire of j, which the store could not be
+// asked for: the fire is not over (neither run nor skipped), so its
+// schedule goes back to the state before it, unless something moved it on
+// meanwhile, and waits for the store to answer again (Adopt). The fire then
+// runs late, or, past the misfire threshold, misfires with the reason
+// store-error: each fire ends with one record.
+func (s *Scheduler) holdUnclaimed(e *entry, j *job) {
+	if sameState(e.state, j.state) {
+		e.state = j.before
+	}
+	e.storeHeld = true
+}
+
+// claimer claims the fires of persisted schedules in batches until the loop
+// exits.
+func (s *Scheduler) claimer() {
+	for {
+		select {
+		case <-s.claimWake:
+		case <-s.claimStop:
+			return
+		}
+		for {
+			s.mu.Lock()
+			n := min(len(s.toClaim), maxClaimBatch)
+			batch := append([]*job(nil), s.toClaim[:n]...)
+			rest := copy(s.toClaim, s.toClaim[n:])
+			clear(s.toClaim[rest:])
+			s.toClaim = s.toClaim[:rest]
+			s.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			if rest > 0 { // the other claimer takes the next batch meanwhile
+				select {
+				case s.claimWake <- struct{}{}:
+				default:
+				}
+			}
+			s.claim(batch)
+		}
+	}
+}
+
+// claim asks the store for a batch of fires and hands the outcomes to the
+// loop.
+func (s *Scheduler) claim(batch []*job) {
+	params := make([]AcquireFireParams, len(batch))
+	now := s.clock.Now()
+	for i, j := range batch {
+		r := &j.run
+		params[i] = AcquireFireParams{
+			ScheduleID: r.ScheduleID, FireID: r.FireID, Hash: j.hash, ScheduledTime: r.ScheduledFireTime,
+			State: j.state, Block: j.block, Recoverable: j.recover, NodeID: r.NodeID, StartedAt: now,
+		}
+	}
+	res := s.store.AcquireFires(s.runCtx, params)
+	for i, j := range batch {
+		j.won, j.unclaimed = res[i].Won, res[i].Err != nil
+		switch {
+		case j.unclaimed:
+			s.log.LogAttrs(context.Background(), slog.LevelDebug, "fire held until the store answers",
+				slog.String("schedule", j.run.ScheduleID), slog.String("fireId", j.run.FireID), slog.Any("error", res[i].Err))
+		case !j.won:
+			s.log.LogAttrs(context.Background(), slog.LevelDebug, "fire taken by another node",
+				slog.String("schedule", j.run.ScheduleID), slog.String("fireId", j.run.FireID))
+		}
+	}
+	s.mu.Lock()
+	s.claimed = append(s.claimed, batch...)
+	s.mu.Unlock()
+	s.signal()
 }
 
 // worker runs fires until the loop exits.
@@ -166,35 +368,24 @@ func (s *Scheduler) worker() {
 	}
 }
 
-// execute runs one fire on a worker: claim it (persisted schedules), record
-// it, invoke the service, record the outcome.
+// execute runs one fire on a worker: record its start (unless its claim
+// did), invoke the service, record the outcome. The run starts, for its
+// ActualFireTime, its delay and its duration, when its service is called.
 func (s *Scheduler) execute(j *job) {
 	ctx := s.runCtx
-	run := &j.run
-	if j.acquire {
-		ok, err := s.store.AcquireFire(ctx, AcquireFireParams{
-			ScheduleID: run.ScheduleID, FireID: run.FireID, Hash: j.hash, ScheduledTime: run.ScheduledFireTime,
-			State: j.state, Block: j.block, Recoverable: j.recover, NodeID: run.NodeID, StartedAt: run.ActualFireTime,
-		})
-		if err != nil {
-			s.recordSkipStats(j.stats, RunRecord{
-				FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledFireTime: run.ScheduledFireTime,
-				Outcome: OutcomeSkipped, Reason: ReasonStoreError, Skipped: 1, Error: err.Error(), NodeID: run.NodeID,
-			}, reasonStoreError, true)
-			return
+	run := j.run // the worker's copy: the loop reads j.run meanwhile
+	if !j.acquire && j.recovery == nil {
+		if err := s.store.RunStarted(ctx, RunStartedParams{
+			FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
+			StartedAt: s.clock.Now(), NodeID: run.NodeID, Manual: run.Manual, Recoverable: j.recover,
+		}); err != nil {
+			s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run start",
+				slog.String("fireId", run.FireID), slog.Any("error", err))
 		}
-		if !ok {
-			s.log.LogAttrs(context.Background(), slog.LevelDebug, "fire taken by another node",
-				slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID))
-			return
-		}
-	} else if err := s.store.RunStarted(ctx, RunStartedParams{
-		FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
-		StartedAt: run.ActualFireTime, NodeID: run.NodeID, Manual: run.Manual, Recoverable: j.recover,
-	}); err != nil {
-		s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run start",
-			slog.String("fireId", run.FireID), slog.Any("error", err))
 	}
+	run.ActualFireTime = s.clock.Now()
+	j.started.Store(run.ActualFireTime.UnixNano())
+	s.metrics.delay.Observe(run.ActualFireTime.Sub(run.ScheduledFireTime).Seconds())
 	if s.log.Enabled(context.Background(), slog.LevelInfo) {
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "run started",
 			slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID),
@@ -202,7 +393,7 @@ func (s *Scheduler) execute(j *job) {
 			slog.Bool("manual", run.Manual))
 	}
 
-	err := invoke(ctx, j.svc, *run)
+	err := invoke(ctx, j.svc, run)
 	end := s.clock.Now()
 	o := outcomeSuccess
 	if err != nil {
@@ -218,7 +409,9 @@ func (s *Scheduler) execute(j *job) {
 	if err != nil {
 		rec.Error = err.Error()
 	}
-	if err := s.store.RunEnded(s.recordCtx, RunEndedParams{
+	if j.recovery != nil {
+		j.recovery.end(err)
+	} else if err := s.store.RunEnded(s.recordCtx, RunEndedParams{
 		FireID: run.FireID, ScheduleID: run.ScheduleID, NodeID: run.NodeID, EndedAt: end, Outcome: rec.Outcome, Error: rec.Error,
 	}); err != nil {
 		s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run end",

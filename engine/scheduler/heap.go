@@ -30,6 +30,9 @@ type entry struct {
 	paused        bool
 	disabled      bool
 	removed       bool
+	// storeHeld: the store could not be asked for its fire at state.Next;
+	// it waits for the store to answer again (Adopt).
+	storeHeld bool
 	// late is why the trigger was held while its next fire time may have
 	// passed; a misfire at the next dispatch is recorded with this reason.
 	late reason
@@ -184,6 +187,8 @@ func (s *Scheduler) holdOf(e *entry) reason {
 		return reasonDisabled
 	case e.paused:
 		return reasonPaused
+	case e.storeHeld:
+		return reasonStoreError
 	case e.sched.Persisted && !s.execPersisted:
 		// executePersistentSchedules false: listed, never fired here.
 		return reasonMisfire

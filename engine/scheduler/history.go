@@ -38,7 +38,8 @@ const (
 	// ReasonServiceNotFound: no service is registered for invokeService.
 	ReasonServiceNotFound Reason = "service-not-found"
 	// ReasonStoreError: the store could not be asked whether this node may
-	// run the fire.
+	// run the fire until it was late by the misfire threshold, and the
+	// misfire policy dropped it.
 	ReasonStoreError Reason = "store-error"
 )
 

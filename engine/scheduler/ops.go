@@ -121,6 +121,66 @@ func (s *Scheduler) TriggerNow(_ context.Context, id string) (string, error) {
 	return fireID, nil
 }
 
+// RecoveryRun is a fire to run again because the node running it died (or
+// this node's previous process): the store recorded it as running here.
+type RecoveryRun struct {
+	FireID        string
+	ScheduleID    string
+	ScheduledTime time.Time
+	RecoveredFrom string
+	Attempt       int
+}
+
+// RunRecovery runs a recovery run of a schedule through the worker pool and
+// the schedule's service, as a fire outside the trigger (its next fire time
+// does not change), and returns the service's error once it ended. The run
+// is listed in Executing, kept in the history and counted in the metrics;
+// its start and end in the store are the caller's to record. Called before
+// Start, the run waits for it. It fails with ErrNotFound, ErrDisabled,
+// ErrServiceNotFound or ErrNotRunning (once stopping) without running, and
+// with ctx's error when ctx ends first (the run goes on).
+func (s *Scheduler) RunRecovery(ctx context.Context, r RecoveryRun) error {
+	rec := &recoveryRun{RecoveryRun: r, done: make(chan error, 1)}
+	var err error
+	s.do(func() {
+		e := s.entries[r.ScheduleID]
+		switch {
+		case e == nil:
+			err = ErrNotFound
+		case s.stopping:
+			err = ErrNotRunning
+		case e.disabled:
+			err = ErrDisabled
+		case e.svc == 0:
+			err = fmt.Errorf("%w: %s", ErrServiceNotFound, e.sched.InvokeService)
+		default:
+			e.manualPending++
+			s.manual = append(s.manual, manualFire{e: e, at: s.clock.Now(), recovery: rec})
+			s.rearm(e)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("recover run %s: %w", r.FireID, err)
+	}
+	select {
+	case err := <-rec.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// CanRun reports whether this scheduler can run the runs of a schedule: it
+// has the schedule, enabled, and a service for it.
+func (s *Scheduler) CanRun(scheduleID string) bool {
+	ok := false
+	s.do(func() {
+		e := s.entries[scheduleID]
+		ok = e != nil && !e.disabled && e.svc != 0
+	})
+	return ok
+}
+
 // ScheduleInfo is a read-only view of one schedule in the running set.
 type ScheduleInfo struct {
 	ID string
@@ -196,9 +256,14 @@ func (s *Scheduler) Executing() []Run {
 func (s *Scheduler) executing() []Run {
 	out := make([]Run, 0, s.busy)
 	for _, j := range s.jobs {
-		if j.e != nil {
-			out = append(out, j.run)
+		if j.e == nil || !j.working {
+			continue
 		}
+		r := j.run
+		if ns := j.started.Load(); ns != 0 {
+			r.ActualFireTime = time.Unix(0, ns)
+		}
+		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].ActualFireTime.Equal(out[j].ActualFireTime) {

@@ -98,8 +98,23 @@ func (s *Scheduler) storedToDelete(d *config.Desired) []string {
 }
 
 // syncPersisted gives the store the persisted, enabled schedules of d with
-// their first states and returns the stored states to continue from.
+// the states they start from, and returns the stored states to continue
+// from. A schedule starts from its first state, unless it runs here with
+// the same trigger under another hash: then it goes on from its running
+// state (see apply).
 func (s *Scheduler) syncPersisted(ctx context.Context, d *config.Desired) (map[string]TriggerState, error) {
+	type running struct {
+		spec  *trigger.Spec
+		state trigger.State
+	}
+	changed := map[string]running{}
+	s.do(func() {
+		for id, sc := range d.Schedules {
+			if e := s.entries[id]; e != nil && sc.Persisted && sc.Enabled && !e.disabled && e.sched.Hash != sc.Hash {
+				changed[id] = running{e.spec, e.state}
+			}
+		}
+	})
 	var defs []TriggerState
 	now := s.clock.Now()
 	for id, sc := range d.Schedules {
@@ -110,7 +125,11 @@ func (s *Scheduler) syncPersisted(ctx context.Context, d *config.Desired) (map[s
 		if err != nil {
 			continue // reported by apply
 		}
-		defs = append(defs, TriggerState{ScheduleID: id, Hash: sc.Hash, State: spec.First(now)})
+		st := spec.First(now)
+		if r, ok := changed[id]; ok && sameTrigger(r.spec, &spec) {
+			st = r.state
+		}
+		defs = append(defs, TriggerState{ScheduleID: id, Hash: sc.Hash, State: st})
 	}
 	if len(defs) == 0 {
 		return nil, nil
@@ -130,24 +149,76 @@ func (s *Scheduler) syncPersisted(ctx context.Context, d *config.Desired) (map[s
 	return stored, nil
 }
 
-// apply is Reconcile's work on the loop.
+// apply is Reconcile's work on the loop: scheduler.json's settings, then
+// the schedules removed, those left as they are, and last the added and
+// changed ones, each given its trigger.
 func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) ReconcileResult {
 	var res ReconcileResult
-	sc := d.Scheduler
+	execPersistedChanged := s.applySettings(d.Scheduler)
+	res.Removed = s.removeMissing(d)
+	fresh := s.keepUnchanged(d, execPersistedChanged, &res)
+	now := s.clock.Now()
+	specs := specCache{}
+	s.heap.items = slices.Grow(s.heap.items, len(fresh))
+	// The added ids are written over fresh as it is read (never ahead of
+	// it): no second slice of 100,000 ids for a first reconcile.
+	added := fresh[:0]
+	for _, id := range fresh {
+		sch := d.Schedules[id]
+		spec, err := s.specOf(sch, specs)
+		if err != nil {
+			if res.Errors == nil {
+				res.Errors = map[string]error{}
+			}
+			res.Errors[id] = err
+			if s.entries[id] != nil {
+				res.Unchanged++ // its running version goes on
+			}
+			continue
+		}
+		e := s.entries[id]
+		if e == nil {
+			e = s.addEntry(id)
+			added = append(added, id)
+		} else {
+			res.Changed = append(res.Changed, id)
+		}
+		t, ok := stored[id]
+		s.setTrigger(e, sch, spec, storedState{TriggerState: t, ok: ok}, now)
+	}
+	if len(added) > 0 {
+		res.Added = added
+	}
+	sort.Strings(res.Added)
+	sort.Strings(res.Changed)
+	sort.Strings(res.Removed)
+	return res
+}
+
+// applySettings applies scheduler.json: the thread count, the misfire
+// threshold, executePersistentSchedules and the default zone. It reports
+// whether executePersistentSchedules changed.
+func (s *Scheduler) applySettings(sc config.SchedulerConfig) (execPersistedChanged bool) {
 	s.resize(sc.ThreadCount)
 	s.threshold = sc.MisfireThreshold
 	if s.threshold <= 0 {
 		s.threshold = DefaultMisfireThreshold
 	}
-	execPersistedChanged := s.execPersisted != sc.ExecutePersistentSchedules
+	execPersistedChanged = s.execPersisted != sc.ExecutePersistentSchedules
 	s.execPersisted = sc.ExecutePersistentSchedules
 	s.defaultLoc = sc.Location
+	return execPersistedChanged
+}
 
+// removeMissing removes the running schedules d does not have and returns
+// their ids.
+func (s *Scheduler) removeMissing(d *config.Desired) []string {
+	var removed []string
 	before := len(s.entries)
 	for id, e := range s.entries {
 		if _, ok := d.Schedules[id]; !ok {
 			s.removeEntry(e)
-			res.Removed = append(res.Removed, id)
+			removed = append(removed, id)
 		}
 	}
 	if n := len(s.entries); n == 0 || n < before/2 {
@@ -160,6 +231,13 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) Rec
 		}
 		s.entries = entries
 	}
+	return removed
+}
+
+// keepUnchanged leaves the schedules of d that run here in the same version
+// (same definition, or same Hash) as they are, counting them in res, and
+// returns the others, sorted: added or changed.
+func (s *Scheduler) keepUnchanged(d *config.Desired, execPersistedChanged bool, res *ReconcileResult) []string {
 	// Exact for a first reconcile, a guess for a reload.
 	fresh := make([]string, 0, max(len(d.Schedules)-len(s.entries), 0))
 	for id, sch := range d.Schedules {
@@ -175,77 +253,79 @@ func (s *Scheduler) apply(d *config.Desired, stored map[string]TriggerState) Rec
 		fresh = append(fresh, id)
 	}
 	sort.Strings(fresh)
-	now := s.clock.Now()
-	specs := specCache{}
-	s.heap.items = slices.Grow(s.heap.items, len(fresh))
-	// The added ids are written over fresh as it is read (never ahead of
-	// it): no second slice of 100,000 ids for a first reconcile.
-	added := fresh[:0]
-	for _, id := range fresh {
-		sch := d.Schedules[id]
-		spec := noTrigger
-		if sch.Enabled {
-			sp, err := s.specFor(sch, s.defaultLoc)
-			if err != nil {
-				if res.Errors == nil {
-					res.Errors = map[string]error{}
-				}
-				res.Errors[id] = err
-				if s.entries[id] != nil {
-					res.Unchanged++
-				}
-				continue
-			}
-			spec = specs.get(sp)
-		}
-		e := s.entries[id]
-		if e != nil {
-			res.Changed = append(res.Changed, id)
-		} else {
-			added = append(added, id)
-			if e = s.draining[id]; e != nil {
-				delete(s.draining, id)
-				e.removed = false
-			} else {
-				e = &entry{id: id}
-			}
-			e.seq, s.seq = s.seq, s.seq+1
-			e.paused = s.pausedAll
-			s.entries[id] = e
-		}
-		prev := e.state.Previous
-		e.sched, e.spec, e.svc = sch, spec, s.svcIndex[serviceKey(sch.InvokeService)]
-		e.disabled = !sch.Enabled
-		e.late = reasonNone
-		switch t, ok := stored[id]; {
-		case e.disabled:
-			e.state = trigger.State{Previous: prev}
-		case ok && t.Hash == sch.Hash:
-			// A persisted trigger continues from its stored state: fires
-			// missed while no node ran it follow the misfire policy.
-			e.state = t.State
-			e.paused = e.paused || t.Paused
-		default:
-			e.state = spec.First(now)
-			e.state.Previous = prev
-		}
-		// A changed schedule never fires again a time its previous version
-		// already fired: a new cron trigger's first fire can be the current
-		// second (as in Quartz), which the old one ran. This holds for a
-		// persisted schedule too, whose store reset the trigger to the new
-		// version's first state.
-		if !e.disabled && !prev.IsZero() && !e.state.Next.IsZero() && !e.state.Next.After(prev) {
-			e.state.Next = spec.FireTimeAfter(e.state, prev)
-		}
-		s.rearm(e)
+	return fresh
+}
+
+// specOf returns the trigger of a schedule, shared through specs: noTrigger
+// for a disabled one.
+func (s *Scheduler) specOf(sch *config.Schedule, specs specCache) (*trigger.Spec, error) {
+	if !sch.Enabled {
+		return noTrigger, nil
 	}
-	if len(added) > 0 {
-		res.Added = added
+	sp, err := s.specFor(sch, s.defaultLoc)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(res.Added)
-	sort.Strings(res.Changed)
-	sort.Strings(res.Removed)
-	return res
+	return specs.get(sp), nil
+}
+
+// addEntry puts a new schedule in the running set: a fresh entry, or the
+// entry of a removed one still running (its runs go on and count). Its
+// version is set by setTrigger.
+func (s *Scheduler) addEntry(id string) *entry {
+	e := s.draining[id]
+	if e != nil {
+		delete(s.draining, id)
+		e.removed = false
+		e.sched = nil // a removed schedule added again starts afresh (see setTrigger)
+	} else {
+		e = &entry{id: id}
+	}
+	e.seq, s.seq = s.seq, s.seq+1
+	e.paused = s.pausedAll
+	s.entries[id] = e
+	return e
+}
+
+// storedState is a schedule's trigger as the store holds it (ok: it does).
+type storedState struct {
+	TriggerState
+	ok bool
+}
+
+// setTrigger gives an added or changed entry its new version and the
+// trigger state it goes on from: none when disabled; the stored state of a
+// persisted schedule (fires missed while no node ran it follow the misfire
+// policy); its running state when only things other than its trigger
+// changed (its description, say, or its script: next fire time and counts
+// go on as if nothing changed); otherwise the new trigger's first state.
+func (s *Scheduler) setTrigger(e *entry, sch *config.Schedule, spec *trigger.Spec, stored storedState, now time.Time) {
+	keep := e.sched != nil && !e.disabled && sch.Enabled && sameTrigger(e.spec, spec)
+	prev := e.state.Previous
+	e.sched, e.spec, e.svc = sch, spec, s.svcIndex[serviceKey(sch.InvokeService)]
+	e.disabled = !sch.Enabled
+	e.late = reasonNone
+	switch {
+	case e.disabled:
+		e.state = trigger.State{Previous: prev}
+	case stored.ok && stored.Hash == sch.Hash:
+		// (A kept trigger's running state is what syncPersisted stored.)
+		e.state = stored.State
+		e.paused = e.paused || stored.Paused
+	case keep:
+	default:
+		e.state = spec.First(now)
+		e.state.Previous = prev
+	}
+	// A changed schedule never fires again a time its previous version
+	// already fired: a new cron trigger's first fire can be the current
+	// second (as in Quartz), which the old one ran. This holds for a
+	// persisted schedule too, whose store reset the trigger to the new
+	// version's first state.
+	if !e.disabled && !prev.IsZero() && !e.state.Next.IsZero() && !e.state.Next.After(prev) {
+		e.state.Next = spec.FireTimeAfter(e.state, prev)
+	}
+	s.rearm(e)
 }
 
 // specCache shares one *trigger.Spec between the schedules of a reconcile
@@ -263,6 +343,22 @@ func (c specCache) get(sp trigger.Spec) *trigger.Spec {
 	p := &sp
 	c[sp] = p
 	return p
+}
+
+// sameTrigger reports whether two triggers fire at the same times: same
+// kind, bounds, zone, repeats, misfire policy and calendar (the same
+// expression, parsed once or twice).
+func sameTrigger(a, b *trigger.Spec) bool {
+	if a.Kind != b.Kind || a.MisfirePolicy != b.MisfirePolicy || !a.Start.Equal(b.Start) || !a.End.Equal(b.End) ||
+		a.RepeatInterval != b.RepeatInterval || a.RepeatCount != b.RepeatCount || a.Location.String() != b.Location.String() {
+		return false
+	}
+	if calendarComparable(a.Calendar) && calendarComparable(b.Calendar) && a.Calendar == b.Calendar {
+		return true
+	}
+	ca, okA := a.Calendar.(*cron.Expression)
+	cb, okB := b.Calendar.(*cron.Expression)
+	return okA && okB && ca.String() == cb.String()
 }
 
 // calendarComparable reports whether a Calendar can be part of a map key (a
@@ -283,8 +379,11 @@ func (s *Scheduler) removeEntry(e *entry) {
 	if e.manualPending > 0 {
 		kept := s.manual[:0]
 		for _, m := range s.manual {
-			if m.e != e {
+			switch {
+			case m.e != e:
 				kept = append(kept, m)
+			case m.recovery != nil:
+				m.recovery.end(fmt.Errorf("schedule %s: %w", e.id, ErrNotFound))
 			}
 		}
 		clear(s.manual[len(kept):])

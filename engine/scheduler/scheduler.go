@@ -91,8 +91,10 @@ type Scheduler struct {
 	metrics    *metrics
 	history    *history
 
-	work chan *job     // fires handed to the workers
-	wake chan struct{} // capacity 1: "the inbox has something"
+	work      chan *job     // fires handed to the workers
+	wake      chan struct{} // capacity 1: "the inbox has something"
+	claimWake chan struct{} // capacity 1: "toClaim has something"
+	claimStop chan struct{} // closed when the loop exits: the claimers stop
 
 	// mu guards phase and the inbox; while the loop is not running, it also
 	// guards the loop-owned state below (see do).
@@ -100,6 +102,8 @@ type Scheduler struct {
 	phase    phase
 	requests []request
 	finished []*job
+	toClaim  []*job // fires for the claimers, oldest first
+	claimed  []*job // fires the claimers are done with
 	started  chan struct{}
 	loopDone chan struct{}
 	stopped  chan struct{}
@@ -113,9 +117,10 @@ type Scheduler struct {
 	runCtx     context.Context
 	cancelRuns context.CancelFunc
 	// recordCtx is runCtx without its cancellation: a run's end is recorded
-	// at shutdown, during the grace period; cancelRecords ends it with the
-	// grace period, so that a stalled store does not hold shutdown up (the
-	// store keeps an end it could not write for later, see RunEnded).
+	// at shutdown, also for a run cancelled at the end of the grace period;
+	// cancelRecords ends it once runs had CancelWait to return, so that a
+	// stalled store does not hold shutdown up (the store keeps an end it
+	// could not write for later, see RunEnded).
 	recordCtx     context.Context
 	cancelRecords context.CancelFunc
 
@@ -125,9 +130,12 @@ type Scheduler struct {
 	draining      map[string]*entry // removed while running; kept until the run ends
 	heap          triggerHeap
 	manual        []manualFire // TriggerNow fires, oldest first
-	jobs          []*job       // every worker slot ever made
-	free          []*job       // idle slots below threadCount
-	busy          int
+	jobs          []*job       // every job ever made
+	free          []*job       // jobs not in use
+	busy          int          // jobs in use: being claimed, waiting for a worker or running
+	claiming      int          // jobs with the claimers
+	ready         []*job       // claimed fires waiting for a worker, oldest first
+	running       int          // jobs handed to the workers
 	workers       int
 	threadCount   int
 	threshold     time.Duration
@@ -136,6 +144,7 @@ type Scheduler struct {
 	defaultLoc    *time.Location
 	seq           uint32
 	active        bool // started and not stopping: fires are dispatched
+	stopping      bool // Stop has begun
 	exit          bool
 	idle          chan struct{} // closed when busy reaches 0 while stopping
 	timer         clock.Timer
@@ -143,6 +152,7 @@ type Scheduler struct {
 	armedAt       time.Time
 	spareRequests []request
 	spareFinished []*job
+	spareClaimed  []*job
 
 	// calendarFor replaces the cron calendars of schedules in tests.
 	calendarFor func(*config.Schedule) (trigger.Calendar, error)
@@ -167,6 +177,8 @@ func New(opts Options) (*Scheduler, error) {
 		cancelWait:    opts.CancelWait,
 		work:          make(chan *job, MaxThreadCount),
 		wake:          make(chan struct{}, 1),
+		claimWake:     make(chan struct{}, 1),
+		claimStop:     make(chan struct{}),
 		started:       make(chan struct{}),
 		loopDone:      make(chan struct{}),
 		stopped:       make(chan struct{}),
@@ -280,7 +292,18 @@ func (s *Scheduler) Stopped() <-chan struct{} { return s.stopped }
 func (s *Scheduler) shutdown(grace time.Duration) error {
 	idle := make(chan struct{})
 	s.do(func() {
-		s.active = false
+		s.active, s.stopping = false, true
+		kept := s.manual[:0]
+		for _, m := range s.manual {
+			if m.recovery != nil {
+				m.e.manualPending--
+				m.recovery.end(ErrNotRunning)
+				continue
+			}
+			kept = append(kept, m)
+		}
+		clear(s.manual[len(kept):])
+		s.manual = kept
 		if s.busy == 0 {
 			close(idle)
 		} else {
@@ -290,8 +313,10 @@ func (s *Scheduler) shutdown(grace time.Duration) error {
 	var err error
 	if !s.waitClock(idle, grace) {
 		s.cancelRuns()
-		s.cancelRecords()
+		// The ends of the cancelled runs are still recorded; only a store
+		// that stalls past CancelWait is given up on.
 		if !s.waitClock(idle, s.cancelWait) {
+			s.cancelRecords()
 			var n int
 			s.do(func() { n = s.busy })
 			err = fmt.Errorf("stop: %d runs did not return after their context was cancelled", n)
@@ -367,12 +392,15 @@ func (s *Scheduler) loop(ctx context.Context) {
 			go s.Stop(0)
 		}
 		s.mu.Lock()
-		requests, finished := s.requests, s.finished
-		s.requests, s.finished = s.spareRequests, s.spareFinished
+		requests, finished, claimed := s.requests, s.finished, s.claimed
+		s.requests, s.finished, s.claimed = s.spareRequests, s.spareFinished, s.spareClaimed
 		s.mu.Unlock()
 
 		for _, j := range finished {
 			s.finish(j)
+		}
+		for _, j := range claimed {
+			s.claimEnded(j)
 		}
 		for _, r := range requests {
 			r.fn()
@@ -384,7 +412,8 @@ func (s *Scheduler) loop(ctx context.Context) {
 		}
 		clear(requests)
 		clear(finished)
-		s.spareRequests, s.spareFinished = requests[:0], finished[:0]
+		clear(claimed)
+		s.spareRequests, s.spareFinished, s.spareClaimed = requests[:0], finished[:0], claimed[:0]
 		if s.exit {
 			s.exitLoop()
 			return
@@ -409,13 +438,15 @@ func (s *Scheduler) exitLoop() {
 		close(r.done)
 	}
 	close(s.work)
+	close(s.claimStop)
 }
 
 // arm sets the one timer for the earliest fire, or stops it when nothing can
-// fire: no trigger armed, no free worker, or stopping.
+// fire: no trigger armed, nothing to take its fire (see canTake), or
+// stopping.
 func (s *Scheduler) arm() {
 	e := s.heap.peek()
-	if !s.active || e == nil || len(s.free) == 0 {
+	if !s.active || e == nil || !s.canTake(e) {
 		if s.armed {
 			s.timer.Stop()
 			s.armed = false
@@ -426,41 +457,37 @@ func (s *Scheduler) arm() {
 		return
 	}
 	if s.timer == nil {
-		s.timer = s.clock.NewTimer(time.Hour)
+		// Made armed for the fire: a timer made for any other time would
+		// show that time to a fake clock's watchers until it is reset.
+		s.timer = s.clock.NewTimer(e.state.Next.Sub(s.clock.Now()))
 	}
 	// Armed for the instant, not a duration from a Now read a moment ago.
 	clock.ResetAt(s.clock, s.timer, e.state.Next)
 	s.armed, s.armedAt = true, e.state.Next
 }
 
-// resize sets the worker pool size.
+// resize sets the worker pool size. Workers are never stopped: past a
+// smaller size, the loop hands them nothing.
 func (s *Scheduler) resize(n int) {
 	if n <= 0 {
 		n = DefaultThreadCount
 	}
-	n = min(n, MaxThreadCount)
-	if n == s.threadCount {
-		return
-	}
-	s.threadCount = n
-	for len(s.jobs) < n {
-		s.jobs = append(s.jobs, &job{slot: len(s.jobs)})
-	}
-	s.free = s.free[:0]
-	for _, j := range s.jobs[:n] {
-		if j.e == nil {
-			s.free = append(s.free, j)
-		}
-	}
+	s.threadCount = min(n, MaxThreadCount)
 	s.ensureWorkers()
 }
 
-// ensureWorkers starts a worker goroutine per slot once the scheduler runs.
+// ensureWorkers starts the worker goroutines, and the claimers, once the
+// scheduler runs.
 func (s *Scheduler) ensureWorkers() {
 	if !s.active {
 		return
 	}
-	for ; s.workers < len(s.jobs); s.workers++ {
+	if s.workers == 0 {
+		for range claimers {
+			go s.claimer()
+		}
+	}
+	for ; s.workers < s.threadCount; s.workers++ {
 		go s.worker()
 	}
 }

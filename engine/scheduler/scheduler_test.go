@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,6 +87,58 @@ func TestSimpleRepeatCount(t *testing.T) {
 	b.wantDeadline("")
 	if info := b.info("s"); info.Status != StatusComplete || !info.NextFireTime.IsZero() || info.TimesTriggered != 3 {
 		t.Fatalf("after 3 fires: %+v", info)
+	}
+}
+
+// TestEditKeepingTheTriggerKeepsItsState: a schedule edited half-way in a
+// way that leaves its trigger alone (here its description; for the cron
+// schedule its concurrentExecution too) keeps its next fire time and its
+// counts, persisted or not; one whose trigger changed starts afresh.
+func TestEditKeepingTheTriggerKeepsItsState(t *testing.T) {
+	for _, mod := range []func(*config.Schedule){func(*config.Schedule) {}, persisted} {
+		b := setup(t)
+		b.start()
+		simple := simpleSchedule("s", time.Time{}, time.Minute, 2, mod)
+		every := cronSchedule("c", "every 1m", mod)
+		b.reconcile(desired(10, simple, every))
+		b.runAndFinish() // s at 09:59:30
+		b.set("09:59:45")
+		edited := func(sc *config.Schedule, more ...func(*config.Schedule)) *config.Schedule {
+			c := *sc
+			c.Description = "edited"
+			for _, m := range more {
+				m(&c)
+			}
+			c.Hash = hashOf(&c) + "-edited"
+			return &c
+		}
+		res := b.reconcile(desired(10, edited(simple), edited(every, concurrent)))
+		if fmt.Sprint(res.Changed) != "[c s]" {
+			t.Fatalf("reconcile = %+v", res)
+		}
+		if info := b.info("s"); !info.NextFireTime.Equal(hm("10:00:30")) || info.TimesTriggered != 1 {
+			t.Fatalf("edited simple trigger: next %s, %d fires, want 10:00:30 after 1", info.NextFireTime, info.TimesTriggered)
+		}
+		for _, at := range []string{"10:00:00", "10:00:30", "10:01:00", "10:01:30"} {
+			b.set(at)
+			if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm(at)) {
+				t.Fatalf("fire at %s, want %s", r.ScheduledFireTime, at)
+			}
+		}
+		b.set("10:05:00")
+		b.runAndFinish() // c, late
+		b.noNewFires(0)
+		if info := b.info("s"); info.Status != StatusComplete || info.TimesTriggered != 3 {
+			t.Fatalf("simple trigger after its fires: %+v", info)
+		}
+		// A changed trigger starts afresh: it starts now, counting from 0.
+		b.reconcile(desired(10, simpleSchedule("s", time.Time{}, time.Hour, 2, mod)))
+		if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:05:00")) {
+			t.Fatalf("changed trigger fired at %s, want 10:05:00", r.ScheduledFireTime)
+		}
+		if info := b.info("s"); !info.NextFireTime.Equal(hm("11:05:00")) || info.TimesTriggered != 1 {
+			t.Fatalf("changed trigger: %+v", info)
+		}
 	}
 }
 
@@ -802,17 +856,17 @@ func TestPersistedEditNeverRefiresSameSecond(t *testing.T) {
 	}
 
 	// The store keeps what was fired across a new version.
-	ok, err := store.AcquireFire(context.Background(), AcquireFireParams{ScheduleID: "p", FireID: "p@x",
-		Hash: hashOf(cronSchedule("p", "every 1s", persisted, concurrent)), ScheduledTime: hm("10:00:01")})
-	if err != nil || ok {
-		t.Fatalf("re-acquire of a fired time = %v, %v", ok, err)
+	got := store.AcquireFires(context.Background(), []AcquireFireParams{{ScheduleID: "p", FireID: "p@x",
+		Hash: hashOf(cronSchedule("p", "every 1s", persisted, concurrent)), ScheduledTime: hm("10:00:01")}})
+	if got[0].Err != nil || got[0].Won {
+		t.Fatalf("re-acquire of a fired time = %+v", got[0])
 	}
 	if _, err := store.SyncTriggers(context.Background(), SyncTriggersParams{Triggers: []TriggerState{{ScheduleID: "p", Hash: "v3",
 		State: trigger.State{Next: hm("10:00:01")}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := store.AcquireFire(context.Background(), AcquireFireParams{ScheduleID: "p", FireID: "p@x", Hash: "v3",
-		ScheduledTime: hm("10:00:01"), State: trigger.State{TimesTriggered: 1}}); ok {
+	if res := store.AcquireFires(context.Background(), []AcquireFireParams{{ScheduleID: "p", FireID: "p@x", Hash: "v3",
+		ScheduledTime: hm("10:00:01"), State: trigger.State{TimesTriggered: 1}}}); res[0].Won {
 		t.Fatal("a new version acquired a time its previous version fired")
 	}
 }
@@ -896,5 +950,154 @@ func TestReconcileDeleteFailureAppliesNothing(t *testing.T) {
 	b.reconcile(desired(10, p, other))
 	if info := b.info("p"); !info.NextFireTime.Equal(hm("11:01:00")) {
 		t.Fatalf("p back: next fire %s, want 11:01:00 (no catch-up)", info.NextFireTime)
+	}
+}
+
+// TestAdoptAfterMisfireThatCountsFires: a persisted simple trigger that
+// repeats forever misfires without firing (its missed fires count as done),
+// which the store does not hear about; a stored state read back before its
+// next fire lags it by that misfire and is not adopted, so the skipped
+// fires are recorded once.
+func TestAdoptAfterMisfireThatCountsFires(t *testing.T) {
+	store := NewMemoryStore()
+	sc := simpleSchedule("p", hm("10:00:00"), time.Minute, -1, persisted)
+	stored := TriggerState{ScheduleID: "p", Hash: sc.Hash, State: trigger.State{Next: hm("10:00:00"), Start: hm("10:00:00"), RepeatCount: -1}}
+	if _, err := store.SyncTriggers(context.Background(), SyncTriggersParams{Triggers: []TriggerState{stored}}); err != nil {
+		t.Fatal(err)
+	}
+	b := setup(t, func(o *Options) { o.Store = store })
+	b.set("10:05:30")
+	b.start()
+	b.reconcile(desired(10, sc))
+	b.sync()
+	b.wantSkips("p misfire x6 from 10:00:00")
+	if n := b.s.Adopt([]TriggerState{stored}); n != 0 {
+		t.Fatalf("Adopt changed %d schedules", n)
+	}
+	b.sync()
+	b.wantSkips("p misfire x6 from 10:00:00")
+	if info := b.info("p"); !info.NextFireTime.Equal(hm("10:06:00")) || info.TimesTriggered != 6 {
+		t.Fatalf("after the misfire: %+v", info)
+	}
+	if c := b.counter("sundial_fires_skipped_total", map[string]string{"schedule": "p", "reason": "misfire"}); c != 6 {
+		t.Fatalf("skipped counter = %v, want 6", c)
+	}
+}
+
+// countingStore is a MemoryStore that keeps the size of each AcquireFires
+// call.
+type countingStore struct {
+	*MemoryStore
+	mu      sync.Mutex
+	batches []int
+}
+
+func (c *countingStore) AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult {
+	c.mu.Lock()
+	c.batches = append(c.batches, len(fires))
+	c.mu.Unlock()
+	return c.MemoryStore.AcquireFires(ctx, fires)
+}
+
+// TestClaimsAreBatchedAheadOfWorkers: due persisted fires are claimed many
+// per call, more than there are workers, before they take a worker; every
+// fire runs once, two at a time.
+func TestClaimsAreBatchedAheadOfWorkers(t *testing.T) {
+	cs := &countingStore{MemoryStore: NewMemoryStore()}
+	b := setup(t, func(o *Options) { o.Store = cs })
+	var schedules []*config.Schedule
+	for i := range 40 {
+		schedules = append(schedules, simpleSchedule(fmt.Sprintf("p%02d", i), hm("10:00:00"), 0, 0, persisted))
+	}
+	for _, sc := range schedules {
+		b.svc.gate(sc.ID)
+	}
+	b.start()
+	b.reconcile(desired(2, schedules...))
+	b.set("10:00:00")
+	ran := map[string]bool{}
+	for range 2 {
+		ran[b.nextRun().ScheduleID] = true
+	}
+	b.sync()
+	cs.mu.Lock()
+	batches := slices.Clone(cs.batches)
+	cs.mu.Unlock()
+	if len(batches) == 0 || slices.Max(batches) <= 2 {
+		t.Fatalf("claim batches %v: want fires claimed many at once", batches)
+	}
+	if ex := b.s.Executing(); len(ex) != 2 {
+		t.Fatalf("%d runs executing, want 2", len(ex))
+	}
+	for _, sc := range schedules {
+		b.svc.release(sc.ID)
+	}
+	for len(ran) < 40 {
+		r := b.nextRun()
+		if ran[r.ScheduleID] {
+			t.Fatalf("%s ran twice", r.ScheduleID)
+		}
+		ran[r.ScheduleID] = true
+	}
+	b.drainFinished(40)
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	claimed := 0
+	for _, n := range cs.batches {
+		claimed += n
+	}
+	if claimed != 40 {
+		t.Fatalf("%d fires claimed, want 40", claimed)
+	}
+}
+
+// TestRunRecovery: a recovery run goes through the worker pool (it waits
+// for a free worker), the schedule's service (which sees it as a recovery
+// run), Executing and the history, and its caller gets the outcome; the
+// trigger's next fire time does not change.
+func TestRunRecovery(t *testing.T) {
+	b := setup(t)
+	b.svc.gate("busy")
+	b.start()
+	b.reconcile(desired(1, cronSchedule("busy", "every 1m", concurrent), cronSchedule("p", "every 1h", persisted)))
+	if !b.s.CanRun("p") || b.s.CanRun("nope") {
+		t.Fatal("CanRun: want p only")
+	}
+	b.set("10:00:00")
+	busy := b.nextRun()
+	done := make(chan error, 1)
+	go func() {
+		done <- b.s.RunRecovery(context.Background(), RecoveryRun{FireID: "p@2026-01-05T09:00:00Z", ScheduleID: "p",
+			ScheduledTime: hm("09:00:00"), RecoveredFrom: "dead", Attempt: 2})
+	}()
+	b.sync()
+	select {
+	case err := <-done:
+		t.Fatalf("recovery run ended (%v) while the only worker was busy", err)
+	default:
+	}
+	b.svc.gate("p")
+	b.svc.release(busy.ScheduleID)
+	r := b.nextRun()
+	if r.FireID != "p@2026-01-05T09:00:00Z" || !r.Recovery || r.RecoveredFrom != "dead" || r.Attempt != 2 ||
+		r.Context()["recovery"] != true || r.Context()["attempt"] != 2 {
+		t.Fatalf("recovery run = %+v", r)
+	}
+	if ex := b.s.Executing(); len(ex) != 1 || !ex[0].Recovery {
+		t.Fatalf("executing = %+v", ex)
+	}
+	b.svc.release("p")
+	if err := <-done; err != nil {
+		t.Fatalf("RunRecovery = %v", err)
+	}
+	b.waitFinished(r.FireID)
+	if h := b.s.History(); h[len(h)-1].FireID != r.FireID || h[len(h)-1].Outcome != OutcomeSuccess {
+		t.Fatalf("history = %+v", h[len(h)-1])
+	}
+	if info := b.info("p"); !info.NextFireTime.Equal(hm("11:00:00")) {
+		t.Fatalf("next fire of p = %s", info.NextFireTime)
+	}
+	if err := b.s.RunRecovery(context.Background(), RecoveryRun{ScheduleID: "nope"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("recovery of an unknown schedule = %v", err)
 	}
 }

@@ -42,7 +42,8 @@ type Run struct {
 	// that fires now (fireAndProceed, Quartz FIRE_ONCE_NOW), it is the
 	// moment of the misfire, as Quartz reports it.
 	ScheduledFireTime time.Time
-	// ActualFireTime is when the scheduler handed the fire to a worker.
+	// ActualFireTime is when the run started: the fire was claimed (for a
+	// persisted schedule) and its service is being called.
 	ActualFireTime time.Time
 	// NextFireTime is the trigger's next fire time; zero when there is none.
 	NextFireTime time.Time
@@ -50,20 +51,32 @@ type Run struct {
 	Manual bool
 	// NodeID is the node running the fire.
 	NodeID string
+	// Recovery is true for a recovery run (see Scheduler.RunRecovery):
+	// the run again of a fire whose node died during it. RecoveredFrom is
+	// that node, Attempt the run's attempt (2 for the first recovery).
+	Recovery      bool
+	RecoveredFrom string
+	Attempt       int
 }
 
 // Context returns the run context that scripts see as `context`: fireId,
 // scheduledFireTime, actualFireTime and nextFireTime (UTC times; nil when
-// the trigger will not fire again).
+// the trigger will not fire again), recovery, and for a recovery run
+// recoveredFrom and attempt.
 func (r Run) Context() map[string]any {
 	m := map[string]any{
 		"fireId":            r.FireID,
 		"scheduledFireTime": r.ScheduledFireTime.UTC(),
 		"actualFireTime":    r.ActualFireTime.UTC(),
 		"nextFireTime":      nil,
+		"recovery":          r.Recovery,
 	}
 	if !r.NextFireTime.IsZero() {
 		m["nextFireTime"] = r.NextFireTime.UTC()
+	}
+	if r.Recovery {
+		m["recoveredFrom"] = r.RecoveredFrom
+		m["attempt"] = r.Attempt
 	}
 	return m
 }

@@ -13,11 +13,12 @@ import (
 // PostgreSQL through an adapter.
 //
 // Only schedules with persisted: true reach the trigger methods (SyncTriggers,
-// DeleteTriggers, SetPaused, AcquireFire); every run reaches RunStarted or
-// AcquireFire, then RunEnded. The scheduler never calls the store from its
+// DeleteTriggers, SetPaused, AcquireFires); every run reaches RunStarted or
+// AcquireFires, then RunEnded. The scheduler never calls the store from its
 // loop: trigger methods run on the goroutine of the operation that needs them
-// (Reconcile, Pause, ...), run methods on the worker running the fire. An
-// implementation must be safe for concurrent use.
+// (Reconcile, Pause, ...), AcquireFires on the scheduler's claimers, the run
+// methods on the worker running the fire. An implementation must be safe for
+// concurrent use.
 type StateStore interface {
 	// SyncTriggers makes the stored triggers of persisted schedules match a
 	// new desired state. For each item: an unknown schedule is stored with
@@ -34,13 +35,18 @@ type StateStore interface {
 	DeleteTriggers(ctx context.Context, params DeleteTriggersParams) error
 	// SetPaused records pause and resume. (store.Store.PauseTriggers)
 	SetPaused(ctx context.Context, params SetPausedParams) error
-	// AcquireFire claims one fire of a persisted schedule for this node
-	// before it runs: it reports false when another node has fired, or is
-	// firing, that trigger at that scheduled time (cluster exactly-once), and
-	// on true it has recorded the run as started and stored State as the
-	// trigger's new state, in one step. It gives up with an error when ctx
-	// ends. (store.Store.ClaimFires)
-	AcquireFire(ctx context.Context, params AcquireFireParams) (bool, error)
+	// AcquireFires claims fires of persisted schedules for this node before
+	// they run, in one round trip to the store where it can: per fire, Won
+	// is false when another node has fired, or is firing, that trigger at
+	// that scheduled time (cluster exactly-once), and true when the store
+	// recorded the run as started and stored State as the trigger's new
+	// state, in one step. Err means the store could not be asked (it gives
+	// up when ctx ends): the scheduler holds the schedule at that fire,
+	// neither run nor skipped, until the store calls Adopt once it answers
+	// again; the fire then runs late or, past the misfire threshold,
+	// misfires. It returns one result per fire, in order.
+	// (store.Store.ClaimFires)
+	AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult
 	// RunStarted records the start of a run that AcquireFire did not record:
 	// a non-persisted schedule's or a manual one. (store.Store.StartRun)
 	RunStarted(ctx context.Context, params RunStartedParams) error
@@ -79,7 +85,13 @@ type SetPausedParams struct {
 	Now         time.Time
 }
 
-// AcquireFireParams are the params of StateStore.AcquireFire.
+// AcquireResult is the outcome of one fire of StateStore.AcquireFires.
+type AcquireResult struct {
+	Won bool
+	Err error
+}
+
+// AcquireFireParams are one fire of StateStore.AcquireFires.
 type AcquireFireParams struct {
 	ScheduleID string
 	FireID     string
@@ -199,17 +211,25 @@ func (m *MemoryStore) SetPaused(_ context.Context, p SetPausedParams) error {
 	return nil
 }
 
-// AcquireFire implements StateStore.
-func (m *MemoryStore) AcquireFire(_ context.Context, p AcquireFireParams) (bool, error) {
+// AcquireFires implements StateStore.
+func (m *MemoryStore) AcquireFires(_ context.Context, fires []AcquireFireParams) []AcquireResult {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	out := make([]AcquireResult, len(fires))
+	for i, p := range fires {
+		out[i].Won = m.acquireLocked(p)
+	}
+	return out
+}
+
+func (m *MemoryStore) acquireLocked(p AcquireFireParams) bool {
 	if t, ok := m.triggers[p.ScheduleID]; ok && t.Hash != p.Hash {
-		return false, nil
+		return false
 	}
 	k := fireKey{scheduled: p.ScheduledTime.UnixNano(), times: p.State.TimesTriggered}
 	if last, ok := m.fired[p.ScheduleID]; ok && (k.scheduled < last.scheduled ||
 		(k.scheduled == last.scheduled && k.times <= last.times)) {
-		return false, nil
+		return false
 	}
 	if m.fired == nil {
 		m.fired = map[string]fireKey{}
@@ -219,7 +239,7 @@ func (m *MemoryStore) AcquireFire(_ context.Context, p AcquireFireParams) (bool,
 		t.State = p.State
 		m.triggers[p.ScheduleID] = t
 	}
-	return true, nil
+	return true
 }
 
 // RunStarted implements StateStore; MemoryStore records no runs.
@@ -251,9 +271,10 @@ type SkipRecorder interface {
 // policy. A state applies to a running, enabled, persisted schedule of the
 // same Hash; others are ignored. The schedule takes the state's Paused, and
 // continues from its State unless that only lags the running one by a
-// misfire that dropped fires (same Previous and TimesTriggered, an earlier
-// Next): that misfire was already applied here. Adopt returns how many
-// schedules changed.
+// misfire that fired nothing (see lagsByMisfire): that misfire was already
+// applied, and its skipped fires recorded, here. Adopt also releases the
+// schedules held at a fire the store could not be asked for (see
+// StateStore.AcquireFire). It returns how many schedules changed.
 func (s *Scheduler) Adopt(states []TriggerState) int {
 	n := 0
 	s.do(func() {
@@ -266,10 +287,22 @@ func (s *Scheduler) Adopt(states []TriggerState) int {
 			if paused := st.Paused || s.pausedAll; paused != e.paused {
 				e.paused, changed = paused, true
 			}
-			if !sameState(st.State, e.state) && !lagsByMisfire(st.State, e.state) {
+			if !sameState(st.State, e.state) && (e.storeHeld || !lagsByMisfire(st.State, e.state)) {
 				e.state, changed = st.State, true
 			}
+			if e.storeHeld {
+				e.storeHeld, changed = false, true
+			}
 			if changed {
+				s.rearm(e)
+				n++
+			}
+		}
+		// The store answers: the fires it could not be asked for are tried
+		// again, from their own state when it gave none.
+		for _, e := range s.entries {
+			if e.storeHeld {
+				e.storeHeld = false
 				s.rearm(e)
 				n++
 			}
@@ -284,11 +317,13 @@ func sameState(a, b trigger.State) bool {
 		a.TimesTriggered == b.TimesTriggered && a.RepeatCount == b.RepeatCount
 }
 
-// lagsByMisfire reports whether stored is running as it was before a
-// misfire that only moved its next fire time on (doNothing), which the store
-// does not hear about.
+// lagsByMisfire reports whether stored is the running state as it was
+// before a misfire that fired nothing, which the store does not hear about:
+// the same previous fire, an earlier next fire, and no more fires counted. A
+// cron doNothing misfire only moves the next fire time on; a simple trigger
+// that repeats forever also counts its missed fires as done.
 func lagsByMisfire(stored, running trigger.State) bool {
-	return sameMicro(stored.Previous, running.Previous) && stored.TimesTriggered == running.TimesTriggered &&
+	return sameMicro(stored.Previous, running.Previous) && stored.TimesTriggered <= running.TimesTriggered &&
 		!stored.Next.IsZero() && stored.Next.Before(running.Next.Truncate(time.Microsecond))
 }
 

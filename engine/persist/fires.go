@@ -2,7 +2,6 @@ package persist
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,62 +9,25 @@ import (
 
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
-	"sundial/engine/trigger"
 )
 
-var (
-	_ scheduler.StateStore   = (*Node)(nil)
-	_ scheduler.SkipRecorder = (*Node)(nil)
-)
-
-// stateData is the part of a trigger.State the store has no column for.
-type stateData struct {
-	Start       time.Time `json:"start,omitzero"`
-	RepeatCount int       `json:"repeatCount"`
-}
-
-func encodeData(st trigger.State) json.RawMessage {
-	b, err := json.Marshal(stateData{Start: st.Start.UTC(), RepeatCount: st.RepeatCount})
-	if err != nil { // cannot happen: a struct of a time and an int
-		return nil
-	}
-	return b
-}
-
-// stateOf converts a stored trigger back to the scheduler's state.
-func stateOf(t store.Trigger) scheduler.TriggerState {
-	var d stateData
-	if len(t.Data) > 0 {
-		_ = json.Unmarshal(t.Data, &d) // written by encodeData; unknown shapes leave zeros
-	}
-	return scheduler.TriggerState{
-		ScheduleID: t.ScheduleID,
-		Hash:       t.ConfigHash,
-		Paused:     t.Paused,
-		State: trigger.State{
-			Next:           t.NextFireAt,
-			Previous:       t.PrevFireAt,
-			TimesTriggered: int(t.TimesTriggered),
-			Start:          d.Start,
-			RepeatCount:    d.RepeatCount,
-		},
-	}
-}
+// The scheduler's fires: claimed once across the cluster, and their runs
+// recorded, retried while the store fails.
 
 // retry calls fn until it succeeds, fails with an error that retrying
 // cannot fix, the budget is spent or ctx ends, with a growing pause.
 func (n *Node) retry(ctx context.Context, fn func() error) error {
-	deadline := time.Now().Add(n.opts.RetryBudget)
+	deadline := n.clock.Now().Add(n.opts.RetryBudget)
 	pause := 20 * time.Millisecond
 	for {
 		err := fn()
 		if err == nil || errors.Is(err, errStopped) || errors.Is(err, store.ErrInvalid) ||
-			ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
+			ctx.Err() != nil || n.clock.Now().Add(pause).After(deadline) {
 			return err
 		}
-		t := time.NewTimer(pause)
+		t := n.clock.NewTimer(pause)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
 			return err
@@ -77,132 +39,76 @@ func (n *Node) retry(ctx context.Context, fn func() error) error {
 	}
 }
 
-// SyncTriggers implements scheduler.StateStore: store.UpsertTriggers.
-func (n *Node) SyncTriggers(ctx context.Context, p scheduler.SyncTriggersParams) ([]scheduler.TriggerState, error) {
-	defs := make([]store.TriggerDef, len(p.Triggers))
-	ids := make(map[string]bool, len(p.Triggers))
-	for i, t := range p.Triggers {
-		defs[i] = store.TriggerDef{
-			ScheduleID: t.ScheduleID,
-			ConfigHash: t.Hash,
-			NextFireAt: t.State.Next,
-			Paused:     t.Paused,
-			Data:       encodeData(t.State),
-		}
-		ids[t.ScheduleID] = true
-	}
-	var res []store.UpsertTriggerResult
-	err := n.retry(ctx, func() (err error) {
-		res, err = n.st.UpsertTriggers(ctx, store.UpsertTriggersParams{Triggers: defs, Now: p.Now})
-		return err
-	})
-	if err != nil {
-		n.storeFailed("sync", err)
-		return nil, fmt.Errorf("store persisted triggers: %w", err)
-	}
-	out := make([]scheduler.TriggerState, len(res))
-	for i, r := range res {
-		out[i] = stateOf(r.Trigger)
-	}
-	n.persistedMu.Lock()
-	n.persisted = ids
-	n.persistedMu.Unlock()
-	return out, nil
-}
-
-// DeleteTriggers implements scheduler.StateStore: store.DeleteTriggers.
-func (n *Node) DeleteTriggers(ctx context.Context, p scheduler.DeleteTriggersParams) error {
-	err := n.retry(ctx, func() error {
-		_, err := n.st.DeleteTriggers(ctx, store.DeleteTriggersParams{ScheduleIDs: p.ScheduleIDs})
-		return err
-	})
-	if err != nil {
-		n.storeFailed("delete", err)
-		return fmt.Errorf("delete stored triggers: %w", err)
-	}
-	n.persistedMu.Lock()
-	for _, id := range p.ScheduleIDs {
-		delete(n.persisted, id)
-	}
-	n.persistedMu.Unlock()
-	return nil
-}
-
-// SetPaused implements scheduler.StateStore: store.PauseTriggers.
-func (n *Node) SetPaused(ctx context.Context, p scheduler.SetPausedParams) error {
-	err := n.retry(ctx, func() error {
-		_, err := n.st.PauseTriggers(ctx, store.PauseTriggersParams{ScheduleIDs: p.ScheduleIDs, All: p.All, Paused: p.Paused, Now: p.Now})
-		return err
-	})
-	if err != nil {
-		n.storeFailed("pause", err)
-		return fmt.Errorf("store paused flag: %w", err)
-	}
-	return nil
-}
-
-// AcquireFire implements scheduler.StateStore: a store.ClaimFires of this
-// fire, batched with the claims of the other workers. It reports false when
-// another node has fired the trigger at or past this fire, or holds it, and
-// then continues the schedule from the stored state (Hooks.Adopt). While the
-// node is fenced it fails at once with ErrFenced.
-func (n *Node) AcquireFire(ctx context.Context, p scheduler.AcquireFireParams) (bool, error) {
+// AcquireFires implements scheduler.StateStore: one store.ClaimFires of the
+// fires, batched with other claims in flight. A fire is not won when
+// another node has fired the trigger at or past it, or holds it; the
+// schedule then continues from the stored state (Options.Adopt). While the
+// node is fenced every fire fails at once with ErrFenced.
+func (n *Node) AcquireFires(ctx context.Context, ps []scheduler.AcquireFireParams) []scheduler.AcquireResult {
+	out := make([]scheduler.AcquireResult, len(ps))
 	if err := n.fenced(); err != nil {
-		n.metrics.claims.WithLabelValues("fenced").Inc()
-		return false, fmt.Errorf("fire %s: %w", p.FireID, err)
+		n.metrics.claims.WithLabelValues("fenced").Add(float64(len(ps)))
+		for i := range out {
+			out[i].Err = fmt.Errorf("fire %s: %w", ps[i].FireID, err)
+		}
+		return out
 	}
-	f := store.ClaimFire{
-		ScheduleID:     p.ScheduleID,
-		ConfigHash:     p.Hash,
-		FireID:         p.FireID,
-		ScheduledAt:    p.ScheduledTime,
-		StartedAt:      p.StartedAt,
-		NextFireAt:     p.State.Next,
-		TimesTriggered: int64(p.State.TimesTriggered),
-		Data:           encodeData(p.State),
-		Block:          p.Block,
-		Recoverable:    p.Recoverable,
+	fs := make([]store.ClaimFire, len(ps))
+	for i, p := range ps {
+		fs[i] = store.ClaimFire{
+			ScheduleID:     p.ScheduleID,
+			ConfigHash:     p.Hash,
+			FireID:         p.FireID,
+			ScheduledAt:    p.ScheduledTime,
+			StartedAt:      p.StartedAt,
+			NextFireAt:     p.State.Next,
+			TimesTriggered: int64(p.State.TimesTriggered),
+			Data:           encodeData(p.State),
+			Block:          p.Block,
+			Recoverable:    p.Recoverable,
+		}
 	}
-	var res store.ClaimResult
+	var res []store.ClaimResult
 	err := n.retry(ctx, func() (err error) {
-		res, err = n.claims.do(ctx, f)
+		res, err = n.claims.doAll(ctx, fs)
 		return err
 	})
 	if err != nil {
-		n.metrics.claims.WithLabelValues("error").Inc()
+		n.metrics.claims.WithLabelValues("error").Add(float64(len(ps)))
 		n.storeFailed("claim", err)
-		return false, fmt.Errorf("claim fire %s: %w", p.FireID, err)
-	}
-	switch {
-	case res.Err == nil:
-	case errors.Is(res.Err, store.ErrAlreadyFired) && res.Run.Node == n.id && res.Run.Status == store.RunRunning &&
-		res.Run.StartedAt.Equal(store.NowOr(p.StartedAt)):
-		// A retry after a commit whose answer was lost: the fire is ours.
-	default:
-		n.metrics.claims.WithLabelValues("lost").Inc()
-		if errors.Is(res.Err, store.ErrConflict) {
-			// (After ErrAlreadyFired the scheduler is past this fire
-			// already; the stored trigger may not be, if a manual run took
-			// the fire id.)
-			n.adopt(res.Trigger)
+		for i := range out {
+			out[i].Err = fmt.Errorf("claim fire %s: %w", ps[i].FireID, err)
 		}
-		n.log.LogAttrs(context.Background(), slog.LevelDebug, "fire not claimed",
-			slog.String("fireId", p.FireID), slog.Any("reason", res.Err))
-		return false, nil
+		return out
 	}
-	n.metrics.claims.WithLabelValues("won").Inc()
-	n.runs.Store(p.FireID, runRef{id: f.FireID, persisted: true})
-	return true, nil
-}
-
-// adopt hands a stored trigger that refused a fire to the scheduler, unless
-// another node's run holds it blocked: the scheduler then goes on with its
-// own next fire, which the store takes once the run ends.
-func (n *Node) adopt(t store.Trigger) {
-	if n.hooks.Adopt == nil || t.ScheduleID == "" || (t.State == store.TriggerBlocked && !t.Paused) {
-		return
+	won := 0
+	for i, r := range res {
+		p := ps[i]
+		switch {
+		case r.Err == nil:
+		case errors.Is(r.Err, store.ErrAlreadyFired) && r.Run.Node == n.id && r.Run.Status == store.RunRunning &&
+			r.Run.StartedAt.Equal(store.NowOr(p.StartedAt)):
+			// A retry after a commit whose answer was lost: the fire is ours.
+		default:
+			if errors.Is(r.Err, store.ErrConflict) {
+				// (After ErrAlreadyFired the scheduler is past this fire
+				// already; the stored trigger may not be, if a manual run
+				// took the fire id.)
+				n.adopt(r.Trigger)
+			}
+			n.log.LogAttrs(context.Background(), slog.LevelDebug, "fire not claimed",
+				slog.String("fireId", p.FireID), slog.Any("reason", r.Err))
+			continue
+		}
+		won++
+		out[i].Won = true
+		// The run end is written in the background, unless the trigger stays
+		// blocked until it is: the schedule's next fire waits for it.
+		n.runs.Store(p.FireID, runRef{id: fs[i].FireID, persisted: true, blocks: p.Block && !p.State.Next.IsZero()})
 	}
-	n.hooks.Adopt([]scheduler.TriggerState{stateOf(t)})
+	n.metrics.claims.WithLabelValues("won").Add(float64(won))
+	n.metrics.claims.WithLabelValues("lost").Add(float64(len(ps) - won))
+	return out
 }
 
 // claimBatch is the claims batcher's store call. A fire id given twice (a
@@ -258,7 +164,7 @@ func (n *Node) finishBatch(ctx context.Context, runs []store.FinishRun) ([]store
 	return n.st.FinishRuns(ctx, store.FinishRunsParams{Node: n.id, Runs: runs})
 }
 
-// RunStarted implements scheduler.StateStore: the runs that AcquireFire did
+// RunStarted implements scheduler.StateStore: the runs that AcquireFires did
 // not record, manual fires and fires of non-persisted schedules. A
 // non-persisted schedule fires on every node, so its run id gets the node id
 // appended ("<fireId>/<node>"), and its runs are recorded in the background,
@@ -295,9 +201,11 @@ func (n *Node) RunStarted(ctx context.Context, p scheduler.RunStartedParams) err
 }
 
 // RunEnded implements scheduler.StateStore: store.FinishRuns, batched. The
-// end of a persisted schedule's run is retried, and kept for the check-in
-// loop to write when the store fails; a non-persisted one's is recorded in
-// the background.
+// end of a persisted schedule's run that blocks its trigger is written
+// before RunEnded returns, retried, and kept for the check-in loop to write
+// when the store fails; the end of another persisted run goes the same way
+// in the background, so that the worker is free at once; a non-persisted
+// run's end is recorded in the background too.
 func (n *Node) RunEnded(ctx context.Context, p scheduler.RunEndedParams) error {
 	v, ok := n.runs.LoadAndDelete(p.FireID)
 	if !ok {
@@ -305,8 +213,16 @@ func (n *Node) RunEnded(ctx context.Context, p scheduler.RunEndedParams) error {
 	}
 	ref := v.(runRef)
 	fin := finishOf(ref.id, p.EndedAt, p.Outcome, p.Error)
-	if !ref.persisted {
+	switch {
+	case !ref.persisted:
 		n.rec.add(record{finish: &fin})
+		return nil
+	case !ref.blocks:
+		n.ending.Add(1)
+		go func() {
+			defer n.ending.Done()
+			_ = n.finishRun(context.WithoutCancel(ctx), fin) // logged, and kept when it fails
+		}()
 		return nil
 	}
 	return n.finishRun(ctx, fin)
@@ -350,6 +266,9 @@ func (n *Node) finishRun(ctx context.Context, fin store.FinishRun) error {
 func (n *Node) finished(res store.FinishResult) {
 	switch {
 	case res.Err == nil:
+	case errors.Is(res.Err, store.ErrConflict) && res.Run.Node == n.id && res.Run.Status.Terminal():
+		// Written before: a write whose answer was lost (a cancelled wait),
+		// written again from the pending ends.
 	case errors.Is(res.Err, store.ErrConflict):
 		n.log.Warn("run ended here, but the cluster had handed it elsewhere meanwhile (this node was declared dead)",
 			"run", res.Run.ID, "status", res.Run.Status, "node", res.Run.Node, "err", res.Err)
@@ -375,7 +294,7 @@ func (n *Node) RecordSkipped(rec scheduler.RunRecord) {
 		msg += ": " + rec.Error
 	}
 	n.rec.add(record{start: &store.StartRunParams{
-		ID: id, ScheduleID: rec.ScheduleID, ScheduledAt: rec.ScheduledFireTime, StartedAt: time.Now(),
+		ID: id, ScheduleID: rec.ScheduleID, ScheduledAt: rec.ScheduledFireTime, StartedAt: n.clock.Now(),
 		Node: n.id, Status: store.RunSkipped, Error: msg,
 	}})
 }
