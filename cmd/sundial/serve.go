@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sundial/engine/daemon"
-	"sundial/engine/persist"
+	"sundial/engine/cluster"
 	"sundial/engine/script"
 	"sundial/engine/store"
 	_ "sundial/engine/store/postgres" // --store postgres://...
@@ -76,8 +76,8 @@ cannot be reached at start is an error.`,
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "HTTP address for /healthz, /readyz and /metrics (\"\" to disable)")
 	f.StringVar(&opts.nodeID, "node-id", "", "this node's id (default: openidm.node.id from boot.properties, then the host name)")
 	f.StringVar(&opts.store, "store", "", "where state is kept: a SQLite file path (default: var/sundial.db beside the conf directory), sqlite:<path>, postgres://... for a cluster, or \"memory\" (nothing persisted)")
-	f.DurationVar(&opts.checkIn, "checkin-interval", persist.DefaultCheckInInterval, "how often the node checks in to the store")
-	f.DurationVar(&opts.timeout, "node-timeout", persist.DefaultNodeTimeout, "how long a node may go without checking in before the others recover its runs (at least twice --checkin-interval)")
+	f.DurationVar(&opts.checkIn, "checkin-interval", cluster.DefaultCheckInInterval, "how often the node checks in to the store")
+	f.DurationVar(&opts.timeout, "node-timeout", cluster.DefaultNodeTimeout, "how long a node may go without checking in before the others recover its runs (at least twice --checkin-interval)")
 	f.DurationVar(&opts.reload, "reload-timeout", daemon.DefaultReloadTimeout, "how long one load of the conf directory may take before it is abandoned and reported in /readyz")
 	f.IntVar(&opts.keepRuns, "keep-runs", daemon.DefaultKeepRuns, "finished runs kept in the store's history per schedule, whatever their age (-1: no limit by count)")
 	f.DurationVar(&opts.runMaxAge, "runs-max-age", daemon.DefaultRunMaxAge, "finished runs older than this are pruned from the store's history (-1s: no age limit)")

@@ -9,18 +9,18 @@ import (
 	"runtime"
 	"syscall"
 
-	"sundial/engine/persist"
+	"sundial/engine/cluster"
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
 )
 
-// newPersist makes the node's persistence and cluster membership over
+// newClusterNode makes the node's persistence and cluster membership over
 // Options.DB. Start it once the first configuration is applied: the stored
 // triggers are synced and recovery runs find their schedules.
-func (d *Daemon) newPersist(nodeID string) (*persist.Node, error) {
+func (d *Daemon) newClusterNode(nodeID string) (*cluster.Node, error) {
 	host, _ := os.Hostname()
 	info, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "host": host, "listen": d.opts.Listen, "conf": d.opts.ConfDir})
-	n, err := persist.New(persist.Options{
+	n, err := cluster.New(cluster.Options{
 		PreviousGone:    previousGone,
 		Has:             d.canRecover,
 		Store:           d.opts.DB,

@@ -23,8 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"sundial/engine/clock"
+	"sundial/engine/cluster"
 	"sundial/engine/config"
-	"sundial/engine/persist"
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
@@ -42,10 +42,10 @@ type Options struct {
 	Store scheduler.StateStore
 	// DB, when set, keeps the persisted schedules' triggers and the runs in
 	// that database, and makes the node a member of the cluster sharing it
-	// (engine/persist); Store is then ignored. The daemon does not close it.
+	// (engine/cluster); Store is then ignored. The daemon does not close it.
 	DB store.Store
 	// CheckInInterval and NodeTimeout tune the cluster membership; zero
-	// takes persist.DefaultCheckInInterval and persist.DefaultNodeTimeout.
+	// takes cluster.DefaultCheckInInterval and cluster.DefaultNodeTimeout.
 	CheckInInterval time.Duration
 	NodeTimeout     time.Duration
 	// Retention bounds the run history DB keeps; it is pruned in the
@@ -115,7 +115,7 @@ type Daemon struct {
 	probe   *schedulerProbe // the health endpoints' call of the scheduler in flight, if any
 
 	nodeID   string
-	persist  *persist.Node // nil without Options.DB
+	node     *cluster.Node // the cluster node; nil without Options.DB
 	listener net.Listener
 	ready    chan struct{}
 }
@@ -225,12 +225,12 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 
 	d.apply(ctx, first)
-	if d.persist != nil {
+	if d.node != nil {
 		if err := d.joinCluster(ctx); err != nil {
 			return err
 		}
 		// Deferred after the scheduler's Stop: its run ends go through it.
-		defer d.persist.Stop()
+		defer d.node.Stop()
 		stopPruning := d.startPruning(ctx)
 		defer stopPruning()
 	}
@@ -291,10 +291,10 @@ func (d *Daemon) newScheduler() error {
 	stateStore := d.opts.Store
 	if d.opts.DB != nil {
 		var err error
-		if d.persist, err = d.newPersist(d.nodeID); err != nil {
+		if d.node, err = d.newClusterNode(d.nodeID); err != nil {
 			return err
 		}
-		stateStore = d.persist
+		stateStore = d.node
 	}
 	var err error
 	d.sched, err = scheduler.New(scheduler.Options{
@@ -315,7 +315,7 @@ func (d *Daemon) newScheduler() error {
 // triggers are synced and recovery runs find their schedules), before the
 // scheduler fires anything.
 func (d *Daemon) joinCluster(ctx context.Context) error {
-	if err := d.persist.Start(ctx); err != nil {
+	if err := d.node.Start(ctx); err != nil {
 		return fmt.Errorf("join the cluster: %w", err)
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"sundial/engine/persist"
+	"sundial/engine/cluster"
 )
 
 // pingTimeout is how long /healthz and /readyz wait for the daemon's loops
@@ -44,7 +44,7 @@ type health struct {
 	// Reload is the reload loop's state.
 	Reload reloadState `json:"reload"`
 	// Cluster is the store and cluster membership (with Options.DB).
-	Cluster *persist.Status `json:"cluster,omitempty"`
+	Cluster *cluster.Status `json:"cluster,omitempty"`
 }
 
 type configHealth struct {
@@ -113,8 +113,8 @@ func (d *Daemon) document(executing int) (health, []string) {
 	if h.Reload.Stuck != "" {
 		problems = append(problems, "reload stuck: "+h.Reload.Stuck)
 	}
-	if d.persist != nil {
-		st := d.persist.Status()
+	if d.node != nil {
+		st := d.node.Status()
 		h.Cluster = &st
 		switch {
 		case !st.Reachable:

@@ -106,8 +106,8 @@ func (d *Daemon) runReloads(ctx context.Context, sighup <-chan struct{}) error {
 	l.timer.Stop()
 	defer l.timer.Stop()
 	var storeBack <-chan struct{} // the store answers again: retry a reload that failed while it was away
-	if d.persist != nil {
-		storeBack = d.persist.StoreBack()
+	if d.node != nil {
+		storeBack = d.node.StoreBack()
 	}
 	for {
 		if l.pending && l.current == nil && len(l.blocked) < maxBlockedLoads {

@@ -1,4 +1,4 @@
-package persist
+package cluster
 
 import (
 	"context"
@@ -182,10 +182,10 @@ type health struct {
 // New returns a Node; it does nothing until Start.
 func New(opts Options) (*Node, error) {
 	if opts.Store == nil {
-		return nil, errors.New("persist: no store")
+		return nil, errors.New("cluster node: no store")
 	}
 	if opts.NodeID == "" {
-		return nil, errors.New("persist: no node id")
+		return nil, errors.New("cluster node: no node id")
 	}
 	if opts.CheckInInterval <= 0 {
 		opts.CheckInInterval = DefaultCheckInInterval
@@ -194,7 +194,7 @@ func New(opts Options) (*Node, error) {
 		opts.NodeTimeout = DefaultNodeTimeout
 	}
 	if opts.NodeTimeout < 2*opts.CheckInInterval {
-		return nil, fmt.Errorf("persist: node timeout %s must be at least twice the check-in interval %s",
+		return nil, fmt.Errorf("cluster node: node timeout %s must be at least twice the check-in interval %s",
 			opts.NodeTimeout, opts.CheckInInterval)
 	}
 	if opts.MaxSkew <= 0 {
@@ -255,7 +255,7 @@ func (n *Node) StoreBack() <-chan struct{} { return n.storeBack }
 // a node that cannot reach its database does not start. Start fails when
 // called twice or after Stop.
 func (n *Node) Start(ctx context.Context) error {
-	var err error = errors.New("persist: node already started or stopped")
+	var err error = errors.New("cluster node: node already started or stopped")
 	n.startOnce.Do(func() { err = n.start(ctx) })
 	return err
 }
@@ -263,7 +263,7 @@ func (n *Node) Start(ctx context.Context) error {
 func (n *Node) start(ctx context.Context) error {
 	select {
 	case <-n.stopped:
-		return errors.New("persist: node stopped")
+		return errors.New("cluster node: node stopped")
 	default:
 	}
 	node, err := n.join(ctx)

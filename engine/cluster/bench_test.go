@@ -1,4 +1,4 @@
-package persist_test
+package cluster_test
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 
 // BenchmarkPersistedFires: persisted one-shot triggers with a no-op service,
 // all due at one instant, fired by 1, 2 or 3 in-process nodes sharing one
-// database (each node its own store handle, scheduler and persist.Node, as
+// database (each node its own store handle, scheduler and cluster.Node, as
 // separate processes would have). It reports fires/s (from the instant to
 // the last fire) and the p99 fire delay, and fails unless every trigger
 // fired exactly once. SUNDIAL_BENCH_TRIGGERS sets the number of triggers

@@ -1,4 +1,4 @@
-package persist_test
+package cluster_test
 
 import (
 	"bytes"
@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"sundial/engine/persist"
+	"sundial/engine/cluster"
 	"sundial/engine/store"
 )
 
 // bareNode starts a Node without a scheduler.
-func bareNode(t *testing.T, opts persist.Options, recover func(context.Context, store.Run) error) (*persist.Node, error) {
+func bareNode(t *testing.T, opts cluster.Options, recover func(context.Context, store.Run) error) (*cluster.Node, error) {
 	t.Helper()
 	if opts.CheckInInterval == 0 {
 		opts.CheckInInterval = 100 * time.Millisecond
@@ -26,7 +26,7 @@ func bareNode(t *testing.T, opts persist.Options, recover func(context.Context, 
 	}
 	opts.Grace = time.Second
 	opts.Recover = recover
-	p, err := persist.New(opts)
+	p, err := cluster.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestSecondLiveProcessSameIDRefused(t *testing.T) {
 	tdb := newSQLite(t)
 	open := tdb.open
 	db := open(t)
-	if _, err := bareNode(t, persist.Options{Store: db, NodeID: "host1"}, nil); err != nil {
+	if _, err := bareNode(t, cluster.Options{Store: db, NodeID: "host1"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	run, err := db.StartRun(context.Background(), store.StartRunParams{ID: "busy", ScheduleID: "s", ScheduledAt: time.Now(),
@@ -74,7 +74,7 @@ func TestSecondLiveProcessSameIDRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	recovered := make(chan store.Run, 1)
-	_, err = bareNode(t, persist.Options{Store: open(t), NodeID: "host1"}, func(_ context.Context, r store.Run) error {
+	_, err = bareNode(t, cluster.Options{Store: open(t), NodeID: "host1"}, func(_ context.Context, r store.Run) error {
 		recovered <- r
 		return nil
 	})
@@ -114,7 +114,7 @@ func TestRestartAfterKillRecoversOwnRuns(t *testing.T) {
 		// Written by the handler, one record at a time; read once the node
 		// has stopped.
 		var logs bytes.Buffer
-		opts := persist.Options{Store: open(t), NodeID: "host1", NodeTimeout: 600 * time.Millisecond,
+		opts := cluster.Options{Store: open(t), NodeID: "host1", NodeTimeout: 600 * time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 		if proved {
 			opts.PreviousGone = func(n store.Node) bool { return n.Instance == "old" }
@@ -173,7 +173,7 @@ func TestRecoveryHandedBackToNodeWithSchedule(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var byLacking []store.Run
-	if _, err := bareNode(t, persist.Options{Store: open(t), NodeID: "lacking", Has: func(string) bool { return false }},
+	if _, err := bareNode(t, cluster.Options{Store: open(t), NodeID: "lacking", Has: func(string) bool { return false }},
 		func(_ context.Context, r store.Run) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -191,7 +191,7 @@ func TestRecoveryHandedBackToNodeWithSchedule(t *testing.T) {
 		return r.Status == store.RunAbandoned && strings.Contains(r.Error, "gone is in no node's configuration")
 	})
 	got := make(chan store.Run, 2)
-	if _, err := bareNode(t, persist.Options{Store: open(t), NodeID: "having", Has: func(s string) bool { return s == "s1" }},
+	if _, err := bareNode(t, cluster.Options{Store: open(t), NodeID: "having", Has: func(s string) bool { return s == "s1" }},
 		func(_ context.Context, r store.Run) error {
 			got <- r
 			return nil

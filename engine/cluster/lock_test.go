@@ -1,4 +1,4 @@
-package persist_test
+package cluster_test
 
 import (
 	"context"

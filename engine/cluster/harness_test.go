@@ -1,4 +1,4 @@
-package persist_test
+package cluster_test
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sundial/engine/clock"
+	"sundial/engine/cluster"
 	"sundial/engine/config"
 	"sundial/engine/cron"
-	"sundial/engine/persist"
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
 	"sundial/engine/store/postgres"
@@ -195,9 +195,9 @@ func (f *fires) p99() time.Duration {
 	return s[min(len(s)*99/100, len(s)-1)]
 }
 
-// node is one in-process Sundial node: a scheduler over a persist.Node.
+// node is one in-process Sundial node: a scheduler over a cluster.Node.
 type node struct {
-	p     *persist.Node
+	p     *cluster.Node
 	sched *scheduler.Scheduler
 }
 
@@ -225,7 +225,7 @@ func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
 		c.timeout = 2 * time.Second
 	}
 	var s *scheduler.Scheduler
-	p, err := persist.New(persist.Options{Store: c.db, NodeID: c.id, CheckInInterval: c.interval, NodeTimeout: c.timeout,
+	p, err := cluster.New(cluster.Options{Store: c.db, NodeID: c.id, CheckInInterval: c.interval, NodeTimeout: c.timeout,
 		RetryBudget: c.retryBudget, Grace: time.Second, Logger: c.logger,
 		Adopt: func(st []scheduler.TriggerState) int { return s.Adopt(st) }, Recover: c.recover, ExecutePersisted: c.execPersisted})
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package persist connects a node's scheduler to the store and to the other
+// Package cluster makes a node of the cluster: it connects a node's scheduler to the store and to the other
 // nodes sharing it. Node implements scheduler.StateStore over a store.Store,
 // and runs the node's membership of the cluster.
 //
@@ -41,4 +41,4 @@
 // the store answers again, the node reads back every stored trigger and
 // adopts them, so the fires missed meanwhile follow the misfire policy,
 // exactly once across the cluster.
-package persist
+package cluster
