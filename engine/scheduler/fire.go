@@ -339,7 +339,11 @@ func (s *Scheduler) claim(batch []*job) {
 			State: j.state, Block: j.block, Recoverable: j.recover, NodeID: r.NodeID, StartedAt: now,
 		}
 	}
-	res := s.store.AcquireFires(s.runCtx, params)
+	// recordCtx, not runCtx: a claim in flight when the grace period ends
+	// may already be committed, so it is seen through (up to CancelWait)
+	// rather than abandoned with its outcome unknown, which would leave the
+	// fire recorded as running on this node until a recovery.
+	res := s.store.AcquireFires(s.recordCtx, params)
 	for i, j := range batch {
 		j.won, j.unclaimed = res[i].Won, res[i].Err != nil
 		switch {

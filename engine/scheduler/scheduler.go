@@ -116,8 +116,9 @@ type Scheduler struct {
 
 	runCtx     context.Context
 	cancelRuns context.CancelFunc
-	// recordCtx is runCtx without its cancellation: a run's end is recorded
-	// at shutdown, also for a run cancelled at the end of the grace period;
+	// recordCtx is runCtx without its cancellation: a run's end, and a
+	// claim in flight, are recorded at shutdown, also for a run cancelled
+	// at the end of the grace period;
 	// cancelRecords ends it once runs had CancelWait to return, so that a
 	// stalled store does not hold shutdown up (the store keeps an end it
 	// could not write for later, see RunEnded).
