@@ -168,7 +168,7 @@ tree:
       not
         /sunset/task-completed pr
     /a myop 1  (extended operator: never matches)
-expr: ((lt($env, c0) && !(pr($env, p0))) || false)
+expr: ((c0($env) && !(p0($env))) || false)
   c0 = /sunset/date lt "2024-05-02T12:15:30.000+02:00"
   p0 = /sunset/task-completed
 `

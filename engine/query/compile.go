@@ -34,15 +34,11 @@ type Matcher struct {
 }
 
 // Compile builds the expr program of f. The program's source names the
-// comparisons and presence tests (see Source); the fields, the assertion
-// values and the functions are bound into the program as constants, so that
-// a match runs typed calls only: no reflection and no allocation per
-// object.
+// comparisons and presence tests (see Source), each a function of the
+// object bound into the program as a constant, so that a match runs typed
+// calls only: no reflection and no allocation per object.
 func Compile(f Filter) (*Program, error) {
 	g := generator{consts: map[string]any{}, paths: &pathTable{index: map[pathKey]int{}}}
-	for name, fn := range crestFunctions {
-		g.consts[name] = fn
-	}
 	g.gen(f)
 	src := g.b.String()
 	program, err := expr.Compile(src,
@@ -57,7 +53,8 @@ func Compile(f Filter) (*Program, error) {
 }
 
 // Binding is a constant the program's source names: a comparison (cN) or
-// the field of a presence test (pN), written in the canonical form.
+// a presence test (pN) of the object, written in the canonical form (the
+// field alone for a presence test).
 type Binding struct {
 	Name, Text string
 }
@@ -69,9 +66,9 @@ func (p *Program) Bindings() []Binding { return p.bindings }
 func (p *Program) Filter() Filter { return p.filter }
 
 // Source returns the expr text of the program, e.g.
-// (lt($env, c0) && !pr($env, p0)), where $env is the object being matched,
-// cN a comparison (its field and value) and pN the field of a presence
-// test; see Bindings.
+// (c0($env) && !(p0($env))), where $env is the object being matched, cN a
+// comparison (its field, operator and value) and pN a presence test of a
+// field; see Bindings.
 func (p *Program) Source() string { return p.source }
 
 // Match reports whether obj matches the filter, with a Matcher from a pool.
@@ -134,8 +131,8 @@ func (g *generator) gen(f Filter) {
 	case *Present:
 		name := "p" + strconv.Itoa(g.fields)
 		g.fields++
-		g.bind(name, g.paths.lookup(f.Field), f.Field.String())
-		g.b.WriteString("pr($env, " + name + ")")
+		g.bind(name, presence(g.paths.lookup(f.Field)), f.Field.String())
+		g.b.WriteString(name + "($env)")
 	case *Comparison:
 		if f.Operator.Extended() {
 			// IDM does not support extended operators: always false.
@@ -144,8 +141,8 @@ func (g *generator) gen(f Filter) {
 		}
 		name := "c" + strconv.Itoa(g.comparisons)
 		g.comparisons++
-		g.bind(name, newAssertion(f, g.paths.lookup(f.Field)), f.String())
-		g.b.WriteString(string(f.Operator) + "($env, " + name + ")")
+		g.bind(name, newAssertion(f, g.paths.lookup(f.Field)).test(f.Operator), f.String())
+		g.b.WriteString(name + "($env)")
 	}
 }
 
@@ -178,17 +175,18 @@ func (c constantBinder) Visit(node *ast.Node) {
 	}
 }
 
-// The functions of the generated source. Their types are among expr's
-// typed function signatures, so the VM calls them directly.
-var crestFunctions = map[string]any{
-	"pr": func(env, p any) bool { v := p.(lookup).in(env.(*scope)); return v != missing && v != nil },
-	"eq": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isEqual) },
-	"gt": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isGreater) },
-	"ge": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isGreaterEqual) },
-	"lt": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isLess) },
-	"le": func(env, c any) bool { return c.(*assertion).any(env.(*scope), isLessEqual) },
-	"co": func(env, c any) bool { return c.(*assertion).any(env.(*scope), (*assertion).contains) },
-	"sw": func(env, c any) bool { return c.(*assertion).any(env.(*scope), (*assertion).startsWith) },
+// objectTest is a function of the generated source: a comparison or a
+// presence test of the object whose scope is its argument. Its type is
+// among expr's typed function signatures, so the VM calls it directly, with
+// one argument to push.
+type objectTest = func(env any) bool
+
+// presence is the test of pr on field: the value exists and is not null.
+func presence(field lookup) objectTest {
+	return func(env any) bool {
+		v := field.in(env.(*scope))
+		return v != missing && v != nil
+	}
 }
 
 // missingType marks a field that does not exist, as opposed to a JSON null.
@@ -264,11 +262,15 @@ func (t *pathTable) value(s *scope, i int) any {
 	if n.shared && s.seen[i] == s.run {
 		return s.values[i]
 	}
-	var parent any = s.obj
-	if n.parent >= 0 {
-		parent = t.value(s, n.parent)
+	var v any
+	if n.parent < 0 {
+		var ok bool
+		if v, ok = s.obj[n.token]; !ok {
+			v = missing
+		}
+	} else {
+		v = child(t.value(s, n.parent), n.token)
 	}
-	v := child(parent, n.token)
 	if n.shared {
 		s.seen[i], s.values[i] = s.run, v
 	}
@@ -308,11 +310,43 @@ func newAssertion(c *Comparison, field lookup) *assertion {
 	return a
 }
 
-// any looks the field up in the scope's object and applies test to its value, or to each
-// element of an array value (one level deep), and reports whether any
+// test is the comparison of a with op, a core operator: it looks the field
+// up in the object and applies the operator's test to its value, or to
+// each element of an array value (one level deep), and reports whether any
 // passes. A missing field matches nothing.
-func (a *assertion) any(s *scope, test func(*assertion, any) bool) bool {
-	return a.anyOf(a.field.in(s), test)
+func (a *assertion) test(op Operator) objectTest {
+	element := operatorTests[op]
+	if accept, ordered := orderAccepts[op]; ordered && a.Kind == KindString {
+		// The common case first: a string compared with a string.
+		return func(env any) bool {
+			v := a.field.in(env.(*scope))
+			if s, ok := v.(string); ok {
+				return accept[sign(compareIgnoreCase(s, a.Str))+1]
+			}
+			return a.anyOf(v, element)
+		}
+	}
+	return func(env any) bool { return a.anyOf(a.field.in(env.(*scope)), element) }
+}
+
+// orderAccepts are, for eq and the order operators, whether a comparison
+// answering less, equal or greater (index sign+1) passes.
+var orderAccepts = map[Operator][3]bool{
+	OpEqual:        {false, true, false},
+	OpGreater:      {false, false, true},
+	OpGreaterEqual: {false, true, true},
+	OpLess:         {true, false, false},
+	OpLessEqual:    {true, true, false},
+}
+
+func sign(c int) int {
+	switch {
+	case c < 0:
+		return -1
+	case c > 0:
+		return 1
+	}
+	return 0
 }
 
 // anyOf applies test to v, or to each element of an array v, and reports
