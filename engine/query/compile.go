@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type Matcher struct {
 func Compile(f Filter) (*Program, error) {
 	g := generator{consts: map[string]any{}, paths: &pathTable{index: map[pathKey]int{}}}
 	g.gen(f)
+	g.paths.settle()
 	src := g.b.String()
 	program, err := expr.Compile(src,
 		expr.DisableAllBuiltins(),
@@ -52,9 +54,10 @@ func Compile(f Filter) (*Program, error) {
 	return &Program{filter: f, source: src, bindings: g.bindings, program: program, paths: g.paths}, nil
 }
 
-// Binding is a constant the program's source names: a comparison (cN) or
-// a presence test (pN) of the object, written in the canonical form (the
-// field alone for a presence test).
+// Binding is a constant the program's source names, a test of the object
+// written in the canonical form: a comparison (cN), a presence test (pN;
+// the field alone), or an and, or or not of comparisons and presence tests
+// of one field (fN), which looks the field up once.
 type Binding struct {
 	Name, Text string
 }
@@ -109,9 +112,22 @@ type generator struct {
 	bindings            []Binding
 	paths               *pathTable
 	fields, comparisons int
+	groups              int
 }
 
 func (g *generator) gen(f Filter) {
+	if field, ok := singleField(f); ok {
+		if _, leaf := f.(*Present); !leaf {
+			if _, leaf := f.(*Comparison); !leaf {
+				// One function for the whole group: one call, one look-up.
+				name := "f" + strconv.Itoa(g.groups)
+				g.groups++
+				g.bind(name, groupTest(g.paths.lookup(field), valueTestOf(f)), f.String())
+				g.b.WriteString(name + "($env)")
+				return
+			}
+		}
+	}
 	switch f := f.(type) {
 	case *Literal:
 		g.b.WriteString(strconv.FormatBool(f.Value))
@@ -131,7 +147,7 @@ func (g *generator) gen(f Filter) {
 	case *Present:
 		name := "p" + strconv.Itoa(g.fields)
 		g.fields++
-		g.bind(name, presence(g.paths.lookup(f.Field)), f.Field.String())
+		g.bind(name, presenceTest(g.paths.lookup(f.Field)), f.Field.String())
 		g.b.WriteString(name + "($env)")
 	case *Comparison:
 		if f.Operator.Extended() {
@@ -141,7 +157,7 @@ func (g *generator) gen(f Filter) {
 		}
 		name := "c" + strconv.Itoa(g.comparisons)
 		g.comparisons++
-		g.bind(name, newAssertion(f, g.paths.lookup(f.Field)).test(f.Operator), f.String())
+		g.bind(name, newComparison(f).objectTest(g.paths.lookup(f.Field)), f.String())
 		g.b.WriteString(name + "($env)")
 	}
 }
@@ -175,18 +191,105 @@ func (c constantBinder) Visit(node *ast.Node) {
 	}
 }
 
-// objectTest is a function of the generated source: a comparison or a
-// presence test of the object whose scope is its argument. Its type is
-// among expr's typed function signatures, so the VM calls it directly, with
-// one argument to push.
+// objectTest is a function of the generated source: a test of the object
+// whose scope is its argument. Its type is among expr's typed function
+// signatures, so the VM calls it directly, with one argument to push.
 type objectTest = func(env any) bool
 
-// presence is the test of pr on field: the value exists and is not null.
-func presence(field lookup) objectTest {
-	return func(env any) bool {
-		v := field.in(env.(*scope))
-		return v != missing && v != nil
+// valueTest is a test of a field's value: missing, nil for a JSON null, or
+// the value.
+type valueTest = func(v any) bool
+
+// presenceTest is pr on field: its value exists and is not null.
+func presenceTest(field *lookup) objectTest {
+	return func(env any) bool { return isPresent(field.in(env.(*scope))) }
+}
+
+// groupTest is the object test that looks field up and tests its value.
+func groupTest(field *lookup, test valueTest) objectTest {
+	return func(env any) bool { return test(field.in(env.(*scope))) }
+}
+
+func isPresent(v any) bool { return v != missing && v != nil }
+
+func isAbsent(v any) bool { return v == missing || v == nil }
+
+// singleField returns the one field that all the tests of f look at, when
+// f is built of presence tests and core comparisons with and, or and not.
+// Such a group tests one value, so it is one function of the source.
+func singleField(f Filter) (Pointer, bool) {
+	switch f := f.(type) {
+	case *Present:
+		return f.Field, true
+	case *Comparison:
+		return f.Field, !f.Operator.Extended()
+	case *Not:
+		return singleField(f.Operand)
+	case *And:
+		return sameField(f.Operands)
+	case *Or:
+		return sameField(f.Operands)
 	}
+	return Pointer{}, false
+}
+
+func sameField(operands []Filter) (Pointer, bool) {
+	first, ok := singleField(operands[0])
+	for _, o := range operands[1:] {
+		if !ok {
+			break
+		}
+		var field Pointer
+		field, ok = singleField(o)
+		ok = ok && slices.Equal(field.Tokens, first.Tokens)
+	}
+	return first, ok
+}
+
+// valueTestOf is the test of a value that f, a group singleField accepts,
+// makes: the and, or and not of the value tests of its leaves.
+func valueTestOf(f Filter) valueTest {
+	switch f := f.(type) {
+	case *Present:
+		return isPresent
+	case *Comparison:
+		return newComparison(f).holds
+	case *Not:
+		if _, ok := f.Operand.(*Present); ok {
+			return isAbsent
+		}
+		operand := valueTestOf(f.Operand)
+		return func(v any) bool { return !operand(v) }
+	case *And:
+		operands := valueTestsOf(f.Operands)
+		return func(v any) bool {
+			for _, o := range operands {
+				if !o(v) {
+					return false
+				}
+			}
+			return true
+		}
+	case *Or:
+		operands := valueTestsOf(f.Operands)
+		return func(v any) bool {
+			for _, o := range operands {
+				if o(v) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	panic(fmt.Sprintf("query: %T in a single-field group", f))
+}
+
+func valueTestsOf(fs []Filter) []valueTest {
+	ts := make([]valueTest, len(fs))
+	for i, f := range fs {
+		ts[i] = valueTestOf(f)
+	}
+	return ts
 }
 
 // missingType marks a field that does not exist, as opposed to a JSON null.
@@ -199,8 +302,9 @@ var missing any = missingType{}
 // share a prefix, or appear twice (/inactiveDate pr, /inactiveDate ge …),
 // share nodes, so a match looks each one up in the object once.
 type pathTable struct {
-	nodes []pathNode
-	index map[pathKey]int
+	nodes   []pathNode
+	index   map[pathKey]int
+	lookups []*lookup
 }
 
 type pathNode struct {
@@ -219,10 +323,15 @@ type pathKey struct {
 type lookup struct {
 	paths *pathTable
 	node  int
+	// member is set for a field of one token that no other field shares:
+	// its value is the object's member named token, not memoised.
+	member bool
+	token  string
 }
 
-// lookup interns p's prefixes and returns its look-up.
-func (t *pathTable) lookup(p Pointer) lookup {
+// lookup interns p's prefixes and returns its look-up, complete once the
+// table is settled.
+func (t *pathTable) lookup(p Pointer) *lookup {
 	n := -1
 	for _, tok := range p.Tokens {
 		k := pathKey{n, tok}
@@ -236,7 +345,20 @@ func (t *pathTable) lookup(p Pointer) lookup {
 		}
 		n = i
 	}
-	return lookup{paths: t, node: n}
+	l := &lookup{paths: t, node: n}
+	t.lookups = append(t.lookups, l)
+	return l
+}
+
+// settle completes the look-ups once every field is interned, when it is
+// known which nodes are shared.
+func (t *pathTable) settle() {
+	for _, l := range t.lookups {
+		if l.node >= 0 {
+			n := t.nodes[l.node]
+			l.member, l.token = n.parent < 0 && !n.shared, n.token
+		}
+	}
 }
 
 // scope is the environment of one match: the object, and the values of the
@@ -250,7 +372,13 @@ type scope struct {
 
 // in returns the field's value in the scope's object: missing, nil for a
 // JSON null, or the value.
-func (l lookup) in(s *scope) any {
+func (l *lookup) in(s *scope) any {
+	if l.member {
+		if v, ok := s.obj[l.token]; ok {
+			return v
+		}
+		return missing
+	}
 	if l.node < 0 {
 		return s.obj
 	}
@@ -294,39 +422,56 @@ func child(v any, token string) any {
 	return missing
 }
 
-// assertion is a comparison's field and value, prepared once.
+// assertion is a comparison's value, prepared once.
 type assertion struct {
-	field lookup
 	Value
 	num   float64 // KindLong and KindDouble, as a double
 	lower string  // KindString: lowerEnglish(Str), for co and sw
 }
 
-func newAssertion(c *Comparison, field lookup) *assertion {
-	a := &assertion{field: field, Value: c.Value, num: c.Value.number()}
+func newAssertion(c *Comparison) *assertion {
+	a := &assertion{Value: c.Value, num: c.Value.number()}
 	if c.Value.Kind == KindString {
 		a.lower = lowerEnglish(c.Value.Str)
 	}
 	return a
 }
 
-// test is the comparison of a with op, a core operator: it looks the field
-// up in the object and applies the operator's test to its value, or to
-// each element of an array value (one level deep), and reports whether any
-// passes. A missing field matches nothing.
-func (a *assertion) test(op Operator) objectTest {
-	element := operatorTests[op]
-	if accept, ordered := orderAccepts[op]; ordered && a.Kind == KindString {
+// comparison is a core comparison's assertion and operator.
+type comparison struct {
+	*assertion
+	element func(*assertion, any) bool // the operator's test of one value
+	// byOrder is set for eq and the order operators on a string: a string
+	// value passes if accept[sign(compareIgnoreCase(value, Str))+1].
+	byOrder bool
+	accept  [3]bool
+}
+
+func newComparison(c *Comparison) *comparison {
+	accept, ordered := orderAccepts[c.Operator]
+	return &comparison{
+		assertion: newAssertion(c),
+		element:   operatorTests[c.Operator],
+		byOrder:   ordered && c.Value.Kind == KindString,
+		accept:    accept,
+	}
+}
+
+// holds applies the operator's test to v, or to each element of an array v
+// (one level deep), and passes if any passes. A missing v matches nothing.
+func (c *comparison) holds(v any) bool {
+	if c.byOrder {
 		// The common case first: a string compared with a string.
-		return func(env any) bool {
-			v := a.field.in(env.(*scope))
-			if s, ok := v.(string); ok {
-				return accept[sign(compareIgnoreCase(s, a.Str))+1]
-			}
-			return a.anyOf(v, element)
+		if s, ok := v.(string); ok {
+			return c.accept[sign(compareIgnoreCase(s, c.Str))+1]
 		}
 	}
-	return func(env any) bool { return a.anyOf(a.field.in(env.(*scope)), element) }
+	return c.anyOf(v, c.element)
+}
+
+// objectTest is the comparison of field's value.
+func (c *comparison) objectTest(field *lookup) objectTest {
+	return func(env any) bool { return c.holds(field.in(env.(*scope))) }
 }
 
 // orderAccepts are, for eq and the order operators, whether a comparison

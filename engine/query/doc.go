@@ -33,8 +33,10 @@
 //
 // Compile turns a Filter into a Program: one expr-lang/expr program per
 // filter, compiled once, whose custom functions do the pointer look-ups and
-// the CREST comparisons; the and/or/not structure is expr's. Each field,
-// and each prefix that fields share, is looked up once per object. A
+// the CREST comparisons; the and/or/not structure is expr's, but for a
+// group of tests of one field (!(/inactiveDate pr) or /inactiveDate ge …),
+// which is one function of that field's value. Each field, and each prefix
+// that fields share, is looked up once per object. A
 // Program is safe for concurrent use; a Matcher (one per goroutine)
 // evaluates it without allocating.
 //
