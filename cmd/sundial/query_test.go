@@ -168,7 +168,8 @@ tree:
       not
         /sunset/task-completed pr
     /a myop 1  (extended operator: never matches)
-expr: ((c0($env) && f0($env)) || false)
+expr: ((let v0 = m0; c0(v0) && f0(v0)) || false)
+  m0 = /sunset
   c0 = /sunset/date lt "2024-05-02T12:15:30.000+02:00"
   f0 = ! (/sunset/task-completed pr)
 `

@@ -3,6 +3,7 @@ package query
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -21,29 +22,28 @@ type Program struct {
 	source   string
 	bindings []Binding
 	program  *vm.Program
-	paths    *pathTable
 	matchers sync.Pool // of *Matcher, for Match
 }
 
-// Matcher evaluates a Program with its own expr VM and its own memo of
-// field values; it is for one goroutine at a time (a scan worker keeps one)
-// and does not allocate.
+// Matcher evaluates a Program with its own expr VM; it is for one
+// goroutine at a time (a scan worker keeps one) and does not allocate.
 type Matcher struct {
 	program *Program
 	vm      vm.VM
-	scope   scope
 }
 
-// Compile builds the expr program of f. The program's source names the
-// comparisons and presence tests (see Source), each a function of the
-// object bound into the program as a constant, so that a match runs typed
-// calls only: no reflection and no allocation per object.
+// Compile builds the expr program of f. The object is the program's
+// environment, so the VM reads the object's members itself; the tests of
+// their values are functions bound into the program as constants (see
+// Source), so that a match runs typed calls only: no reflection and no
+// allocation per object.
 func Compile(f Filter) (*Program, error) {
-	g := generator{consts: map[string]any{}, paths: &pathTable{index: map[pathKey]int{}}}
+	g := newGenerator(f)
 	g.gen(f)
-	g.paths.settle()
 	src := g.b.String()
 	program, err := expr.Compile(src,
+		expr.Env(map[string]any{}),
+		expr.AllowUndefinedVariables(), // the members an object may lack
 		expr.DisableAllBuiltins(),
 		expr.MaxNodes(0), // a filter's size is bounded by its text, not by expr
 		expr.Patch(constantBinder(g.consts)),
@@ -51,27 +51,30 @@ func Compile(f Filter) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile query filter %s: %w", f, err)
 	}
-	return &Program{filter: f, source: src, bindings: g.bindings, program: program, paths: g.paths}, nil
+	return &Program{filter: f, source: src, bindings: g.bindings, program: program}, nil
 }
 
-// Binding is a constant the program's source names, a test of the object
-// written in the canonical form: a comparison (cN), a presence test (pN;
-// the field alone), or an and, or or not of comparisons and presence tests
-// of one field (fN), which looks the field up once.
+// Binding is a name the program's source uses, with its meaning in the
+// canonical form: a member of the object (mN; its field of one token), a
+// comparison (cN), a presence test (pN; the field alone), or an and, or or
+// not of comparisons and presence tests of one field (fN). A test is given
+// the value of its field's first token, a member or a variable holding one
+// (the object itself, $env, for the empty field), and follows the rest of
+// the field.
 type Binding struct {
 	Name, Text string
 }
 
-// Bindings returns the program's constants in source order.
+// Bindings returns the program's names in source order.
 func (p *Program) Bindings() []Binding { return p.bindings }
 
 // Filter returns the filter the program was compiled from.
 func (p *Program) Filter() Filter { return p.filter }
 
 // Source returns the expr text of the program, e.g.
-// (c0($env) && !(p0($env))), where $env is the object being matched, cN a
-// comparison (its field, operator and value) and pN a presence test of a
-// field; see Bindings.
+// (let v0 = m0; c0(v0) && f0(v0)), where m0 is a member of the object
+// being matched, v0 a variable holding it for the tests that read it, c0 a
+// comparison and f0 a group of tests of one field; see Bindings.
 func (p *Program) Source() string { return p.source }
 
 // Match reports whether obj matches the filter, with a Matcher from a pool.
@@ -86,17 +89,11 @@ func (p *Program) Match(obj map[string]any) bool {
 }
 
 // Matcher returns a matcher for one goroutine.
-func (p *Program) Matcher() *Matcher {
-	n := len(p.paths.nodes)
-	return &Matcher{program: p, scope: scope{seen: make([]uint64, n), values: make([]any, n)}}
-}
+func (p *Program) Matcher() *Matcher { return &Matcher{program: p} }
 
 // Match reports whether obj matches the filter.
 func (m *Matcher) Match(obj map[string]any) bool {
-	m.scope.obj = obj
-	m.scope.run++
-	out, err := m.vm.Run(m.program.program, &m.scope)
-	m.scope.obj = nil
+	out, err := m.vm.Run(m.program.program, obj)
 	if err != nil {
 		// The functions never fail and every node of the source is a bool.
 		panic(fmt.Sprintf("query: expr program failed: %v", err))
@@ -104,15 +101,71 @@ func (m *Matcher) Match(obj map[string]any) bool {
 	return out.(bool)
 }
 
-// generator writes the expr source of a filter and collects the constants
-// it names.
+// generator writes the expr source of a filter and collects the names it
+// binds.
 type generator struct {
-	b                   strings.Builder
-	consts              map[string]any
-	bindings            []Binding
-	paths               *pathTable
-	fields, comparisons int
-	groups              int
+	b        strings.Builder
+	consts   map[string]any
+	bindings []Binding
+	// reads counts, for each node of the filter, the tests under it that
+	// read each member (by its token).
+	reads map[Filter]map[string]int
+	// members names the members bound so far; variables the members held
+	// in a variable where the source is being written.
+	members, variables map[string]string
+	// taken holds the members' tokens: a variable of one of those names
+	// would hide the member from the compiler.
+	taken map[string]bool
+
+	comparisons, presences, groups, variableCount int
+}
+
+func newGenerator(f Filter) *generator {
+	g := &generator{
+		consts:    map[string]any{},
+		reads:     map[Filter]map[string]int{},
+		members:   map[string]string{},
+		variables: map[string]string{},
+		taken:     map[string]bool{},
+	}
+	g.countReads(f)
+	return g
+}
+
+// member is the token of field that the VM reads from the object, if any:
+// its first token, but not "$env", which names the object in expr.
+func member(field Pointer) (string, bool) {
+	if len(field.Tokens) == 0 || field.Tokens[0] == "$env" {
+		return "", false
+	}
+	return field.Tokens[0], true
+}
+
+func (g *generator) countReads(f Filter) map[string]int {
+	n := map[string]int{}
+	if field, ok := singleField(f); ok { // one test of the source
+		if m, ok := member(field); ok {
+			n[m] = 1
+			g.taken[m] = true
+		}
+	} else {
+		var operands []Filter
+		switch f := f.(type) {
+		case *And:
+			operands = f.Operands
+		case *Or:
+			operands = f.Operands
+		case *Not:
+			operands = []Filter{f.Operand}
+		}
+		for _, o := range operands {
+			for m, c := range g.countReads(o) {
+				n[m] += c
+			}
+		}
+	}
+	g.reads[f] = n
+	return n
 }
 
 func (g *generator) gen(f Filter) {
@@ -120,10 +173,7 @@ func (g *generator) gen(f Filter) {
 		if _, leaf := f.(*Present); !leaf {
 			if _, leaf := f.(*Comparison); !leaf {
 				// One function for the whole group: one call, one look-up.
-				name := "f" + strconv.Itoa(g.groups)
-				g.groups++
-				g.bind(name, groupTest(g.paths.lookup(field), valueTestOf(f)), f.String())
-				g.b.WriteString(name + "($env)")
+				g.test("f", &g.groups, field, valueTestOf(f), f.String())
 				return
 			}
 		}
@@ -132,9 +182,9 @@ func (g *generator) gen(f Filter) {
 	case *Literal:
 		g.b.WriteString(strconv.FormatBool(f.Value))
 	case *And:
-		g.composite(" && ", f.Operands)
+		g.composite(f, " && ", f.Operands)
 	case *Or:
-		g.composite(" || ", f.Operands)
+		g.composite(f, " || ", f.Operands)
 	case *Not:
 		g.b.WriteString("!")
 		if _, simple := f.Operand.(*Literal); simple {
@@ -145,25 +195,33 @@ func (g *generator) gen(f Filter) {
 		g.gen(f.Operand)
 		g.b.WriteString(")")
 	case *Present:
-		name := "p" + strconv.Itoa(g.fields)
-		g.fields++
-		g.bind(name, presenceTest(g.paths.lookup(f.Field)), f.Field.String())
-		g.b.WriteString(name + "($env)")
+		g.test("p", &g.presences, f.Field, isPresent, f.Field.String())
 	case *Comparison:
 		if f.Operator.Extended() {
 			// IDM does not support extended operators: always false.
 			g.b.WriteString("false")
 			return
 		}
-		name := "c" + strconv.Itoa(g.comparisons)
-		g.comparisons++
-		g.bind(name, newComparison(f).objectTest(g.paths.lookup(f.Field)), f.String())
-		g.b.WriteString(name + "($env)")
+		g.test("c", &g.comparisons, f.Field, newComparison(f).holds, f.String())
 	}
 }
 
-func (g *generator) composite(sep string, operands []Filter) {
+// composite writes an and or an or of operands. A member that more than
+// one test reads, all of them in f but not all in one operand, is read
+// once into a variable at the start of f.
+func (g *generator) composite(f Filter, sep string, operands []Filter) {
 	g.b.WriteString("(")
+	var declared []string
+	reads := g.reads[f]
+	for _, m := range slices.Sorted(maps.Keys(reads)) {
+		if reads[m] < 2 || g.variables[m] != "" || !g.spans(operands, m, reads[m]) {
+			continue
+		}
+		v := g.variable()
+		g.b.WriteString("let " + v + " = " + g.member(m) + "; ")
+		g.variables[m] = v
+		declared = append(declared, m)
+	}
 	for i, o := range operands {
 		if i > 0 {
 			g.b.WriteString(sep)
@@ -171,6 +229,59 @@ func (g *generator) composite(sep string, operands []Filter) {
 		g.gen(o)
 	}
 	g.b.WriteString(")")
+	for _, m := range declared {
+		delete(g.variables, m)
+	}
+}
+
+// spans reports whether the n reads of member m under operands are not all
+// under one of them.
+func (g *generator) spans(operands []Filter, m string, n int) bool {
+	for _, o := range operands {
+		if g.reads[o][m] == n {
+			return false
+		}
+	}
+	return true
+}
+
+// variable returns a new variable name, one no member has: the compiler
+// would read that name as the variable.
+func (g *generator) variable() string {
+	for {
+		v := "v" + strconv.Itoa(g.variableCount)
+		g.variableCount++
+		if !g.taken[v] {
+			return v
+		}
+	}
+}
+
+// member returns the source's name of the object's member m.
+func (g *generator) member(m string) string {
+	name, ok := g.members[m]
+	if !ok {
+		name = "m" + strconv.Itoa(len(g.members))
+		g.members[m] = name
+		g.bind(name, memberName(m), Pointer{Tokens: []string{m}}.String())
+	}
+	return name
+}
+
+// test binds a test of field's value, named kind and a number from count,
+// and writes its call on the value of the field's first token.
+func (g *generator) test(kind string, count *int, field Pointer, test valueTest, text string) {
+	name := kind + strconv.Itoa(*count)
+	*count++
+	arg, rest := "$env", field.Tokens
+	if m, ok := member(field); ok {
+		arg, rest = g.variables[m], field.Tokens[1:]
+		if arg == "" {
+			arg = g.member(m)
+		}
+	}
+	g.bind(name, follow(rest, test), text)
+	g.b.WriteString(name + "(" + arg + ")")
 }
 
 // bind names a constant of the source.
@@ -179,35 +290,49 @@ func (g *generator) bind(name string, value any, text string) {
 	g.bindings = append(g.bindings, Binding{Name: name, Text: text})
 }
 
-// constantBinder replaces the identifiers of the generated source by the
-// values they name: functions, pointers and assertions.
+// memberName is a member of the object, which the source reads by name.
+type memberName string
+
+// constantBinder replaces the identifiers of the generated source by what
+// they name: the functions as constants, and the members as identifiers of
+// the environment, which the VM reads from the object (OpLoadFast).
 type constantBinder map[string]any
 
 func (c constantBinder) Visit(node *ast.Node) {
-	if id, ok := (*node).(*ast.IdentifierNode); ok {
-		if v, ok := c[id.Value]; ok {
-			ast.Patch(node, &ast.ConstantNode{Value: v})
-		}
+	id, ok := (*node).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	switch v := c[id.Value].(type) {
+	case nil:
+	case memberName:
+		ast.Patch(node, &ast.IdentifierNode{Value: string(v)})
+	default:
+		ast.Patch(node, &ast.ConstantNode{Value: v})
 	}
 }
 
-// objectTest is a function of the generated source: a test of the object
-// whose scope is its argument. Its type is among expr's typed function
-// signatures, so the VM calls it directly, with one argument to push.
-type objectTest = func(env any) bool
-
-// valueTest is a test of a field's value: missing, nil for a JSON null, or
-// the value.
+// valueTest is a function of the generated source: a test of a value of
+// the object (missing or nil for a member the object lacks or holds null).
+// Its type is among expr's typed function signatures, so the VM calls it
+// directly.
 type valueTest = func(v any) bool
 
-// presenceTest is pr on field: its value exists and is not null.
-func presenceTest(field *lookup) objectTest {
-	return func(env any) bool { return isPresent(field.in(env.(*scope))) }
-}
-
-// groupTest is the object test that looks field up and tests its value.
-func groupTest(field *lookup, test valueTest) objectTest {
-	return func(env any) bool { return test(field.in(env.(*scope))) }
+// follow is test applied to the value that rest leads to from its argument.
+func follow(rest []string, test valueTest) valueTest {
+	switch len(rest) {
+	case 0:
+		return test
+	case 1:
+		token := rest[0]
+		return func(v any) bool { return test(child(v, token)) }
+	}
+	return func(v any) bool {
+		for _, t := range rest {
+			v = child(v, t)
+		}
+		return test(v)
+	}
 }
 
 func isPresent(v any) bool { return v != missing && v != nil }
@@ -297,114 +422,6 @@ type missingType struct{}
 
 var missing any = missingType{}
 
-// pathTable holds the distinct fields of a program and their prefixes as a
-// tree: node i is its parent's value followed by one token. Fields that
-// share a prefix, or appear twice (/inactiveDate pr, /inactiveDate ge …),
-// share nodes, so a match looks each one up in the object once.
-type pathTable struct {
-	nodes   []pathNode
-	index   map[pathKey]int
-	lookups []*lookup
-}
-
-type pathNode struct {
-	parent int // -1: the object itself
-	token  string
-	shared bool // reached by more than one field: its value is memoised
-}
-
-type pathKey struct {
-	parent int
-	token  string
-}
-
-// lookup is a compiled field: a node of its program's path table, or the
-// object itself for node -1.
-type lookup struct {
-	paths *pathTable
-	node  int
-	// member is set for a field of one token that no other field shares:
-	// its value is the object's member named token, not memoised.
-	member bool
-	token  string
-}
-
-// lookup interns p's prefixes and returns its look-up, complete once the
-// table is settled.
-func (t *pathTable) lookup(p Pointer) *lookup {
-	n := -1
-	for _, tok := range p.Tokens {
-		k := pathKey{n, tok}
-		i, ok := t.index[k]
-		if ok {
-			t.nodes[i].shared = true
-		} else {
-			i = len(t.nodes)
-			t.nodes = append(t.nodes, pathNode{parent: n, token: tok})
-			t.index[k] = i
-		}
-		n = i
-	}
-	l := &lookup{paths: t, node: n}
-	t.lookups = append(t.lookups, l)
-	return l
-}
-
-// settle completes the look-ups once every field is interned, when it is
-// known which nodes are shared.
-func (t *pathTable) settle() {
-	for _, l := range t.lookups {
-		if l.node >= 0 {
-			n := t.nodes[l.node]
-			l.member, l.token = n.parent < 0 && !n.shared, n.token
-		}
-	}
-}
-
-// scope is the environment of one match: the object, and the values of the
-// path table's nodes found so far in this run (seen[i] == run).
-type scope struct {
-	obj    map[string]any
-	run    uint64
-	seen   []uint64
-	values []any
-}
-
-// in returns the field's value in the scope's object: missing, nil for a
-// JSON null, or the value.
-func (l *lookup) in(s *scope) any {
-	if l.member {
-		if v, ok := s.obj[l.token]; ok {
-			return v
-		}
-		return missing
-	}
-	if l.node < 0 {
-		return s.obj
-	}
-	return l.paths.value(s, l.node)
-}
-
-func (t *pathTable) value(s *scope, i int) any {
-	n := &t.nodes[i]
-	if n.shared && s.seen[i] == s.run {
-		return s.values[i]
-	}
-	var v any
-	if n.parent < 0 {
-		var ok bool
-		if v, ok = s.obj[n.token]; !ok {
-			v = missing
-		}
-	} else {
-		v = child(t.value(s, n.parent), n.token)
-	}
-	if n.shared {
-		s.seen[i], s.values[i] = s.run, v
-	}
-	return v
-}
-
 // child follows one pointer token as JsonValue.get does: an object's
 // member, or an array's element for a token that Integer.parseInt reads as
 // an index in range. Anything else is missing; a member holding null is nil.
@@ -467,11 +484,6 @@ func (c *comparison) holds(v any) bool {
 		}
 	}
 	return c.anyOf(v, c.element)
-}
-
-// objectTest is the comparison of field's value.
-func (c *comparison) objectTest(field *lookup) objectTest {
-	return func(env any) bool { return c.holds(field.in(env.(*scope))) }
 }
 
 // orderAccepts are, for eq and the order operators, whether a comparison

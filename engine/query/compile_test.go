@@ -54,15 +54,19 @@ func compileText(t testing.TB, text string) *Program {
 // comparison, presence test, or group of them on one field.
 func TestCompileSource(t *testing.T) {
 	for _, c := range []struct{ filter, source string }{
-		{`/a eq 1`, `c0($env)`},
-		{`/a pr`, `p0($env)`},
-		{`!(/a pr)`, `f0($env)`},
-		{`/a/b lt "x" and !(/a/c pr)`, `(c0($env) && f0($env))`},
-		{`/a le "x" and (!(/b pr) or /b ge "x")`, `(c0($env) && f0($env))`},
-		{`/a gt 1 and /a lt 5 or /b pr`, `(f0($env) || p0($env))`},
-		{`!(/a eq 1 or !(/a co "x" and /a pr))`, `f0($env)`},
-		{`/a eq 1 and /a myop 2`, `(c0($env) && false)`},
-		{`/a eq 1 and (/b eq 2 or /a eq 3)`, `(c0($env) && (c1($env) || c2($env)))`},
+		{`/a eq 1`, `c0(m0)`},
+		{`/a pr`, `p0(m0)`},
+		{`/ pr`, `p0($env)`},
+		{`/$env/x eq 1`, `c0($env)`},
+		{`!(/a pr)`, `f0(m0)`},
+		{`/a/b lt "x" and !(/a/c pr)`, `(let v0 = m0; c0(v0) && f0(v0))`},
+		{`/a le "x" and (!(/b pr) or /b ge "x")`, `(c0(m0) && f0(m1))`},
+		{`/a gt 1 and /a lt 5 or /b pr`, `(f0(m0) || p0(m1))`},
+		{`!(/a eq 1 or !(/a co "x" and /a pr))`, `f0(m0)`},
+		{`/a eq 1 and /a myop 2`, `(c0(m0) && false)`},
+		{`/a eq 1 and (/b eq 2 or /a eq 3)`, `(let v0 = m0; c0(v0) && (c1(m1) || c2(v0)))`},
+		{`/x eq 1 and (/a/b eq 2 or /a/c eq 3)`, `(c0(m0) && (let v0 = m1; c1(v0) || c2(v0)))`},
+		{`(/v0 eq 1 or /x pr) and /v0/y eq 2`, `(let v1 = m0; (c0(v1) || p0(m1)) && c1(v1))`},
 		{`true and ! false`, `(true && !false)`},
 	} {
 		if got := compileText(t, c.filter).Source(); got != c.source {
@@ -82,11 +86,14 @@ func TestMatchAgreesWithTree(t *testing.T) {
 		`/a/b lt "m" and !(/a/c pr)`, `/a/b pr and /a/b/0 eq "x"`, `/a/0 eq "x" or /a/1 eq 2`,
 		`/a le "m" and (!(/b pr) or /b ge "m")`, `/b lt "m" and (!(/a pr) or /a le "m")`,
 		`/ pr`, `!(/ pr)`, `/a myop 1 or !(/a pr)`, `(/a pr and /a/b pr) or /a/c eq 1`,
+		`/$env eq 1`, `/$env pr or /a pr`, `(/v0 eq "x" or /b pr) and /v0 lt "y"`,
+		`/a eq "x" and (/b eq "n" or /a eq "z")`, `/a/b eq "c" and (/a/c pr or /a/b/0 eq "x")`,
 	}
 	objects := []string{
 		`{}`, `{"a":null}`, `{"a":"x"}`, `{"a":"M"}`, `{"a":"z","b":"n"}`, `{"a":1}`, `{"a":true}`,
 		`{"a":["x",2,true,null]}`, `{"a":["d","z"]}`, `{"a":[]}`, `{"a":{"b":"c","c":null}}`,
 		`{"a":{"b":["x"],"c":1}}`, `{"a":{"b":"a"},"b":null}`, `{"b":"a"}`, `{"a":"İ","b":"ẞ"}`,
+		`{"$env":1}`, `{"v0":"x","b":1}`, `{"v0":["z","x"]}`,
 	}
 	for _, text := range filters {
 		p := compileText(t, text)
