@@ -168,9 +168,10 @@ tree:
       not
         /sunset/task-completed pr
     /a myop 1  (extended operator: never matches)
-expr: ((lt($env, c0) && !(pr($env, p0))) || false)
+expr: ((let v0 = m0; c0(v0) && f0(v0)) || false)
+  m0 = /sunset
   c0 = /sunset/date lt "2024-05-02T12:15:30.000+02:00"
-  p0 = /sunset/task-completed
+  f0 = ! (/sunset/task-completed pr)
 `
 	if code != 0 || stdout.String() != want {
 		t.Errorf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, stderr.String(), stdout.String(), want)

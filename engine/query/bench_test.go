@@ -88,15 +88,7 @@ func benchProgram(tb testing.TB, text string) (*Program, string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f, err := Parse(expanded)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p, err := Compile(f)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p, benchNow.Format(isoMillisUTC)
+	return compileText(tb, expanded), benchNow.Format(isoMillisUTC)
 }
 
 // TestBenchPredicatesAgree keeps the hand-written predicates honest: they

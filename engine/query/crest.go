@@ -60,7 +60,7 @@ func MatchCREST(f Filter, obj map[string]any) CRESTResult {
 		if f.Operator.Extended() {
 			return CRESTUndefined
 		}
-		a := newAssertion(f, lookup{node: -1})
+		a := newAssertion(f)
 		return crestBool(a.anyOf(valueAt(obj, f.Field), operatorTests[f.Operator]))
 	}
 	return CRESTFalse

@@ -32,11 +32,14 @@
 // # Matching
 //
 // Compile turns a Filter into a Program: one expr-lang/expr program per
-// filter, compiled once, whose custom functions do the pointer look-ups and
-// the CREST comparisons; the and/or/not structure is expr's. Each field,
-// and each prefix that fields share, is looked up once per object. A
-// Program is safe for concurrent use; a Matcher (one per goroutine)
-// evaluates it without allocating.
+// filter, compiled once, whose environment is the object. The VM reads the
+// object's members; custom functions follow the rest of each field and do
+// the CREST comparisons; the and/or/not structure is expr's, but for a
+// group of tests of one field (!(/inactiveDate pr) or /inactiveDate ge …),
+// which is one function of that field's value. A member that several tests
+// read (/sunset of /sunset/date and /sunset/task-completed) is read once
+// per object, into an expr variable. A Program is safe for concurrent use;
+// a Matcher (one per goroutine) evaluates it without allocating.
 //
 // Objects are map[string]any as decoded by encoding/json: map[string]any,
 // []any, string, bool, nil, and numbers as float64 or json.Number (decode

@@ -6,7 +6,7 @@ import (
 )
 
 // FuzzParse checks that Parse never panics, that a filter that parses
-// compiles and matches without panicking, and that its canonical form
+// compiles and matches as matchTree does, and that its canonical form
 // parses again to the same canonical form wherever ForgeRock's own does
 // (not for string values holding '"' or '\', which the canonical form does
 // not escape, Infinity, a field token holding a parenthesis, or a trailing
@@ -28,7 +28,9 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Compile(%q): %v", s, err)
 		}
-		p.Match(obj)
+		if got, want := p.Match(obj), matchTree(flt, obj); got != want {
+			t.Fatalf("%q (%s) matches %v, matchTree %v", s, p.Source(), got, want)
+		}
 		MatchCREST(flt, obj)
 		canonical := flt.String()
 		if !reparses(flt) {

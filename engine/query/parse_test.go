@@ -53,15 +53,7 @@ func TestPointerLookup(t *testing.T) {
 		{"/n pr", false}, {"/n/x pr", false}, {"/m//x eq true", true}, {"/k/0 eq 'ZERO'", true},
 		{"/ pr", true}, {"/a pr", true}, {"/a eq 1", false},
 	} {
-		f, err := Parse(c.filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := Compile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := p.Match(obj); got != c.want {
+		if got := compileText(t, c.filter).Match(obj); got != c.want {
 			t.Errorf("%s = %v, want %v", c.filter, got, c.want)
 		}
 	}
