@@ -29,6 +29,10 @@ type job struct {
 	// by the RunRecovery caller, which gets its outcome.
 	recovery *recoveryRun
 	working  bool // handed to the workers (loop-owned)
+	// skip is why a claimed fire does not run (its schedule was paused,
+	// disabled or removed while it waited): the worker records it skipped
+	// and ends its claimed run as such, instead of calling the service.
+	skip reason
 	// started is when the service was called (Unix nanoseconds; 0 before):
 	// the worker sets it, Executing reads it.
 	started atomic.Int64
@@ -216,11 +220,21 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 	}
 }
 
-// startReady hands the fires waiting for a worker to the idle workers.
+// startReady hands the fires waiting for a worker to the idle workers. A
+// claimed fire whose schedule was paused, disabled or removed since it was
+// handed to the claimers is handed on to be recorded skipped.
 func (s *Scheduler) startReady() {
 	n := 0
 	for ; n < len(s.ready) && s.running < s.threadCount; n++ {
 		j := s.ready[n]
+		if e := j.e; j.acquire {
+			switch {
+			case e.disabled || e.removed:
+				j.skip = reasonDisabled
+			case e.paused:
+				j.skip = reasonPaused
+			}
+		}
 		j.working = true
 		s.running++
 		s.work <- j
@@ -279,7 +293,7 @@ func (j *job) reset() {
 	j.e, j.svc, j.stats, j.run = nil, nil, nil, Run{}
 	j.acquire, j.before, j.state, j.hash, j.block, j.recover = false, trigger.State{}, trigger.State{}, "", false, false
 	j.recovery = nil
-	j.working, j.won, j.unclaimed = false, false, false
+	j.working, j.won, j.unclaimed, j.skip = false, false, false, reasonNone
 	j.started.Store(0)
 }
 
@@ -374,6 +388,10 @@ func (s *Scheduler) worker() {
 func (s *Scheduler) execute(j *job) {
 	ctx := s.runCtx
 	run := j.run // the worker's copy: the loop reads j.run meanwhile
+	if j.skip != reasonNone {
+		s.skipClaimed(j, run)
+		return
+	}
 	if !j.acquire && j.recovery == nil {
 		if err := s.store.RunStarted(ctx, RunStartedParams{
 			FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
@@ -430,6 +448,29 @@ func (s *Scheduler) execute(j *job) {
 			slog.Duration("duration", end.Sub(run.ActualFireTime)), slog.String("outcome", string(rec.Outcome)),
 			slog.String("error", rec.Error))
 	}
+}
+
+// skipClaimed records, on a worker, a claimed fire that does not run: one
+// skip in the history and the counters, and its claimed run ended as
+// skipped in the store (the run's one record there).
+func (s *Scheduler) skipClaimed(j *job, run Run) {
+	r := j.skip
+	if err := s.store.RunEnded(s.recordCtx, RunEndedParams{
+		FireID: run.FireID, ScheduleID: run.ScheduleID, NodeID: run.NodeID, EndedAt: s.clock.Now(),
+		Outcome: OutcomeSkipped, Error: string(reasonNames[r]),
+	}); err != nil {
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run end",
+			slog.String("fireId", run.FireID), slog.Any("error", err))
+	}
+	j.stats.skipped[r].Add(1)
+	s.history.add(RunRecord{
+		FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledFireTime: run.ScheduledFireTime,
+		Outcome: OutcomeSkipped, Reason: reasonNames[r], Skipped: 1, NodeID: run.NodeID,
+	})
+	s.log.LogAttrs(context.Background(), slog.LevelWarn, "fire skipped",
+		slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID),
+		slog.String("reason", string(reasonNames[r])), slog.Time("scheduled", run.ScheduledFireTime),
+		slog.Int("fires", 1))
 }
 
 // invoke calls the service, turning a panic into an error.

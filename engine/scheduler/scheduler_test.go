@@ -1101,3 +1101,89 @@ func TestRunRecovery(t *testing.T) {
 		t.Fatalf("recovery of an unknown schedule = %v", err)
 	}
 }
+
+// endsStore is a MemoryStore that keeps the run ends it is given.
+type endsStore struct {
+	*MemoryStore
+	mu   sync.Mutex
+	ends []RunEndedParams
+}
+
+func (s *endsStore) RunEnded(ctx context.Context, p RunEndedParams) error {
+	s.mu.Lock()
+	s.ends = append(s.ends, p)
+	s.mu.Unlock()
+	return s.MemoryStore.RunEnded(ctx, p)
+}
+
+// TestClaimedFireNotRunAfterPauseOrRemoval: fires claimed while workers
+// were idle, still waiting for a worker when their schedule is paused,
+// disabled or removed, do not run: each is recorded and counted once as
+// skipped, and its claimed run is ended in the store as skipped.
+func TestClaimedFireNotRunAfterPauseOrRemoval(t *testing.T) {
+	es := &endsStore{MemoryStore: NewMemoryStore()}
+	b := setup(t, func(o *Options) { o.Store = es })
+	ids := []string{"p0", "p1", "p2", "p3"}
+	var schedules []*config.Schedule
+	for _, id := range ids {
+		schedules = append(schedules, simpleSchedule(id, hm("10:00:00"), 0, 0, persisted))
+		b.svc.gate(id)
+	}
+	b.start()
+	b.reconcile(desired(1, schedules...))
+	b.set("10:00:00")
+	first := b.nextRun() // the others are claimed and wait for the one worker
+	var rest []*config.Schedule
+	for _, sc := range schedules {
+		if sc.ID != first.ScheduleID {
+			rest = append(rest, sc)
+		}
+	}
+	pausedID, removedID, disabledID := rest[0].ID, rest[1].ID, rest[2].ID
+	if err := b.s.Pause(context.Background(), pausedID); err != nil {
+		t.Fatal(err)
+	}
+	b.reconcile(desired(1, schedules[slices.Index(ids, first.ScheduleID)], rest[0],
+		simpleSchedule(disabledID, hm("10:00:00"), 0, 0, persisted, disabled)))
+	b.svc.release(first.ScheduleID)
+	b.waitFinished(first.FireID)
+	for _, id := range rest {
+		b.waitFinished(FireID(id.ID, hm("10:00:00")))
+	}
+	select {
+	case r := <-b.svc.started:
+		t.Fatalf("%s ran after its schedule was paused, removed or disabled", r.ScheduleID)
+	default:
+	}
+	var got []string
+	for _, r := range b.skips() {
+		got = append(got, fmt.Sprintf("%s %s x%d", r.ScheduleID, r.Reason, r.Skipped))
+	}
+	slices.Sort(got)
+	want := []string{pausedID + " paused x1", removedID + " disabled x1", disabledID + " disabled x1"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("skips = %q, want %q", got, want)
+	}
+	if c := b.counter("sundial_fires_skipped_total", map[string]string{"schedule": pausedID, "reason": "paused"}); c != 1 {
+		t.Fatalf("paused skips counted %v, want 1", c)
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	outcomes := map[string]Outcome{}
+	for _, p := range es.ends {
+		if _, dup := outcomes[p.ScheduleID]; dup {
+			t.Fatalf("run of %s ended twice", p.ScheduleID)
+		}
+		outcomes[p.ScheduleID] = p.Outcome
+	}
+	for _, id := range ids {
+		want := OutcomeSkipped
+		if id == first.ScheduleID {
+			want = OutcomeSuccess
+		}
+		if outcomes[id] != want {
+			t.Fatalf("stored end of %s = %q, want %q", id, outcomes[id], want)
+		}
+	}
+}
