@@ -211,6 +211,7 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 	j.before, j.state, j.hash = r.before, e.state, e.sched.Hash
 	j.block = !e.sched.ConcurrentExecution
 	s.claiming++
+	s.claimingOf[e]++
 	s.mu.Lock()
 	s.toClaim = append(s.toClaim, j)
 	s.mu.Unlock()
@@ -250,8 +251,14 @@ func (s *Scheduler) startReady() {
 // a worker, the others are over.
 func (s *Scheduler) claimEnded(j *job) {
 	s.claiming--
+	if n := s.claimingOf[j.e] - 1; n > 0 {
+		s.claimingOf[j.e] = n
+	} else {
+		delete(s.claimingOf, j.e)
+	}
 	if j.won {
 		s.ready = append(s.ready, j)
+		s.rearm(j.e)
 		s.startReady()
 		return
 	}

@@ -153,6 +153,11 @@ type Scheduler struct {
 	spareRequests []request
 	spareFinished []*job
 	spareClaimed  []*job
+	// claimingOf (loop-owned) counts, by schedule, its fires with the
+	// claimers: its next fire waits for them, so that a schedule's fires are
+	// claimed in order (a store takes a fire only if the trigger has not
+	// fired past it).
+	claimingOf map[*entry]int32
 
 	// calendarFor replaces the cron calendars of schedules in tests.
 	calendarFor func(*config.Schedule) (trigger.Calendar, error)
@@ -184,6 +189,7 @@ func New(opts Options) (*Scheduler, error) {
 		stopped:       make(chan struct{}),
 		entries:       map[string]*entry{},
 		draining:      map[string]*entry{},
+		claimingOf:    map[*entry]int32{},
 		threshold:     opts.MisfireThreshold,
 		execPersisted: true,
 	}

@@ -1187,3 +1187,66 @@ func TestClaimedFireNotRunAfterPauseOrRemoval(t *testing.T) {
 		}
 	}
 }
+
+// gatedStore is a MemoryStore whose AcquireFires calls each wait until the
+// test releases them.
+type gatedStore struct {
+	*MemoryStore
+	calls chan gatedCall
+}
+
+type gatedCall struct {
+	fires   []AcquireFireParams
+	release chan struct{}
+}
+
+func (s *gatedStore) AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult {
+	c := gatedCall{fires: fires, release: make(chan struct{})}
+	s.calls <- c
+	<-c.release
+	return s.MemoryStore.AcquireFires(ctx, fires)
+}
+
+// TestFiresOfOneScheduleClaimedInOrder: the next fire of a concurrent
+// persisted schedule is not claimed while the claim of its previous fire is
+// in flight, so that a store that takes a fire only after the trigger's last
+// one never sees them out of order: both fires run.
+func TestFiresOfOneScheduleClaimedInOrder(t *testing.T) {
+	gs := &gatedStore{MemoryStore: NewMemoryStore(), calls: make(chan gatedCall, 16)}
+	b := setup(t, func(o *Options) { o.Store = gs })
+	b.start()
+	b.reconcile(desired(10, cronSchedule("p", "every 1m", persisted, concurrent)))
+	b.set("10:00:00")
+	first := <-gs.calls
+	b.set("10:01:00")
+	b.sync()
+	var claiming int
+	b.s.do(func() { claiming = b.s.claiming })
+	if claiming == 2 {
+		// The fire of 10:01 went to the other claimer: let its claim
+		// commit first.
+		second := <-gs.calls
+		close(second.release)
+		deadline := time.Now().Add(waitLimit)
+		for claiming != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the claim of 10:01 did not end")
+			}
+			b.s.do(func() { claiming = b.s.claiming })
+		}
+	}
+	close(first.release)
+	go func() {
+		for c := range gs.calls {
+			close(c.release)
+		}
+	}()
+	defer close(gs.calls)
+	got := map[time.Time]bool{}
+	for range 2 {
+		got[b.runAndFinish().ScheduledFireTime] = true
+	}
+	if !got[hm("10:00:00")] || !got[hm("10:01:00")] {
+		t.Fatalf("runs of the fires %v, want those of 10:00 and 10:01", got)
+	}
+}
