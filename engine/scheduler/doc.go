@@ -22,7 +22,10 @@
 // only runs the service and records the end. When nothing can take a due
 // fire, it stays in the heap, in scheduled-time order, and is taken as
 // workers free up; the wait shows in the fire-delay histogram, and a fire
-// that waited past the misfire threshold is a misfire.
+// that waited past the misfire threshold is a misfire. So is a claimed fire
+// that waited as long for a worker: one the misfire instruction would fire
+// now runs late, the others (doNothing) are recorded skipped; a claimed fire
+// whose schedule was paused, disabled or removed meanwhile is too.
 //
 // # Memory
 //

@@ -223,17 +223,25 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 
 // startReady hands the fires waiting for a worker to the idle workers. A
 // claimed fire whose schedule was paused, disabled or removed since it was
-// handed to the claimers is handed on to be recorded skipped.
+// handed to the claimers, or that waited past the misfire threshold under
+// a misfire instruction that does not fire now, is handed on to be
+// recorded skipped.
 func (s *Scheduler) startReady() {
 	n := 0
+	var now time.Time
 	for ; n < len(s.ready) && s.running < s.threadCount; n++ {
 		j := s.ready[n]
 		if e := j.e; j.acquire {
+			if now.IsZero() {
+				now = s.clock.Now()
+			}
 			switch {
 			case e.disabled || e.removed:
 				j.skip = reasonDisabled
 			case e.paused:
 				j.skip = reasonPaused
+			case trigger.Misfired(j.run.ScheduledFireTime, now, s.threshold) && !firesNow(e.spec.MisfireInstruction(j.before)):
+				j.skip = reasonMisfire
 			}
 		}
 		j.working = true
@@ -245,6 +253,16 @@ func (s *Scheduler) startReady() {
 		clear(s.ready[rest:])
 		s.ready = s.ready[:rest]
 	}
+}
+
+// firesNow reports whether a misfire instruction fires the trigger at once
+// (rather than dropping the fire for a later one).
+func firesNow(in trigger.Instruction) bool {
+	switch in {
+	case trigger.CronDoNothing, trigger.SimpleRescheduleNextWithRemainingCount, trigger.SimpleRescheduleNextWithExistingCount:
+		return false
+	}
+	return true
 }
 
 // claimEnded is the loop's side of a claim's outcome: a won fire waits for

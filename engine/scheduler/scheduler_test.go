@@ -1250,3 +1250,86 @@ func TestFiresOfOneScheduleClaimedInOrder(t *testing.T) {
 		t.Fatalf("runs of the fires %v, want those of 10:00 and 10:01", got)
 	}
 }
+
+// TestClaimedFireLatePastThresholdMisfires: a fire claimed ahead of the
+// workers that only gets one past the misfire threshold follows its misfire
+// policy, as a fire that waited in the heap does: doNothing skips it
+// (reason misfire, its claimed run ended skipped), fireAndProceed runs it
+// late.
+func TestClaimedFireLatePastThresholdMisfires(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		runs   bool
+	}{
+		{config.MisfireDoNothing, false},
+		{config.MisfireFireAndProceed, true},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			gs := &gatedStore{MemoryStore: NewMemoryStore(), calls: make(chan gatedCall, 16)}
+			es := &endsStore{MemoryStore: gs.MemoryStore}
+			b := setup(t, func(o *Options) {
+				o.Store = struct {
+					*endsStore
+					acquireFiresFunc
+				}{es, gs.AcquireFires}
+			})
+			b.svc.gate("a")
+			b.start()
+			b.reconcile(desired(1, cronSchedule("a", "every 1h", persisted, concurrent),
+				cronSchedule("b", "every 1h", persisted, concurrent, func(sc *config.Schedule) { sc.MisfirePolicy = tc.policy })))
+			b.set("10:00:00")
+			// Both fires are claimed while the worker is idle, a's first.
+			calls := []gatedCall{<-gs.calls}
+			if len(calls[0].fires) == 1 {
+				calls = append(calls, <-gs.calls)
+				if calls[0].fires[0].ScheduleID != "a" {
+					calls[0], calls[1] = calls[1], calls[0]
+				}
+			}
+			close(calls[0].release)
+			first := b.nextRun()
+			if len(calls) == 2 {
+				close(calls[1].release)
+			}
+			deadline := time.Now().Add(waitLimit)
+			for claiming := 1; claiming != 0; {
+				if time.Now().After(deadline) {
+					t.Fatal("b was not claimed")
+				}
+				b.s.do(func() { claiming = b.s.claiming })
+			}
+			if first.ScheduleID != "a" {
+				t.Fatalf("first run %s, want a", first.FireID)
+			}
+			b.set("10:00:30")
+			b.svc.release("a")
+			b.waitFinished(first.FireID)
+			if tc.runs {
+				if r := b.nextRun(); r.ScheduleID != "b" || !r.ActualFireTime.Equal(hm("10:00:30")) {
+					t.Fatalf("late run = %+v, want b's at 10:00:30", r)
+				}
+				b.waitFinished(FireID("b", hm("10:00:00")))
+				b.wantSkips()
+				return
+			}
+			b.waitFinished(FireID("b", hm("10:00:00")))
+			b.noNewFires(0)
+			b.wantSkips("b misfire x1 from 10:00:00")
+			es.mu.Lock()
+			defer es.mu.Unlock()
+			for _, p := range es.ends {
+				if p.ScheduleID == "b" && p.Outcome != OutcomeSkipped {
+					t.Fatalf("stored end of b = %+v, want skipped", p)
+				}
+			}
+		})
+	}
+}
+
+// acquireFiresFunc is StateStore.AcquireFires as a field, to put a gated
+// claim and a store that keeps run ends together.
+type acquireFiresFunc func(ctx context.Context, fires []AcquireFireParams) []AcquireResult
+
+func (f acquireFiresFunc) AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult {
+	return f(ctx, fires)
+}
