@@ -417,6 +417,12 @@ func (s *Scheduler) execute(j *job) {
 		s.skipClaimed(j, run)
 		return
 	}
+	if j.acquire && ctx.Err() != nil {
+		// Claimed, but Stop cancelled the runs before it got a worker: not
+		// started. The store keeps it as this node's run in progress, which
+		// the next start, or another node, recovers or abandons.
+		return
+	}
 	if !j.acquire && j.recovery == nil {
 		if err := s.store.RunStarted(ctx, RunStartedParams{
 			FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,

@@ -1265,42 +1265,13 @@ func TestClaimedFireLatePastThresholdMisfires(t *testing.T) {
 		{config.MisfireFireAndProceed, true},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
-			gs := &gatedStore{MemoryStore: NewMemoryStore(), calls: make(chan gatedCall, 16)}
-			es := &endsStore{MemoryStore: gs.MemoryStore}
-			b := setup(t, func(o *Options) {
-				o.Store = struct {
-					*endsStore
-					acquireFiresFunc
-				}{es, gs.AcquireFires}
-			})
+			b, gs, es := setupGated(t)
 			b.svc.gate("a")
 			b.start()
 			b.reconcile(desired(1, cronSchedule("a", "every 1h", persisted, concurrent),
 				cronSchedule("b", "every 1h", persisted, concurrent, func(sc *config.Schedule) { sc.MisfirePolicy = tc.policy })))
 			b.set("10:00:00")
-			// Both fires are claimed while the worker is idle, a's first.
-			calls := []gatedCall{<-gs.calls}
-			if len(calls[0].fires) == 1 {
-				calls = append(calls, <-gs.calls)
-				if calls[0].fires[0].ScheduleID != "a" {
-					calls[0], calls[1] = calls[1], calls[0]
-				}
-			}
-			close(calls[0].release)
-			first := b.nextRun()
-			if len(calls) == 2 {
-				close(calls[1].release)
-			}
-			deadline := time.Now().Add(waitLimit)
-			for claiming := 1; claiming != 0; {
-				if time.Now().After(deadline) {
-					t.Fatal("b was not claimed")
-				}
-				b.s.do(func() { claiming = b.s.claiming })
-			}
-			if first.ScheduleID != "a" {
-				t.Fatalf("first run %s, want a", first.FireID)
-			}
+			first := claimBehindA(t, b, gs)
 			b.set("10:00:30")
 			b.svc.release("a")
 			b.waitFinished(first.FireID)
@@ -1332,4 +1303,77 @@ type acquireFiresFunc func(ctx context.Context, fires []AcquireFireParams) []Acq
 
 func (f acquireFiresFunc) AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult {
 	return f(ctx, fires)
+}
+
+// setupGated is setup on a MemoryStore whose claims wait for the test
+// (gatedStore) and whose run ends are kept (endsStore).
+func setupGated(t *testing.T) (*bundle, *gatedStore, *endsStore) {
+	gs := &gatedStore{MemoryStore: NewMemoryStore(), calls: make(chan gatedCall, 16)}
+	es := &endsStore{MemoryStore: gs.MemoryStore}
+	b := setup(t, func(o *Options) {
+		o.Store = struct {
+			*endsStore
+			acquireFiresFunc
+		}{es, gs.AcquireFires}
+	})
+	return b, gs, es
+}
+
+// claimBehindA releases the claims of the fires of a and b, due at once
+// while the one worker is idle, a's first, and returns a's run once it
+// started; b's fire is then claimed, waiting for the worker.
+func claimBehindA(t *testing.T, b *bundle, gs *gatedStore) Run {
+	t.Helper()
+	calls := []gatedCall{<-gs.calls}
+	if len(calls[0].fires) == 1 {
+		calls = append(calls, <-gs.calls)
+		if calls[0].fires[0].ScheduleID != "a" {
+			calls[0], calls[1] = calls[1], calls[0]
+		}
+	}
+	close(calls[0].release)
+	first := b.nextRun()
+	if len(calls) == 2 {
+		close(calls[1].release)
+	}
+	deadline := time.Now().Add(waitLimit)
+	for claiming := 1; claiming != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("b was not claimed")
+		}
+		b.s.do(func() { claiming = b.s.claiming })
+	}
+	if first.ScheduleID != "a" {
+		t.Fatalf("first run %s, want a", first.FireID)
+	}
+	return first
+}
+
+// TestStopLeavesClaimedFiresUnstarted: a fire claimed but still waiting for
+// a worker when Stop cancels the runs is not started (its service is not
+// called with a cancelled context): it stays claimed in the store, where
+// the next start, or another node, recovers or abandons it.
+func TestStopLeavesClaimedFiresUnstarted(t *testing.T) {
+	b, gs, es := setupGated(t)
+	b.svc.gate("a")
+	b.start()
+	b.reconcile(desired(1, simpleSchedule("a", hm("10:00:00"), 0, 0, persisted),
+		simpleSchedule("b", hm("10:00:00"), 0, 0, persisted)))
+	b.set("10:00:00")
+	claimBehindA(t, b, gs)
+	if err := b.s.Stop(0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-b.svc.started:
+		t.Fatalf("%s started after Stop cancelled the runs", r.FireID)
+	default:
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	for _, p := range es.ends {
+		if p.ScheduleID == "b" {
+			t.Fatalf("end of b recorded: %+v", p)
+		}
+	}
 }
