@@ -1070,7 +1070,14 @@ func TestRunRecovery(t *testing.T) {
 		done <- b.s.RunRecovery(context.Background(), RecoveryRun{FireID: "p@2026-01-05T09:00:00Z", ScheduleID: "p",
 			ScheduledTime: hm("09:00:00"), RecoveredFrom: "dead", Attempt: 2})
 	}()
-	b.sync()
+	// Queued before the worker frees up, it goes before p's own fire.
+	deadline := time.Now().Add(waitLimit)
+	for queued := 0; queued != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the recovery run was not queued")
+		}
+		b.s.do(func() { queued = len(b.s.manual) })
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("recovery run ended (%v) while the only worker was busy", err)
