@@ -259,7 +259,8 @@ func (s *Scheduler) startReady() {
 // (rather than dropping the fire for a later one).
 func firesNow(in trigger.Instruction) bool {
 	switch in {
-	case trigger.CronDoNothing, trigger.SimpleRescheduleNextWithRemainingCount, trigger.SimpleRescheduleNextWithExistingCount:
+	case trigger.CronDoNothing, trigger.SimpleRescheduleNextWithRemainingCount,
+		trigger.SimpleRescheduleNextWithExistingCount:
 		return false
 	}
 	return true
