@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"sundial/engine/daemon"
 	"sundial/engine/cluster"
+	"sundial/engine/daemon"
 	"sundial/engine/script"
 	"sundial/engine/store"
 	_ "sundial/engine/store/postgres" // --store postgres://...
