@@ -40,6 +40,8 @@ type job struct {
 	// fire is this node's to run; unclaimed, the store could not be asked
 	// (the loop then holds the schedule at this fire, see holdUnclaimed).
 	won, unclaimed bool
+	// adopts is Scheduler.adopts when the claimer asked the store.
+	adopts uint64
 }
 
 // claimers is the number of goroutines claiming fires from the store: while
@@ -319,7 +321,7 @@ func (j *job) reset() {
 	j.e, j.svc, j.stats, j.run = nil, nil, nil, Run{}
 	j.acquire, j.before, j.state, j.hash, j.block, j.recover = false, trigger.State{}, trigger.State{}, "", false, false
 	j.recovery = nil
-	j.working, j.won, j.unclaimed, j.skip = false, false, false, reasonNone
+	j.working, j.won, j.unclaimed, j.skip, j.adopts = false, false, false, reasonNone, 0
 	j.started.Store(0)
 }
 
@@ -328,12 +330,16 @@ func (j *job) reset() {
 // schedule goes back to the state before it, unless something moved it on
 // meanwhile, and waits for the store to answer again (Adopt). The fire then
 // runs late, or, past the misfire threshold, misfires with the reason
-// store-error: each fire ends with one record.
+// store-error: each fire ends with one record. If an Adopt came while the
+// claim was in flight, the store may have answered after this failure and
+// no Adopt may come again: the fire is tried again at once instead.
 func (s *Scheduler) holdUnclaimed(e *entry, j *job) {
 	if sameState(e.state, j.state) {
 		e.state = j.before
 	}
-	e.storeHeld = true
+	if s.adopts.Load() == j.adopts {
+		e.storeHeld = true
+	}
 }
 
 // claimer claims the fires of persisted schedules in batches until the loop
@@ -372,7 +378,9 @@ func (s *Scheduler) claimer() {
 func (s *Scheduler) claim(batch []*job) {
 	params := make([]AcquireFireParams, len(batch))
 	now := s.clock.Now()
+	adopts := s.adopts.Load()
 	for i, j := range batch {
+		j.adopts = adopts
 		r := &j.run
 		params[i] = AcquireFireParams{
 			ScheduleID: r.ScheduleID, FireID: r.FireID, Hash: j.hash, ScheduledTime: r.ScheduledFireTime,

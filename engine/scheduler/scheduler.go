@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +96,9 @@ type Scheduler struct {
 	wake      chan struct{} // capacity 1: "the inbox has something"
 	claimWake chan struct{} // capacity 1: "toClaim has something"
 	claimStop chan struct{} // closed when the loop exits: the claimers stop
+	// adopts counts the Adopt calls applied (on the loop); a claimer reads
+	// it before it asks the store (see holdUnclaimed).
+	adopts atomic.Uint64
 
 	// mu guards phase and the inbox; while the loop is not running, it also
 	// guards the loop-owned state below (see do).

@@ -1196,7 +1196,8 @@ func TestClaimedFireNotRunAfterPauseOrRemoval(t *testing.T) {
 }
 
 // gatedStore is a MemoryStore whose AcquireFires calls each wait until the
-// test releases them.
+// test releases them: closing release lets the call through, an error sent
+// on it fails every fire of the call.
 type gatedStore struct {
 	*MemoryStore
 	calls chan gatedCall
@@ -1204,13 +1205,19 @@ type gatedStore struct {
 
 type gatedCall struct {
 	fires   []AcquireFireParams
-	release chan struct{}
+	release chan error
 }
 
 func (s *gatedStore) AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult {
-	c := gatedCall{fires: fires, release: make(chan struct{})}
+	c := gatedCall{fires: fires, release: make(chan error)}
 	s.calls <- c
-	<-c.release
+	if err := <-c.release; err != nil {
+		out := make([]AcquireResult, len(fires))
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
 	return s.MemoryStore.AcquireFires(ctx, fires)
 }
 
@@ -1383,4 +1390,28 @@ func TestStopLeavesClaimedFiresUnstarted(t *testing.T) {
 			t.Fatalf("end of b recorded: %+v", p)
 		}
 	}
+}
+
+// TestFireFailedAcrossAnAdoptIsRetried: a fire whose claim was in flight
+// while the store was read back (Adopt), and then failed, is not held for
+// an Adopt that may not come again (the store may have answered in
+// between): it is claimed again at once, and runs.
+func TestFireFailedAcrossAnAdoptIsRetried(t *testing.T) {
+	b, gs, _ := setupGated(t)
+	b.start()
+	b.reconcile(desired(10, cronSchedule("p", "every 1h", persisted)))
+	b.set("10:00:00")
+	c := <-gs.calls
+	b.s.Adopt(nil)
+	c.release <- errors.New("store down")
+	select {
+	case c := <-gs.calls:
+		close(c.release)
+	case <-time.After(waitLimit):
+		t.Fatal("the fire is held after the Adopt: not claimed again")
+	}
+	if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:00:00")) {
+		t.Fatalf("run = %+v, want the fire of 10:00", r)
+	}
+	b.wantSkips()
 }
