@@ -426,12 +426,10 @@ func (s *Scheduler) execute(j *job) {
 		s.skipClaimed(j, run)
 		return
 	}
-	if j.acquire && ctx.Err() != nil {
-		// Claimed, but Stop cancelled the runs before it got a worker: not
-		// started. The store keeps it as this node's run in progress, which
-		// the next start, or another node, recovers or abandons.
-		return
-	}
+	// Claimed, but Stop cancelled the runs before it got a worker: its
+	// service is not called, and it ends cancelled, as the runs the stop
+	// cancelled do.
+	notStarted := j.acquire && ctx.Err() != nil
 	if !j.acquire && j.recovery == nil {
 		if err := s.store.RunStarted(ctx, RunStartedParams{
 			FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
@@ -443,15 +441,22 @@ func (s *Scheduler) execute(j *job) {
 	}
 	run.ActualFireTime = s.clock.Now()
 	j.started.Store(run.ActualFireTime.UnixNano())
-	s.metrics.delay.Observe(run.ActualFireTime.Sub(run.ScheduledFireTime).Seconds())
-	if s.log.Enabled(context.Background(), slog.LevelInfo) {
+	if !notStarted {
+		s.metrics.delay.Observe(run.ActualFireTime.Sub(run.ScheduledFireTime).Seconds())
+	}
+	if !notStarted && s.log.Enabled(context.Background(), slog.LevelInfo) {
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "run started",
 			slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID),
 			slog.Time("scheduled", run.ScheduledFireTime), slog.Duration("delay", run.ActualFireTime.Sub(run.ScheduledFireTime)),
 			slog.Bool("manual", run.Manual))
 	}
 
-	err := invoke(ctx, j.svc, run)
+	var err error
+	if notStarted {
+		err = fmt.Errorf("not started, the scheduler stopped: %w", ctx.Err())
+	} else {
+		err = invoke(ctx, j.svc, run)
+	}
 	end := s.clock.Now()
 	o := outcomeSuccess
 	if err != nil {

@@ -277,8 +277,7 @@ func (s *Scheduler) Started() <-chan struct{} { return s.started }
 // scheduler's clock, then cancels their contexts and waits up to
 // Options.CancelWait for them to return. It returns an error when some did
 // not. A claimed fire still waiting for a worker once the runs are
-// cancelled is not started: the store keeps it as claimed (see
-// StateStore.AcquireFires). Stop is idempotent, safe before Start and from several goroutines;
+// cancelled is not started: it ends cancelled, its service not called. Stop is idempotent, safe before Start and from several goroutines;
 // every call returns once the scheduler has stopped. Persisted triggers are
 // left in the store as they are.
 func (s *Scheduler) Stop(grace time.Duration) error {
