@@ -236,6 +236,11 @@ func finishOf(id string, ended time.Time, o scheduler.Outcome, msg string) store
 	case scheduler.OutcomeCancelled:
 		fin.Status = store.RunFailed
 		fin.Error = "cancelled: " + msg
+	case scheduler.OutcomeSkipped:
+		// A claimed fire that did not run (its schedule was paused,
+		// disabled or removed while it waited for a worker); msg is the
+		// reason.
+		fin.Status = store.RunSkipped
 	default:
 		fin.Status = store.RunFailed
 	}

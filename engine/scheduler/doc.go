@@ -17,11 +17,15 @@
 // from the store by one of two claimers, which claim every fire handed to
 // them meanwhile in one call; the loop hands them up to 32 fires per idle
 // worker, so one round trip claims many fires while the workers are free and
-// none while they are all busy. A claimed fire waits for a worker; a worker
-// only runs the service and records the end. When nothing can take a due
-// fire, it stays in the heap, in scheduled-time order, and is taken as
+// none while they are all busy. The fires of one schedule are claimed one
+// after the other, never two at once. A claimed fire waits for a worker; a
+// worker only runs the service and records the end. When nothing can take a
+// due fire, it stays in the heap, in scheduled-time order, and is taken as
 // workers free up; the wait shows in the fire-delay histogram, and a fire
-// that waited past the misfire threshold is a misfire.
+// that waited past the misfire threshold is a misfire. So is a claimed fire
+// that waited as long for a worker: one the misfire instruction would fire
+// now runs late, the others (doNothing) are recorded skipped, as is a
+// claimed fire whose schedule was paused, disabled or removed meanwhile.
 //
 // # Memory
 //

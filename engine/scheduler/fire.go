@@ -29,6 +29,10 @@ type job struct {
 	// by the RunRecovery caller, which gets its outcome.
 	recovery *recoveryRun
 	working  bool // handed to the workers (loop-owned)
+	// skip is why a claimed fire does not run (its schedule was paused,
+	// disabled or removed while it waited): the worker records it skipped
+	// and ends its claimed run as such, instead of calling the service.
+	skip reason
 	// started is when the service was called (Unix nanoseconds; 0 before):
 	// the worker sets it, Executing reads it.
 	started atomic.Int64
@@ -36,6 +40,8 @@ type job struct {
 	// fire is this node's to run; unclaimed, the store could not be asked
 	// (the loop then holds the schedule at this fire, see holdUnclaimed).
 	won, unclaimed bool
+	// adopts is Scheduler.adopts when the claimer asked the store.
+	adopts uint64
 }
 
 // claimers is the number of goroutines claiming fires from the store: while
@@ -207,6 +213,7 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 	j.before, j.state, j.hash = r.before, e.state, e.sched.Hash
 	j.block = !e.sched.ConcurrentExecution
 	s.claiming++
+	s.claimingOf[e]++
 	s.mu.Lock()
 	s.toClaim = append(s.toClaim, j)
 	s.mu.Unlock()
@@ -216,11 +223,29 @@ func (s *Scheduler) startRun(e *entry, r runStart) {
 	}
 }
 
-// startReady hands the fires waiting for a worker to the idle workers.
+// startReady hands the fires waiting for a worker to the idle workers. A
+// claimed fire whose schedule was paused, disabled or removed since it was
+// handed to the claimers, or that waited past the misfire threshold under
+// a misfire instruction that does not fire now, is handed on to be
+// recorded skipped.
 func (s *Scheduler) startReady() {
 	n := 0
+	var now time.Time
 	for ; n < len(s.ready) && s.running < s.threadCount; n++ {
 		j := s.ready[n]
+		if e := j.e; j.acquire {
+			if now.IsZero() {
+				now = s.clock.Now()
+			}
+			switch {
+			case e.disabled || e.removed:
+				j.skip = reasonDisabled
+			case e.paused:
+				j.skip = reasonPaused
+			case trigger.Misfired(j.run.ScheduledFireTime, now, s.threshold) && !firesNow(e.spec.MisfireInstruction(j.before)):
+				j.skip = reasonMisfire
+			}
+		}
 		j.working = true
 		s.running++
 		s.work <- j
@@ -232,12 +257,29 @@ func (s *Scheduler) startReady() {
 	}
 }
 
+// firesNow reports whether a misfire instruction fires the trigger at once
+// (rather than dropping the fire for a later one).
+func firesNow(in trigger.Instruction) bool {
+	switch in {
+	case trigger.CronDoNothing, trigger.SimpleRescheduleNextWithRemainingCount,
+		trigger.SimpleRescheduleNextWithExistingCount:
+		return false
+	}
+	return true
+}
+
 // claimEnded is the loop's side of a claim's outcome: a won fire waits for
 // a worker, the others are over.
 func (s *Scheduler) claimEnded(j *job) {
 	s.claiming--
+	if n := s.claimingOf[j.e] - 1; n > 0 {
+		s.claimingOf[j.e] = n
+	} else {
+		delete(s.claimingOf, j.e)
+	}
 	if j.won {
 		s.ready = append(s.ready, j)
+		s.rearm(j.e)
 		s.startReady()
 		return
 	}
@@ -279,7 +321,7 @@ func (j *job) reset() {
 	j.e, j.svc, j.stats, j.run = nil, nil, nil, Run{}
 	j.acquire, j.before, j.state, j.hash, j.block, j.recover = false, trigger.State{}, trigger.State{}, "", false, false
 	j.recovery = nil
-	j.working, j.won, j.unclaimed = false, false, false
+	j.working, j.won, j.unclaimed, j.skip, j.adopts = false, false, false, reasonNone, 0
 	j.started.Store(0)
 }
 
@@ -288,12 +330,16 @@ func (j *job) reset() {
 // schedule goes back to the state before it, unless something moved it on
 // meanwhile, and waits for the store to answer again (Adopt). The fire then
 // runs late, or, past the misfire threshold, misfires with the reason
-// store-error: each fire ends with one record.
+// store-error: each fire ends with one record. If an Adopt came while the
+// claim was in flight, the store may have answered after this failure and
+// no Adopt may come again: the fire is tried again at once instead.
 func (s *Scheduler) holdUnclaimed(e *entry, j *job) {
 	if sameState(e.state, j.state) {
 		e.state = j.before
 	}
-	e.storeHeld = true
+	if s.adopts.Load() == j.adopts {
+		e.storeHeld = true
+	}
 }
 
 // claimer claims the fires of persisted schedules in batches until the loop
@@ -332,7 +378,9 @@ func (s *Scheduler) claimer() {
 func (s *Scheduler) claim(batch []*job) {
 	params := make([]AcquireFireParams, len(batch))
 	now := s.clock.Now()
+	adopts := s.adopts.Load()
 	for i, j := range batch {
+		j.adopts = adopts
 		r := &j.run
 		params[i] = AcquireFireParams{
 			ScheduleID: r.ScheduleID, FireID: r.FireID, Hash: j.hash, ScheduledTime: r.ScheduledFireTime,
@@ -378,6 +426,14 @@ func (s *Scheduler) worker() {
 func (s *Scheduler) execute(j *job) {
 	ctx := s.runCtx
 	run := j.run // the worker's copy: the loop reads j.run meanwhile
+	if j.skip != reasonNone {
+		s.skipClaimed(j, run)
+		return
+	}
+	// Claimed, but Stop cancelled the runs before it got a worker: its
+	// service is not called, and it ends cancelled, as the runs the stop
+	// cancelled do.
+	notStarted := j.acquire && ctx.Err() != nil
 	if !j.acquire && j.recovery == nil {
 		if err := s.store.RunStarted(ctx, RunStartedParams{
 			FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledTime: run.ScheduledFireTime,
@@ -389,15 +445,22 @@ func (s *Scheduler) execute(j *job) {
 	}
 	run.ActualFireTime = s.clock.Now()
 	j.started.Store(run.ActualFireTime.UnixNano())
-	s.metrics.delay.Observe(run.ActualFireTime.Sub(run.ScheduledFireTime).Seconds())
-	if s.log.Enabled(context.Background(), slog.LevelInfo) {
+	if !notStarted {
+		s.metrics.delay.Observe(run.ActualFireTime.Sub(run.ScheduledFireTime).Seconds())
+	}
+	if !notStarted && s.log.Enabled(context.Background(), slog.LevelInfo) {
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "run started",
 			slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID),
 			slog.Time("scheduled", run.ScheduledFireTime), slog.Duration("delay", run.ActualFireTime.Sub(run.ScheduledFireTime)),
 			slog.Bool("manual", run.Manual))
 	}
 
-	err := invoke(ctx, j.svc, run)
+	var err error
+	if notStarted {
+		err = fmt.Errorf("not started, the scheduler stopped: %w", ctx.Err())
+	} else {
+		err = invoke(ctx, j.svc, run)
+	}
 	end := s.clock.Now()
 	o := outcomeSuccess
 	if err != nil {
@@ -434,6 +497,29 @@ func (s *Scheduler) execute(j *job) {
 			slog.Duration("duration", end.Sub(run.ActualFireTime)), slog.String("outcome", string(rec.Outcome)),
 			slog.String("error", rec.Error))
 	}
+}
+
+// skipClaimed records, on a worker, a claimed fire that does not run: one
+// skip in the history and the counters, and its claimed run ended as
+// skipped in the store (the run's one record there).
+func (s *Scheduler) skipClaimed(j *job, run Run) {
+	r := j.skip
+	if err := s.store.RunEnded(s.recordCtx, RunEndedParams{
+		FireID: run.FireID, ScheduleID: run.ScheduleID, NodeID: run.NodeID, EndedAt: s.clock.Now(),
+		Outcome: OutcomeSkipped, Error: string(reasonNames[r]),
+	}); err != nil {
+		s.log.LogAttrs(context.Background(), slog.LevelWarn, "record run end",
+			slog.String("fireId", run.FireID), slog.Any("error", err))
+	}
+	j.stats.skipped[r].Add(1)
+	s.history.add(RunRecord{
+		FireID: run.FireID, ScheduleID: run.ScheduleID, ScheduledFireTime: run.ScheduledFireTime,
+		Outcome: OutcomeSkipped, Reason: reasonNames[r], Skipped: 1, NodeID: run.NodeID,
+	})
+	s.log.LogAttrs(context.Background(), slog.LevelWarn, "fire skipped",
+		slog.String("schedule", run.ScheduleID), slog.String("fireId", run.FireID),
+		slog.String("reason", string(reasonNames[r])), slog.Time("scheduled", run.ScheduledFireTime),
+		slog.Int("fires", 1))
 }
 
 // invoke calls the service, turning a panic into an error.

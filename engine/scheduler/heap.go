@@ -192,6 +192,9 @@ func (s *Scheduler) holdOf(e *entry) reason {
 	case e.sched.Persisted && !s.execPersisted:
 		// executePersistentSchedules false: listed, never fired here.
 		return reasonMisfire
+	case s.claimingOf[e] > 0:
+		// A fire of it is being claimed: the next one is claimed after.
+		return reasonMisfire
 	case !e.sched.ConcurrentExecution && (e.running > 0 || e.manualPending > 0):
 		// Quartz blocks the triggers of a running non-concurrent job; fires
 		// due meanwhile are not queued, the misfire rule decides at its end.

@@ -10,7 +10,8 @@ import (
 )
 
 // Pause pauses a schedule's trigger: it stops firing; a run in progress goes
-// on. ErrNotFound for an unknown id.
+// on, a fire claimed but not started yet is recorded skipped (paused).
+// ErrNotFound for an unknown id.
 func (s *Scheduler) Pause(ctx context.Context, id string) error {
 	return s.setPaused(ctx, id, pauseParams{paused: true})
 }
@@ -256,7 +257,7 @@ func (s *Scheduler) Executing() []Run {
 func (s *Scheduler) executing() []Run {
 	out := make([]Run, 0, s.busy)
 	for _, j := range s.jobs {
-		if j.e == nil || !j.working {
+		if j.e == nil || !j.working || j.skip != reasonNone {
 			continue
 		}
 		r := j.run

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +96,9 @@ type Scheduler struct {
 	wake      chan struct{} // capacity 1: "the inbox has something"
 	claimWake chan struct{} // capacity 1: "toClaim has something"
 	claimStop chan struct{} // closed when the loop exits: the claimers stop
+	// adopts counts the Adopt calls applied (on the loop); a claimer reads
+	// it before it asks the store (see holdUnclaimed).
+	adopts atomic.Uint64
 
 	// mu guards phase and the inbox; while the loop is not running, it also
 	// guards the loop-owned state below (see do).
@@ -154,6 +158,11 @@ type Scheduler struct {
 	spareRequests []request
 	spareFinished []*job
 	spareClaimed  []*job
+	// claimingOf (loop-owned) counts, by schedule, its fires with the
+	// claimers: its next fire waits for them, so that a schedule's fires are
+	// claimed in order (a store takes a fire only if the trigger has not
+	// fired past it).
+	claimingOf map[*entry]int32
 
 	// calendarFor replaces the cron calendars of schedules in tests.
 	calendarFor func(*config.Schedule) (trigger.Calendar, error)
@@ -185,6 +194,7 @@ func New(opts Options) (*Scheduler, error) {
 		stopped:       make(chan struct{}),
 		entries:       map[string]*entry{},
 		draining:      map[string]*entry{},
+		claimingOf:    map[*entry]int32{},
 		threshold:     opts.MisfireThreshold,
 		execPersisted: true,
 	}
@@ -267,7 +277,8 @@ func (s *Scheduler) Started() <-chan struct{} { return s.started }
 // Stop stops firing, lets running runs finish for up to grace on the
 // scheduler's clock, then cancels their contexts and waits up to
 // Options.CancelWait for them to return. It returns an error when some did
-// not. Stop is idempotent, safe before Start and from several goroutines;
+// not. A claimed fire still waiting for a worker once the runs are
+// cancelled is not started: it ends cancelled, its service not called. Stop is idempotent, safe before Start and from several goroutines;
 // every call returns once the scheduler has stopped. Persisted triggers are
 // left in the store as they are.
 func (s *Scheduler) Stop(grace time.Duration) error {

@@ -1070,7 +1070,14 @@ func TestRunRecovery(t *testing.T) {
 		done <- b.s.RunRecovery(context.Background(), RecoveryRun{FireID: "p@2026-01-05T09:00:00Z", ScheduleID: "p",
 			ScheduledTime: hm("09:00:00"), RecoveredFrom: "dead", Attempt: 2})
 	}()
-	b.sync()
+	// Queued before the worker frees up, it goes before p's own fire.
+	deadline := time.Now().Add(waitLimit)
+	for queued := 0; queued != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the recovery run was not queued")
+		}
+		b.s.do(func() { queued = len(b.s.manual) })
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("recovery run ended (%v) while the only worker was busy", err)
@@ -1100,4 +1107,314 @@ func TestRunRecovery(t *testing.T) {
 	if err := b.s.RunRecovery(context.Background(), RecoveryRun{ScheduleID: "nope"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("recovery of an unknown schedule = %v", err)
 	}
+}
+
+// endsStore is a MemoryStore that keeps the run ends it is given.
+type endsStore struct {
+	*MemoryStore
+	mu   sync.Mutex
+	ends []RunEndedParams
+}
+
+func (s *endsStore) RunEnded(ctx context.Context, p RunEndedParams) error {
+	s.mu.Lock()
+	s.ends = append(s.ends, p)
+	s.mu.Unlock()
+	return s.MemoryStore.RunEnded(ctx, p)
+}
+
+// TestClaimedFireNotRunAfterPauseOrRemoval: fires claimed while workers
+// were idle, still waiting for a worker when their schedule is paused,
+// disabled or removed, do not run: each is recorded and counted once as
+// skipped, and its claimed run is ended in the store as skipped.
+func TestClaimedFireNotRunAfterPauseOrRemoval(t *testing.T) {
+	es := &endsStore{MemoryStore: NewMemoryStore()}
+	b := setup(t, func(o *Options) { o.Store = es })
+	ids := []string{"p0", "p1", "p2", "p3"}
+	var schedules []*config.Schedule
+	for _, id := range ids {
+		schedules = append(schedules, simpleSchedule(id, hm("10:00:00"), 0, 0, persisted))
+		b.svc.gate(id)
+	}
+	b.start()
+	b.reconcile(desired(1, schedules...))
+	b.set("10:00:00")
+	first := b.nextRun() // the others are claimed and wait for the one worker
+	var rest []*config.Schedule
+	for _, sc := range schedules {
+		if sc.ID != first.ScheduleID {
+			rest = append(rest, sc)
+		}
+	}
+	pausedID, removedID, disabledID := rest[0].ID, rest[1].ID, rest[2].ID
+	if err := b.s.Pause(context.Background(), pausedID); err != nil {
+		t.Fatal(err)
+	}
+	b.reconcile(desired(1, schedules[slices.Index(ids, first.ScheduleID)], rest[0],
+		simpleSchedule(disabledID, hm("10:00:00"), 0, 0, persisted, disabled)))
+	b.svc.release(first.ScheduleID)
+	b.waitFinished(first.FireID)
+	for _, id := range rest {
+		b.waitFinished(FireID(id.ID, hm("10:00:00")))
+	}
+	select {
+	case r := <-b.svc.started:
+		t.Fatalf("%s ran after its schedule was paused, removed or disabled", r.ScheduleID)
+	default:
+	}
+	var got []string
+	for _, r := range b.skips() {
+		got = append(got, fmt.Sprintf("%s %s x%d", r.ScheduleID, r.Reason, r.Skipped))
+	}
+	slices.Sort(got)
+	want := []string{pausedID + " paused x1", removedID + " disabled x1", disabledID + " disabled x1"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("skips = %q, want %q", got, want)
+	}
+	if c := b.counter("sundial_fires_skipped_total", map[string]string{"schedule": pausedID, "reason": "paused"}); c != 1 {
+		t.Fatalf("paused skips counted %v, want 1", c)
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	outcomes := map[string]Outcome{}
+	for _, p := range es.ends {
+		if _, dup := outcomes[p.ScheduleID]; dup {
+			t.Fatalf("run of %s ended twice", p.ScheduleID)
+		}
+		outcomes[p.ScheduleID] = p.Outcome
+	}
+	for _, id := range ids {
+		want := OutcomeSkipped
+		if id == first.ScheduleID {
+			want = OutcomeSuccess
+		}
+		if outcomes[id] != want {
+			t.Fatalf("stored end of %s = %q, want %q", id, outcomes[id], want)
+		}
+	}
+}
+
+// gatedStore is a MemoryStore whose AcquireFires calls each wait until the
+// test releases them: closing release lets the call through, an error sent
+// on it fails every fire of the call.
+type gatedStore struct {
+	*MemoryStore
+	calls chan gatedCall
+}
+
+type gatedCall struct {
+	fires   []AcquireFireParams
+	release chan error
+}
+
+func (s *gatedStore) AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult {
+	c := gatedCall{fires: fires, release: make(chan error)}
+	s.calls <- c
+	if err := <-c.release; err != nil {
+		out := make([]AcquireResult, len(fires))
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	return s.MemoryStore.AcquireFires(ctx, fires)
+}
+
+// TestFiresOfOneScheduleClaimedInOrder: the next fire of a concurrent
+// persisted schedule is not claimed while the claim of its previous fire is
+// in flight, so that a store that takes a fire only after the trigger's last
+// one never sees them out of order: both fires run.
+func TestFiresOfOneScheduleClaimedInOrder(t *testing.T) {
+	gs := &gatedStore{MemoryStore: NewMemoryStore(), calls: make(chan gatedCall, 16)}
+	b := setup(t, func(o *Options) { o.Store = gs })
+	b.start()
+	b.reconcile(desired(10, cronSchedule("p", "every 1m", persisted, concurrent)))
+	b.set("10:00:00")
+	first := <-gs.calls
+	b.set("10:01:00")
+	b.sync()
+	var claiming int
+	b.s.do(func() { claiming = b.s.claiming })
+	if claiming == 2 {
+		// The fire of 10:01 went to the other claimer: let its claim
+		// commit first.
+		second := <-gs.calls
+		close(second.release)
+		deadline := time.Now().Add(waitLimit)
+		for claiming != 1 {
+			if time.Now().After(deadline) {
+				t.Fatal("the claim of 10:01 did not end")
+			}
+			b.s.do(func() { claiming = b.s.claiming })
+		}
+	}
+	close(first.release)
+	go func() {
+		for c := range gs.calls {
+			close(c.release)
+		}
+	}()
+	defer close(gs.calls)
+	got := map[time.Time]bool{}
+	for range 2 {
+		got[b.runAndFinish().ScheduledFireTime] = true
+	}
+	if !got[hm("10:00:00")] || !got[hm("10:01:00")] {
+		t.Fatalf("runs of the fires %v, want those of 10:00 and 10:01", got)
+	}
+}
+
+// TestClaimedFireLatePastThresholdMisfires: a fire claimed ahead of the
+// workers that only gets one past the misfire threshold follows its misfire
+// policy, as a fire that waited in the heap does: doNothing skips it
+// (reason misfire, its claimed run ended skipped), fireAndProceed runs it
+// late.
+func TestClaimedFireLatePastThresholdMisfires(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		runs   bool
+	}{
+		{config.MisfireDoNothing, false},
+		{config.MisfireFireAndProceed, true},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			b, gs, es := setupGated(t)
+			b.svc.gate("a")
+			b.start()
+			b.reconcile(desired(1, cronSchedule("a", "every 1h", persisted, concurrent),
+				cronSchedule("b", "every 1h", persisted, concurrent, func(sc *config.Schedule) { sc.MisfirePolicy = tc.policy })))
+			b.set("10:00:00")
+			first := claimBehindA(t, b, gs)
+			b.set("10:00:30")
+			b.svc.release("a")
+			b.waitFinished(first.FireID)
+			if tc.runs {
+				if r := b.nextRun(); r.ScheduleID != "b" || !r.ActualFireTime.Equal(hm("10:00:30")) {
+					t.Fatalf("late run = %+v, want b's at 10:00:30", r)
+				}
+				b.waitFinished(FireID("b", hm("10:00:00")))
+				b.wantSkips()
+				return
+			}
+			b.waitFinished(FireID("b", hm("10:00:00")))
+			b.noNewFires(0)
+			b.wantSkips("b misfire x1 from 10:00:00")
+			es.mu.Lock()
+			defer es.mu.Unlock()
+			for _, p := range es.ends {
+				if p.ScheduleID == "b" && p.Outcome != OutcomeSkipped {
+					t.Fatalf("stored end of b = %+v, want skipped", p)
+				}
+			}
+		})
+	}
+}
+
+// acquireFiresFunc is StateStore.AcquireFires as a field, to put a gated
+// claim and a store that keeps run ends together.
+type acquireFiresFunc func(ctx context.Context, fires []AcquireFireParams) []AcquireResult
+
+func (f acquireFiresFunc) AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult {
+	return f(ctx, fires)
+}
+
+// setupGated is setup on a MemoryStore whose claims wait for the test
+// (gatedStore) and whose run ends are kept (endsStore).
+func setupGated(t *testing.T) (*bundle, *gatedStore, *endsStore) {
+	gs := &gatedStore{MemoryStore: NewMemoryStore(), calls: make(chan gatedCall, 16)}
+	es := &endsStore{MemoryStore: gs.MemoryStore}
+	b := setup(t, func(o *Options) {
+		o.Store = struct {
+			*endsStore
+			acquireFiresFunc
+		}{es, gs.AcquireFires}
+	})
+	return b, gs, es
+}
+
+// claimBehindA releases the claims of the fires of a and b, due at once
+// while the one worker is idle, a's first, and returns a's run once it
+// started; b's fire is then claimed, waiting for the worker.
+func claimBehindA(t *testing.T, b *bundle, gs *gatedStore) Run {
+	t.Helper()
+	calls := []gatedCall{<-gs.calls}
+	if len(calls[0].fires) == 1 {
+		calls = append(calls, <-gs.calls)
+		if calls[0].fires[0].ScheduleID != "a" {
+			calls[0], calls[1] = calls[1], calls[0]
+		}
+	}
+	close(calls[0].release)
+	first := b.nextRun()
+	if len(calls) == 2 {
+		close(calls[1].release)
+	}
+	deadline := time.Now().Add(waitLimit)
+	for claiming := 1; claiming != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("b was not claimed")
+		}
+		b.s.do(func() { claiming = b.s.claiming })
+	}
+	if first.ScheduleID != "a" {
+		t.Fatalf("first run %s, want a", first.FireID)
+	}
+	return first
+}
+
+// TestStopLeavesClaimedFiresUnstarted: a fire claimed but still waiting for
+// a worker when Stop cancels the runs is not started (its service is not
+// called with a cancelled context): it is recorded, once, as cancelled.
+func TestStopLeavesClaimedFiresUnstarted(t *testing.T) {
+	b, gs, es := setupGated(t)
+	b.svc.gate("a")
+	b.start()
+	b.reconcile(desired(1, simpleSchedule("a", hm("10:00:00"), 0, 0, persisted),
+		simpleSchedule("b", hm("10:00:00"), 0, 0, persisted)))
+	b.set("10:00:00")
+	claimBehindA(t, b, gs)
+	if err := b.s.Stop(0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-b.svc.started:
+		t.Fatalf("%s started after Stop cancelled the runs", r.FireID)
+	default:
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	var ends []Outcome
+	for _, p := range es.ends {
+		if p.ScheduleID == "b" {
+			ends = append(ends, p.Outcome)
+		}
+	}
+	if len(ends) != 1 || ends[0] != OutcomeCancelled {
+		t.Fatalf("ends of b recorded: %v, want one cancelled", ends)
+	}
+}
+
+// TestFireFailedAcrossAnAdoptIsRetried: a fire whose claim was in flight
+// while the store was read back (Adopt), and then failed, is not held for
+// an Adopt that may not come again (the store may have answered in
+// between): it is claimed again at once, and runs.
+func TestFireFailedAcrossAnAdoptIsRetried(t *testing.T) {
+	b, gs, _ := setupGated(t)
+	b.start()
+	b.reconcile(desired(10, cronSchedule("p", "every 1h", persisted)))
+	b.set("10:00:00")
+	c := <-gs.calls
+	b.s.Adopt(nil)
+	c.release <- errors.New("store down")
+	select {
+	case c := <-gs.calls:
+		close(c.release)
+	case <-time.After(waitLimit):
+		t.Fatal("the fire is held after the Adopt: not claimed again")
+	}
+	if r := b.runAndFinish(); !r.ScheduledFireTime.Equal(hm("10:00:00")) {
+		t.Fatalf("run = %+v, want the fire of 10:00", r)
+	}
+	b.wantSkips()
 }

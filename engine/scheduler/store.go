@@ -43,8 +43,9 @@ type StateStore interface {
 	// state, in one step. Err means the store could not be asked (it gives
 	// up when ctx ends): the scheduler holds the schedule at that fire,
 	// neither run nor skipped, until the store calls Adopt once it answers
-	// again; the fire then runs late or, past the misfire threshold,
-	// misfires. It returns one result per fire, in order.
+	// again (a fire whose claim was in flight during an Adopt is tried again
+	// at once instead); the fire then runs late or, past the misfire
+	// threshold, misfires. It returns one result per fire, in order.
 	// (store.Store.ClaimFires)
 	AcquireFires(ctx context.Context, fires []AcquireFireParams) []AcquireResult
 	// RunStarted records the start of a run that AcquireFire did not record:
@@ -278,6 +279,7 @@ type SkipRecorder interface {
 func (s *Scheduler) Adopt(states []TriggerState) int {
 	n := 0
 	s.do(func() {
+		s.adopts.Add(1)
 		for _, st := range states {
 			e := s.entries[st.ScheduleID]
 			if e == nil || e.disabled || e.removed || !e.sched.Persisted || e.sched.Hash != st.Hash {
