@@ -190,7 +190,14 @@ func (l *reloadLoop) finishedAttempt(a *reloadAttempt) {
 		for _, w := range a.waiters {
 			close(w)
 		}
+		was := d.reloading.Load()
 		l.publish("", time.Time{})
+		if was.Stuck != "" {
+			// Readiness comes back with this; say so, as the stuck reload
+			// was (after publishing, so that a reader of the line sees it).
+			d.log.Info("a fresh configuration load finished: reloads are no longer stuck",
+				"stuck_since", was.StuckSince, "still_blocked", len(l.blocked))
+		}
 		return
 	}
 	delete(l.blocked, a)
