@@ -1,9 +1,7 @@
 package config
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"sundial/internal/testconf"
 )
 
 // BenchmarkLoad100kIdle loads 100,000 real schedule files (cron script
@@ -20,29 +20,7 @@ import (
 // memory to the OS. Each iteration is one Load; run it with -benchtime=1x.
 func BenchmarkLoad100kIdle(b *testing.B) {
 	const n = 100000
-	dir := b.TempDir()
-	for i := range n {
-		id := fmt.Sprintf("idle-%06d", i)
-		data := fmt.Sprintf(`{
-    "enabled" : true,
-    "type" : "cron",
-    "schedule" : "0 0 3 * * ?",
-    "persisted" : false,
-    "concurrentExecution" : false,
-    "invokeService" : "script",
-    "invokeContext" : {
-        "script" : {
-            "type" : "text/javascript",
-            "source" : "logger.info('nightly job {}', '%s');"
-        }
-    },
-    "invokeLogLevel" : "info"
-}
-`, id)
-		if err := os.WriteFile(filepath.Join(dir, "schedule-"+id+".json"), []byte(data), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	dir := testconf.IdleSchedules(b, n)
 	for range b.N {
 		runtime.GC()
 		debug.FreeOSMemory()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	rtmetrics "runtime/metrics"
@@ -19,6 +18,7 @@ import (
 
 	"sundial/engine/config"
 	"sundial/engine/cron"
+	"sundial/internal/testconf"
 )
 
 // Benchmarks run on the real clock with a no-op service. Run them with
@@ -289,7 +289,7 @@ func BenchmarkSimple10kEvery100ms(b *testing.B) {
 func BenchmarkIdle100k(b *testing.B) {
 	const n = 100000
 	b.Run("loaded", func(b *testing.B) {
-		dir := idleConfDir(b, n)
+		dir := testconf.IdleSchedules(b, n)
 		benchIdle(b, n, func() *config.Desired {
 			des, err := config.Load(dir, config.LoadOptions{Env: func(string) (string, bool) { return "", false }})
 			if err != nil {
@@ -339,36 +339,6 @@ func benchIdle(b *testing.B, n int, load func() *config.Desired) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// idleConfDir writes n cron script schedules, as an IDM conf directory
-// would hold them, into a temporary directory.
-func idleConfDir(b *testing.B, n int) string {
-	b.Helper()
-	dir := b.TempDir()
-	for i := range n {
-		id := fmt.Sprintf("idle-%06d", i)
-		data := fmt.Sprintf(`{
-    "enabled" : true,
-    "type" : "cron",
-    "schedule" : "0 0 3 * * ?",
-    "persisted" : false,
-    "concurrentExecution" : false,
-    "invokeService" : "script",
-    "invokeContext" : {
-        "script" : {
-            "type" : "text/javascript",
-            "source" : "logger.info('nightly job {}', '%s');"
-        }
-    },
-    "invokeLogLevel" : "info"
-}
-`, id)
-		if err := os.WriteFile(filepath.Join(dir, "schedule-"+id+".json"), []byte(data), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return dir
 }
 
 // BenchmarkFirePath measures the cost and allocations of one fire through
