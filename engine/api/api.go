@@ -34,8 +34,11 @@ var SchedulerVersion = crest.Version{Major: 2, Minor: 0}
 // New returns the handler of /openidm/scheduler. Every request is
 // authenticated first (401 "Access Denied"), then routed; a role without
 // the request's permission is a 403 "Access denied". Unknown paths are a
-// CREST 404, a method a path does not take a 405. Every request that is
-// not a read is logged at info as "api write".
+// CREST 404, a method a path does not take a 405. The scheduler serves
+// resource version 2.0 (also when none is asked for); a request for a
+// version it does not serve (1.x, 2.1, 3.0) is a 404 "Resource '<path>'
+// not found", as CREST's router answers. Every request that is not a read
+// is logged at info as "api write" (client, method, path, status).
 func New(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -190,11 +193,7 @@ func (s *server) other(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) validateCron(w http.ResponseWriter, r *http.Request, req *request) {
-	if !req.allow(w, auth.PermRead) {
-		return
-	}
-	if err := crest.ParseConditions(r).CheckNone(); err != nil {
-		req.writer.Error(w, err)
+	if !req.allow(w, auth.PermRead) || !s.noConditions(w, r, req) {
 		return
 	}
 	body, err := crest.ReadJSON(r, crest.BodyRequired)

@@ -165,13 +165,11 @@ func newHarness() *harness {
 
 type call struct {
 	method, target, body string
-	headers             []string
+	headers              []string
 }
 
 func (h *harness) do(client string, c call) *httptest.ResponseRecorder {
-	var body *strings.Reader
-	body = strings.NewReader(c.body)
-	r := httptest.NewRequest(c.method, c.target, body)
+	r := httptest.NewRequest(c.method, c.target, strings.NewReader(c.body))
 	if client != "" {
 		r.Header.Set("X-Test-Client", client)
 	}

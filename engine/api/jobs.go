@@ -18,23 +18,7 @@ func (s *server) jobs(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if !req.allow(w, auth.PermRead) {
-			return
-		}
-		if !req.params.Query.IsQuery() {
-			req.writer.Error(w, crest.BadRequest("Empty resourceId"))
-			return
-		}
-		if err := crest.ParseConditions(r).CheckNone(); err != nil {
-			req.writer.Error(w, err)
-			return
-		}
-		jobs, err := s.Schedules.Jobs(r.Context())
-		if err != nil {
-			req.writer.Error(w, err)
-			return
-		}
-		s.query(w, req, jobs)
+		s.query(w, r, req, s.Schedules.Jobs, "Empty resourceId")
 	case http.MethodPost:
 		action := req.params.Action
 		if action == "" && req.version.Protocol.Serves(crest.Version{Major: 2, Minor: 1}) {
@@ -184,28 +168,9 @@ func (s *server) triggers(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if !req.allow(w, auth.PermRead) {
-			return
-		}
-		if !req.params.Query.IsQuery() {
-			req.writer.Error(w, crest.BadRequest("No id was supplied to read"))
-			return
-		}
-		if !s.noConditions(w, r, req) {
-			return
-		}
-		all, err := s.Schedules.Triggers(r.Context())
-		if err != nil {
-			req.writer.Error(w, err)
-			return
-		}
-		s.query(w, req, all)
+		s.query(w, r, req, s.Schedules.Triggers, "No id was supplied to read")
 	case http.MethodPost:
-		if req.params.Action == "validateQuartzCronExpression" {
-			s.validateCron(w, r, req)
-			return
-		}
-		s.unknownAction(w, req, req.params.Action)
+		s.onlyValidate(w, r, req)
 	default:
 		methodNotAllowed(w, r, "GET, POST")
 	}
@@ -225,11 +190,7 @@ func (s *server) trigger(w http.ResponseWriter, r *http.Request) {
 		t, err := s.Schedules.Trigger(r.Context(), r.PathValue("id"))
 		s.read(w, r, req, t, err)
 	case http.MethodPost:
-		if req.params.Action == "validateQuartzCronExpression" {
-			s.validateCron(w, r, req)
-			return
-		}
-		s.unknownAction(w, req, req.params.Action)
+		s.onlyValidate(w, r, req)
 	default:
 		methodNotAllowed(w, r, "GET, POST")
 	}
@@ -250,7 +211,24 @@ func (s *server) read(w http.ResponseWriter, r *http.Request, req *request, res 
 	req.writer.Resource(w, http.StatusOK, res, req.params.Fields)
 }
 
-func (s *server) query(w http.ResponseWriter, req *request, all []crest.Resource) {
+// query answers a GET on a collection: a query over every resource list
+// returns, or a 400 saying noQuery when the request is not a query.
+func (s *server) query(w http.ResponseWriter, r *http.Request, req *request, list func(context.Context) ([]crest.Resource, error), noQuery string) {
+	if !req.allow(w, auth.PermRead) {
+		return
+	}
+	if !req.params.Query.IsQuery() {
+		req.writer.Error(w, crest.BadRequest("%s", noQuery))
+		return
+	}
+	if !s.noConditions(w, r, req) {
+		return
+	}
+	all, err := list(r.Context())
+	if err != nil {
+		req.writer.Error(w, err)
+		return
+	}
 	out, err := crest.Query(all, req.params.Query, req.params.Fields)
 	if err != nil {
 		req.writer.Error(w, err)
@@ -281,4 +259,14 @@ func (s *server) unknownAction(w http.ResponseWriter, req *request, action strin
 		return
 	}
 	req.writer.Error(w, crest.BadRequest("Unknown action given: %s", action))
+}
+
+// onlyValidate serves a POST on a path whose only action is
+// validateQuartzCronExpression.
+func (s *server) onlyValidate(w http.ResponseWriter, r *http.Request, req *request) {
+	if req.params.Action == "validateQuartzCronExpression" {
+		s.validateCron(w, r, req)
+		return
+	}
+	s.unknownAction(w, req, req.params.Action)
 }
