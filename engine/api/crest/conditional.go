@@ -12,15 +12,13 @@ type Conditions struct {
 	HasIfMatch, HasIfNoneMatch bool
 }
 
-// ParseConditions reads r's conditional headers.
+// ParseConditions reads r's conditional headers; an empty one is absent.
 func ParseConditions(r *http.Request) Conditions {
 	var c Conditions
-	if v, ok := r.Header["If-Match"]; ok && len(v) > 0 {
-		c.IfMatch, c.HasIfMatch = unquote(v[0]), true
-	}
-	if v, ok := r.Header["If-None-Match"]; ok && len(v) > 0 {
-		c.IfNoneMatch, c.HasIfNoneMatch = unquote(v[0]), true
-	}
+	c.IfMatch = unquote(r.Header.Get("If-Match"))
+	c.HasIfMatch = c.IfMatch != ""
+	c.IfNoneMatch = unquote(r.Header.Get("If-None-Match"))
+	c.HasIfNoneMatch = c.IfNoneMatch != ""
 	return c
 }
 

@@ -118,6 +118,7 @@ func TestParseParams(t *testing.T) {
 		{"/x?_queryFilter=enabled+eq", 400, nil},
 		{"/x?_queryFilter=true&_queryId=query-all-ids", 400, nil},
 		{"/x?_queryId=a&_queryExpression=b", 400, nil},
+		{"/x?_queryFilter=true&_QueryFilter=false", 0, func(p Params) bool { return p.Query.Filter != nil }},
 		{"/x?_pageSize=x", 400, nil},
 		{"/x?_pagedResultsOffset=x", 400, nil},
 		{"/x?_pagedResultsCookie=abc", 400, nil},
@@ -260,6 +261,7 @@ func TestConditions(t *testing.T) {
 		{hs{"If-None-Match", `*`}, 412},
 		{hs{"If-None-Match", `"5"`}, 304},
 		{hs{"If-None-Match", `"4"`}, 0},
+		{hs{"If-None-Match", ``, "If-Match", ` `}, 0},
 	}
 	for _, c := range read {
 		if got := code(ParseConditions(req("/", c.h...)).CheckRead("5")); got != c.code {

@@ -44,7 +44,7 @@ func ParseParams(r *http.Request) (Params, error) {
 	p := Params{Query: QueryParams{TotalPolicy: "NONE"}}
 	var cookie, offset string
 	var haveCookie bool
-	var exclusive []string
+	exclusive := map[string]bool{}
 	for name, values := range r.URL.Query() {
 		if len(values) == 0 {
 			continue
@@ -59,12 +59,12 @@ func ParseParams(r *http.Request) (Params, error) {
 			p.Pretty = strings.EqualFold(v, "true") || v == ""
 		case "_queryfilter":
 			p.Query.FilterText = v
-			exclusive = append(exclusive, "_queryFilter")
+			exclusive["_queryFilter"] = true
 		case "_queryid":
 			p.Query.QueryID = v
-			exclusive = append(exclusive, "_queryId")
+			exclusive["_queryId"] = true
 		case "_queryexpression":
-			exclusive = append(exclusive, "_queryExpression")
+			exclusive["_queryExpression"] = true
 		case "_sortkeys":
 			for _, k := range strings.Split(v, ",") {
 				if k == "" {
