@@ -39,7 +39,13 @@ var SchedulerVersion = crest.Version{Major: 2, Minor: 0}
 // version it does not serve (1.x, 2.1, 3.0) is a 404 "Resource '<path>'
 // not found", as CREST's router answers. Every request that is not a read
 // is logged at info as "api write" (client, method, path, status).
+//
+// Schedules and Auth must be set (there is no open API): New panics
+// without them.
 func New(o Options) http.Handler {
+	if o.Schedules == nil || o.Auth == nil {
+		panic("api.New: Options.Schedules and Options.Auth are required")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
