@@ -127,6 +127,10 @@ func (s *server) middleware(next http.Handler) http.Handler {
 			req.writer.Error(w, perr)
 			return
 		}
+		if err := crest.RejectDateConditions(r); err != nil {
+			req.writer.Error(w, err)
+			return
+		}
 		v, err := crest.ParseAcceptAPIVersion(r)
 		if err != nil {
 			req.writer.Error(w, err)

@@ -274,6 +274,7 @@ func TestStatuses(t *testing.T) {
 		{"wrong method on trigger", call{method: "PUT", target: "/openidm/scheduler/trigger/x", body: jobBody}, 405, ""},
 		{"file schedule put", call{method: "PUT", target: "/openidm/scheduler/job/file-job", body: jobBody}, 409, "schedule-file-job.json"},
 		{"file schedule delete", call{method: "DELETE", target: "/openidm/scheduler/job/file-job"}, 409, "schedule-file-job.json"},
+		{"If-Modified-Since", call{method: "GET", target: "/openidm/scheduler/job/rest-job", headers: []string{"If-Modified-Since", "Tue, 01 Dec 2026 10:00:00 GMT"}}, 409, "If-Modified-Since"},
 		{"read If-Match mismatch", call{method: "GET", target: "/openidm/scheduler/job/rest-job", headers: []string{"If-Match", `"9"`}}, 412, ""},
 		{"read If-None-Match *", call{method: "GET", target: "/openidm/scheduler/job/rest-job", headers: []string{"If-None-Match", `*`}}, 412, ""},
 		{"create only exists", call{method: "PUT", target: "/openidm/scheduler/job/rest-job", body: jobBody, headers: []string{"If-None-Match", `*`}}, 412, "already exists"},

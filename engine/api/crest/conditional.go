@@ -92,3 +92,14 @@ func (c Conditions) Delete() (ifMatch string, err error) {
 	}
 	return "", nil
 }
+
+// RejectDateConditions answers If-Modified-Since and If-Unmodified-Since
+// as CREST does: a 409, since resources have revisions, not dates.
+func RejectDateConditions(r *http.Request) error {
+	for _, h := range []string{"If-Modified-Since", "If-Unmodified-Since"} {
+		if r.Header.Get(h) != "" {
+			return Conflict("Header %s is not supported: use If-Match or If-None-Match", h)
+		}
+	}
+	return nil
+}
