@@ -19,6 +19,29 @@ type QueryResult struct {
 	RemainingPagedResults   int        `json:"remainingPagedResults"`
 }
 
+func (q QueryResult) write(e encoder) error {
+	e.buf.WriteString(`{"result":[`)
+	for i, r := range q.Result {
+		if i > 0 {
+			e.buf.WriteByte(',')
+		}
+		if err := r.write(e); err != nil {
+			return err
+		}
+	}
+	e.buf.WriteString(`],"resultCount":` + strconv.Itoa(q.ResultCount) + `,"pagedResultsCookie":`)
+	if err := e.value(q.PagedResultsCookie); err != nil {
+		return err
+	}
+	e.buf.WriteString(`,"totalPagedResultsPolicy":`)
+	if err := e.value(q.TotalPagedResultsPolicy); err != nil {
+		return err
+	}
+	e.buf.WriteString(`,"totalPagedResults":` + strconv.Itoa(q.TotalPagedResults) +
+		`,"remainingPagedResults":` + strconv.Itoa(q.RemainingPagedResults) + `}`)
+	return nil
+}
+
 // IDsQuery is the one _queryId served: each result is {"_id": …}.
 const IDsQuery = "query-all-ids"
 

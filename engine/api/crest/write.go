@@ -73,26 +73,73 @@ func (wr Writer) Resource(w http.ResponseWriter, status int, res Resource, field
 
 func marshal(v any, pretty bool) ([]byte, error) {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if pretty {
-		enc.SetIndent("", "  ")
+	enc := newEncoder(&buf)
+	var err error
+	switch x := v.(type) {
+	case Resource:
+		err = x.write(enc)
+	case QueryResult:
+		err = x.write(enc)
+	default:
+		err = enc.value(v)
 	}
-	if err := enc.Encode(v); err != nil {
+	if err != nil {
 		return nil, err
 	}
+	if pretty {
+		var out bytes.Buffer
+		if err := json.Indent(&out, buf.Bytes(), "", "  "); err != nil {
+			return nil, err
+		}
+		out.WriteByte('\n')
+		return out.Bytes(), nil
+	}
+	buf.WriteByte('\n')
 	return buf.Bytes(), nil
+}
+
+// encoder writes JSON into one buffer: resources and query envelopes
+// member by member, other values through encoding/json, never HTML-escaped.
+type encoder struct {
+	buf *bytes.Buffer
+	enc *json.Encoder
+}
+
+func newEncoder(buf *bytes.Buffer) encoder {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	return encoder{buf: buf, enc: enc}
+}
+
+// value writes v without encoding/json's newline.
+func (e encoder) value(v any) error {
+	if err := e.enc.Encode(v); err != nil {
+		return err
+	}
+	e.buf.Truncate(e.buf.Len() - 1)
+	return nil
 }
 
 // MarshalJSON writes "_id", then "_rev" when set, then the other fields
 // in key order.
 func (r Resource) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
-	buf.WriteByte('{')
-	writeMember(&buf, "_id", r.ID)
+	if err := r.write(newEncoder(&buf)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (r Resource) write(e encoder) error {
+	e.buf.WriteString(`{"_id":`)
+	if err := e.value(r.ID); err != nil {
+		return err
+	}
 	if r.Rev != "" {
-		buf.WriteByte(',')
-		writeMember(&buf, "_rev", r.Rev)
+		e.buf.WriteString(`,"_rev":`)
+		if err := e.value(r.Rev); err != nil {
+			return err
+		}
 	}
 	keys := make([]string, 0, len(r.Fields))
 	for k := range r.Fields {
@@ -102,34 +149,17 @@ func (r Resource) MarshalJSON() ([]byte, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		buf.WriteByte(',')
-		kb, _ := marshalValue(k)
-		buf.Write(kb)
-		buf.WriteByte(':')
-		vb, err := marshalValue(r.Fields[k])
-		if err != nil {
-			return nil, err
+		e.buf.WriteByte(',')
+		if err := e.value(k); err != nil {
+			return err
 		}
-		buf.Write(vb)
+		e.buf.WriteByte(':')
+		if err := e.value(r.Fields[k]); err != nil {
+			return err
+		}
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
-}
-
-func writeMember(buf *bytes.Buffer, k, v string) {
-	kb, _ := marshalValue(k)
-	vb, _ := marshalValue(v)
-	buf.Write(kb)
-	buf.WriteByte(':')
-	buf.Write(vb)
-}
-
-func marshalValue(v any) ([]byte, error) {
-	b, err := marshal(v, false)
-	if err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b, []byte("\n")), nil
+	e.buf.WriteByte('}')
+	return nil
 }
 
 // Map is the resource as one object, "_id" and "_rev" (when set)
