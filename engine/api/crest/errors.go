@@ -2,6 +2,19 @@
 // over net/http: the one error shape, revisions and conditional requests,
 // Accept-API-Version, query parameters (_queryFilter, _fields, _sortKeys,
 // paging), the query envelope and resource bodies with _id and _rev first.
+//
+// Versions: Accept-API-Version is parsed strictly (ParseAcceptAPIVersion);
+// the protocol defaults to 2.1 and a protocol above it is a 400. A resource
+// version that no route serves (Version.Serves: the same major, a minor at
+// most the route's) is answered as CREST's router does, 404 "Resource
+// '<path>' not found", so that a client asking for a version Sundial does
+// not have learns it the way it would from IDM. Content-API-Version echoes
+// the protocol and resource versions used.
+//
+// Conditional requests (Conditions) follow CREST's HTTP adapter: reads
+// check If-Match and answer 304 (NotModified) to a matching If-None-Match;
+// queries, actions and POST creates refuse either header (412); a PUT takes
+// If-None-Match: * as create-only.
 package crest
 
 import (

@@ -1,0 +1,177 @@
+package crest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"html"
+	"log/slog"
+	"net/http"
+	"sort"
+)
+
+// Writer writes CREST answers: JSON bodies (indented when the request
+// asked for _prettyPrint), errors in the one error shape, resources with
+// their ETag.
+type Writer struct {
+	Pretty bool
+	// Logger gets the real error behind a 500; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// JSON writes v with the status.
+func (wr Writer) JSON(w http.ResponseWriter, status int, v any) {
+	body, err := marshal(v, wr.Pretty)
+	if err != nil {
+		wr.Error(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Error writes err in the CREST error shape. An *Error (or an error that
+// wraps one) gives its status and message; any other error is a 500 with
+// a generic message, the error itself only logged.
+func (wr Writer) Error(w http.ResponseWriter, err error) {
+	var ce *Error
+	if !errors.As(err, &ce) {
+		logger := wr.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Error("api internal error", "err", err)
+		ce = &Error{Code: http.StatusInternalServerError, Message: "Internal server error"}
+	}
+	body := errorBody{Code: ce.Code, Reason: http.StatusText(ce.Code), Message: html.EscapeString(ce.Message), Detail: ce.Detail}
+	b, merr := marshal(body, wr.Pretty)
+	if merr != nil { // a Detail that does not marshal
+		body.Detail = nil
+		b, _ = marshal(body, wr.Pretty)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(ce.Code)
+	_, _ = w.Write(b)
+}
+
+type errorBody struct {
+	Code    int    `json:"code"`
+	Reason  string `json:"reason"`
+	Message string `json:"message,omitempty"`
+	Detail  any    `json:"detail,omitempty"`
+}
+
+// Resource writes one resource with the status, its ETag "<rev>" when it
+// has a revision, projected on fields (nil: every field).
+func (wr Writer) Resource(w http.ResponseWriter, status int, res Resource, fields []Field) {
+	if res.Rev != "" {
+		w.Header().Set("ETag", `"`+res.Rev+`"`)
+	}
+	wr.JSON(w, status, Project(res, fields))
+}
+
+func marshal(v any, pretty bool) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := newEncoder(&buf)
+	var err error
+	switch x := v.(type) {
+	case Resource:
+		err = x.write(enc)
+	case QueryResult:
+		err = x.write(enc)
+	default:
+		err = enc.value(v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if pretty {
+		var out bytes.Buffer
+		if err := json.Indent(&out, buf.Bytes(), "", "  "); err != nil {
+			return nil, err
+		}
+		out.WriteByte('\n')
+		return out.Bytes(), nil
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
+
+// encoder writes JSON into one buffer: resources and query envelopes
+// member by member, other values through encoding/json, never HTML-escaped.
+type encoder struct {
+	buf *bytes.Buffer
+	enc *json.Encoder
+}
+
+func newEncoder(buf *bytes.Buffer) encoder {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	return encoder{buf: buf, enc: enc}
+}
+
+// value writes v without encoding/json's newline.
+func (e encoder) value(v any) error {
+	if err := e.enc.Encode(v); err != nil {
+		return err
+	}
+	e.buf.Truncate(e.buf.Len() - 1)
+	return nil
+}
+
+// MarshalJSON writes "_id", then "_rev" when set, then the other fields
+// in key order.
+func (r Resource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := r.write(newEncoder(&buf)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (r Resource) write(e encoder) error {
+	e.buf.WriteString(`{"_id":`)
+	if err := e.value(r.ID); err != nil {
+		return err
+	}
+	if r.Rev != "" {
+		e.buf.WriteString(`,"_rev":`)
+		if err := e.value(r.Rev); err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(r.Fields))
+	for k := range r.Fields {
+		if k != "_id" && k != "_rev" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		e.buf.WriteByte(',')
+		if err := e.value(k); err != nil {
+			return err
+		}
+		e.buf.WriteByte(':')
+		if err := e.value(r.Fields[k]); err != nil {
+			return err
+		}
+	}
+	e.buf.WriteByte('}')
+	return nil
+}
+
+// Map is the resource as one object, "_id" and "_rev" (when set)
+// included: what a query filter is evaluated against.
+func (r Resource) Map() map[string]any {
+	m := make(map[string]any, len(r.Fields)+2)
+	for k, v := range r.Fields {
+		m[k] = v
+	}
+	m["_id"] = r.ID
+	if r.Rev != "" {
+		m["_rev"] = r.Rev
+	}
+	return m
+}
