@@ -143,7 +143,7 @@ func boolCell(b *bool) string {
 }
 
 // scheduleCell is a cron schedule's expression, or a simple trigger's
-// interval and count.
+// interval and how many times it fires (repeatCount + 1; -1 forever).
 func scheduleCell(typ string, schedule *string, interval, count *int64) string {
 	if typ != "simple" {
 		return strCell(schedule)
@@ -157,7 +157,7 @@ func scheduleCell(typ string, schedule *string, interval, count *int64) string {
 	case *count == 0:
 		s = "once"
 	default:
-		s += fmt.Sprintf(", %d more times", *count)
+		s += ", " + plural(int(*count)+1, "time")
 	}
 	return s
 }
@@ -237,8 +237,11 @@ func writeTriggers(tw io.Writer, raw json.RawMessage) {
 }
 
 // valueCell is a JSON value as one cell: a string without its quotes,
-// anything else compact.
+// null as "-", anything else compact.
 func valueCell(raw json.RawMessage) string {
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return "-"
+	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s

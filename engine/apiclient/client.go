@@ -99,8 +99,8 @@ func New(o Options) (*Client, error) {
 // BaseURL is the daemon's address the client was made with.
 func (c *Client) BaseURL() string { return c.base.String() }
 
-// Request is one request: Path is under the base URL (e.g.
-// /openidm/scheduler/job/x, unescaped), Query its parameters, Body a JSON
+// Request is one request: Path is under the base URL, escaped (e.g.
+// "/openidm/scheduler/job/" + url.PathEscape(id)), Query its parameters, Body a JSON
 // document or nil, Header extra headers (If-Match, If-None-Match...).
 type Request struct {
 	Method string
@@ -186,10 +186,11 @@ func (c *Client) Action(ctx context.Context, path, action string, body []byte) (
 }
 
 func (c *Client) url(path string, q url.Values) string {
-	u := *c.base
-	u.Path = c.base.Path + path
-	u.RawQuery = q.Encode()
-	return u.String()
+	s := c.base.String() + path
+	if len(q) > 0 {
+		s += "?" + q.Encode()
+	}
+	return s
 }
 
 func (c *Client) send(ctx context.Context, r Request, token string) (*Response, error) {
