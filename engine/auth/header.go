@@ -71,7 +71,6 @@ func decodeBasic(b64 string) (id, secret string, err error) {
 	return id, secret, nil
 }
 
-
 // decodeHeaderValue decodes an X-OpenIDM-* value: as written, or an RFC
 // 5987 ext-value charset'language'percent-encoded (UTF-8 or ISO-8859-1),
 // as IDM accepts for names and passwords outside ASCII.
