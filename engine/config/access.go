@@ -107,24 +107,14 @@ func (l *loader) loadAccess(paths []string) []Client {
 	if l.opts.Previous != nil {
 		fallback = l.opts.Previous.Clients
 	}
-	switch len(paths) {
-	case 0:
+	if len(paths) == 0 {
 		return nil
-	case 1:
-	default:
-		for _, p := range paths {
-			l.addFile(p, []error{&FileError{File: l.display(p), Err: errorf(ErrDuplicateID, "several access files: %s; keep one", strings.Join(paths, ", "))}}, nil)
-		}
+	}
+	rel, data, ok := l.readSingle("access", paths)
+	if !ok {
 		return fallback
 	}
-	rel := paths[0]
 	c := &fileCtx{file: l.display(rel)}
-	data, err := l.read(rel, nil)
-	if err != nil {
-		l.addFile(rel, []error{readFailure(c.file, err)}, nil)
-		return fallback
-	}
-	l.fileHash[rel] = hashBytes(data)
 	clients := parseAccessFile(c, data, !strings.HasSuffix(rel, ".json"))
 	l.addFile(rel, c.errs, c.warns)
 	if len(c.errs) > 0 {
@@ -134,6 +124,26 @@ func (l *loader) loadAccess(paths []string) []Client {
 		return fallback
 	}
 	return clients
+}
+
+// readSingle reads the file of a kind the directory may hold once
+// (scheduler, access), given its candidates (at least one). ok is false,
+// with the errors recorded, when there are several or it cannot be read.
+func (l *loader) readSingle(kind string, paths []string) (rel string, data []byte, ok bool) {
+	if len(paths) > 1 {
+		for _, p := range paths {
+			l.addFile(p, []error{&FileError{File: l.display(p), Err: errorf(ErrDuplicateID, "several %s files: %s; keep one", kind, strings.Join(paths, ", "))}}, nil)
+		}
+		return "", nil, false
+	}
+	rel = paths[0]
+	data, err := l.read(rel, nil)
+	if err != nil {
+		l.addFile(rel, []error{readFailure(l.display(rel), err)}, nil)
+		return "", nil, false
+	}
+	l.fileHash[rel] = hashBytes(data)
+	return rel, data, true
 }
 
 // parseAccessFile reads an access file's clients. Property references are

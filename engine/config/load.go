@@ -358,24 +358,14 @@ func (l *loader) loadScheduler(paths []string, props *properties, used substitut
 	if l.opts.Previous != nil {
 		fallback = l.opts.Previous.Scheduler
 	}
-	switch len(paths) {
-	case 0:
+	if len(paths) == 0 {
 		return DefaultSchedulerConfig()
-	case 1:
-	default:
-		for _, p := range paths {
-			l.addFile(p, []error{&FileError{File: l.display(p), Err: errorf(ErrDuplicateID, "several scheduler files: %s; keep one", strings.Join(paths, ", "))}}, nil)
-		}
+	}
+	rel, data, ok := l.readSingle("scheduler", paths)
+	if !ok {
 		return fallback
 	}
-	rel := paths[0]
 	c := &fileCtx{file: l.display(rel)}
-	data, err := l.read(rel, nil)
-	if err != nil {
-		l.addFile(rel, []error{readFailure(c.file, err)}, nil)
-		return fallback
-	}
-	l.fileHash[rel] = hashBytes(data)
 	fileUsed := substituted{}
 	sc := parseSchedulerFile(c, data, filepath.Ext(rel) != ".json", props, fileUsed, zones)
 	l.addFile(rel, c.errs, c.warns)
