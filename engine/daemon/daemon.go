@@ -104,7 +104,10 @@ type Daemon struct {
 	reloading   atomic.Pointer[reloadState]
 	conf        confDirState
 
+	// current is the conf directory's last applied snapshot (without the
+	// REST schedules, which rest holds).
 	current atomic.Pointer[config.Desired]
+	rest    restSchedules
 	applied atomic.Pointer[reloadStatus]
 
 	configErrors prometheus.Gauge
