@@ -336,11 +336,11 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	}
 	// The scheduler gets the files merged with the schedules created over
 	// REST; the lock keeps a REST change from applying in between.
-	d.rest.mu.Lock()
+	d.rest.applyMu.Lock()
 	d.warnShadowed(next)
 	res, err := d.sched.Reconcile(ctx, d.rest.merged(next))
 	if err != nil {
-		d.rest.mu.Unlock()
+		d.rest.applyMu.Unlock()
 		d.reloadFailed(ctx, slog.LevelError, next.Hash, "configuration not applied: the last applied version keeps running", err)
 		return
 	}
@@ -349,7 +349,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	}
 	d.setScripts(next) // only now: a failed apply must not half-apply new properties
 	d.current.Store(next)
-	d.rest.mu.Unlock()
+	d.rest.applyMu.Unlock()
 	d.applied.Store(status)
 	d.reloads.WithLabelValues(result).Inc()
 	d.log.Info("configuration applied", "hash", shortHash(next.Hash), "added", res.Added, "changed", res.Changed,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -18,21 +19,33 @@ import (
 	"sundial/engine/scheduler"
 )
 
-// restSchedules are the schedules created over REST on this node. Its
-// mutex also serialises every apply (file reloads and REST changes), so
-// that each Reconcile sees the conf directory's schedules merged with the
-// REST ones and a file reload never drops a REST schedule.
+// restSchedules are the schedules created over REST on this node.
 type restSchedules struct {
+	// applyMu serialises every apply (file reloads and REST changes), so
+	// that each Reconcile sees the conf directory's schedules merged with
+	// the REST ones and a file reload never drops a REST schedule.
+	applyMu sync.Mutex
+	// mu guards defs and version, for short reads and writes.
 	mu   sync.Mutex
-	defs map[string]*config.Schedule
-	// version counts changes, to give the merged snapshot its own hash.
-	version int
+	defs map[string]restSchedule
+	// version counts changes: it gives the merged snapshot its own hash and
+	// each new definition its revision.
+	version int64
+}
+
+// restSchedule is one definition and its revision, which changes with the
+// definition only (not at each fire), so that If-Match after a read holds
+// until someone changes the schedule.
+type restSchedule struct {
+	sched *config.Schedule
+	rev   int64
 }
 
 // merged returns the conf directory's snapshot with the REST schedules
-// added; a REST id that a file defines keeps the file's version. Called
-// with r.mu held.
+// added; a REST id that a file defines keeps the file's version.
 func (r *restSchedules) merged(files *config.Desired) *config.Desired {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if len(r.defs) == 0 {
 		return files
 	}
@@ -40,21 +53,53 @@ func (r *restSchedules) merged(files *config.Desired) *config.Desired {
 	m.Schedules = maps.Clone(files.Schedules)
 	for id, s := range r.defs {
 		if _, ok := m.Schedules[id]; !ok {
-			m.Schedules[id] = s
+			m.Schedules[id] = s.sched
 		}
 	}
 	m.Hash = fmt.Sprintf("%s+rest%d", files.Hash, r.version)
 	return &m
 }
 
-// shadowed logs the REST schedules a file now defines: the file wins.
-// Called with r.mu held.
+// warnShadowed logs the REST schedules a file now defines: the file wins.
 func (d *Daemon) warnShadowed(files *config.Desired) {
+	d.rest.mu.Lock()
+	defer d.rest.mu.Unlock()
 	for id := range d.rest.defs {
 		if f, ok := files.Schedules[id]; ok {
 			d.log.Warn("a schedule created over REST is now defined by a file too: the file's version runs",
 				"schedule", id, "file", f.File)
 		}
+	}
+}
+
+func (r *restSchedules) get(id string) (restSchedule, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	def, ok := r.defs[id]
+	return def, ok
+}
+
+// set stores a new definition with the next revision.
+func (r *restSchedules) set(id string, def restSchedule) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.defs == nil {
+		r.defs = map[string]restSchedule{}
+	}
+	r.version++
+	def.rev = r.version
+	r.defs[id] = def
+}
+
+// restore puts back def (or removes id when !ok), as a new version.
+func (r *restSchedules) restore(id string, def restSchedule, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.version++
+	if ok {
+		r.defs[id] = def
+	} else {
+		delete(r.defs, id)
 	}
 }
 
@@ -68,11 +113,22 @@ type scheduleService struct{ d *Daemon }
 var _ api.Schedules = (*scheduleService)(nil)
 
 func (s *scheduleService) job(info scheduler.ScheduleInfo) crest.Resource {
+	return schedview.Job(s.params(info))
+}
+
+// params says what the view needs besides the scheduler's: the node
+// holding an in-memory trigger, the revision of a REST definition.
+func (s *scheduleService) params(info scheduler.ScheduleInfo) schedview.JobParams {
 	p := schedview.JobParams{Info: info}
 	if !info.Schedule.Persisted {
 		p.NodeID = s.d.nodeID
 	}
-	return schedview.Job(p)
+	if _, fromFile := s.d.current.Load().Schedules[info.ID]; !fromFile {
+		if def, ok := s.d.rest.get(info.ID); ok {
+			p.Rev = strconv.FormatInt(def.rev, 10)
+		}
+	}
+	return p
 }
 
 func (s *scheduleService) Jobs(context.Context) ([]crest.Resource, error) {
@@ -147,26 +203,18 @@ func (s *scheduleService) PutJob(ctx context.Context, p api.PutJob) (crest.Resou
 		return crest.Resource{}, false, crest.BadRequest("invalid schedule %s: %s", id, strings.Join(msgs, "; "))
 	}
 	r := &d.rest
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, exists := r.defs[id]
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	prev, exists := r.get(id)
 	if p.CreateOnly && exists {
 		return crest.Resource{}, false, crest.PreconditionFailed("schedule %s already exists", id)
 	}
 	if err := s.checkRev(id, p.IfMatch, exists); err != nil {
 		return crest.Resource{}, false, err
 	}
-	prev := r.defs[id]
-	if r.defs == nil {
-		r.defs = map[string]*config.Schedule{}
-	}
-	r.defs[id] = sched
+	r.set(id, restSchedule{sched: sched})
 	if err := d.applyRESTLocked(ctx, id); err != nil {
-		if prev == nil {
-			delete(r.defs, id)
-		} else {
-			r.defs[id] = prev
-		}
+		r.restore(id, prev, exists)
 		return crest.Resource{}, false, err
 	}
 	verb := "created"
@@ -184,9 +232,9 @@ func (s *scheduleService) DeleteJob(ctx context.Context, p api.DeleteJob) (crest
 		return crest.Resource{}, err
 	}
 	r := &d.rest
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	prev, exists := r.defs[p.ID]
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	prev, exists := r.get(p.ID)
 	if !exists {
 		return crest.Resource{}, crest.NotFound("Schedule does not exist: %s", p.ID)
 	}
@@ -197,9 +245,9 @@ func (s *scheduleService) DeleteJob(ctx context.Context, p api.DeleteJob) (crest
 	if err != nil {
 		return crest.Resource{}, err
 	}
-	delete(r.defs, p.ID)
+	r.restore(p.ID, restSchedule{}, false)
 	if err := d.applyRESTLocked(ctx, p.ID); err != nil {
-		r.defs[p.ID] = prev
+		r.restore(p.ID, prev, true)
 		return crest.Resource{}, err
 	}
 	d.log.Info("schedule deleted over REST", "schedule", p.ID, "by", p.ClientID)
@@ -207,9 +255,8 @@ func (s *scheduleService) DeleteJob(ctx context.Context, p api.DeleteJob) (crest
 }
 
 // applyRESTLocked reconciles the scheduler with the files and the REST
-// schedules after a REST change; d.rest.mu is held.
+// schedules after a REST change; d.rest.applyMu is held.
 func (d *Daemon) applyRESTLocked(ctx context.Context, id string) error {
-	d.rest.version++
 	merged := d.rest.merged(d.current.Load())
 	res, err := d.sched.Reconcile(ctx, merged)
 	if err != nil {
@@ -266,11 +313,7 @@ func (s *scheduleService) Executing(context.Context) ([]map[string]any, error) {
 func (s *scheduleService) Triggers(context.Context) ([]crest.Resource, error) {
 	var out []crest.Resource
 	for _, info := range s.d.sched.Schedules() {
-		p := schedview.JobParams{Info: info}
-		if !info.Schedule.Persisted {
-			p.NodeID = s.d.nodeID
-		}
-		if tr, ok := schedview.Trigger(p); ok {
+		if tr, ok := schedview.Trigger(s.params(info)); ok {
 			out = append(out, tr)
 		}
 	}
@@ -286,11 +329,7 @@ func (s *scheduleService) Trigger(_ context.Context, id string) (crest.Resource,
 	if !ok {
 		return crest.Resource{}, crest.NotFound("Trigger does not exist: %s", id)
 	}
-	p := schedview.JobParams{Info: info}
-	if !info.Schedule.Persisted {
-		p.NodeID = s.d.nodeID
-	}
-	tr, ok := schedview.Trigger(p)
+	tr, ok := schedview.Trigger(s.params(info))
 	if !ok {
 		return crest.Resource{}, crest.NotFound("Trigger does not exist: %s", id)
 	}

@@ -37,6 +37,9 @@ func TestRESTSchedules_Lifecycle(t *testing.T) {
 	if err != nil || !created {
 		t.Fatalf("create: %v created=%t", err, created)
 	}
+	if again, _ := svc.Job(ctx, "r"); again.Rev != job.Rev {
+		t.Errorf("rev changed between two reads: %s then %s", job.Rev, again.Rev)
+	}
 	trs, _ := job.Fields["triggers"].([]any)
 	if len(trs) != 1 || job.Fields["nextRunDate"] == nil || job.Rev == "" {
 		t.Fatalf("created job = %+v, want one trigger and a next run date", job)
@@ -101,6 +104,20 @@ func TestRESTSchedules_Lifecycle(t *testing.T) {
 	}
 	_, err = svc.Job(ctx, "r")
 	wantCode(t, "read after delete", err, 404)
+	// A REST id that a file then defines: the file's version runs.
+	if _, _, err := svc.PutJob(ctx, api.PutJob{ID: "later", Body: []byte(restBody("true"))}); err != nil {
+		t.Fatal(err)
+	}
+	mark = b.mark()
+	writeFile(t, filepath.Join(conf, "schedule-later.json"), dailySchedule(3))
+	b.reload <- struct{}{}
+	b.waitApplied(t, mark, "applied")
+	if job, err := svc.Job(ctx, "later"); err != nil || job.Fields["description"] != "version 3" {
+		t.Errorf("shadowed REST schedule = %+v (%v), want the file's version", job.Fields, err)
+	}
+	if !logged(b, "level=WARN", "now defined by a file too") {
+		t.Error("no warning about the REST schedule a file now defines")
+	}
 	_, _, err = svc.PutJob(ctx, api.PutJob{ID: "bad", Body: []byte(`{"schedule": "nope", "invokeService": "script"}`)})
 	wantCode(t, "invalid body", err, 400)
 }
