@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,9 +158,21 @@ func (s *scheduleService) Job(_ context.Context, id string) (crest.Resource, err
 }
 
 // guard refuses a write to a schedule defined by a file.
+// A file that fails validation counts too: once fixed, it would win.
 func (s *scheduleService) guard(id string) error {
-	if f, ok := s.d.current.Load().Schedules[id]; ok {
-		return crest.Conflict("schedule %s is defined by the file %s in the conf directory: change that file instead (REST changes are not written back to files)", id, f.File)
+	files := s.d.current.Load()
+	file := ""
+	if f, ok := files.Schedules[id]; ok {
+		file = f.File
+	}
+	for name := range files.Errors {
+		switch filepath.Base(name) {
+		case "schedule-" + id + ".json", "schedule-" + id + ".yaml", "schedule-" + id + ".yml":
+			file = name
+		}
+	}
+	if file != "" {
+		return crest.Conflict("schedule %s is defined by the file %s in the conf directory: change that file instead (REST changes are not written back to files)", id, file)
 	}
 	return nil
 }

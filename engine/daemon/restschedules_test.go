@@ -28,7 +28,7 @@ func wantCode(t *testing.T, what string, err error, code int) {
 // file reload keeps them; disabling empties the triggers and the dates.
 func TestRESTSchedules_Lifecycle(t *testing.T) {
 	t.Parallel()
-	conf, scripts := newDirs(t, map[string]string{"schedule-file.json": dailySchedule(1)})
+	conf, scripts := newDirs(t, map[string]string{"schedule-file.json": dailySchedule(1), "schedule-broken.json": `{"schedule": "nope"}`})
 	b := start(t, conf, scripts)
 	ctx := context.Background()
 	svc := b.d.Schedules()
@@ -69,6 +69,8 @@ func TestRESTSchedules_Lifecycle(t *testing.T) {
 	if !strings.Contains(err.Error(), "schedule-file.json") {
 		t.Errorf("409 %q does not name the file", err)
 	}
+	_, _, err = svc.PutJob(ctx, api.PutJob{ID: "broken", Body: []byte(restBody("true"))})
+	wantCode(t, "PUT over a file that fails validation", err, 409)
 	_, err = svc.DeleteJob(ctx, api.DeleteJob{ID: "file"})
 	wantCode(t, "DELETE of a file's schedule", err, 409)
 	if err := svc.PauseJob(ctx, "file"); err != nil {
@@ -83,7 +85,7 @@ func TestRESTSchedules_Lifecycle(t *testing.T) {
 	mark := b.mark()
 	writeFile(t, filepath.Join(conf, "schedule-other.json"), dailySchedule(2))
 	b.reload <- struct{}{}
-	b.waitApplied(t, mark, "applied")
+	b.waitApplied(t, mark, "invalid")
 	jobs, _ := svc.Jobs(ctx)
 	var ids []string
 	for _, j := range jobs {
@@ -111,7 +113,7 @@ func TestRESTSchedules_Lifecycle(t *testing.T) {
 	mark = b.mark()
 	writeFile(t, filepath.Join(conf, "schedule-later.json"), dailySchedule(3))
 	b.reload <- struct{}{}
-	b.waitApplied(t, mark, "applied")
+	b.waitApplied(t, mark, "invalid")
 	if job, err := svc.Job(ctx, "later"); err != nil || job.Fields["description"] != "version 3" {
 		t.Errorf("shadowed REST schedule = %+v (%v), want the file's version", job.Fields, err)
 	}
