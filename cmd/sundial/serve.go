@@ -30,6 +30,8 @@ type serveOptions struct {
 	conf      string
 	scripts   string
 	listen    string
+	tlsCert   string
+	tlsKey    string
 	nodeID    string
 	store     string
 	checkIn   time.Duration
@@ -74,6 +76,8 @@ cannot be reached at start is an error.`,
 	f.StringVar(&opts.conf, "conf", "conf", "configuration directory (schedule-*.json|yaml, scheduler.json, boot.properties)")
 	f.StringVar(&opts.scripts, "scripts", "scripts", "directory of the scripts that schedules reference by \"file\"")
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "HTTP address for /healthz, /readyz and /metrics (\"\" to disable)")
+	f.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
+	f.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringVar(&opts.nodeID, "node-id", "", "this node's id (default: openidm.node.id from boot.properties, then the host name)")
 	f.StringVar(&opts.store, "store", "", "where state is kept: a SQLite file path (default: var/sundial.db beside the conf directory), sqlite:<path>, postgres://... for a cluster, or \"memory\" (nothing persisted)")
 	f.DurationVar(&opts.checkIn, "checkin-interval", cluster.DefaultCheckInInterval, "how often the node checks in to the store")
@@ -143,6 +147,8 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		ConfDir:             opts.conf,
 		ScriptsDir:          opts.scripts,
 		Listen:              opts.listen,
+		TLSCertFile:         opts.tlsCert,
+		TLSKeyFile:          opts.tlsKey,
 		NodeID:              opts.nodeID,
 		DB:                  db,
 		CheckInInterval:     opts.checkIn,

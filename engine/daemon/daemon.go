@@ -7,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,9 @@ type Options struct {
 	ScriptsDir string // where "file" scripts are found (default "scripts")
 	Listen     string // HTTP address for /healthz, /readyz and /metrics; "" disables it
 	NodeID     string // this node's id; default: openidm.node.id, then the host name
+	// TLSCertFile and TLSKeyFile, both set, make the listener serve HTTPS
+	// with that PEM certificate (chain) and key.
+	TLSCertFile, TLSKeyFile string
 
 	// Store persists triggers and runs; nil keeps them in memory.
 	Store scheduler.StateStore
@@ -104,7 +108,10 @@ type Daemon struct {
 	reloading   atomic.Pointer[reloadState]
 	conf        confDirState
 
+	// current is the conf directory's last applied snapshot (without the
+	// REST schedules, which rest holds).
 	current atomic.Pointer[config.Desired]
+	rest    restSchedules
 	applied atomic.Pointer[reloadStatus]
 
 	configErrors prometheus.Gauge
@@ -277,9 +284,21 @@ func (d *Daemon) listen() error {
 	if d.opts.Listen == "" {
 		return nil
 	}
+	var tlsConf *tls.Config
+	if d.opts.TLSCertFile != "" || d.opts.TLSKeyFile != "" {
+		// A bad certificate fails the start, not the first request.
+		cert, err := tls.LoadX509KeyPair(d.opts.TLSCertFile, d.opts.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("listen on %s: tls certificate %s and key %s: %w", d.opts.Listen, d.opts.TLSCertFile, d.opts.TLSKeyFile, err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", d.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	d.listener = ln
 	return nil
