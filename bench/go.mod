@@ -8,6 +8,6 @@ require (
 	sundial v0.0.0
 )
 
-require golang.org/x/text v0.42.0 // indirect
+require golang.org/x/text v0.44.0 // indirect
 
 replace sundial => ../

@@ -23,7 +23,8 @@ var files embed.FS
 // BaseURL + n + ".json".
 const BaseURL = "https://sundial.example/schema/"
 
-// Names lists the schema names, sorted: "job", "schedule", "scheduler".
+// Names lists the schema names, sorted: "access", "job", "schedule",
+// "scheduler".
 func Names() []string {
 	entries, _ := files.ReadDir(".") // the embedded root always exists
 	names := make([]string, 0, len(entries))
@@ -36,7 +37,8 @@ func Names() []string {
 	return names
 }
 
-// Get returns the schema named name ("schedule", "scheduler" or "job").
+// Get returns the schema named name ("access", "job", "schedule" or
+// "scheduler").
 func Get(name string) ([]byte, error) {
 	b, err := files.ReadFile(name + ".json")
 	if err != nil {

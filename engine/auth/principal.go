@@ -1,6 +1,16 @@
 // Package auth authenticates API clients (the clients of access.json, with
 // argon2id secret hashes; bearer tokens; IDM's X-OpenIDM-* headers; HTTP
 // Basic) and says what each role may do.
+//
+// An Authenticator (New) holds the current clients (SetClients, at every
+// reload) and checks a request's credentials (Authenticate). Its
+// TokenHandler serves POST /oauth2/token: tokens are HMAC-SHA256 signed
+// with a key every node shares, valid DefaultTokenLifetime (one hour), and
+// checked in memory, the client still having to exist with the same role.
+// Successful secret checks are cached in memory (argon2id is slow on
+// purpose); repeated failures from one client id or address are refused
+// for a growing delay and logged. Bootstrap makes the openidm-admin client
+// of a first start without clients.
 package auth
 
 // Role is what a client may do.

@@ -29,6 +29,10 @@ type Desired struct {
 	// Schedules by id. For a file that failed validation this holds its last
 	// good version when the loader was given one (see LoadOptions.Previous).
 	Schedules map[string]*Schedule
+	// Clients are the API clients of access.json (or .yaml), in file
+	// order; nil without an access file. A bad access file keeps the
+	// previous snapshot's clients.
+	Clients []Client
 	// Properties are the resolved boot properties (boot.properties over
 	// built-in defaults; the environment wins over both).
 	Properties map[string]string

@@ -26,8 +26,8 @@ type LoadOptions struct {
 	// Env looks up environment variables; nil means os.LookupEnv.
 	Env func(string) (string, bool)
 	// Previous is the last good snapshot: a schedule file that now fails
-	// keeps its previous version in Schedules (and scheduler.json its
-	// previous settings).
+	// keeps its previous version in Schedules (scheduler.json its previous
+	// settings, and the access file its previous clients).
 	Previous *Desired
 	// Logger receives debug lines about ignored files; nil discards them.
 	Logger *slog.Logger
@@ -82,11 +82,13 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones, cache: newLoadCache(),
 		checkScript: opts.CheckScript}
 	schedules := l.loadSchedules(files.schedules, senv, allUsed)
+	clients := l.loadAccess(files.access)
 
 	d := &Desired{
 		Dir:        dir,
 		Scheduler:  sc,
 		Schedules:  schedules,
+		Clients:    clients,
 		Properties: props.resolved(allUsed),
 		Errors:     l.errs,
 		Warnings:   l.warns,
@@ -155,6 +157,7 @@ type scheduleFile struct {
 type dirFiles struct {
 	boot      []string // relative paths, in priority order
 	scheduler []string
+	access    []string
 	schedules []scheduleFile
 }
 
@@ -194,6 +197,8 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 			f.boot = append([]string{name}, f.boot...)
 		case isConf && base == "scheduler":
 			f.scheduler = append(f.scheduler, name)
+		case isConf && base == "access":
+			f.access = append(f.access, name)
 		case isConf && strings.HasPrefix(base, "schedule-"):
 			id := strings.TrimPrefix(base, "schedule-")
 			if !idPattern.MatchString(id) {
@@ -353,24 +358,14 @@ func (l *loader) loadScheduler(paths []string, props *properties, used substitut
 	if l.opts.Previous != nil {
 		fallback = l.opts.Previous.Scheduler
 	}
-	switch len(paths) {
-	case 0:
+	if len(paths) == 0 {
 		return DefaultSchedulerConfig()
-	case 1:
-	default:
-		for _, p := range paths {
-			l.addFile(p, []error{&FileError{File: l.display(p), Err: errorf(ErrDuplicateID, "several scheduler files: %s; keep one", strings.Join(paths, ", "))}}, nil)
-		}
+	}
+	rel, data, ok := l.readSingle("scheduler", paths)
+	if !ok {
 		return fallback
 	}
-	rel := paths[0]
 	c := &fileCtx{file: l.display(rel)}
-	data, err := l.read(rel, nil)
-	if err != nil {
-		l.addFile(rel, []error{readFailure(c.file, err)}, nil)
-		return fallback
-	}
-	l.fileHash[rel] = hashBytes(data)
 	fileUsed := substituted{}
 	sc := parseSchedulerFile(c, data, filepath.Ext(rel) != ".json", props, fileUsed, zones)
 	l.addFile(rel, c.errs, c.warns)

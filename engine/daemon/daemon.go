@@ -7,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"sundial/engine/auth"
 	"sundial/engine/clock"
 	"sundial/engine/cluster"
 	"sundial/engine/config"
@@ -35,11 +37,21 @@ import (
 type Options struct {
 	ConfDir    string // the conf directory (default "conf")
 	ScriptsDir string // where "file" scripts are found (default "scripts")
-	Listen     string // HTTP address for /healthz, /readyz and /metrics; "" disables it
+	Listen     string // HTTP address of the REST API and of /healthz, /readyz and /metrics; "" disables it
 	NodeID     string // this node's id; default: openidm.node.id, then the host name
+	// TLSCertFile and TLSKeyFile, both set, make the listener serve HTTPS
+	// with that PEM certificate (chain) and key.
+	TLSCertFile, TLSKeyFile string
 
 	// Store persists triggers and runs; nil keeps them in memory.
 	Store scheduler.StateStore
+	// DataDir holds the API admin's secret (admin.secret) while access.json
+	// defines no client; "" leaves the API without clients until it does.
+	DataDir string
+	// TokenLifetime is how long an API token from /oauth2/token is valid;
+	// zero takes auth.DefaultTokenLifetime.
+	TokenLifetime time.Duration
+
 	// DB, when set, keeps the persisted schedules' triggers and the runs in
 	// that database, and makes the node a member of the cluster sharing it
 	// (engine/cluster); Store is then ignored. The daemon does not close it.
@@ -104,7 +116,10 @@ type Daemon struct {
 	reloading   atomic.Pointer[reloadState]
 	conf        confDirState
 
+	// current is the conf directory's last applied snapshot (without the
+	// REST schedules, which rest holds).
 	current atomic.Pointer[config.Desired]
+	rest    restSchedules
 	applied atomic.Pointer[reloadStatus]
 
 	configErrors prometheus.Gauge
@@ -113,6 +128,11 @@ type Daemon struct {
 
 	probeMu sync.Mutex
 	probe   *schedulerProbe // the health endpoints' call of the scheduler in flight, if any
+
+	auth *auth.Authenticator // the REST API's clients, set at every apply
+	// Whether the bootstrap admin is the API's client, and whether the
+	// log said the API has none; only apply touches them.
+	bootstrapped, warnedNoClients bool
 
 	nodeID   string
 	node     *cluster.Node // the cluster node; nil without Options.DB
@@ -219,6 +239,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if d.listener != nil {
 		defer d.listener.Close()
 	}
+	if err := d.newAuthenticator(ctx); err != nil {
+		return err
+	}
 	d.setScripts(first)
 	if err := d.newScheduler(); err != nil {
 		return err
@@ -277,9 +300,21 @@ func (d *Daemon) listen() error {
 	if d.opts.Listen == "" {
 		return nil
 	}
+	var tlsConf *tls.Config
+	if d.opts.TLSCertFile != "" || d.opts.TLSKeyFile != "" {
+		// A bad certificate fails the start, not the first request.
+		cert, err := tls.LoadX509KeyPair(d.opts.TLSCertFile, d.opts.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("listen on %s: tls certificate %s and key %s: %w", d.opts.Listen, d.opts.TLSCertFile, d.opts.TLSKeyFile, err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", d.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", d.opts.Listen, err)
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	d.listener = ln
 	return nil

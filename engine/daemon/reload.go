@@ -318,6 +318,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	}
 	d.configErrors.Set(float64(len(next.Errors)))
 	d.logProblems(prev, next, errs)
+	d.setClients(ctx, next)
 	result := "applied"
 	if len(errs) > 0 {
 		result = "invalid"
@@ -334,8 +335,13 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 		d.notifyApplied(next.Hash, result)
 		return
 	}
-	res, err := d.sched.Reconcile(ctx, next)
+	// The scheduler gets the files merged with the schedules created over
+	// REST; the lock keeps a REST change from applying in between.
+	d.rest.applyMu.Lock()
+	d.warnShadowed(next)
+	res, err := d.sched.Reconcile(ctx, d.rest.merged(next))
 	if err != nil {
+		d.rest.applyMu.Unlock()
 		d.reloadFailed(ctx, slog.LevelError, next.Hash, "configuration not applied: the last applied version keeps running", err)
 		return
 	}
@@ -344,6 +350,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	}
 	d.setScripts(next) // only now: a failed apply must not half-apply new properties
 	d.current.Store(next)
+	d.rest.applyMu.Unlock()
 	d.applied.Store(status)
 	d.reloads.WithLabelValues(result).Inc()
 	d.log.Info("configuration applied", "hash", shortHash(next.Hash), "added", res.Added, "changed", res.Changed,

@@ -25,13 +25,15 @@ type Store interface {
 	// definition, next fire time and data are replaced, counters and paused
 	// are kept, and the revision is bumped.
 	UpsertTriggers(ctx context.Context, params UpsertTriggersParams) ([]UpsertTriggerResult, error)
-	// ListTriggers returns every trigger, ordered by schedule id.
+	// ListTriggers returns the triggers (every one, or those of
+	// ScheduleIDs), ordered by schedule id.
 	ListTriggers(ctx context.Context, params ListTriggersParams) ([]Trigger, error)
 	// DeleteTriggers removes triggers (a schedule file was removed); it returns
 	// how many existed. Runs stay in the history.
 	DeleteTriggers(ctx context.Context, params DeleteTriggersParams) (int, error)
 	// PauseTriggers sets or clears paused and returns the triggers changed,
-	// each at a new revision. A paused trigger refuses ClaimFires.
+	// each at a new revision, with a ChangePause entry in the change log for
+	// each in the same transaction. A paused trigger refuses ClaimFires.
 	PauseTriggers(ctx context.Context, params PauseTriggersParams) ([]Trigger, error)
 
 	// ClaimFires records fires that the nodes' own schedulers found due:
@@ -105,4 +107,34 @@ type Store interface {
 	// those whose schedule no node has (no trigger stored under its id) and,
 	// with AbandonAfter, those Node cannot run that waited longer than that.
 	ClaimUnclaimed(ctx context.Context, params ClaimUnclaimedParams) (Recovery, error)
+
+	// PutAPISchedule creates or replaces a schedule created over REST, at
+	// Rev 1 or the stored Rev + 1, and appends a ChangeSchedule entry to the
+	// change log in the same transaction. A failed IfRev check writes
+	// nothing and returns an *APIScheduleConflictError (ErrConflict).
+	PutAPISchedule(ctx context.Context, params PutAPIScheduleParams) (APISchedule, error)
+	// DeleteAPISchedule deletes a REST schedule and returns the deleted row,
+	// appending a ChangeSchedule entry in the same transaction. ErrNotFound
+	// if absent; an *APIScheduleConflictError if IfRev does not hold.
+	DeleteAPISchedule(ctx context.Context, params DeleteAPIScheduleParams) (APISchedule, error)
+	// ListAPISchedules returns the REST schedules (all, or those of IDs),
+	// ordered by id.
+	ListAPISchedules(ctx context.Context, params ListAPISchedulesParams) ([]APISchedule, error)
+	// Changes returns, in seq order, the change log entries after AfterSeq
+	// written by any Store sharing the database. A reader that polls it
+	// from the LastSeq it was given never misses a committed entry: an
+	// entry becomes readable only once every entry with a lower seq has
+	// committed or rolled back. AfterSeq < 0 returns no items and the
+	// current LastSeq. Reading nothing new is one index lookup.
+	Changes(ctx context.Context, params ChangesParams) (Changes, error)
+	// PruneChanges deletes change log entries recorded before Before, at
+	// most Limit per call, and returns how many it deleted (a background
+	// loop calls it like PruneRuns). A reader whose seq fell behind the
+	// pruned entries misses them; readers poll far more often than entries
+	// are pruned.
+	PruneChanges(ctx context.Context, params PruneChangesParams) (int, error)
+	// SigningKey returns the cluster's secret for signing API tokens (32
+	// random bytes), creating it on the first call; every Store sharing the
+	// database returns the same key.
+	SigningKey(ctx context.Context) ([]byte, error)
 }

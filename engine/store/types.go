@@ -92,7 +92,11 @@ type UpsertTriggerResult struct {
 }
 
 // ListTriggersParams are the params of Store.ListTriggers.
-type ListTriggersParams struct{}
+type ListTriggersParams struct {
+	// ScheduleIDs keeps the triggers of these schedules (unknown ids are
+	// left out); nil: every trigger.
+	ScheduleIDs []string
+}
 
 // DeleteTriggersParams are the params of Store.DeleteTriggers.
 type DeleteTriggersParams struct {
@@ -405,4 +409,119 @@ type Recovery struct {
 	// Unclaimed are the recoverable runs handed back unclaimed (see
 	// RecoverNodeParams.Has).
 	Unclaimed []Run
+}
+
+// APISchedule is a schedule created over REST with persisted: true.
+type APISchedule struct {
+	ID string
+	// Body is the definition as accepted (a JSON object, opaque to the
+	// store).
+	Body json.RawMessage
+	// Rev is 1 on create and grows by one on every put.
+	Rev       int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Revision checks of PutAPIScheduleParams.IfRev and
+// DeleteAPIScheduleParams.IfRev; any value > 0 must equal the stored Rev.
+const (
+	// AnyRev: no check.
+	AnyRev int64 = 0
+	// MustNotExist: create only.
+	MustNotExist int64 = -1
+)
+
+// PutAPIScheduleParams are the params of Store.PutAPISchedule.
+type PutAPIScheduleParams struct {
+	ID   string
+	Body json.RawMessage // a JSON object
+	// IfRev: AnyRev, MustNotExist, or the Rev the stored row must have.
+	IfRev int64
+	Now   time.Time // created/updated time; zero: time.Now()
+}
+
+// DeleteAPIScheduleParams are the params of Store.DeleteAPISchedule.
+type DeleteAPIScheduleParams struct {
+	ID string
+	// IfRev: AnyRev, or the Rev the stored row must have.
+	IfRev int64
+	// Now stamps the change log entry; zero: time.Now().
+	Now time.Time
+}
+
+// ListAPISchedulesParams are the params of Store.ListAPISchedules.
+type ListAPISchedulesParams struct {
+	// IDs keeps these schedules (unknown ids are left out); nil: all.
+	IDs []string
+}
+
+// APIScheduleConflictError is the refusal of a put or delete whose IfRev
+// does not hold. It matches ErrConflict; Current is the stored row (zero
+// when there is none).
+type APIScheduleConflictError struct {
+	ID      string
+	IfRev   int64
+	Current APISchedule
+}
+
+func (e *APIScheduleConflictError) Error() string {
+	if e.Current.ID == "" {
+		return fmt.Sprintf("api schedule %q: want revision %d, none stored", e.ID, e.IfRev)
+	}
+	if e.IfRev == MustNotExist {
+		return fmt.Sprintf("api schedule %q exists (revision %d)", e.ID, e.Current.Rev)
+	}
+	return fmt.Sprintf("api schedule %q: want revision %d, stored %d", e.ID, e.IfRev, e.Current.Rev)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *APIScheduleConflictError) Is(target error) bool { return target == ErrConflict }
+
+// ChangeKind says what a Change is about.
+type ChangeKind string
+
+// Change kinds.
+const (
+	// ChangeSchedule: an API schedule was put or deleted; read it again.
+	ChangeSchedule ChangeKind = "schedule"
+	// ChangePause: a trigger's paused flag changed; read the trigger.
+	ChangePause ChangeKind = "pause"
+)
+
+// Change is one entry of the change log.
+type Change struct {
+	Seq  int64
+	Kind ChangeKind
+	ID   string // schedule id
+	At   time.Time
+}
+
+// DefaultChangesLimit is how many changes one Changes call returns at most
+// when Limit is zero.
+const DefaultChangesLimit = 1000
+
+// ChangesParams are the params of Store.Changes.
+type ChangesParams struct {
+	// AfterSeq is the last seq the caller has seen; < 0: return no items,
+	// only LastSeq (where a new reader starts).
+	AfterSeq int64
+	// Limit caps the items; zero: DefaultChangesLimit.
+	Limit int
+}
+
+// Changes is what Store.Changes returns.
+type Changes struct {
+	Items []Change
+	// LastSeq is the seq to pass as AfterSeq next time: the last item's, or
+	// with no items the newest seq readable (never below AfterSeq).
+	LastSeq int64
+}
+
+// PruneChangesParams are the params of Store.PruneChanges.
+type PruneChangesParams struct {
+	// Before: entries recorded before it are deleted.
+	Before time.Time
+	// Limit caps the rows deleted by one call; zero: DefaultPruneLimit.
+	Limit int
 }

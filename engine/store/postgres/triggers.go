@@ -75,9 +75,14 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 	return results, nil
 }
 
-// ListTriggers returns every trigger by schedule id.
-func (s *Store) ListTriggers(ctx context.Context, _ store.ListTriggersParams) ([]store.Trigger, error) {
-	out, err := queryTriggers(ctx, s.pool, `SELECT `+triggerCols+` FROM triggers ORDER BY schedule_id`)
+// ListTriggers returns triggers by schedule id.
+func (s *Store) ListTriggers(ctx context.Context, p store.ListTriggersParams) ([]store.Trigger, error) {
+	all := p.ScheduleIDs == nil
+	if all {
+		p.ScheduleIDs = []string{}
+	}
+	out, err := queryTriggers(ctx, s.pool, `SELECT `+triggerCols+` FROM triggers WHERE $1 OR schedule_id = ANY($2) ORDER BY schedule_id`,
+		all, p.ScheduleIDs)
 	if err != nil {
 		return nil, fmt.Errorf("list triggers: %w", err)
 	}
@@ -102,14 +107,35 @@ func (s *Store) PauseTriggers(ctx context.Context, p store.PauseTriggersParams) 
 	if p.ScheduleIDs == nil {
 		p.ScheduleIDs = []string{}
 	}
-	out, err := queryTriggers(ctx, s.pool, `UPDATE triggers SET paused = $1, revision = revision + 1, updated_at = $2
-		WHERE paused <> $1 AND ($3 OR schedule_id = ANY($4))
-		RETURNING `+triggerCols, p.Paused, now, p.All, p.ScheduleIDs)
+	var out []store.Trigger
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockChanges(ctx, tx); err != nil {
+			return err
+		}
+		ts, err := queryTriggers(ctx, tx, `UPDATE triggers SET paused = $1, revision = revision + 1, updated_at = $2
+			WHERE paused <> $1 AND ($3 OR schedule_id = ANY($4))
+			RETURNING `+triggerCols, p.Paused, now, p.All, p.ScheduleIDs)
+		if err != nil {
+			return err
+		}
+		sqlcommon.SortTriggers(ts)
+		out = ts
+		return logChanges(ctx, tx, store.ChangePause, ids(ts), now)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("pause triggers: %w", err)
 	}
 	sqlcommon.SortTriggers(out)
 	return out, nil
+}
+
+// ids returns the triggers' schedule ids.
+func ids(ts []store.Trigger) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.ScheduleID
+	}
+	return out
 }
 
 // upsertSQL upserts one trigger ($7 created and updated time).

@@ -61,13 +61,25 @@ func (s *Store) UpsertTriggers(ctx context.Context, p store.UpsertTriggersParams
 	return results, nil
 }
 
-// ListTriggers returns every trigger by schedule id.
-func (s *Store) ListTriggers(ctx context.Context, _ store.ListTriggersParams) ([]store.Trigger, error) {
-	ts, err := queryTriggers(ctx, s.reader, `SELECT `+triggerCols+` FROM triggers ORDER BY schedule_id`)
-	if err != nil {
-		return nil, fmt.Errorf("list triggers: %w", err)
+// ListTriggers returns triggers by schedule id.
+func (s *Store) ListTriggers(ctx context.Context, p store.ListTriggersParams) ([]store.Trigger, error) {
+	if p.ScheduleIDs == nil {
+		ts, err := queryTriggers(ctx, s.reader, `SELECT `+triggerCols+` FROM triggers ORDER BY schedule_id`)
+		if err != nil {
+			return nil, fmt.Errorf("list triggers: %w", err)
+		}
+		return ts, nil
 	}
-	return ts, nil
+	var out []store.Trigger
+	for _, ids := range chunk(p.ScheduleIDs, 500) {
+		ts, err := queryTriggers(ctx, s.reader, `SELECT `+triggerCols+` FROM triggers WHERE schedule_id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+		if err != nil {
+			return nil, fmt.Errorf("list triggers: %w", err)
+		}
+		out = append(out, ts...)
+	}
+	sqlcommon.SortTriggers(out)
+	return out, nil
 }
 
 // DeleteTriggers removes triggers.
@@ -100,8 +112,11 @@ func (s *Store) PauseTriggers(ctx context.Context, p store.PauseTriggersParams) 
 		out = nil
 		if p.All {
 			ts, err := queryTriggers(ctx, tx, set+` RETURNING `+triggerCols, boolInt(p.Paused), now, boolInt(p.Paused))
+			if err != nil {
+				return err
+			}
 			out = ts
-			return err
+			return logPauses(ctx, tx, ts, now)
 		}
 		for _, ids := range chunk(p.ScheduleIDs, 500) {
 			args := append([]any{boolInt(p.Paused), now, boolInt(p.Paused)}, anys(ids)...)
@@ -111,13 +126,23 @@ func (s *Store) PauseTriggers(ctx context.Context, p store.PauseTriggersParams) 
 			}
 			out = append(out, ts...)
 		}
-		return nil
+		return logPauses(ctx, tx, out, now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pause triggers: %w", err)
 	}
 	sqlcommon.SortTriggers(out)
 	return out, nil
+}
+
+// logPauses appends a ChangePause entry for each trigger in tx.
+func logPauses(ctx context.Context, tx *sql.Tx, ts []store.Trigger, now int64) error {
+	for _, t := range ts {
+		if err := logChange(ctx, tx, store.ChangePause, t.ScheduleID, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // upsertSQL upserts one trigger.
