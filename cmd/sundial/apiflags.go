@@ -28,6 +28,8 @@ type apiFlags struct {
 	secretFile string
 	timeout    time.Duration
 	output     string
+	// hasSecret is set by client: a secret was given, by flag or variable.
+	hasSecret bool
 }
 
 // addAPIFlags registers the API flags on fs, their defaults taken from the
@@ -36,8 +38,10 @@ func addAPIFlags(fs *pflag.FlagSet) *apiFlags {
 	f := &apiFlags{}
 	fs.StringVar(&f.url, "api-url", envOr("SUNDIAL_API_URL", defaultAPIURL), "the daemon's address (env SUNDIAL_API_URL)")
 	fs.StringVar(&f.clientID, "api-client-id", envOr("SUNDIAL_API_CLIENT_ID", "openidm-admin"), "API client id (env SUNDIAL_API_CLIENT_ID)")
-	fs.StringVar(&f.secret, "api-secret", os.Getenv("SUNDIAL_API_SECRET"), "API client secret (env SUNDIAL_API_SECRET)")
-	fs.StringVar(&f.secretFile, "api-secret-file", os.Getenv("SUNDIAL_API_SECRET_FILE"), "file holding the API client secret, e.g. var/admin.secret (env SUNDIAL_API_SECRET_FILE)")
+	// The secret's variables are read when the flags are not given, not
+	// as defaults: --help would print them.
+	fs.StringVar(&f.secret, "api-secret", "", "API client secret (env SUNDIAL_API_SECRET)")
+	fs.StringVar(&f.secretFile, "api-secret-file", "", "file holding the API client secret, e.g. var/admin.secret (env SUNDIAL_API_SECRET_FILE)")
 	fs.DurationVar(&f.timeout, "api-timeout", apiclient.DefaultTimeout, "how long one request may take")
 	fs.StringVarP(&f.output, "output", "o", "table", "output format: table, or json (the daemon's answer as is)")
 	return f
@@ -59,17 +63,23 @@ func (f *apiFlags) client() (*apiclient.Client, error) {
 	if f.timeout <= 0 {
 		return nil, usageError(fmt.Errorf("--api-timeout %s: must be positive", f.timeout))
 	}
-	secret := f.secret
-	if f.secretFile != "" {
-		if f.secret != "" {
-			return nil, usageError(errors.New("--api-secret and --api-secret-file: give one of them"))
+	if f.secret != "" && f.secretFile != "" {
+		return nil, usageError(errors.New("--api-secret and --api-secret-file: give one of them"))
+	}
+	secret, secretFile := f.secret, f.secretFile
+	if secret == "" && secretFile == "" {
+		if secret = os.Getenv("SUNDIAL_API_SECRET"); secret == "" {
+			secretFile = os.Getenv("SUNDIAL_API_SECRET_FILE")
 		}
-		data, err := os.ReadFile(f.secretFile)
+	}
+	if secretFile != "" {
+		data, err := os.ReadFile(secretFile)
 		if err != nil {
 			return nil, fmt.Errorf("--api-secret-file: %w", err)
 		}
 		secret = strings.TrimSpace(string(data))
 	}
+	f.hasSecret = secret != ""
 	clientID := f.clientID
 	if secret == "" {
 		// Without a secret no credentials are sent: the daemon answers 401.
@@ -85,7 +95,7 @@ func (f *apiFlags) client() (*apiclient.Client, error) {
 // apiError adds a hint to the errors an operator can act on.
 func apiError(err error, f *apiFlags) error {
 	var e *apiclient.Error
-	if errors.As(err, &e) && e.Code == http.StatusUnauthorized && f.secret == "" && f.secretFile == "" {
+	if errors.As(err, &e) && e.Code == http.StatusUnauthorized && !f.hasSecret {
 		return fmt.Errorf("%w (no credentials given: set --api-secret-file var/admin.secret, --api-secret or SUNDIAL_API_SECRET)", err)
 	}
 	return err

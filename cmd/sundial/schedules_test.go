@@ -206,3 +206,13 @@ func TestSchedulesUnreachable(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestSchedulesHelpHidesSecret: the secret's variable is not shown as a
+// flag default.
+func TestSchedulesHelpHidesSecret(t *testing.T) {
+	t.Setenv("SUNDIAL_API_SECRET", "s3cret-in-env")
+	code, stdout, _ := runCLI("schedules", "list", "--help")
+	if code != 0 || strings.Contains(stdout, "s3cret-in-env") {
+		t.Errorf("exit %d, help shows the secret:\n%s", code, stdout)
+	}
+}
