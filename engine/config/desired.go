@@ -29,6 +29,8 @@ type Desired struct {
 	// Schedules by id. For a file that failed validation this holds its last
 	// good version when the loader was given one (see LoadOptions.Previous).
 	Schedules map[string]*Schedule
+	// Managed is managed.json: the declared managed object types.
+	Managed ManagedConfig
 	// Properties are the resolved boot properties (boot.properties over
 	// built-in defaults; the environment wins over both).
 	Properties map[string]string

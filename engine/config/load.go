@@ -82,11 +82,13 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	senv := &scheduleEnv{props: props, scriptsDir: opts.ScriptsDir, loc: sc.Location, zones: zones, cache: newLoadCache(),
 		checkScript: opts.CheckScript}
 	schedules := l.loadSchedules(files.schedules, senv, allUsed)
+	managed := l.loadManaged(files.managed, props, allUsed)
 
 	d := &Desired{
 		Dir:        dir,
 		Scheduler:  sc,
 		Schedules:  schedules,
+		Managed:    managed,
 		Properties: props.resolved(allUsed),
 		Errors:     l.errs,
 		Warnings:   l.warns,
@@ -156,6 +158,7 @@ type dirFiles struct {
 	boot      []string // relative paths, in priority order
 	scheduler []string
 	schedules []scheduleFile
+	managed   []string
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
@@ -194,6 +197,8 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 			f.boot = append([]string{name}, f.boot...)
 		case isConf && base == "scheduler":
 			f.scheduler = append(f.scheduler, name)
+		case isConf && base == "managed":
+			f.managed = append(f.managed, name)
 		case isConf && strings.HasPrefix(base, "schedule-"):
 			id := strings.TrimPrefix(base, "schedule-")
 			if !idPattern.MatchString(id) {
