@@ -22,6 +22,7 @@ func init() { register(newImportCmd) }
 type importOptions struct {
 	conf, store string
 	format      string
+	idField     string
 	batch       int
 	progress    string // auto, bar, lines, none
 }
@@ -52,6 +53,7 @@ goes to stderr: a bar on a terminal, a line per 10 batches otherwise.`,
 	f.StringVar(&opts.conf, "conf", opts.conf, "the conf directory whose managed.json declares the types")
 	f.StringVar(&opts.store, "store", "", "the store, as serve's --store: a SQLite file path (default: var/sundial.db beside the conf directory), sqlite:<path> or postgres://...")
 	f.StringVar(&opts.format, "format", opts.format, "json, jsonl, csv or auto")
+	f.StringVar(&opts.idField, "id-field", "", "the field holding the id of objects without an _id (e.g. uid); without it they get UUIDs")
 	f.IntVar(&opts.batch, "batch", opts.batch, "objects per transaction")
 	f.StringVar(&opts.progress, "progress", opts.progress, "auto (a bar on a terminal, lines otherwise), bar, lines or none")
 	return cmd
@@ -117,7 +119,7 @@ func runImport(ctx context.Context, opts importOptions, target, file string, std
 	prog := newProgressReporter(opts.progress, stderr, size)
 	start := time.Now()
 	res, err := managed.Import(ctx, managed.ImportParams{
-		Objects: objs, Type: typ, Input: in, Format: format, BatchSize: opts.batch,
+		Objects: objs, Type: typ, Input: in, Format: format, BatchSize: opts.batch, IDField: opts.idField,
 		Progress: prog.update,
 	})
 	prog.done()

@@ -42,6 +42,9 @@ type ImportParams struct {
 	// BatchSize objects are written per transaction (DefaultBatchSize when
 	// 0): a batch is written whole or not at all.
 	BatchSize int
+	// IDField, when set, names the field holding an object's id when it
+	// has no "_id" (a CSV's uid column, say); the field stays in the object.
+	IDField string
 	// Progress, when set, is called after each batch.
 	Progress func(ImportProgress)
 }
@@ -119,7 +122,7 @@ func Import(ctx context.Context, p ImportParams) (ImportResult, error) {
 		last = line
 		if err == nil {
 			var obj store.NewObject
-			if obj, err = newObject(v); err == nil {
+			if obj, err = newObject(v, p.IDField); err == nil {
 				batch = append(batch, obj)
 				lines = append(lines, line)
 				if len(batch) >= size {
@@ -156,13 +159,19 @@ func rejectReason(err error) string {
 }
 
 // newObject makes a new object of a decoded value.
-func newObject(v any) (store.NewObject, error) {
+func newObject(v any, idField string) (store.NewObject, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return store.NewObject{}, fmt.Errorf("not a JSON object")
 	}
 	var id string
-	if raw, has := m["_id"]; has {
+	raw, has := m["_id"]
+	if !has && idField != "" {
+		if raw, has = m[idField]; !has {
+			return store.NewObject{}, fmt.Errorf("no %s field for the id", idField)
+		}
+	}
+	if has {
 		s, ok := raw.(string)
 		if !ok || s == "" {
 			return store.NewObject{}, fmt.Errorf("_id is not a non-empty string")
@@ -300,6 +309,7 @@ func readCSV(in *bufio.Reader, emit func(int, any, error) error) error {
 	r := csv.NewReader(in)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
+	r.TrimLeadingSpace = true // IDM's sample files write `"a", "b"`
 	header, err := r.Read()
 	if err != nil {
 		return fmt.Errorf("line 1: no CSV header: %v", err)
