@@ -84,7 +84,9 @@ func TestApplyPatch(t *testing.T) {
 	}
 }
 
-func openObjects(t *testing.T) store.Objects {
+func openObjects(t *testing.T) store.Objects { return openObjectsB(t) }
+
+func openObjectsB(t testing.TB) store.Objects {
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sundial.db"))
 	if err != nil {
 		t.Fatal(err)

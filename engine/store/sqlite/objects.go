@@ -25,7 +25,7 @@ func (s *Store) CreateObjects(ctx context.Context, p store.CreateObjectsParams) 
 	var out []store.CreateObjectResult
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		out = make([]store.CreateObjectResult, len(docs))
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO managed_objects (type, id, rev, doc) VALUES (?, ?, 1, ?)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO managed_objects (type, id, rev, doc) VALUES (?, ?, 1, jsonb(?))
 			ON CONFLICT (type, id) DO NOTHING`)
 		if err != nil {
 			return err
@@ -63,7 +63,7 @@ func (s *Store) ReadObject(ctx context.Context, p store.ReadObjectParams) (store
 }
 
 func readObject(ctx context.Context, q queryer, typ, id string) (objquery.Row, error) {
-	rows, err := q.QueryContext(ctx, "SELECT rev, doc FROM managed_objects WHERE type = ? AND id = ?", typ, id)
+	rows, err := q.QueryContext(ctx, "SELECT rev, json(doc) FROM managed_objects WHERE type = ? AND id = ?", typ, id)
 	if err != nil {
 		return objquery.Row{}, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
 	}
@@ -102,7 +102,7 @@ func (s *Store) ModifyObject(ctx context.Context, p store.ModifyObjectParams) (s
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE managed_objects SET rev = ?, doc = ? WHERE type = ? AND id = ?",
+		if _, err := tx.ExecContext(ctx, "UPDATE managed_objects SET rev = ?, doc = jsonb(?) WHERE type = ? AND id = ?",
 			next.Rev, string(next.Doc), p.Type, p.ID); err != nil {
 			return fmt.Errorf("update managed/%s/%s: %w", p.Type, p.ID, err)
 		}
@@ -136,7 +136,7 @@ func (s *Store) DeleteObject(ctx context.Context, p store.DeleteObjectParams) (s
 // what they cannot decide exactly.
 func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (store.QueryObjectsResult, error) {
 	t := objquery.Translate(dialect{}, p.Filter)
-	q := "SELECT id, rev, doc, " + t.Sure + " FROM managed_objects WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
+	q := "SELECT id, rev, json(doc), " + t.Sure + " FROM managed_objects WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
 	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
 		rows, err := s.reader.QueryContext(ctx, q, p.Type, after, limit)
 		if err != nil {
@@ -164,7 +164,8 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 }
 
 // dialect is SQLite's spelling of the filter translation: JSON paths
-// $."a"."b" read by json_type and ->>, arrays by json_each.
+// $."a"."b" read by json_type and ->>, arrays by json_each, all on the
+// stored JSONB (parsed once, when written).
 type dialect struct{}
 
 func (dialect) Path(tokens []string) (objquery.Value, bool) {
