@@ -165,19 +165,7 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 			return nil, err
 		}
 		defer rows.Close()
-		var out []objquery.Row
-		for rows.Next() {
-			var (
-				r   objquery.Row
-				doc string
-			)
-			if err := rows.Scan(&r.ID, &r.Rev, &doc, &r.Sure); err != nil {
-				return nil, err
-			}
-			r.Doc = []byte(doc)
-			out = append(out, r)
-		}
-		return out, rows.Err()
+		return objquery.ScanRows(rows)
 	})
 	if err != nil && !errors.Is(err, store.ErrInvalid) {
 		return res, fmt.Errorf("query managed/%s: %w", p.Type, err)

@@ -319,8 +319,7 @@ func objectsRandom(t *testing.T, o store.Objects) {
 		news = append(news, store.NewObject{ID: fmt.Sprintf("r%03d", i), Content: obj})
 	}
 	ops := []string{"eq", "co", "sw", "gt", "ge", "lt", "le", "EQ", "ext"}
-	var literal func() string
-	literal = func() string {
+	literal := func() string {
 		switch r.IntN(5) {
 		case 0, 1:
 			s := strs[r.IntN(len(strs))]

@@ -12,6 +12,7 @@ import (
 
 	"sundial/engine/query"
 	"sundial/engine/store"
+	"sundial/engine/store/internal/sqlcommon"
 )
 
 // Row is one stored object as a backend reads it: Sure is the value of the
@@ -172,6 +173,24 @@ func count(ctx context.Context, fetch Fetch, match func(Row) (store.Object, bool
 		}
 		after = rows[len(rows)-1].ID
 	}
+}
+
+// ScanRows reads the rows of a backend's fetch query: id, rev, the
+// document as JSON text and the Sure condition.
+func ScanRows(rows sqlcommon.Rows) ([]Row, error) {
+	var out []Row
+	for rows.Next() {
+		var (
+			r   Row
+			doc string
+		)
+		if err := rows.Scan(&r.ID, &r.Rev, &doc, &r.Sure); err != nil {
+			return nil, err
+		}
+		r.Doc = []byte(doc)
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // Decode turns a row into an object; its document holds _id and _rev.
