@@ -99,7 +99,11 @@ type DeleteObjectParams struct {
 }
 
 // SortKey is one of a query's sort keys: a field, ascending unless
-// Descending. See managed.CompareValues for the order.
+// Descending. Values order by type first (missing and null, booleans,
+// numbers, strings, arrays, objects), then false < true, numbers as
+// doubles, strings as the query matcher compares them (Java's
+// compareToIgnoreCase); arrays and objects tie. Sorting on anything but
+// _id ascending is done in Go over all the matches.
 type SortKey struct {
 	Field      query.Pointer
 	Descending bool
