@@ -180,3 +180,27 @@ func TestImportCorpusCSV(t *testing.T) {
 		t.Logf("%s: %d users, first %s", filepath.Base(f), len(users), b)
 	}
 }
+
+// TestImportProgress: a bar redrawn in place when asked for one, a plain
+// line per 10 batches otherwise.
+func TestImportProgress(t *testing.T) {
+	var lines strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&lines, "{\"_id\": \"p%d\"}\n", i)
+	}
+	file := writeFile(t, "p.jsonl", lines.String())
+	for _, tc := range []struct{ mode, want string }{
+		{"bar", "\r[##############################] 100% 50 imported, 0 rejected"},
+		{"lines", "import: line 50, 50 imported, 0 rejected"},
+	} {
+		conf, db := importDir(t)
+		var out, errOut bytes.Buffer
+		if err := runImport(t.Context(), importOptions{conf: conf, store: db, format: "auto", batch: 5, progress: tc.mode},
+			"managed/user", file, &out, &errOut); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%s: stderr %q lacks %q", tc.mode, errOut.String(), tc.want)
+		}
+	}
+}
