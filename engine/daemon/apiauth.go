@@ -51,7 +51,7 @@ func (d *Daemon) setClients(ctx context.Context, next *config.Desired) {
 	if d.opts.DataDir == "" {
 		d.auth.SetClients(nil)
 		if !d.warnedNoClients {
-			d.log.LogAttrs(ctx, slog.LevelWarn, "the REST API has no client: define them in access.json (sundial hash-secret makes the secret hashes)")
+			d.log.LogAttrs(ctx, slog.LevelInfo, "the REST API has no client: define them in access.json (sundial hash-secret makes the secret hashes)")
 			d.warnedNoClients = true
 		}
 		return
