@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"sundial/engine/api/crest"
@@ -48,10 +49,10 @@ type JobParams struct {
 // nextRunDate (null when there is no trigger or no such fire).
 func Job(p JobParams) crest.Resource {
 	cfg := jobConfig(p.Info.Schedule)
-	fields := cfg
+	fields := maps.Clone(cfg)
 	triggers := []any{}
 	var prevRun, nextRun any
-	if tr, ok := Trigger(p); ok {
+	if tr, ok := triggerOf(p, cfg); ok {
 		m := tr.Fields
 		m["_id"], m["_rev"] = tr.ID, tr.Rev
 		triggers = append(triggers, m)
@@ -62,7 +63,7 @@ func Job(p JobParams) crest.Resource {
 	fields["nextRunDate"] = nextRun
 	rev := p.Rev
 	if rev == "" {
-		rev = contentRev(p.Info.ID, fields)
+		rev = stateRev("job", p, fields)
 	}
 	return crest.Resource{ID: p.Info.ID, Rev: rev, Fields: fields}
 }
@@ -70,12 +71,17 @@ func Job(p JobParams) crest.Resource {
 // Trigger returns the trigger resource of one schedule; false when the
 // schedule has none (disabled).
 func Trigger(p JobParams) (crest.Resource, bool) {
+	return triggerOf(p, jobConfig(p.Info.Schedule))
+}
+
+// triggerOf is Trigger over the schedule's config, which it shares (the
+// caller must not change it afterwards).
+func triggerOf(p JobParams, cfg map[string]any) (crest.Resource, bool) {
 	info := p.Info
 	s := info.Schedule
 	if !s.Enabled || info.Status == scheduler.StatusNone {
 		return crest.Resource{}, false
 	}
-	cfg := jobConfig(s)
 	name := triggerName(info.ID)
 	ser := map[string]any{
 		"calendarName":       nil,
@@ -96,7 +102,7 @@ func Trigger(p JobParams) (crest.Resource, bool) {
 			"scheduler.invokeService":  cfg["invokeService"],
 			"scheduler.config-name":    "scheduler-" + info.ID,
 			"scheduler.invokeContext":  cfg["invokeContext"],
-			"schedule.config":          jobConfig(s),
+			"schedule.config":          cfg,
 			"scheduler.invokeLogLevel": cfg["invokeLogLevel"],
 		},
 	}
@@ -131,7 +137,7 @@ func Trigger(p JobParams) (crest.Resource, bool) {
 		"serialized":    ser,
 	}
 	id := TriggerID(info.ID)
-	return crest.Resource{ID: id, Rev: contentRev(id, fields), Fields: fields}, true
+	return crest.Resource{ID: id, Rev: stateRev("trigger", p, fields), Fields: fields}, true
 }
 
 // jobConfig is the schedule's normalised config as IDM 7 shows it in a
@@ -187,6 +193,32 @@ func runDate(t time.Time) any {
 		return nil
 	}
 	return t.UTC().Format(dateLayout)
+}
+
+// stateRev is a revision that changes exactly when the resource's content
+// does, from what the content is made of: the schedule's definition (its
+// Hash) and zone, and the trigger's state, node and start. Hashing those
+// few values instead of the content keeps a query of thousands of jobs
+// from encoding each one twice. A schedule without a Hash falls back to
+// contentRev.
+func stateRev(kind string, p JobParams, fields map[string]any) string {
+	s, info := p.Info.Schedule, p.Info
+	if s.Hash == "" {
+		return contentRev(kind+"\x00"+info.ID, fields)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%t\x00%d\x00%d\x00%d\x00%s\x00%d",
+		kind, info.ID, s.Hash, zoneName(s.Location), info.Status, info.Paused,
+		unixNanos(info.NextFireTime), unixNanos(info.PreviousFireTime), info.TimesTriggered,
+		p.NodeID, unixNanos(p.TriggerStart))
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // contentRev is a revision that changes exactly when the resource's
