@@ -27,23 +27,24 @@ func init() { register(newServeCmd) }
 
 // serveOptions are the flags of `sundial serve`.
 type serveOptions struct {
-	conf      string
-	scripts   string
-	listen    string
-	tlsCert   string
-	tlsKey    string
-	nodeID    string
-	store     string
-	checkIn   time.Duration
-	timeout   time.Duration
-	grace     time.Duration
-	reload    time.Duration
-	keepRuns  int
-	memCeil   string
-	runMaxAge time.Duration
-	logLevel  string
-	logFormat string
-	dataDir   string
+	conf        string
+	scripts     string
+	listen      string
+	tlsCert     string
+	tlsKey      string
+	nodeID      string
+	store       string
+	checkIn     time.Duration
+	timeout     time.Duration
+	grace       time.Duration
+	reload      time.Duration
+	keepRuns    int
+	memCeil     string
+	runMaxAge   time.Duration
+	logLevel    string
+	logFormat   string
+	dataDir     string
+	metricsAuth bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -77,6 +78,7 @@ cannot be reached at start is an error.`,
 	f.StringVar(&opts.conf, "conf", "conf", "configuration directory (schedule-*.json|yaml, scheduler.json, boot.properties)")
 	f.StringVar(&opts.scripts, "scripts", "scripts", "directory of the scripts that schedules reference by \"file\"")
 	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "HTTP address of the REST API (/openidm/..., /oauth2/token) and of /healthz, /readyz and /metrics (\"\" to disable)")
+	f.BoolVar(&opts.metricsAuth, "metrics-auth", false, "require an API client's credentials (any role) on /metrics")
 	f.StringVar(&opts.dataDir, "data-dir", "", "the node's own files: the default SQLite store (sundial.db) and, while access.json defines no client, the API admin's secret (admin.secret); default: var/ beside the conf directory")
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
@@ -157,6 +159,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		TLSKeyFile:          opts.tlsKey,
 		NodeID:              opts.nodeID,
 		DataDir:             dataDir,
+		MetricsAuth:         opts.metricsAuth,
 		DB:                  db,
 		CheckInInterval:     opts.checkIn,
 		NodeTimeout:         opts.timeout,

@@ -48,6 +48,9 @@ type Options struct {
 	// DataDir holds the API admin's secret (admin.secret) while access.json
 	// defines no client; "" leaves the API without clients until it does.
 	DataDir string
+	// MetricsAuth puts /metrics behind the API's authentication (any
+	// client's credentials); by default it is open, as Prometheus expects.
+	MetricsAuth bool
 	// TokenLifetime is how long an API token from /oauth2/token is valid;
 	// zero takes auth.DefaultTokenLifetime.
 	TokenLifetime time.Duration

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"sundial/engine/api"
+	"sundial/engine/api/crest"
+	"sundial/engine/auth"
 	"sundial/engine/cluster"
 )
 
@@ -27,8 +29,26 @@ func (d *Daemon) handler() http.Handler {
 	mux.Handle("/oauth2/token", d.auth.TokenHandler())
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry}))
+	metrics := promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry})
+	if d.opts.MetricsAuth {
+		metrics = d.authenticated(metrics)
+	}
+	mux.Handle("GET /metrics", metrics)
 	return mux
+}
+
+// authenticated lets through the requests of any API client (every role
+// reads), and answers the others 401 in the API's error shape.
+func (d *Daemon) authenticated(next http.Handler) http.Handler {
+	w := crest.Writer{Logger: d.log}
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		p, err := d.auth.Authenticate(r)
+		if err != nil || !p.Role.Allows(auth.PermRead) {
+			w.Error(rw, crest.Errorf(http.StatusUnauthorized, "Access Denied"))
+			return
+		}
+		next.ServeHTTP(rw, r)
+	})
 }
 
 // health is the document /healthz and /readyz both serve; they differ in
