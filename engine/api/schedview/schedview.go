@@ -38,6 +38,9 @@ type JobParams struct {
 	// Rev is the stored revision of a schedule created over REST; "" makes
 	// it a hash of the resource's content.
 	Rev string
+	// TriggerRev is the stored trigger's revision; "" makes the trigger's
+	// _rev a hash of its content.
+	TriggerRev string
 	// TriggerStart is when the trigger was created, shown as its startTime
 	// when the schedule has none; zero shows the schedule's next fire.
 	TriggerStart time.Time
@@ -131,7 +134,11 @@ func Trigger(p JobParams) (crest.Resource, bool) {
 		"serialized":    ser,
 	}
 	id := TriggerID(info.ID)
-	return crest.Resource{ID: id, Rev: contentRev(id, fields), Fields: fields}, true
+	rev := p.TriggerRev
+	if rev == "" {
+		rev = contentRev(id, fields)
+	}
+	return crest.Resource{ID: id, Rev: rev, Fields: fields}, true
 }
 
 // jobConfig is the schedule's normalised config as IDM 7 shows it in a
