@@ -29,7 +29,7 @@ test:
 ## module, so the peers never enter Sundial's go.mod). Takes several minutes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./engine/scheduler ./engine/daemon
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/cluster ./engine/query
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/cluster ./engine/query ./engine/managed
 	cd bench && $(GO) run ./cmd/crontable
 
 ## lint: gofmt check, go vet, and staticcheck (pinned by the tool line of go.mod)

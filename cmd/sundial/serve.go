@@ -43,6 +43,7 @@ type serveOptions struct {
 	runMaxAge time.Duration
 	logLevel  string
 	logFormat string
+	dataDir   string
 }
 
 func newServeCmd() *cobra.Command {
@@ -75,7 +76,8 @@ cannot be reached at start is an error.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.conf, "conf", "conf", "configuration directory (schedule-*.json|yaml, scheduler.json, boot.properties)")
 	f.StringVar(&opts.scripts, "scripts", "scripts", "directory of the scripts that schedules reference by \"file\"")
-	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "HTTP address for /healthz, /readyz and /metrics (\"\" to disable)")
+	f.StringVar(&opts.listen, "listen", "127.0.0.1:8080", "HTTP address of the REST API (/openidm/..., /oauth2/token) and of /healthz, /readyz and /metrics (\"\" to disable)")
+	f.StringVar(&opts.dataDir, "data-dir", "", "the node's own files: the default SQLite store (sundial.db) and, while access.json defines no client, the API admin's secret (admin.secret); default: var/ beside the conf directory")
 	f.StringVar(&opts.tlsCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
 	f.StringVar(&opts.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	f.StringVar(&opts.nodeID, "node-id", "", "this node's id (default: openidm.node.id from boot.properties, then the host name)")
@@ -104,7 +106,11 @@ func runServe(ctx context.Context, opts serveOptions) error {
 	if err != nil {
 		return err
 	}
-	dsn, err := storeDSN(opts)
+	dataDir, err := resolveDataDir(opts)
+	if err != nil {
+		return err
+	}
+	dsn, err := storeDSN(opts, dataDir)
 	if err != nil {
 		return err
 	}
@@ -150,6 +156,7 @@ func runServe(ctx context.Context, opts serveOptions) error {
 		TLSCertFile:         opts.tlsCert,
 		TLSKeyFile:          opts.tlsKey,
 		NodeID:              opts.nodeID,
+		DataDir:             dataDir,
 		DB:                  db,
 		CheckInInterval:     opts.checkIn,
 		NodeTimeout:         opts.timeout,
@@ -226,26 +233,34 @@ func jsonAttr(_ []string, a slog.Attr) slog.Attr {
 // storeOpenTimeout bounds the wait for the store at start.
 const storeOpenTimeout = 15 * time.Second
 
-// storeDSN resolves --store. Empty is the default SQLite file
-// var/sundial.db of the project directory, the parent of --conf (made
-// absolute first, so that --conf . means the parent of the working
-// directory); its var/ directory is created on first start. An explicit
-// SQLite path must be in a directory that exists: a typo is an error
-// naming it, never a new directory tree.
-func storeDSN(opts serveOptions) (string, error) {
-	switch opts.store {
-	case "memory":
-		return "memory", nil
-	case "":
+// resolveDataDir resolves --data-dir: by default var/ of the project
+// directory, the parent of --conf (made absolute first, so that --conf .
+// means the parent of the working directory). It is created (0750) when
+// missing.
+func resolveDataDir(opts serveOptions) (string, error) {
+	dir := opts.dataDir
+	if dir == "" {
 		conf, err := filepath.Abs(opts.conf)
 		if err != nil {
 			return "", fmt.Errorf("--conf %s: %w", opts.conf, err)
 		}
-		dir := filepath.Join(filepath.Dir(conf), "var")
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return "", fmt.Errorf("create the default store directory: %w", err)
-		}
-		return filepath.Join(dir, "sundial.db"), nil
+		dir = filepath.Join(filepath.Dir(conf), "var")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("create the data directory: %w", err)
+	}
+	return dir, nil
+}
+
+// storeDSN resolves --store. Empty is the SQLite file sundial.db of the
+// data directory. An explicit SQLite path must be in a directory that
+// exists: a typo is an error naming it, never a new directory tree.
+func storeDSN(opts serveOptions, dataDir string) (string, error) {
+	switch opts.store {
+	case "memory":
+		return "memory", nil
+	case "":
+		return filepath.Join(dataDir, "sundial.db"), nil
 	}
 	backend, target, err := store.ParseDSN(opts.store)
 	if err != nil || backend != store.BackendSQLite {

@@ -417,3 +417,25 @@ func TestNewRefusesShortKey(t *testing.T) {
 		t.Fatal("a 5-byte signing key was accepted")
 	}
 }
+
+// TestFailuresSlowOneAddressOnly: failures for a client from one address
+// slow that address down, not the client's requests from another.
+func TestFailuresSlowOneAddressOnly(t *testing.T) {
+	f := newFixture(t, client("ops", "s3cret", RoleOperator))
+	from := func(addr, secret string) error {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr
+		r.SetBasicAuth("ops", secret)
+		_, err := f.a.Authenticate(r)
+		return err
+	}
+	for range freeFailures + 1 {
+		_ = from("192.0.2.1:4000", "guess")
+	}
+	if err := from("192.0.2.1:4001", "s3cret"); err != ErrThrottled {
+		t.Fatalf("the failing address: %v, want throttled", err)
+	}
+	if err := from("198.51.100.7:5000", "s3cret"); err != nil {
+		t.Fatalf("another address: %v, want the client let in", err)
+	}
+}

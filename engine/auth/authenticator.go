@@ -157,7 +157,9 @@ func (a *Authenticator) checkToken(tok, remote string) (Principal, error) {
 
 // checkSecret checks a client id and secret.
 func (a *Authenticator) checkSecret(ctx context.Context, id, secret, remote, form string) (Principal, error) {
-	idKey, addrKey := "client:"+id, "addr:"+remote
+	// A client is slowed down per address: failures from one address
+	// never lock the client out of the others.
+	idKey, addrKey := "client:"+id+"|"+remote, "addr:"+remote
 	now := a.clock.Now()
 	if a.throttle.wait(idKey, now) > 0 || a.throttle.wait(addrKey, now) > 0 {
 		return Principal{}, ErrThrottled
@@ -228,7 +230,7 @@ func (a *Authenticator) failed(remote, id, form, reason string) {
 	now := a.clock.Now()
 	n := a.throttle.fail("addr:"+remote, now)
 	if id != "" {
-		n = max(n, a.throttle.fail("client:"+id, now))
+		n = max(n, a.throttle.fail("client:"+id+"|"+remote, now))
 	}
 	if n <= freeFailures+1 || n&(n-1) == 0 {
 		if len(id) > 64 {

@@ -33,6 +33,8 @@ type Desired struct {
 	// order; nil without an access file. A bad access file keeps the
 	// previous snapshot's clients.
 	Clients []Client
+	// Managed is managed.json: the declared managed object types.
+	Managed ManagedConfig
 	// Properties are the resolved boot properties (boot.properties over
 	// built-in defaults; the environment wins over both).
 	Properties map[string]string

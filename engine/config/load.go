@@ -83,12 +83,14 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 		checkScript: opts.CheckScript}
 	schedules := l.loadSchedules(files.schedules, senv, allUsed)
 	clients := l.loadAccess(files.access)
+	managed := l.loadManaged(files.managed, props, allUsed)
 
 	d := &Desired{
 		Dir:        dir,
 		Scheduler:  sc,
 		Schedules:  schedules,
 		Clients:    clients,
+		Managed:    managed,
 		Properties: props.resolved(allUsed),
 		Errors:     l.errs,
 		Warnings:   l.warns,
@@ -159,6 +161,7 @@ type dirFiles struct {
 	scheduler []string
 	access    []string
 	schedules []scheduleFile
+	managed   []string
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
@@ -199,6 +202,8 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 			f.scheduler = append(f.scheduler, name)
 		case isConf && base == "access":
 			f.access = append(f.access, name)
+		case isConf && base == "managed":
+			f.managed = append(f.managed, name)
 		case isConf && strings.HasPrefix(base, "schedule-"):
 			id := strings.TrimPrefix(base, "schedule-")
 			if !idPattern.MatchString(id) {

@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -72,4 +74,35 @@ func ParseZone(name string) (*time.Location, error) {
 		return nil, errorw(ErrInvalidTimeZone, err, "unknown time zone %q: %s", name, zoneForms)
 	}
 	return loc, nil
+}
+
+// ZoneID names a zone as IDM shows it (a Java zone id). The machine's own
+// zone, which Go calls "Local", is named by its IANA name when the TZ
+// variable or /etc/localtime gives it, else "UTC" when it is UTC.
+func ZoneID(loc *time.Location) string {
+	if loc != time.Local {
+		return loc.String()
+	}
+	localZoneOnce.Do(func() { localZoneID = localZone() })
+	return localZoneID
+}
+
+var (
+	localZoneOnce sync.Once
+	localZoneID   string
+)
+
+func localZone() string {
+	if tz := strings.TrimPrefix(os.Getenv("TZ"), ":"); tz != "" && !strings.HasPrefix(tz, "/") {
+		return tz
+	}
+	if target, err := os.Readlink("/etc/localtime"); err == nil {
+		if _, name, ok := strings.Cut(target, "zoneinfo/"); ok && name != "" {
+			return name
+		}
+	}
+	if _, off := time.Now().In(time.Local).Zone(); off == 0 {
+		return "UTC"
+	}
+	return "Local"
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"sundial/engine/auth"
 	"sundial/engine/clock"
 	"sundial/engine/cluster"
 	"sundial/engine/config"
@@ -36,7 +37,7 @@ import (
 type Options struct {
 	ConfDir    string // the conf directory (default "conf")
 	ScriptsDir string // where "file" scripts are found (default "scripts")
-	Listen     string // HTTP address for /healthz, /readyz and /metrics; "" disables it
+	Listen     string // HTTP address of the REST API and of /healthz, /readyz and /metrics; "" disables it
 	NodeID     string // this node's id; default: openidm.node.id, then the host name
 	// TLSCertFile and TLSKeyFile, both set, make the listener serve HTTPS
 	// with that PEM certificate (chain) and key.
@@ -44,6 +45,13 @@ type Options struct {
 
 	// Store persists triggers and runs; nil keeps them in memory.
 	Store scheduler.StateStore
+	// DataDir holds the API admin's secret (admin.secret) while access.json
+	// defines no client; "" leaves the API without clients until it does.
+	DataDir string
+	// TokenLifetime is how long an API token from /oauth2/token is valid;
+	// zero takes auth.DefaultTokenLifetime.
+	TokenLifetime time.Duration
+
 	// DB, when set, keeps the persisted schedules' triggers and the runs in
 	// that database, and makes the node a member of the cluster sharing it
 	// (engine/cluster); Store is then ignored. The daemon does not close it.
@@ -120,6 +128,11 @@ type Daemon struct {
 
 	probeMu sync.Mutex
 	probe   *schedulerProbe // the health endpoints' call of the scheduler in flight, if any
+
+	auth *auth.Authenticator // the REST API's clients, set at every apply
+	// Whether the bootstrap admin is the API's client, and whether the
+	// log said the API has none; only apply touches them.
+	bootstrapped, warnedNoClients bool
 
 	nodeID   string
 	node     *cluster.Node // the cluster node; nil without Options.DB
@@ -225,6 +238,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	if d.listener != nil {
 		defer d.listener.Close()
+	}
+	if err := d.newAuthenticator(ctx); err != nil {
+		return err
 	}
 	d.setScripts(first)
 	if err := d.newScheduler(); err != nil {

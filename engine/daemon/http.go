@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sundial/engine/api"
 	"sundial/engine/cluster"
 )
 
@@ -17,9 +18,13 @@ import (
 // to answer; /healthz calls the process unresponsive past it.
 const pingTimeout = 2 * time.Second
 
-// handler serves the operational endpoints.
+// handler serves the REST API (/openidm/..., authenticated) and the
+// token endpoint, and the operational endpoints, which need no
+// credentials (probes and Prometheus) and reveal no secret.
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log}))
+	mux.Handle("/oauth2/token", d.auth.TokenHandler())
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry}))

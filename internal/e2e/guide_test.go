@@ -243,6 +243,11 @@ func shapeDiff(want, got any, path string, typesOnly bool) []string {
 	if typeName(want) != typeName(got) {
 		return []string{fmt.Sprintf("%s: %s %v, want %s %v", path, typeName(got), got, typeName(want), want)}
 	}
+	if key == "state" && want == "NORMAL" && got == "BLOCKED" {
+		// Quartz blocks the trigger of a non-concurrent job while it runs,
+		// and the guide's schedule fires every second.
+		return nil
+	}
 	if fmt.Sprint(want) != fmt.Sprint(got) {
 		return []string{fmt.Sprintf("%s: %v, want %v", path, got, want)}
 	}

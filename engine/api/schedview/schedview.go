@@ -179,7 +179,7 @@ func zoneName(loc *time.Location) any {
 	if loc == nil {
 		return nil
 	}
-	return loc.String()
+	return config.ZoneID(loc)
 }
 
 func epochMillis(t time.Time) any {

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"sundial/engine/query"
+)
+
+// Objects stores managed objects: JSON documents addressed as
+// managed/<type>/<id>, each carrying its "_id" and its revision "_rev" (a
+// decimal string that grows with every write), in the same database as the
+// rest of the store. Both backends implement it; ObjectsOf finds it behind
+// a Store.
+//
+// Errors wrap ErrNotFound (no such object), ErrConflict (the object exists
+// on create, or its revision is not IfRev) or ErrInvalid.
+type Objects interface {
+	// CreateObjects inserts new objects in one transaction, one result per
+	// item in input order: an item whose id exists already (or repeats an
+	// earlier item's) has Err wrapping ErrConflict and is not written; an
+	// item without an id gets a random UUID. The others are written at
+	// revision "1", all in one commit.
+	CreateObjects(ctx context.Context, params CreateObjectsParams) ([]CreateObjectResult, error)
+	// ReadObject returns one object.
+	ReadObject(ctx context.Context, params ReadObjectParams) (Object, error)
+	// UpdateObject replaces an object's content (keeping its id) if its
+	// revision is IfRev (any revision when IfRev is ""), at the next
+	// revision, and returns it as stored.
+	UpdateObject(ctx context.Context, params UpdateObjectParams) (Object, error)
+	// ModifyObject is a read-modify-write in one transaction: it reads the
+	// object, checks IfRev, calls Modify with its content (without _id and
+	// _rev; Modify may change it in place or return another), and writes
+	// the result at the next revision, unless Modify fails, in which case
+	// nothing is written and its error is returned.
+	ModifyObject(ctx context.Context, params ModifyObjectParams) (Object, error)
+	// DeleteObject removes an object if its revision is IfRev (any when
+	// IfRev is "") and returns it as it was.
+	DeleteObject(ctx context.Context, params DeleteObjectParams) (Object, error)
+	// QueryObjects returns one page of the objects of a type that match
+	// Filter, in SortKeys order. What the database can decide exactly is
+	// decided in SQL; the rest is decided by engine/query's matcher on the
+	// rows SQL let through, so the answer is always the matcher's.
+	QueryObjects(ctx context.Context, params QueryObjectsParams) (QueryObjectsResult, error)
+}
+
+// Object is one managed object. Content holds every field, "_id" and
+// "_rev" included, decoded with json.Decoder.UseNumber (numbers are
+// json.Number), as engine/query matches it.
+type Object struct {
+	Type    string
+	ID      string
+	Rev     string
+	Content map[string]any
+}
+
+// CreateObjectsParams are new objects of one type.
+type CreateObjectsParams struct {
+	Type    string
+	Objects []NewObject
+}
+
+// NewObject is an object to create. Content's "_id" and "_rev" are
+// ignored.
+type NewObject struct {
+	ID      string // "" for a random UUID
+	Content map[string]any
+}
+
+// CreateObjectResult is one item's outcome: Object as stored, or Err.
+type CreateObjectResult struct {
+	Object Object
+	Err    error
+}
+
+// ReadObjectParams names an object.
+type ReadObjectParams struct {
+	Type, ID string
+}
+
+// UpdateObjectParams replace an object's content.
+type UpdateObjectParams struct {
+	Type, ID string
+	IfRev    string // "" for no check
+	Content  map[string]any
+}
+
+// ModifyObjectParams change an object in one transaction.
+type ModifyObjectParams struct {
+	Type, ID string
+	IfRev    string // "" for no check
+	Modify   func(content map[string]any) (map[string]any, error)
+}
+
+// DeleteObjectParams name an object to delete.
+type DeleteObjectParams struct {
+	Type, ID string
+	IfRev    string // "" for no check
+}
+
+// SortKey is one of a query's sort keys: a field, ascending unless
+// Descending. Values order by type first (missing and null, booleans,
+// numbers, strings, arrays, objects), then false < true, numbers as
+// doubles, strings as the query matcher compares them (Java's
+// compareToIgnoreCase); arrays and objects tie. Sorting on anything but
+// _id ascending is done in Go over all the matches.
+type SortKey struct {
+	Field      query.Pointer
+	Descending bool
+}
+
+// QueryObjectsParams select a page of objects.
+type QueryObjectsParams struct {
+	Type string
+	// Filter selects the objects; nil matches every object.
+	Filter query.Filter
+	// SortKeys order the result; _id ascending always follows them.
+	SortKeys []SortKey
+	// PageSize is the most objects returned; 0 or less means all.
+	PageSize int
+	// Cookie is the previous page's Cookie: the page after it is returned.
+	Cookie string
+	// CountTotal asks for Total, the number of matches in all pages.
+	CountTotal bool
+}
+
+// QueryObjectsResult is one page.
+type QueryObjectsResult struct {
+	Objects []Object
+	// Cookie, when not "", is opaque and reads the next page.
+	Cookie string
+	// Total is the number of matches in all pages when CountTotal was set,
+	// -1 otherwise.
+	Total int
+}
+
+// ObjectsOf returns the managed-object store of s.
+func ObjectsOf(s Store) (Objects, error) {
+	o, ok := s.(Objects)
+	if !ok {
+		return nil, fmt.Errorf("%w: the %T store does not hold managed objects", ErrInvalid, s)
+	}
+	return o, nil
+}

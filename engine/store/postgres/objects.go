@@ -1,0 +1,232 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/objquery"
+)
+
+var _ store.Objects = (*Store)(nil)
+
+// CreateObjects inserts the objects with one statement. PostgreSQL's jsonb
+// cannot hold the character NUL: an object with one is refused (its Err
+// wraps ErrInvalid).
+func (s *Store) CreateObjects(ctx context.Context, p store.CreateObjectsParams) ([]store.CreateObjectResult, error) {
+	if err := objquery.CheckType(p.Type); err != nil {
+		return nil, err
+	}
+	docs, ids, err := objquery.NewDocs(p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.CreateObjectResult, len(docs))
+	var insIDs, insDocs []string
+	for i, doc := range docs {
+		if bytes.Contains(doc, []byte(`\u0000`)) {
+			out[i].Err = fmt.Errorf("managed/%s/%s: %w", p.Type, ids[i], store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document"))
+			continue
+		}
+		insIDs = append(insIDs, ids[i])
+		insDocs = append(insDocs, string(doc))
+	}
+	// inserted holds the documents as jsonb stored them (numbers and
+	// key order are its own).
+	inserted := map[string][]byte{}
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		clear(inserted)
+		rows, err := tx.Query(ctx, `INSERT INTO managed_objects (type, id, rev, doc)
+			SELECT $1, u.id, 1, u.doc::jsonb FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(id, doc, n) ORDER BY u.n
+			ON CONFLICT (type, id) DO NOTHING RETURNING id, doc::text`, p.Type, insIDs, insDocs)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id, doc string
+			if err := rows.Scan(&id, &doc); err != nil {
+				rows.Close()
+				return err
+			}
+			inserted[id] = []byte(doc)
+		}
+		rows.Close()
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create managed/%s objects: %w", p.Type, err)
+	}
+	for i := range docs {
+		doc := inserted[ids[i]]
+		switch {
+		case out[i].Err != nil:
+		case doc != nil:
+			delete(inserted, ids[i]) // a repeat of the id in the batch conflicts
+			if out[i].Object, err = objquery.Decode(p.Type, objquery.Row{ID: ids[i], Rev: 1, Doc: doc}); err != nil {
+				return nil, err
+			}
+		default:
+			out[i].Err = objquery.ErrExists(p.Type, ids[i])
+		}
+	}
+	return out, nil
+}
+
+// ReadObject reads one object.
+func (s *Store) ReadObject(ctx context.Context, p store.ReadObjectParams) (store.Object, error) {
+	r, err := readObject(ctx, s.pool, p.Type, p.ID, "")
+	if err != nil {
+		return store.Object{}, err
+	}
+	return objquery.Decode(p.Type, r)
+}
+
+func readObject(ctx context.Context, q querier, typ, id, lock string) (objquery.Row, error) {
+	r := objquery.Row{ID: id}
+	var doc string
+	err := q.QueryRow(ctx, "SELECT rev, doc::text FROM managed_objects WHERE type = $1 AND id = $2"+lock, typ, id).Scan(&r.Rev, &doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, objquery.ErrMissing(typ, id)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
+	}
+	r.Doc = []byte(doc)
+	return r, nil
+}
+
+// UpdateObject replaces an object's content.
+func (s *Store) UpdateObject(ctx context.Context, p store.UpdateObjectParams) (store.Object, error) {
+	return s.ModifyObject(ctx, store.ModifyObjectParams{Type: p.Type, ID: p.ID, IfRev: p.IfRev,
+		Modify: func(map[string]any) (map[string]any, error) { return p.Content, nil }})
+}
+
+// ModifyObject reads the object FOR UPDATE, changes it and writes it in
+// one transaction.
+func (s *Store) ModifyObject(ctx context.Context, p store.ModifyObjectParams) (store.Object, error) {
+	var out store.Object
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		r, err := readObject(ctx, tx, p.Type, p.ID, " FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		next, err := objquery.Modify(p, r)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(next.Doc, []byte(`\u0000`)) {
+			return fmt.Errorf("managed/%s/%s: %w", p.Type, p.ID, store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document"))
+		}
+		var doc string
+		if err := tx.QueryRow(ctx, "UPDATE managed_objects SET rev = $1, doc = $2::jsonb WHERE type = $3 AND id = $4 RETURNING doc::text",
+			next.Rev, string(next.Doc), p.Type, p.ID).Scan(&doc); err != nil {
+			return fmt.Errorf("update managed/%s/%s: %w", p.Type, p.ID, err)
+		}
+		next.Doc = []byte(doc)
+		out, err = objquery.Decode(p.Type, next)
+		return err
+	})
+	return out, err
+}
+
+// DeleteObject removes an object.
+func (s *Store) DeleteObject(ctx context.Context, p store.DeleteObjectParams) (store.Object, error) {
+	var out store.Object
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		r, err := readObject(ctx, tx, p.Type, p.ID, " FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		if err := objquery.CheckRev(p.Type, p.ID, p.IfRev, r.Rev); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM managed_objects WHERE type = $1 AND id = $2", p.Type, p.ID); err != nil {
+			return fmt.Errorf("delete managed/%s/%s: %w", p.Type, p.ID, err)
+		}
+		out, err = objquery.Decode(p.Type, r)
+		return err
+	})
+	return out, err
+}
+
+// QueryObjects answers a query with jsonb operators, and Go for what they
+// cannot decide exactly.
+func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (store.QueryObjectsResult, error) {
+	t := objquery.Translate(dialect{}, p.Filter)
+	q := "SELECT id, rev, doc::text, " + t.Sure + " FROM managed_objects WHERE type = $1 AND id > $2 AND (" + t.Maybe + ") ORDER BY id LIMIT $3"
+	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
+		rows, err := s.pool.Query(ctx, q, p.Type, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		return objquery.ScanRows(rows)
+	})
+	if err != nil && !errors.Is(err, store.ErrInvalid) {
+		return res, fmt.Errorf("query managed/%s: %w", p.Type, err)
+	}
+	return res, err
+}
+
+// dialect is PostgreSQL's spelling of the filter translation: doc #> path
+// and jsonb_typeof, arrays by jsonb_array_elements, text compared in
+// COLLATE "C" (code-point order, ASCII-only lower()).
+type dialect struct{}
+
+func (dialect) Path(tokens []string) (objquery.Value, bool) {
+	if len(tokens) == 0 {
+		return objquery.Value{}, false
+	}
+	quoted := make([]string, len(tokens))
+	for i, t := range tokens {
+		if !objquery.PlainToken(t) {
+			return objquery.Value{}, false
+		}
+		quoted[i] = `"` + t + `"`
+	}
+	return objquery.Value{JSON: "(doc #> '{" + strings.Join(quoted, ",") + "}')"}, true
+}
+
+func (dialect) Present(v objquery.Value) string {
+	return "COALESCE(jsonb_typeof(" + v.JSON + "), 'null') <> 'null'"
+}
+
+func (dialect) Is(v objquery.Value, k objquery.Kind) string {
+	t := "COALESCE(jsonb_typeof(" + v.JSON + "), '')"
+	switch k {
+	case objquery.KindString:
+		return t + " = 'string'"
+	case objquery.KindNumber:
+		return t + " = 'number'"
+	case objquery.KindTrue:
+		return "(" + t + " = 'boolean' AND " + v.JSON + "::text = 'true')"
+	case objquery.KindFalse:
+		return "(" + t + " = 'boolean' AND " + v.JSON + "::text = 'false')"
+	}
+	return t + " = 'array'"
+}
+
+func (dialect) Text(v objquery.Value) string { return "(" + v.JSON + " #>> '{}')" }
+
+// Number converts through numeric, exactly, to a double (correctly
+// rounded); values a double cannot hold would fail the cast, so the guard
+// leaves them, and the tiniest, to Go.
+func (dialect) Number(v objquery.Value) (string, string) {
+	n := "(" + v.JSON + ")::numeric"
+	return "(" + n + ")::float8", "(abs(" + n + ") < 1e308 AND (" + n + " = 0 OR abs(" + n + ") > 1e-307))"
+}
+
+func (dialect) AnyElement(v objquery.Value, cond func(objquery.Value) string) string {
+	return "EXISTS (SELECT 1 FROM jsonb_array_elements(" + v.JSON + ") AS e(ev) WHERE " + cond(objquery.Value{JSON: "e.ev"}) + ")"
+}
+
+func (dialect) Ordered(text string) string { return "(" + text + ") COLLATE \"C\"" }
+
+func (dialect) Contains(text, sub string) string { return "strpos(" + text + ", " + sub + ") > 0" }
+
+func (dialect) Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -1,0 +1,208 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/objquery"
+)
+
+var _ store.Objects = (*Store)(nil)
+
+// CreateObjects inserts the objects in one write transaction.
+func (s *Store) CreateObjects(ctx context.Context, p store.CreateObjectsParams) ([]store.CreateObjectResult, error) {
+	if err := objquery.CheckType(p.Type); err != nil {
+		return nil, err
+	}
+	docs, ids, err := objquery.NewDocs(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.CreateObjectResult
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		out = make([]store.CreateObjectResult, len(docs))
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO managed_objects (type, id, rev, doc) VALUES (?, ?, 1, jsonb(?))
+			ON CONFLICT (type, id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, doc := range docs {
+			res, err := stmt.ExecContext(ctx, p.Type, ids[i], string(doc))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				out[i].Err = objquery.ErrExists(p.Type, ids[i])
+				continue
+			}
+			out[i].Object, err = objquery.Decode(p.Type, objquery.Row{ID: ids[i], Rev: 1, Doc: doc})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create managed/%s objects: %w", p.Type, err)
+	}
+	return out, nil
+}
+
+// ReadObject reads one object.
+func (s *Store) ReadObject(ctx context.Context, p store.ReadObjectParams) (store.Object, error) {
+	r, err := readObject(ctx, s.reader, p.Type, p.ID)
+	if err != nil {
+		return store.Object{}, err
+	}
+	return objquery.Decode(p.Type, r)
+}
+
+func readObject(ctx context.Context, q queryer, typ, id string) (objquery.Row, error) {
+	rows, err := q.QueryContext(ctx, "SELECT rev, json(doc) FROM managed_objects WHERE type = ? AND id = ?", typ, id)
+	if err != nil {
+		return objquery.Row{}, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return objquery.Row{}, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
+		}
+		return objquery.Row{}, objquery.ErrMissing(typ, id)
+	}
+	r := objquery.Row{ID: id}
+	var doc string
+	if err := rows.Scan(&r.Rev, &doc); err != nil {
+		return r, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
+	}
+	r.Doc = []byte(doc)
+	return r, nil
+}
+
+// UpdateObject replaces an object's content.
+func (s *Store) UpdateObject(ctx context.Context, p store.UpdateObjectParams) (store.Object, error) {
+	return s.ModifyObject(ctx, store.ModifyObjectParams{Type: p.Type, ID: p.ID, IfRev: p.IfRev,
+		Modify: func(map[string]any) (map[string]any, error) { return p.Content, nil }})
+}
+
+// ModifyObject reads, changes and writes an object in one write
+// transaction.
+func (s *Store) ModifyObject(ctx context.Context, p store.ModifyObjectParams) (store.Object, error) {
+	var out store.Object
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		r, err := readObject(ctx, tx, p.Type, p.ID)
+		if err != nil {
+			return err
+		}
+		next, err := objquery.Modify(p, r)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE managed_objects SET rev = ?, doc = jsonb(?) WHERE type = ? AND id = ?",
+			next.Rev, string(next.Doc), p.Type, p.ID); err != nil {
+			return fmt.Errorf("update managed/%s/%s: %w", p.Type, p.ID, err)
+		}
+		out, err = objquery.Decode(p.Type, next)
+		return err
+	})
+	return out, err
+}
+
+// DeleteObject removes an object.
+func (s *Store) DeleteObject(ctx context.Context, p store.DeleteObjectParams) (store.Object, error) {
+	var out store.Object
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		r, err := readObject(ctx, tx, p.Type, p.ID)
+		if err != nil {
+			return err
+		}
+		if err := objquery.CheckRev(p.Type, p.ID, p.IfRev, r.Rev); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM managed_objects WHERE type = ? AND id = ?", p.Type, p.ID); err != nil {
+			return fmt.Errorf("delete managed/%s/%s: %w", p.Type, p.ID, err)
+		}
+		out, err = objquery.Decode(p.Type, r)
+		return err
+	})
+	return out, err
+}
+
+// QueryObjects answers a query with SQLite's JSON functions, and Go for
+// what they cannot decide exactly.
+func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (store.QueryObjectsResult, error) {
+	t := objquery.Translate(dialect{}, p.Filter)
+	q := "SELECT id, rev, json(doc), " + t.Sure + " FROM managed_objects WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
+	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
+		rows, err := s.reader.QueryContext(ctx, q, p.Type, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		return objquery.ScanRows(rows)
+	})
+	if err != nil && !errors.Is(err, store.ErrInvalid) {
+		return res, fmt.Errorf("query managed/%s: %w", p.Type, err)
+	}
+	return res, err
+}
+
+// dialect is SQLite's spelling of the filter translation: JSON paths
+// $."a"."b" read by json_type and ->>, arrays by json_each, all on the
+// stored JSONB (parsed once, when written).
+type dialect struct{}
+
+func (dialect) Path(tokens []string) (objquery.Value, bool) {
+	if len(tokens) == 0 {
+		return objquery.Value{}, false
+	}
+	var b strings.Builder
+	b.WriteString("'$")
+	for _, t := range tokens {
+		if !objquery.PlainToken(t) {
+			return objquery.Value{}, false
+		}
+		b.WriteString(`."`)
+		b.WriteString(strings.ReplaceAll(t, "'", "''"))
+		b.WriteString(`"`)
+	}
+	b.WriteString("'")
+	path := b.String()
+	return objquery.Value{Type: "json_type(doc, " + path + ")", SQL: "(doc ->> " + path + ")", JSON: path}, true
+}
+
+func (dialect) Present(v objquery.Value) string { return "COALESCE(" + v.Type + ", 'null') <> 'null'" }
+
+func (dialect) Is(v objquery.Value, k objquery.Kind) string {
+	t := "COALESCE(" + v.Type + ", '')"
+	switch k {
+	case objquery.KindString:
+		return t + " = 'text'"
+	case objquery.KindNumber:
+		return t + " IN ('integer', 'real')"
+	case objquery.KindTrue:
+		return t + " = 'true'"
+	case objquery.KindFalse:
+		return t + " = 'false'"
+	}
+	return t + " = 'array'"
+}
+
+func (dialect) Text(v objquery.Value) string { return v.SQL }
+
+func (dialect) Number(v objquery.Value) (string, string) { return "CAST(" + v.SQL + " AS REAL)", "" }
+
+func (dialect) AnyElement(v objquery.Value, cond func(objquery.Value) string) string {
+	return "EXISTS (SELECT 1 FROM json_each(doc, " + v.JSON + ") AS e WHERE " +
+		cond(objquery.Value{Type: "e.type", SQL: "e.value"}) + ")"
+}
+
+func (dialect) Ordered(text string) string { return text }
+
+func (dialect) Contains(text, sub string) string { return "instr(" + text + ", " + sub + ") > 0" }
+
+func (dialect) Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
