@@ -18,6 +18,17 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
+// openSQLite opens a fresh SQLite store, closed when the test ends.
+func openSQLite(tb testing.TB) store.Store {
+	tb.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "sundial.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
 // persistedBody is a persisted REST schedule: a cron expression, or with
 // repeats > 0 a simple trigger firing every second repeats times.
 func persistedBody(cron string, repeats int) string {
@@ -63,11 +74,7 @@ func triggerOf(job crest.Resource) map[string]any {
 func TestRESTSchedules_PersistedSurviveRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "sundial.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t)
 	conf, scripts := newDirs(t, nil)
 	withDB := func(o *daemon.Options) { o.DB = db }
 
@@ -134,11 +141,7 @@ func TestRESTSchedules_PersistedSurviveRestart(t *testing.T) {
 func TestRESTSchedules_UnreadableStoredSkipped(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "sundial.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t)
 	for id, body := range map[string]string{
 		"good":   persistedBody("0 0 3 * * ?", 0),
 		"future": `{"enabled": true, "persisted": true, "type": "lunar", "schedule": "full moon", "invokeService": "script"}`,
@@ -152,7 +155,7 @@ func TestRESTSchedules_UnreadableStoredSkipped(t *testing.T) {
 	if _, err := b.d.Schedules().Job(ctx, "good"); err != nil {
 		t.Errorf("the readable one: %v", err)
 	}
-	_, err = b.d.Schedules().Job(ctx, "future")
+	_, err := b.d.Schedules().Job(ctx, "future")
 	wantCode(t, "the unreadable one", err, 404)
 	if !logged(b, "level=ERROR", "cannot be read by this node", "schedule=future") {
 		t.Error("the unreadable schedule is not logged")
@@ -310,4 +313,28 @@ func TestRESTSchedules_ClusterPause(t *testing.T) {
 	}
 	waitFor(t, "NORMAL on node a", waitTimeout, func() bool { return state(a, "paused") == "NORMAL" })
 	waitFor(t, "a fire after the resume", 2*waitTimeout, func() bool { return count("paused") > before })
+}
+
+// A node that drops a REST schedule because another node changed it in
+// the store (here to a version this node cannot read) leaves its stored
+// trigger alone: the node that wrote it runs it.
+func TestRESTSchedules_RemoteChangeKeepsStoredTrigger(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openSQLite(t)
+	conf, scripts := newDirs(t, nil)
+	b := start(t, conf, scripts, func(o *daemon.Options) { o.DB = db })
+	n := clusterNode{b, db}
+	if _, _, err := b.d.Schedules().PutJob(ctx, api.PutJob{ID: "x", Body: []byte(persistedBody("0 0 3 * * ?", 0))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutAPISchedule(ctx, store.PutAPIScheduleParams{
+		ID: "x", Body: []byte(`{"enabled": true, "persisted": true, "type": "lunar", "invokeService": "script"}`), IfRev: 1,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the node to drop the schedule", waitTimeout, func() bool { return !n.hasJob("x") })
+	if trs, err := db.ListTriggers(ctx, store.ListTriggersParams{ScheduleIDs: []string{"x"}}); err != nil || len(trs) != 1 {
+		t.Errorf("stored trigger after another node's change = %+v (%v), want it kept", trs, err)
+	}
 }

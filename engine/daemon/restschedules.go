@@ -75,7 +75,7 @@ type restSchedule struct {
 func (r *restSchedules) merged(files *config.Desired) *config.Desired {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.defs) == 0 && r.version == 0 {
+	if len(r.defs) == 0 {
 		return files
 	}
 	m := *files
@@ -183,13 +183,22 @@ func (c clusterStateStore) DeleteTriggers(ctx context.Context, p scheduler.Delet
 	return c.Node.DeleteTriggers(ctx, scheduler.DeleteTriggersParams{ScheduleIDs: ids})
 }
 
+// joinErrors joins a definition's errors on one line.
+func joinErrors(errs []error) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
 // parseStored parses a stored REST schedule as this node reads it.
 func (d *Daemon) parseStored(a store.APISchedule, loc *time.Location) (*config.Schedule, error) {
 	sched, errs := config.ParseScheduleJSON(a.ID, a.Body, config.ParseOptions{
 		ScriptsDir: d.opts.ScriptsDir, Location: loc, PersistedDefault: true,
 	})
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errors.New(joinErrors(errs))
 	}
 	if !sched.Persisted {
 		return nil, errors.New("stored with persisted false")
@@ -480,11 +489,7 @@ func (s *scheduleService) PutJob(ctx context.Context, p api.PutJob) (crest.Resou
 		ScriptsDir: d.opts.ScriptsDir, Location: files.Scheduler.Location, PersistedDefault: true,
 	})
 	if len(errs) > 0 {
-		msgs := make([]string, len(errs))
-		for i, e := range errs {
-			msgs[i] = e.Error()
-		}
-		return crest.Resource{}, false, crest.BadRequest("invalid schedule %s: %s", id, strings.Join(msgs, "; "))
+		return crest.Resource{}, false, crest.BadRequest("invalid schedule %s: %s", id, joinErrors(errs))
 	}
 	r := &d.rest
 	r.applyMu.Lock()
