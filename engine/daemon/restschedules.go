@@ -151,6 +151,14 @@ func (r *restSchedules) keep(ids []string) {
 	}
 }
 
+// own ends keep for id: this node writes it, so its own Reconcile deletes
+// the stored trigger where needed.
+func (r *restSchedules) own(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.keepStored, id)
+}
+
 // kept reports whether id's stored trigger must stay.
 func (r *restSchedules) kept(id string) bool {
 	r.mu.Lock()
@@ -309,7 +317,13 @@ func (d *Daemon) refreshStored(ctx context.Context, ids []string) {
 	if err := d.readStoredLocked(ctx, ids, d.current.Load().Scheduler.Location); err != nil {
 		d.log.Error("REST schedules changed by another node not read; read again at the next change", "err", err)
 	}
-	if !r.unapplied.Load() {
+	d.applyPendingLocked(ctx)
+}
+
+// applyPendingLocked applies the REST definitions that changed since the
+// last Reconcile, if any; d.rest.applyMu is held.
+func (d *Daemon) applyPendingLocked(ctx context.Context) {
+	if !d.rest.unapplied.Load() {
 		return
 	}
 	if err := d.applyRESTLocked(ctx, ""); err != nil {
@@ -495,10 +509,12 @@ func (s *scheduleService) PutJob(ctx context.Context, p api.PutJob) (crest.Resou
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
 	if d.opts.DB != nil {
-		// Another node may have written this id since this node last read it.
+		// Another node may have written this id since this node last read
+		// it; what the read finds runs here even if this write fails.
 		if err := d.readStoredLocked(ctx, []string{id}, files.Scheduler.Location); err != nil {
 			return crest.Resource{}, false, err
 		}
+		defer d.applyPendingLocked(ctx)
 	}
 	prev, exists := r.get(id)
 	if p.CreateOnly && exists {
@@ -529,11 +545,14 @@ func (s *scheduleService) PutJob(ctx context.Context, p api.PutJob) (crest.Resou
 			return crest.Resource{}, false, storeConflict(id, err)
 		}
 	}
+	r.own(id)
 	r.set(id, def)
 	if err := d.applyRESTLocked(ctx, id); err != nil {
+		// A change the store took stays (every node reads it from there);
+		// it applies here at the next change or reload.
 		if !def.stored && !(exists && prev.stored) {
 			r.restore(id, prev, exists)
-		} // else the store has the change: it stays, and applies at the next change or reload
+		}
 		return crest.Resource{}, false, err
 	}
 	verb := "created"
@@ -557,6 +576,7 @@ func (s *scheduleService) DeleteJob(ctx context.Context, p api.DeleteJob) (crest
 		if err := d.readStoredLocked(ctx, []string{p.ID}, d.current.Load().Scheduler.Location); err != nil {
 			return crest.Resource{}, err
 		}
+		defer d.applyPendingLocked(ctx)
 	}
 	prev, exists := r.get(p.ID)
 	if !exists {
@@ -578,6 +598,7 @@ func (s *scheduleService) DeleteJob(ctx context.Context, p api.DeleteJob) (crest
 			return crest.Resource{}, storeConflict(p.ID, err)
 		}
 	}
+	r.own(p.ID)
 	r.set(p.ID, restSchedule{})
 	if err := d.applyRESTLocked(ctx, p.ID); err != nil {
 		if !prev.stored {
