@@ -338,3 +338,30 @@ func TestRESTSchedules_RemoteChangeKeepsStoredTrigger(t *testing.T) {
 		t.Errorf("stored trigger after another node's change = %+v (%v), want it kept", trs, err)
 	}
 }
+
+// A node whose view lags another node's write still deletes the stored
+// trigger when it takes a schedule out of the store (made non-persisted
+// here right after the other write, before the change feed may tell).
+func TestRESTSchedules_WriteOverLaggingViewDeletesTrigger(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openSQLite(t)
+	conf, scripts := newDirs(t, nil)
+	b := start(t, conf, scripts, func(o *daemon.Options) { o.DB = db })
+	svc := b.d.Schedules()
+	if _, _, err := svc.PutJob(ctx, api.PutJob{ID: "x", Body: []byte(persistedBody("0 0 3 * * ?", 0))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutAPISchedule(ctx, store.PutAPIScheduleParams{ID: "x", Body: []byte(persistedBody("0 0 4 * * ?", 0)), IfRev: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.PutJob(ctx, api.PutJob{ID: "x", Body: []byte(restBody("true"))}); err != nil {
+		t.Fatal(err)
+	}
+	if trs, err := db.ListTriggers(ctx, store.ListTriggersParams{ScheduleIDs: []string{"x"}}); err != nil || len(trs) != 0 {
+		t.Errorf("stored trigger of a schedule made non-persisted = %+v (%v), want none", trs, err)
+	}
+	if job, err := svc.Job(ctx, "x"); err != nil || job.Fields["persisted"] != false {
+		t.Errorf("in-memory version = %+v (%v)", job.Fields, err)
+	}
+}
