@@ -42,6 +42,9 @@ type restSchedules struct {
 	// stale are ids whose stored definition could not be read; the next
 	// read of the store reads them again. (applyMu)
 	stale map[string]bool
+	// unreadable are the stored versions this node could not parse, by
+	// id, so that each is logged once. (applyMu)
+	unreadable map[string]storedVersion
 
 	// mu guards defs, version and keepStored, for short reads and writes.
 	mu   sync.Mutex
@@ -57,6 +60,16 @@ type restSchedules struct {
 	keepStored map[string]bool
 }
 
+// storedVersion tells one stored definition from another: the revision,
+// and the time of the put, since a schedule deleted and created again
+// starts again at revision 1.
+type storedVersion struct {
+	rev int64
+	at  time.Time
+}
+
+func (v storedVersion) is(a store.APISchedule) bool { return v.rev == a.Rev && v.at.Equal(a.UpdatedAt) }
+
 // restSchedule is one definition and its revision, which changes with the
 // definition only (not at each fire), so that If-Match after a read holds
 // until someone changes the schedule.
@@ -66,8 +79,9 @@ type restSchedule struct {
 	// counter for one in memory.
 	rev int64
 	// stored: the definition is the store's (persisted), not this node's
-	// own.
+	// own; putAt is when it was put there.
 	stored bool
+	putAt  time.Time
 }
 
 // merged returns the conf directory's snapshot with the REST schedules
@@ -243,25 +257,35 @@ func (d *Daemon) readStoredLocked(ctx context.Context, ids []string, loc *time.L
 	for _, a := range rows {
 		found[a.ID] = true
 		cur, ok := r.get(a.ID)
-		if ok && (!cur.stored || cur.rev == a.Rev) {
+		if ok && (!cur.stored || (storedVersion{cur.rev, cur.putAt}).is(a)) || !ok && r.unreadable[a.ID].is(a) {
 			continue
 		}
 		touched = append(touched, a.ID)
 		sched, err := d.parseStored(a, loc)
 		if err != nil {
 			d.log.Error("a schedule stored over REST cannot be read by this node: left out here", "schedule", a.ID, "rev", a.Rev, "err", err)
+			if r.unreadable == nil {
+				r.unreadable = map[string]storedVersion{}
+			}
+			r.unreadable[a.ID] = storedVersion{a.Rev, a.UpdatedAt}
 			if ok {
 				r.set(a.ID, restSchedule{})
 			}
 			continue
 		}
-		r.set(a.ID, restSchedule{sched: sched, rev: a.Rev, stored: true})
+		delete(r.unreadable, a.ID)
+		r.set(a.ID, restSchedule{sched: sched, rev: a.Rev, stored: true, putAt: a.UpdatedAt})
 	}
 	gone := ids
 	if ids == nil {
 		r.mu.Lock()
 		gone = slices.Collect(maps.Keys(r.defs))
 		r.mu.Unlock()
+	}
+	for id := range r.unreadable {
+		if !found[id] && (ids == nil || slices.Contains(ids, id)) {
+			delete(r.unreadable, id)
+		}
 	}
 	for _, id := range gone {
 		if cur, ok := r.get(id); ok && cur.stored && !found[id] {
@@ -538,7 +562,7 @@ func (s *scheduleService) PutJob(ctx context.Context, p api.PutJob) (crest.Resou
 		if err != nil {
 			return crest.Resource{}, false, storeConflict(id, err)
 		}
-		def.rev, def.stored = a.Rev, true
+		def.rev, def.stored, def.putAt = a.Rev, true, a.UpdatedAt
 	case exists && prev.stored:
 		// Persisted no more: it moves to this node's memory.
 		if _, err := d.opts.DB.DeleteAPISchedule(ctx, store.DeleteAPIScheduleParams{ID: id, IfRev: ifRev}); err != nil {
