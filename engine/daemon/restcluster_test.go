@@ -287,6 +287,13 @@ func TestRESTSchedules_ClusterPause(t *testing.T) {
 	for _, n := range nodes {
 		waitFor(t, "both schedules on every node", waitTimeout, func() bool { return n.hasJob("paused") && n.hasJob("control") })
 	}
+	// Two writes from one revision on two nodes: the second is refused.
+	body := []byte(persistedBody("* * * * * ?", 0))
+	if _, _, err := a.d.Schedules().PutJob(ctx, api.PutJob{ID: "control", Body: body, IfMatch: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := b.d.Schedules().PutJob(ctx, api.PutJob{ID: "control", Body: body, IfMatch: "1"})
+	wantCode(t, "a write from a revision another node replaced", err, 412)
 	count := func(id string) int {
 		runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: 1000})
 		if err != nil {
