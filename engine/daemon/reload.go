@@ -338,7 +338,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	// The scheduler gets the files merged with the schedules created over
 	// REST; the lock keeps a REST change from applying in between.
 	d.rest.applyMu.Lock()
-	if len(d.rest.stale) > 0 {
+	if len(d.rest.stale) > 0 || d.rest.staleAll {
 		if err := d.readStoredLocked(ctx, []string{}, next.Scheduler.Location); err != nil {
 			d.log.Error("REST schedules changed by another node still not read", "err", err)
 		}

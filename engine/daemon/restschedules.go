@@ -36,12 +36,15 @@ type restSchedules struct {
 	// fields below marked so are only touched with it held.
 	applyMu sync.Mutex
 	// unapplied: the definitions changed since the last Reconcile that
-	// succeeded (it failed, the store being away); the next apply
-	// reconciles even when the conf directory did not change.
+	// succeeded (it failed, the store being away), or could not be read;
+	// the next apply reads and reconciles them even when the conf
+	// directory did not change.
 	unapplied atomic.Bool
-	// stale are ids whose stored definition could not be read; the next
-	// read of the store reads them again. (applyMu)
-	stale map[string]bool
+	// stale are ids whose stored definition could not be read (staleAll:
+	// a read of them all failed); the next read of the store reads them
+	// again. (applyMu)
+	stale    map[string]bool
+	staleAll bool
 	// unreadable are the stored versions this node could not parse, by
 	// id, so that each is logged once. (applyMu)
 	unreadable map[string]storedVersion
@@ -180,9 +183,10 @@ func (r *restSchedules) kept(id string) bool {
 	return r.keepStored[id]
 }
 
-// reconciled ends what keep marked: a Reconcile succeeded.
+// reconciled ends what keep marked: a Reconcile succeeded; applyMu is
+// held. Definitions still unread stay unapplied.
 func (r *restSchedules) reconciled() {
-	r.unapplied.Store(false)
+	r.unapplied.Store(len(r.stale) > 0 || r.staleAll)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.keepStored = nil
@@ -234,6 +238,9 @@ func (d *Daemon) parseStored(a store.APISchedule, loc *time.Location) (*config.S
 // stored one this node cannot parse is logged and left out.
 func (d *Daemon) readStoredLocked(ctx context.Context, ids []string, loc *time.Location) error {
 	r := &d.rest
+	if r.staleAll {
+		ids = nil
+	}
 	if ids != nil {
 		for id := range r.stale {
 			ids = append(ids, id)
@@ -249,9 +256,11 @@ func (d *Daemon) readStoredLocked(ctx context.Context, ids []string, loc *time.L
 		for _, id := range ids {
 			r.stale[id] = true
 		}
+		r.staleAll = r.staleAll || ids == nil
+		r.unapplied.Store(true)
 		return fmt.Errorf("read the REST schedules from the store: %w", err)
 	}
-	r.stale = nil
+	r.stale, r.staleAll = nil, false
 	found := make(map[string]bool, len(rows))
 	var touched []string
 	for _, a := range rows {
