@@ -251,6 +251,9 @@ func TestRESTSchedules_ClusterFiresOnce(t *testing.T) {
 		t.Fatalf("stored trigger = %+v (%v), want one fired by some node", trs, err)
 	}
 	for _, n := range nodes {
+		if job, err := n.d.Schedules().Job(ctx, "rep"); err != nil || job.Rev != "1" {
+			t.Errorf("job on one node: _rev %q (%v), want the stored 1", job.Rev, err)
+		}
 		tr, err := n.d.Schedules().Trigger(ctx, "scheduler-service-group.trigger-rep")
 		if err != nil {
 			t.Fatal(err)
