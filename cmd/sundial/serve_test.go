@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // sundialBinary builds the sundial command once per test binary.
-func sundialBinary(t *testing.T) string {
+func sundialBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		if binDir, binErr = os.MkdirTemp("", "sundial-serve-test"); binErr != nil {
@@ -58,9 +58,15 @@ func sundialBinary(t *testing.T) string {
 }
 
 // waitOutput polls w until re matches, and returns the submatches.
-func waitOutput(t *testing.T, w *syncbuf.Buffer, re *regexp.Regexp, what string) []string {
+func waitOutput(t testing.TB, w *syncbuf.Buffer, re *regexp.Regexp, what string) []string {
 	t.Helper()
-	deadline := time.NewTimer(serveWait)
+	return waitOutputWithin(t, w, re, what, serveWait)
+}
+
+// waitOutputWithin is waitOutput with another bound than serveWait.
+func waitOutputWithin(t testing.TB, w *syncbuf.Buffer, re *regexp.Regexp, what string, within time.Duration) []string {
+	t.Helper()
+	deadline := time.NewTimer(within)
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
@@ -71,7 +77,7 @@ func waitOutput(t *testing.T, w *syncbuf.Buffer, re *regexp.Regexp, what string)
 		select {
 		case <-tick.C:
 		case <-deadline.C:
-			t.Fatalf("timed out after %s waiting for %s; output:\n%s", serveWait, what, w.String())
+			t.Fatalf("timed out after %s waiting for %s; output:\n%s", within, what, w.String())
 		}
 	}
 }
@@ -84,14 +90,14 @@ type serveProc struct {
 	err            error // of cmd.Wait, once exited is closed
 }
 
-func startServe(t *testing.T, args ...string) *serveProc {
+func startServe(t testing.TB, args ...string) *serveProc {
 	t.Helper()
 	return startServeIn(t, "", args...)
 }
 
 // startServeIn starts `sundial serve` with args in the working directory dir
 // ("" for the test's).
-func startServeIn(t *testing.T, dir string, args ...string) *serveProc {
+func startServeIn(t testing.TB, dir string, args ...string) *serveProc {
 	t.Helper()
 	p := &serveProc{stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(sundialBinary(t), append([]string{"serve"}, args...)...)
