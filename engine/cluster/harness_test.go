@@ -214,6 +214,11 @@ type nodeConfig struct {
 	execPersisted func() bool
 	// clock is the scheduler's; nil: the real clock.
 	clock clock.Clock
+	// clusterClock is the cluster node's; nil: the real clock.
+	clusterClock clock.Clock
+	// onChanges is the cluster node's Options.OnChanges; it is given the
+	// node's scheduler.
+	onChanges func(ctx context.Context, s *scheduler.Scheduler, changes []store.Change)
 }
 
 func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
@@ -225,8 +230,12 @@ func startNode(t testing.TB, c nodeConfig, d *config.Desired) *node {
 		c.timeout = 2 * time.Second
 	}
 	var s *scheduler.Scheduler
+	var onChanges func(ctx context.Context, changes []store.Change)
+	if c.onChanges != nil {
+		onChanges = func(ctx context.Context, changes []store.Change) { c.onChanges(ctx, s, changes) }
+	}
 	p, err := cluster.New(cluster.Options{Store: c.db, NodeID: c.id, CheckInInterval: c.interval, NodeTimeout: c.timeout,
-		RetryBudget: c.retryBudget, Grace: time.Second, Logger: c.logger,
+		RetryBudget: c.retryBudget, Grace: time.Second, Logger: c.logger, Clock: c.clusterClock, OnChanges: onChanges,
 		Adopt: func(st []scheduler.TriggerState) int { return s.Adopt(st) }, Recover: c.recover, ExecutePersisted: c.execPersisted})
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,16 @@ type Options struct {
 	// ConfigHash returns the config version the node applied, reported at
 	// every check-in.
 	ConfigHash func() string
+	// OnChanges receives, in order, what the change log recorded after the
+	// node started: REST schedules put or deleted and triggers paused or
+	// resumed, by any node (this one included). It is called from one
+	// goroutine, every ChangesInterval while there are changes; nil: the
+	// log is not read. A change is handed over once, unless the store
+	// fails between reads (then the batch is read again, whole).
+	OnChanges func(ctx context.Context, changes []store.Change)
+	// ChangesInterval is how often the change log is read; default
+	// DefaultChangesInterval.
+	ChangesInterval time.Duration
 	// ExecutePersisted reports scheduler.json's executePersistentSchedules:
 	// when false the node recovers no runs of others (and abandons its own
 	// leftover runs at start).
@@ -145,16 +155,19 @@ type Node struct {
 	// pending are run ends the store did not take; the loop retries them.
 	pending []store.FinishRun
 
-	started    chan struct{}
-	startOnce  sync.Once
-	stopOnce   sync.Once
-	stopped    chan struct{}
-	cancel     context.CancelFunc
-	loopDone   chan struct{}
-	recoverCtx context.Context
-	recoverEnd context.CancelFunc
-	recovering sync.WaitGroup
-	recoverSem chan struct{}
+	started   chan struct{}
+	startOnce sync.Once
+	stopOnce  sync.Once
+	stopped   chan struct{}
+	cancel    context.CancelFunc
+	loopDone  chan struct{}
+	// changesDone is closed when watchChanges returns (at once without
+	// Options.OnChanges).
+	changesDone chan struct{}
+	recoverCtx  context.Context
+	recoverEnd  context.CancelFunc
+	recovering  sync.WaitGroup
+	recoverSem  chan struct{}
 }
 
 // runRef is how a run in progress is recorded.
@@ -218,20 +231,24 @@ func New(opts Options) (*Node, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	if opts.ChangesInterval <= 0 {
+		opts.ChangesInterval = DefaultChangesInterval
+	}
 	n := &Node{
-		st:         opts.Store,
-		id:         opts.NodeID,
-		opts:       opts,
-		log:        opts.Logger,
-		clock:      opts.Clock,
-		staleAfter: opts.NodeTimeout - opts.CheckInInterval,
-		persisted:  map[string]bool{},
-		started:    make(chan struct{}),
-		stopped:    make(chan struct{}),
-		loopDone:   make(chan struct{}),
-		recoverSem: make(chan struct{}, DefaultRecoveryConcurrency),
-		storeBack:  make(chan struct{}, 1),
-		instance:   newInstance(),
+		st:          opts.Store,
+		id:          opts.NodeID,
+		opts:        opts,
+		log:         opts.Logger,
+		clock:       opts.Clock,
+		staleAfter:  opts.NodeTimeout - opts.CheckInInterval,
+		persisted:   map[string]bool{},
+		started:     make(chan struct{}),
+		stopped:     make(chan struct{}),
+		loopDone:    make(chan struct{}),
+		changesDone: make(chan struct{}),
+		recoverSem:  make(chan struct{}, DefaultRecoveryConcurrency),
+		storeBack:   make(chan struct{}, 1),
+		instance:    newInstance(),
 	}
 	n.recoverCtx, n.recoverEnd = context.WithCancel(context.Background())
 	var err error
@@ -277,6 +294,10 @@ func (n *Node) start(ctx context.Context) error {
 		n.log.Warn("this node was declared dead by the cluster while it was away; its runs were recovered elsewhere",
 			"node", n.id, "recoveredBy", node.RecoveredBy)
 	}
+	seq, err := n.startSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("read where node %s's change log starts: %w", n.id, err)
+	}
 	if err := n.recoverSelf(ctx); err != nil {
 		return fmt.Errorf("recover the runs of node %s's previous process: %w", n.id, err)
 	}
@@ -287,6 +308,11 @@ func (n *Node) start(ctx context.Context) error {
 	n.mu.Unlock()
 	close(n.started)
 	go n.loop(loopCtx)
+	if n.opts.OnChanges != nil {
+		go n.watchChanges(loopCtx, seq)
+	} else {
+		close(n.changesDone)
+	}
 	return nil
 }
 
@@ -305,6 +331,7 @@ func (n *Node) Stop() {
 		if n.cancel != nil {
 			n.cancel()
 			<-n.loopDone
+			<-n.changesDone
 		}
 		done := make(chan struct{})
 		go func() {

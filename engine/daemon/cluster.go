@@ -37,6 +37,7 @@ func (d *Daemon) newClusterNode(nodeID string) (*cluster.Node, error) {
 		Recover:          d.runRecovery,
 		ConfigHash:       d.appliedHash,
 		ExecutePersisted: d.executesPersisted,
+		OnChanges:        d.onChanges,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up the store: %w", err)

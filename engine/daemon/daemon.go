@@ -250,11 +250,17 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 
+	if err := d.loadStored(ctx, first); err != nil {
+		return err
+	}
 	d.apply(ctx, first)
 	if d.node != nil {
 		if err := d.joinCluster(ctx); err != nil {
 			return err
 		}
+		// What other nodes stored between the read above and the start of
+		// the node's change feed.
+		d.refreshStored(ctx, nil)
 		// Deferred after the scheduler's Stop: its run ends go through it.
 		defer d.node.Stop()
 		stopPruning := d.startPruning(ctx)
@@ -332,7 +338,7 @@ func (d *Daemon) newScheduler() error {
 		if d.node, err = d.newClusterNode(d.nodeID); err != nil {
 			return err
 		}
-		stateStore = d.node
+		stateStore = clusterStateStore{Node: d.node, rest: &d.rest}
 	}
 	var err error
 	d.sched, err = scheduler.New(scheduler.Options{

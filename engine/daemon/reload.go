@@ -323,7 +323,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	if len(errs) > 0 {
 		result = "invalid"
 	}
-	if prev != nil && prev.Hash == next.Hash {
+	if prev != nil && prev.Hash == next.Hash && !d.rest.unapplied.Load() {
 		// Nothing to reconcile; a file that failed is still an invalid reload
 		// even though its last good version leaves the snapshot unchanged.
 		if result == "applied" {
@@ -338,6 +338,11 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	// The scheduler gets the files merged with the schedules created over
 	// REST; the lock keeps a REST change from applying in between.
 	d.rest.applyMu.Lock()
+	if len(d.rest.stale) > 0 || d.rest.staleAll {
+		if err := d.readStoredLocked(ctx, []string{}, next.Scheduler.Location); err != nil {
+			d.log.Error("REST schedules changed by another node still not read", "err", err)
+		}
+	}
 	d.warnShadowed(next)
 	res, err := d.sched.Reconcile(ctx, d.rest.merged(next))
 	if err != nil {
@@ -348,6 +353,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	for id, e := range res.Errors {
 		d.log.Error("schedule not applied", "schedule", id, "err", e)
 	}
+	d.rest.reconciled()
 	d.setScripts(next) // only now: a failed apply must not half-apply new properties
 	d.current.Store(next)
 	d.rest.applyMu.Unlock()

@@ -7,39 +7,84 @@ import (
 	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
 	"sundial/engine/api"
 	"sundial/engine/api/crest"
 	"sundial/engine/api/schedview"
+	"sundial/engine/cluster"
 	"sundial/engine/config"
 	"sundial/engine/scheduler"
+	"sundial/engine/store"
 )
 
-// restSchedules are the schedules created over REST on this node.
+// restSchedules are the schedules created over REST: those with persisted
+// true as the store holds them (shared by every node of a cluster, read
+// back at start and at every change another node makes), the others in this
+// node's memory only.
 type restSchedules struct {
 	// applyMu serialises every apply (file reloads and REST changes), so
 	// that each Reconcile sees the conf directory's schedules merged with
-	// the REST ones and a file reload never drops a REST schedule.
+	// the REST ones and a file reload never drops a REST schedule. The
+	// fields below marked so are only touched with it held.
 	applyMu sync.Mutex
-	// mu guards defs and version, for short reads and writes.
+	// unapplied: the definitions changed since the last Reconcile that
+	// succeeded (it failed, the store being away), or could not be read;
+	// the next apply reads and reconciles them even when the conf
+	// directory did not change.
+	unapplied atomic.Bool
+	// stale are ids whose stored definition could not be read (staleAll:
+	// a read of them all failed); the next read of the store reads them
+	// again. (applyMu)
+	stale    map[string]bool
+	staleAll bool
+	// unreadable are the stored versions this node could not parse, by
+	// id, so that each is logged once. (applyMu)
+	unreadable map[string]storedVersion
+
+	// mu guards defs, version and keepStored, for short reads and writes.
 	mu   sync.Mutex
 	defs map[string]restSchedule
 	// version counts changes: it gives the merged snapshot its own hash and
-	// each new definition its revision.
+	// each in-memory definition its revision.
 	version int64
+	// keepStored are the schedules that another node changed or deleted
+	// in the store: that node deletes their stored triggers where needed,
+	// so this node's next Reconcile must not (it would delete the trigger
+	// of a schedule created again meanwhile, or of a version this node
+	// cannot read).
+	keepStored map[string]bool
 }
+
+// storedVersion tells one stored definition from another: the revision,
+// and the time of the put, since a schedule deleted and created again
+// starts again at revision 1.
+type storedVersion struct {
+	rev int64
+	at  time.Time
+}
+
+func (v storedVersion) is(a store.APISchedule) bool { return v.rev == a.Rev && v.at.Equal(a.UpdatedAt) }
 
 // restSchedule is one definition and its revision, which changes with the
 // definition only (not at each fire), so that If-Match after a read holds
 // until someone changes the schedule.
 type restSchedule struct {
 	sched *config.Schedule
-	rev   int64
+	// rev is the store's revision of a stored definition, the node's own
+	// counter for one in memory.
+	rev int64
+	// stored: the definition is the store's (persisted), not this node's
+	// own; putAt is when it was put there.
+	stored bool
+	putAt  time.Time
 }
 
 // merged returns the conf directory's snapshot with the REST schedules
@@ -80,7 +125,8 @@ func (r *restSchedules) get(id string) (restSchedule, bool) {
 	return def, ok
 }
 
-// set stores a new definition with the next revision.
+// set stores a definition (or removes id when def.sched is nil) as a new
+// version; an in-memory definition gets that version as its revision.
 func (r *restSchedules) set(id string, def restSchedule) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -88,7 +134,13 @@ func (r *restSchedules) set(id string, def restSchedule) {
 		r.defs = map[string]restSchedule{}
 	}
 	r.version++
-	def.rev = r.version
+	if def.sched == nil {
+		delete(r.defs, id)
+		return
+	}
+	if !def.stored {
+		def.rev = r.version
+	}
 	r.defs[id] = def
 }
 
@@ -104,6 +156,233 @@ func (r *restSchedules) restore(id string, def restSchedule, ok bool) {
 	}
 }
 
+// keep marks ids whose stored triggers the next Reconcile leaves alone.
+func (r *restSchedules) keep(ids []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keepStored == nil {
+		r.keepStored = map[string]bool{}
+	}
+	for _, id := range ids {
+		r.keepStored[id] = true
+	}
+}
+
+// own ends keep for id: this node writes it, so its own Reconcile deletes
+// the stored trigger where needed.
+func (r *restSchedules) own(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.keepStored, id)
+}
+
+// kept reports whether id's stored trigger must stay.
+func (r *restSchedules) kept(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.keepStored[id]
+}
+
+// reconciled ends what keep marked: a Reconcile succeeded; applyMu is
+// held. Definitions still unread stay unapplied.
+func (r *restSchedules) reconciled() {
+	r.unapplied.Store(len(r.stale) > 0 || r.staleAll)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keepStored = nil
+}
+
+// clusterStateStore is the scheduler's store on a cluster node: the
+// node's, except that the stored triggers the REST schedules keep
+// (restSchedules.keepStored) are not deleted.
+type clusterStateStore struct {
+	*cluster.Node
+	rest *restSchedules
+}
+
+// DeleteTriggers deletes the stored triggers of ids but those kept.
+func (c clusterStateStore) DeleteTriggers(ctx context.Context, p scheduler.DeleteTriggersParams) error {
+	ids := slices.DeleteFunc(slices.Clone(p.ScheduleIDs), c.rest.kept)
+	if len(ids) == 0 {
+		return nil
+	}
+	return c.Node.DeleteTriggers(ctx, scheduler.DeleteTriggersParams{ScheduleIDs: ids})
+}
+
+// joinErrors joins a definition's errors on one line.
+func joinErrors(errs []error) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// parseStored parses a stored REST schedule as this node reads it.
+func (d *Daemon) parseStored(a store.APISchedule, loc *time.Location) (*config.Schedule, error) {
+	sched, errs := config.ParseScheduleJSON(a.ID, a.Body, config.ParseOptions{
+		ScriptsDir: d.opts.ScriptsDir, Location: loc, PersistedDefault: true,
+	})
+	if len(errs) > 0 {
+		return nil, errors.New(joinErrors(errs))
+	}
+	if !sched.Persisted {
+		return nil, errors.New("stored with persisted false")
+	}
+	return sched, nil
+}
+
+// readStoredLocked reads the REST schedules of ids (nil: all) from the
+// store into d.rest, with d.rest.applyMu held, parsing them in the
+// default zone loc. An in-memory definition of this node keeps its id. A
+// stored one this node cannot parse is logged and left out.
+func (d *Daemon) readStoredLocked(ctx context.Context, ids []string, loc *time.Location) error {
+	r := &d.rest
+	if r.staleAll {
+		ids = nil
+	}
+	if ids != nil {
+		for id := range r.stale {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+	}
+	rows, err := d.opts.DB.ListAPISchedules(ctx, store.ListAPISchedulesParams{IDs: ids})
+	if err != nil {
+		if r.stale == nil {
+			r.stale = map[string]bool{}
+		}
+		for _, id := range ids {
+			r.stale[id] = true
+		}
+		r.staleAll = r.staleAll || ids == nil
+		r.unapplied.Store(true)
+		return fmt.Errorf("read the REST schedules from the store: %w", err)
+	}
+	r.stale, r.staleAll = nil, false
+	found := make(map[string]bool, len(rows))
+	var touched []string
+	for _, a := range rows {
+		found[a.ID] = true
+		cur, ok := r.get(a.ID)
+		if ok && (!cur.stored || (storedVersion{cur.rev, cur.putAt}).is(a)) || !ok && r.unreadable[a.ID].is(a) {
+			continue
+		}
+		touched = append(touched, a.ID)
+		sched, err := d.parseStored(a, loc)
+		if err != nil {
+			d.log.Error("a schedule stored over REST cannot be read by this node: left out here", "schedule", a.ID, "rev", a.Rev, "err", err)
+			if r.unreadable == nil {
+				r.unreadable = map[string]storedVersion{}
+			}
+			r.unreadable[a.ID] = storedVersion{a.Rev, a.UpdatedAt}
+			if ok {
+				r.set(a.ID, restSchedule{})
+			}
+			continue
+		}
+		delete(r.unreadable, a.ID)
+		r.set(a.ID, restSchedule{sched: sched, rev: a.Rev, stored: true, putAt: a.UpdatedAt})
+	}
+	gone := ids
+	if ids == nil {
+		r.mu.Lock()
+		gone = slices.Collect(maps.Keys(r.defs))
+		r.mu.Unlock()
+	}
+	for id := range r.unreadable {
+		if !found[id] && (ids == nil || slices.Contains(ids, id)) {
+			delete(r.unreadable, id)
+		}
+	}
+	for _, id := range gone {
+		if cur, ok := r.get(id); ok && cur.stored && !found[id] {
+			touched = append(touched, id)
+			r.set(id, restSchedule{})
+		}
+	}
+	r.keep(touched)
+	if len(touched) > 0 {
+		r.unapplied.Store(true)
+	}
+	return nil
+}
+
+// loadStored reads every stored REST schedule, before the first apply.
+func (d *Daemon) loadStored(ctx context.Context, first *config.Desired) error {
+	if d.opts.DB == nil {
+		return nil
+	}
+	d.rest.applyMu.Lock()
+	defer d.rest.applyMu.Unlock()
+	return d.readStoredLocked(ctx, nil, first.Scheduler.Location)
+}
+
+// onChanges is the cluster node's Options.OnChanges: what any node (this
+// one included) changed in the store. REST schedules put or deleted are
+// read again and applied; pauses and resumes are applied to the running
+// set without being written again.
+func (d *Daemon) onChanges(ctx context.Context, changes []store.Change) {
+	var schedules, pauses []string
+	for _, c := range changes {
+		switch c.Kind {
+		case store.ChangeSchedule:
+			schedules = append(schedules, c.ID)
+		case store.ChangePause:
+			pauses = append(pauses, c.ID)
+		}
+	}
+	if schedules != nil {
+		d.refreshStored(ctx, schedules)
+	}
+	if pauses != nil {
+		d.applyPauses(ctx, pauses)
+	}
+}
+
+// refreshStored reads the stored REST schedules of ids (nil: all) and
+// applies them if anything changed.
+func (d *Daemon) refreshStored(ctx context.Context, ids []string) {
+	r := &d.rest
+	r.applyMu.Lock()
+	defer r.applyMu.Unlock()
+	if err := d.readStoredLocked(ctx, ids, d.current.Load().Scheduler.Location); err != nil {
+		d.log.Error("REST schedules changed by another node not read; read again at the next change", "err", err)
+	}
+	d.applyPendingLocked(ctx)
+}
+
+// applyPendingLocked applies the REST definitions that changed since the
+// last Reconcile, if any; d.rest.applyMu is held.
+func (d *Daemon) applyPendingLocked(ctx context.Context) {
+	if !d.rest.unapplied.Load() {
+		return
+	}
+	if err := d.applyRESTLocked(ctx, ""); err != nil {
+		d.log.Error("REST schedules changed by another node not applied; applied at the next change or reload", "err", err)
+	}
+}
+
+// applyPauses applies the paused flags the store holds for ids.
+func (d *Daemon) applyPauses(ctx context.Context, ids []string) {
+	slices.Sort(ids)
+	trs, err := d.opts.DB.ListTriggers(ctx, store.ListTriggersParams{ScheduleIDs: slices.Compact(ids)})
+	if err != nil {
+		d.log.Error("pause or resume made on another node not read", "schedules", ids, "err", err)
+		return
+	}
+	byFlag := map[bool][]string{}
+	for _, t := range trs {
+		byFlag[t.Paused] = append(byFlag[t.Paused], t.ScheduleID)
+	}
+	for paused, ids := range byFlag {
+		if n := d.sched.ApplyPaused(scheduler.ApplyPausedParams{ScheduleIDs: ids, Paused: paused}); n > 0 {
+			d.log.Info("pause state changed on another node applied", "paused", paused, "schedules", n)
+		}
+	}
+}
+
 // Schedules returns the scheduler's REST surface, once Run has created the
 // scheduler.
 func (d *Daemon) Schedules() api.Schedules { return &scheduleService{d: d} }
@@ -113,16 +392,20 @@ type scheduleService struct{ d *Daemon }
 
 var _ api.Schedules = (*scheduleService)(nil)
 
-func (s *scheduleService) job(info scheduler.ScheduleInfo) crest.Resource {
-	return schedview.Job(s.params(info))
+func (s *scheduleService) job(info scheduler.ScheduleInfo, stored map[string]store.Trigger) crest.Resource {
+	return schedview.Job(s.params(info, stored))
 }
 
 // params says what the view needs besides the scheduler's: the node
-// holding an in-memory trigger, the revision of a REST definition.
-func (s *scheduleService) params(info scheduler.ScheduleInfo) schedview.JobParams {
+// holding the trigger (this one for an in-memory trigger; for a persisted
+// one, the node that fired it last, from stored), the revisions of a REST
+// definition and of a stored trigger.
+func (s *scheduleService) params(info scheduler.ScheduleInfo, stored map[string]store.Trigger) schedview.JobParams {
 	p := schedview.JobParams{Info: info}
 	if !info.Schedule.Persisted {
 		p.NodeID = s.d.nodeID
+	} else if t, ok := stored[info.ID]; ok {
+		p.NodeID, p.TriggerRev = t.LastNodeID, strconv.FormatInt(t.Revision, 10)
 	}
 	if _, fromFile := s.d.current.Load().Schedules[info.ID]; !fromFile {
 		if def, ok := s.d.rest.get(info.ID); ok {
@@ -132,11 +415,47 @@ func (s *scheduleService) params(info scheduler.ScheduleInfo) schedview.JobParam
 	return p
 }
 
-func (s *scheduleService) Jobs(context.Context) ([]crest.Resource, error) {
+// maxTriggerIDs is the most ids storedTriggers asks the store for by id;
+// past it, it reads every trigger.
+const maxTriggerIDs = 100
+
+// storedTriggers returns, by schedule id, the stored triggers of the
+// persisted schedules among infos on a cluster node (nil otherwise). A
+// store that does not answer leaves them out: their nodeId shows null.
+func (s *scheduleService) storedTriggers(ctx context.Context, infos ...scheduler.ScheduleInfo) map[string]store.Trigger {
+	if s.d.opts.DB == nil {
+		return nil
+	}
+	var ids []string
+	for _, info := range infos {
+		if info.Schedule.Persisted && info.Schedule.Enabled {
+			ids = append(ids, info.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if len(ids) > maxTriggerIDs {
+		ids = nil
+	}
+	trs, err := s.d.opts.DB.ListTriggers(ctx, store.ListTriggersParams{ScheduleIDs: ids})
+	if err != nil {
+		s.d.log.Warn("stored triggers not read: their nodeId shows null", "err", err)
+		return nil
+	}
+	out := make(map[string]store.Trigger, len(trs))
+	for _, t := range trs {
+		out[t.ScheduleID] = t
+	}
+	return out
+}
+
+func (s *scheduleService) Jobs(ctx context.Context) ([]crest.Resource, error) {
 	infos := s.d.sched.Schedules()
+	stored := s.storedTriggers(ctx, infos...)
 	out := make([]crest.Resource, 0, len(infos))
 	for _, info := range infos {
-		out = append(out, s.job(info))
+		out = append(out, s.job(info, stored))
 	}
 	return out, nil
 }
@@ -149,12 +468,12 @@ func (s *scheduleService) info(id string) (scheduler.ScheduleInfo, error) {
 	return info, nil
 }
 
-func (s *scheduleService) Job(_ context.Context, id string) (crest.Resource, error) {
+func (s *scheduleService) Job(ctx context.Context, id string) (crest.Resource, error) {
 	info, err := s.info(id)
 	if err != nil {
 		return crest.Resource{}, err
 	}
-	return s.job(info), nil
+	return s.job(info, s.storedTriggers(ctx, info)), nil
 }
 
 // guard refuses a write to a schedule defined by a file.
@@ -177,22 +496,30 @@ func (s *scheduleService) guard(id string) error {
 	return nil
 }
 
-// checkRev answers If-Match against the schedule's current revision.
-func (s *scheduleService) checkRev(id, ifMatch string, exists bool) error {
+// checkRev answers If-Match against a REST definition's revision.
+func checkRev(id, ifMatch string, def restSchedule, exists bool) error {
 	if ifMatch == "" || ifMatch == "*" {
 		return nil
 	}
 	if !exists {
 		return crest.NotFound("Schedule does not exist: %s", id)
 	}
-	info, err := s.info(id)
-	if err != nil {
-		return err
-	}
-	if rev := s.job(info).Rev; rev != ifMatch {
+	if rev := strconv.FormatInt(def.rev, 10); rev != ifMatch {
 		return crest.PreconditionFailed("revision %s of schedule %s does not match %s", rev, id, ifMatch)
 	}
 	return nil
+}
+
+// storeConflict turns the store's refusal of a revision into a 412.
+func storeConflict(id string, err error) error {
+	var ce *store.APIScheduleConflictError
+	if errors.As(err, &ce) {
+		return crest.PreconditionFailed("schedule %s: %v", id, err)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return crest.NotFound("Schedule does not exist: %s", id)
+	}
+	return fmt.Errorf("schedule %s: store: %w", id, err)
 }
 
 func (s *scheduleService) PutJob(ctx context.Context, p api.PutJob) (crest.Resource, bool, error) {
@@ -209,25 +536,56 @@ func (s *scheduleService) PutJob(ctx context.Context, p api.PutJob) (crest.Resou
 		ScriptsDir: d.opts.ScriptsDir, Location: files.Scheduler.Location, PersistedDefault: true,
 	})
 	if len(errs) > 0 {
-		msgs := make([]string, len(errs))
-		for i, e := range errs {
-			msgs[i] = e.Error()
-		}
-		return crest.Resource{}, false, crest.BadRequest("invalid schedule %s: %s", id, strings.Join(msgs, "; "))
+		return crest.Resource{}, false, crest.BadRequest("invalid schedule %s: %s", id, joinErrors(errs))
 	}
 	r := &d.rest
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
+	if d.opts.DB != nil {
+		// Another node may have written this id since this node last read
+		// it; what the read finds runs here even if this write fails.
+		if err := d.readStoredLocked(ctx, []string{id}, files.Scheduler.Location); err != nil {
+			return crest.Resource{}, false, err
+		}
+		defer d.applyPendingLocked(ctx)
+	}
 	prev, exists := r.get(id)
 	if p.CreateOnly && exists {
 		return crest.Resource{}, false, crest.PreconditionFailed("schedule %s already exists", id)
 	}
-	if err := s.checkRev(id, p.IfMatch, exists); err != nil {
+	if err := checkRev(id, p.IfMatch, prev, exists); err != nil {
 		return crest.Resource{}, false, err
 	}
-	r.set(id, restSchedule{sched: sched})
+	def := restSchedule{sched: sched}
+	// The store's revision check closes the gap since the read above.
+	ifRev := store.AnyRev
+	switch {
+	case !exists || !prev.stored:
+		ifRev = store.MustNotExist
+	case p.IfMatch != "" && p.IfMatch != "*":
+		ifRev = prev.rev
+	}
+	switch {
+	case sched.Persisted && d.opts.DB != nil:
+		a, err := d.opts.DB.PutAPISchedule(ctx, store.PutAPIScheduleParams{ID: id, Body: p.Body, IfRev: ifRev})
+		if err != nil {
+			return crest.Resource{}, false, storeConflict(id, err)
+		}
+		def.rev, def.stored, def.putAt = a.Rev, true, a.UpdatedAt
+	case exists && prev.stored:
+		// Persisted no more: it moves to this node's memory.
+		if _, err := d.opts.DB.DeleteAPISchedule(ctx, store.DeleteAPIScheduleParams{ID: id, IfRev: ifRev}); err != nil {
+			return crest.Resource{}, false, storeConflict(id, err)
+		}
+	}
+	r.own(id)
+	r.set(id, def)
 	if err := d.applyRESTLocked(ctx, id); err != nil {
-		r.restore(id, prev, exists)
+		// A change the store took stays (every node reads it from there);
+		// it applies here at the next change or reload.
+		if !def.stored && !(exists && prev.stored) {
+			r.restore(id, prev, exists)
+		}
 		return crest.Resource{}, false, err
 	}
 	verb := "created"
@@ -247,20 +605,38 @@ func (s *scheduleService) DeleteJob(ctx context.Context, p api.DeleteJob) (crest
 	r := &d.rest
 	r.applyMu.Lock()
 	defer r.applyMu.Unlock()
+	if d.opts.DB != nil {
+		if err := d.readStoredLocked(ctx, []string{p.ID}, d.current.Load().Scheduler.Location); err != nil {
+			return crest.Resource{}, err
+		}
+		defer d.applyPendingLocked(ctx)
+	}
 	prev, exists := r.get(p.ID)
 	if !exists {
 		return crest.Resource{}, crest.NotFound("Schedule does not exist: %s", p.ID)
 	}
-	if err := s.checkRev(p.ID, p.IfMatch, exists); err != nil {
+	if err := checkRev(p.ID, p.IfMatch, prev, exists); err != nil {
 		return crest.Resource{}, err
 	}
 	was, err := s.Job(ctx, p.ID)
 	if err != nil {
 		return crest.Resource{}, err
 	}
-	r.restore(p.ID, restSchedule{}, false)
+	if prev.stored {
+		ifRev := store.AnyRev
+		if p.IfMatch != "" && p.IfMatch != "*" {
+			ifRev = prev.rev
+		}
+		if _, err := d.opts.DB.DeleteAPISchedule(ctx, store.DeleteAPIScheduleParams{ID: p.ID, IfRev: ifRev}); err != nil {
+			return crest.Resource{}, storeConflict(p.ID, err)
+		}
+	}
+	r.own(p.ID)
+	r.set(p.ID, restSchedule{})
 	if err := d.applyRESTLocked(ctx, p.ID); err != nil {
-		r.restore(p.ID, prev, true)
+		if !prev.stored {
+			r.restore(p.ID, prev, true)
+		}
 		return crest.Resource{}, err
 	}
 	d.log.Info("schedule deleted over REST", "schedule", p.ID, "by", p.ClientID)
@@ -268,14 +644,17 @@ func (s *scheduleService) DeleteJob(ctx context.Context, p api.DeleteJob) (crest
 }
 
 // applyRESTLocked reconciles the scheduler with the files and the REST
-// schedules after a REST change; d.rest.applyMu is held.
+// schedules after a REST change; d.rest.applyMu is held. id, when set, is
+// the schedule the change is about: one that cannot be applied is a 400.
 func (d *Daemon) applyRESTLocked(ctx context.Context, id string) error {
 	merged := d.rest.merged(d.current.Load())
 	res, err := d.sched.Reconcile(ctx, merged)
 	if err != nil {
+		d.rest.unapplied.Store(true)
 		return fmt.Errorf("apply the REST schedules: %w", err)
 	}
-	if e := res.Errors[id]; e != nil {
+	d.rest.reconciled()
+	if e := res.Errors[id]; id != "" && e != nil {
 		return crest.BadRequest("schedule %s not applied: %v", id, e)
 	}
 	d.log.Info("REST schedules applied", "added", res.Added, "changed", res.Changed, "removed", res.Removed)
@@ -323,17 +702,19 @@ func (s *scheduleService) Executing(context.Context) ([]map[string]any, error) {
 	return out, nil
 }
 
-func (s *scheduleService) Triggers(context.Context) ([]crest.Resource, error) {
+func (s *scheduleService) Triggers(ctx context.Context) ([]crest.Resource, error) {
+	infos := s.d.sched.Schedules()
+	stored := s.storedTriggers(ctx, infos...)
 	var out []crest.Resource
-	for _, info := range s.d.sched.Schedules() {
-		if tr, ok := schedview.Trigger(s.params(info)); ok {
+	for _, info := range infos {
+		if tr, ok := schedview.Trigger(s.params(info, stored)); ok {
 			out = append(out, tr)
 		}
 	}
 	return out, nil
 }
 
-func (s *scheduleService) Trigger(_ context.Context, id string) (crest.Resource, error) {
+func (s *scheduleService) Trigger(ctx context.Context, id string) (crest.Resource, error) {
 	sid, ok := strings.CutPrefix(id, schedview.Group+".trigger-")
 	if !ok {
 		return crest.Resource{}, crest.NotFound("Trigger does not exist: %s", id)
@@ -342,7 +723,7 @@ func (s *scheduleService) Trigger(_ context.Context, id string) (crest.Resource,
 	if !ok {
 		return crest.Resource{}, crest.NotFound("Trigger does not exist: %s", id)
 	}
-	tr, ok := schedview.Trigger(s.params(info))
+	tr, ok := schedview.Trigger(s.params(info, s.storedTriggers(ctx, info)))
 	if !ok {
 		return crest.Resource{}, crest.NotFound("Trigger does not exist: %s", id)
 	}

@@ -105,8 +105,31 @@ func (d *Daemon) prunePass(ctx context.Context, db store.Store, r Retention) {
 			break
 		}
 	}
+	d.pruneChanges(ctx, db)
 	if total > 0 {
 		d.log.LogAttrs(ctx, slog.LevelDebug, "pruned run history", slog.Int("runs", total),
 			slog.Int("keepPerSchedule", r.KeepPerSchedule), slog.Duration("maxAge", r.MaxAge))
+	}
+}
+
+// changeLogMaxAge is how long the store's change log keeps an entry: far
+// longer than any node takes between two reads of it.
+const changeLogMaxAge = time.Hour
+
+// pruneChanges deletes the change log's entries older than changeLogMaxAge,
+// in batches of pruneBatch.
+func (d *Daemon) pruneChanges(ctx context.Context, db store.Store) {
+	params := store.PruneChangesParams{Before: d.opts.Clock.Now().Add(-changeLogMaxAge), Limit: pruneBatch}
+	for ctx.Err() == nil {
+		n, err := db.PruneChanges(ctx, params)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.LogAttrs(ctx, slog.LevelWarn, "prune change log", slog.Any("error", err))
+			}
+			return
+		}
+		if n < pruneBatch {
+			return
+		}
 	}
 }

@@ -34,6 +34,32 @@ func (s *Scheduler) ResumeAll(ctx context.Context) error {
 	return s.setPaused(ctx, "", pauseParams{all: true})
 }
 
+// ApplyPausedParams are the params of ApplyPaused.
+type ApplyPausedParams struct {
+	ScheduleIDs []string
+	Paused      bool
+}
+
+// ApplyPaused sets the paused flag of schedules that another node already
+// paused or resumed in the store, without writing it again: the schedules
+// stop (or resume) firing here as after Pause (or Resume). Unknown ids are
+// left out; it returns how many schedules changed.
+func (s *Scheduler) ApplyPaused(p ApplyPausedParams) int {
+	n := 0
+	s.do(func() {
+		for _, id := range p.ScheduleIDs {
+			e := s.entries[id]
+			if e == nil || e.paused == p.Paused {
+				continue
+			}
+			e.paused = p.Paused
+			s.rearm(e)
+			n++
+		}
+	})
+	return n
+}
+
 type pauseParams struct {
 	paused bool
 	all    bool

@@ -39,6 +39,9 @@ type JobParams struct {
 	// Rev is the stored revision of a schedule created over REST; "" makes
 	// it a hash of the resource's content.
 	Rev string
+	// TriggerRev is the stored trigger's revision; "" makes the trigger's
+	// _rev a hash of its content.
+	TriggerRev string
 	// TriggerStart is when the trigger was created, shown as its startTime
 	// when the schedule has none; zero shows the schedule's next fire.
 	TriggerStart time.Time
@@ -137,7 +140,11 @@ func triggerOf(p JobParams, cfg map[string]any) (crest.Resource, bool) {
 		"serialized":    ser,
 	}
 	id := TriggerID(info.ID)
-	return crest.Resource{ID: id, Rev: stateRev("trigger", p, fields), Fields: fields}, true
+	rev := p.TriggerRev
+	if rev == "" {
+		rev = stateRev("trigger", p, fields)
+	}
+	return crest.Resource{ID: id, Rev: rev, Fields: fields}, true
 }
 
 // jobConfig is the schedule's normalised config as IDM 7 shows it in a

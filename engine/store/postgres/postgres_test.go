@@ -148,3 +148,14 @@ func BenchmarkFires(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChangesIdle: Changes with nothing new on a log of 100,000
+// entries.
+func BenchmarkChangesIdle(b *testing.B) {
+	storetest.BenchmarkChangesIdle(b, openDSN(b, pgtest.DSN(b)), 100_000)
+}
+
+// BenchmarkPutAPISchedule: REST schedule puts, one at a time.
+func BenchmarkPutAPISchedule(b *testing.B) {
+	storetest.BenchmarkPutAPISchedule(b, openDSN(b, pgtest.DSN(b)))
+}

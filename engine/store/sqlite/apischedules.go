@@ -114,6 +114,10 @@ func (s *Store) ListAPISchedules(ctx context.Context, p store.ListAPISchedulesPa
 	return out, nil
 }
 
+// changesAfterSQL reads the change log after a seq (a search of the
+// primary key).
+const changesAfterSQL = `SELECT ` + sqlcommon.ChangeCols + ` FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`
+
 // Changes reads the change log after a seq; see store.Store.
 func (s *Store) Changes(ctx context.Context, p store.ChangesParams) (store.Changes, error) {
 	if p.AfterSeq < 0 {
@@ -123,8 +127,7 @@ func (s *Store) Changes(ctx context.Context, p store.ChangesParams) (store.Chang
 		}
 		return store.Changes{LastSeq: last}, nil
 	}
-	items, err := queryAll(ctx, s.reader, codec.Change, `SELECT `+sqlcommon.ChangeCols+` FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`,
-		p.AfterSeq, sqlcommon.ChangesLimit(p.Limit))
+	items, err := queryAll(ctx, s.reader, codec.Change, changesAfterSQL, p.AfterSeq, sqlcommon.ChangesLimit(p.Limit))
 	if err != nil {
 		return store.Changes{}, fmt.Errorf("changes after %d: %w", p.AfterSeq, err)
 	}

@@ -87,3 +87,31 @@ func TestHotPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestChangesPlan: reading the change log after a seq searches the
+// primary key; it never scans the log.
+func TestChangesPlan(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "plan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+changesAfterSQL, 5, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if len(plan) != 1 || !strings.Contains(plan[0], "SEARCH changes USING INTEGER PRIMARY KEY") {
+		t.Fatalf("plan %q, want a search of the primary key", plan)
+	}
+}

@@ -171,3 +171,14 @@ func TestWriteHonoursContextWhileLocked(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkChangesIdle: Changes with nothing new on a log of 100,000
+// entries.
+func BenchmarkChangesIdle(b *testing.B) {
+	storetest.BenchmarkChangesIdle(b, openPath(b, filepath.Join(b.TempDir(), "bench.db")), 100_000)
+}
+
+// BenchmarkPutAPISchedule: REST schedule puts, one at a time.
+func BenchmarkPutAPISchedule(b *testing.B) {
+	storetest.BenchmarkPutAPISchedule(b, openPath(b, filepath.Join(b.TempDir(), "bench.db")))
+}

@@ -123,3 +123,58 @@ func claimAndFinish(ctx context.Context, s store.Store, node string, ids []strin
 	}
 	return len(fin), nil
 }
+
+// BenchmarkChangesIdle measures Changes with nothing new on a log of
+// logSize entries (what every node does every ChangesInterval): it must be
+// one index lookup, whatever the log's size.
+func BenchmarkChangesIdle(b *testing.B, s store.Store, logSize int) {
+	ctx := context.Background()
+	ids := make([]string, 0, 1000)
+	for i := range 1000 {
+		ids = append(ids, fmt.Sprintf("idle-%04d", i))
+	}
+	var defs []store.TriggerDef
+	for _, id := range ids {
+		defs = append(defs, store.TriggerDef{ScheduleID: id, ConfigHash: "h", NextFireAt: t0})
+	}
+	if _, err := s.UpsertTriggers(ctx, store.UpsertTriggersParams{Triggers: defs}); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < logSize; i += len(ids) {
+		if _, err := s.PauseTriggers(ctx, store.PauseTriggersParams{All: true, Paused: i/len(ids)%2 == 0}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	last, err := s.Changes(ctx, store.ChangesParams{AfterSeq: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if last.LastSeq < int64(logSize) {
+		b.Fatalf("log has %d entries, want %d", last.LastSeq, logSize)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		c, err := s.Changes(ctx, store.ChangesParams{AfterSeq: last.LastSeq})
+		if err != nil || len(c.Items) != 0 {
+			b.Fatalf("Changes = %+v, %v; want nothing new", c, err)
+		}
+	}
+}
+
+// BenchmarkPutAPISchedule measures PutAPISchedule, one call (one
+// transaction) at a time, replacing one of 100 schedules; it reports
+// puts/s.
+func BenchmarkPutAPISchedule(b *testing.B, s store.Store) {
+	ctx := context.Background()
+	i := 0
+	start := time.Now()
+	for b.Loop() {
+		id := fmt.Sprintf("put-%03d", i%100)
+		if _, err := s.PutAPISchedule(ctx, store.PutAPIScheduleParams{ID: id,
+			Body: []byte(`{"enabled":true,"type":"cron","schedule":"0 * * * * ?","persisted":true}`)}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "puts/s")
+}
