@@ -58,11 +58,7 @@ func (s *server) managedCollection(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		s.queryObjects(w, r, req, objs, typ)
 	case http.MethodPost:
-		action := req.params.Action
-		if action == "" && req.version.Protocol.Serves(crest.Version{Major: 2, Minor: 1}) {
-			action = "create"
-		}
-		switch action {
+		switch action := req.collectionAction(); action {
 		case "create":
 			if !req.allow(w, auth.PermWrite) || !s.noConditions(w, r, req) {
 				return
@@ -96,22 +92,12 @@ func (s *server) managedObject(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPut:
 		s.putObject(w, r, req, objs, typ, id)
 	case http.MethodPatch:
-		if !req.allow(w, auth.PermWrite) {
-			return
+		if ifMatch, ok := req.writeIfMatch(w, r); ok {
+			s.patchObject(w, r, req, objs, typ, id, ifMatch)
 		}
-		ifMatch, err := crest.ParseConditions(r).Delete()
-		if err != nil {
-			req.writer.Error(w, err)
-			return
-		}
-		s.patchObject(w, r, req, objs, typ, id, ifMatch)
 	case http.MethodDelete:
-		if !req.allow(w, auth.PermWrite) {
-			return
-		}
-		ifMatch, err := crest.ParseConditions(r).Delete()
-		if err != nil {
-			req.writer.Error(w, err)
+		ifMatch, ok := req.writeIfMatch(w, r)
+		if !ok {
 			return
 		}
 		o, err := objs.DeleteObject(r.Context(), store.DeleteObjectParams{Type: typ, ID: id, IfRev: ifMatch})
@@ -132,6 +118,20 @@ func (s *server) managedObject(w http.ResponseWriter, r *http.Request) {
 	default:
 		methodNotAllowed(w, r, "GET, PUT, PATCH, DELETE, POST")
 	}
+}
+
+// writeIfMatch checks the write permission and reads the If-Match of a
+// patch or a delete ("" for none or *; If-None-Match is a 412).
+func (req *request) writeIfMatch(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if !req.allow(w, auth.PermWrite) {
+		return "", false
+	}
+	ifMatch, err := crest.ParseConditions(r).Delete()
+	if err != nil {
+		req.writer.Error(w, err)
+		return "", false
+	}
+	return ifMatch, true
 }
 
 // putObject is a PUT /{id}: If-None-Match: * creates, If-Match updates
