@@ -157,7 +157,12 @@ func (s *server) putObject(w http.ResponseWriter, r *http.Request, req *request,
 		return
 	}
 	upsert := !c.HasIfMatch && req.version.Protocol.Serves(crest.Version{Major: 2, Minor: 1})
-	for {
+	// An upsert that loses a race with a create updates what was
+	// created; one that keeps losing (created and deleted in turn) is
+	// answered as its last create.
+	var err2 error
+	var created store.Object
+	for range 3 {
 		o, err := objs.UpdateObject(r.Context(), store.UpdateObjectParams{Type: typ, ID: id, IfRev: ifMatch, Content: content})
 		if err == nil {
 			req.writer.Resource(w, http.StatusOK, resourceOf(o), req.params.Fields)
@@ -167,13 +172,11 @@ func (s *server) putObject(w http.ResponseWriter, r *http.Request, req *request,
 			req.writer.Error(w, objectError(err, typ, id))
 			return
 		}
-		created, err := createOne(r, objs, typ, id, content)
-		if errors.Is(err, store.ErrConflict) {
-			continue // created meanwhile: update it
+		if created, err2 = createOne(r, objs, typ, id, content); !errors.Is(err2, store.ErrConflict) {
+			break
 		}
-		s.created(w, req, typ, created, err)
-		return
 	}
+	s.created(w, req, typ, id, created, err2)
 }
 
 // createObject creates one object with id ("" for the body's _id, or a
@@ -188,7 +191,7 @@ func (s *server) createObject(w http.ResponseWriter, r *http.Request, req *reque
 		id, _ = content["_id"].(string)
 	}
 	o, err := createOne(r, objs, typ, id, content)
-	s.created(w, req, typ, o, err)
+	s.created(w, req, typ, id, o, err)
 }
 
 func createOne(r *http.Request, objs store.Objects, typ, id string, content map[string]any) (store.Object, error) {
@@ -200,15 +203,16 @@ func createOne(r *http.Request, objs store.Objects, typ, id string, content map[
 	return res[0].Object, res[0].Err
 }
 
-// created answers a create: 201 with its Location, or the error (an
-// existing id is a 412, as IDM's repository answers).
-func (s *server) created(w http.ResponseWriter, req *request, typ string, o store.Object, err error) {
+// created answers the create of id ("" for a server id): 201 with its
+// Location, or the error (an existing id is a 412, as IDM's repository
+// answers).
+func (s *server) created(w http.ResponseWriter, req *request, typ, id string, o store.Object, err error) {
 	if errors.Is(err, store.ErrConflict) {
-		req.writer.Error(w, crest.PreconditionFailed("Create rejected as Object with same ID already exists: managed/%s/%s", typ, o.ID))
+		req.writer.Error(w, crest.PreconditionFailed("Create rejected as Object with same ID already exists: managed/%s/%s", typ, id))
 		return
 	}
 	if err != nil {
-		req.writer.Error(w, objectError(err, typ, o.ID))
+		req.writer.Error(w, objectError(err, typ, id))
 		return
 	}
 	w.Header().Set("Location", "/openidm/managed/"+url.PathEscape(typ)+"/"+url.PathEscape(o.ID))

@@ -75,7 +75,7 @@ func TestManagedLifecycle(t *testing.T) {
 		t.Errorf("Content-API-Version %q", v)
 	}
 	m := expect(t, "create over an existing id", h, call{method: "PUT", target: user + "bjensen", body: body, headers: []string{"If-None-Match", "*"}}, 412)
-	if !strings.Contains(m["message"].(string), "already exists") {
+	if !strings.Contains(m["message"].(string), "already exists: managed/user/bjensen") {
 		t.Errorf("message %v", m)
 	}
 
