@@ -29,8 +29,8 @@ test:
 ## module, so the peers never enter Sundial's go.mod). Takes several minutes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./engine/scheduler ./engine/daemon
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/cluster ./engine/query ./engine/managed
-	$(GO) test -run '^$$' -bench 'BenchmarkAPI' -benchtime 3s ./cmd/sundial
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/cluster ./engine/query ./engine/managed ./engine/api
+	$(GO) test -run '^$$$$' -bench 'BenchmarkAPI' -benchtime 3s ./cmd/sundial
 	cd bench && $(GO) run ./cmd/crontable
 
 ## lint: gofmt check, go vet, and staticcheck (pinned by the tool line of go.mod)
@@ -46,6 +46,7 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./engine/cron
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./engine/query
+	$(GO) test -run '^$$' -fuzz FuzzManagedPatch -fuzztime 30s ./engine/api
 
 clean:
 	rm -rf bin var

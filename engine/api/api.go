@@ -11,6 +11,7 @@ import (
 	"sundial/engine/api/crest"
 	"sundial/engine/auth"
 	"sundial/engine/cron"
+	"sundial/engine/store"
 )
 
 // Authenticator says who made a request; an error is a 401.
@@ -22,6 +23,12 @@ type Authenticator interface {
 type Options struct {
 	Schedules Schedules
 	Auth      Authenticator
+	// Objects keeps the managed objects of /openidm/managed/<type>; nil
+	// (a node without a database) answers them 501.
+	Objects store.Objects
+	// ManagedTypes are the types /openidm/managed serves; nil declares
+	// none (every type is a 404).
+	ManagedTypes ManagedTypes
 	// Logger gets the audit lines and internal errors; nil is
 	// slog.Default().
 	Logger *slog.Logger
@@ -31,7 +38,8 @@ type Options struct {
 // when a request names none.
 var SchedulerVersion = crest.Version{Major: 2, Minor: 0}
 
-// New returns the handler of /openidm/scheduler. Every request is
+// New returns the handler of /openidm/scheduler and
+// /openidm/managed/<type> (managed.go). Every request is
 // authenticated first (401 "Access Denied"), then routed; a role without
 // the request's permission is a 403 "Access denied". Unknown paths are a
 // CREST 404, a method a path does not take a 405. The scheduler serves
@@ -55,6 +63,8 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("/openidm/scheduler/job/{id}", s.job)
 	mux.HandleFunc("/openidm/scheduler/trigger", s.triggers)
 	mux.HandleFunc("/openidm/scheduler/trigger/{id}", s.trigger)
+	mux.HandleFunc("/openidm/managed/{type}", s.managedCollection)
+	mux.HandleFunc("/openidm/managed/{type}/{id}", s.managedObject)
 	mux.HandleFunc("/openidm/scheduler", s.other)
 	mux.HandleFunc("/openidm/scheduler/", s.other)
 	mux.HandleFunc("/", s.notFound)

@@ -20,10 +20,7 @@ func (s *server) jobs(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 		s.query(w, r, req, s.Schedules.Jobs, "Empty resourceId")
 	case http.MethodPost:
-		action := req.params.Action
-		if action == "" && req.version.Protocol.Serves(crest.Version{Major: 2, Minor: 1}) {
-			action = "create"
-		}
+		action := req.collectionAction()
 		switch action {
 		case "create":
 			s.put(w, r, req, "")
@@ -57,6 +54,15 @@ func (s *server) jobs(w http.ResponseWriter, r *http.Request) {
 	default:
 		methodNotAllowed(w, r, "GET, POST")
 	}
+}
+
+// collectionAction is the action of a POST on a collection: _action, or
+// create when none is given at protocol 2.1.
+func (req *request) collectionAction() string {
+	if req.params.Action == "" && req.version.Protocol.Serves(crest.Version{Major: 2, Minor: 1}) {
+		return "create"
+	}
+	return req.params.Action
 }
 
 // job serves /openidm/scheduler/job/{id}.

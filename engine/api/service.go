@@ -1,7 +1,7 @@
 // Package api serves Sundial's ForgeRock-compatible REST API under
-// /openidm (the scheduler's jobs and triggers), the token endpoint, and
-// the authentication in front of them, with CREST's conventions
-// (engine/api/crest). It owns no state: it calls the services below.
+// /openidm (the scheduler's jobs and triggers, managed objects), the token
+// endpoint, and the authentication in front of them, with CREST's
+// conventions (engine/api/crest). It owns no state: it calls the services below.
 package api
 
 import (

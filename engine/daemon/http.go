@@ -25,7 +25,8 @@ const pingTimeout = 2 * time.Second
 // credentials (probes and Prometheus) and reveal no secret.
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log}))
+	objects, types := d.managedAPI()
+	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log, Objects: objects, ManagedTypes: types}))
 	mux.Handle("/oauth2/token", d.auth.TokenHandler())
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)

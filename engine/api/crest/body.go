@@ -21,12 +21,11 @@ const (
 	BodyRequired
 )
 
-// ReadJSON reads r's body as one JSON object and returns its bytes
-// (nil when optional and empty). A body over MaxBody is a 413, a
-// Content-Type other than application/json a 415 (no Content-Type is
-// taken as JSON), invalid JSON a 400 naming the offset, an empty required
-// body a 400.
-func ReadJSON(r *http.Request, rule BodyRule) ([]byte, error) {
+// ReadBody reads r's body as JSON text of any kind and returns its bytes
+// (nil when empty): a body over MaxBody is a 413, a Content-Type other
+// than application/json a 415 (no Content-Type is taken as JSON). The
+// JSON itself is the caller's to parse.
+func ReadBody(r *http.Request) ([]byte, error) {
 	var body []byte
 	if r.Body != nil {
 		b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
@@ -38,13 +37,27 @@ func ReadJSON(r *http.Request, rule BodyRule) ([]byte, error) {
 		}
 		body = b
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && len(bytes.TrimSpace(body)) > 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !strings.EqualFold(mt, "application/json") {
 			return nil, Errorf(http.StatusUnsupportedMediaType, "Unsupported content type '%s': the body must be application/json", ct)
 		}
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	return body, nil
+}
+
+// ReadJSON reads r's body as one JSON object and returns its bytes
+// (nil when optional and empty), with ReadBody's 413 and 415; invalid
+// JSON is a 400 naming the offset, an empty required body a 400.
+func ReadJSON(r *http.Request, rule BodyRule) ([]byte, error) {
+	body, err := ReadBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if body == nil {
 		if rule == BodyRequired {
 			return nil, BadRequest("The request body is empty: a JSON object is required")
 		}

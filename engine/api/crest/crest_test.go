@@ -121,7 +121,7 @@ func TestParseParams(t *testing.T) {
 		{"/x?_queryFilter=true&_QueryFilter=false", 0, func(p Params) bool { return p.Query.Filter != nil }},
 		{"/x?_pageSize=x", 400, nil},
 		{"/x?_pagedResultsOffset=x", 400, nil},
-		{"/x?_pagedResultsCookie=abc", 400, nil},
+		{"/x?_pagedResultsCookie=abc", 0, func(p Params) bool { return p.Query.Cookie == "abc" && p.Query.Offset == 0 }},
 		{"/x?_pagedResultsCookie=4&_pagedResultsOffset=2", 400, nil},
 		{"/x?_pagedResultsCookie=4&_pagedResultsOffset=0", 0, func(p Params) bool { return p.Query.Offset == 4 }},
 		{"/x?_pagedResultsOffset=3", 0, func(p Params) bool { return p.Query.Offset == 3 }},
@@ -199,7 +199,11 @@ func TestQuery(t *testing.T) {
 	Writer{}.JSON(rec, 200, q("/x?_queryId=query-all-ids"))
 	b.Write(rec.Body.Bytes())
 	golden(t, "query.json", b.Bytes())
-	p, _ := ParseParams(req("/x?_queryId=other"))
+	p, _ := ParseParams(req("/x?_queryFilter=true&_pagedResultsCookie=abc"))
+	if _, err := Query(rs, p.Query, nil); code(err) != 400 {
+		t.Errorf("a cookie that is not an offset: %v", err)
+	}
+	p, _ = ParseParams(req("/x?_queryId=other"))
 	if _, err := Query(rs, p.Query, nil); code(err) != 400 {
 		t.Errorf("other query id: %v", err)
 	}

@@ -27,9 +27,12 @@ type QueryParams struct {
 	QueryID    string
 	SortKeys   []SortKey
 	PageSize   int // <= 0: every result
-	// Offset is where the page starts: _pagedResultsOffset or the
-	// _pagedResultsCookie (an offset).
-	Offset      int
+	// Offset is where the page starts: _pagedResultsOffset, or the
+	// _pagedResultsCookie when it is an offset (Query's cookies are).
+	Offset int
+	// Cookie is the _pagedResultsCookie as given ("" for none): an offset
+	// for Query, opaque to stores that page by key.
+	Cookie      string
 	TotalPolicy string // NONE, ESTIMATE or EXACT
 }
 
@@ -121,11 +124,10 @@ func ParseParams(r *http.Request) (Params, error) {
 		}
 	}
 	if haveCookie {
-		n, err := strconv.Atoi(cookie)
-		if err != nil || n < 0 {
-			return p, BadRequest("Invalid paged results cookie")
+		p.Query.Cookie = cookie
+		if n, err := strconv.Atoi(cookie); err == nil && n >= 0 {
+			p.Query.Offset = n
 		}
-		p.Query.Offset = n
 	}
 	if p.Query.FilterText != "" || hasParam(r, "_queryfilter") {
 		f, err := query.Parse(p.Query.FilterText)

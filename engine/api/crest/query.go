@@ -48,9 +48,13 @@ const IDsQuery = "query-all-ids"
 // Query runs a query in memory over resources: the filter is evaluated
 // against each full resource (_id and _rev included), the matches sorted
 // by the sort keys then _id ascending, paged (the cookie is the offset of
-// the next page, null on the last), and projected on fields. Totals are
+// the next page, null on the last; a cookie that is not an offset is a
+// 400), and projected on fields. Totals are
 // given for ESTIMATE and EXACT (exact either way), -1 otherwise.
 func Query(resources []Resource, q QueryParams, fields []Field) (QueryResult, error) {
+	if n, err := strconv.Atoi(q.Cookie); q.Cookie != "" && (err != nil || n < 0) {
+		return QueryResult{}, BadRequest("Invalid paged results cookie")
+	}
 	var matched []Resource
 	switch {
 	case q.QueryID != "":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"sundial/engine/query"
 	"sundial/engine/store"
 	"sundial/engine/store/internal/objquery"
 )
@@ -136,7 +137,12 @@ func (s *Store) DeleteObject(ctx context.Context, p store.DeleteObjectParams) (s
 // what they cannot decide exactly.
 func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (store.QueryObjectsResult, error) {
 	t := objquery.Translate(dialect{}, p.Filter)
-	q := "SELECT id, rev, json(doc), " + t.Sure + " FROM managed_objects WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
+	from := "managed_objects"
+	if hint, ok := userNameHint(p.Filter); ok {
+		from += " INDEXED BY managed_objects_username"
+		t.Maybe = "(" + t.Maybe + ") AND " + hint
+	}
+	q := "SELECT id, rev, json(doc), " + t.Sure + " FROM " + from + " WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
 	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
 		rows, err := s.reader.QueryContext(ctx, q, p.Type, after, limit)
 		if err != nil {
@@ -149,6 +155,41 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 		return res, fmt.Errorf("query managed/%s: %w", p.Type, err)
 	}
 	return res, err
+}
+
+// userNameKey is the expression of the managed_objects_username index
+// (migration 0007), letter for letter: a document's userName folded as
+// the filter translation folds strings (the last letter replaced is the
+// Kelvin sign, U+212A), "[" for an array.
+const userNameKey = `(CASE json_type(doc, '$."userName"') WHEN 'array' THEN '[' ELSE lower(replace(replace(replace(replace((doc ->> '$."userName"'), 'ı', 'i'), 'İ', 'i'), 'ſ', 's'), 'K', 'k')) END)`
+
+// userNameHint is a condition that every match of f satisfies and that
+// the userName index answers, when f requires userName eq "<ASCII>" (the
+// whole filter or one operand of its top-level and): the name folded, or
+// an array to match element by element. The translation's exact
+// condition still decides; the hint only narrows the rows read.
+func userNameHint(f query.Filter) (string, bool) {
+	switch f := f.(type) {
+	case *query.And:
+		for _, o := range f.Operands {
+			if h, ok := userNameHint(o); ok {
+				return h, true
+			}
+		}
+	case *query.Comparison:
+		if f.Operator != query.OpEqual || f.Value.Kind != query.KindString ||
+			len(f.Field.Tokens) != 1 || f.Field.Tokens[0] != "userName" {
+			return "", false
+		}
+		for i := 0; i < len(f.Value.Str); i++ {
+			if c := f.Value.Str[i]; c == 0 || c >= 0x80 {
+				return "", false
+			}
+		}
+		d := dialect{}
+		return userNameKey + " IN (" + d.Quote(strings.ToLower(f.Value.Str)) + ", '[')", true
+	}
+	return "", false
 }
 
 // dialect is SQLite's spelling of the filter translation: JSON paths
