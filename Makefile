@@ -30,7 +30,7 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./engine/scheduler ./engine/daemon
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/cluster ./engine/query ./engine/managed ./engine/api
-	$(GO) test -run '^$$$$' -bench 'BenchmarkAPI' -benchtime 3s ./cmd/sundial
+	$(GO) test -run '^$$' -bench 'BenchmarkAPI' -benchtime 3s ./cmd/sundial
 	cd bench && $(GO) run ./cmd/crontable
 
 ## lint: gofmt check, go vet, and staticcheck (pinned by the tool line of go.mod)
