@@ -30,6 +30,7 @@ import (
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
+	"sundial/engine/taskscanner"
 	"sundial/engine/watch"
 )
 
@@ -104,6 +105,7 @@ type Daemon struct {
 	log      *slog.Logger
 	registry *prometheus.Registry
 	sched    *scheduler.Scheduler
+	scanner  *taskscanner.Scanner // the taskscanner service (taskscan.go)
 	scripts  atomic.Pointer[scriptEngine]
 	// memory is shared by the script engines that replace one another on
 	// reloads, so that the ceiling holds across them.
@@ -332,11 +334,15 @@ func (d *Daemon) newScheduler() error {
 		stateStore = d.node
 	}
 	var err error
+	d.scanner = d.newTaskScanner()
 	d.sched, err = scheduler.New(scheduler.Options{
 		Clock:      d.opts.Clock,
 		Logger:     d.log,
 		Registerer: d.registry,
-		Services:   map[string]scheduler.Service{script.ServiceName: scheduler.ServiceFunc(d.invokeScript)},
+		Services: map[string]scheduler.Service{
+			script.ServiceName:      scheduler.ServiceFunc(d.invokeScript),
+			taskscanner.ServiceName: d.scanner,
+		},
 		Store:      stateStore,
 		NodeID:     d.nodeID,
 	})
@@ -398,6 +404,7 @@ func (d *Daemon) stop(srv *http.Server, loopDone <-chan error) error {
 		}
 	}
 	err := d.sched.Stop(d.opts.Grace)
+	d.scanner.Close()
 	d.log.Info("sundial stopped", "waited", time.Since(began).Round(time.Millisecond))
 	return err
 }
