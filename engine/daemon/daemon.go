@@ -343,8 +343,8 @@ func (d *Daemon) newScheduler() error {
 			script.ServiceName:      scheduler.ServiceFunc(d.invokeScript),
 			taskscanner.ServiceName: d.scanner,
 		},
-		Store:      stateStore,
-		NodeID:     d.nodeID,
+		Store:  stateStore,
+		NodeID: d.nodeID,
 	})
 	if err != nil {
 		return fmt.Errorf("create scheduler: %w", err)

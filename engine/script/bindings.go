@@ -51,7 +51,7 @@ type runEnv struct {
 	// interrupted is closed when the run is interrupted (timeout or
 	// cancellation), so that a sleeping native call returns at once.
 	interrupted <-chan struct{}
-	// resources serves openidm.*; nil makes every openidm call throw.
+	// resources serves openidm.*; without it there is no openidm.
 	resources Resources
 }
 
@@ -74,6 +74,9 @@ func (r *runEnv) install(spec Spec, req Request) error {
 	}
 
 	for name := range builtinNames {
+		if name == "openidm" && r.resources == nil {
+			continue // no openidm without resources to serve it
+		}
 		if err := r.vm.Set(name, r.newLazy(name)); err != nil {
 			return err
 		}

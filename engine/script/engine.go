@@ -143,7 +143,7 @@ type Request struct {
 	// attributes.
 	Logger *slog.Logger
 	// Resources serves the script's openidm.create, read, update, patch,
-	// query, delete and action; nil makes them throw.
+	// query, delete and action; without it the script has no openidm.
 	Resources Resources
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/dop251/goja"
@@ -30,9 +29,6 @@ type Resources interface {
 	Action(ctx context.Context, resource, action string, content, params map[string]any) (any, error)
 }
 
-// ErrNoResources is thrown by openidm calls of a run without Resources.
-var ErrNoResources = errors.New("no resources are available to this script")
-
 // openidmFunc returns openidm.<name>, with IDM's signatures:
 // create(resourceName, newResourceId, content, params, fields),
 // read(resourceName, params, fields), update(resourceName, rev, value,
@@ -42,9 +38,6 @@ var ErrNoResources = errors.New("no resources are available to this script")
 // fields is accepted and ignored: whole objects are returned.
 func (r *runEnv) openidmFunc(name string) func(goja.FunctionCall) goja.Value {
 	return func(call goja.FunctionCall) goja.Value {
-		if r.resources == nil {
-			panic(r.vm.NewGoError(fmt.Errorf("openidm.%s: %w", name, ErrNoResources)))
-		}
 		resource := call.Argument(0).String()
 		var out any
 		var err error

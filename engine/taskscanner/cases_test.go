@@ -179,7 +179,9 @@ func TestStartErrors(t *testing.T) {
 		{"no taskState", func(ic map[string]any) { delete(ic["scan"].(map[string]any), "taskState") }, taskscanner.ErrConfig, false},
 		{"bad threads", func(ic map[string]any) { ic["numberOfThreads"] = "many" }, taskscanner.ErrConfig, false},
 		{"bad wait", func(ic map[string]any) { ic["waitForCompletion"] = "sometimes" }, taskscanner.ErrConfig, false},
-		{"bad timeout", func(ic map[string]any) { ic["scan"].(map[string]any)["recovery"] = map[string]any{"timeout": "10 fortnights"} }, taskscanner.ErrConfig, false},
+		{"bad timeout", func(ic map[string]any) {
+			ic["scan"].(map[string]any)["recovery"] = map[string]any{"timeout": "10 fortnights"}
+		}, taskscanner.ErrConfig, false},
 		{"no store", func(map[string]any) {}, taskscanner.ErrNoObjects, true},
 	}
 	for _, c := range cases {
