@@ -264,3 +264,7 @@ func TestTwoScannersProcessEachObjectOnce(t *testing.T) {
 		t.Fatalf("%d objects completed, %d successes, want %d", done, total, len(matching))
 	}
 }
+
+func executeParams(ic map[string]any) taskscanner.ExecuteParams {
+	return taskscanner.ExecuteParams{Name: "schedule/bench", InvokeContext: ic}
+}
