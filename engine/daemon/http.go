@@ -24,6 +24,7 @@ const pingTimeout = 2 * time.Second
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log}))
+	d.mountTaskScanner(mux)
 	mux.Handle("/oauth2/token", d.auth.TokenHandler())
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)

@@ -1,7 +1,14 @@
 package daemon
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"strconv"
+	"strings"
+
+	"sundial/engine/api"
+	"sundial/engine/api/crest"
 
 	"sundial/engine/script"
 	"sundial/engine/store"
@@ -42,4 +49,79 @@ func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 		Logger:           d.log,
 		MaxCompletedRuns: keep,
 	})
+}
+
+// taskScans serves /openidm/taskscanner from the daemon's scanner and the
+// scheduler's schedules.
+type taskScans struct{ d *Daemon }
+
+var _ api.TaskScans = taskScans{}
+
+// Execute starts a scan of a task-scan schedule by its id, with or without
+// the "schedule/" of IDM's config names, as the REST invoker.
+func (t taskScans) Execute(ctx context.Context, name string) (map[string]any, error) {
+	id := strings.TrimPrefix(name, "schedule/")
+	info, ok := t.d.sched.Schedule(id)
+	if !ok || info.Schedule == nil {
+		return nil, crest.BadRequest("Error obtaining named config: '%s'", name)
+	}
+	if info.Schedule.InvokeService != taskscanner.ServiceName {
+		return nil, crest.BadRequest("Schedule '%s' is not a task scan (invokeService %s)", id, info.Schedule.InvokeService)
+	}
+	// A scan that waits for its end goes on when the client hangs up.
+	ctx = context.WithoutCancel(ctx)
+	st, err := t.d.scanner.Execute(ctx, taskscanner.ExecuteParams{
+		Name:          "schedule/" + id,
+		InvokeContext: info.Schedule.InvokeContext.Map(),
+		LogLevel:      info.Schedule.InvokeLogLevel,
+	})
+	if err != nil {
+		return nil, crest.BadRequest("%v", err)
+	}
+	return map[string]any{"_id": st.ID}, nil
+}
+
+// Cancel cancels a run.
+func (t taskScans) Cancel(_ context.Context, id string) (map[string]any, error) {
+	ok, err := t.d.scanner.Cancel(id)
+	if errors.Is(err, taskscanner.ErrNotFound) {
+		return nil, crest.NotFound("Task with id '%s' not found.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	status := "SUCCESS"
+	if !ok {
+		status = "FAILURE"
+	}
+	return map[string]any{"_id": id, "action": "cancel", "status": status}, nil
+}
+
+// Runs lists the runs kept.
+func (t taskScans) Runs(context.Context) ([]map[string]any, error) {
+	runs := t.d.scanner.Runs()
+	out := make([]map[string]any, len(runs))
+	for i, r := range runs {
+		out[i] = r.Map()
+	}
+	return out, nil
+}
+
+// Run is one run.
+func (t taskScans) Run(_ context.Context, id string) (map[string]any, error) {
+	st, err := t.d.scanner.Run(id)
+	if errors.Is(err, taskscanner.ErrNotFound) {
+		return nil, crest.NotFound("Task with id '%s' not found.", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st.Map(), nil
+}
+
+// mountTaskScanner serves /openidm/taskscanner on mux.
+func (d *Daemon) mountTaskScanner(mux *http.ServeMux) {
+	h := api.NewTaskScanner(api.TaskScannerOptions{Scans: taskScans{d}, Auth: d.auth, Logger: d.log})
+	mux.Handle("/openidm/taskscanner", h)
+	mux.Handle("/openidm/taskscanner/", h)
 }
