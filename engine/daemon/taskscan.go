@@ -18,16 +18,20 @@ import (
 // newTaskScanner makes the taskscanner service: it scans the managed
 // objects of Options.DB (none with the memory store), of the types the
 // current snapshot's managed.json declares, with the current script
-// engine. It keeps openidm.taskscanner.maxcompletedruns completed runs, as
-// the boot properties say at the start.
+// engine. It keeps the openidm.taskscanner.maxcompletedruns completed runs
+// the current boot properties say.
 func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 	var objs store.Objects
 	if d.opts.DB != nil {
 		objs, _ = store.ObjectsOf(d.opts.DB)
 	}
-	keep := 0
-	if cur := d.current.Load(); cur != nil {
-		keep, _ = strconv.Atoi(cur.Properties["openidm.taskscanner.maxcompletedruns"])
+	keep := func() int {
+		cur := d.current.Load()
+		if cur == nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(cur.Properties["openidm.taskscanner.maxcompletedruns"])
+		return n
 	}
 	return taskscanner.New(taskscanner.Options{
 		Objects: objs,

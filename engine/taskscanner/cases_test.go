@@ -231,7 +231,7 @@ func TestLegacyScanTasks(t *testing.T) {
 // TestRetention: only the newest MaxCompletedRuns completed runs are kept.
 func TestRetention(t *testing.T) {
 	objs, _ := newUsers(t, 1, 1)
-	s := newScanner(objs, func(o *taskscanner.Options) { o.MaxCompletedRuns = 2 })
+	s := newScanner(objs, func(o *taskscanner.Options) { o.MaxCompletedRuns = func() int { return 2 } })
 	var ids []string
 	for range 4 {
 		ids = append(ids, execute(t, s, sunsetContext(sunsetScript)).ID)

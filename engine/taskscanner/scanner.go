@@ -23,7 +23,8 @@ import (
 const ServiceName = "taskscanner"
 
 // DefaultMaxCompletedRuns is how many completed runs are kept when
-// Options.MaxCompletedRuns is 0 (IDM's openidm.taskscanner.maxcompletedruns).
+// Options.MaxCompletedRuns is nil or says 0 or less (IDM's
+// openidm.taskscanner.maxcompletedruns).
 const DefaultMaxCompletedRuns = 100
 
 // pageSize is how many matches a scan reads per query: the scan streams
@@ -61,9 +62,10 @@ type Options struct {
 	Scripts func() *script.Engine
 	Clock   clock.Clock
 	Logger  *slog.Logger
-	// MaxCompletedRuns bounds the COMPLETED runs kept in memory (0:
-	// DefaultMaxCompletedRuns); other runs are kept until they complete.
-	MaxCompletedRuns int
+	// MaxCompletedRuns bounds the COMPLETED runs kept in memory, asked
+	// at each new run (nil, or 0 or less: DefaultMaxCompletedRuns); other
+	// runs are kept until they complete.
+	MaxCompletedRuns func() int
 }
 
 // Scanner is the task scanner: it runs task scans (from the scheduler, as
@@ -92,9 +94,6 @@ func New(opts Options) *Scanner {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.MaxCompletedRuns <= 0 {
-		opts.MaxCompletedRuns = DefaultMaxCompletedRuns
 	}
 	base, stop := context.WithCancel(context.Background())
 	return &Scanner{opts: opts, base: base, stopAll: stop, byID: map[string]*run{}}
@@ -194,7 +193,13 @@ func (s *Scanner) add(r *run) error {
 			completed++
 		}
 	}
-	if excess := completed - s.opts.MaxCompletedRuns + 1; excess > 0 {
+	keep := DefaultMaxCompletedRuns
+	if s.opts.MaxCompletedRuns != nil {
+		if n := s.opts.MaxCompletedRuns(); n > 0 {
+			keep = n
+		}
+	}
+	if excess := completed - keep + 1; excess > 0 {
 		kept := s.runs[:0]
 		for _, x := range s.runs {
 			if excess > 0 && x.status().Progress.State == StateCompleted {
