@@ -15,8 +15,10 @@ import (
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
+	_ "sundial/engine/store/postgres"
 	_ "sundial/engine/store/sqlite"
 	"sundial/engine/taskscanner"
+	"sundial/internal/pgtest"
 )
 
 // openStore opens (or reopens) the SQLite store at path.
@@ -229,17 +231,27 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 // TestTwoScannersProcessEachObjectOnce runs two scanners, each on its own
-// connection to one SQLite file (two nodes), on the same matches at the
-// same time: the script counts its runs on the object, and every object
-// is processed exactly once.
+// connection to one database (two nodes), on the same matches at the same
+// time: the script counts its runs on the object, and every object is
+// processed exactly once, on SQLite and on PostgreSQL.
 func TestTwoScannersProcessEachObjectOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sundial.db")
-	matching := users(t, openStore(t, path), 2000, 4)
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "sundial.db")
+		twoScanners(t, func() store.Objects { return openStore(t, path) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.DSN(t)
+		twoScanners(t, func() store.Objects { return openStore(t, dsn) })
+	})
+}
+
+func twoScanners(t *testing.T, open func() store.Objects) {
+	matching := users(t, open(), 2000, 4)
 	const counting = `openidm.patch(objectID, null, [{"operation": "increment", "field": "/runs", "value": 1}]); true;`
 	var wg sync.WaitGroup
 	results := make([]taskscanner.Status, 2)
 	for i := range results {
-		s := newScanner(openStore(t, path))
+		s := newScanner(open())
 		defer s.Close()
 		wg.Add(1)
 		go func() {
@@ -248,7 +260,7 @@ func TestTwoScannersProcessEachObjectOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	objs := openStore(t, path)
+	objs := open()
 	for i := range results {
 		if results[i].Progress.State != "COMPLETED" || results[i].Progress.Failures != 0 {
 			t.Fatalf("scan %d: %+v", i, results[i].Progress)
@@ -263,7 +275,10 @@ func TestTwoScannersProcessEachObjectOnce(t *testing.T) {
 	if done := len(query1(t, objs, `/sunset/task-completed pr`)); done != len(matching) || total != int64(len(matching)) {
 		t.Fatalf("%d objects completed, %d successes, want %d", done, total, len(matching))
 	}
+	t.Logf("successes per scanner: %d and %d", results[0].Progress.Successes, results[1].Progress.Successes)
 }
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 func executeParams(ic map[string]any) taskscanner.ExecuteParams {
 	return taskscanner.ExecuteParams{Name: "schedule/bench", InvokeContext: ic}
