@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"sundial/engine/config"
 	"sundial/engine/managed"
 	"sundial/engine/store"
 	"sundial/engine/taskscanner"
@@ -242,5 +243,56 @@ func TestRetention(t *testing.T) {
 	}
 	if _, err := s.Run(ids[0]); !errors.Is(err, taskscanner.ErrNotFound) {
 		t.Fatalf("oldest run: %v", err)
+	}
+}
+
+// TestGuideActivateAndExpire runs the shipped conf's activate and expire
+// scans (the guide's, with ${Time.nowWithOffset} and inline scripts) on
+// users in SQLite.
+func TestGuideActivateAndExpire(t *testing.T) {
+	desired, err := config.Load("../../conf", config.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := openStore(t, filepath.Join(t.TempDir(), "sundial.db"))
+	past, future := "2020-01-01T00:00:00.000Z", "2099-01-01T00:00:00.000Z"
+	people := map[string]map[string]any{
+		"starts":   {"accountStatus": "inactive", "activeDate": past},
+		"between":  {"accountStatus": "inactive", "activeDate": past, "inactiveDate": future},
+		"notyet":   {"accountStatus": "inactive", "activeDate": future},
+		"leaves":   {"accountStatus": "active", "activeDate": past, "inactiveDate": past},
+		"leftlong": {"accountStatus": "active", "inactiveDate": past},
+	}
+	var news []store.NewObject
+	for id, c := range people {
+		news = append(news, store.NewObject{ID: id, Content: c})
+	}
+	if _, err := objs.CreateObjects(context.Background(), store.CreateObjectsParams{Type: "user", Objects: news}); err != nil {
+		t.Fatal(err)
+	}
+	s := newScanner(objs)
+	wait := true
+	for _, id := range []string{"taskscan_activate", "taskscan_expire"} {
+		sched := desired.Schedules[id]
+		if sched == nil {
+			t.Fatalf("conf has no %s", id)
+		}
+		st, err := s.Execute(context.Background(), taskscanner.ExecuteParams{Name: "schedule/" + id, InvokeContext: sched.InvokeContext.Map(), Wait: &wait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Progress.State != "COMPLETED" || st.Progress.Failures != 0 {
+			t.Fatalf("%s: %+v", id, st.Progress)
+		}
+	}
+	want := map[string]string{"starts": "active", "between": "active", "notyet": "inactive", "leaves": "inactive", "leftlong": "inactive"}
+	for id, status := range want {
+		o, err := objs.ReadObject(context.Background(), store.ReadObjectParams{Type: "user", ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Content["accountStatus"] != status {
+			t.Errorf("%s is %v, want %s", id, o.Content["accountStatus"], status)
+		}
 	}
 }
