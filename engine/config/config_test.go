@@ -15,6 +15,8 @@ import (
 	"time"
 	_ "time/tzdata"
 	"unsafe"
+
+	"sundial/engine/query"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestGoodFixtures")
@@ -534,11 +536,14 @@ func TestCheckMacros(t *testing.T) {
 		{"${Time.now+1d}", 1, 0},
 		{"${Time.now + d}", 1, 0},
 		{"${Time.now +}", 1, 0},
-		{"!(${taskState.completed} pr)", 0, 1},
+		{"!(${taskState.completed} pr)", 0, 0},
+		{"!(${taskState.started} pr)", 0, 0},
+		{"${sunset.date}", 0, 1},
+		{"${Time.now + 1d extra}", 1, 0},
 		{`\${Time.now + 1x}`, 0, 0},
 		{"${unterminated", 0, 0},
 	} {
-		errs, warns := checkMacros(c.in)
+		errs, warns := checkMacros(c.in, query.MacroContext{TaskStateStarted: "/s/started", TaskStateCompleted: "/s/completed"})
 		if len(errs) != c.errs || len(warns) != c.warns {
 			t.Errorf("checkMacros(%q) = %v, %v", c.in, errs, warns)
 		}

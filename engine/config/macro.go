@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"sundial/engine/query"
 )
 
 // durationPattern is a ForgeRock duration: an integer and a unit, with
@@ -44,62 +46,26 @@ func ParseDuration(s string) (time.Duration, error) {
 	return time.Duration(n) * unit, nil
 }
 
-// macroUnits are the units of ${Time.now ± N<unit>}, case-sensitive as in
-// IDM: seconds, minutes, hours, days, months, years.
-const macroUnits = "smhdMy"
-
-// checkMacros checks the ${…} blocks of a task-scan string the way IDM's
-// ConfigMacroUtil reads them: a block ends at the first '}', its inside is
-// split on single spaces. ${Time.now} and ${Time.nowWithOffset}, optionally
-// followed by " + N<unit>" or " - N<unit>", are macros; a malformed macro
-// or an unknown unit is an error (IDM would silently read seconds); any
-// other block is inserted literally by IDM, which earns a warning.
-func checkMacros(s string) (errs, warns []string) {
-	for {
-		i := strings.Index(s, "${")
-		if i < 0 {
-			return errs, warns
-		}
-		if i > 0 && s[i-1] == '\\' {
-			s = s[i+2:]
-			continue
-		}
-		end := strings.IndexByte(s[i+2:], '}')
-		if end < 0 {
-			return errs, warns
-		}
-		block := s[i : i+2+end+1]
-		inner := s[i+2 : i+2+end]
-		s = s[i+2+end+1:]
-		toks := strings.Split(inner, " ")
-		switch {
-		case toks[0] == "Time.now" || toks[0] == "Time.nowWithOffset":
-			if len(toks) == 1 {
-				continue
-			}
-			if len(toks) != 3 || (toks[1] != "+" && toks[1] != "-") {
-				errs = append(errs, "malformed macro "+block+": write ${"+toks[0]+"}, or ${"+toks[0]+" + 1d} with single spaces around + or -")
-				continue
-			}
-			amount := toks[2]
-			if amount == "" {
-				errs = append(errs, "malformed macro "+block+": missing amount after "+toks[1])
-				continue
-			}
-			unit := amount[len(amount)-1:]
-			if _, err := strconv.ParseInt(amount[:len(amount)-1], 10, 32); err != nil {
-				errs = append(errs, "malformed macro "+block+": "+strconv.Quote(amount)+" is not an integer followed by a unit (s, m, h, d, M, y)")
-				continue
-			}
-			if !strings.Contains(macroUnits, unit) {
-				errs = append(errs, "unknown unit "+strconv.Quote(unit)+" in "+block+": use s, m, h, d, M or y")
-			}
-		case strings.HasPrefix(toks[0], "Time.now"):
-			errs = append(errs, "malformed macro "+block+": write ${Time.now}, or ${Time.now + 1d} with single spaces around + or -")
-		default:
-			warns = append(warns, block+" is not a macro: the task scanner inserts it literally as "+strconv.Quote(inner))
+// checkMacros checks the ${…} blocks of a task-scan string by expanding
+// them as the task scanner will (query.ExpandMacros, the one definition of
+// the macros), with a sample instant and the scan's taskState pointers: a
+// block the scanner would refuse is an error, and a block that is no
+// macro (the scanner inserts its inside literally, as IDM does) earns a
+// warning.
+func checkMacros(s string, mc query.MacroContext) (errs, warns []string) {
+	_, macros, err := query.ExpandMacros(s, mc)
+	if me, ok := err.(*query.MacroError); ok {
+		return []string{me.Msg}, nil
+	}
+	if err != nil {
+		return []string{err.Error()}, nil
+	}
+	for _, m := range macros {
+		if m.Literal {
+			warns = append(warns, m.Text+" is not a macro: the task scanner inserts it literally as "+strconv.Quote(m.Value))
 		}
 	}
+	return nil, warns
 }
 
 // ResolveScriptPath returns the file that a script's "file" value names

@@ -17,12 +17,7 @@ var queryFilterSample = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // naming the character offset inside the filter. Malformed macros are
 // reported by macros, so they are skipped here.
 func (b *builder) queryFilters(scan *node, ptr string) {
-	ts := scan.get("taskState")
-	mc := query.MacroContext{
-		Now:                queryFilterSample,
-		TaskStateStarted:   str(ts.get("started")),
-		TaskStateCompleted: str(ts.get("completed")),
-	}
+	mc := scanMacroContext(scan)
 	for _, k := range []string{"_queryFilter", "queryFilter"} {
 		n := scan.get(k)
 		if n == nil || n.kind != kindString {
@@ -39,5 +34,16 @@ func (b *builder) queryFilters(scan *node, ptr string) {
 			}
 			b.errAt(n, ptr+"/"+k, errorw(ErrInvalidValue, err, "%s: %v%s", dottedPath(ptr+"/"+k), err, note))
 		}
+	}
+}
+
+// scanMacroContext is what a scan's macros are checked against: a sample
+// instant and the scan's taskState pointers.
+func scanMacroContext(scan *node) query.MacroContext {
+	ts := scan.get("taskState")
+	return query.MacroContext{
+		Now:                queryFilterSample,
+		TaskStateStarted:   str(ts.get("started")),
+		TaskStateCompleted: str(ts.get("completed")),
 	}
 }

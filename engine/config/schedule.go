@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"sundial/engine/query"
 	"sundial/engine/trigger"
 )
 
@@ -542,7 +543,7 @@ func (b *builder) taskScan(ctx *node) {
 			b.errAt(scan, sp, errorf(ErrInvalidValue, "invokeContext.scan: the scan-tasks query needs condition.before"))
 		}
 	}
-	b.macros(scan, sp)
+	b.macros(scan, sp, scanMacroContext(scan))
 	b.queryFilters(scan, sp)
 	if t := scan.get("recovery").get("timeout"); t != nil && t.kind == kindString {
 		if _, err := ParseDuration(t.s); err != nil {
@@ -553,10 +554,10 @@ func (b *builder) taskScan(ctx *node) {
 }
 
 // macros checks the ${…} blocks of every string under n.
-func (b *builder) macros(n *node, ptr string) {
+func (b *builder) macros(n *node, ptr string, mc query.MacroContext) {
 	switch n.kind {
 	case kindString:
-		errs, warns := checkMacros(n.s)
+		errs, warns := checkMacros(n.s, mc)
 		for _, e := range errs {
 			b.errAt(n, ptr, errorf(ErrInvalidValue, "%s: %s", dottedPath(ptr), e))
 		}
@@ -565,11 +566,11 @@ func (b *builder) macros(n *node, ptr string) {
 		}
 	case kindObject:
 		for i, k := range n.keys {
-			b.macros(n.items[i], ptr+"/"+escapePointerToken(k.s))
+			b.macros(n.items[i], ptr+"/"+escapePointerToken(k.s), mc)
 		}
 	case kindArray:
 		for i, it := range n.items {
-			b.macros(it, ptr+"/"+strconv.Itoa(i))
+			b.macros(it, ptr+"/"+strconv.Itoa(i), mc)
 		}
 	}
 }

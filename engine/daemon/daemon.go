@@ -30,6 +30,7 @@ import (
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
+	"sundial/engine/taskscanner"
 	"sundial/engine/watch"
 )
 
@@ -107,6 +108,7 @@ type Daemon struct {
 	log      *slog.Logger
 	registry *prometheus.Registry
 	sched    *scheduler.Scheduler
+	scanner  *taskscanner.Scanner // the taskscanner service (taskscan.go)
 	scripts  atomic.Pointer[scriptEngine]
 	// memory is shared by the script engines that replace one another on
 	// reloads, so that the ceiling holds across them.
@@ -341,13 +343,17 @@ func (d *Daemon) newScheduler() error {
 		stateStore = clusterStateStore{Node: d.node, rest: &d.rest}
 	}
 	var err error
+	d.scanner = d.newTaskScanner()
 	d.sched, err = scheduler.New(scheduler.Options{
 		Clock:      d.opts.Clock,
 		Logger:     d.log,
 		Registerer: d.registry,
-		Services:   map[string]scheduler.Service{script.ServiceName: scheduler.ServiceFunc(d.invokeScript)},
-		Store:      stateStore,
-		NodeID:     d.nodeID,
+		Services: map[string]scheduler.Service{
+			script.ServiceName:      scheduler.ServiceFunc(d.invokeScript),
+			taskscanner.ServiceName: d.scanner,
+		},
+		Store:  stateStore,
+		NodeID: d.nodeID,
 	})
 	if err != nil {
 		return fmt.Errorf("create scheduler: %w", err)
@@ -407,6 +413,7 @@ func (d *Daemon) stop(srv *http.Server, loopDone <-chan error) error {
 		}
 	}
 	err := d.sched.Stop(d.opts.Grace)
+	d.scanner.Close()
 	d.log.Info("sundial stopped", "waited", time.Since(began).Round(time.Millisecond))
 	return err
 }

@@ -25,6 +25,9 @@ type Macro struct {
 	Offset int    // character offset of "${" in the text
 	Text   string // the block as written, e.g. "${Time.now - 2h}"
 	Value  string // what replaced it
+	// Literal is a block that is no macro: its inside is inserted as
+	// written, as IDM does (a typo, most likely).
+	Literal bool
 }
 
 // MacroError is a ${…} block Sundial refuses. Offset counts characters from
@@ -86,13 +89,13 @@ func ExpandMacros(s string, c MacroContext) (string, []Macro, error) {
 		end += start + 1
 		block := s[start:end]
 		at := utf8.RuneCountInString(s[:start])
-		value, msg := expandBlock(block[2:len(block)-1], c, zone)
+		value, literal, msg := expandBlock(block[2:len(block)-1], c, zone)
 		if msg != "" {
 			return "", nil, &MacroError{Text: s, Offset: at, Msg: block + ": " + msg}
 		}
 		out.WriteString(s[last:start])
 		out.WriteString(value)
-		macros = append(macros, Macro{Offset: at, Text: block, Value: value})
+		macros = append(macros, Macro{Offset: at, Text: block, Value: value, Literal: literal})
 		last = end
 		i = end
 	}
@@ -100,14 +103,16 @@ func ExpandMacros(s string, c MacroContext) (string, []Macro, error) {
 	return out.String(), macros, nil
 }
 
-// expandBlock resolves the inside of one ${…} block, or says what is wrong.
-func expandBlock(inner string, c MacroContext, zone *time.Location) (string, string) {
+// expandBlock resolves the inside of one ${…} block, or says what is wrong;
+// literal reports that no token was a macro.
+func expandBlock(inner string, c MacroContext, zone *time.Location) (value string, literal bool, msg string) {
 	// Java's split drops trailing empty tokens.
 	tokens := strings.Split(inner, " ")
 	for len(tokens) > 0 && tokens[len(tokens)-1] == "" {
 		tokens = tokens[:len(tokens)-1]
 	}
 	var b strings.Builder
+	literal = true
 	for i := 0; i < len(tokens); i++ {
 		tok := tokens[i]
 		switch {
@@ -116,38 +121,43 @@ func expandBlock(inner string, c MacroContext, zone *time.Location) (string, str
 			if i+1 < len(tokens) {
 				op := tokens[i+1]
 				if op != "+" && op != "-" {
-					return "", fmt.Sprintf("%q after %s: expected + or -", op, tok)
+					return "", false, fmt.Sprintf("%q after %s: expected + or -", op, tok)
 				}
 				if i+2 >= len(tokens) {
-					return "", fmt.Sprintf("%s %s needs an amount, e.g. 1d", tok, op)
+					return "", false, fmt.Sprintf("%s %s needs an amount, e.g. 1d", tok, op)
 				}
 				var msg string
 				if t, msg = shiftTime(t, op, tokens[i+2], zone); msg != "" {
-					return "", msg
+					return "", false, msg
 				}
 				i += 2
 			}
+			if i+1 < len(tokens) {
+				return "", false, fmt.Sprintf("%q after the time: a block holds one ${%s ± N<unit>}", tokens[i+1], tok)
+			}
+			literal = false
 			if tok == "Time.now" {
 				b.WriteString(t.UTC().Format(isoMillisUTC))
 			} else {
 				b.WriteString(t.In(zone).Format("2006-01-02T15:04:05.000Z07:00"))
 			}
 		case strings.HasPrefix(tok, "Time.now"):
-			return "", fmt.Sprintf("unknown token %q: write ${Time.now}, or ${Time.now + 1d} with single spaces around + or -", tok)
+			return "", false, fmt.Sprintf("unknown token %q: write ${Time.now}, or ${Time.now + 1d} with single spaces around + or -", tok)
 		case tok == "taskState.started" || tok == "taskState.completed":
 			ptr := c.TaskStateStarted
 			if tok == "taskState.completed" {
 				ptr = c.TaskStateCompleted
 			}
 			if ptr == "" {
-				return "", tok + " is not configured (scan.taskState)"
+				return "", false, tok + " is not configured (scan.taskState)"
 			}
 			b.WriteString(ptr)
+			literal = false
 		default:
 			b.WriteString(tok)
 		}
 	}
-	return b.String(), ""
+	return b.String(), literal, ""
 }
 
 // shiftTime adds (op "+") or subtracts N<unit> to t: seconds, minutes and

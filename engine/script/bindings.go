@@ -51,6 +51,8 @@ type runEnv struct {
 	// interrupted is closed when the run is interrupted (timeout or
 	// cancellation), so that a sleeping native call returns at once.
 	interrupted <-chan struct{}
+	// resources serves openidm.*; without it there is no openidm.
+	resources Resources
 }
 
 // install sets the global bindings: the spec's bindings, its globals, the
@@ -72,6 +74,9 @@ func (r *runEnv) install(spec Spec, req Request) error {
 	}
 
 	for name := range builtinNames {
+		if name == "openidm" && r.resources == nil {
+			continue // no openidm without resources to serve it
+		}
 		if err := r.vm.Set(name, r.newLazy(name)); err != nil {
 			return err
 		}
@@ -92,6 +97,7 @@ var builtinMembers = map[string][]string{
 	"java.lang.System":     {"out", "currentTimeMillis"},
 	"java.lang.System.out": {"println"},
 	"java.util":            {"Date"},
+	"openidm":              {"create", "read", "update", "patch", "query", "delete", "action"},
 }
 
 // member makes the member key of the built-in object obj.
@@ -127,6 +133,9 @@ func (r *runEnv) member(obj, key string) goja.Value {
 		return r.vm.ToValue(r.sleep)
 	case "java.util.Date":
 		return r.vm.Get("Date")
+	case "openidm.create", "openidm.read", "openidm.update", "openidm.patch",
+		"openidm.query", "openidm.delete", "openidm.action":
+		return r.vm.ToValue(r.openidmFunc(key))
 	}
 	return r.newLazy(obj + "." + key)
 }

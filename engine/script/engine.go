@@ -142,6 +142,9 @@ type Request struct {
 	// InvokeSchedule sets it to Config.Logger with the schedule and fireId
 	// attributes.
 	Logger *slog.Logger
+	// Resources serves the script's openidm.create, read, update, patch,
+	// query, delete and action; without it the script has no openidm.
+	Resources Resources
 }
 
 // Error is a failed run: a missing file, a syntax error, an uncaught
@@ -272,6 +275,7 @@ func (e *Engine) execute(ctx context.Context, name string, prog *goja.Program, s
 		ctx:       ctx,
 		logger:    logger.With("logger", loggerPrefix+logName),
 		threshold: threshold,
+		resources: req.Resources,
 	}
 	if err := env.install(spec, req); err != nil {
 		return nil, false, &Error{Script: name, Err: err}

@@ -72,6 +72,7 @@ var reservedKeys = map[string]bool{
 // builtinNames are the bindings every script gets; a spec may not shadow them.
 var builtinNames = map[string]bool{
 	"logger": true, "identityServer": true, "console": true, "java": true,
+	"openidm": true,
 }
 
 // ParseSpec parses an invokeContext.script block: {type: "text/javascript",

@@ -1,0 +1,195 @@
+package managed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"sundial/engine/query"
+	"sundial/engine/store"
+)
+
+// ErrUnknownType is a managed object type the conf directory does not
+// declare (a 404 over REST).
+var ErrUnknownType = errors.New("managed object type is not declared")
+
+// Resources serves scripts' openidm.create, read, update, patch, query and
+// delete on managed/<type>[/<id>] (engine/script's Resources): every write
+// is one store call, revision-checked when the script gives a revision.
+type Resources struct {
+	Objects store.Objects
+	// Declared reports whether a type is declared; nil declares every type.
+	Declared func(typ string) bool
+}
+
+// resourcePageSize is a script query's page when it gives no _pageSize.
+const resourcePageSize = 1000
+
+// split reads managed/<type>[/<id>]; withID says whether the id is needed.
+func (r Resources) split(resource string, withID bool) (typ, id string, err error) {
+	rest, ok := strings.CutPrefix(strings.TrimPrefix(resource, "/"), "managed/")
+	if !ok {
+		return "", "", fmt.Errorf("%w: %q is not a managed object (managed/<type>/<id>)", store.ErrInvalid, resource)
+	}
+	typ, id, _ = strings.Cut(rest, "/")
+	switch {
+	case typ == "":
+		return "", "", fmt.Errorf("%w: %q names no type", store.ErrInvalid, resource)
+	case r.Declared != nil && !r.Declared(typ):
+		return "", "", fmt.Errorf("managed/%s: %w", typ, ErrUnknownType)
+	case withID && id == "":
+		return "", "", fmt.Errorf("%w: %q names no object (managed/<type>/<id>)", store.ErrInvalid, resource)
+	case !withID && id != "":
+		return "", "", fmt.Errorf("%w: %q names an object, not a type", store.ErrInvalid, resource)
+	}
+	return typ, id, nil
+}
+
+// Create creates managed/<type>/<newID> (a random id when newID is "").
+func (r Resources) Create(ctx context.Context, resource, newID string, content map[string]any) (map[string]any, error) {
+	typ, id, err := r.split(resource, false)
+	if err != nil {
+		// openidm.create("managed/user/42", null, ...) names the id in the path.
+		if typ, id, err = r.split(resource, true); err != nil {
+			return nil, err
+		}
+	}
+	if newID != "" {
+		id = newID
+	}
+	res, err := r.Objects.CreateObjects(ctx, store.CreateObjectsParams{Type: typ, Objects: []store.NewObject{{ID: id, Content: content}}})
+	if err != nil {
+		return nil, err
+	}
+	if res[0].Err != nil {
+		return nil, res[0].Err
+	}
+	return res[0].Object.Content, nil
+}
+
+// Read returns the object, or nil when there is none.
+func (r Resources) Read(ctx context.Context, resource string) (map[string]any, error) {
+	typ, id, err := r.split(resource, true)
+	if err != nil {
+		return nil, err
+	}
+	o, err := r.Objects.ReadObject(ctx, store.ReadObjectParams{Type: typ, ID: id})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return o.Content, nil
+}
+
+// Update replaces the object's content.
+func (r Resources) Update(ctx context.Context, resource, rev string, content map[string]any) (map[string]any, error) {
+	typ, id, err := r.split(resource, true)
+	if err != nil {
+		return nil, err
+	}
+	o, err := r.Objects.UpdateObject(ctx, store.UpdateObjectParams{Type: typ, ID: id, IfRev: rev, Content: content})
+	if err != nil {
+		return nil, err
+	}
+	return o.Content, nil
+}
+
+// Patch applies IDM patch operations in one transaction.
+func (r Resources) Patch(ctx context.Context, resource, rev string, operations []any) (map[string]any, error) {
+	typ, id, err := r.split(resource, true)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(operations)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := ParsePatch(b)
+	if err != nil {
+		return nil, err
+	}
+	o, err := Patch(ctx, r.Objects, PatchParams{Type: typ, ID: id, IfRev: rev, Operations: ops})
+	if err != nil {
+		return nil, err
+	}
+	return o.Content, nil
+}
+
+// Delete removes the object and returns it as it was.
+func (r Resources) Delete(ctx context.Context, resource, rev string) (map[string]any, error) {
+	typ, id, err := r.split(resource, true)
+	if err != nil {
+		return nil, err
+	}
+	o, err := r.Objects.DeleteObject(ctx, store.DeleteObjectParams{Type: typ, ID: id, IfRev: rev})
+	if err != nil {
+		return nil, err
+	}
+	return o.Content, nil
+}
+
+// Query answers one page: params _queryFilter (or _queryId "query-all-ids"
+// or "query-all": every object), _pageSize (1000 when absent) and
+// _pagedResultsCookie. The answer is CREST's: result, resultCount,
+// pagedResultsCookie (null on the last page), totalPagedResultsPolicy
+// "NONE", totalPagedResults -1, remainingPagedResults -1.
+func (r Resources) Query(ctx context.Context, resource string, params map[string]any) (map[string]any, error) {
+	typ, _, err := r.split(resource, false)
+	if err != nil {
+		return nil, err
+	}
+	p := store.QueryObjectsParams{Type: typ, PageSize: resourcePageSize}
+	switch f, qid := params["_queryFilter"], params["_queryId"]; {
+	case f != nil:
+		s, ok := f.(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: _queryFilter must be a string", store.ErrInvalid)
+		}
+		if p.Filter, err = query.Parse(s); err != nil {
+			return nil, fmt.Errorf("%w: %v", store.ErrInvalid, err)
+		}
+	case qid == "query-all-ids" || qid == "query-all":
+	case qid != nil:
+		return nil, fmt.Errorf("%w: unknown _queryId %v (use _queryFilter)", store.ErrInvalid, qid)
+	default:
+		return nil, fmt.Errorf("%w: a query needs _queryFilter or _queryId", store.ErrInvalid)
+	}
+	if v, ok := params["_pageSize"]; ok {
+		n, err := strconv.Atoi(fmt.Sprint(v))
+		if err != nil {
+			return nil, fmt.Errorf("%w: _pageSize %v is not an integer", store.ErrInvalid, v)
+		}
+		if n > 0 {
+			p.PageSize = n
+		}
+	}
+	if c, ok := params["_pagedResultsCookie"].(string); ok {
+		p.Cookie = c
+	}
+	page, err := r.Objects.QueryObjects(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	result := make([]any, len(page.Objects))
+	for i, o := range page.Objects {
+		result[i] = o.Content
+	}
+	var cookie any
+	if page.Cookie != "" {
+		cookie = page.Cookie
+	}
+	return map[string]any{
+		"result": result, "resultCount": len(result), "pagedResultsCookie": cookie,
+		"totalPagedResultsPolicy": "NONE", "totalPagedResults": -1, "remainingPagedResults": -1,
+	}, nil
+}
+
+// Action is not supported on managed objects yet.
+func (r Resources) Action(_ context.Context, resource, action string, _, _ map[string]any) (any, error) {
+	return nil, fmt.Errorf("%w: action %q on %s is not supported", store.ErrInvalid, action, resource)
+}

@@ -1,0 +1,52 @@
+package taskscanner_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"sundial/engine/managed"
+	"sundial/engine/query"
+)
+
+// BenchmarkSunsetScan is the guide's sunset scan end to end on SQLite:
+// 100,000 users, 10% of them past their sunset date, 10 threads, the
+// guide's patch script on each match (claim, script with its
+// openidm.patch, completion: three transactions per match). It reports
+// matches processed per second.
+//
+//	go test -run '^$' -bench BenchmarkSunsetScan -benchtime 3x ./engine/taskscanner/
+func BenchmarkSunsetScan(b *testing.B) {
+	objs := openStore(b, filepath.Join(b.TempDir(), "sundial.db"))
+	matching := users(b, objs, 100_000, 10)
+	s := newScanner(objs)
+	defer s.Close()
+	ic := sunsetContext(sunsetScript)
+	ic["numberOfThreads"] = 10
+	undo, err := managed.ParsePatch([]byte(`[{"operation": "remove", "field": "/sunset/task-started"},
+		{"operation": "remove", "field": "/sunset/task-completed"},
+		{"operation": "replace", "field": "/accountStatus", "value": "active"}]`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	done, _ := query.Parse(`/sunset/task-completed pr`)
+	var elapsed time.Duration
+	for b.Loop() {
+		start := time.Now()
+		st, err := s.Execute(context.Background(), executeParams(ic))
+		if err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(start)
+		if st.Progress.Successes != int64(len(matching)) {
+			b.Fatalf("progress %+v, want %d successes", st.Progress, len(matching))
+		}
+		b.StopTimer()
+		if _, err := managed.PatchByQuery(context.Background(), objs, managed.PatchByQueryParams{Type: "user", Filter: done, Operations: undo}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(len(matching)*b.N)/elapsed.Seconds(), "matches/s")
+}

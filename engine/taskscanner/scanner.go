@@ -1,0 +1,599 @@
+package taskscanner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"sundial/engine/clock"
+	"sundial/engine/managed"
+	"sundial/engine/query"
+	"sundial/engine/scheduler"
+	"sundial/engine/script"
+	"sundial/engine/store"
+)
+
+// ServiceName is the invokeService short name of the task scanner.
+const ServiceName = "taskscanner"
+
+// DefaultMaxCompletedRuns is how many completed runs are kept when
+// Options.MaxCompletedRuns is nil or says 0 or less (IDM's
+// openidm.taskscanner.maxcompletedruns).
+const DefaultMaxCompletedRuns = 100
+
+// pageSize is how many matches a scan reads per query: the scan streams
+// the matches page by page and never holds more than a page and the
+// objects in flight.
+const pageSize = 500
+
+// The states of a run.
+const (
+	StateInitialized = "INITIALIZED"
+	StateActive      = "ACTIVE"
+	StateCompleted   = "COMPLETED"
+	StateCancelled   = "CANCELLED"
+	StateError       = "ERROR"
+)
+
+// Sentinel errors.
+var (
+	// ErrNotFound: no run with that id.
+	ErrNotFound = errors.New("task scan run not found")
+	// ErrNoObjects: the node has no store of managed objects.
+	ErrNoObjects = errors.New("no store holds managed objects (the store is memory)")
+)
+
+// Options configure a Scanner.
+type Options struct {
+	// Objects holds the managed objects; nil fails every scan with
+	// ErrNoObjects.
+	Objects store.Objects
+	// Declared reports whether managed.json declares a type; nil declares
+	// none.
+	Declared func(typ string) bool
+	// Scripts returns the script engine of the moment (it changes on
+	// reloads); each scan takes one at its start.
+	Scripts func() *script.Engine
+	Clock   clock.Clock
+	Logger  *slog.Logger
+	// MaxCompletedRuns bounds the COMPLETED runs kept in memory, asked
+	// at each new run (nil, or 0 or less: DefaultMaxCompletedRuns); other
+	// runs are kept until they complete.
+	MaxCompletedRuns func() int
+}
+
+// Scanner is the task scanner: it runs task scans (from the scheduler, as
+// a scheduler.Service, or from Execute) and keeps their progress in
+// memory. Nothing about runs is stored: a restart forgets them (the objects'
+// taskState fields are what a later scan resumes from).
+type Scanner struct {
+	opts Options
+	// base is the context of runs that outlive their caller
+	// (waitForCompletion false); Close cancels it.
+	base     context.Context
+	stopAll  context.CancelFunc
+	inFlight sync.WaitGroup
+
+	mu   sync.Mutex
+	runs []*run // in start order
+	byID map[string]*run
+}
+
+var _ scheduler.Service = (*Scanner)(nil)
+
+// New returns a Scanner.
+func New(opts Options) *Scanner {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	base, stop := context.WithCancel(context.Background())
+	return &Scanner{opts: opts, base: base, stopAll: stop, byID: map[string]*run{}}
+}
+
+// Close cancels the runs going on in the background and waits for them
+// (their objects in flight finish or are interrupted with the context).
+func (s *Scanner) Close() {
+	s.stopAll()
+	s.inFlight.Wait()
+}
+
+// Invoke runs one fire of a schedule with invokeService taskscanner, named
+// schedule/<id>, with the fire id as the run id. Without
+// waitForCompletion it returns once the scan has started; with it, when
+// the scan is over.
+func (s *Scanner) Invoke(ctx context.Context, r scheduler.Run) error {
+	_, err := s.Execute(ctx, ExecuteParams{
+		ID:            r.FireID,
+		Name:          "schedule/" + r.ScheduleID,
+		InvokeContext: r.Schedule.InvokeContext.Map(),
+		LogLevel:      r.Schedule.InvokeLogLevel,
+	})
+	return err
+}
+
+// ExecuteParams describe a scan to start.
+type ExecuteParams struct {
+	ID            string // "" for a random UUID
+	Name          string // schedule/<id>
+	InvokeContext map[string]any
+	LogLevel      string // the scripts' log level
+	// Wait overrides the invokeContext's waitForCompletion when set.
+	Wait *bool
+}
+
+// Execute starts a scan and returns its status: at once when the scan
+// runs in the background, at its end otherwise. A scan that cannot start
+// (a bad invokeContext, an undeclared type, a script that does not
+// compile) is an error and leaves no run.
+func (s *Scanner) Execute(ctx context.Context, p ExecuteParams) (Status, error) {
+	now := s.opts.Clock.Now()
+	sc, err := parseScan(p.InvokeContext, now)
+	if err != nil {
+		return Status{}, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	if p.Wait != nil {
+		sc.wait = *p.Wait
+	}
+	if s.opts.Objects == nil {
+		return Status{}, fmt.Errorf("%s: %w", p.Name, ErrNoObjects)
+	}
+	if s.opts.Declared == nil || !s.opts.Declared(sc.typ) {
+		return Status{}, fmt.Errorf("%s: %s: %w", p.Name, sc.object, managed.ErrUnknownType)
+	}
+	engine := s.opts.Scripts()
+	if engine == nil {
+		return Status{}, fmt.Errorf("%s: no script engine", p.Name)
+	}
+	if sc.spec, err = engine.Load(sc.spec); err != nil {
+		return Status{}, fmt.Errorf("%s: invokeContext.task.script: %w", p.Name, err)
+	}
+	id := p.ID
+	if id == "" {
+		id = uuid.NewString()
+	}
+	r := &run{id: id, name: p.Name, started: now, state: StateInitialized, total: -1, cancelled: make(chan struct{})}
+	if err := s.add(r); err != nil {
+		return Status{}, err
+	}
+	x := &execution{s: s, run: r, scan: sc, engine: engine, logLevel: p.LogLevel,
+		logger:    s.opts.Logger.With("taskscan", r.id, "name", r.name),
+		resources: managed.Resources{Objects: s.opts.Objects, Declared: s.opts.Declared}}
+	if sc.wait {
+		x.execute(ctx)
+		return r.status(), nil
+	}
+	s.inFlight.Add(1)
+	go func() {
+		defer s.inFlight.Done()
+		x.execute(s.base)
+	}()
+	return r.status(), nil
+}
+
+// add records a new run, first forgetting the oldest COMPLETED runs beyond
+// MaxCompletedRuns.
+func (s *Scanner) add(r *run) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[r.id]; ok {
+		return fmt.Errorf("%s: a run with id %q exists", r.name, r.id)
+	}
+	completed := 0
+	for _, x := range s.runs {
+		if x.status().Progress.State == StateCompleted {
+			completed++
+		}
+	}
+	keep := DefaultMaxCompletedRuns
+	if s.opts.MaxCompletedRuns != nil {
+		if n := s.opts.MaxCompletedRuns(); n > 0 {
+			keep = n
+		}
+	}
+	if excess := completed - keep + 1; excess > 0 {
+		kept := s.runs[:0]
+		for _, x := range s.runs {
+			if excess > 0 && x.status().Progress.State == StateCompleted {
+				excess--
+				delete(s.byID, x.id)
+				continue
+			}
+			kept = append(kept, x)
+		}
+		clear(s.runs[len(kept):])
+		s.runs = kept
+	}
+	s.runs = append(s.runs, r)
+	s.byID[r.id] = r
+	return nil
+}
+
+// Runs returns the status of every run kept, in start order.
+func (s *Scanner) Runs() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, len(s.runs))
+	for i, r := range s.runs {
+		out[i] = r.status()
+	}
+	return out
+}
+
+// Run returns one run's status.
+func (s *Scanner) Run(id string) (Status, error) {
+	r, err := s.find(id)
+	if err != nil {
+		return Status{}, err
+	}
+	return r.status(), nil
+}
+
+func (s *Scanner) find(id string) (*run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("task with id '%s' not found: %w", id, ErrNotFound)
+	}
+	return r, nil
+}
+
+// Cancel cancels a run: it claims no more objects, and the objects in
+// flight finish. It reports false for a run that is over already (a
+// completed run cannot be cancelled).
+func (s *Scanner) Cancel(id string) (bool, error) {
+	r, err := s.find(id)
+	if err != nil {
+		return false, err
+	}
+	return r.cancel(s.opts.Clock.Now()), nil
+}
+
+// Wait waits for a run to end (or ctx to be done) and returns its status.
+func (s *Scanner) Wait(ctx context.Context, id string) (Status, error) {
+	r, err := s.find(id)
+	if err != nil {
+		return Status{}, err
+	}
+	select {
+	case <-r.done():
+		return r.status(), nil
+	case <-ctx.Done():
+		return r.status(), ctx.Err()
+	}
+}
+
+// Progress is a run's counts: processed = successes + failures; objects
+// another scanner owns are not counted, so a completed run may have
+// processed < total. Total is -1 until the scan has counted its matches.
+type Progress struct {
+	State     string `json:"state"`
+	Processed int64  `json:"processed"`
+	Total     int64  `json:"total"`
+	Successes int64  `json:"successes"`
+	Failures  int64  `json:"failures"`
+}
+
+// Status is a run as the REST API shows it.
+type Status struct {
+	ID       string
+	Name     string
+	Progress Progress
+	Started  time.Time
+	Ended    time.Time // zero while the run goes on
+}
+
+// Map is the status in IDM's JSON shape: _id, name, progress, started
+// and ended (ISO 8601 UTC with milliseconds; ended null while running).
+func (st Status) Map() map[string]any {
+	var ended any
+	if !st.Ended.IsZero() {
+		ended = isoMillis(st.Ended)
+	}
+	return map[string]any{
+		"_id":  st.ID,
+		"name": st.Name,
+		"progress": map[string]any{
+			"state": st.Progress.State, "processed": st.Progress.Processed, "total": st.Progress.Total,
+			"successes": st.Progress.Successes, "failures": st.Progress.Failures,
+		},
+		"started": isoMillis(st.Started),
+		"ended":   ended,
+	}
+}
+
+// isoMillis is IDM's timestamp format.
+func isoMillis(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// run is one scan's progress; the counters are atomic, the rest under mu.
+type run struct {
+	id, name string
+	started  time.Time
+
+	successes, failures atomic.Int64
+
+	mu        sync.Mutex
+	state     string
+	total     int64
+	ended     time.Time
+	cancelled chan struct{} // closed by cancel
+	finished  chan struct{} // closed at the end; made lazily by done
+	over      bool
+}
+
+func (r *run) status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, f := r.successes.Load(), r.failures.Load()
+	return Status{ID: r.id, Name: r.name, Started: r.started, Ended: r.ended,
+		Progress: Progress{State: r.state, Processed: s + f, Total: r.total, Successes: s, Failures: f}}
+}
+
+func (r *run) setState(state string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != StateCancelled {
+		r.state = state
+	}
+}
+
+func (r *run) setTotal(n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.total = n
+}
+
+// cancel marks the run CANCELLED unless it is over.
+func (r *run) cancel(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.over {
+		return false
+	}
+	if r.state != StateCancelled {
+		r.state = StateCancelled
+		close(r.cancelled)
+	}
+	return true
+}
+
+func (r *run) isCancelled() bool {
+	select {
+	case <-r.cancelled:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish ends the run in state (a cancelled run stays CANCELLED).
+func (r *run) finish(state string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != StateCancelled {
+		r.state = state
+	}
+	r.ended = now
+	r.over = true
+	if r.finished != nil {
+		close(r.finished)
+	}
+}
+
+func (r *run) done() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished == nil {
+		r.finished = make(chan struct{})
+		if r.over {
+			close(r.finished)
+		}
+	}
+	return r.finished
+}
+
+// execution is one scan going on.
+type execution struct {
+	s         *Scanner
+	run       *run
+	scan      *scan
+	engine    *script.Engine
+	logLevel  string
+	logger    *slog.Logger
+	resources managed.Resources
+	program   *query.Program
+}
+
+// execute streams the matches to the scan's threads and waits for them.
+func (x *execution) execute(ctx context.Context) {
+	var err error
+	if x.program, err = query.Compile(x.scan.filter); err != nil {
+		x.logger.Error("task scan failed", "err", err)
+		x.run.finish(StateError, x.s.opts.Clock.Now())
+		return
+	}
+	x.run.setState(StateActive)
+	x.logger.Info("task scan started", "object", x.scan.object, "filter", x.scan.filterText, "threads", x.scan.threads)
+	matches := make(chan store.Object, x.scan.threads)
+	var wg sync.WaitGroup
+	for range x.scan.threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range matches {
+				if x.run.isCancelled() || ctx.Err() != nil {
+					continue // drain: the producer stops soon
+				}
+				x.process(ctx, o)
+			}
+		}()
+	}
+	err = x.stream(ctx, matches)
+	close(matches)
+	wg.Wait()
+	st := x.run.status()
+	state := StateCompleted
+	if err != nil {
+		state = StateError
+		x.logger.Error("task scan failed", "err", err, "successes", st.Progress.Successes, "failures", st.Progress.Failures)
+	}
+	x.run.finish(state, x.s.opts.Clock.Now())
+	st = x.run.status()
+	x.logger.Info("task scan ended", "state", st.Progress.State, "total", st.Progress.Total,
+		"successes", st.Progress.Successes, "failures", st.Progress.Failures)
+}
+
+// stream pages through the matches and sends them on, at most maxRecords
+// of them, until the run is cancelled.
+func (x *execution) stream(ctx context.Context, out chan<- store.Object) error {
+	sent := 0
+	cookie := ""
+	for first := true; ; first = false {
+		page, err := x.s.opts.Objects.QueryObjects(ctx, store.QueryObjectsParams{
+			Type: x.scan.typ, Filter: x.scan.filter, PageSize: pageSize, Cookie: cookie, CountTotal: first})
+		if err != nil {
+			return fmt.Errorf("query %s: %w", x.scan.object, err)
+		}
+		if first {
+			total := int64(page.Total)
+			if x.scan.maxRecords >= 0 {
+				total = min(total, int64(x.scan.maxRecords))
+			}
+			x.run.setTotal(total)
+		}
+		for _, o := range page.Objects {
+			if x.scan.maxRecords >= 0 && sent >= x.scan.maxRecords {
+				return nil
+			}
+			select {
+			case out <- o:
+				sent++
+			case <-x.run.cancelled:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if cookie = page.Cookie; cookie == "" {
+			return nil
+		}
+	}
+}
+
+// errNotClaimable is a claim that finds the object owned by another scan.
+var errNotClaimable = errors.New("claimed by another scan")
+
+// maxClaimAttempts bounds the claims of one object that lose a revision
+// race and find it still claimable.
+const maxClaimAttempts = 5
+
+// process claims one object, runs the script on it, and records the
+// outcome.
+func (x *execution) process(ctx context.Context, o store.Object) {
+	claimed, stamp, ok := x.claim(ctx, o)
+	if !ok {
+		return
+	}
+	objectID := x.scan.object + "/" + o.ID
+	result, err := x.engine.Run(ctx, x.scan.spec, script.Request{
+		Name:      x.run.name,
+		LogLevel:  x.logLevel,
+		Bindings:  map[string]any{"input": claimed.Content, "objectID": objectID},
+		Resources: x.resources,
+	})
+	if err != nil {
+		x.run.failures.Add(1)
+		x.logger.Warn("task script failed", "objectID", objectID, "err", err)
+		return
+	}
+	if ok, _ := result.(bool); !ok {
+		x.run.failures.Add(1)
+		x.logger.Debug("task script did not return true", "objectID", objectID, "result", result)
+		return
+	}
+	done := isoMillis(x.s.opts.Clock.Now())
+	_, err = x.s.opts.Objects.ModifyObject(ctx, store.ModifyObjectParams{Type: x.scan.typ, ID: o.ID,
+		Modify: func(c map[string]any) (map[string]any, error) {
+			if v, _ := query.ValueAt(c, x.scan.started); v != stamp {
+				return nil, fmt.Errorf("%s %s is %v, not this scan's %s: another scan reclaimed it", objectID, x.scan.startedText, v, stamp)
+			}
+			return c, managed.ApplyPatch(c, []managed.PatchOperation{
+				{Operation: "add", Field: x.scan.completedText, Value: done, HasValue: true}})
+		}})
+	if err != nil {
+		x.run.failures.Add(1)
+		x.logger.Warn("task scan could not record the completion", "objectID", objectID, "err", err)
+		return
+	}
+	x.run.successes.Add(1)
+}
+
+// claim writes taskState.started (now) and taskState.completed (null) on
+// the object, if its revision is still the one the query read and no other
+// scan owns it: one whose started is set and younger than the recovery
+// timeout. On a lost revision race the object is read again and claimed
+// if it still matches, is not completed and is still claimable.
+func (x *execution) claim(ctx context.Context, o store.Object) (store.Object, string, bool) {
+	rev := o.Rev
+	stamp := isoMillis(x.s.opts.Clock.Now())
+	for attempt := 0; attempt < maxClaimAttempts; attempt++ {
+		if x.run.isCancelled() {
+			return store.Object{}, "", false
+		}
+		got, err := x.s.opts.Objects.ModifyObject(ctx, store.ModifyObjectParams{Type: x.scan.typ, ID: o.ID, IfRev: rev,
+			Modify: func(c map[string]any) (map[string]any, error) {
+				if !x.claimable(c) {
+					return nil, errNotClaimable
+				}
+				return c, managed.ApplyPatch(c, []managed.PatchOperation{
+					{Operation: "add", Field: x.scan.startedText, Value: stamp, HasValue: true},
+					{Operation: "add", Field: x.scan.completedText, Value: nil, HasValue: true}})
+			}})
+		switch {
+		case err == nil:
+			return got, stamp, true
+		case errors.Is(err, errNotClaimable), errors.Is(err, store.ErrNotFound):
+			return store.Object{}, "", false
+		case errors.Is(err, store.ErrConflict):
+			cur, err := x.s.opts.Objects.ReadObject(ctx, store.ReadObjectParams{Type: x.scan.typ, ID: o.ID})
+			if err != nil {
+				return store.Object{}, "", false
+			}
+			if v, _ := query.ValueAt(cur.Content, x.scan.completed); v != nil || !x.program.Match(cur.Content) {
+				return store.Object{}, "", false
+			}
+			rev = cur.Rev
+		default:
+			x.run.failures.Add(1)
+			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+o.ID, "err", err)
+			return store.Object{}, "", false
+		}
+	}
+	return store.Object{}, "", false
+}
+
+// claimable reports whether no other scan owns an object: its started is
+// unset, or older than the recovery timeout. A started that is not a
+// timestamp is owned by nobody sensible: it is claimed.
+func (x *execution) claimable(content map[string]any) bool {
+	v, _ := query.ValueAt(content, x.scan.started)
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return true
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		x.logger.Warn("task scan: a started field that is not a timestamp is overwritten", "field", x.scan.startedText, "value", s)
+		return true
+	}
+	return !t.Add(x.scan.recovery).After(x.s.opts.Clock.Now())
+}
