@@ -97,29 +97,11 @@ func runImport(ctx context.Context, opts importOptions, target, file string, std
 	}
 	defer in.Close()
 
-	so := serveOptions{conf: opts.conf, store: opts.store}
-	dataDir, err := resolveDataDir(so)
+	objs, closeStore, err := openObjects(ctx, opts.conf, opts.store, "an import needs a store that keeps what it is given")
 	if err != nil {
 		return err
 	}
-	dsn, err := storeDSN(so, dataDir)
-	if err != nil {
-		return err
-	}
-	if dsn == "memory" {
-		return usageError(fmt.Errorf("--store memory: an import needs a store that keeps what it is given"))
-	}
-	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-	db, err := store.Open(octx, dsn)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("open the store: %w", err)
-	}
-	defer db.Close()
-	objs, err := store.ObjectsOf(db)
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 
 	prog := newProgressReporter(opts.progress, stderr, size)
 	start := time.Now()
@@ -242,4 +224,34 @@ func (p *progressReporter) done() {
 	if p.drawn {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// openObjects opens the managed objects of the store that --conf and
+// --store name, as serve would (the default SQLite file of the data
+// directory). With --store memory it is a usage error ending with why.
+func openObjects(ctx context.Context, conf, storeFlag, whyNotMemory string) (store.Objects, func(), error) {
+	so := serveOptions{conf: conf, store: storeFlag}
+	dataDir, err := resolveDataDir(so)
+	if err != nil {
+		return nil, nil, err
+	}
+	dsn, err := storeDSN(so, dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dsn == "memory" {
+		return nil, nil, usageError(fmt.Errorf("--store memory: %s", whyNotMemory))
+	}
+	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+	db, err := store.Open(octx, dsn)
+	cancel()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the store: %w", err)
+	}
+	objs, err := store.ObjectsOf(db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return objs, func() { db.Close() }, nil
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"sundial/engine/config"
-	"sundial/engine/store"
 	"sundial/engine/taskscanner"
 )
 
@@ -75,29 +74,11 @@ func runScan(ctx context.Context, opts scanOptions, id string, stdout io.Writer)
 	case sched.InvokeService != taskscanner.ServiceName:
 		return fmt.Errorf("scan %s: invokeService is %s, not taskscanner", id, sched.InvokeService)
 	}
-	so := serveOptions{conf: opts.conf, store: opts.store}
-	dataDir, err := resolveDataDir(so)
+	objs, closeStore, err := openObjects(ctx, opts.conf, opts.store, "it holds no managed objects")
 	if err != nil {
 		return err
 	}
-	dsn, err := storeDSN(so, dataDir)
-	if err != nil {
-		return err
-	}
-	if dsn == "memory" {
-		return usageError(fmt.Errorf("--store memory holds no managed objects"))
-	}
-	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-	defer cancel()
-	db, err := store.Open(octx, dsn)
-	if err != nil {
-		return fmt.Errorf("open the store: %w", err)
-	}
-	defer db.Close()
-	objs, err := store.ObjectsOf(db)
-	if err != nil {
-		return err
-	}
+	defer closeStore()
 	plan, err := taskscanner.DryRun(ctx, taskscanner.PlanParams{Objects: objs, InvokeContext: sched.InvokeContext.Map(), At: at, First: opts.first})
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", id, err)
