@@ -7,6 +7,7 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -102,15 +103,23 @@ func marshal(v any, pretty bool) ([]byte, error) {
 
 // encoder writes JSON into one buffer: resources and query envelopes
 // member by member, other values through encoding/json, never HTML-escaped.
+// A map met again (the same map, shared by several parts of an answer) is
+// copied from where it was first written rather than encoded again: maps
+// of resources are not modified while they are written.
 type encoder struct {
 	buf *bytes.Buffer
 	enc *json.Encoder
+	// written is where each map written so far is in buf, by its identity.
+	written map[uintptr]span
 }
+
+// span is a part of the encoder's buffer: [start, end).
+type span struct{ start, end int }
 
 func newEncoder(buf *bytes.Buffer) encoder {
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	return encoder{buf: buf, enc: enc}
+	return encoder{buf: buf, enc: enc, written: make(map[uintptr]span)}
 }
 
 // value writes v without encoding/json's newline, exactly as
@@ -134,6 +143,16 @@ func (e encoder) value(v any) error {
 		e.buf.WriteString(strconv.FormatInt(x, 10))
 		return nil
 	case map[string]any:
+		if len(x) == 0 {
+			e.buf.WriteString("{}")
+			return nil
+		}
+		id := reflect.ValueOf(x).Pointer()
+		if sp, ok := e.written[id]; ok {
+			e.buf.Write(e.buf.Bytes()[sp.start:sp.end])
+			return nil
+		}
+		start := e.buf.Len()
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
@@ -153,6 +172,7 @@ func (e encoder) value(v any) error {
 			}
 		}
 		e.buf.WriteByte('}')
+		e.written[id] = span{start, e.buf.Len()}
 		return nil
 	case []any:
 		e.buf.WriteByte('[')
