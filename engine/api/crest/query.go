@@ -25,8 +25,14 @@ func (q QueryResult) write(e encoder) error {
 		if i > 0 {
 			e.buf.WriteByte(',')
 		}
+		start := e.buf.Len()
 		if err := r.write(e); err != nil {
 			return err
+		}
+		if i == 0 {
+			// Room for the others, taken as large as the first and a
+			// little more, rather than a buffer doubled over and over.
+			e.buf.Grow((e.buf.Len() - start + 1) * (len(q.Result) - 1) * 9 / 8)
 		}
 	}
 	e.buf.WriteString(`],"resultCount":` + strconv.Itoa(q.ResultCount) + `,"pagedResultsCookie":`)
