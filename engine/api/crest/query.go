@@ -76,6 +76,14 @@ func Query(resources []Resource, q QueryParams, fields []Field) (QueryResult, er
 		if err != nil {
 			return QueryResult{}, filterError(q.FilterText, err)
 		}
+		if lit, ok := q.Filter.(*query.Literal); ok {
+			// true or false: every resource or none, without building
+			// the maps a filter reads.
+			if lit.Value {
+				matched = slices.Clone(resources)
+			}
+			break
+		}
 		m := prog.Matcher()
 		for _, r := range resources {
 			if m.Match(r.Map()) {

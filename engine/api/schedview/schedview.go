@@ -56,7 +56,9 @@ type JobParams struct {
 // nextRunDate (null when there is no trigger or no such fire).
 func Job(p JobParams) crest.Resource {
 	cfg := jobConfig(p)
-	fields := maps.Clone(cfg)
+	// The config's keys and the three below, in a map sized for them all.
+	fields := make(map[string]any, len(cfg)+3)
+	maps.Copy(fields, cfg)
 	triggers := []any{}
 	var prevRun, nextRun any
 	if tr, ok := triggerOf(p, cfg); ok {
