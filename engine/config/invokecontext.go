@@ -36,6 +36,33 @@ func (c InvokeContext) Map() map[string]any {
 	return m
 }
 
+// ContextCache decodes each distinct invokeContext once: schedules of one
+// Load share their context's text, so a view of many schedules built with
+// one cache decodes a shared context once. Its maps are shared by every
+// caller and must not be modified. It is meant to live as long as one
+// view (a REST answer), not longer: it holds every context it decoded.
+// The zero value is ready; it is not safe for concurrent use.
+type ContextCache struct {
+	maps map[string]map[string]any
+}
+
+// Map is InvokeContext.Map, the map shared with every other caller that
+// asks for the same text.
+func (c *ContextCache) Map(ic InvokeContext) map[string]any {
+	if ic.json == "" {
+		return nil
+	}
+	if m, ok := c.maps[ic.json]; ok {
+		return m
+	}
+	m := ic.Map()
+	if c.maps == nil {
+		c.maps = make(map[string]map[string]any)
+	}
+	c.maps[ic.json] = m
+	return m
+}
+
 // encodeContext returns the canonical JSON of an invokeContext value, the
 // Load's shared copy when another schedule has the same (see loadCache).
 func (c *loadCache) encodeContext(v map[string]any) InvokeContext {

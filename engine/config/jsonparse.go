@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -31,6 +32,11 @@ func (e *syntaxError) Error() string { return e.msg }
 // An empty document (only whitespace and comments) returns nil, nil.
 func parseJSON(data []byte) (*node, error) {
 	p := &jsonParser{data: data, line: 1}
+	// A short document (an invokeContext decoded for a REST answer) gets a
+	// first chunk of nodes no larger than it can use: every key follows a
+	// colon, and every value other than the top-level one a colon, a
+	// bracket or a comma.
+	p.slab = make([]node, min(slabSize, 1+2*bytes.Count(data, colon)+bytes.Count(data, bracket)+bytes.Count(data, comma)))
 	if err := p.skipSpace(); err != nil {
 		return nil, err
 	}
@@ -62,10 +68,15 @@ type jsonParser struct {
 	stack []*node // members of the objects and arrays being parsed
 }
 
+// slabSize is the number of nodes carved from one chunk.
+const slabSize = 32
+
+var colon, bracket, comma = []byte(":"), []byte("["), []byte(",")
+
 // newNode returns a node at the current position.
 func (p *jsonParser) newNode(k kind) *node {
 	if len(p.slab) == 0 {
-		p.slab = make([]node, 32)
+		p.slab = make([]node, slabSize)
 	}
 	n := &p.slab[0]
 	p.slab = p.slab[1:]

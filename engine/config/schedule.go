@@ -583,6 +583,17 @@ func (b *builder) macros(n *node, ptr string, mc query.MacroContext) {
 // a map per schedule that only the API reads. The map, invokeContext
 // included, is the caller's.
 func (s *Schedule) Config() map[string]any {
+	return s.config(s.InvokeContext.Map())
+}
+
+// SharedConfig is Config with the invokeContext map from contexts, shared
+// with the other schedules of the same context: the config map is the
+// caller's, its invokeContext is not to be modified.
+func (s *Schedule) SharedConfig(contexts *ContextCache) map[string]any {
+	return s.config(contexts.Map(s.InvokeContext))
+}
+
+func (s *Schedule) config(invokeContext map[string]any) map[string]any {
 	nullable := func(v string) any {
 		if v == "" {
 			return nil
@@ -594,8 +605,8 @@ func (s *Schedule) Config() map[string]any {
 		service = ServicePrefix + service
 	}
 	var ctx any
-	if m := s.InvokeContext.Map(); m != nil {
-		ctx = m
+	if invokeContext != nil {
+		ctx = invokeContext
 	}
 	cfg := map[string]any{
 		"enabled":             s.Enabled,

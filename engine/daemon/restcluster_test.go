@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"sundial/engine/store"
 	_ "sundial/engine/store/postgres"
 	"sundial/internal/pgtest"
+	"sundial/internal/testconf"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -433,4 +435,28 @@ func TestRESTSchedules_RecreatedElsewhereIsReadAgain(t *testing.T) {
 		job, err := n.d.Schedules().Job(ctx, "x")
 		return err == nil && job.Fields["schedule"] == "0 0 4 * * ?"
 	})
+}
+
+// BenchmarkJobQuery10000 is the server's part of GET
+// /openidm/scheduler/job?_queryFilter=true over 10,000 schedules of
+// distinct invokeContexts: the job resources built, queried and written.
+func BenchmarkJobQuery10000(b *testing.B) {
+	conf, scripts := testconf.IdleSchedules(b, manyFiles), b.TempDir()
+	bd := start(b, conf, scripts, quiet)
+	svc, ctx := bd.d.Schedules(), context.Background()
+	p, err := crest.ParseParams(httptest.NewRequest("GET", "/x?_queryFilter=true", nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		jobs, err := svc.Jobs(ctx)
+		if err != nil || len(jobs) != manyFiles {
+			b.Fatalf("%d jobs (%v), want %d", len(jobs), err, manyFiles)
+		}
+		out, err := crest.Query(jobs, p.Query, p.Fields)
+		if err != nil {
+			b.Fatal(err)
+		}
+		crest.Writer{}.JSON(httptest.NewRecorder(), 200, out)
+	}
 }

@@ -392,8 +392,10 @@ type scheduleService struct{ d *Daemon }
 
 var _ api.Schedules = (*scheduleService)(nil)
 
-func (s *scheduleService) job(info scheduler.ScheduleInfo, stored map[string]store.Trigger) crest.Resource {
-	return schedview.Job(s.params(info, stored))
+func (s *scheduleService) job(info scheduler.ScheduleInfo, stored map[string]store.Trigger, contexts *config.ContextCache) crest.Resource {
+	p := s.params(info, stored)
+	p.Contexts = contexts
+	return schedview.Job(p)
 }
 
 // params says what the view needs besides the scheduler's: the node
@@ -454,8 +456,10 @@ func (s *scheduleService) Jobs(ctx context.Context) ([]crest.Resource, error) {
 	infos := s.d.sched.Schedules()
 	stored := s.storedTriggers(ctx, infos...)
 	out := make([]crest.Resource, 0, len(infos))
+	// One cache for the answer: jobs of one context share its decoded map.
+	var contexts config.ContextCache
 	for _, info := range infos {
-		out = append(out, s.job(info, stored))
+		out = append(out, s.job(info, stored, &contexts))
 	}
 	return out, nil
 }
@@ -473,7 +477,7 @@ func (s *scheduleService) Job(ctx context.Context, id string) (crest.Resource, e
 	if err != nil {
 		return crest.Resource{}, err
 	}
-	return s.job(info, s.storedTriggers(ctx, info)), nil
+	return s.job(info, s.storedTriggers(ctx, info), nil), nil
 }
 
 // guard refuses a write to a schedule defined by a file.

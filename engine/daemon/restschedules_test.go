@@ -3,6 +3,8 @@ package daemon_test
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,4 +124,52 @@ func TestRESTSchedules_Lifecycle(t *testing.T) {
 	}
 	_, _, err = svc.PutJob(ctx, api.PutJob{ID: "bad", Body: []byte(`{"schedule": "nope", "invokeService": "script"}`)})
 	wantCode(t, "invalid body", err, 400)
+}
+
+// Jobs sharing one invokeContext (decoded once for the list, written once
+// and copied) answer exactly as each one read alone, and filters through
+// the shared parts match each job.
+func TestRESTSchedules_SharedContextQuery(t *testing.T) {
+	t.Parallel()
+	conf, scripts := newDirs(t, map[string]string{"schedule-a.json": dailySchedule(1), "schedule-b.json": dailySchedule(2)})
+	b := start(t, conf, scripts)
+	ctx := context.Background()
+	svc := b.d.Schedules()
+	jobs, err := svc.Jobs(ctx)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("jobs: %d (%v), want 2", len(jobs), err)
+	}
+	var alone []crest.Resource
+	for _, j := range jobs {
+		one, err := svc.Job(ctx, j.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone = append(alone, one)
+	}
+	for _, filter := range []string{
+		"true",
+		`invokeContext/script/type eq "text/javascript"`,
+		`triggers/0/serialized/jobDataMap/scheduler.invokeContext/script/source eq "1"`,
+		"triggers/0/serialized/jobDataMap/schedule.config/enabled eq true",
+		"triggers/0/nodeId pr",
+	} {
+		p, err := crest.ParseParams(httptest.NewRequest("GET", "/x?_queryFilter="+url.QueryEscape(filter), nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var answers []string
+		for _, rs := range [][]crest.Resource{jobs, alone} {
+			out, err := crest.Query(rs, p.Query, p.Fields)
+			if err != nil || out.ResultCount != 2 {
+				t.Fatalf("%s: %d results (%v), want 2", filter, out.ResultCount, err)
+			}
+			w := httptest.NewRecorder()
+			crest.Writer{Pretty: true}.JSON(w, 200, out)
+			answers = append(answers, w.Body.String())
+		}
+		if answers[0] != answers[1] {
+			t.Errorf("%s: the list answers\n%s\nthe jobs read alone\n%s", filter, answers[0], answers[1])
+		}
+	}
 }

@@ -10,10 +10,12 @@ import (
 // TestEncoderMatchesEncodingJSON: the encoder's own paths write exactly
 // what encoding/json writes (without HTML escaping), on values made of
 // every kind a resource holds, strings with escapes, non-ASCII and
-// invalid UTF-8 included.
+// invalid UTF-8 included, and maps shared by several parts of a value
+// (which the encoder copies from where it first wrote them).
 func TestEncoderMatchesEncodingJSON(t *testing.T) {
 	strs := []string{"", "plain", `q"uote`, `back\slash`, "tab\tnl\n", "\x00\x1f\x7f", "é", "\u2028\u2029", "\xff\xfe", "<&>", "日本"}
 	r := rand.New(rand.NewPCG(1, 2))
+	var made []map[string]any // maps to share again
 	var gen func(depth int) any
 	gen = func(depth int) any {
 		switch k := r.IntN(10); {
@@ -31,11 +33,14 @@ func TestEncoderMatchesEncodingJSON(t *testing.T) {
 			return json.Number("12.5e3")
 		case k < 8 || depth > 3:
 			return strs[r.IntN(len(strs))]
+		case k == 8 && len(made) > 0 && r.IntN(3) == 0:
+			return made[r.IntN(len(made))]
 		case k == 8:
 			m := map[string]any{}
 			for range r.IntN(5) {
 				m[strs[r.IntN(len(strs))]] = gen(depth + 1)
 			}
+			made = append(made, m)
 			return m
 		default:
 			a := []any{}
@@ -46,7 +51,7 @@ func TestEncoderMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 	for i := range 2000 {
-		v := gen(0)
+		v := []any{gen(0), gen(0), gen(0)}
 		var want bytes.Buffer
 		je := json.NewEncoder(&want)
 		je.SetEscapeHTML(false)

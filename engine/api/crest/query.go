@@ -25,8 +25,14 @@ func (q QueryResult) write(e encoder) error {
 		if i > 0 {
 			e.buf.WriteByte(',')
 		}
+		start := e.buf.Len()
 		if err := r.write(e); err != nil {
 			return err
+		}
+		if i == 0 {
+			// Room for the others, taken as large as the first and a
+			// little more, rather than a buffer doubled over and over.
+			e.buf.Grow((e.buf.Len() - start + 1) * (len(q.Result) - 1) * 9 / 8)
 		}
 	}
 	e.buf.WriteString(`],"resultCount":` + strconv.Itoa(q.ResultCount) + `,"pagedResultsCookie":`)
@@ -69,6 +75,14 @@ func Query(resources []Resource, q QueryParams, fields []Field) (QueryResult, er
 		prog, err := query.Compile(q.Filter)
 		if err != nil {
 			return QueryResult{}, filterError(q.FilterText, err)
+		}
+		if lit, ok := q.Filter.(*query.Literal); ok {
+			// true or false: every resource or none, without building
+			// the maps a filter reads.
+			if lit.Value {
+				matched = slices.Clone(resources)
+			}
+			break
 		}
 		m := prog.Matcher()
 		for _, r := range resources {

@@ -7,8 +7,8 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 )
 
@@ -90,6 +90,7 @@ func marshal(v any, pretty bool) ([]byte, error) {
 	}
 	if pretty {
 		var out bytes.Buffer
+		out.Grow(buf.Len() * 2)
 		if err := json.Indent(&out, buf.Bytes(), "", "  "); err != nil {
 			return nil, err
 		}
@@ -102,15 +103,27 @@ func marshal(v any, pretty bool) ([]byte, error) {
 
 // encoder writes JSON into one buffer: resources and query envelopes
 // member by member, other values through encoding/json, never HTML-escaped.
+// A map met again (the same map, shared by several parts of an answer) is
+// copied from where it was first written rather than encoded again: maps
+// of resources are not modified while they are written.
 type encoder struct {
 	buf *bytes.Buffer
 	enc *json.Encoder
+	// written is where each map written so far is in buf, by its identity.
+	written map[uintptr]span
+	// sortedKeys holds, by number of keys, the sorted keys of the last map
+	// of that size written: the maps of one kind in a list of resources
+	// have the same keys, which are then checked rather than sorted again.
+	sortedKeys map[int][]string
 }
+
+// span is a part of the encoder's buffer: [start, end).
+type span struct{ start, end int }
 
 func newEncoder(buf *bytes.Buffer) encoder {
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	return encoder{buf: buf, enc: enc}
+	return encoder{buf: buf, enc: enc, written: make(map[uintptr]span), sortedKeys: make(map[int][]string)}
 }
 
 // value writes v without encoding/json's newline, exactly as
@@ -134,11 +147,17 @@ func (e encoder) value(v any) error {
 		e.buf.WriteString(strconv.FormatInt(x, 10))
 		return nil
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
+		if len(x) == 0 {
+			e.buf.WriteString("{}")
+			return nil
 		}
-		slices.Sort(keys)
+		id := reflect.ValueOf(x).Pointer()
+		if sp, ok := e.written[id]; ok {
+			e.buf.Write(e.buf.Bytes()[sp.start:sp.end])
+			return nil
+		}
+		start := e.buf.Len()
+		keys := e.keys(x)
 		e.buf.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
@@ -153,6 +172,7 @@ func (e encoder) value(v any) error {
 			}
 		}
 		e.buf.WriteByte('}')
+		e.written[id] = span{start, e.buf.Len()}
 		return nil
 	case []any:
 		e.buf.WriteByte('[')
@@ -168,6 +188,31 @@ func (e encoder) value(v any) error {
 		return nil
 	}
 	return e.encode(v)
+}
+
+// keys returns the keys of m in order, to be read only.
+func (e encoder) keys(m map[string]any) []string {
+	if keys, ok := e.sortedKeys[len(m)]; ok && hasKeys(m, keys) {
+		return keys
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	e.sortedKeys[len(m)] = keys
+	return keys
+}
+
+// hasKeys reports whether every key is in m: with as many keys as m has,
+// whether they are m's keys.
+func hasKeys(m map[string]any, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // str writes a string: as is when it is printable ASCII without a quote
@@ -215,14 +260,10 @@ func (r Resource) write(e encoder) error {
 			return err
 		}
 	}
-	keys := make([]string, 0, len(r.Fields))
-	for k := range r.Fields {
-		if k != "_id" && k != "_rev" {
-			keys = append(keys, k)
+	for _, k := range e.keys(r.Fields) {
+		if k == "_id" || k == "_rev" {
+			continue
 		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
 		e.buf.WriteByte(',')
 		if err := e.value(k); err != nil {
 			return err

@@ -45,14 +45,20 @@ type JobParams struct {
 	// TriggerStart is when the trigger was created, shown as its startTime
 	// when the schedule has none; zero shows the schedule's next fire.
 	TriggerStart time.Time
+	// Contexts decodes the invokeContext, shared with the other jobs of
+	// one answer built with the same cache; nil decodes it for this job
+	// alone.
+	Contexts *config.ContextCache
 }
 
 // Job returns the job resource of one schedule: _id, the normalised
 // schedule keys, triggers ([] when disabled), previousRunDate and
 // nextRunDate (null when there is no trigger or no such fire).
 func Job(p JobParams) crest.Resource {
-	cfg := jobConfig(p.Info.Schedule)
-	fields := maps.Clone(cfg)
+	cfg := jobConfig(p)
+	// The config's keys and the three below, in a map sized for them all.
+	fields := make(map[string]any, len(cfg)+3)
+	maps.Copy(fields, cfg)
 	triggers := []any{}
 	var prevRun, nextRun any
 	if tr, ok := triggerOf(p, cfg); ok {
@@ -74,7 +80,7 @@ func Job(p JobParams) crest.Resource {
 // Trigger returns the trigger resource of one schedule; false when the
 // schedule has none (disabled).
 func Trigger(p JobParams) (crest.Resource, bool) {
-	return triggerOf(p, jobConfig(p.Info.Schedule))
+	return triggerOf(p, jobConfig(p))
 }
 
 // triggerOf is Trigger over the schedule's config, which it shares (the
@@ -149,8 +155,14 @@ func triggerOf(p JobParams, cfg map[string]any) (crest.Resource, bool) {
 
 // jobConfig is the schedule's normalised config as IDM 7 shows it in a
 // job: timeZone only when the schedule has one.
-func jobConfig(s *config.Schedule) map[string]any {
-	cfg := s.Config()
+func jobConfig(p JobParams) map[string]any {
+	s := p.Info.Schedule
+	var cfg map[string]any
+	if p.Contexts != nil {
+		cfg = s.SharedConfig(p.Contexts)
+	} else {
+		cfg = s.Config()
+	}
 	if cfg["timeZone"] == nil {
 		delete(cfg, "timeZone")
 	}
