@@ -460,6 +460,11 @@ func (x *execution) execute(ctx context.Context) {
 		// Completions are written even when ctx ends: their scripts ran.
 		x.complete(context.WithoutCancel(ctx), completions)
 	}()
+	// Claims and scripts commit without waiting for the disk; each
+	// completion batch's durable commit makes them durable with it
+	// before its successes count, so a power loss loses only what a
+	// crash of the process loses (store.WithDeferredSync).
+	deferred := store.WithDeferredSync(ctx)
 	var wg sync.WaitGroup
 	for range x.scan.threads {
 		wg.Add(1)
@@ -469,11 +474,11 @@ func (x *execution) execute(ctx context.Context) {
 				if ctx.Err() != nil {
 					continue // drain: the claimer stops soon
 				}
-				x.process(ctx, c, completions)
+				x.process(deferred, c, completions)
 			}
 		}()
 	}
-	err = x.stream(ctx, batch, work)
+	err = x.stream(deferred, batch, work)
 	close(work)
 	wg.Wait()
 	close(completions)
