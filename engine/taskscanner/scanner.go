@@ -693,7 +693,7 @@ func (x *execution) stillClaimable(ctx context.Context, id string) (string, bool
 	if err != nil {
 		return "", false
 	}
-	if v, _ := query.ValueAt(cur.Content, x.scan.completed); v != nil || !x.program.Match(cur.Content) {
+	if v, ok := query.ValueAt(cur.Content, x.scan.completed); (ok && v != nil) || !x.program.Match(cur.Content) {
 		return "", false
 	}
 	return cur.Rev, true
