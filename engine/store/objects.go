@@ -34,6 +34,14 @@ type Objects interface {
 	// the result at the next revision, unless Modify fails, in which case
 	// nothing is written and its error is returned.
 	ModifyObject(ctx context.Context, params ModifyObjectParams) (Object, error)
+	// ModifyObjects is ModifyObject on several objects of one type in one
+	// transaction and one commit, one result per item in input order: an
+	// item whose object is missing (ErrNotFound), whose revision is not
+	// its IfRev (ErrConflict) or whose Modify fails has that Err and is not
+	// written; the others are. The objects are locked in id order, so two
+	// concurrent calls on overlapping ids do not deadlock. An error of the
+	// call itself means nothing was written.
+	ModifyObjects(ctx context.Context, params ModifyObjectsParams) ([]ModifyObjectResult, error)
 	// DeleteObject removes an object if its revision is IfRev (any when
 	// IfRev is "") and returns it as it was.
 	DeleteObject(ctx context.Context, params DeleteObjectParams) (Object, error)
@@ -90,6 +98,27 @@ type ModifyObjectParams struct {
 	Type, ID string
 	IfRev    string // "" for no check
 	Modify   func(content map[string]any) (map[string]any, error)
+}
+
+// ModifyObjectsParams change several objects of one type in one
+// transaction.
+type ModifyObjectsParams struct {
+	Type  string
+	Items []ModifyItem
+}
+
+// ModifyItem is one object ModifyObjects changes, as ModifyObjectParams
+// says.
+type ModifyItem struct {
+	ID     string
+	IfRev  string // "" for no check
+	Modify func(content map[string]any) (map[string]any, error)
+}
+
+// ModifyObjectResult is one item's outcome: Object as stored, or Err.
+type ModifyObjectResult struct {
+	Object Object
+	Err    error
 }
 
 // DeleteObjectParams name an object to delete.

@@ -12,22 +12,33 @@
 // version of it.
 //
 // The matches are streamed: one goroutine pages through the store's query
-// by id (500 a page) and hands the objects to numberOfThreads workers, at
-// most maxRecords of them. A worker claims an object with one
-// revision-checked ModifyObject that writes started (now, ISO 8601 UTC
-// with milliseconds) and completed (null), unless another scan owns it (a
-// started younger than the recovery timeout); on a lost revision race it
-// reads the object again and claims it if it still matches and is not
-// completed. So two scanners, on one node or two, never both process an
-// object, and an object whose scanner died is claimed again once the
-// recovery timeout has passed. The script runs with input (the object as
-// claimed), objectID (managed/<type>/<id>) and openidm bound to the
-// managed objects (managed.Resources); exactly true is a success, which
-// writes completed if started is still the claim's; anything else, a throw
+// by id (500 a page), at most maxRecords of them, and claims them in
+// batches of min(100, 4×numberOfThreads), each batch one ModifyObjects
+// transaction in which every object is checked against the revision the
+// query read and gets started (now, ISO 8601 UTC with milliseconds) and
+// completed (null), unless another scan owns it (a started younger than
+// the recovery timeout). An object whose revision changed since is read
+// again and claimed on its own if it still matches and is not completed.
+// So two scanners, on one node or two, never both process an object, and
+// an object whose scanner died is claimed again once the recovery timeout
+// has passed. The claimed objects go to numberOfThreads workers; the
+// script runs with input (the object as claimed), objectID
+// (managed/<type>/<id>) and openidm bound to the managed objects
+// (managed.Resources); exactly true is a success, anything else, a throw
 // included, is a failure for that object and the scan goes on.
+//
+// Successes go to a completer that writes completed (if started is still
+// the claim's) in batches: one transaction per 100 completions or per 5 ms,
+// the last batch at the scan's end, and counts them once committed. Claims
+// and scripts commit with store.WithDeferredSync (no wait for the disk);
+// each completion batch commits durably, which makes every earlier commit
+// durable too, so a power loss, like a crash, loses only work not yet
+// counted: objects claimed and not completed, which the recovery timeout
+// hands to the next scan (their scripts may then run a second time, as
+// after any crash between a script and its completion).
 //
 // Runs are kept in memory (Runs, Run): their progress (state, processed,
 // total, successes, failures), started and ended, the newest
 // MaxCompletedRuns COMPLETED runs and every other run. Cancel stops the
-// claiming and lets the objects in flight finish.
+// claiming and lets the objects claimed already finish.
 package taskscanner

@@ -413,7 +413,35 @@ type execution struct {
 	program   *query.Program
 }
 
-// execute streams the matches to the scan's threads and waits for them.
+// claimBatchMax bounds how many matches one claim transaction takes; a
+// scan claims min(claimBatchMax, 4×numberOfThreads) at a time, so the
+// claims waiting for a worker stay few and young next to any recovery
+// timeout.
+const claimBatchMax = 100
+
+// completionBatchMax and completionDelay bound a completion batch: the
+// completer commits once it holds completionBatchMax completions, or
+// completionDelay after the first of them, whichever comes first.
+const (
+	completionBatchMax = 100
+	completionDelay    = 5 * time.Millisecond
+)
+
+// claimed is an object this scan owns: as the claim wrote it, with the
+// claim's started stamp.
+type claimed struct {
+	object store.Object
+	stamp  string
+}
+
+// completion is a success to record: the object's completed is written
+// if its started is still stamp.
+type completion struct {
+	id, stamp string
+}
+
+// execute streams the matches to the claimer, the claims to the scan's
+// threads, and their successes to the completer, and waits for all.
 func (x *execution) execute(ctx context.Context) {
 	var err error
 	if x.program, err = query.Compile(x.scan.filter); err != nil {
@@ -423,23 +451,38 @@ func (x *execution) execute(ctx context.Context) {
 	}
 	x.run.setState(StateActive)
 	x.logger.Info("task scan started", "object", x.scan.object, "filter", x.scan.filterText, "threads", x.scan.threads)
-	matches := make(chan store.Object, x.scan.threads)
+	batch := min(claimBatchMax, 4*x.scan.threads)
+	work := make(chan claimed, batch)
+	completions := make(chan completion, completionBatchMax)
+	completerDone := make(chan struct{})
+	go func() {
+		defer close(completerDone)
+		// Completions are written even when ctx ends: their scripts ran.
+		x.complete(context.WithoutCancel(ctx), completions)
+	}()
+	// Claims and scripts commit without waiting for the disk; each
+	// completion batch's durable commit makes them durable with it
+	// before its successes count, so a power loss loses only what a
+	// crash of the process loses (store.WithDeferredSync).
+	deferred := store.WithDeferredSync(ctx)
 	var wg sync.WaitGroup
 	for range x.scan.threads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for o := range matches {
-				if x.run.isCancelled() || ctx.Err() != nil {
-					continue // drain: the producer stops soon
+			for c := range work {
+				if ctx.Err() != nil {
+					continue // drain: the claimer stops soon
 				}
-				x.process(ctx, o)
+				x.process(deferred, c, completions)
 			}
 		}()
 	}
-	err = x.stream(ctx, matches)
-	close(matches)
+	err = x.stream(deferred, batch, work)
+	close(work)
 	wg.Wait()
+	close(completions)
+	<-completerDone
 	st := x.run.status()
 	state := StateCompleted
 	if err != nil {
@@ -452,9 +495,11 @@ func (x *execution) execute(ctx context.Context) {
 		"successes", st.Progress.Successes, "failures", st.Progress.Failures)
 }
 
-// stream pages through the matches and sends them on, at most maxRecords
-// of them, until the run is cancelled.
-func (x *execution) stream(ctx context.Context, out chan<- store.Object) error {
+// stream pages through the matches, at most maxRecords of them, claims
+// them batch by batch and sends the claimed ones on, until the run is
+// cancelled. What is claimed is sent even when the run is cancelled
+// meanwhile: those objects are in flight.
+func (x *execution) stream(ctx context.Context, batch int, out chan<- claimed) error {
 	sent := 0
 	cookie := ""
 	for first := true; ; first = false {
@@ -470,18 +515,30 @@ func (x *execution) stream(ctx context.Context, out chan<- store.Object) error {
 			}
 			x.run.setTotal(total)
 		}
-		for _, o := range page.Objects {
-			if x.scan.maxRecords >= 0 && sent >= x.scan.maxRecords {
+		objs := page.Objects
+		if x.scan.maxRecords >= 0 {
+			objs = objs[:min(len(objs), x.scan.maxRecords-sent)]
+		}
+		for len(objs) > 0 {
+			if x.run.isCancelled() {
 				return nil
 			}
-			select {
-			case out <- o:
-				sent++
-			case <-x.run.cancelled:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := ctx.Err(); err != nil {
+				return err
 			}
+			n := min(batch, len(objs))
+			for _, c := range x.claimBatch(ctx, objs[:n]) {
+				select {
+				case out <- c:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			sent += n
+			objs = objs[n:]
+		}
+		if x.scan.maxRecords >= 0 && sent >= x.scan.maxRecords {
+			return nil
 		}
 		if cookie = page.Cookie; cookie == "" {
 			return nil
@@ -496,18 +553,63 @@ var errNotClaimable = errors.New("claimed by another scan")
 // race and find it still claimable.
 const maxClaimAttempts = 5
 
-// process claims one object, runs the script on it, and records the
-// outcome.
-func (x *execution) process(ctx context.Context, o store.Object) {
-	claimed, stamp, ok := x.claim(ctx, o)
-	if !ok {
-		return
+// claimBatch claims the objects in one transaction (claimModify on each,
+// checked against the revision the query read) and returns those claimed.
+// An object whose revision changed since is read again and claimed on its
+// own (claim).
+func (x *execution) claimBatch(ctx context.Context, objs []store.Object) []claimed {
+	stamp := isoMillis(x.s.opts.Clock.Now())
+	items := make([]store.ModifyItem, len(objs))
+	for i, o := range objs {
+		items[i] = store.ModifyItem{ID: o.ID, IfRev: o.Rev, Modify: x.claimModify(stamp)}
 	}
-	objectID := x.scan.object + "/" + o.ID
+	res, err := x.s.opts.Objects.ModifyObjects(ctx, store.ModifyObjectsParams{Type: x.scan.typ, Items: items})
+	if err != nil {
+		x.run.failures.Add(int64(len(objs)))
+		x.logger.Warn("task scan could not claim objects", "objects", len(objs), "err", err)
+		return nil
+	}
+	var out []claimed
+	for i, r := range res {
+		switch {
+		case r.Err == nil:
+			out = append(out, claimed{object: r.Object, stamp: stamp})
+		case errors.Is(r.Err, errNotClaimable), errors.Is(r.Err, store.ErrNotFound):
+		case errors.Is(r.Err, store.ErrConflict):
+			if rev, ok := x.stillClaimable(ctx, objs[i].ID); ok {
+				if c, ok := x.claim(ctx, objs[i].ID, rev); ok {
+					out = append(out, c)
+				}
+			}
+		default:
+			x.run.failures.Add(1)
+			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+objs[i].ID, "err", r.Err)
+		}
+	}
+	return out
+}
+
+// claimModify is the claim's change: started (stamp) and completed (null),
+// unless another scan owns the object.
+func (x *execution) claimModify(stamp string) func(map[string]any) (map[string]any, error) {
+	return func(c map[string]any) (map[string]any, error) {
+		if !x.claimable(c) {
+			return nil, errNotClaimable
+		}
+		return c, managed.ApplyPatch(c, []managed.PatchOperation{
+			{Operation: "add", Field: x.scan.startedText, Value: stamp, HasValue: true},
+			{Operation: "add", Field: x.scan.completedText, Value: nil, HasValue: true}})
+	}
+}
+
+// process runs the script on a claimed object and hands a success to the
+// completer; a failure is counted at once.
+func (x *execution) process(ctx context.Context, c claimed, completions chan<- completion) {
+	objectID := x.scan.object + "/" + c.object.ID
 	result, err := x.engine.Run(ctx, x.scan.spec, script.Request{
 		Name:      x.run.name,
 		LogLevel:  x.logLevel,
-		Bindings:  map[string]any{"input": claimed.Content, "objectID": objectID},
+		Bindings:  map[string]any{"input": c.object.Content, "objectID": objectID},
 		Resources: x.resources,
 	})
 	if err != nil {
@@ -520,65 +622,110 @@ func (x *execution) process(ctx context.Context, o store.Object) {
 		x.logger.Debug("task script did not return true", "objectID", objectID, "result", result)
 		return
 	}
-	done := isoMillis(x.s.opts.Clock.Now())
-	_, err = x.s.opts.Objects.ModifyObject(ctx, store.ModifyObjectParams{Type: x.scan.typ, ID: o.ID,
-		Modify: func(c map[string]any) (map[string]any, error) {
-			if v, _ := query.ValueAt(c, x.scan.started); v != stamp {
-				return nil, fmt.Errorf("%s %s is %v, not this scan's %s: another scan reclaimed it", objectID, x.scan.startedText, v, stamp)
-			}
-			return c, managed.ApplyPatch(c, []managed.PatchOperation{
-				{Operation: "add", Field: x.scan.completedText, Value: done, HasValue: true}})
-		}})
-	if err != nil {
-		x.run.failures.Add(1)
-		x.logger.Warn("task scan could not record the completion", "objectID", objectID, "err", err)
-		return
-	}
-	x.run.successes.Add(1)
+	completions <- completion{id: c.object.ID, stamp: c.stamp}
 }
 
-// claim writes taskState.started (now) and taskState.completed (null) on
-// the object, if its revision is still the one the query read and no other
-// scan owns it: one whose started is set and younger than the recovery
-// timeout. On a lost revision race the object is read again and claimed
-// if it still matches, is not completed and is still claimable.
-func (x *execution) claim(ctx context.Context, o store.Object) (store.Object, string, bool) {
-	rev := o.Rev
+// complete writes the completions it receives in batches (group commit:
+// at most completionBatchMax a transaction, none waiting longer than
+// completionDelay for its batch to fill) until completions is closed, and
+// counts each as a success once its batch is committed. A success is so
+// counted only when durable; a crash before the commit leaves the object
+// claimed and uncompleted, for the recovery timeout to hand to another
+// scan.
+func (x *execution) complete(ctx context.Context, completions <-chan completion) {
+	var batch []completion
+	for first := range completions {
+		batch = append(batch[:0], first)
+		timer := time.NewTimer(completionDelay)
+	fill:
+		for len(batch) < completionBatchMax {
+			select {
+			case c, ok := <-completions:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, c)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		x.writeCompletions(ctx, batch)
+	}
+}
+
+// writeCompletions writes completed (now) on each object of batch whose
+// started is still its claim's, in one transaction.
+func (x *execution) writeCompletions(ctx context.Context, batch []completion) {
+	done := isoMillis(x.s.opts.Clock.Now())
+	items := make([]store.ModifyItem, len(batch))
+	for i, c := range batch {
+		objectID := x.scan.object + "/" + c.id
+		items[i] = store.ModifyItem{ID: c.id, Modify: func(content map[string]any) (map[string]any, error) {
+			if v, _ := query.ValueAt(content, x.scan.started); v != c.stamp {
+				return nil, fmt.Errorf("%s %s is %v, not this scan's %s: another scan reclaimed it", objectID, x.scan.startedText, v, c.stamp)
+			}
+			return content, managed.ApplyPatch(content, []managed.PatchOperation{
+				{Operation: "add", Field: x.scan.completedText, Value: done, HasValue: true}})
+		}}
+	}
+	res, err := x.s.opts.Objects.ModifyObjects(ctx, store.ModifyObjectsParams{Type: x.scan.typ, Items: items})
+	if err != nil {
+		x.run.failures.Add(int64(len(batch)))
+		x.logger.Warn("task scan could not record completions", "objects", len(batch), "err", err)
+		return
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			x.run.failures.Add(1)
+			x.logger.Warn("task scan could not record the completion", "objectID", x.scan.object+"/"+batch[i].id, "err", r.Err)
+			continue
+		}
+		x.run.successes.Add(1)
+	}
+}
+
+// stillClaimable reads an object again after a lost revision race: it
+// returns its revision when it still matches the filter and is not
+// completed.
+func (x *execution) stillClaimable(ctx context.Context, id string) (string, bool) {
+	cur, err := x.s.opts.Objects.ReadObject(ctx, store.ReadObjectParams{Type: x.scan.typ, ID: id})
+	if err != nil {
+		return "", false
+	}
+	if v, ok := query.ValueAt(cur.Content, x.scan.completed); (ok && v != nil) || !x.program.Match(cur.Content) {
+		return "", false
+	}
+	return cur.Rev, true
+}
+
+// claim claims one object at revision rev on its own, as claimBatch does,
+// rereading it after each lost revision race (stillClaimable).
+func (x *execution) claim(ctx context.Context, id, rev string) (claimed, bool) {
 	stamp := isoMillis(x.s.opts.Clock.Now())
 	for attempt := 0; attempt < maxClaimAttempts; attempt++ {
 		if x.run.isCancelled() {
-			return store.Object{}, "", false
+			return claimed{}, false
 		}
-		got, err := x.s.opts.Objects.ModifyObject(ctx, store.ModifyObjectParams{Type: x.scan.typ, ID: o.ID, IfRev: rev,
-			Modify: func(c map[string]any) (map[string]any, error) {
-				if !x.claimable(c) {
-					return nil, errNotClaimable
-				}
-				return c, managed.ApplyPatch(c, []managed.PatchOperation{
-					{Operation: "add", Field: x.scan.startedText, Value: stamp, HasValue: true},
-					{Operation: "add", Field: x.scan.completedText, Value: nil, HasValue: true}})
-			}})
+		got, err := x.s.opts.Objects.ModifyObject(ctx, store.ModifyObjectParams{Type: x.scan.typ, ID: id, IfRev: rev,
+			Modify: x.claimModify(stamp)})
 		switch {
 		case err == nil:
-			return got, stamp, true
+			return claimed{object: got, stamp: stamp}, true
 		case errors.Is(err, errNotClaimable), errors.Is(err, store.ErrNotFound):
-			return store.Object{}, "", false
+			return claimed{}, false
 		case errors.Is(err, store.ErrConflict):
-			cur, err := x.s.opts.Objects.ReadObject(ctx, store.ReadObjectParams{Type: x.scan.typ, ID: o.ID})
-			if err != nil {
-				return store.Object{}, "", false
+			var ok bool
+			if rev, ok = x.stillClaimable(ctx, id); !ok {
+				return claimed{}, false
 			}
-			if v, _ := query.ValueAt(cur.Content, x.scan.completed); v != nil || !x.program.Match(cur.Content) {
-				return store.Object{}, "", false
-			}
-			rev = cur.Rev
 		default:
 			x.run.failures.Add(1)
-			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+o.ID, "err", err)
-			return store.Object{}, "", false
+			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+id, "err", err)
+			return claimed{}, false
 		}
 	}
-	return store.Object{}, "", false
+	return claimed{}, false
 }
 
 // claimable reports whether no other scan owns an object: its started is

@@ -111,27 +111,65 @@ func (s *Store) UpdateObject(ctx context.Context, p store.UpdateObjectParams) (s
 func (s *Store) ModifyObject(ctx context.Context, p store.ModifyObjectParams) (store.Object, error) {
 	var out store.Object
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		r, err := readObject(ctx, tx, p.Type, p.ID, " FOR UPDATE")
+		var itemErr, err error
+		out, itemErr, err = modifyObject(ctx, tx, p)
 		if err != nil {
 			return err
 		}
-		next, err := objquery.Modify(p, r)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(next.Doc, []byte(`\u0000`)) {
-			return fmt.Errorf("managed/%s/%s: %w", p.Type, p.ID, store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document"))
-		}
-		var doc string
-		if err := tx.QueryRow(ctx, "UPDATE managed_objects SET rev = $1, doc = $2::jsonb WHERE type = $3 AND id = $4 RETURNING doc::text",
-			next.Rev, string(next.Doc), p.Type, p.ID).Scan(&doc); err != nil {
-			return fmt.Errorf("update managed/%s/%s: %w", p.Type, p.ID, err)
-		}
-		next.Doc = []byte(doc)
-		out, err = objquery.Decode(p.Type, next)
-		return err
+		return itemErr
 	})
 	return out, err
+}
+
+// ModifyObjects changes the objects in one transaction, locking them FOR
+// UPDATE in id order.
+func (s *Store) ModifyObjects(ctx context.Context, p store.ModifyObjectsParams) ([]store.ModifyObjectResult, error) {
+	var out []store.ModifyObjectResult
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		out = make([]store.ModifyObjectResult, len(p.Items))
+		for _, i := range objquery.LockOrder(p.Items) {
+			it := p.Items[i]
+			var err error
+			out[i].Object, out[i].Err, err = modifyObject(ctx, tx, store.ModifyObjectParams{Type: p.Type, ID: it.ID, IfRev: it.IfRev, Modify: it.Modify})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("modify managed/%s objects: %w", p.Type, err)
+	}
+	return out, nil
+}
+
+// modifyObject reads one object FOR UPDATE in tx, changes it and writes
+// it: itemErr is the object's own failure (missing, a revision conflict,
+// Modify's error, a NUL), and nothing of it is written; err is the
+// transaction's.
+func modifyObject(ctx context.Context, tx pgx.Tx, p store.ModifyObjectParams) (out store.Object, itemErr, err error) {
+	r, err := readObject(ctx, tx, p.Type, p.ID, " FOR UPDATE")
+	if errors.Is(err, store.ErrNotFound) {
+		return out, err, nil
+	}
+	if err != nil {
+		return out, nil, err
+	}
+	next, err := objquery.Modify(p, r)
+	if err != nil {
+		return out, err, nil
+	}
+	if bytes.Contains(next.Doc, []byte(`\u0000`)) {
+		return out, fmt.Errorf("managed/%s/%s: %w", p.Type, p.ID, store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document")), nil
+	}
+	var doc string
+	if err := tx.QueryRow(ctx, "UPDATE managed_objects SET rev = $1, doc = $2::jsonb WHERE type = $3 AND id = $4 RETURNING doc::text",
+		next.Rev, string(next.Doc), p.Type, p.ID).Scan(&doc); err != nil {
+		return out, nil, fmt.Errorf("update managed/%s/%s: %w", p.Type, p.ID, err)
+	}
+	next.Doc = []byte(doc)
+	out, err = objquery.Decode(p.Type, next)
+	return out, nil, err
 }
 
 // DeleteObject removes an object.

@@ -140,7 +140,19 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // tx runs fn in a READ COMMITTED transaction, retrying it on deadlock or
 // serialization failure. fn must not keep results from a failed attempt.
+// Under store.WithDeferredSync the transaction commits with
+// synchronous_commit off: the commit does not wait for the WAL flush, and
+// the next synchronous commit flushes it too.
 func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	if store.DeferredSync(ctx) {
+		inner := fn
+		fn = func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			return inner(tx)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		err := pgx.BeginFunc(ctx, s.pool, fn)
 		if err == nil || !retryable(err) || attempt >= maxTxRetries || ctx.Err() != nil {

@@ -95,22 +95,58 @@ func (s *Store) UpdateObject(ctx context.Context, p store.UpdateObjectParams) (s
 func (s *Store) ModifyObject(ctx context.Context, p store.ModifyObjectParams) (store.Object, error) {
 	var out store.Object
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		r, err := readObject(ctx, tx, p.Type, p.ID)
+		var itemErr, err error
+		out, itemErr, err = modifyObject(ctx, tx, p)
 		if err != nil {
 			return err
 		}
-		next, err := objquery.Modify(p, r)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "UPDATE managed_objects SET rev = ?, doc = jsonb(?) WHERE type = ? AND id = ?",
-			next.Rev, string(next.Doc), p.Type, p.ID); err != nil {
-			return fmt.Errorf("update managed/%s/%s: %w", p.Type, p.ID, err)
-		}
-		out, err = objquery.Decode(p.Type, next)
-		return err
+		return itemErr
 	})
 	return out, err
+}
+
+// ModifyObjects changes the objects in one write transaction.
+func (s *Store) ModifyObjects(ctx context.Context, p store.ModifyObjectsParams) ([]store.ModifyObjectResult, error) {
+	var out []store.ModifyObjectResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = make([]store.ModifyObjectResult, len(p.Items))
+		for _, i := range objquery.LockOrder(p.Items) {
+			it := p.Items[i]
+			var err error
+			out[i].Object, out[i].Err, err = modifyObject(ctx, tx, store.ModifyObjectParams{Type: p.Type, ID: it.ID, IfRev: it.IfRev, Modify: it.Modify})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("modify managed/%s objects: %w", p.Type, err)
+	}
+	return out, nil
+}
+
+// modifyObject reads, changes and writes one object in tx: itemErr is the
+// object's own failure (missing, a revision conflict, Modify's error), and
+// nothing of it is written; err is the transaction's.
+func modifyObject(ctx context.Context, tx *sql.Tx, p store.ModifyObjectParams) (out store.Object, itemErr, err error) {
+	r, err := readObject(ctx, tx, p.Type, p.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return out, err, nil
+	}
+	if err != nil {
+		return out, nil, err
+	}
+	next, err := objquery.Modify(p, r)
+	if err != nil {
+		return out, err, nil
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE managed_objects SET rev = ?, doc = jsonb(?) WHERE type = ? AND id = ?",
+		next.Rev, string(next.Doc), p.Type, p.ID); err != nil {
+		return out, nil, fmt.Errorf("update managed/%s/%s: %w", p.Type, p.ID, err)
+	}
+	out, err = objquery.Decode(p.Type, next)
+	return out, nil, err
 }
 
 // DeleteObject removes an object.

@@ -9,13 +9,17 @@
 // instead of deadlocking on a lock upgrade. The wait for the lock honours
 // the call's context. Every commit is durable (synchronous=FULL), so a batch
 // call (ClaimFires, FinishRuns) costs one fsync whatever its size: batching
-// concurrent calls into batch calls is the caller's job. Reads use a
+// concurrent calls into batch calls is the caller's job. A call whose
+// context carries store.WithDeferredSync commits with synchronous=NORMAL
+// instead: no fsync, durable against a crash of the process, and made
+// durable against a power loss by the next FULL commit. Reads use a
 // separate pool of read-only connections.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -194,7 +198,52 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if store.DeferredSync(ctx) {
+		return s.writeDeferred(ctx, fn)
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// writeDeferred is writeOnce with synchronous=NORMAL for this one
+// transaction (store.WithDeferredSync): in WAL mode the commit is not
+// synced, and the next synchronous=FULL commit's sync of the WAL makes it
+// durable with it. The setting is per connection and cannot change inside
+// a transaction, so the writer connection is held across the three steps
+// and set back to FULL after; a connection that cannot be set back is
+// discarded rather than reused.
+func (s *Store) writeDeferred(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			if err == nil {
+				err = fmt.Errorf("restore synchronous=FULL: %w", rerr)
+			}
+		}
+		_ = conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return fmt.Errorf("begin: synchronous=NORMAL: %w", err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

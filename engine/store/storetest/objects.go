@@ -30,6 +30,7 @@ func ExerciseObjects(t *testing.T, newStore func(t *testing.T) store.Store) {
 		return o
 	}
 	t.Run("CRUD", func(t *testing.T) { t.Parallel(); objectsCRUD(t, objects(t)) })
+	t.Run("ModifyMany", func(t *testing.T) { t.Parallel(); objectsModifyMany(t, objects(t)) })
 	t.Run("Paging", func(t *testing.T) { t.Parallel(); objectsPaging(t, objects(t)) })
 	t.Run("VectorsDifferential", func(t *testing.T) { t.Parallel(); objectsVectors(t, objects(t)) })
 	t.Run("RandomDifferential", func(t *testing.T) { t.Parallel(); objectsRandom(t, objects(t)) })
@@ -104,6 +105,57 @@ func objectsCRUD(t *testing.T, o store.Objects) {
 	}
 	if _, err := o.DeleteObject(ctx, store.DeleteObjectParams{Type: "user", ID: "bjensen"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: err = %v", err)
+	}
+}
+
+// objectsModifyMany checks ModifyObjects' per-item outcomes: each item's
+// revision check and Modify decide for it alone, in one commit.
+func objectsModifyMany(t *testing.T, o store.Objects) {
+	ctx := t.Context()
+	var news []store.NewObject
+	for _, id := range []string{"a", "b", "c", "d"} {
+		news = append(news, store.NewObject{ID: id, Content: content("n", id)})
+	}
+	if _, err := o.CreateObjects(ctx, store.CreateObjectsParams{Type: "user", Objects: news}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.UpdateObject(ctx, store.UpdateObjectParams{Type: "user", ID: "b", Content: content("n", "b2")}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	mark := func(c map[string]any) (map[string]any, error) { c["claimed"] = true; return c, nil }
+	res, err := o.ModifyObjects(ctx, store.ModifyObjectsParams{Type: "user", Items: []store.ModifyItem{
+		{ID: "d", IfRev: "1", Modify: mark},      // written
+		{ID: "b", IfRev: "1", Modify: mark},      // b is at 2: conflict
+		{ID: "nobody", IfRev: "1", Modify: mark}, // missing
+		{ID: "c", IfRev: "1", Modify: func(c map[string]any) (map[string]any, error) { c["claimed"] = "half"; return nil, boom }},
+		{ID: "a", Modify: mark},             // no check
+		{ID: "a", IfRev: "1", Modify: mark}, // a is at 2 by now
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 6 {
+		t.Fatalf("%d results, want 6", len(res))
+	}
+	for _, i := range []int{0, 4} {
+		if r := res[i]; r.Err != nil || r.Object.Rev != "2" || r.Object.Content["claimed"] != true {
+			t.Errorf("item %d: %+v", i, r)
+		}
+	}
+	for i, want := range map[int]error{1: store.ErrConflict, 2: store.ErrNotFound, 3: boom, 5: store.ErrConflict} {
+		if !errors.Is(res[i].Err, want) {
+			t.Errorf("item %d: err = %v, want %v", i, res[i].Err, want)
+		}
+	}
+	for id, want := range map[string]struct {
+		rev     string
+		claimed any
+	}{"a": {"2", true}, "b": {"2", nil}, "c": {"1", nil}, "d": {"2", true}} {
+		got, err := o.ReadObject(ctx, store.ReadObjectParams{Type: "user", ID: id})
+		if err != nil || got.Rev != want.rev || got.Content["claimed"] != want.claimed {
+			t.Errorf("%s after ModifyObjects: %+v, %v; want rev %s, claimed %v", id, got, err, want.rev, want.claimed)
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package objquery
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
+	"strings"
 
 	"sundial/engine/store"
 )
@@ -89,4 +91,15 @@ func NewID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// LockOrder is the order ModifyObjects visits its items in: by id (input
+// order among equal ids), so concurrent calls lock rows in one order.
+func LockOrder(items []store.ModifyItem) []int {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(items[a].ID, items[b].ID) })
+	return order
 }
