@@ -177,8 +177,12 @@ func applyOne(doc map[string]any, op PatchOperation) error {
 			if err := remove(doc, from); err != nil {
 				return err
 			}
+			return set(doc, tokens, v)
 		}
-		return set(doc, tokens, v)
+		// A copy is a value of its own: later operations on either field
+		// leave the other as it is, and copying a field into itself
+		// makes no cycle.
+		return set(doc, tokens, deepCopy(v))
 	}
 	return patchErrorf("Operation %s is not supported", op.Operation)
 }
@@ -344,4 +348,23 @@ func jsonEqual(a, b any) bool {
 		return true
 	}
 	return a == b
+}
+
+// deepCopy copies the objects and arrays of a decoded JSON value.
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, e := range x {
+			a[i] = deepCopy(e)
+		}
+		return a
+	}
+	return v
 }

@@ -48,6 +48,8 @@ func TestApplyPatch(t *testing.T) {
 			`{"userName":"bjensen","active":true,"n":7,"f":2.5,"roles":["a","b","a"],"tags":[11,12],"addr":{"city":"Paris"},"nul":null}`, ""},
 		{"copy and move", `[{"operation":"copy","from":"/userName","field":"/cn"},{"operation":"move","from":"/addr","field":"/home"},{"operation":"move","from":"/missing","field":"/x"}]`,
 			`{"userName":"bjensen","cn":"bjensen","active":true,"n":5,"f":1.5,"roles":["a","b","a"],"tags":[1,2],"home":{"city":"Paris"},"nul":null}`, ""},
+		{"copy into itself", `[{"operation":"copy","from":"/addr","field":"/addr/old"},{"operation":"replace","field":"/addr/city","value":"Lyon"}]`,
+			`{"userName":"bjensen","active":true,"n":5,"f":1.5,"roles":["a","b","a"],"tags":[1,2],"addr":{"city":"Lyon","old":{"city":"Paris"}},"nul":null}`, ""},
 		{"increment missing", `[{"operation":"increment","field":"/nul","value":1}]`, "", "The field '/nul' does not exist"},
 		{"increment string", `[{"operation":"increment","field":"/userName","value":1}]`, "", "The field '/userName' is not a number"},
 		{"position", `[{"operation":"replace","field":"/roles/0","value":"x"}]`, "", "Position-based operation is not allowed: /roles/0"},
