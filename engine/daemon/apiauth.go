@@ -35,7 +35,9 @@ func (d *Daemon) newAuthenticator(ctx context.Context) error {
 // setClients gives the authenticator the clients of the snapshot's
 // access.json; while it defines none, the one client is openidm-admin
 // with the secret of Options.DataDir's admin.secret (made on the first
-// start), and the log says where it is.
+// start), and the log says where it is. The bootstrap admin is read once
+// while it stays the client, not again at every reload (a read verifies
+// its secret: an argon2id hash).
 func (d *Daemon) setClients(ctx context.Context, next *config.Desired) {
 	if d.auth == nil {
 		return
@@ -56,6 +58,9 @@ func (d *Daemon) setClients(ctx context.Context, next *config.Desired) {
 		}
 		return
 	}
+	if d.bootstrapped {
+		return // the authenticator has the bootstrap admin already
+	}
 	b, err := auth.Bootstrap(d.opts.DataDir, d.baseURL())
 	if err != nil {
 		d.auth.SetClients(nil)
@@ -63,14 +68,12 @@ func (d *Daemon) setClients(ctx context.Context, next *config.Desired) {
 		return
 	}
 	d.auth.SetClients([]config.Client{b.Client})
-	if !d.bootstrapped {
-		msg := "api client openidm-admin: its secret is in the file; access.json replaces it"
-		if b.Created {
-			msg = "api client openidm-admin created with a random secret, written to the file; access.json replaces it"
-		}
-		d.log.LogAttrs(ctx, slog.LevelInfo, msg, slog.String("file", b.SecretFile), slog.String("try", b.Curl))
-		d.bootstrapped = true
+	msg := "api client openidm-admin: its secret is in the file; access.json replaces it"
+	if b.Created {
+		msg = "api client openidm-admin created with a random secret, written to the file; access.json replaces it"
 	}
+	d.log.LogAttrs(ctx, slog.LevelInfo, msg, slog.String("file", b.SecretFile), slog.String("try", b.Curl))
+	d.bootstrapped = true
 }
 
 // baseURL is the API's address for the bootstrap's curl line.
