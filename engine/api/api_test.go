@@ -222,20 +222,7 @@ func TestRoleMatrix(t *testing.T) {
 		for client, role := range roles {
 			t.Run(e.name+"/"+client, func(t *testing.T) {
 				h := newHarness()
-				rec := h.do(client, e.c)
-				allowed := role.Allows(e.perm)
-				if allowed && rec.Code >= 300 {
-					t.Errorf("allowed: %d %s", rec.Code, rec.Body)
-				}
-				if !allowed {
-					if rec.Code != 403 || errorBody(t, rec)["message"] != "Access denied" {
-						t.Errorf("not allowed: %d %s", rec.Code, rec.Body)
-					}
-				}
-				audited := strings.Contains(h.log.String(), "api write")
-				if audited != (e.perm != auth.PermRead) {
-					t.Errorf("audit line %v for perm %v: %s", audited, e.perm, h.log)
-				}
+				checkAccess(t, h, h.do(client, e.c), role, e.perm)
 			})
 		}
 		t.Run(e.name+"/anonymous", func(t *testing.T) {
@@ -244,6 +231,24 @@ func TestRoleMatrix(t *testing.T) {
 				t.Errorf("%d %s", rec.Code, rec.Body)
 			}
 		})
+	}
+}
+
+// checkAccess checks the answer to a request by a client of role on an
+// endpoint needing perm: success when the role allows it, IDM's 403
+// otherwise, and an audit line exactly when perm is more than read.
+func checkAccess(t *testing.T, h *harness, rec *httptest.ResponseRecorder, role auth.Role, perm auth.Perm) {
+	t.Helper()
+	allowed := role.Allows(perm)
+	if allowed && rec.Code >= 300 {
+		t.Errorf("allowed: %d %s", rec.Code, rec.Body)
+	}
+	if !allowed && (rec.Code != 403 || errorBody(t, rec)["message"] != "Access denied") {
+		t.Errorf("not allowed: %d %s", rec.Code, rec.Body)
+	}
+	audited := strings.Contains(h.log.String(), "api write")
+	if audited != (perm != auth.PermRead) {
+		t.Errorf("audit line %v for perm %v: %s", audited, perm, h.log)
 	}
 }
 

@@ -236,11 +236,7 @@ func (s *server) query(w http.ResponseWriter, r *http.Request, req *request, lis
 		return
 	}
 	out, err := crest.Query(all, req.params.Query, req.params.Fields)
-	if err != nil {
-		req.writer.Error(w, err)
-		return
-	}
-	req.writer.JSON(w, http.StatusOK, out)
+	req.reply(w, out, err)
 }
 
 func (s *server) noConditions(w http.ResponseWriter, r *http.Request, req *request) bool {
@@ -252,11 +248,17 @@ func (s *server) noConditions(w http.ResponseWriter, r *http.Request, req *reque
 }
 
 func (s *server) success(w http.ResponseWriter, req *request, err error) {
+	req.reply(w, map[string]bool{"success": true}, err)
+}
+
+// reply writes err as the CREST error when there is one, else out as the
+// 200 body.
+func (req *request) reply(w http.ResponseWriter, out any, err error) {
 	if err != nil {
 		req.writer.Error(w, err)
 		return
 	}
-	req.writer.JSON(w, http.StatusOK, map[string]bool{"success": true})
+	req.writer.JSON(w, http.StatusOK, out)
 }
 
 func (s *server) unknownAction(w http.ResponseWriter, req *request, action string) {

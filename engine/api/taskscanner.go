@@ -82,11 +82,7 @@ func (t *taskScanner) collection(w http.ResponseWriter, r *http.Request) {
 			all[i] = crest.Resource{ID: id, Fields: m}
 		}
 		out, err := crest.Query(all, req.params.Query, req.params.Fields)
-		if err != nil {
-			req.writer.Error(w, err)
-			return
-		}
-		req.writer.JSON(w, http.StatusOK, out)
+		req.reply(w, out, err)
 	case http.MethodPost:
 		if !strings.EqualFold(req.params.Action, "execute") {
 			t.unknownTaskAction(w, req, "")
@@ -101,11 +97,7 @@ func (t *taskScanner) collection(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out, err := t.scans.Execute(r.Context(), name)
-		if err != nil {
-			req.writer.Error(w, err)
-			return
-		}
-		req.writer.JSON(w, http.StatusOK, out)
+		req.reply(w, out, err)
 	default:
 		methodNotAllowed(w, r, "GET, POST")
 	}
@@ -120,11 +112,7 @@ func (t *taskScanner) run(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out, err := t.scans.Run(r.Context(), id)
-		if err != nil {
-			req.writer.Error(w, err)
-			return
-		}
-		req.writer.JSON(w, http.StatusOK, out)
+		req.reply(w, out, err)
 	case http.MethodPost:
 		if !strings.EqualFold(req.params.Action, "cancel") {
 			t.unknownTaskAction(w, req, id)
@@ -134,11 +122,7 @@ func (t *taskScanner) run(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out, err := t.scans.Cancel(r.Context(), id)
-		if err != nil {
-			req.writer.Error(w, err)
-			return
-		}
-		req.writer.JSON(w, http.StatusOK, out)
+		req.reply(w, out, err)
 	default:
 		methodNotAllowed(w, r, "GET, POST")
 	}

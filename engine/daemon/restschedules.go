@@ -698,7 +698,7 @@ func (s *scheduleService) PauseAll(ctx context.Context) error  { return s.d.sche
 func (s *scheduleService) ResumeAll(ctx context.Context) error { return s.d.sched.ResumeAll(ctx) }
 
 func (s *scheduleService) Executing(context.Context) ([]map[string]any, error) {
-	runs := s.d.sched.Snapshot().Executing
+	runs := s.d.sched.Executing()
 	out := make([]map[string]any, 0, len(runs))
 	for _, r := range runs {
 		out = append(out, r.Schedule.Config())

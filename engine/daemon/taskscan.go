@@ -34,15 +34,8 @@ func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 		return n
 	}
 	return taskscanner.New(taskscanner.Options{
-		Objects: objs,
-		Declared: func(typ string) bool {
-			cur := d.current.Load()
-			if cur == nil {
-				return false
-			}
-			_, ok := cur.Managed.Type(typ)
-			return ok
-		},
+		Objects:  objs,
+		Declared: managedTypes{d}.Declared,
 		Scripts: func() *script.Engine {
 			if s := d.scripts.Load(); s != nil {
 				return s.Engine
