@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"sundial/engine/query"
 	"sundial/engine/store"
+	"sundial/engine/store/storetest"
 )
 
 // importDir is a conf directory declaring user, with the store beside it.
@@ -46,15 +46,7 @@ func storedUsers(t *testing.T, db, filter string) []store.Object {
 	}
 	defer s.Close()
 	objs, _ := store.ObjectsOf(s)
-	f, err := query.Parse(filter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := objs.QueryObjects(context.Background(), store.QueryObjectsParams{Type: "user", Filter: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Objects
+	return storetest.QueryObjects(t, objs, "user", filter)
 }
 
 func TestImportFormats(t *testing.T) {

@@ -96,9 +96,6 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// BaseURL is the daemon's address the client was made with.
-func (c *Client) BaseURL() string { return c.base.String() }
-
 // Request is one request: Path is under the base URL, escaped (e.g.
 // "/openidm/scheduler/job/" + url.PathEscape(id)), Query its parameters, Body a JSON
 // document or nil, Header extra headers (If-Match, If-None-Match...).

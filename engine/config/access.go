@@ -127,7 +127,7 @@ func (l *loader) loadAccess(paths []string) []Client {
 }
 
 // readSingle reads the file of a kind the directory may hold once
-// (scheduler, access), given its candidates (at least one). ok is false,
+// (scheduler, access, managed), given its candidates (at least one). ok is false,
 // with the errors recorded, when there are several or it cannot be read.
 func (l *loader) readSingle(kind string, paths []string) (rel string, data []byte, ok bool) {
 	if len(paths) > 1 {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
 )
 
 // ManagedConfig is managed.json: the managed object types the conf
@@ -53,24 +52,14 @@ func (l *loader) loadManaged(paths []string, props *properties, used substituted
 	if l.opts.Previous != nil {
 		fallback = l.opts.Previous.Managed
 	}
-	switch len(paths) {
-	case 0:
+	if len(paths) == 0 {
 		return ManagedConfig{}
-	case 1:
-	default:
-		for _, p := range paths {
-			l.addFile(p, []error{&FileError{File: l.display(p), Err: errorf(ErrDuplicateID, "several managed object files: %s; keep one", strings.Join(paths, ", "))}}, nil)
-		}
+	}
+	rel, data, ok := l.readSingle("managed object", paths)
+	if !ok {
 		return fallback
 	}
-	rel := paths[0]
 	c := &fileCtx{file: l.display(rel)}
-	data, err := l.read(rel, nil)
-	if err != nil {
-		l.addFile(rel, []error{readFailure(c.file, err)}, nil)
-		return fallback
-	}
-	l.fileHash[rel] = hashBytes(data)
 	fileUsed := substituted{}
 	m := parseManagedFile(c, data, filepath.Ext(rel) != ".json", props, fileUsed)
 	m.File = rel

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"sundial/engine/config"
-	"sundial/engine/query"
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
 	_ "sundial/engine/store/postgres"
 	_ "sundial/engine/store/sqlite"
+	"sundial/engine/store/storetest"
 	"sundial/engine/taskscanner"
 	"sundial/internal/pgtest"
 )
@@ -102,15 +102,7 @@ func newScanner(objs store.Objects, opts ...func(*taskscanner.Options)) *tasksca
 
 func query1(t testing.TB, objs store.Objects, filter string) []store.Object {
 	t.Helper()
-	f, err := query.Parse(filter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := objs.QueryObjects(context.Background(), store.QueryObjectsParams{Type: "user", Filter: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.Objects
+	return storetest.QueryObjects(t, objs, "user", filter)
 }
 
 func execute(t *testing.T, s *taskscanner.Scanner, ic map[string]any) taskscanner.Status {

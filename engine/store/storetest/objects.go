@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -412,4 +413,19 @@ func objectsRandom(t *testing.T, o store.Objects) {
 		filters = append(filters, f)
 	}
 	differential(t, o, news, filters)
+}
+
+// QueryObjects returns the objects of type typ matching the filter text,
+// failing the test on a parse or query error.
+func QueryObjects(t testing.TB, objs store.Objects, typ, filter string) []store.Object {
+	t.Helper()
+	f, err := query.Parse(filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := objs.QueryObjects(context.Background(), store.QueryObjectsParams{Type: typ, Filter: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Objects
 }
