@@ -29,8 +29,7 @@ func (s *Store) CreateObjects(ctx context.Context, p store.CreateObjectsParams) 
 	out := make([]store.CreateObjectResult, len(docs))
 	var insIDs, insDocs []string
 	for i, doc := range docs {
-		if bytes.Contains(doc, []byte(`\u0000`)) {
-			out[i].Err = fmt.Errorf("managed/%s/%s: %w", p.Type, ids[i], store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document"))
+		if out[i].Err = checkNUL(p.Type, ids[i], doc); out[i].Err != nil {
 			continue
 		}
 		insIDs = append(insIDs, ids[i])
@@ -159,8 +158,8 @@ func modifyObject(ctx context.Context, tx pgx.Tx, p store.ModifyObjectParams) (o
 	if err != nil {
 		return out, err, nil
 	}
-	if bytes.Contains(next.Doc, []byte(`\u0000`)) {
-		return out, fmt.Errorf("managed/%s/%s: %w", p.Type, p.ID, store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document")), nil
+	if err := checkNUL(p.Type, p.ID, next.Doc); err != nil {
+		return out, err, nil
 	}
 	var doc string
 	if err := tx.QueryRow(ctx, "UPDATE managed_objects SET rev = $1, doc = $2::jsonb WHERE type = $3 AND id = $4 RETURNING doc::text",
@@ -268,3 +267,12 @@ func (dialect) Ordered(text string) string { return "(" + text + ") COLLATE \"C\
 func (dialect) Contains(text, sub string) string { return "strpos(" + text + ", " + sub + ") > 0" }
 
 func (dialect) Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// checkNUL refuses a document holding the character NUL, which jsonb
+// cannot hold (the error wraps ErrInvalid).
+func checkNUL(typ, id string, doc []byte) error {
+	if bytes.Contains(doc, []byte(`\u0000`)) {
+		return fmt.Errorf("managed/%s/%s: %w", typ, id, store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document"))
+	}
+	return nil
+}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"sundial/engine/store"
+	"sundial/engine/store/storetest"
 	"sundial/internal/pgtest"
 )
 
@@ -44,16 +44,5 @@ func TestUpgradeFromVersion3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ts, err := s.ListTriggers(t.Context(), store.ListTriggersParams{})
-	if err != nil || len(ts) != 1 || ts[0].State != store.TriggerWaiting {
-		t.Fatalf("triggers after the upgrade = %+v, %v; want a waiting", ts, err)
-	}
-	res, err := s.ClaimFires(t.Context(), store.ClaimFiresParams{Node: "n2", Fires: []store.ClaimFire{{ScheduleID: "a", ConfigHash: "h", ScheduledAt: due}}})
-	if err != nil || res[0].Err != nil {
-		t.Fatalf("claim after the upgrade: %v, %+v", err, res)
-	}
-	rs, err := s.ListRuns(t.Context(), store.ListRunsParams{})
-	if err != nil || len(rs) != 2 {
-		t.Fatalf("runs after the upgrade = %+v, %v; want the old run and the new one", rs, err)
-	}
+	storetest.CheckUpgradedFromVersion3(t, s, due)
 }

@@ -60,20 +60,7 @@ func TestHotPlans(t *testing.T) {
 		if strings.HasPrefix(name, "prune") {
 			args = []any{1, 100}
 		}
-		rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, s.writer, q, args...)
 		t.Logf("%s:\n  %s", name, strings.Join(plan, "\n  "))
 		for _, step := range plan {
 			scan := strings.HasPrefix(step, "SCAN triggers") || strings.HasPrefix(step, "SCAN runs")
@@ -97,9 +84,19 @@ func TestChangesPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.writer.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+changesAfterSQL, 5, 10)
+	plan := queryPlan(t, s.writer, changesAfterSQL, 5, 10)
+	if len(plan) != 1 || !strings.Contains(plan[0], "SEARCH changes USING INTEGER PRIMARY KEY") {
+		t.Fatalf("plan %q, want a search of the primary key", plan)
+	}
+}
+
+// queryPlan returns the detail column of EXPLAIN QUERY PLAN for q, one
+// step a line.
+func queryPlan(t *testing.T, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("explain %q: %v", q, err)
 	}
 	defer rows.Close()
 	var plan []string
@@ -111,7 +108,8 @@ func TestChangesPlan(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
-	if len(plan) != 1 || !strings.Contains(plan[0], "SEARCH changes USING INTEGER PRIMARY KEY") {
-		t.Fatalf("plan %q, want a search of the primary key", plan)
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
+	return plan
 }

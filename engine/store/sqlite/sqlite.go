@@ -197,11 +197,19 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
-func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+func (s *Store) writeOnce(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if store.DeferredSync(ctx) {
 		return s.writeDeferred(ctx, fn)
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
+	return inTx(ctx, s.writer, fn)
+}
+
+// inTx runs fn in a transaction begun on db, and commits it unless fn
+// fails (then it rolls back).
+func inTx(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -243,22 +251,7 @@ func (s *Store) writeDeferred(ctx context.Context, fn func(tx *sql.Tx) error) (e
 	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return fmt.Errorf("begin: synchronous=NORMAL: %w", err)
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = fn(tx); err != nil {
-		return err
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return inTx(ctx, conn, fn)
 }
 
 func isBusy(err error) bool {

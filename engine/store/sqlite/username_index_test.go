@@ -71,20 +71,7 @@ func TestUserNameIndex(t *testing.T) {
 	if !ok {
 		t.Fatal("no hint for userName eq")
 	}
-	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN SELECT id FROM managed_objects WHERE type = ? AND "+hint, "user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
+	plan := queryPlan(t, s.reader, "SELECT id FROM managed_objects WHERE type = ? AND "+hint, "user")
 	if p := strings.Join(plan, "; "); !strings.Contains(p, "USING INDEX managed_objects_username (type=? AND <expr>=?)") {
 		t.Errorf("the hint does not look the index up: %s", p)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"sundial/engine/store"
 )
@@ -108,4 +109,25 @@ func ExerciseMigrations(t *testing.T, newDB func(t *testing.T) MigrationDB) {
 			t.Fatalf("error %q does not carry %q", err, want)
 		}
 	})
+}
+
+// CheckUpgradedFromVersion3 checks a store opened on a database made at
+// migration 3 holding a trigger "a" (config hash "h") left acquired by node
+// n1 for due, and one finished run of it: after the upgrade the trigger is
+// waiting, another node claims its fire at due, and the old run is kept
+// beside the new one.
+func CheckUpgradedFromVersion3(t *testing.T, s store.Store, due time.Time) {
+	t.Helper()
+	ts, err := s.ListTriggers(t.Context(), store.ListTriggersParams{})
+	if err != nil || len(ts) != 1 || ts[0].State != store.TriggerWaiting {
+		t.Fatalf("triggers after the upgrade = %+v, %v; want a waiting", ts, err)
+	}
+	res, err := s.ClaimFires(t.Context(), store.ClaimFiresParams{Node: "n2", Fires: []store.ClaimFire{{ScheduleID: "a", ConfigHash: "h", ScheduledAt: due}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("claim after the upgrade: %v, %+v", err, res)
+	}
+	rs, err := s.ListRuns(t.Context(), store.ListRunsParams{})
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("runs after the upgrade = %+v, %v; want the old run and the new one", rs, err)
+	}
 }

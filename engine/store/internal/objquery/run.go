@@ -78,7 +78,11 @@ func Run(ctx context.Context, p store.QueryObjectsParams, t Translation, fetch F
 			res.Cookie = encodeCookie('k', page[len(page)-1].ID)
 		}
 		res.Objects = page
-		if p.CountTotal {
+		switch {
+		case p.CountTotal && value == "" && res.Cookie == "":
+			// The scan read every row to the end: the page is every match.
+			res.Total = len(page)
+		case p.CountTotal:
 			n, err := count(ctx, fetch, matcher())
 			if err != nil {
 				return res, err
