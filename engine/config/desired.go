@@ -35,6 +35,10 @@ type Desired struct {
 	Clients []Client
 	// Managed is managed.json: the declared managed object types.
 	Managed ManagedConfig
+	// Jobs are the job-<id> files' multi-step jobs, by id (a file that
+	// failed keeps its last good version, as schedules do). A job's own
+	// schedule key is in Schedules as JobScheduleID(id).
+	Jobs map[string]*Job
 	// Properties are the resolved boot properties (boot.properties over
 	// built-in defaults; the environment wins over both).
 	Properties map[string]string

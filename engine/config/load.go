@@ -84,6 +84,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	schedules := l.loadSchedules(files.schedules, senv, allUsed)
 	clients := l.loadAccess(files.access)
 	managed := l.loadManaged(files.managed, props, allUsed)
+	jobs := l.loadJobs(files.jobs, senv, allUsed, schedules)
 
 	d := &Desired{
 		Dir:        dir,
@@ -91,6 +92,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 		Schedules:  schedules,
 		Clients:    clients,
 		Managed:    managed,
+		Jobs:       jobs,
 		Properties: props.resolved(allUsed),
 		Errors:     l.errs,
 		Warnings:   l.warns,
@@ -132,6 +134,16 @@ func (d *Desired) IDs() []string {
 	return ids
 }
 
+// JobIDs returns the job ids, sorted.
+func (d *Desired) JobIDs() []string {
+	ids := make([]string, 0, len(d.Jobs))
+	for id := range d.Jobs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // AllErrors returns every error, ordered by file, line and column.
 func (d *Desired) AllErrors() []error { return flatten(d.Errors) }
 
@@ -162,6 +174,7 @@ type dirFiles struct {
 	access    []string
 	schedules []scheduleFile
 	managed   []string
+	jobs      []scheduleFile
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
@@ -211,6 +224,13 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 				continue
 			}
 			f.schedules = append(f.schedules, scheduleFile{id: id, rel: name, isYAML: ext != ".json"})
+		case isConf && strings.HasPrefix(base, "job-"):
+			id := strings.TrimPrefix(base, "job-")
+			if !idPattern.MatchString(id) {
+				l.errs[name] = append(l.errs[name], &FileError{File: l.display(name), Err: errorf(ErrInvalidID, "invalid job id %q in the file name: use letters, digits and _ . @ -", id)})
+				continue
+			}
+			f.jobs = append(f.jobs, scheduleFile{id: id, rel: name, isYAML: ext != ".json"})
 		case isConf && strings.HasPrefix(base, "scheduler-"):
 			l.warns[name] = append(l.warns[name], &FileError{File: l.display(name), Err: errorf(ErrLegacyFileName,
 				"legacy file name: rename it to schedule-%s%s to make it a schedule; until then it is ignored, as IDM does", strings.TrimPrefix(base, "scheduler-"), ext)})
@@ -462,6 +482,9 @@ func (l *loader) snapshotHash(d *Desired, used substituted) string {
 	}
 	for _, id := range d.IDs() {
 		fmt.Fprintf(h, "schedule %s %s\n", id, d.Schedules[id].Hash)
+	}
+	for _, id := range d.JobIDs() {
+		fmt.Fprintf(h, "job %s %s\n", id, d.Jobs[id].Hash)
 	}
 	rels := make([]string, 0, len(l.fileHash))
 	for rel := range l.fileHash {
