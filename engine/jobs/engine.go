@@ -452,8 +452,8 @@ func (r *run) record(ctx context.Context, ti store.TaskInstance) {
 
 // runKind marks the virtual runs of a resume.
 type runKind struct {
-	validation bool              // apply the staged changes of resumeOf
-	forced     bool              // thresholds ignored
+	validation bool               // apply the staged changes of resumeOf
+	forced     bool               // thresholds ignored
 	resumeOf   store.TaskInstance // the blocked task instance
 }
 

@@ -157,7 +157,6 @@ func task(id, typ string, level int, extra string) string {
 	return "  - {id: " + id + ", type: " + typ + ", level: " + strconv.Itoa(level) + extra + "}\n"
 }
 
-
 func scriptTask(id, typ string, level int, ctx, extra string) string {
 	return task(id, typ, level, ", invokeService: script, invokeContext: "+ctx+extra)
 }
@@ -204,11 +203,11 @@ func TestStateTable(t *testing.T) {
 			tis:       "Sync=blocked",
 		},
 		{
-			name:      "a percentage threshold counts against the target's objects",
-			tasks:     syncTask("Sync", "synchronize", 0, "csv_user", ", thresholds: {maxInserted: 0, maxInsertedPercent: 50}"),
-			seed:      func(h *harness) { h.seed("csv", "a", "b", "c", "d"); h.seed("user", "a", "b", "c") },
-			state:     store.JobCompleted, // 1 of 3 = 33 % ≤ 50 %
-			tis:       "Sync=completed",
+			name:  "a percentage threshold counts against the target's objects",
+			tasks: syncTask("Sync", "synchronize", 0, "csv_user", ", thresholds: {maxInserted: 0, maxInsertedPercent: 50}"),
+			seed:  func(h *harness) { h.seed("csv", "a", "b", "c", "d"); h.seed("user", "a", "b", "c") },
+			state: store.JobCompleted, // 1 of 3 = 33 % ≤ 50 %
+			tis:   "Sync=completed",
 		},
 		{
 			name:      "an empty target makes any creation exceed a percentage",
