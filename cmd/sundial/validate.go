@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"sundial/engine/config"
+	"sundial/engine/jobs"
 	"sundial/engine/script"
 )
 
@@ -165,7 +166,7 @@ func validateFailed(opts validateOptions, file string, err error, stdout io.Writ
 	if opts.format != "json" {
 		return &exitError{code: code, err: err}
 	}
-	r := report{Dir: opts.dir, At: opts.at, Errors: []problem{{File: file, Message: err.Error()}}, Warnings: []problem{}, Schedules: []scheduleReport{}}
+	r := report{Dir: opts.dir, At: opts.at, Errors: []problem{{File: file, Message: err.Error()}}, Warnings: []problem{}, Schedules: []scheduleReport{}, Jobs: []jobReport{}}
 	if werr := writeJSON(stdout, r); werr != nil {
 		return werr
 	}
@@ -205,7 +206,23 @@ type report struct {
 	Warnings  []problem        `json:"warnings"`
 	Scheduler *schedulerReport `json:"scheduler,omitempty"` // nil when the directory could not be read
 	Schedules []scheduleReport `json:"schedules"`
+	Jobs      []jobReport      `json:"jobs"`
 	Changes   *changesReport   `json:"changes,omitempty"`
+}
+
+// jobReport is one job's launch plan.
+type jobReport struct {
+	ID          string     `json:"id"`
+	File        string     `json:"file"`
+	DisplayName string     `json:"displayName,omitempty"`
+	Schedule    string     `json:"schedule,omitempty"`
+	Groups      []jobGroup `json:"groups"`
+}
+
+// jobGroup is one launch group: its order and its tasks, run in parallel.
+type jobGroup struct {
+	Order int      `json:"order"`
+	Tasks []string `json:"tasks"`
 }
 
 type problem struct {
@@ -305,6 +322,20 @@ func buildReport(d *config.Desired, base *config.Desired, opts validateOptions) 
 		}
 		r.Schedules = append(r.Schedules, sr)
 	}
+	r.Jobs = []jobReport{}
+	for _, id := range d.JobIDs() {
+		j := d.Jobs[id]
+		jr := jobReport{ID: id, File: j.File, DisplayName: j.DisplayName, Schedule: j.Schedule, Groups: []jobGroup{}}
+		for _, g := range jobs.Plan(j) {
+			jg := jobGroup{Order: g.Order}
+			for _, i := range g.Tasks {
+				t := j.Tasks[i]
+				jg.Tasks = append(jg.Tasks, t.ID)
+			}
+			jr.Groups = append(jr.Groups, jg)
+		}
+		r.Jobs = append(r.Jobs, jr)
+	}
 	if base != nil {
 		p := config.Diff(base, d)
 		c := &changesReport{Against: opts.against, AgainstErrors: problems(base.AllErrors()),
@@ -357,6 +388,9 @@ func printReport(w io.Writer, r report) {
 		}
 	}
 	fmt.Fprintf(w, "%s: valid, %s (%d enabled)", r.Dir, plural(len(r.Schedules), "schedule"), enabled)
+	if len(r.Jobs) > 0 {
+		fmt.Fprintf(w, ", %s", plural(len(r.Jobs), "job"))
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, ", %s", plural(len(r.Warnings), "warning"))
 	}
@@ -391,6 +425,18 @@ func printReport(w io.Writer, r report) {
 				}
 				fmt.Fprintf(w, "%s %s\n", label, t)
 			}
+		}
+	}
+	for _, j := range r.Jobs {
+		fmt.Fprintf(w, "\njob %s  (%s)\n", j.ID, j.File)
+		if j.DisplayName != "" {
+			fmt.Fprintf(w, "  %s\n", j.DisplayName)
+		}
+		if j.Schedule != "" {
+			fmt.Fprintf(w, "  started by the schedule %s\n", config.JobScheduleID(j.ID))
+		}
+		for _, g := range j.Groups {
+			fmt.Fprintf(w, "  launch order %d: %s\n", g.Order, strings.Join(g.Tasks, ", "))
 		}
 	}
 }

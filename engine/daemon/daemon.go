@@ -27,6 +27,7 @@ import (
 	"sundial/engine/clock"
 	"sundial/engine/cluster"
 	"sundial/engine/config"
+	"sundial/engine/jobs"
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
@@ -60,6 +61,9 @@ type Options struct {
 	// that database, and makes the node a member of the cluster sharing it
 	// (engine/cluster); Store is then ignored. The daemon does not close it.
 	DB store.Store
+	// Synchronizer runs the reconciliations of jobs' sync tasks; nil fails
+	// them.
+	Synchronizer jobs.Synchronizer
 	// CheckInInterval and NodeTimeout tune the cluster membership; zero
 	// takes cluster.DefaultCheckInInterval and cluster.DefaultNodeTimeout.
 	CheckInInterval time.Duration
@@ -138,6 +142,13 @@ type Daemon struct {
 	// Whether the bootstrap admin is the API's client, and whether the
 	// log said the API has none; only apply touches them.
 	bootstrapped, warnedNoClients bool
+
+	// The job engine (jobs.go); nil without a store. jobsCtx is the
+	// context its instances run in, ended at the stop.
+	jobs     *jobs.Engine
+	jobsJS   store.JobInstances
+	jobsCtx  context.Context
+	stopJobs context.CancelFunc
 
 	nodeID   string
 	node     *cluster.Node // the cluster node; nil without Options.DB
@@ -252,6 +263,11 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 
+	d.jobsCtx, d.stopJobs = context.WithCancel(context.WithoutCancel(ctx))
+	defer d.stopJobs()
+	if err := d.newJobs(ctx, first); err != nil {
+		return err
+	}
 	if err := d.loadStored(ctx, first); err != nil {
 		return err
 	}
@@ -351,6 +367,7 @@ func (d *Daemon) newScheduler() error {
 		Services: map[string]scheduler.Service{
 			script.ServiceName:      scheduler.ServiceFunc(d.invokeScript),
 			taskscanner.ServiceName: d.scanner,
+			JobServiceName:          scheduler.ServiceFunc(d.invokeJob),
 		},
 		Store:  stateStore,
 		NodeID: d.nodeID,
@@ -413,6 +430,10 @@ func (d *Daemon) stop(srv *http.Server, loopDone <-chan error) error {
 		}
 	}
 	err := d.sched.Stop(d.opts.Grace)
+	d.stopJobs()
+	if d.jobs != nil {
+		d.jobs.Close()
+	}
 	d.scanner.Close()
 	d.log.Info("sundial stopped", "waited", time.Since(began).Round(time.Millisecond))
 	return err

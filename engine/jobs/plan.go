@@ -50,6 +50,23 @@ func Plan(j *config.Job) []Group {
 	return groups
 }
 
+// Step is one task's launch order, as Get-JobSteps prints it.
+type Step struct {
+	Task  string `json:"task"`
+	Order int    `json:"order"`
+}
+
+// Steps returns every task's launch order, in launch order.
+func Steps(j *config.Job) []Step {
+	var out []Step
+	for _, g := range Plan(j) {
+		for _, i := range g.Tasks {
+			out = append(out, Step{Task: j.Tasks[i].ID, Order: g.Order})
+		}
+	}
+	return out
+}
+
 // StartOptions are a launch's options, as invoke-job takes them.
 type StartOptions struct {
 	// Begin and End bound the launch groups that run, inclusive: a launch
