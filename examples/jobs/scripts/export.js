@@ -1,0 +1,2 @@
+// An export task: the real one would write the source's CSV file.
+logger.info("exporting {}", source);
