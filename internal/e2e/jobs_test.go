@@ -36,6 +36,12 @@ tasks:
   - {id: Never, type: script, invokeService: script, invokeContext: {script: {type: text/javascript, source: "1"}}}
 `
 
+const tickJob = `id: tick
+schedule: "* * * * * ?"
+tasks:
+  - {id: Only, type: script, invokeService: script, invokeContext: {script: {type: text/javascript, source: "1"}}}
+`
+
 // TestJobsEndToEnd runs jobs on a real `sundial serve`: invoke-job follows
 // a job to its warning (exit 7) and a single task to success (exit 0),
 // job-steps reads the daemon, and a node killed with SIGKILL during a task
@@ -44,6 +50,8 @@ func TestJobsEndToEnd(t *testing.T) {
 	p := newProject(t)
 	p.write(t, "conf/job-quick.yaml", quickJob)
 	p.write(t, "conf/job-slow.yaml", slowJob)
+	p.write(t, "conf/job-tick.yaml", tickJob)
+	p.write(t, "conf/schedule-quick.json", `{"schedule": "0 0 0 1 1 ? 2099", "invokeService": "job", "invokeContext": {"job": "quick"}}`)
 	node := startNode(t, p, "node1", "")
 	secretFile := filepath.Join(p.dir, "var", "admin.secret")
 	cli := func(args ...string) (string, int) {
@@ -74,6 +82,20 @@ func TestJobsEndToEnd(t *testing.T) {
 	}
 
 	c := newAPIClient(t, node, p)
+	// A job's own schedule starts it; a schedule file can start one too.
+	waitFor(t, 30*time.Second, "the tick job's schedule to start it", func() bool {
+		status, body := c.do(t, "GET", "/openidm/jobs/instance?_queryFilter="+url.QueryEscape(`/jobId eq "tick" and /state eq "completed"`), "")
+		return status == 200 && strings.Contains(string(body), `"jobId":"tick"`)
+	})
+	before := strings.Count(node.stderr.String(), `msg="job instance ended" job=quick`)
+	if status, body := c.do(t, "POST", "/openidm/scheduler/job/quick?_action=trigger", ""); status != 200 {
+		t.Fatalf("trigger the schedule quick: %d %s", status, body)
+	}
+	waitFor(t, 30*time.Second, "the schedule quick to run its job", func() bool {
+		return strings.Count(node.stderr.String(), `msg="job instance ended" job=quick`) > before
+	})
+	p.write(t, "conf/job-tick.yaml", strings.Replace(tickJob, `schedule: "* * * * * ?"`+"\n", "", 1))
+
 	status, body := c.do(t, "POST", "/openidm/jobs/job/slow?_action=run", "{}")
 	var ji store.JobInstance
 	if status != 201 || json.Unmarshal(body, &ji) != nil || ji.ID == 0 {
