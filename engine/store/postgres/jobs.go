@@ -93,35 +93,24 @@ func (s *Store) InterruptJobInstances(ctx context.Context, p store.InterruptJobI
 	now := store.NowOr(p.Now)
 	var out []store.JobInstance
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		out = nil
 		running, err := query(ctx, tx, scanJobInstance, `SELECT `+sqlcommon.JobInstanceCols+` FROM job_instances WHERE node = $1 AND state = 'running' ORDER BY id FOR UPDATE`, p.Node)
 		if err != nil {
 			return err
 		}
-		for _, ji := range running {
-			tasks, err := query(ctx, tx, sqlcommon.ScanTaskInstance, `SELECT `+sqlcommon.TaskInstanceCols+` FROM task_instances WHERE job_instance_id = $1 ORDER BY id`, ji.ID)
-			if err != nil {
+		out, err = sqlcommon.InterruptAll(running, now, sqlcommon.InterruptTx{
+			Tasks: func(id int64) ([]store.TaskInstance, error) {
+				return query(ctx, tx, sqlcommon.ScanTaskInstance, `SELECT `+sqlcommon.TaskInstanceCols+` FROM task_instances WHERE job_instance_id = $1 ORDER BY id`, id)
+			},
+			SetTask: func(id int64, state, doc string) error {
+				_, err := tx.Exec(ctx, `UPDATE task_instances SET state = $1, doc = $2 WHERE id = $3`, state, doc, id)
 				return err
-			}
-			for _, ti := range sqlcommon.Interrupt(&ji, tasks, now) {
-				doc, err := sqlcommon.TaskDoc(ti)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, `UPDATE task_instances SET state = $1, doc = $2 WHERE id = $3`, ti.State, doc, ti.ID); err != nil {
-					return err
-				}
-			}
-			doc, err := sqlcommon.JobDoc(ji)
-			if err != nil {
+			},
+			SetJob: func(id int64, state, doc string) error {
+				_, err := tx.Exec(ctx, `UPDATE job_instances SET state = $1, doc = $2 WHERE id = $3`, state, doc, id)
 				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE job_instances SET state = $1, doc = $2 WHERE id = $3`, ji.State, doc, ji.ID); err != nil {
-				return err
-			}
-			out = append(out, ji)
-		}
-		return nil
+			},
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("interrupt job instances of node %s: %w", p.Node, err)

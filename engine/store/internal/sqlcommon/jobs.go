@@ -108,3 +108,42 @@ func Interrupt(ji *store.JobInstance, tasks []store.TaskInstance, now time.Time)
 	}
 	return changed
 }
+
+// InterruptTx is how InterruptAll reads and writes in a backend's
+// transaction: the task instances of a job instance, and the updates of a
+// row's state and document.
+type InterruptTx struct {
+	Tasks   func(jobInstanceID int64) ([]store.TaskInstance, error)
+	SetTask func(id int64, state, doc string) error
+	SetJob  func(id int64, state, doc string) error
+}
+
+// InterruptAll interrupts each running job instance (see Interrupt) in tx
+// and returns them as changed.
+func InterruptAll(running []store.JobInstance, now time.Time, tx InterruptTx) ([]store.JobInstance, error) {
+	out := make([]store.JobInstance, 0, len(running))
+	for _, ji := range running {
+		tasks, err := tx.Tasks(ji.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, ti := range Interrupt(&ji, tasks, now) {
+			doc, err := TaskDoc(ti)
+			if err != nil {
+				return nil, err
+			}
+			if err := tx.SetTask(ti.ID, ti.State, doc); err != nil {
+				return nil, err
+			}
+		}
+		doc, err := JobDoc(ji)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.SetJob(ji.ID, ji.State, doc); err != nil {
+			return nil, err
+		}
+		out = append(out, ji)
+	}
+	return out, nil
+}
