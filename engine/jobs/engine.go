@@ -77,6 +77,7 @@ type run struct {
 	job    *config.Job
 	groups []Group
 	ji     store.JobInstance
+	force  bool // thresholds off for the launch (StartOptions.Force)
 	// states is each task's latest outcome in this instance, by task id.
 	states    map[string]string
 	started   map[string]bool // tasks that have a task instance
@@ -105,7 +106,7 @@ func (e *Engine) Start(ctx context.Context, j *config.Job, o StartOptions) (stor
 	if err != nil {
 		return store.JobInstance{}, err
 	}
-	r := e.newRun(j, groups, ji, o)
+	r := e.newRun(j, groups, ji, o.Force)
 	e.launch(ctx, r, func(ctx context.Context) { r.groupsFrom(ctx, 0) })
 	return ji, nil
 }
@@ -198,7 +199,7 @@ func (e *Engine) Resume(ctx context.Context, id int64) (store.JobInstance, error
 	if err := e.opts.Store.SaveJobInstance(ctx, ji); err != nil {
 		return ji, err
 	}
-	r := e.newRun(&j, groups, ji, o)
+	r := e.newRun(&j, groups, ji, o.Force)
 	var blocked []store.TaskInstance
 	for _, ti := range tasks {
 		r.started[ti.TaskID] = true
@@ -240,8 +241,8 @@ func removeResumed(blocked []store.TaskInstance, id int64, state string) []store
 // Close waits for the runs of this node to end (their context ends them).
 func (e *Engine) Close() { e.wg.Wait() }
 
-func (e *Engine) newRun(j *config.Job, groups []Group, ji store.JobInstance, _ StartOptions) *run {
-	return &run{e: e, job: j, groups: groups, ji: ji, states: map[string]string{}, started: map[string]bool{},
+func (e *Engine) newRun(j *config.Job, groups []Group, ji store.JobInstance, force bool) *run {
+	return &run{e: e, job: j, groups: groups, ji: ji, force: force, states: map[string]string{}, started: map[string]bool{},
 		cancel: make(chan struct{}), done: make(chan struct{})}
 }
 
@@ -461,7 +462,7 @@ type runKind struct {
 func (r *run) runTask(ctx context.Context, t config.JobTask, order int, kind runKind) taskResult {
 	wctx := store.WithDeferredSync(ctx)
 	ti := store.TaskInstance{JobInstanceID: r.ji.ID, TaskID: t.ID, Type: t.Type, State: store.JobRunning, Group: order,
-		Node: r.e.opts.Node, Started: r.e.opts.Clock.Now(), Validation: kind.validation, Forced: kind.forced || (config.HasThresholds(t.Type) && r.forced()),
+		Node: r.e.opts.Node, Started: r.e.opts.Clock.Now(), Validation: kind.validation, Forced: kind.forced || (config.HasThresholds(t.Type) && r.force),
 		ResumeOf: kind.resumeOf.ID}
 	ti, err := r.e.opts.Store.CreateTaskInstance(wctx, ti)
 	if err != nil {
@@ -511,12 +512,6 @@ func prefixColon(s string) string {
 		return ""
 	}
 	return ": " + s
-}
-
-func (r *run) forced() bool {
-	var o StartOptions
-	_ = json.Unmarshal(r.ji.Options, &o)
-	return o.Force
 }
 
 // execute runs the task's work and returns its state and message.
