@@ -187,8 +187,14 @@ func (e *Engine) Resume(ctx context.Context, id int64) (store.JobInstance, error
 	if err != nil {
 		return ji, err
 	}
+	r := e.newRun(&j, groups, ji, o.Force)
+	// The run is registered before the instance is saved running, so that
+	// a second resume of it on this node is refused.
 	e.mu.Lock()
 	_, already := e.runs[id]
+	if !already {
+		e.runs[id] = r
+	}
 	e.mu.Unlock()
 	if already {
 		return ji, fmt.Errorf("resume job instance %d: %w: it is being resumed", id, ErrNotBlocked)
@@ -197,9 +203,12 @@ func (e *Engine) Resume(ctx context.Context, id int64) (store.JobInstance, error
 	ji.Resumed++
 	ji.Heartbeat = e.opts.Clock.Now()
 	if err := e.opts.Store.SaveJobInstance(ctx, ji); err != nil {
+		e.mu.Lock()
+		delete(e.runs, id)
+		e.mu.Unlock()
 		return ji, err
 	}
-	r := e.newRun(&j, groups, ji, o.Force)
+	r.ji = ji
 	var blocked []store.TaskInstance
 	for _, ti := range tasks {
 		r.started[ti.TaskID] = true
