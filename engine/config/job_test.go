@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func loadJobDir(t *testing.T, files map[string]string, prev *Desired) *Desired {
@@ -111,4 +112,41 @@ func TestJobFileErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzJobFile feeds arbitrary bytes to the loader as a YAML and as a JSON
+// job file: it must never panic, and it returns either errors or a job
+// whose parents all run before their children.
+func FuzzJobFile(f *testing.F) {
+	f.Add([]byte(goodJob))
+	f.Add([]byte("id: nightly\ntasks:\n  - {id: a, type: script, invokeService: script, invokeContext: {script: {type: text/javascript, source: '1'}}}\n"))
+	f.Add([]byte(`{"id": "nightly", "tasks": [{"id": "s", "type": "synchronize", "level": 1, "invokeService": "sync", "invokeContext": {"mapping": "a_b"}}]}`))
+	env := &scheduleEnv{props: &properties{env: noEnv, defaults: builtinProperties("h")}, loc: time.UTC, zones: &zoneCache{}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, isYAML := range []bool{false, true} {
+			r := parseJob(scheduleInput{id: "nightly", rel: "job-nightly.yaml", display: "job-nightly.yaml", data: data, isYAML: isYAML}, env)
+			switch {
+			case r.job != nil && len(r.errs) > 0:
+				t.Fatalf("both a job and errors: %v", r.errs)
+			case r.job == nil && len(r.errs) == 0:
+				t.Fatal("neither a job nor errors")
+			case r.job != nil && (len(r.job.Tasks) == 0 || (r.job.Schedule != "") != (r.schedule != nil)):
+				t.Fatalf("incomplete job %+v", r.job)
+			}
+			if r.job == nil {
+				continue
+			}
+			index := map[string]int{}
+			for i, task := range r.job.Tasks {
+				index[task.ID] = i
+			}
+			for i, task := range r.job.Tasks {
+				for _, p := range task.DependsOn {
+					if !runsBefore(r.job.Tasks, index[p], i) {
+						t.Fatalf("task %s depends on %s, which does not run before it", task.ID, p)
+					}
+				}
+			}
+		}
+	})
 }
