@@ -35,6 +35,9 @@ type Desired struct {
 	Clients []Client
 	// Managed is managed.json: the declared managed object types.
 	Managed ManagedConfig
+	// Provisioners are the provisioner.openicf-<name> files, by
+	// provisioner name. A bad file keeps its previous version.
+	Provisioners map[string]*Provisioner
 	// Properties are the resolved boot properties (boot.properties over
 	// built-in defaults; the environment wins over both).
 	Properties map[string]string
