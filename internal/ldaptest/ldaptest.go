@@ -7,7 +7,10 @@
 // with the password "password", as IDM's LDAP samples expect. An LDIF given
 // to Start is loaded with slapadd before the server starts (entries outside
 // the suffix, such as Example.ldif's dc=com, are left out), so entries get
-// entryUUID and the create and modify timestamps. The server is killed and
+// entryUUID and the create and modify timestamps (those the LDIF gives are
+// kept). The samples' LDIF was written for OpenDJ, which lets a
+// groupOfUniqueNames have no member; OpenLDAP requires one, so such a
+// group is given the empty DN as its member (the usual OpenLDAP idiom). The server is killed and
 // its directory removed when the test ends.
 //
 // Without slapd the test is skipped with a message saying what to install,
@@ -208,6 +211,10 @@ func withinSuffix(ldif string) string {
 			continue
 		}
 		out.WriteString(rec)
+		lower := strings.ToLower(rec)
+		if strings.Contains(lower, "objectclass: groupofuniquenames") && !strings.Contains(lower, "\nuniquemember:") {
+			out.WriteString("\nuniqueMember:")
+		}
 		out.WriteString("\n\n")
 	}
 	return out.String()
