@@ -172,7 +172,6 @@ func mustRead(t *testing.T, dir, name string) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 func TestParseResource(t *testing.T) {
 	for _, tc := range []struct{ in, name, typ string }{
 		{"system/ldap/account", "ldap", "account"},
