@@ -109,8 +109,7 @@ func newConnector(t *testing.T, ldif string, props map[string]any) (*Connector, 
 	return c, srv
 }
 
-func set(t *testing.T, c *Connector, typ string) *Set {
-	t.Helper()
+func set(t testing.TB, c *Connector, typ string) *Set {
 	s, err := c.Set(typ)
 	if err != nil {
 		t.Fatal(err)
