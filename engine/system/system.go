@@ -177,7 +177,7 @@ func (r *Registry) Acquire(resource string) (connector.ObjectSet, func(), error)
 		case !e.prov.Enabled:
 			return nil, nil, fmt.Errorf("system/%s: %w: the connector is disabled", name, connector.ErrNotSupported)
 		}
-		return nil, nil, fmt.Errorf("system/%s: %w: Sundial does not run the connector %s", name, connector.ErrNotSupported, e.prov.ConnectorRef.ConnectorName)
+		return nil, nil, fmt.Errorf("system/%s: %w: the connector %s is not one Sundial runs", name, connector.ErrNotSupported, e.prov.ConnectorRef.ConnectorName)
 	}
 	set, err := e.conn.Set(typ)
 	if err != nil {
