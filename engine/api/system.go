@@ -38,18 +38,7 @@ func (s *server) systemVersion(w http.ResponseWriter, r *http.Request, req *requ
 // status.
 func (s *server) systemRoot(w http.ResponseWriter, r *http.Request) {
 	req := state(r)
-	if !s.systemVersion(w, r, req) {
-		return
-	}
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, r, "POST")
-		return
-	}
-	if req.params.Action != "test" {
-		s.unknownAction(w, req, req.params.Action)
-		return
-	}
-	if !req.allow(w, auth.PermRead) {
+	if !s.testAction(w, r, req) {
 		return
 	}
 	res := s.Systems.TestAll(r.Context())
@@ -62,18 +51,7 @@ func (s *server) systemRoot(w http.ResponseWriter, r *http.Request) {
 // systemConnector serves POST /openidm/system/{name}?_action=test.
 func (s *server) systemConnector(w http.ResponseWriter, r *http.Request) {
 	req := state(r)
-	if !s.systemVersion(w, r, req) {
-		return
-	}
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, r, "POST")
-		return
-	}
-	if req.params.Action != "test" {
-		s.unknownAction(w, req, req.params.Action)
-		return
-	}
-	if !req.allow(w, auth.PermRead) {
+	if !s.testAction(w, r, req) {
 		return
 	}
 	res, err := s.Systems.Test(r.Context(), r.PathValue("name"))
@@ -82,6 +60,23 @@ func (s *server) systemConnector(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.writer.JSON(w, http.StatusOK, res)
+}
+
+// testAction checks a POST ?_action=test: version, method, action and
+// the read permission (a test changes nothing).
+func (s *server) testAction(w http.ResponseWriter, r *http.Request, req *request) bool {
+	if !s.systemVersion(w, r, req) {
+		return false
+	}
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, r, "POST")
+		return false
+	}
+	if req.params.Action != "test" {
+		s.unknownAction(w, req, req.params.Action)
+		return false
+	}
+	return req.allow(w, auth.PermRead)
 }
 
 // systemSet acquires the set of the request's path; release must be
@@ -209,13 +204,10 @@ func (s *server) systemObject(w http.ResponseWriter, r *http.Request) {
 
 // systemCreate creates one object (id "" lets the connector choose).
 func (s *server) systemCreate(w http.ResponseWriter, r *http.Request, req *request, set connector.ObjectSet, id string) {
-	content, err := readObjectBody(r)
+	content, id, err := readCreateBody(r, id)
 	if err != nil {
 		req.writer.Error(w, err)
 		return
-	}
-	if id == "" {
-		id, _ = content["_id"].(string)
 	}
 	delete(content, "_id")
 	o, err := set.Create(r.Context(), id, content)
