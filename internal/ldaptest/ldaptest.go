@@ -58,6 +58,14 @@ type Options struct {
 	// LDIF is loaded before the server starts; "" starts with the suffix
 	// entry alone.
 	LDIF string
+	// Schemas are more schema files to include (paths).
+	Schemas []string
+	// Suffixes are more naming contexts, each an empty database that the
+	// root DN manages (its entries are added over LDAP).
+	Suffixes []string
+	// RootDSE is an LDIF of attributes to add to the root DSE (slapd's
+	// rootDSE directive), e.g. a changelog's.
+	RootDSE string
 }
 
 // Binary returns slapd's path, or "" when it is not installed.
@@ -108,6 +116,16 @@ func start(bin, dir string, opts Options) (s *Server, stop func(), err error) {
 	for _, s := range []string{"core", "cosine", "inetorgperson", "nis"} {
 		fmt.Fprintf(&c, "include %s/%s.schema\n", schemaDir, s)
 	}
+	for _, sc := range opts.Schemas {
+		fmt.Fprintf(&c, "include %s\n", sc)
+	}
+	if opts.RootDSE != "" {
+		p := filepath.Join(dir, "rootdse.ldif")
+		if err := os.WriteFile(p, []byte(opts.RootDSE), 0o600); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(&c, "rootDSE %s\n", p)
+	}
 	fmt.Fprintf(&c, "pidfile %s\nargsfile %s\n", filepath.Join(dir, "slapd.pid"), filepath.Join(dir, "slapd.args"))
 	if _, err := os.Stat("/usr/lib/ldap/back_mdb.la"); err == nil {
 		c.WriteString("modulepath /usr/lib/ldap\nmoduleload back_mdb\n")
@@ -125,6 +143,13 @@ func start(bin, dir string, opts Options) (s *Server, stop func(), err error) {
 	fmt.Fprintf(&c, "database mdb\nmaxsize 268435456\nsuffix %q\ndirectory %s\n", Suffix, db)
 	c.WriteString("index objectClass eq\nindex entryUUID eq\n")
 	fmt.Fprintf(&c, "access to * by dn.exact=%q manage by * read\nlimits dn.exact=%q size=unlimited time=unlimited\n", RootDN, RootDN)
+	for i, suffix := range opts.Suffixes {
+		sdir := filepath.Join(dir, "suffix"+strconv.Itoa(i))
+		if err := os.Mkdir(sdir, 0o700); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(&c, "database ldif\nsuffix %q\nrootdn %q\ndirectory %s\n", suffix, RootDN, sdir)
+	}
 	if err := os.WriteFile(conf, []byte(c.String()), 0o600); err != nil {
 		return nil, nil, err
 	}
