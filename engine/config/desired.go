@@ -39,6 +39,9 @@ type Desired struct {
 	// failed keeps its last good version, as schedules do). A job's own
 	// schedule key is in Schedules as JobScheduleID(id).
 	Jobs map[string]*Job
+	// Provisioners are the provisioner.openicf-<name> files, by
+	// provisioner name. A bad file keeps its previous version.
+	Provisioners map[string]*Provisioner
 	// Properties are the resolved boot properties (boot.properties over
 	// built-in defaults; the environment wins over both).
 	Properties map[string]string

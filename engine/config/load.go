@@ -73,6 +73,8 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 
 	// boot.properties first: every other file may reference it.
 	props := &properties{env: env, defaults: builtinProperties(hostname())}
+	props.defaults["idm.instance.dir"] = projectDir(dir)
+	props.defaults["launcher.project.location"] = projectDir(dir)
 	props.boot = l.loadBoot(files.boot, props)
 	allUsed := substituted{}
 
@@ -85,17 +87,19 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	clients := l.loadAccess(files.access)
 	managed := l.loadManaged(files.managed, props, allUsed)
 	jobs := l.loadJobs(files.jobs, senv, allUsed, schedules)
+	provisioners := l.loadProvisioners(files.provisioners, props, allUsed)
 
 	d := &Desired{
-		Dir:        dir,
-		Scheduler:  sc,
-		Schedules:  schedules,
-		Clients:    clients,
-		Managed:    managed,
-		Jobs:       jobs,
-		Properties: props.resolved(allUsed),
-		Errors:     l.errs,
-		Warnings:   l.warns,
+		Dir:          dir,
+		Scheduler:    sc,
+		Schedules:    schedules,
+		Clients:      clients,
+		Managed:      managed,
+		Jobs:         jobs,
+		Provisioners: provisioners,
+		Properties:   props.resolved(allUsed),
+		Errors:       l.errs,
+		Warnings:     l.warns,
 	}
 	for _, errs := range d.Errors {
 		sortErrors(errs)
@@ -175,6 +179,8 @@ type dirFiles struct {
 	schedules []scheduleFile
 	managed   []string
 	jobs      []scheduleFile
+	// provisioners are the provisioner.openicf-<name> files.
+	provisioners []string
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
@@ -217,6 +223,8 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 			f.access = append(f.access, name)
 		case isConf && base == "managed":
 			f.managed = append(f.managed, name)
+		case isConf && strings.HasPrefix(base, provisionerPrefix):
+			f.provisioners = append(f.provisioners, name)
 		case isConf && strings.HasPrefix(base, "schedule-"):
 			id := strings.TrimPrefix(base, "schedule-")
 			if !idPattern.MatchString(id) {
