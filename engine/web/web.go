@@ -248,7 +248,10 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, code, msg)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/ui/", Expires: expiry, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
+	// Max-Age rather than Expires: the browser's clock need not agree
+	// with this node's.
+	maxAge := max(1, int(expiry.Sub(s.Clock.Now()).Seconds()))
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/ui/", MaxAge: maxAge, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Path: "/ui/login", MaxAge: -1, HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
 	s.Logger.Info("web sign-in", "client", p.ClientID, "role", p.Role)
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
