@@ -410,3 +410,100 @@ func readEvents(r io.Reader) <-chan sse {
 	}()
 	return out
 }
+
+// TestWeb_Scans: a scan started from the page runs through the REST
+// service and shows its progress row; a cancel of an ended run is
+// answered, not refused.
+func TestWeb_Scans(t *testing.T) {
+	t.Parallel()
+	b := webDaemon(t, map[string]string{
+		"managed.json": `{"objects": [{"name": "user"}]}`,
+		"schedule-taskscan_web.json": `{
+			"enabled": false, "type": "simple", "repeatInterval": 3600000, "invokeService": "taskscanner",
+			"invokeContext": {"waitForCompletion": "true",
+				"scan": {"_queryFilter": "true", "object": "managed/user", "taskState": {"started": "/s", "completed": "/c"}},
+				"task": {"script": {"type": "text/javascript", "source": "true"}}}}`,
+	})
+	br := newBrowser(t, b)
+	csrf := br.signIn("ops")
+	_, page := br.get("/ui/scans")
+	if !strings.Contains(page, `<form id="scan-execute"`) || !strings.Contains(page, `<option value="taskscan_web">`) || !strings.Contains(page, "No scan run yet") {
+		t.Fatalf("scans page before a scan:\n%s", page)
+	}
+	if resp, body := br.post("/ui/scans/execute", url.Values{"csrf": {csrf}, "name": {"taskscan_web"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("execute: %d\n%s", resp.StatusCode, body)
+	}
+	_, page = br.get("/ui/scans")
+	m := regexp.MustCompile(`<tr data-scan-run="([^"]+)" data-state="COMPLETED">`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, `<progress value="0" max="1"`) || !strings.Contains(page, `data-col="processed" class="num">0<`) {
+		t.Fatalf("scans page after a scan:\n%s", page)
+	}
+	if strings.Contains(page, `data-action="cancel"`) {
+		t.Errorf("an ended run offers a cancel button")
+	}
+	if resp, _ := br.post("/ui/scans/"+m[1]+"/cancel", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("cancel of an ended run: %d", resp.StatusCode)
+	}
+	if resp, _ := br.post("/ui/scans/nope/cancel", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("cancel of an unknown run: %d, want 404", resp.StatusCode)
+	}
+	if resp, _ := br.post("/ui/scans/execute", url.Values{"csrf": {csrf}, "name": {"nope"}}); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a scan of an unknown schedule: %d, want 400", resp.StatusCode)
+	}
+}
+
+// TestWeb_ConfigInvalidFile: an invalid file appears on the configuration
+// page with its file:line:col errors beside the last good version, and
+// goes once fixed; the reloads are listed.
+func TestWeb_ConfigInvalidFile(t *testing.T) {
+	t.Parallel()
+	b := webDaemon(t, map[string]string{"schedule-a.json": dailySchedule(1)})
+	br := newBrowser(t, b)
+	br.signIn("viewer")
+	if _, page := br.get("/ui/config"); !strings.Contains(page, "Every file is valid") || strings.Contains(page, "data-invalid-file") || !strings.Contains(page, `data-reload="applied"`) {
+		t.Fatalf("config page, all valid:\n%s", page)
+	}
+	mark := b.mark()
+	writeFile(t, filepath.Join(b.conf, "schedule-a.json"), `{"schedule": "0 0 3 * * ?", "invokeService": "script", "persistd": true}`)
+	b.waitResult(t, mark, "invalid")
+	_, page := br.get("/ui/config")
+	if !strings.Contains(page, `<li data-invalid-file="schedule-a.json">`) || !regexp.MustCompile(`schedule-a\.json:1:\d+: `).MatchString(page) ||
+		!strings.Contains(page, "version 1") || !strings.Contains(page, `data-reload="invalid"`) {
+		t.Fatalf("config page with an invalid file:\n%s", page)
+	}
+	if _, page := br.get("/ui/"); !strings.Contains(page, `data-schedule="a" data-state="invalid"`) {
+		t.Errorf("the schedules page does not show the file invalid:\n%s", page)
+	}
+	mark = b.mark()
+	writeFile(t, filepath.Join(b.conf, "schedule-a.json"), dailySchedule(2))
+	b.waitApplied(t, mark, "applied")
+	if _, page := br.get("/ui/config"); strings.Contains(page, "data-invalid-file") || !strings.Contains(page, "Every file is valid") {
+		t.Errorf("config page once fixed:\n%s", page)
+	}
+}
+
+// TestWeb_TimelineOverlap: two schedules firing at the same moment with one
+// worker mark the moment as an overlap; the lanes show both.
+func TestWeb_TimelineOverlap(t *testing.T) {
+	t.Parallel()
+	b := webDaemon(t, map[string]string{
+		"scheduler.json":      `{"threadPool": {"threadCount": 1}}`,
+		"schedule-one.json":   dailySchedule(1),
+		"schedule-two.json":   dailySchedule(2),
+		"schedule-alone.json": strings.Replace(dailySchedule(3), "0 0 3 * * ?", "0 30 4 * * ?", 1),
+	})
+	br := newBrowser(t, b)
+	br.signIn("viewer")
+	_, page := br.get("/ui/timeline?span=7d")
+	for _, want := range []string{`data-lane="one"`, `data-lane="two"`, `data-lane="alone"`, `threadCount 1`, `<li data-overlap="`, `class="fire over" data-overlap="`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("timeline: no %q in\n%s", want, page)
+		}
+	}
+	if n := strings.Count(page, `<li data-overlap="`); n != 7 {
+		t.Errorf("%d overlap moments in 7 days, want 7 (one a day at 03:00)", n)
+	}
+	if resp, _ := br.get("/ui/timeline?span=1y"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("span=1y: %d, want 400", resp.StatusCode)
+	}
+}
