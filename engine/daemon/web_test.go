@@ -62,12 +62,12 @@ func webDaemon(t *testing.T, files map[string]string, edit ...func(*daemon.Optio
 
 // browser is a client with a cookie jar that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
 
-func newBrowser(t *testing.T, b *testBundle) *browser {
+func newBrowser(t testing.TB, b *testBundle) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, base: b.base, c: &http.Client{Jar: jar, Timeout: waitTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -100,7 +100,7 @@ func (br *browser) post(path string, form url.Values) (*http.Response, string) {
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
 
 // csrf returns the CSRF token of a page.
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfField.FindStringSubmatch(body)
 	if m == nil {
