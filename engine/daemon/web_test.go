@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -505,5 +506,31 @@ func TestWeb_TimelineOverlap(t *testing.T) {
 	}
 	if resp, _ := br.get("/ui/timeline?span=1y"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("span=1y: %d, want 400", resp.StatusCode)
+	}
+}
+
+// TestWeb_Poll: the polling fallback answers the rows asked for, as the
+// schedules page renders them, and the config hash.
+func TestWeb_Poll(t *testing.T) {
+	t.Parallel()
+	b := webDaemon(t, map[string]string{"schedule-a.json": dailySchedule(1), "schedule-b.json": dailySchedule(2)})
+	br := newBrowser(t, b)
+	br.signIn("viewer")
+	resp, body := br.get("/ui/poll?id=a&id=nope")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("poll: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var ans struct {
+		Hash string            `json:"hash"`
+		Rows map[string]string `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(body), &ans); err != nil {
+		t.Fatal(err)
+	}
+	if ans.Hash != b.lastHash() || len(ans.Rows) != 1 || !strings.HasPrefix(ans.Rows["a"], `<tr data-schedule="a" data-state="enabled">`) {
+		t.Errorf("poll answer %+v", ans)
+	}
+	if strings.Contains(ans.Rows["a"], "data-action=") {
+		t.Errorf("a reader's polled row has action buttons: %s", ans.Rows["a"])
 	}
 }
