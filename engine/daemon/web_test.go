@@ -249,7 +249,7 @@ func TestWeb_Actions(t *testing.T) {
 		info, _ := b.d.Scheduler().Schedule("a")
 		return info.Runs == 1
 	})
-	if _, body := ops.get("/ui/schedules/a"); !strings.Contains(body, `data-col="runs" class="num">1<`) || !strings.Contains(body, "outcome-success") {
+	if _, body := ops.get("/ui/schedules/a"); !strings.Contains(body, `data-col="runs" class="num">1<`) || !strings.Contains(body, `<tr data-run="a@`) {
 		t.Errorf("the detail page does not show the run:\n%s", body)
 	}
 	if resp, _ := ops.post("/ui/schedules/a/explode", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusBadRequest {
@@ -364,21 +364,38 @@ func TestWeb_Events(t *testing.T) {
 	if err := b.d.Schedules().PauseJob(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		select {
-		case e, ok := <-events:
-			if !ok {
-				t.Fatal("the stream ended before the paused row came")
-			}
-			if e.name == "schedule" && strings.Contains(e.data, `<tr data-schedule="a" data-state="paused">`) {
-				if !strings.Contains(e.data, `data-action="resume"`) {
-					t.Errorf("the paused row has no resume button:\n%s", e.data)
+	next := func(what string, ok func(sse) bool) sse {
+		t.Helper()
+		for {
+			select {
+			case e, open := <-events:
+				if !open {
+					t.Fatalf("the stream ended before %s", what)
 				}
-				return
+				if ok(e) {
+					return e
+				}
+			case <-ctx.Done():
+				t.Fatalf("no event for %s", what)
 			}
-		case <-ctx.Done():
-			t.Fatal("no event for the paused schedule")
 		}
+	}
+	e := next("the paused schedule", func(e sse) bool {
+		return e.name == "schedule" && strings.Contains(e.data, `<tr data-schedule="a" data-state="paused">`)
+	})
+	if !strings.Contains(e.data, `data-action="resume"`) {
+		t.Errorf("the paused row has no resume button:\n%s", e.data)
+	}
+	// A file turning invalid is a config event, though the hash of what
+	// runs may not change.
+	writeFile(t, filepath.Join(b.conf, "schedule-a.json"), `{"schedule": "nope"}`)
+	var config, row bool
+	for !config || !row {
+		next("the invalid file's config event and row", func(e sse) bool {
+			config = config || e.name == "config"
+			row = row || e.name == "schedule" && strings.Contains(e.data, `<tr data-schedule="a" data-state="invalid">`)
+			return config && row
+		})
 	}
 }
 
@@ -436,7 +453,7 @@ func TestWeb_Scans(t *testing.T) {
 	}
 	_, page = br.get("/ui/scans")
 	m := regexp.MustCompile(`<tr data-scan-run="([^"]+)" data-state="COMPLETED">`).FindStringSubmatch(page)
-	if m == nil || !strings.Contains(page, `<progress value="0" max="1"`) || !strings.Contains(page, `data-col="processed" class="num">0<`) {
+	if m == nil || !strings.Contains(page, `<progress value="0" max="0"`) || !strings.Contains(page, `data-col="processed" class="num">0<`) {
 		t.Fatalf("scans page after a scan:\n%s", page)
 	}
 	if strings.Contains(page, `data-action="cancel"`) {
