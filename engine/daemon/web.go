@@ -164,21 +164,11 @@ func recordView(r scheduler.RunRecord) web.RunView {
 	}
 }
 
+// LastRuns merges the store's runs (persisted schedules, on a node with a
+// store) with this node's memory (every schedule's recent runs), the newer
+// winning.
 func (w webSource) LastRuns(ctx context.Context, ids []string) map[string]web.RunView {
 	out := make(map[string]web.RunView, len(ids))
-	if db := w.d.opts.DB; db != nil {
-		for _, id := range ids {
-			runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: 1})
-			if err != nil {
-				w.d.log.Warn("web page: runs not read", "schedule", id, "err", err)
-				return out
-			}
-			if len(runs) > 0 {
-				out[id] = runView(runs[0])
-			}
-		}
-		return out
-	}
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
@@ -190,11 +180,30 @@ func (w webSource) LastRuns(ctx context.Context, ids []string) map[string]web.Ru
 			out[r.ScheduleID] = recordView(r)
 		}
 	}
+	db := w.d.opts.DB
+	if db == nil {
+		return out
+	}
+	for _, id := range ids {
+		runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: 1})
+		if err != nil {
+			w.d.log.Warn("web page: runs not read", "schedule", id, "err", err)
+			return out
+		}
+		if len(runs) > 0 {
+			if mem, ok := out[id]; !ok || !mem.Scheduled.After(runs[0].ScheduledAt) {
+				out[id] = runView(runs[0])
+			}
+		}
+	}
 	return out
 }
 
+// Runs merges the store's runs of id with those in this node's memory,
+// newest first.
 func (w webSource) Runs(ctx context.Context, id string, limit int) ([]web.RunView, error) {
 	var out []web.RunView
+	seen := map[string]bool{}
 	if db := w.d.opts.DB; db != nil {
 		runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: limit})
 		if err != nil {
@@ -202,16 +211,17 @@ func (w webSource) Runs(ctx context.Context, id string, limit int) ([]web.RunVie
 		}
 		for _, r := range runs {
 			out = append(out, runView(r))
+			seen[r.ID] = true
 		}
-		return out, nil
 	}
 	hist := w.d.sched.History()
-	for i := len(hist) - 1; i >= 0 && len(out) < limit; i-- {
-		if r := hist[i]; r.ScheduleID == id && r.Outcome != scheduler.OutcomeSkipped {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if r := hist[i]; r.ScheduleID == id && r.Outcome != scheduler.OutcomeSkipped && !seen[r.FireID] {
 			out = append(out, recordView(r))
 		}
 	}
-	return out, nil
+	slices.SortStableFunc(out, func(a, b web.RunView) int { return b.Scheduled.Compare(a.Scheduled) })
+	return out[:min(len(out), limit)], nil
 }
 
 func (w webSource) Missed(_ context.Context, id string) []web.RunView {

@@ -249,7 +249,7 @@ func TestWeb_Actions(t *testing.T) {
 		info, _ := b.d.Scheduler().Schedule("a")
 		return info.Runs == 1
 	})
-	if _, body := ops.get("/ui/schedules/a"); !strings.Contains(body, `data-col="runs" class="num">1<`) || !strings.Contains(body, `<tr data-run="a@`) {
+	if _, body := ops.get("/ui/schedules/a"); !strings.Contains(body, `data-col="runs" class="num">1<`) || !strings.Contains(body, `<tr data-run="a@`) || !strings.Contains(body, "(manual)") {
 		t.Errorf("the detail page does not show the run:\n%s", body)
 	}
 	if resp, _ := ops.post("/ui/schedules/a/explode", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusBadRequest {

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"sundial/engine/config"
 )
@@ -79,6 +80,15 @@ func TestListQueryApply(t *testing.T) {
 		}
 		if got := strings.Join(ids, ","); got != tc.want || pages != tc.pages {
 			t.Errorf("%s: %s in %d pages, want %s in %d", tc.query, got, pages, tc.want, tc.pages)
+		}
+	}
+}
+
+// TestShortDur: durations without their zero parts.
+func TestShortDur(t *testing.T) {
+	for d, want := range map[time.Duration]string{24 * time.Hour: "24h", 90 * time.Minute: "1h30m", 5 * time.Minute: "5m", 30 * time.Second: "30s", time.Hour + time.Second: "1h0m1s"} {
+		if got := shortDur(d); got != want {
+			t.Errorf("shortDur(%s) = %q, want %q", d, got, want)
 		}
 	}
 }
