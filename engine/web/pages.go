@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -143,20 +142,10 @@ type scheduleData struct {
 	RESTJSON   string
 }
 
-// findRow returns the row of id.
-func (s *server) findRow(ctx context.Context, id string) (ScheduleRow, bool) {
-	rows := s.Source.Schedules(ctx)
-	i, ok := slices.BinarySearchFunc(rows, id, func(r ScheduleRow, id string) int { return strings.Compare(r.ID, id) })
-	if !ok {
-		return ScheduleRow{}, false
-	}
-	return rows[i], true
-}
-
 func (s *server) schedulePage(w http.ResponseWriter, r *http.Request, sess session) {
 	id := r.PathValue("id")
 	ctx := r.Context()
-	row, ok := s.findRow(ctx, id)
+	row, ok := s.Source.Schedule(ctx, id)
 	if !ok {
 		s.fail(w, r, http.StatusNotFound, "no schedule "+id+": it may have been removed")
 		return
