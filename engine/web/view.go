@@ -331,8 +331,11 @@ var funcs = template.FuncMap{
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"dur": func(d time.Duration) string {
-		if d == 0 {
+		switch {
+		case d == 0:
 			return "—"
+		case d < 10*time.Millisecond && d > -10*time.Millisecond:
+			return d.Round(time.Microsecond).String()
 		}
 		return d.Round(time.Millisecond).String()
 	},
