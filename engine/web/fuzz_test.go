@@ -4,9 +4,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"sundial/engine/config"
 )
 
 // FuzzListQuery: any query string either is refused with an error or
@@ -44,51 +41,4 @@ func FuzzListQuery(f *testing.F) {
 			t.Fatalf("%q: %+v reads back as %+v (%v)", raw, q, again, err)
 		}
 	})
-}
-
-// TestListQueryApply: filters, sort and paging over rows.
-func TestListQueryApply(t *testing.T) {
-	s := &config.Schedule{}
-	rows := []ScheduleRow{
-		{ID: "a", Runs: 3, File: "schedule-a.json", Schedule: s},
-		{ID: "b", Runs: 1, Paused: true, Schedule: s},
-		{ID: "c", Runs: 2, Errors: []string{"schedule-c.json:1:2: bad"}, File: "schedule-c.json"},
-	}
-	for _, tc := range []struct {
-		query string
-		want  string
-		pages int
-	}{
-		{"", "a,b,c", 1},
-		{"sort=-runs", "a,c,b", 1},
-		{"sort=runs&per=2", "b,c", 2},
-		{"sort=runs&per=2&page=2", "a", 2},
-		{"state=paused", "b", 1},
-		{"state=invalid", "c", 1},
-		{"source=rest", "b", 1},
-		{"source=file&q=Schedule-C", "c", 1},
-	} {
-		v, _ := url.ParseQuery(tc.query)
-		q, err := parseListQuery(v)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.query, err)
-		}
-		page, _, pages := q.apply(append([]ScheduleRow(nil), rows...))
-		var ids []string
-		for _, r := range page {
-			ids = append(ids, r.ID)
-		}
-		if got := strings.Join(ids, ","); got != tc.want || pages != tc.pages {
-			t.Errorf("%s: %s in %d pages, want %s in %d", tc.query, got, pages, tc.want, tc.pages)
-		}
-	}
-}
-
-// TestShortDur: durations without their zero parts.
-func TestShortDur(t *testing.T) {
-	for d, want := range map[time.Duration]string{24 * time.Hour: "24h", 90 * time.Minute: "1h30m", 5 * time.Minute: "5m", 30 * time.Second: "30s", time.Hour + time.Second: "1h0m1s"} {
-		if got := shortDur(d); got != want {
-			t.Errorf("shortDur(%s) = %q, want %q", d, got, want)
-		}
-	}
 }
