@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./engine/query
 	$(GO) test -run '^$$' -fuzz FuzzManagedPatch -fuzztime 30s ./engine/api
 	$(GO) test -run '^$$' -fuzz FuzzJobFile -fuzztime 30s ./engine/config
+	$(GO) test -run '^$$' -fuzz FuzzListQuery -fuzztime 30s ./engine/web
 
 clean:
 	rm -rf bin var
