@@ -172,11 +172,20 @@ func (s *Store) SigningKey(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("create signing key: %w", err)
 	}
 	var key []byte
-	// The insert of the first caller wins; the others read its key.
-	err := s.pool.QueryRow(ctx, `WITH ins AS (
+	// The insert of the first caller wins; the others read its key. A
+	// caller whose insert meets a row committed after its statement's
+	// snapshot began reads nothing (the conflict is seen, the row is not):
+	// a second statement, with a new snapshot, sees it.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		err = s.pool.QueryRow(ctx, `WITH ins AS (
 			INSERT INTO cluster_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING value)
 		SELECT value FROM ins UNION ALL SELECT value FROM cluster_secrets WHERE name = $1 LIMIT 1`,
-		sqlcommon.SigningKeyName, fresh).Scan(&key)
+			sqlcommon.SigningKeyName, fresh).Scan(&key)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
