@@ -35,6 +35,9 @@ type Desired struct {
 	Clients []Client
 	// Managed is managed.json: the declared managed object types.
 	Managed ManagedConfig
+	// Mappings are sync.json's mappings, in file order; nil without the
+	// file. A bad sync file keeps the previous snapshot's mappings.
+	Mappings []*Mapping
 	// Properties are the resolved boot properties (boot.properties over
 	// built-in defaults; the environment wins over both).
 	Properties map[string]string

@@ -84,6 +84,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	schedules := l.loadSchedules(files.schedules, senv, allUsed)
 	clients := l.loadAccess(files.access)
 	managed := l.loadManaged(files.managed, props, allUsed)
+	mappings := l.loadSync(files.sync, senv, allUsed)
 
 	d := &Desired{
 		Dir:        dir,
@@ -91,6 +92,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 		Schedules:  schedules,
 		Clients:    clients,
 		Managed:    managed,
+		Mappings:   mappings,
 		Properties: props.resolved(allUsed),
 		Errors:     l.errs,
 		Warnings:   l.warns,
@@ -162,6 +164,7 @@ type dirFiles struct {
 	access    []string
 	schedules []scheduleFile
 	managed   []string
+	sync      []string
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
@@ -204,6 +207,8 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 			f.access = append(f.access, name)
 		case isConf && base == "managed":
 			f.managed = append(f.managed, name)
+		case isConf && base == "sync":
+			f.sync = append(f.sync, name)
 		case isConf && strings.HasPrefix(base, "schedule-"):
 			id := strings.TrimPrefix(base, "schedule-")
 			if !idPattern.MatchString(id) {
