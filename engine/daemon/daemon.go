@@ -30,6 +30,7 @@ import (
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
+	syncsvc "sundial/engine/sync"
 	"sundial/engine/taskscanner"
 	"sundial/engine/watch"
 )
@@ -109,6 +110,7 @@ type Daemon struct {
 	registry *prometheus.Registry
 	sched    *scheduler.Scheduler
 	scanner  *taskscanner.Scanner // the taskscanner service (taskscan.go)
+	sync     *syncsvc.Service     // the sync service (sync.go); nil without Options.DB
 	scripts  atomic.Pointer[scriptEngine]
 	// memory is shared by the script engines that replace one another on
 	// reloads, so that the ceiling holds across them.
@@ -344,6 +346,7 @@ func (d *Daemon) newScheduler() error {
 	}
 	var err error
 	d.scanner = d.newTaskScanner()
+	d.sync = d.newSyncService()
 	d.sched, err = scheduler.New(scheduler.Options{
 		Clock:      d.opts.Clock,
 		Logger:     d.log,
@@ -351,6 +354,7 @@ func (d *Daemon) newScheduler() error {
 		Services: map[string]scheduler.Service{
 			script.ServiceName:      scheduler.ServiceFunc(d.invokeScript),
 			taskscanner.ServiceName: d.scanner,
+			syncServiceName:         scheduler.ServiceFunc(d.invokeSync),
 		},
 		Store:  stateStore,
 		NodeID: d.nodeID,

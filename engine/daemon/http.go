@@ -28,6 +28,7 @@ func (d *Daemon) handler() http.Handler {
 	objects, types := d.managedAPI()
 	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log, Objects: objects, ManagedTypes: types}))
 	d.mountTaskScanner(mux)
+	d.mountRecon(mux)
 	mux.Handle("/oauth2/token", d.auth.TokenHandler())
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)

@@ -22,7 +22,7 @@ func (mr *mappingRun) run(ctx context.Context, sc config.Script, bindings map[st
 	if err != nil {
 		return nil, err
 	}
-	v, err := mr.s.cfg.Scripts.Run(ctx, spec, script.Request{Name: mr.m.Name, Bindings: bindings, Resources: mr.resources})
+	v, err := mr.s.scripts().Run(ctx, spec, script.Request{Name: mr.m.Name, Bindings: bindings, Resources: mr.resources})
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (mr *mappingRun) mutate(ctx context.Context, sc config.Script, scope map[st
 	// The hook's completion value is not used: the target is read back
 	// after it.
 	spec.Source = src + "\n;target"
-	v, err := mr.s.cfg.Scripts.Run(ctx, spec, script.Request{Name: mr.m.Name, Bindings: scope, Resources: mr.resources})
+	v, err := mr.s.scripts().Run(ctx, spec, script.Request{Name: mr.m.Name, Bindings: scope, Resources: mr.resources})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

@@ -31,9 +31,10 @@ type Config struct {
 	// Resolve returns the object set of a resource name ("managed/user",
 	// "system/csv/account").
 	Resolve func(resource string) (connector.ObjectSet, error)
-	// Scripts runs the mappings' scripts; ScriptsDir is where their files
+	// Scripts returns the engine that runs the mappings' scripts now (nil:
+	// an engine of the Service's own); ScriptsDir is where their files
 	// are.
-	Scripts    *script.Engine
+	Scripts    func() *script.Engine
 	ScriptsDir string
 	// Resources serves the scripts' openidm.*; nil: none.
 	Resources script.Resources
@@ -49,6 +50,7 @@ type Config struct {
 type Service struct {
 	cfg    Config
 	recons store.Recons
+	own    *script.Engine // without Config.Scripts
 
 	mu     stdsync.Mutex
 	active map[string]*Run
@@ -69,10 +71,18 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.KeepRuns <= 0 {
 		cfg.KeepRuns = 100
 	}
-	if cfg.Scripts == nil {
-		cfg.Scripts = script.New(script.Config{ScriptsDir: cfg.ScriptsDir, Logger: cfg.Logger})
+	own := script.New(script.Config{ScriptsDir: cfg.ScriptsDir, Logger: cfg.Logger})
+	return &Service{cfg: cfg, recons: r, active: map[string]*Run{}, own: own}, nil
+}
+
+// scripts is the engine to run a script with now.
+func (s *Service) scripts() *script.Engine {
+	if s.cfg.Scripts != nil {
+		if e := s.cfg.Scripts(); e != nil {
+			return e
+		}
 	}
-	return &Service{cfg: cfg, recons: r, active: map[string]*Run{}}, nil
+	return s.own
 }
 
 // ReconParams start a reconciliation.
