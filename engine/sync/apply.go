@@ -20,6 +20,8 @@ func (mr *mappingRun) apply(ctx context.Context, c *Change, e *entry) error {
 		return nil // recorded, changes nothing
 	}
 	st := mr.s.recons
+	// The run's last record is a durable commit, which makes these too.
+	ctx = store.WithDeferredSync(ctx)
 	if c.Unlink != nil && mr.m.OnUnlink != nil {
 		if _, err := mr.run(ctx, mr.m.OnUnlink, mr.hookScope(e, e.target, nil)); err != nil {
 			return fmt.Errorf("onUnlink: %w", err)
@@ -58,7 +60,7 @@ func (mr *mappingRun) apply(ctx context.Context, c *Change, e *entry) error {
 		mr.countOne(func(n *Counts) { n.Deleted++ })
 	}
 	if c.Unlink != nil {
-		if _, err := st.DeleteLinks(store.WithDeferredSync(ctx), []string{c.Unlink.LinkID}); err != nil {
+		if _, err := st.DeleteLinks(ctx, []string{c.Unlink.LinkID}); err != nil {
 			return fmt.Errorf("unlink: %w", err)
 		}
 		mr.countOne(func(n *Counts) { n.Unlinked++ })
@@ -71,12 +73,12 @@ func (mr *mappingRun) apply(ctx context.Context, c *Change, e *entry) error {
 			}
 		}
 		if c.Link.Replaces != "" {
-			if _, err := st.DeleteLinks(store.WithDeferredSync(ctx), []string{c.Link.Replaces}); err != nil {
+			if _, err := st.DeleteLinks(ctx, []string{c.Link.Replaces}); err != nil {
 				return fmt.Errorf("replace the link: %w", err)
 			}
 		}
 		l := mr.links.newLink(c.LinkQualifier, c.SourceID, c.TargetID)
-		res, err := st.CreateLinks(store.WithDeferredSync(ctx), []store.Link{l})
+		res, err := st.CreateLinks(ctx, []store.Link{l})
 		if err == nil {
 			err = res[0].Err
 		}
@@ -305,4 +307,111 @@ func (li *linkIndex) remove(q string, l *store.Link) {
 	if cur := li.byTgt[q][li.tgtKey(li.targetOf(l))]; cur == l || (cur != nil && cur.ID == l.ID) {
 		delete(li.byTgt[q], li.tgtKey(li.targetOf(l)))
 	}
+}
+
+// errQueued marks an entry whose change waits in the batch of creates: it
+// is recorded when the batch is written.
+var errQueued = errors.New("queued")
+
+// createBatch is how many creates are written in one transaction.
+const createBatch = 500
+
+// batchCreator is a set that creates many objects in one transaction.
+type batchCreator interface {
+	CreateMany(ctx context.Context, ids []string, objs []connector.Object) ([]connector.Object, []error, error)
+}
+
+type queued struct {
+	e *entry
+	c *Change
+}
+
+// batchable: a plain create (and its new link), with no hook to run
+// between the two and a target set that writes many at once.
+func (mr *mappingRun) batchable(c *Change, e *entry) bool {
+	_, ok := mr.target.(batchCreator)
+	return ok && c.Create != nil && c.Unlink == nil && (c.Link == nil || c.Link.Replaces == "") &&
+		mr.m.OnLink == nil && mr.postAction(e) == nil
+}
+
+// enqueue queues a create; a full queue is written.
+func (mr *mappingRun) enqueue(ctx context.Context, e *entry, c *Change) error {
+	mr.queueMu.Lock()
+	mr.queue = append(mr.queue, queued{e, c})
+	full := len(mr.queue) >= createBatch
+	mr.queueMu.Unlock()
+	if full {
+		if err := mr.flushCreates(ctx); err != nil {
+			mr.s.cfg.Logger.Warn("writing a batch of creates failed", "recon", mr.r.ID, "err", err)
+		}
+	}
+	return errQueued
+}
+
+// flushCreates writes the queued creates in one transaction and their
+// links in another, and records each entry.
+func (mr *mappingRun) flushCreates(ctx context.Context) error {
+	mr.batchMu.Lock()
+	defer mr.batchMu.Unlock()
+	mr.queueMu.Lock()
+	batch := mr.queue
+	mr.queue = nil
+	mr.queueMu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	// The batch is written even when the run was canceled meanwhile: its
+	// links then match its objects.
+	ctx = store.WithDeferredSync(context.WithoutCancel(ctx))
+	ids, objs := make([]string, len(batch)), make([]connector.Object, len(batch))
+	for i, q := range batch {
+		ids[i], objs[i] = q.c.TargetID, q.c.Create
+	}
+	created, errs, err := mr.target.(batchCreator).CreateMany(ctx, ids, objs)
+	if err != nil {
+		for _, q := range batch {
+			mr.record(ctx, q.e, q.c, fmt.Errorf("create the target: %w", err))
+		}
+		return err
+	}
+	var links []store.Link
+	var linked []int
+	for i, q := range batch {
+		if errs[i] != nil {
+			continue
+		}
+		q.c.TargetID = idOf(created[i])
+		mr.countOne(func(n *Counts) { n.Created++ })
+		if q.c.Link != nil {
+			links = append(links, mr.links.newLink(q.c.LinkQualifier, q.c.SourceID, q.c.TargetID))
+			linked = append(linked, i)
+		}
+	}
+	linkErrs := make([]error, len(batch))
+	if len(links) > 0 {
+		res, err := mr.s.recons.CreateLinks(ctx, links)
+		for j, i := range linked {
+			switch {
+			case err != nil:
+				linkErrs[i] = err
+			case res[j].Err != nil:
+				linkErrs[i] = res[j].Err
+			default:
+				q := batch[i]
+				mr.links.put(q.c.LinkQualifier, q.c.SourceID, q.c.TargetID, res[j].Link.ID)
+				mr.countOne(func(n *Counts) { n.Linked++ })
+			}
+		}
+	}
+	for i, q := range batch {
+		switch {
+		case errs[i] != nil:
+			mr.record(ctx, q.e, q.c, fmt.Errorf("create the target: %w", errs[i]))
+		case linkErrs[i] != nil:
+			mr.record(ctx, q.e, q.c, fmt.Errorf("link: %w", linkErrs[i]))
+		default:
+			mr.record(ctx, q.e, q.c, nil)
+		}
+	}
+	return nil
 }

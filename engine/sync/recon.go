@@ -128,6 +128,10 @@ type mappingRun struct {
 	remaining   map[string]bool // target ids no source entry touched
 
 	filters stdsync.Map // filter text → *query.Program
+
+	batchMu stdsync.Mutex // held while a batch of creates is written
+	queueMu stdsync.Mutex
+	queue   []queued // creates waiting for their batch
 }
 
 func (s *Service) prepare(ctx context.Context, r *Run, m *config.Mapping) (*mappingRun, error) {
@@ -230,6 +234,9 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 			return ctx.Err()
 		})
 	})
+	if ferr := mr.flushCreates(ctx); err == nil {
+		err = ferr
+	}
 	r.mu.Lock()
 	r.counts.SourceTotal = sources
 	r.mu.Unlock()
@@ -257,6 +264,9 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 			}
 			return nil
 		})
+		if ferr := mr.flushCreates(ctx); err == nil {
+			err = ferr
+		}
 		if err != nil {
 			return err
 		}
@@ -710,6 +720,9 @@ func (mr *mappingRun) perform(ctx context.Context, e *entry) (*Change, error) {
 		mr.count(c)
 		return c, nil
 	}
+	if mr.batchable(c, e) {
+		return c, mr.enqueue(ctx, e, c)
+	}
 	return c, mr.apply(ctx, c, e)
 }
 
@@ -857,6 +870,9 @@ func (mr *mappingRun) mapProperties(ctx context.Context, e *entry, t, oldTarget 
 
 // record audits an entry and, in a dry run, stores its change.
 func (mr *mappingRun) record(ctx context.Context, e *entry, c *Change, err error) {
+	if errors.Is(err, errQueued) {
+		return // recorded when its batch is written
+	}
 	if c == nil {
 		c = &Change{Phase: e.phase, LinkQualifier: e.qualifier, Situation: e.situation, Action: e.action, SourceID: e.sourceID, TargetID: e.targetID}
 	}
