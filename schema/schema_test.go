@@ -10,7 +10,7 @@ import (
 // documentation: editors show the description on hover and completion.
 func TestEveryPropertyHasADescription(t *testing.T) {
 	names := Names()
-	if fmt.Sprint(names) != "[access job managed schedule scheduler sync]" {
+	if fmt.Sprint(names) != "[access job managed provisioner schedule scheduler sync]" {
 		t.Fatalf("Names() = %v", names)
 	}
 	for _, name := range names {

@@ -29,6 +29,9 @@ type Options struct {
 	// ManagedTypes are the types /openidm/managed serves; nil declares
 	// none (every type is a 404).
 	ManagedTypes ManagedTypes
+	// Systems are the connectors of /openidm/system (system.go); nil
+	// serves none (every system path is a 404).
+	Systems Systems
 	// Logger gets the audit lines and internal errors; nil is
 	// slog.Default().
 	Logger *slog.Logger
@@ -65,6 +68,10 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("/openidm/scheduler/trigger/{id}", s.trigger)
 	mux.HandleFunc("/openidm/managed/{type}", s.managedCollection)
 	mux.HandleFunc("/openidm/managed/{type}/{id}", s.managedObject)
+	mux.HandleFunc("/openidm/system", s.systemRoot)
+	mux.HandleFunc("/openidm/system/{name}", s.systemConnector)
+	mux.HandleFunc("/openidm/system/{name}/{type}", s.systemCollection)
+	mux.HandleFunc("/openidm/system/{name}/{type}/{id}", s.systemObject)
 	mux.HandleFunc("/openidm/scheduler", s.other)
 	mux.HandleFunc("/openidm/scheduler/", s.other)
 	mux.HandleFunc("/", s.notFound)

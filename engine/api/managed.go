@@ -182,13 +182,10 @@ func (s *server) putObject(w http.ResponseWriter, r *http.Request, req *request,
 // createObject creates one object with id ("" for the body's _id, or a
 // UUID without one).
 func (s *server) createObject(w http.ResponseWriter, r *http.Request, req *request, objs store.Objects, typ, id string) {
-	content, err := readObjectBody(r)
+	content, id, err := readCreateBody(r, id)
 	if err != nil {
 		req.writer.Error(w, err)
 		return
-	}
-	if id == "" {
-		id, _ = content["_id"].(string)
 	}
 	o, err := createOne(r, objs, typ, id, content)
 	s.created(w, req, typ, id, o, err)
@@ -327,6 +324,19 @@ func (s *server) queryObjects(w http.ResponseWriter, r *http.Request, req *reque
 		out.TotalPagedResults = res.Total
 	}
 	req.writer.JSON(w, http.StatusOK, out)
+}
+
+// readCreateBody reads a create's body and its id: id, or the body's
+// "_id" when id is "".
+func readCreateBody(r *http.Request, id string) (map[string]any, string, error) {
+	content, err := readObjectBody(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if id == "" {
+		id, _ = content["_id"].(string)
+	}
+	return content, id, nil
 }
 
 // readObjectBody reads a create or update body: one JSON object, numbers

@@ -38,6 +38,9 @@ type Desired struct {
 	// Mappings are sync.json's mappings, in file order; nil without the
 	// file. A bad sync file keeps the previous snapshot's mappings.
 	Mappings []*Mapping
+	// Provisioners are the provisioner.openicf-<name> files, by
+	// provisioner name. A bad file keeps its previous version.
+	Provisioners map[string]*Provisioner
 	// Properties are the resolved boot properties (boot.properties over
 	// built-in defaults; the environment wins over both).
 	Properties map[string]string

@@ -73,6 +73,8 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 
 	// boot.properties first: every other file may reference it.
 	props := &properties{env: env, defaults: builtinProperties(hostname())}
+	props.defaults["idm.instance.dir"] = projectDir(dir)
+	props.defaults["launcher.project.location"] = projectDir(dir)
 	props.boot = l.loadBoot(files.boot, props)
 	allUsed := substituted{}
 
@@ -85,17 +87,19 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	clients := l.loadAccess(files.access)
 	managed := l.loadManaged(files.managed, props, allUsed)
 	mappings := l.loadSync(files.sync, senv, allUsed)
+	provisioners := l.loadProvisioners(files.provisioners, props, allUsed)
 
 	d := &Desired{
-		Dir:        dir,
-		Scheduler:  sc,
-		Schedules:  schedules,
-		Clients:    clients,
-		Managed:    managed,
-		Mappings:   mappings,
-		Properties: props.resolved(allUsed),
-		Errors:     l.errs,
-		Warnings:   l.warns,
+		Dir:          dir,
+		Scheduler:    sc,
+		Schedules:    schedules,
+		Clients:      clients,
+		Managed:      managed,
+		Mappings:     mappings,
+		Provisioners: provisioners,
+		Properties:   props.resolved(allUsed),
+		Errors:       l.errs,
+		Warnings:     l.warns,
 	}
 	for _, errs := range d.Errors {
 		sortErrors(errs)
@@ -165,6 +169,8 @@ type dirFiles struct {
 	schedules []scheduleFile
 	managed   []string
 	sync      []string
+	// provisioners are the provisioner.openicf-<name> files.
+	provisioners []string
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
@@ -209,6 +215,8 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 			f.managed = append(f.managed, name)
 		case isConf && base == "sync":
 			f.sync = append(f.sync, name)
+		case isConf && strings.HasPrefix(base, provisionerPrefix):
+			f.provisioners = append(f.provisioners, name)
 		case isConf && strings.HasPrefix(base, "schedule-"):
 			id := strings.TrimPrefix(base, "schedule-")
 			if !idPattern.MatchString(id) {

@@ -31,6 +31,7 @@ import (
 	"sundial/engine/script"
 	"sundial/engine/store"
 	syncsvc "sundial/engine/sync"
+	"sundial/engine/system"
 	"sundial/engine/taskscanner"
 	"sundial/engine/watch"
 )
@@ -137,6 +138,8 @@ type Daemon struct {
 	probe   *schedulerProbe // the health endpoints' call of the scheduler in flight, if any
 
 	auth *auth.Authenticator // the REST API's clients, set at every apply
+	// systems are the connectors of the applied provisioner files.
+	systems *system.Registry
 	// Whether the bootstrap admin is the API's client, and whether the
 	// log said the API has none; only apply touches them.
 	bootstrapped, warnedNoClients bool
@@ -186,7 +189,8 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{
 		opts: opts, log: opts.Logger, registry: prometheus.NewRegistry(), ready: make(chan struct{}),
 		reloadReq: make(chan chan struct{}), reloadPings: make(chan chan bool),
-		memory: script.NewMemoryGuard(opts.ScriptMemoryCeiling),
+		memory:  script.NewMemoryGuard(opts.ScriptMemoryCeiling),
+		systems: system.New(opts.Logger),
 	}
 	d.reloading.Store(&reloadState{})
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -418,6 +422,7 @@ func (d *Daemon) stop(srv *http.Server, loopDone <-chan error) error {
 	}
 	err := d.sched.Stop(d.opts.Grace)
 	d.scanner.Close()
+	d.systems.Close()
 	d.log.Info("sundial stopped", "waited", time.Since(began).Round(time.Millisecond))
 	return err
 }

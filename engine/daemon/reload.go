@@ -319,6 +319,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 	d.configErrors.Set(float64(len(next.Errors)))
 	d.logProblems(prev, next, errs)
 	d.setClients(ctx, next)
+	d.systems.Apply(next)
 	result := "applied"
 	if len(errs) > 0 {
 		result = "invalid"
