@@ -25,7 +25,8 @@ const syncServiceName = "sync"
 
 // newSyncService makes the reconciliation service over Options.DB (none
 // with the memory store): the current snapshot's mappings, managed
-// objects as the object sets, the current script engine.
+// objects and the running connectors as the object sets, the current
+// script engine.
 func (d *Daemon) newSyncService() *sync.Service {
 	if d.opts.DB == nil {
 		return nil
@@ -46,15 +47,18 @@ func (d *Daemon) newSyncService() *sync.Service {
 			}
 			return nil
 		},
-		Resolve: func(resource string) (connector.ObjectSet, error) {
+		Resolve: func(resource string) (connector.ObjectSet, func(), error) {
+			if strings.HasPrefix(resource, "system/") {
+				return d.systems.Acquire(resource)
+			}
 			typ, ok := strings.CutPrefix(resource, "managed/")
 			if !ok || strings.Contains(typ, "/") {
-				return nil, fmt.Errorf("%w: %s: Sundial reconciles managed objects only (no connectors are configured)", connector.ErrNotFound, resource)
+				return nil, nil, fmt.Errorf("%w: %s: neither managed/<type> nor system/<name>/<type>", connector.ErrNotFound, resource)
 			}
 			if !(managedTypes{d}).Declared(typ) {
-				return nil, fmt.Errorf("%w: managed/%s is not declared in managed.json", connector.ErrNotFound, typ)
+				return nil, nil, fmt.Errorf("%w: managed/%s is not declared in managed.json", connector.ErrNotFound, typ)
 			}
-			return managed.NewSet(objs, typ), nil
+			return managed.NewSet(objs, typ), nil, nil
 		},
 		Scripts: func() *script.Engine {
 			if s := d.scripts.Load(); s != nil {

@@ -70,8 +70,8 @@ func BenchmarkReconcile(b *testing.B) {
 			}
 		}
 		svc, err := sync.NewService(sync.Config{Store: st, Mappings: func() []*config.Mapping { return d.Mappings },
-			Resolve: func(r string) (connector.ObjectSet, error) {
-				return managed.NewSet(objs, strings.TrimPrefix(r, "managed/")), nil
+			Resolve: func(r string) (connector.ObjectSet, func(), error) {
+				return managed.NewSet(objs, strings.TrimPrefix(r, "managed/")), nil, nil
 			}})
 		if err != nil {
 			b.Fatal(err)

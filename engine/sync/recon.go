@@ -143,12 +143,15 @@ func (s *Service) prepare(ctx context.Context, r *Run, m *config.Mapping) (*mapp
 		return nil, errors.New("no object sets to reconcile")
 	}
 	var err error
-	if mr.source, err = s.cfg.Resolve(m.Source); err != nil {
+	var release func()
+	if mr.source, release, err = s.cfg.Resolve(m.Source); err != nil {
 		return nil, fmt.Errorf("source %s: %w", m.Source, err)
 	}
-	if mr.target, err = s.cfg.Resolve(m.Target); err != nil {
+	r.onEnd(release)
+	if mr.target, release, err = s.cfg.Resolve(m.Target); err != nil {
 		return nil, fmt.Errorf("target %s: %w", m.Target, err)
 	}
+	r.onEnd(release)
 	mr.qualifiers = m.LinkQualifiers
 	if m.LinkQualifiersScript != nil {
 		v, err := mr.run(ctx, m.LinkQualifiersScript, map[string]any{"mapping": m.Name, "object": nil, "oldValue": nil, "returnAll": true})
@@ -619,8 +622,13 @@ func (mr *mappingRun) correlate(ctx context.Context, e *entry) ([]map[string]any
 		}
 		params, _ := v.(map[string]any)
 		qf, _ := params["_queryFilter"].(string)
+		if uid, ok := params["uid"]; ok && params["_queryId"] == "for-userName" {
+			// The query IDM's repository defines for managed users.
+			b, _ := json.Marshal(uid)
+			qf = "/userName eq " + string(b)
+		}
 		if qf == "" {
-			return nil, fmt.Errorf("the correlation query returned %v: Sundial needs {\"_queryFilter\": …}", v)
+			return nil, fmt.Errorf("the correlation query returned %v: Sundial needs {\"_queryFilter\": …} (or the for-userName query)", v)
 		}
 		filter = qf
 	}

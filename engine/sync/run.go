@@ -74,6 +74,9 @@ type Run struct {
 	linksTotal int
 	durations  map[string]*stat
 
+	// releases free the run's object sets at its end.
+	releases []func()
+
 	// pending are entries not yet stored; seq numbers them per kind.
 	pending []store.ReconEntry
 	seq     map[string]int64
@@ -98,6 +101,16 @@ func (s *Service) newRun(id string, m *config.Mapping, p ReconParams) *Run {
 		}
 	}
 	return r
+}
+
+// onEnd registers a release to run when the run ends (nil: none).
+func (r *Run) onEnd(release func()) {
+	if release == nil {
+		return
+	}
+	r.mu.Lock()
+	r.releases = append(r.releases, release)
+	r.mu.Unlock()
 }
 
 // Done is closed when the run has ended.

@@ -29,8 +29,9 @@ type Config struct {
 	// Mappings returns the mappings of the conf directory now.
 	Mappings func() []*config.Mapping
 	// Resolve returns the object set of a resource name ("managed/user",
-	// "system/csv/account").
-	Resolve func(resource string) (connector.ObjectSet, error)
+	// "system/csv/account") and the function that releases it at the end
+	// of the run (nil: nothing to release).
+	Resolve func(resource string) (connector.ObjectSet, func(), error)
 	// Scripts returns the engine that runs the mappings' scripts now (nil:
 	// an engine of the Service's own); ScriptsDir is where their files
 	// are.
@@ -213,6 +214,13 @@ func (s *Service) register(ctx context.Context, r *Run) error {
 func (s *Service) finish(r *Run, body func(ctx context.Context) error) {
 	defer close(r.done)
 	err := body(r.ctx)
+	r.mu.Lock()
+	releases := r.releases
+	r.releases = nil
+	r.mu.Unlock()
+	for _, release := range releases {
+		release()
+	}
 	r.mu.Lock()
 	r.ended = s.cfg.Now()
 	switch {

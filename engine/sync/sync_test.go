@@ -75,12 +75,12 @@ func newFixture(t *testing.T, file string) *fixture {
 	f.recons, _ = store.ReconsOf(st)
 	f.src, f.tgt = managed.NewSet(f.objs, "src"), managed.NewSet(f.objs, "tgt")
 	f.svc, err = sync.NewService(sync.Config{Store: st, Mappings: func() []*config.Mapping { return d.Mappings },
-		Resolve: func(r string) (connector.ObjectSet, error) {
+		Resolve: func(r string) (connector.ObjectSet, func(), error) {
 			typ, ok := strings.CutPrefix(r, "managed/")
 			if !ok {
-				return nil, connector.ErrNotFound
+				return nil, nil, connector.ErrNotFound
 			}
-			return managed.NewSet(f.objs, typ), nil
+			return managed.NewSet(f.objs, typ), nil, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -388,11 +388,11 @@ func TestCancel(t *testing.T) {
 	f.seed(t)
 	started := make(chan struct{})
 	svc, err := sync.NewService(sync.Config{Store: f.st, Mappings: func() []*config.Mapping { return []*config.Mapping{f.mapping} },
-		Resolve: func(r string) (connector.ObjectSet, error) {
+		Resolve: func(r string) (connector.ObjectSet, func(), error) {
 			if r == "managed/src" {
-				return blockingSet{f.src, started}, nil
+				return blockingSet{f.src, started}, nil, nil
 			}
-			return f.tgt, nil
+			return f.tgt, nil, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
