@@ -29,7 +29,7 @@ test:
 ## module, so the peers never enter Sundial's go.mod). Takes several minutes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./engine/scheduler ./engine/daemon
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/cluster ./engine/query ./engine/managed ./engine/api ./engine/jobs ./engine/connector/...
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/cluster ./engine/query ./engine/managed ./engine/api ./engine/jobs ./engine/connector/... ./engine/sync
 	$(GO) test -run '^$$' -bench 'BenchmarkAPI' -benchtime 3s ./cmd/sundial
 	cd bench && $(GO) run ./cmd/crontable
 

@@ -10,7 +10,7 @@ import (
 // documentation: editors show the description on hover and completion.
 func TestEveryPropertyHasADescription(t *testing.T) {
 	names := Names()
-	if fmt.Sprint(names) != "[access job managed provisioner schedule scheduler]" {
+	if fmt.Sprint(names) != "[access job managed provisioner schedule scheduler sync]" {
 		t.Fatalf("Names() = %v", names)
 	}
 	for _, name := range names {
@@ -37,6 +37,17 @@ func TestEveryPropertyHasADescription(t *testing.T) {
 					}
 				}
 				for k, c := range v {
+					if k == "properties" {
+						// A map of property names to schemas: walk the
+						// schemas, not the map (a property may be called
+						// "properties").
+						if props, ok := c.(map[string]any); ok {
+							for pk, pc := range props {
+								walk(pc, path+"/properties/"+pk)
+							}
+							continue
+						}
+					}
 					walk(c, path+"/"+k)
 				}
 			case []any:

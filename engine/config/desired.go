@@ -39,6 +39,9 @@ type Desired struct {
 	// failed keeps its last good version, as schedules do). A job's own
 	// schedule key is in Schedules as JobScheduleID(id).
 	Jobs map[string]*Job
+	// Mappings are sync.json's mappings, in file order; nil without the
+	// file. A bad sync file keeps the previous snapshot's mappings.
+	Mappings []*Mapping
 	// Provisioners are the provisioner.openicf-<name> files, by
 	// provisioner name. A bad file keeps its previous version.
 	Provisioners map[string]*Provisioner

@@ -87,6 +87,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	clients := l.loadAccess(files.access)
 	managed := l.loadManaged(files.managed, props, allUsed)
 	jobs := l.loadJobs(files.jobs, senv, allUsed, schedules)
+	mappings := l.loadSync(files.sync, senv, allUsed)
 	provisioners := l.loadProvisioners(files.provisioners, props, allUsed)
 
 	d := &Desired{
@@ -96,6 +97,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 		Clients:      clients,
 		Managed:      managed,
 		Jobs:         jobs,
+		Mappings:     mappings,
 		Provisioners: provisioners,
 		Properties:   props.resolved(allUsed),
 		Errors:       l.errs,
@@ -179,6 +181,7 @@ type dirFiles struct {
 	schedules []scheduleFile
 	managed   []string
 	jobs      []scheduleFile
+	sync      []string
 	// provisioners are the provisioner.openicf-<name> files.
 	provisioners []string
 }
@@ -223,6 +226,8 @@ func (l *loader) classify(entries []fs.DirEntry) dirFiles {
 			f.access = append(f.access, name)
 		case isConf && base == "managed":
 			f.managed = append(f.managed, name)
+		case isConf && base == "sync":
+			f.sync = append(f.sync, name)
 		case isConf && strings.HasPrefix(base, provisionerPrefix):
 			f.provisioners = append(f.provisioners, name)
 		case isConf && strings.HasPrefix(base, "schedule-"):

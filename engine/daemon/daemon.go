@@ -31,6 +31,7 @@ import (
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
+	syncsvc "sundial/engine/sync"
 	"sundial/engine/system"
 	"sundial/engine/taskscanner"
 	"sundial/engine/watch"
@@ -114,6 +115,7 @@ type Daemon struct {
 	registry *prometheus.Registry
 	sched    *scheduler.Scheduler
 	scanner  *taskscanner.Scanner // the taskscanner service (taskscan.go)
+	sync     *syncsvc.Service     // the sync service (sync.go); nil without Options.DB
 	scripts  atomic.Pointer[scriptEngine]
 	// memory is shared by the script engines that replace one another on
 	// reloads, so that the ceiling holds across them.
@@ -366,6 +368,7 @@ func (d *Daemon) newScheduler() error {
 	}
 	var err error
 	d.scanner = d.newTaskScanner()
+	d.sync = d.newSyncService()
 	d.sched, err = scheduler.New(scheduler.Options{
 		Clock:      d.opts.Clock,
 		Logger:     d.log,
@@ -374,6 +377,7 @@ func (d *Daemon) newScheduler() error {
 			script.ServiceName:      scheduler.ServiceFunc(d.invokeScript),
 			taskscanner.ServiceName: d.scanner,
 			JobServiceName:          scheduler.ServiceFunc(d.invokeJob),
+			syncServiceName:         scheduler.ServiceFunc(d.invokeSync),
 		},
 		Store:  stateStore,
 		NodeID: d.nodeID,

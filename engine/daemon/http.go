@@ -29,6 +29,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log, Objects: objects, ManagedTypes: types, Systems: d.systems}))
 	d.mountTaskScanner(mux)
 	d.mountJobs(mux)
+	d.mountRecon(mux)
 	mux.Handle("/oauth2/token", d.auth.TokenHandler())
 	mux.Handle("/ui/", d.webHandler())
 	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))

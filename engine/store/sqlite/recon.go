@@ -1,0 +1,252 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"sundial/engine/store"
+	"sundial/engine/store/internal/objquery"
+)
+
+var _ store.Recons = (*Store)(nil)
+
+// CreateLinks inserts the links in one write transaction.
+func (s *Store) CreateLinks(ctx context.Context, links []store.Link) ([]store.CreateLinkResult, error) {
+	out := make([]store.CreateLinkResult, len(links))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO sync_links (id, link_type, link_qualifier, first_id, second_id)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, l := range links {
+			if l.ID == "" {
+				l.ID = objquery.NewID()
+			}
+			l.Rev = "1"
+			res, err := stmt.ExecContext(ctx, l.ID, l.LinkType, l.LinkQualifier, l.FirstID, l.SecondID)
+			if err != nil {
+				return err
+			}
+			out[i] = store.CreateLinkResult{Link: l}
+			if n, _ := res.RowsAffected(); n == 0 {
+				out[i] = store.CreateLinkResult{Err: store.LinkConflict(l)}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create links: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteLinks removes links by id.
+func (s *Store) DeleteLinks(ctx context.Context, ids []string) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		n = 0
+		stmt, err := tx.PrepareContext(ctx, `DELETE FROM sync_links WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			res, err := stmt.ExecContext(ctx, id)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete links: %w", err)
+	}
+	return n, nil
+}
+
+// QueryLinks streams the matching links.
+func (s *Store) QueryLinks(ctx context.Context, p store.QueryLinksParams, fn func(store.Link) error) error {
+	where, args := []string{"link_type = ?"}, []any{p.LinkType}
+	for _, f := range []struct{ col, val string }{{"link_qualifier", p.LinkQualifier}, {"first_id", p.FirstID}, {"second_id", p.SecondID}} {
+		if f.val != "" {
+			where = append(where, f.col+" = ?")
+			args = append(args, f.val)
+		}
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, link_type, link_qualifier, first_id, second_id FROM sync_links WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY id`, args...)
+	if err != nil {
+		return fmt.Errorf("query links of %s: %w", p.LinkType, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		l := store.Link{Rev: "1"}
+		if err := rows.Scan(&l.ID, &l.LinkType, &l.LinkQualifier, &l.FirstID, &l.SecondID); err != nil {
+			return fmt.Errorf("query links of %s: %w", p.LinkType, err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("query links of %s: %w", p.LinkType, err)
+	}
+	return nil
+}
+
+// PutReconRun upserts a run's record.
+func (s *Store) PutReconRun(ctx context.Context, r store.ReconRun) error {
+	var ended sql.NullInt64
+	if !r.Ended.IsZero() {
+		ended = sql.NullInt64{Int64: micros(r.Ended), Valid: true}
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO recon_runs (id, mapping, state, started, ended, summary) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET mapping = excluded.mapping, state = excluded.state, started = excluded.started,
+			ended = excluded.ended, summary = excluded.summary`,
+			r.ID, r.Mapping, r.State, micros(r.Started), ended, string(r.Summary))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record recon run %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// ReadReconRun reads a run's record.
+func (s *Store) ReadReconRun(ctx context.Context, id string) (store.ReconRun, error) {
+	runs, err := s.reconRuns(ctx, "WHERE id = ?", id)
+	if err != nil {
+		return store.ReconRun{}, fmt.Errorf("read recon run %s: %w", id, err)
+	}
+	if len(runs) == 0 {
+		return store.ReconRun{}, fmt.Errorf("read recon run %s: %w", id, store.ErrNotFound)
+	}
+	return runs[0], nil
+}
+
+// ListReconRuns lists the runs, oldest first.
+func (s *Store) ListReconRuns(ctx context.Context) ([]store.ReconRun, error) {
+	runs, err := s.reconRuns(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("list recon runs: %w", err)
+	}
+	return runs, nil
+}
+
+func (s *Store) reconRuns(ctx context.Context, where string, args ...any) ([]store.ReconRun, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, mapping, state, started, ended, summary FROM recon_runs `+where+` ORDER BY started, id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.ReconRun
+	for rows.Next() {
+		var r store.ReconRun
+		var started int64
+		var ended sql.NullInt64
+		var summary string
+		if err := rows.Scan(&r.ID, &r.Mapping, &r.State, &started, &ended, &summary); err != nil {
+			return nil, err
+		}
+		r.Started = time.UnixMicro(started).UTC()
+		r.Ended = fromMicros(ended)
+		r.Summary = []byte(summary)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DeleteReconRuns removes old runs with their entries.
+func (s *Store) DeleteReconRuns(ctx context.Context, p store.DeleteReconRunsParams) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM recon_runs WHERE ended IS NOT NULL AND ended < ?
+			ORDER BY ended DESC, id DESC LIMIT -1 OFFSET ?`, micros(p.EndedBefore), max(p.KeepNewest, 0))
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM recon_entries WHERE recon_id = ?`, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM recon_runs WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete recon runs: %w", err)
+	}
+	return n, nil
+}
+
+// AppendReconEntries inserts entries in one write transaction.
+func (s *Store) AppendReconEntries(ctx context.Context, entries []store.ReconEntry) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO recon_entries (recon_id, kind, seq, doc) VALUES (?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range entries {
+			if _, err := stmt.ExecContext(ctx, e.ReconID, e.Kind, e.Seq, string(e.Doc)); err != nil {
+				if isUniqueViolation(err) {
+					return fmt.Errorf("%w: entry %s/%s/%d exists", store.ErrConflict, e.ReconID, e.Kind, e.Seq)
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("append recon entries: %w", err)
+	}
+	return nil
+}
+
+// ReadReconEntries streams a run's entries of one kind.
+func (s *Store) ReadReconEntries(ctx context.Context, p store.ReadReconEntriesParams, fn func(store.ReconEntry) error) error {
+	rows, err := s.reader.QueryContext(ctx, `SELECT seq, doc FROM recon_entries WHERE recon_id = ? AND kind = ? ORDER BY seq`, p.ReconID, p.Kind)
+	if err != nil {
+		return fmt.Errorf("read %s entries of recon %s: %w", p.Kind, p.ReconID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e := store.ReconEntry{ReconID: p.ReconID, Kind: p.Kind}
+		var doc string
+		if err := rows.Scan(&e.Seq, &doc); err != nil {
+			return fmt.Errorf("read %s entries of recon %s: %w", p.Kind, p.ReconID, err)
+		}
+		e.Doc = []byte(doc)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s entries of recon %s: %w", p.Kind, p.ReconID, err)
+	}
+	return nil
+}

@@ -1,0 +1,345 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	stdsync "sync"
+	"time"
+
+	"sundial/engine/config"
+	"sundial/engine/connector"
+	"sundial/engine/script"
+	"sundial/engine/store"
+)
+
+// ErrNoSuchMapping is wrapped by the error of a recon of a mapping that
+// sync.json does not declare (IDM's 409 "No such mapping").
+var ErrNoSuchMapping = errors.New("no such mapping")
+
+// ErrNoSuchRun is wrapped by the error about an unknown recon id.
+var ErrNoSuchRun = errors.New("no such reconciliation")
+
+// Config configures a Service.
+type Config struct {
+	// Store holds links, runs, plans and audit entries.
+	Store store.Store
+	// Mappings returns the mappings of the conf directory now.
+	Mappings func() []*config.Mapping
+	// Resolve returns the object set of a resource name ("managed/user",
+	// "system/csv/account") and the function that releases it at the end
+	// of the run (nil: nothing to release).
+	Resolve func(resource string) (connector.ObjectSet, func(), error)
+	// Scripts returns the engine that runs the mappings' scripts now (nil:
+	// an engine of the Service's own); ScriptsDir is where their files
+	// are.
+	Scripts    func() *script.Engine
+	ScriptsDir string
+	// Resources serves the scripts' openidm.*; nil: none.
+	Resources script.Resources
+	// Now is the clock; nil is time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// KeepRuns is how many completed runs are kept (IDM's
+	// openidm.recon.maxcompletedruns); 0 is 100.
+	KeepRuns int
+}
+
+// Service runs reconciliations.
+type Service struct {
+	cfg    Config
+	recons store.Recons
+	own    *script.Engine // without Config.Scripts
+
+	mu     stdsync.Mutex
+	active map[string]*Run
+}
+
+// NewService returns a Service over cfg.
+func NewService(cfg Config) (*Service, error) {
+	r, err := store.ReconsOf(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.KeepRuns <= 0 {
+		cfg.KeepRuns = 100
+	}
+	own := script.New(script.Config{ScriptsDir: cfg.ScriptsDir, Logger: cfg.Logger})
+	return &Service{cfg: cfg, recons: r, active: map[string]*Run{}, own: own}, nil
+}
+
+// scripts is the engine to run a script with now.
+func (s *Service) scripts() *script.Engine {
+	if s.cfg.Scripts != nil {
+		if e := s.cfg.Scripts(); e != nil {
+			return e
+		}
+	}
+	return s.own
+}
+
+// ReconParams start a reconciliation.
+type ReconParams struct {
+	// Mapping is the name of a mapping of sync.json.
+	Mapping string
+	// DryRun computes and stores the plan without changing anything.
+	DryRun bool
+	// ID is the run's id; "" for a new UUID.
+	ID string
+	// RunTargetPhase and AllowEmptySourceSet override the mapping's when
+	// not nil (IDM's request overrides).
+	RunTargetPhase      *bool
+	AllowEmptySourceSet *bool
+	// InitiatedBy names who started the run, for the audit's start entry.
+	InitiatedBy string
+}
+
+// Reconcile runs a reconciliation of one mapping to its end and returns
+// the run. An error is returned for a run that could not start (an
+// unknown mapping); a run that started and failed is returned with state
+// FAILED.
+func (s *Service) Reconcile(ctx context.Context, p ReconParams) (*Run, error) {
+	r, err := s.Start(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	r.wait(ctx)
+	return r, nil
+}
+
+// Start starts a reconciliation and returns at once; the run ends by
+// itself (Run.Done), or when canceled.
+func (s *Service) Start(ctx context.Context, p ReconParams) (*Run, error) {
+	m, err := s.mapping(p.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	id := p.ID
+	if id == "" {
+		id = newID()
+	}
+	r := s.newRun(id, m, p)
+	if err := s.register(ctx, r); err != nil {
+		return nil, err
+	}
+	go s.finish(r, func(rctx context.Context) error { return s.reconcile(rctx, r, m) })
+	return r, nil
+}
+
+// ApplyPlan applies the plan a dry run stored, and returns the new run
+// that applied it (its own id; its parameters name the plan's run).
+func (s *Service) ApplyPlan(ctx context.Context, reconID string) (*Run, error) {
+	planned, err := s.recons.ReadReconRun(ctx, reconID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("apply the plan of %s: %w", reconID, ErrNoSuchRun)
+		}
+		return nil, err
+	}
+	var sum struct {
+		DryRun   bool   `json:"dryRun"`
+		State    string `json:"state"`
+		Progress struct {
+			Source struct {
+				Existing struct {
+					Total any `json:"total"`
+				} `json:"existing"`
+			} `json:"source"`
+			Target struct {
+				Existing struct {
+					Total any `json:"total"`
+				} `json:"existing"`
+			} `json:"target"`
+		} `json:"progress"`
+	}
+	_ = json.Unmarshal(planned.Summary, &sum)
+	if !sum.DryRun || sum.State != StateSuccess {
+		return nil, fmt.Errorf("apply the plan of %s: %w: the run is not a completed dry run (state %s)", reconID, store.ErrInvalid, sum.State)
+	}
+	m, err := s.mapping(planned.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	r := s.newRun(newID(), m, ReconParams{Mapping: m.Name})
+	r.planOf = reconID
+	// The plan's set sizes are those the thresholds compare with.
+	if n, ok := sum.Progress.Source.Existing.Total.(float64); ok {
+		r.counts.SourceTotal = int(n)
+	}
+	if n, ok := sum.Progress.Target.Existing.Total.(float64); ok {
+		r.counts.TargetTotal = int(n)
+	}
+	if err := s.register(ctx, r); err != nil {
+		return nil, err
+	}
+	go s.finish(r, func(rctx context.Context) error { return s.applyPlan(rctx, r, m, reconID) })
+	r.wait(ctx)
+	return r, nil
+}
+
+func (s *Service) mapping(name string) (*config.Mapping, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: no mapping given", store.ErrInvalid)
+	}
+	if s.cfg.Mappings != nil {
+		for _, m := range s.cfg.Mappings() {
+			if m.Name == name {
+				return m, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNoSuchMapping, name)
+}
+
+// register records the new run as active in memory and in the store.
+func (s *Service) register(ctx context.Context, r *Run) error {
+	if err := s.recons.PutReconRun(ctx, r.record()); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.active[r.ID] = r
+	s.mu.Unlock()
+	return nil
+}
+
+// finish runs body under the run's own context and records the outcome.
+func (s *Service) finish(r *Run, body func(ctx context.Context) error) {
+	defer close(r.done)
+	err := body(r.ctx)
+	r.mu.Lock()
+	releases := r.releases
+	r.releases = nil
+	r.mu.Unlock()
+	for _, release := range releases {
+		release()
+	}
+	r.mu.Lock()
+	r.ended = s.cfg.Now()
+	switch {
+	case r.ctx.Err() != nil:
+		r.state, r.stage = StateCanceled, "COMPLETED_CANCELED"
+	case err != nil:
+		r.state, r.stage, r.err = StateFailed, "COMPLETED_FAILED", err
+	default:
+		r.state, r.stage = StateSuccess, "COMPLETED_SUCCESS"
+	}
+	r.mu.Unlock()
+	if err != nil {
+		s.cfg.Logger.Error("reconciliation failed", "recon", r.ID, "mapping", r.Mapping, "err", err)
+	}
+	// The outcome must outlive a canceled run's context.
+	ctx := context.WithoutCancel(r.ctx)
+	r.audit(ctx, s, map[string]any{"entryType": "summary", "status": statusOf(r.State() == StateSuccess), "message": r.situationMessage(),
+		"messageDetail": r.Summary()})
+	if err := r.flush(ctx, s); err != nil {
+		s.cfg.Logger.Error("recording a reconciliation's entries failed", "recon", r.ID, "err", err)
+	}
+	if err := s.recons.PutReconRun(ctx, r.record()); err != nil {
+		s.cfg.Logger.Error("recording a reconciliation failed", "recon", r.ID, "err", err)
+	}
+	s.mu.Lock()
+	delete(s.active, r.ID)
+	s.mu.Unlock()
+	r.cancel()
+	if _, err := s.recons.DeleteReconRuns(ctx, store.DeleteReconRunsParams{EndedBefore: s.cfg.Now().Add(time.Second), KeepNewest: s.cfg.KeepRuns}); err != nil {
+		s.cfg.Logger.Warn("pruning old reconciliations failed", "err", err)
+	}
+}
+
+// Cancel cancels an active run.
+func (s *Service) Cancel(id string) error {
+	s.mu.Lock()
+	r := s.active[id]
+	s.mu.Unlock()
+	if r == nil {
+		return fmt.Errorf("cancel %s: %w", id, ErrNoSuchRun)
+	}
+	r.Cancel()
+	return nil
+}
+
+// Summary returns a run's summary: from memory while it is active, else
+// from the store.
+func (s *Service) Summary(ctx context.Context, id string) (map[string]any, error) {
+	s.mu.Lock()
+	r := s.active[id]
+	s.mu.Unlock()
+	if r != nil {
+		return r.Summary(), nil
+	}
+	rec, err := s.recons.ReadReconRun(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%s: %w", id, ErrNoSuchRun)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(rec.Summary, &m); err != nil {
+		return nil, fmt.Errorf("recon %s: summary: %w", id, err)
+	}
+	return m, nil
+}
+
+// Summaries returns every kept run's summary, oldest first.
+func (s *Service) Summaries(ctx context.Context) ([]map[string]any, error) {
+	recs, err := s.recons.ListReconRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(recs))
+	for _, rec := range recs {
+		m, err := s.Summary(ctx, rec.ID)
+		if err != nil {
+			continue // pruned meanwhile
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Audit returns a run's audit entries, in order.
+func (s *Service) Audit(ctx context.Context, id string) ([]map[string]any, error) {
+	var out []map[string]any
+	err := s.recons.ReadReconEntries(ctx, store.ReadReconEntriesParams{ReconID: id, Kind: store.ReconAudit}, func(e store.ReconEntry) error {
+		var m map[string]any
+		if err := json.Unmarshal(e.Doc, &m); err != nil {
+			return err
+		}
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}
+
+// Plan returns a dry run's planned changes, in order.
+func (s *Service) Plan(ctx context.Context, id string) ([]Change, error) {
+	var out []Change
+	err := s.recons.ReadReconEntries(ctx, store.ReadReconEntriesParams{ReconID: id, Kind: store.ReconPlan}, func(e store.ReconEntry) error {
+		var c Change
+		if err := json.Unmarshal(e.Doc, &c); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// wait waits for the run's end; ctx ending cancels the run first.
+func (r *Run) wait(ctx context.Context) {
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		r.Cancel()
+		<-r.done
+	}
+}
