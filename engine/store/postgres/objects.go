@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/objquery"
@@ -275,4 +276,84 @@ func checkNUL(typ, id string, doc []byte) error {
 		return fmt.Errorf("managed/%s/%s: %w", typ, id, store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document"))
 	}
 	return nil
+}
+
+// CommitObjectUnits locks every object the units write FOR UPDATE, in
+// one order, then writes each unit under a savepoint, in one transaction.
+func (s *Store) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
+	var out []error
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		out = make([]error, len(p.Units))
+		revs := map[objquery.Key]int64{}
+		for _, k := range objquery.UnitKeys(p.Units) {
+			var rev int64
+			err := tx.QueryRow(ctx, "SELECT rev FROM managed_objects WHERE type = $1 AND id = $2 FOR UPDATE", k.Type, k.ID).Scan(&rev)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("read managed/%s/%s: %w", k.Type, k.ID, err)
+			}
+			revs[k] = rev
+		}
+		for i, u := range p.Units {
+			rows, err := objquery.PlanUnit(u, revs)
+			if err == nil {
+				err = checkUnitNUL(rows)
+			}
+			if err != nil {
+				out[i] = err
+				continue
+			}
+			if out[i], err = writeUnit(ctx, tx, rows); err != nil {
+				return err
+			}
+			if out[i] == nil {
+				objquery.Applied(revs, rows)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit managed object units: %w", err)
+	}
+	return out, nil
+}
+
+func checkUnitNUL(rows []objquery.UnitRow) error {
+	for _, r := range rows {
+		if r.Doc != nil {
+			if err := checkNUL(r.Type, r.ID, r.Doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeUnit writes one unit's rows under a savepoint: a create that finds
+// the object inserted meanwhile (by a transaction that committed after
+// the locks were taken) rolls the unit back and is its conflict.
+func writeUnit(ctx context.Context, tx pgx.Tx, rows []objquery.UnitRow) (unitErr, err error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sp.Rollback(ctx) }()
+	for _, r := range rows {
+		var tag pgconn.CommandTag
+		switch {
+		case r.Doc == nil:
+			tag, err = sp.Exec(ctx, "DELETE FROM managed_objects WHERE type = $1 AND id = $2", r.Type, r.ID)
+		case r.Insert:
+			tag, err = sp.Exec(ctx, "INSERT INTO managed_objects (type, id, rev, doc) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (type, id) DO NOTHING",
+				r.Type, r.ID, r.Rev, string(r.Doc))
+		default:
+			tag, err = sp.Exec(ctx, "UPDATE managed_objects SET rev = $1, doc = $2::jsonb WHERE type = $3 AND id = $4", r.Rev, string(r.Doc), r.Type, r.ID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write managed/%s/%s: %w", r.Type, r.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return objquery.ErrExists(r.Type, r.ID), nil
+		}
+	}
+	return nil, sp.Commit(ctx)
 }

@@ -283,3 +283,48 @@ func (dialect) Ordered(text string) string { return text }
 func (dialect) Contains(text, sub string) string { return "instr(" + text + ", " + sub + ") > 0" }
 
 func (dialect) Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// CommitObjectUnits checks and writes the units in one write transaction
+// (the only writer, so what a unit checks holds until it is written).
+func (s *Store) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
+	var out []error
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = make([]error, len(p.Units))
+		revs := map[objquery.Key]int64{}
+		for _, k := range objquery.UnitKeys(p.Units) {
+			var rev int64
+			err := tx.QueryRowContext(ctx, "SELECT rev FROM managed_objects WHERE type = ? AND id = ?", k.Type, k.ID).Scan(&rev)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("read managed/%s/%s: %w", k.Type, k.ID, err)
+			}
+			revs[k] = rev
+		}
+		for i, u := range p.Units {
+			rows, err := objquery.PlanUnit(u, revs)
+			if err != nil {
+				out[i] = err
+				continue
+			}
+			for _, r := range rows {
+				var err error
+				switch {
+				case r.Doc == nil:
+					_, err = tx.ExecContext(ctx, "DELETE FROM managed_objects WHERE type = ? AND id = ?", r.Type, r.ID)
+				case r.Insert:
+					_, err = tx.ExecContext(ctx, "INSERT INTO managed_objects (type, id, rev, doc) VALUES (?, ?, ?, jsonb(?))", r.Type, r.ID, r.Rev, string(r.Doc))
+				default:
+					_, err = tx.ExecContext(ctx, "UPDATE managed_objects SET rev = ?, doc = jsonb(?) WHERE type = ? AND id = ?", r.Rev, string(r.Doc), r.Type, r.ID)
+				}
+				if err != nil {
+					return fmt.Errorf("write managed/%s/%s: %w", r.Type, r.ID, err)
+				}
+			}
+			objquery.Applied(revs, rows)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit managed object units: %w", err)
+	}
+	return out, nil
+}
