@@ -48,17 +48,27 @@ func (r Resources) split(resource string, withID bool) (typ, id string, err erro
 	return typ, id, nil
 }
 
-// Create creates managed/<type>/<newID> (a random id when newID is "").
-func (r Resources) Create(ctx context.Context, resource, newID string, content map[string]any) (map[string]any, error) {
-	typ, id, err := r.split(resource, false)
+// createTarget is the type and id a create names: managed/<type> and
+// newID, or managed/<type>/<id> ("" when neither gives one).
+func (r Resources) createTarget(resource, newID string) (typ, id string, err error) {
+	typ, id, err = r.split(resource, false)
 	if err != nil {
 		// openidm.create("managed/user/42", null, ...) names the id in the path.
 		if typ, id, err = r.split(resource, true); err != nil {
-			return nil, err
+			return "", "", err
 		}
 	}
 	if newID != "" {
 		id = newID
+	}
+	return typ, id, nil
+}
+
+// Create creates managed/<type>/<newID> (a random id when newID is "").
+func (r Resources) Create(ctx context.Context, resource, newID string, content map[string]any) (map[string]any, error) {
+	typ, id, err := r.createTarget(resource, newID)
+	if err != nil {
+		return nil, err
 	}
 	res, err := r.Objects.CreateObjects(ctx, store.CreateObjectsParams{Type: typ, Objects: []store.NewObject{{ID: id, Content: content}}})
 	if err != nil {
@@ -99,17 +109,22 @@ func (r Resources) Update(ctx context.Context, resource, rev string, content map
 	return o.Content, nil
 }
 
+// scriptPatch reads the patch operations a script gave.
+func scriptPatch(operations []any) ([]PatchOperation, error) {
+	b, err := json.Marshal(operations)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatch(b)
+}
+
 // Patch applies IDM patch operations in one transaction.
 func (r Resources) Patch(ctx context.Context, resource, rev string, operations []any) (map[string]any, error) {
 	typ, id, err := r.split(resource, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(operations)
-	if err != nil {
-		return nil, err
-	}
-	ops, err := ParsePatch(b)
+	ops, err := scriptPatch(operations)
 	if err != nil {
 		return nil, err
 	}

@@ -434,10 +434,11 @@ type claimed struct {
 	stamp  string
 }
 
-// completion is a success to record: the object's completed is written
-// if its started is still stamp.
+// completion is a success to record: the task's unit of work, its
+// completion included.
 type completion struct {
-	id, stamp string
+	objectID string
+	writes   []store.ObjectWrite
 }
 
 // execute streams the matches to the claimer, the claims to the scan's
@@ -602,15 +603,19 @@ func (x *execution) claimModify(stamp string) func(map[string]any) (map[string]a
 	}
 }
 
-// process runs the script on a claimed object and hands a success to the
-// completer; a failure is counted at once.
+// process runs the script on a claimed object in a unit of work (its
+// openidm writes buffered, managed.Unit) and, when it succeeds, adds the
+// completion to the unit and hands the unit to the completer; a failure
+// is counted at once and writes nothing.
 func (x *execution) process(ctx context.Context, c claimed, completions chan<- completion) {
 	objectID := x.scan.object + "/" + c.object.ID
+	unit := managed.NewUnit(x.resources)
+	unit.Seed(c.object)
 	result, err := x.engine.Run(ctx, x.scan.spec, script.Request{
 		Name:      x.run.name,
 		LogLevel:  x.logLevel,
 		Bindings:  map[string]any{"input": c.object.Content, "objectID": objectID},
-		Resources: x.resources,
+		Resources: unit,
 	})
 	if err != nil {
 		x.run.failures.Add(1)
@@ -622,16 +627,31 @@ func (x *execution) process(ctx context.Context, c claimed, completions chan<- c
 		x.logger.Debug("task script did not return true", "objectID", objectID, "result", result)
 		return
 	}
-	completions <- completion{id: c.object.ID, stamp: c.stamp}
+	done := isoMillis(x.s.opts.Clock.Now())
+	err = unit.Modify(ctx, x.scan.typ, c.object.ID, func(content map[string]any) (map[string]any, error) {
+		if v, _ := query.ValueAt(content, x.scan.started); v != c.stamp {
+			return nil, fmt.Errorf("%s %s is %v, not this scan's %s: another scan reclaimed it", objectID, x.scan.startedText, v, c.stamp)
+		}
+		return content, managed.ApplyPatch(content, []managed.PatchOperation{
+			{Operation: "add", Field: x.scan.completedText, Value: done, HasValue: true}})
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) { // a script that deleted its object completed it
+		x.run.failures.Add(1)
+		x.logger.Warn("task scan could not record the completion", "objectID", objectID, "err", err)
+		return
+	}
+	completions <- completion{objectID: objectID, writes: unit.Writes()}
 }
 
-// complete writes the completions it receives in batches (group commit:
-// at most completionBatchMax a transaction, none waiting longer than
+// complete commits the units it receives in batches (group commit: at
+// most completionBatchMax a transaction, none waiting longer than
 // completionDelay for its batch to fill) until completions is closed, and
 // counts each as a success once its batch is committed. A success is so
-// counted only when durable; a crash before the commit leaves the object
-// claimed and uncompleted, for the recovery timeout to hand to another
-// scan.
+// counted only when durable, and a task's writes and its completion commit
+// together or not at all: a crash before the commit leaves the object
+// claimed, uncompleted and as it was, for the recovery timeout to hand to
+// another scan, which runs its task for the first time as far as the
+// store can tell.
 func (x *execution) complete(ctx context.Context, completions <-chan completion) {
 	var batch []completion
 	for first := range completions {
@@ -654,31 +674,22 @@ func (x *execution) complete(ctx context.Context, completions <-chan completion)
 	}
 }
 
-// writeCompletions writes completed (now) on each object of batch whose
-// started is still its claim's, in one transaction.
+// writeCompletions commits the batch's units in one transaction.
 func (x *execution) writeCompletions(ctx context.Context, batch []completion) {
-	done := isoMillis(x.s.opts.Clock.Now())
-	items := make([]store.ModifyItem, len(batch))
+	units := make([]store.ObjectUnit, len(batch))
 	for i, c := range batch {
-		objectID := x.scan.object + "/" + c.id
-		items[i] = store.ModifyItem{ID: c.id, Modify: func(content map[string]any) (map[string]any, error) {
-			if v, _ := query.ValueAt(content, x.scan.started); v != c.stamp {
-				return nil, fmt.Errorf("%s %s is %v, not this scan's %s: another scan reclaimed it", objectID, x.scan.startedText, v, c.stamp)
-			}
-			return content, managed.ApplyPatch(content, []managed.PatchOperation{
-				{Operation: "add", Field: x.scan.completedText, Value: done, HasValue: true}})
-		}}
+		units[i] = store.ObjectUnit{Writes: c.writes}
 	}
-	res, err := x.s.opts.Objects.ModifyObjects(ctx, store.ModifyObjectsParams{Type: x.scan.typ, Items: items})
+	res, err := x.s.opts.Objects.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
 	if err != nil {
 		x.run.failures.Add(int64(len(batch)))
 		x.logger.Warn("task scan could not record completions", "objects", len(batch), "err", err)
 		return
 	}
-	for i, r := range res {
-		if r.Err != nil {
+	for i, err := range res {
+		if err != nil {
 			x.run.failures.Add(1)
-			x.logger.Warn("task scan could not record the completion", "objectID", x.scan.object+"/"+batch[i].id, "err", r.Err)
+			x.logger.Warn("task scan could not commit the task's writes and completion", "objectID", batch[i].objectID, "err", err)
 			continue
 		}
 		x.run.successes.Add(1)
