@@ -14,9 +14,9 @@ import (
 
 // BenchmarkSunsetScan is the guide's sunset scan end to end on SQLite:
 // 100,000 users, 10% of them past their sunset date, 10 threads, the
-// guide's patch script on each match (claims in batches, the script with
-// its openidm.patch in its own transaction, completions in batches). It
-// reports matches processed per second.
+// guide's patch script on each match (claims in batches, each task's
+// openidm.patch committed with its completion, in batches). It reports
+// matches processed per second.
 //
 //	go test -run '^$' -bench BenchmarkSunsetScan -benchtime 3x ./engine/taskscanner/
 func BenchmarkSunsetScan(b *testing.B) {

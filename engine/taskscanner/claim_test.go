@@ -10,7 +10,7 @@ import (
 )
 
 // writesBeforeFirstBatch is a real store that, on its first
-// ModifyObjects call, first runs before: other writers' changes landing
+// CommitObjectUnits call (the first batch claim), first runs before: other writers' changes landing
 // between the scan's query and its batch claim.
 type writesBeforeFirstBatch struct {
 	store.Objects
@@ -18,9 +18,9 @@ type writesBeforeFirstBatch struct {
 	before func()
 }
 
-func (w *writesBeforeFirstBatch) ModifyObjects(ctx context.Context, p store.ModifyObjectsParams) ([]store.ModifyObjectResult, error) {
+func (w *writesBeforeFirstBatch) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
 	w.once.Do(w.before)
-	return w.Objects.ModifyObjects(ctx, p)
+	return w.Objects.CommitObjectUnits(ctx, p)
 }
 
 // TestBatchClaimRevisionChecks: the batch claim checks each object's

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -423,7 +424,7 @@ const claimBatchMax = 100
 // completer commits once it holds completionBatchMax completions, or
 // completionDelay after the first of them, whichever comes first.
 const (
-	completionBatchMax = 100
+	completionBatchMax = 1000
 	completionDelay    = 5 * time.Millisecond
 )
 
@@ -554,40 +555,66 @@ var errNotClaimable = errors.New("claimed by another scan")
 // race and find it still claimable.
 const maxClaimAttempts = 5
 
-// claimBatch claims the objects in one transaction (claimModify on each,
-// checked against the revision the query read) and returns those claimed.
-// An object whose revision changed since is read again and claimed on its
-// own (claim).
+// claimBatch claims the objects in one transaction: claimModify on each
+// object as the query read it, committed as one unit per object checked
+// against the revision the query read (so the store reads no document
+// again). It returns those claimed. An object whose revision changed
+// since is read again and claimed on its own (claim).
 func (x *execution) claimBatch(ctx context.Context, objs []store.Object) []claimed {
 	stamp := isoMillis(x.s.opts.Clock.Now())
-	items := make([]store.ModifyItem, len(objs))
-	for i, o := range objs {
-		items[i] = store.ModifyItem{ID: o.ID, IfRev: o.Rev, Modify: x.claimModify(stamp)}
+	modify := x.claimModify(stamp)
+	units := make([]store.ObjectUnit, 0, len(objs))
+	tried := make([]store.Object, 0, len(objs))
+	for _, o := range objs {
+		c, err := modify(o.Content)
+		switch {
+		case errors.Is(err, errNotClaimable):
+			continue
+		case err != nil:
+			x.run.failures.Add(1)
+			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+o.ID, "err", err)
+			continue
+		}
+		o.Content = c
+		units = append(units, store.ObjectUnit{Writes: []store.ObjectWrite{{Type: x.scan.typ, ID: o.ID, Rev: o.Rev, Content: c}}})
+		tried = append(tried, o)
 	}
-	res, err := x.s.opts.Objects.ModifyObjects(ctx, store.ModifyObjectsParams{Type: x.scan.typ, Items: items})
+	if len(units) == 0 {
+		return nil
+	}
+	res, err := x.s.opts.Objects.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
 	if err != nil {
-		x.run.failures.Add(int64(len(objs)))
-		x.logger.Warn("task scan could not claim objects", "objects", len(objs), "err", err)
+		x.run.failures.Add(int64(len(units)))
+		x.logger.Warn("task scan could not claim objects", "objects", len(units), "err", err)
 		return nil
 	}
 	var out []claimed
-	for i, r := range res {
+	for i, err := range res {
+		o := tried[i]
 		switch {
-		case r.Err == nil:
-			out = append(out, claimed{object: r.Object, stamp: stamp})
-		case errors.Is(r.Err, errNotClaimable), errors.Is(r.Err, store.ErrNotFound):
-		case errors.Is(r.Err, store.ErrConflict):
-			if rev, ok := x.stillClaimable(ctx, objs[i].ID); ok {
-				if c, ok := x.claim(ctx, objs[i].ID, rev); ok {
+		case err == nil:
+			o.Rev = nextRev(o.Rev)
+			o.Content["_rev"] = o.Rev
+			out = append(out, claimed{object: o, stamp: stamp})
+		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, store.ErrConflict):
+			if rev, ok := x.stillClaimable(ctx, o.ID); ok {
+				if c, ok := x.claim(ctx, o.ID, rev); ok {
 					out = append(out, c)
 				}
 			}
 		default:
 			x.run.failures.Add(1)
-			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+objs[i].ID, "err", r.Err)
+			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+o.ID, "err", err)
 		}
 	}
 	return out
+}
+
+// nextRev is the revision a store writes after rev.
+func nextRev(rev string) string {
+	n, _ := strconv.ParseInt(rev, 10, 64)
+	return strconv.FormatInt(n+1, 10)
 }
 
 // claimModify is the claim's change: started (stamp) and completed (null),

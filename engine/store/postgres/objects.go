@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -204,6 +205,9 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 		}
 		defer rows.Close()
 		return objquery.ScanRows(rows)
+	}, func(ctx context.Context) (n int, err error) {
+		err = s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM managed_objects WHERE type = $1 AND ("+t.Maybe+")", p.Type).Scan(&n)
+		return n, err
 	})
 	if err != nil && !errors.Is(err, store.ErrInvalid) {
 		return res, fmt.Errorf("query managed/%s: %w", p.Type, err)
@@ -278,21 +282,19 @@ func checkNUL(typ, id string, doc []byte) error {
 	return nil
 }
 
-// CommitObjectUnits locks every object the units write FOR UPDATE, in
-// one order, then writes each unit under a savepoint, in one transaction.
+// CommitObjectUnits locks every object the units write FOR UPDATE in one
+// query, in one order, then writes the units in one transaction: those
+// that only update and delete in one round trip (once checked under the
+// locks they cannot fail), each that creates under a savepoint.
 func (s *Store) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
 	var out []error
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		out = make([]error, len(p.Units))
-		revs := map[objquery.Key]int64{}
-		for _, k := range objquery.UnitKeys(p.Units) {
-			var rev int64
-			err := tx.QueryRow(ctx, "SELECT rev FROM managed_objects WHERE type = $1 AND id = $2 FOR UPDATE", k.Type, k.ID).Scan(&rev)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("read managed/%s/%s: %w", k.Type, k.ID, err)
-			}
-			revs[k] = rev
+		revs, err := lockUnitRevs(ctx, tx, objquery.UnitKeys(p.Units))
+		if err != nil {
+			return err
 		}
+		var batch pgx.Batch
 		for i, u := range p.Units {
 			rows, err := objquery.PlanUnit(u, revs)
 			if err == nil {
@@ -302,6 +304,20 @@ func (s *Store) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnits
 				out[i] = err
 				continue
 			}
+			if !slices.ContainsFunc(rows, func(r objquery.UnitRow) bool { return r.Insert }) {
+				for _, r := range rows {
+					if r.Doc == nil {
+						batch.Queue("DELETE FROM managed_objects WHERE type = $1 AND id = $2", r.Type, r.ID)
+					} else {
+						batch.Queue("UPDATE managed_objects SET rev = $1, doc = $2::jsonb WHERE type = $3 AND id = $4", r.Rev, string(r.Doc), r.Type, r.ID)
+					}
+				}
+				objquery.Applied(revs, rows)
+				continue
+			}
+			if err := sendBatch(ctx, tx, &batch); err != nil {
+				return err
+			}
 			if out[i], err = writeUnit(ctx, tx, rows); err != nil {
 				return err
 			}
@@ -309,12 +325,54 @@ func (s *Store) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnits
 				objquery.Applied(revs, rows)
 			}
 		}
-		return nil
+		return sendBatch(ctx, tx, &batch)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("commit managed object units: %w", err)
 	}
 	return out, nil
+}
+
+// lockUnitRevs locks the objects of keys FOR UPDATE, in keys' order, and
+// returns their revisions (none for an object that does not exist).
+func lockUnitRevs(ctx context.Context, tx pgx.Tx, keys []objquery.Key) (map[objquery.Key]int64, error) {
+	types, ids := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		types[i], ids[i] = k.Type, k.ID
+	}
+	rows, err := tx.Query(ctx, `SELECT o.type, o.id, o.rev FROM managed_objects o
+		JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON o.type = k.type AND o.id = k.id
+		ORDER BY o.type COLLATE "C", o.id COLLATE "C" FOR UPDATE OF o`, types, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lock managed objects: %w", err)
+	}
+	defer rows.Close()
+	revs := make(map[objquery.Key]int64, len(keys))
+	for rows.Next() {
+		var k objquery.Key
+		var rev int64
+		if err := rows.Scan(&k.Type, &k.ID, &rev); err != nil {
+			return nil, fmt.Errorf("lock managed objects: %w", err)
+		}
+		revs[k] = rev
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock managed objects: %w", err)
+	}
+	return revs, nil
+}
+
+// sendBatch runs the queued statements in one round trip and empties b.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	err := tx.SendBatch(ctx, b).Close()
+	*b = pgx.Batch{}
+	if err != nil {
+		return fmt.Errorf("write managed objects: %w", err)
+	}
+	return nil
 }
 
 func checkUnitNUL(rows []objquery.UnitRow) error {
