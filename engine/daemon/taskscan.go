@@ -19,11 +19,13 @@ import (
 // objects of Options.DB (none with the memory store), of the types the
 // current snapshot's managed.json declares, with the current script
 // engine. It keeps the openidm.taskscanner.maxcompletedruns completed runs
-// the current boot properties say.
+// the current boot properties say, in the store with this node's id.
 func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 	var objs store.Objects
+	var runs store.ScanRuns
 	if d.opts.DB != nil {
 		objs, _ = store.ObjectsOf(d.opts.DB)
+		runs, _ = store.ScanRunsOf(d.opts.DB)
 	}
 	keep := func() int {
 		cur := d.current.Load()
@@ -45,6 +47,8 @@ func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 		Clock:            d.opts.Clock,
 		Logger:           d.log,
 		MaxCompletedRuns: keep,
+		Runs:             runs,
+		Node:             d.nodeID,
 	})
 }
 

@@ -42,8 +42,14 @@
 // makes every earlier commit durable too, so a power loss, like a crash,
 // loses only work not yet counted.
 //
-// Runs are kept in memory (Runs, Run): their progress (state, processed,
-// total, successes, failures), started and ended, the newest
-// MaxCompletedRuns COMPLETED runs and every other run. Cancel stops the
-// claiming and lets the objects claimed already finish.
+// Runs are kept in memory (Runs, Run) and, with Options.Runs, in the
+// store: their progress (state, processed, total, successes, failures,
+// node), started and ended, stored when the run starts, once a second
+// while it goes on and at its end, so a restart or another node lists
+// them; the newest MaxCompletedRuns COMPLETED runs are kept and every
+// other run. A run its node left unfinished (killed) stays ACTIVE in the
+// store, with that node, until the node starts again: its new Scanner
+// marks its unfinished runs ERROR. Cancel stops the claiming and lets the
+// objects claimed already finish; a run of another node is cancelled on
+// that node.
 package taskscanner

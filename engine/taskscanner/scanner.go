@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -63,16 +64,29 @@ type Options struct {
 	Scripts func() *script.Engine
 	Clock   clock.Clock
 	Logger  *slog.Logger
-	// MaxCompletedRuns bounds the COMPLETED runs kept in memory, asked
-	// at each new run (nil, or 0 or less: DefaultMaxCompletedRuns); other
-	// runs are kept until they complete.
+	// MaxCompletedRuns bounds the COMPLETED runs kept (in memory and in
+	// Runs), asked at each new run (nil, or 0 or less:
+	// DefaultMaxCompletedRuns); other runs are kept until they complete.
 	MaxCompletedRuns func() int
+	// Runs stores the runs and their progress, so that a restart or
+	// another node lists them; nil keeps them in memory only.
+	Runs store.ScanRuns
+	// Node is this node's id, stored with its runs.
+	Node string
 }
+
+// progressInterval is how often a run's progress is stored while it goes
+// on (and once more at its end): seldom enough to cost the scan nothing.
+const progressInterval = time.Second
 
 // Scanner is the task scanner: it runs task scans (from the scheduler, as
 // a scheduler.Service, or from Execute) and keeps their progress in
-// memory. Nothing about runs is stored: a restart forgets them (the objects'
-// taskState fields are what a later scan resumes from).
+// memory and, with Options.Runs, in the store: started, then once a
+// progressInterval and at the end, the newest MaxCompletedRuns COMPLETED
+// ones kept. Runs and Run list the stored runs of every node, this
+// node's own as it sees them now. A run a node left unfinished (killed
+// mid-scan) is listed as it was stored, ACTIVE with its node, until that
+// node starts again: New marks its unfinished runs ERROR, ended then.
 type Scanner struct {
 	opts Options
 	// base is the context of runs that outlive their caller
@@ -97,8 +111,24 @@ func New(opts Options) *Scanner {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	base, stop := context.WithCancel(context.Background())
-	return &Scanner{opts: opts, base: base, stopAll: stop, byID: map[string]*run{}}
+	s := &Scanner{opts: opts, base: base, stopAll: stop, byID: map[string]*run{}}
+	if opts.Runs != nil {
+		ctx, cancel := context.WithTimeout(base, storeTimeout)
+		defer cancel()
+		n, err := opts.Runs.InterruptScanRuns(ctx, store.InterruptScanRunsParams{Node: opts.Node,
+			States: []string{StateInitialized, StateActive}, State: StateError, At: opts.Clock.Now()})
+		switch {
+		case err != nil:
+			opts.Logger.Warn("task scanner could not mark this node's unfinished runs", "node", opts.Node, "err", err)
+		case n > 0:
+			opts.Logger.Warn("task scan runs this node left unfinished are marked ERROR", "node", opts.Node, "runs", n)
+		}
+	}
+	return s
 }
+
+// storeTimeout bounds each store call about runs.
+const storeTimeout = 10 * time.Second
 
 // Close cancels the runs going on in the background and waits for them
 // (their objects in flight finish or are interrupted with the context).
@@ -161,10 +191,11 @@ func (s *Scanner) Execute(ctx context.Context, p ExecuteParams) (Status, error) 
 	if id == "" {
 		id = uuid.NewString()
 	}
-	r := &run{id: id, name: p.Name, started: now, state: StateInitialized, total: -1, cancelled: make(chan struct{})}
+	r := &run{id: id, name: p.Name, node: s.opts.Node, started: now, state: StateInitialized, total: -1, cancelled: make(chan struct{})}
 	if err := s.add(r); err != nil {
 		return Status{}, err
 	}
+	s.store(r)
 	x := &execution{s: s, run: r, scan: sc, engine: engine, logLevel: p.LogLevel,
 		logger:    s.opts.Logger.With("taskscan", r.id, "name", r.name),
 		resources: managed.Resources{Objects: s.opts.Objects, Declared: s.opts.Declared}}
@@ -194,13 +225,7 @@ func (s *Scanner) add(r *run) error {
 			completed++
 		}
 	}
-	keep := DefaultMaxCompletedRuns
-	if s.opts.MaxCompletedRuns != nil {
-		if n := s.opts.MaxCompletedRuns(); n > 0 {
-			keep = n
-		}
-	}
-	if excess := completed - keep + 1; excess > 0 {
+	if excess := completed - s.keepCompleted() + 1; excess > 0 {
 		kept := s.runs[:0]
 		for _, x := range s.runs {
 			if excess > 0 && x.status().Progress.State == StateCompleted {
@@ -218,24 +243,109 @@ func (s *Scanner) add(r *run) error {
 	return nil
 }
 
-// Runs returns the status of every run kept, in start order.
+// keepCompleted is how many COMPLETED runs are kept.
+func (s *Scanner) keepCompleted() int {
+	if s.opts.MaxCompletedRuns != nil {
+		if n := s.opts.MaxCompletedRuns(); n > 0 {
+			return n
+		}
+	}
+	return DefaultMaxCompletedRuns
+}
+
+// Runs returns the status of every run kept, in start order: the stored
+// runs of every node, this node's as it sees them now (and only those
+// when the store cannot be read, which is logged).
 func (s *Scanner) Runs() []Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Status, len(s.runs))
-	for i, r := range s.runs {
-		out[i] = r.status()
+	mine := make(map[string]Status, len(s.runs))
+	out := make([]Status, 0, len(s.runs))
+	for _, r := range s.runs {
+		st := r.status()
+		mine[r.id] = st
+		out = append(out, st)
 	}
+	s.mu.Unlock()
+	if s.opts.Runs == nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	stored, err := s.opts.Runs.ListScanRuns(ctx)
+	if err != nil {
+		s.opts.Logger.Warn("task scanner could not list the stored runs", "err", err)
+		return out
+	}
+	for _, sr := range stored {
+		if _, ok := mine[sr.ID]; !ok {
+			out = append(out, statusOf(sr))
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Status) int { return a.Started.Compare(b.Started) })
 	return out
 }
 
-// Run returns one run's status.
+// Run returns one run's status: this node's, or a stored one.
 func (s *Scanner) Run(id string) (Status, error) {
-	r, err := s.find(id)
+	if r, err := s.find(id); err == nil {
+		return r.status(), nil
+	}
+	sr, err := s.stored(id)
 	if err != nil {
 		return Status{}, err
 	}
-	return r.status(), nil
+	return statusOf(sr), nil
+}
+
+// stored reads a run from the store.
+func (s *Scanner) stored(id string) (store.ScanRun, error) {
+	notFound := fmt.Errorf("task with id '%s' not found: %w", id, ErrNotFound)
+	if s.opts.Runs == nil {
+		return store.ScanRun{}, notFound
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	sr, err := s.opts.Runs.ReadScanRun(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sr, notFound
+	}
+	return sr, err
+}
+
+// statusOf is a stored run's status.
+func statusOf(sr store.ScanRun) Status {
+	return Status{ID: sr.ID, Name: sr.Name, Node: sr.Node, Started: sr.Started, Ended: sr.Ended,
+		Progress: Progress{State: sr.State, Processed: sr.Processed, Total: sr.Total, Successes: sr.Successes, Failures: sr.Failures}}
+}
+
+// store writes r's status to the store (a failure is logged: the run goes
+// on, listed by this node).
+func (s *Scanner) store(r *run) {
+	if s.opts.Runs == nil {
+		return
+	}
+	st := r.status()
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	err := s.opts.Runs.PutScanRun(ctx, store.ScanRun{ID: st.ID, Name: st.Name, Node: st.Node, State: st.Progress.State,
+		Processed: st.Progress.Processed, Total: st.Progress.Total, Successes: st.Progress.Successes, Failures: st.Progress.Failures,
+		Started: st.Started, Ended: st.Ended})
+	if err != nil {
+		s.opts.Logger.Warn("task scanner could not store a run's progress", "taskscan", st.ID, "err", err)
+	}
+}
+
+// pruneStored deletes the oldest stored COMPLETED runs beyond
+// MaxCompletedRuns.
+func (s *Scanner) pruneStored() {
+	if s.opts.Runs == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := s.opts.Runs.PruneScanRuns(ctx, store.PruneScanRunsParams{State: StateCompleted, Keep: s.keepCompleted()}); err != nil {
+		s.opts.Logger.Warn("task scanner could not prune the stored runs", "err", err)
+	}
 }
 
 func (s *Scanner) find(id string) (*run, error) {
@@ -253,10 +363,17 @@ func (s *Scanner) find(id string) (*run, error) {
 // completed run cannot be cancelled).
 func (s *Scanner) Cancel(id string) (bool, error) {
 	r, err := s.find(id)
-	if err != nil {
-		return false, err
+	if err == nil {
+		return r.cancel(s.opts.Clock.Now()), nil
 	}
-	return r.cancel(s.opts.Clock.Now()), nil
+	sr, err := s.stored(id)
+	switch {
+	case err != nil:
+		return false, err
+	case !sr.Ended.IsZero():
+		return false, nil
+	}
+	return false, fmt.Errorf("task scan run %s runs on node %s: cancel it there", id, sr.Node)
 }
 
 // Wait waits for a run to end (or ctx to be done) and returns its status.
@@ -288,13 +405,15 @@ type Progress struct {
 type Status struct {
 	ID       string
 	Name     string
+	Node     string // the node that runs (or ran) it
 	Progress Progress
 	Started  time.Time
 	Ended    time.Time // zero while the run goes on
 }
 
 // Map is the status in IDM's JSON shape: _id, name, progress, started
-// and ended (ISO 8601 UTC with milliseconds; ended null while running).
+// and ended (ISO 8601 UTC with milliseconds; ended null while running),
+// and Sundial's node.
 func (st Status) Map() map[string]any {
 	var ended any
 	if !st.Ended.IsZero() {
@@ -309,6 +428,7 @@ func (st Status) Map() map[string]any {
 		},
 		"started": isoMillis(st.Started),
 		"ended":   ended,
+		"node":    st.Node,
 	}
 }
 
@@ -318,6 +438,7 @@ func isoMillis(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.
 // run is one scan's progress; the counters are atomic, the rest under mu.
 type run struct {
 	id, name string
+	node     string
 	started  time.Time
 
 	successes, failures atomic.Int64
@@ -335,7 +456,7 @@ func (r *run) status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, f := r.successes.Load(), r.failures.Load()
-	return Status{ID: r.id, Name: r.name, Started: r.started, Ended: r.ended,
+	return Status{ID: r.id, Name: r.name, Node: r.node, Started: r.started, Ended: r.ended,
 		Progress: Progress{State: r.state, Processed: s + f, Total: r.total, Successes: s, Failures: f}}
 }
 
@@ -449,9 +570,32 @@ func (x *execution) execute(ctx context.Context) {
 	if x.program, err = query.Compile(x.scan.filter); err != nil {
 		x.logger.Error("task scan failed", "err", err)
 		x.run.finish(StateError, x.s.opts.Clock.Now())
+		x.s.store(x.run)
 		return
 	}
 	x.run.setState(StateActive)
+	x.s.store(x.run)
+	progressDone := make(chan struct{})
+	progressStopped := make(chan struct{})
+	go func() {
+		defer close(progressStopped)
+		tick := time.NewTicker(progressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				x.s.store(x.run)
+			case <-progressDone:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(progressDone)
+		<-progressStopped
+		x.s.store(x.run)
+		x.s.pruneStored()
+	}()
 	x.logger.Info("task scan started", "object", x.scan.object, "filter", x.scan.filterText, "threads", x.scan.threads)
 	batch := min(claimBatchMax, 4*x.scan.threads)
 	work := make(chan claimed, batch)
