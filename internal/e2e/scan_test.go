@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -251,6 +252,27 @@ func TestKillRestartMidScanEachObjectOnce(t *testing.T) {
 	t.Logf("n1 killed with %d of %d users completed", killed, users)
 	again := startNode(t, p, "n1", "")
 	waitFor(t, 180*time.Second, "every user to be completed", func() bool { return st.completed(t) == users })
+	// The restarted node lists the runs from the store: the killed one,
+	// marked ERROR when its node started again, and the ones after it.
+	code, body := newAPIClient(t, again, p).do(t, "GET", "/openidm/taskscanner?_queryFilter=true", "")
+	var listed struct {
+		Result []struct {
+			Node     string `json:"node"`
+			Progress struct {
+				State string `json:"state"`
+			} `json:"progress"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(body, &listed); code != 200 || err != nil {
+		t.Fatalf("GET /openidm/taskscanner: %d %s", code, body)
+	}
+	states := map[string]int{}
+	for _, r := range listed.Result {
+		states[r.Node+" "+r.Progress.State]++
+	}
+	if states["n1 ERROR"] != 1 || states["n1 COMPLETED"] == 0 {
+		t.Errorf("runs after the restart: %s, want the killed run ERROR on n1, and COMPLETED ones", body)
+	}
 	again.stop(t)
 	if counts := st.counters(t); counts["1"] != users {
 		t.Fatalf("processed counters: %v, want all %d at 1", counts, users)
