@@ -196,6 +196,20 @@ type QueryObjectsResult struct {
 	Total int
 }
 
+// ObjectIndexer is a store of managed objects that can index the fields a
+// filter compares, for the queries that repeat (a task scan's pages).
+type ObjectIndexer interface {
+	// IndexObjectFilter creates, unless they exist, the indexes that
+	// QueryObjects of Filter on Type can use. Writes go on meanwhile.
+	IndexObjectFilter(ctx context.Context, params IndexObjectFilterParams) error
+}
+
+// IndexObjectFilterParams name the queries to index.
+type IndexObjectFilterParams struct {
+	Type   string
+	Filter query.Filter
+}
+
 // ObjectsOf returns the managed-object store of s.
 func ObjectsOf(s Store) (Objects, error) {
 	o, ok := s.(Objects)

@@ -11,6 +11,10 @@
 // also as strings. The script is loaded once, so the whole scan runs one
 // version of it.
 //
+// On a store that can (store.ObjectIndexer: PostgreSQL), a scan first
+// indexes the fields its filter compares with strings (the sunset date),
+// so the count and the pages read the matches through the index.
+//
 // The matches are streamed: one goroutine pages through the store's query
 // by id (500 a page), at most maxRecords of them, and claims them in
 // batches of min(100, 4×numberOfThreads), each batch one ModifyObjects

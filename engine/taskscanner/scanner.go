@@ -573,6 +573,13 @@ func (x *execution) execute(ctx context.Context) {
 		x.s.store(x.run)
 		return
 	}
+	if ix, ok := x.s.opts.Objects.(store.ObjectIndexer); ok {
+		// The fields the filter compares are indexed before the first
+		// scan pages through them (once per field and process).
+		if err := ix.IndexObjectFilter(ctx, store.IndexObjectFilterParams{Type: x.scan.typ, Filter: x.scan.filter}); err != nil {
+			x.logger.Warn("task scan could not index its filter's fields", "err", err)
+		}
+	}
 	x.run.setState(StateActive)
 	x.s.store(x.run)
 	progressDone := make(chan struct{})
