@@ -197,8 +197,11 @@ func (s *Store) DeleteObject(ctx context.Context, p store.DeleteObjectParams) (s
 // cannot decide exactly.
 func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (store.QueryObjectsResult, error) {
 	t := objquery.Translate(dialect{}, p.Filter)
-	where := "(" + t.Maybe + ")" + hintSQL(p.Filter)
-	q := "SELECT id, rev, doc::text, " + t.Sure + " FROM managed_objects WHERE type = $1 AND id > $2 AND " + where + " ORDER BY id LIMIT $3"
+	// The pages walk the primary key from the cookie: with the hints the
+	// planner would rather read every remaining match through a field's
+	// index and sort them, page after page. The count reads the matches
+	// through the index.
+	q := "SELECT id, rev, doc::text, " + t.Sure + " FROM managed_objects WHERE type = $1 AND id > $2 AND (" + t.Maybe + ") ORDER BY id LIMIT $3"
 	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
 		rows, err := s.pool.Query(ctx, q, p.Type, after, limit)
 		if err != nil {
@@ -207,7 +210,7 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 		defer rows.Close()
 		return objquery.ScanRows(rows)
 	}, func(ctx context.Context) (n int, err error) {
-		err = s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM managed_objects WHERE type = $1 AND "+where, p.Type).Scan(&n)
+		err = s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM managed_objects WHERE type = $1 AND ("+t.Maybe+")"+hintSQL(p.Filter), p.Type).Scan(&n)
 		return n, err
 	})
 	if err != nil && !errors.Is(err, store.ErrInvalid) {
