@@ -204,7 +204,60 @@ func (r Resources) Query(ctx context.Context, resource string, params map[string
 	}, nil
 }
 
-// Action is not supported on managed objects yet.
-func (r Resources) Action(_ context.Context, resource, action string, _, _ map[string]any) (any, error) {
-	return nil, fmt.Errorf("%w: action %q on %s is not supported", store.ErrInvalid, action, resource)
+// Action serves IDM's actions on managed objects: "create" on
+// managed/<type> (params._id or the path's id names the new object, as
+// POST ?_action=create does) and "patch" on managed/<type> with
+// params._queryFilter (content.operations, or content itself, the patch),
+// which patches every match and returns {"result": [...], "resultCount"}.
+// Any other action is an error naming the supported ones.
+func (r Resources) Action(ctx context.Context, resource, action string, content, params map[string]any) (any, error) {
+	return objectAction(ctx, r, resource, action, content, params)
+}
+
+// objectResources are the functions Action's actions are made of.
+type objectResources interface {
+	Create(ctx context.Context, resource, newID string, content map[string]any) (map[string]any, error)
+	Query(ctx context.Context, resource string, params map[string]any) (map[string]any, error)
+	Patch(ctx context.Context, resource, rev string, operations []any) (map[string]any, error)
+}
+
+func objectAction(ctx context.Context, r objectResources, resource, action string, content, params map[string]any) (any, error) {
+	switch action {
+	case "create":
+		id, _ := params["_id"].(string)
+		return r.Create(ctx, resource, id, content)
+	case "patch":
+		f, ok := params["_queryFilter"].(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: action patch on %s needs params._queryFilter", store.ErrInvalid, resource)
+		}
+		ops, ok := content["operations"].([]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: action patch on %s needs the patch operations (content.operations)", store.ErrInvalid, resource)
+		}
+		var patched []any
+		cookie := any(nil)
+		for {
+			page, err := r.Query(ctx, resource, map[string]any{"_queryFilter": f, "_pagedResultsCookie": cookie})
+			if err != nil {
+				return nil, err
+			}
+			results, _ := page["result"].([]any)
+			for _, o := range results {
+				id, _ := o.(map[string]any)["_id"].(string)
+				got, err := r.Patch(ctx, strings.TrimSuffix(resource, "/")+"/"+id, "", ops)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				patched = append(patched, got)
+			}
+			if cookie = page["pagedResultsCookie"]; cookie == nil {
+				return map[string]any{"result": patched, "resultCount": len(patched)}, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: action %q on %s is not supported (managed objects support create and patch)", store.ErrInvalid, action, resource)
 }

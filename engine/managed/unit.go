@@ -256,3 +256,9 @@ func (u *Unit) Query(ctx context.Context, resource string, params map[string]any
 	out["result"], out["resultCount"] = kept, len(kept)
 	return out, nil
 }
+
+// Action serves Resources' actions in the unit: a create and the patches
+// of a patch by query are the unit's writes.
+func (u *Unit) Action(ctx context.Context, resource, action string, content, params map[string]any) (any, error) {
+	return objectAction(ctx, u, resource, action, content, params)
+}
