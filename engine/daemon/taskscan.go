@@ -10,6 +10,7 @@ import (
 	"sundial/engine/api"
 	"sundial/engine/api/crest"
 
+	"sundial/engine/managed"
 	"sundial/engine/script"
 	"sundial/engine/store"
 	"sundial/engine/taskscanner"
@@ -50,6 +51,17 @@ func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 		Runs:             runs,
 		Node:             d.nodeID,
 	})
+}
+
+// scheduleResources serves the script service's openidm functions: the
+// managed objects of Options.DB, of the types managed.json declares; nil
+// with the memory store.
+func (d *Daemon) scheduleResources() script.Resources {
+	objs, _ := d.managedAPI()
+	if objs == nil {
+		return nil
+	}
+	return managed.Resources{Objects: objs, Declared: managedTypes{d}.Declared}
 }
 
 // taskScans serves /openidm/taskscanner from the daemon's scanner and the

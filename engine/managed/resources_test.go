@@ -105,3 +105,22 @@ func TestScriptActions(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduleScriptsHaveOpenidm: the script service's scripts get
+// openidm on the managed objects when the engine is given them; without,
+// they have no openidm.
+func TestScheduleScriptsHaveOpenidm(t *testing.T) {
+	objs := openObjects(t)
+	res := managed.Resources{Objects: objs, Declared: func(typ string) bool { return typ == "user" }}
+	ic := map[string]any{"script": map[string]any{"type": "text/javascript",
+		"source": `openidm.create("managed/user", "from-schedule", {userName: "s"});`}}
+	if err := script.New(script.Config{}).InvokeSchedule(context.Background(), "s", "", ic, nil); err == nil || !strings.Contains(err.Error(), "openidm") {
+		t.Errorf("without resources: %v, want openidm undefined", err)
+	}
+	if err := script.New(script.Config{ScheduleResources: res}).InvokeSchedule(context.Background(), "s", "", ic, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := objs.ReadObject(context.Background(), store.ReadObjectParams{Type: "user", ID: "from-schedule"}); err != nil {
+		t.Errorf("the schedule's script created nothing: %v", err)
+	}
+}
