@@ -31,6 +31,12 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./engine/scheduler ./engine/daemon
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/cron ./engine/config ./engine/script ./engine/store/... ./engine/cluster ./engine/query ./engine/managed ./engine/api ./engine/jobs ./engine/connector/... ./engine/sync
 	$(GO) test -run '^$$' -bench 'BenchmarkAPI' -benchtime 3s ./cmd/sundial
+	$(GO) test -run '^$$' -bench 'BenchmarkSunsetScan' -benchtime 3x ./engine/taskscanner
+	# The million-user figures: the sunset scan (SQLite, PostgreSQL), the
+	# import from JSON lines, the userName query's p99.
+	SUNDIAL_BENCH_USERS=1000000 $(GO) test -run '^$$' -bench 'BenchmarkSunsetScan' -benchtime 1x -timeout 60m ./engine/taskscanner
+	SUNDIAL_BENCH_USERS=1000000 $(GO) test -run '^$$' -bench 'BenchmarkImportJSONLines' -benchtime 1x -timeout 30m ./engine/managed
+	SUNDIAL_BENCH_USERS=1000000 $(GO) test -run '^$$' -bench 'BenchmarkManagedQueryUserName' -benchtime 2000x -timeout 30m ./engine/api
 	cd bench && $(GO) run ./cmd/crontable
 
 ## lint: gofmt check, go vet, and staticcheck (pinned by the tool line of go.mod)

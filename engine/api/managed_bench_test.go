@@ -14,14 +14,15 @@ import (
 
 	"sundial/engine/store"
 	"sundial/engine/store/sqlite"
+	"sundial/internal/benchenv"
 )
 
 // BenchmarkManagedQueryUserName is GET /openidm/managed/user?_queryFilter=
 // userName eq "u123456" over real HTTP (loopback, one keep-alive client)
-// against 100,000 users in SQLite, one match; it reports the latency's
+// against 100,000 users (SUNDIAL_BENCH_USERS) in SQLite, one match; it reports the latency's
 // p50 and p99 in milliseconds.
 func BenchmarkManagedQueryUserName(b *testing.B) {
-	const n = 100_000
+	n := benchenv.Users(b, 100_000)
 	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "sundial.db"))
 	if err != nil {
 		b.Fatal(err)

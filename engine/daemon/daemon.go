@@ -469,6 +469,9 @@ func (d *Daemon) setScripts(desired *config.Desired) {
 			Logger:     d.log,
 			Stdout:     d.opts.Stdout,
 			Memory:     d.memory,
+			// The script service's scripts have openidm on the managed
+			// objects too, each write its own transaction.
+			ScheduleResources: d.scheduleResources(),
 		}),
 		props: desired.Properties,
 	})

@@ -10,6 +10,7 @@ import (
 	"sundial/engine/api"
 	"sundial/engine/api/crest"
 
+	"sundial/engine/managed"
 	"sundial/engine/script"
 	"sundial/engine/store"
 	"sundial/engine/taskscanner"
@@ -19,11 +20,13 @@ import (
 // objects of Options.DB (none with the memory store), of the types the
 // current snapshot's managed.json declares, with the current script
 // engine. It keeps the openidm.taskscanner.maxcompletedruns completed runs
-// the current boot properties say.
+// the current boot properties say, in the store with this node's id.
 func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 	var objs store.Objects
+	var runs store.ScanRuns
 	if d.opts.DB != nil {
 		objs, _ = store.ObjectsOf(d.opts.DB)
+		runs, _ = store.ScanRunsOf(d.opts.DB)
 	}
 	keep := func() int {
 		cur := d.current.Load()
@@ -45,7 +48,20 @@ func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 		Clock:            d.opts.Clock,
 		Logger:           d.log,
 		MaxCompletedRuns: keep,
+		Runs:             runs,
+		Node:             d.nodeID,
 	})
+}
+
+// scheduleResources serves the script service's openidm functions: the
+// managed objects of Options.DB, of the types managed.json declares; nil
+// with the memory store.
+func (d *Daemon) scheduleResources() script.Resources {
+	objs, _ := d.managedAPI()
+	if objs == nil {
+		return nil
+	}
+	return managed.Resources{Objects: objs, Declared: managedTypes{d}.Declared}
 }
 
 // taskScans serves /openidm/taskscanner from the daemon's scanner and the

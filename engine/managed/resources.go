@@ -48,17 +48,27 @@ func (r Resources) split(resource string, withID bool) (typ, id string, err erro
 	return typ, id, nil
 }
 
-// Create creates managed/<type>/<newID> (a random id when newID is "").
-func (r Resources) Create(ctx context.Context, resource, newID string, content map[string]any) (map[string]any, error) {
-	typ, id, err := r.split(resource, false)
+// createTarget is the type and id a create names: managed/<type> and
+// newID, or managed/<type>/<id> ("" when neither gives one).
+func (r Resources) createTarget(resource, newID string) (typ, id string, err error) {
+	typ, id, err = r.split(resource, false)
 	if err != nil {
 		// openidm.create("managed/user/42", null, ...) names the id in the path.
 		if typ, id, err = r.split(resource, true); err != nil {
-			return nil, err
+			return "", "", err
 		}
 	}
 	if newID != "" {
 		id = newID
+	}
+	return typ, id, nil
+}
+
+// Create creates managed/<type>/<newID> (a random id when newID is "").
+func (r Resources) Create(ctx context.Context, resource, newID string, content map[string]any) (map[string]any, error) {
+	typ, id, err := r.createTarget(resource, newID)
+	if err != nil {
+		return nil, err
 	}
 	res, err := r.Objects.CreateObjects(ctx, store.CreateObjectsParams{Type: typ, Objects: []store.NewObject{{ID: id, Content: content}}})
 	if err != nil {
@@ -99,17 +109,22 @@ func (r Resources) Update(ctx context.Context, resource, rev string, content map
 	return o.Content, nil
 }
 
+// scriptPatch reads the patch operations a script gave.
+func scriptPatch(operations []any) ([]PatchOperation, error) {
+	b, err := json.Marshal(operations)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePatch(b)
+}
+
 // Patch applies IDM patch operations in one transaction.
 func (r Resources) Patch(ctx context.Context, resource, rev string, operations []any) (map[string]any, error) {
 	typ, id, err := r.split(resource, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(operations)
-	if err != nil {
-		return nil, err
-	}
-	ops, err := ParsePatch(b)
+	ops, err := scriptPatch(operations)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +204,60 @@ func (r Resources) Query(ctx context.Context, resource string, params map[string
 	}, nil
 }
 
-// Action is not supported on managed objects yet.
-func (r Resources) Action(_ context.Context, resource, action string, _, _ map[string]any) (any, error) {
-	return nil, fmt.Errorf("%w: action %q on %s is not supported", store.ErrInvalid, action, resource)
+// Action serves IDM's actions on managed objects: "create" on
+// managed/<type> (params._id or the path's id names the new object, as
+// POST ?_action=create does) and "patch" on managed/<type> with
+// params._queryFilter (content.operations, or content itself, the patch),
+// which patches every match and returns {"result": [...], "resultCount"}.
+// Any other action is an error naming the supported ones.
+func (r Resources) Action(ctx context.Context, resource, action string, content, params map[string]any) (any, error) {
+	return objectAction(ctx, r, resource, action, content, params)
+}
+
+// objectResources are the functions Action's actions are made of.
+type objectResources interface {
+	Create(ctx context.Context, resource, newID string, content map[string]any) (map[string]any, error)
+	Query(ctx context.Context, resource string, params map[string]any) (map[string]any, error)
+	Patch(ctx context.Context, resource, rev string, operations []any) (map[string]any, error)
+}
+
+func objectAction(ctx context.Context, r objectResources, resource, action string, content, params map[string]any) (any, error) {
+	switch action {
+	case "create":
+		id, _ := params["_id"].(string)
+		return r.Create(ctx, resource, id, content)
+	case "patch":
+		f, ok := params["_queryFilter"].(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: action patch on %s needs params._queryFilter", store.ErrInvalid, resource)
+		}
+		ops, ok := content["operations"].([]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: action patch on %s needs the patch operations (content.operations)", store.ErrInvalid, resource)
+		}
+		var patched []any
+		cookie := any(nil)
+		for {
+			page, err := r.Query(ctx, resource, map[string]any{"_queryFilter": f, "_pagedResultsCookie": cookie})
+			if err != nil {
+				return nil, err
+			}
+			results, _ := page["result"].([]any)
+			for _, o := range results {
+				id, _ := o.(map[string]any)["_id"].(string)
+				got, err := r.Patch(ctx, strings.TrimSuffix(resource, "/")+"/"+id, "", ops)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
+				}
+				patched = append(patched, got)
+			}
+			if cookie = page["pagedResultsCookie"]; cookie == nil {
+				return map[string]any{"result": patched, "resultCount": len(patched)}, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%w: action %q on %s is not supported (managed objects support create and patch)", store.ErrInvalid, action, resource)
 }

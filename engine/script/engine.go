@@ -61,6 +61,9 @@ type Config struct {
 	// NewMemoryGuard(ceiling). Nil means a guard of the Engine's own with
 	// DefaultMemoryCeiling.
 	Memory *MemoryGuard
+	// ScheduleResources serves the openidm functions of the scripts the
+	// script service runs (InvokeSchedule); nil gives them no openidm.
+	ScheduleResources Resources
 }
 
 // Engine runs scripts. It is safe for concurrent use; its only state is the
@@ -77,6 +80,7 @@ type Engine struct {
 	project        string
 	working        string
 	cache          *programCache
+	scheduleRes    Resources // Config.ScheduleResources
 }
 
 // New returns an Engine for cfg.
@@ -89,6 +93,7 @@ func New(cfg Config) *Engine {
 		defaultMemory:  cfg.DefaultMemoryLimit,
 		memory:         cfg.Memory,
 		cache:          newProgramCache(defaultCacheSize),
+		scheduleRes:    cfg.ScheduleResources,
 	}
 	for k, v := range cfg.Properties {
 		e.props[k] = v

@@ -56,6 +56,6 @@ func (e *Engine) InvokeSchedule(ctx context.Context, scheduleID, logLevel string
 	if id, ok := runContext["fireId"]; ok {
 		logger = logger.With("fireId", id)
 	}
-	_, err = e.Run(ctx, spec, Request{Name: scheduleID, LogLevel: logLevel, Bindings: bindings, Logger: logger})
+	_, err = e.Run(ctx, spec, Request{Name: scheduleID, LogLevel: logLevel, Bindings: bindings, Logger: logger, Resources: e.scheduleRes})
 	return err
 }

@@ -42,6 +42,16 @@ type Objects interface {
 	// concurrent calls on overlapping ids do not deadlock. An error of the
 	// call itself means nothing was written.
 	ModifyObjects(ctx context.Context, params ModifyObjectsParams) ([]ModifyObjectResult, error)
+	// CommitObjectUnits writes units of work in one transaction and one
+	// commit, one error per unit in input order: a unit is all or
+	// nothing, and fails (its error wrapping ErrConflict, ErrNotFound or
+	// ErrInvalid) when any object it writes is not at the revision the
+	// unit expects, or exists when it creates it; the other units are
+	// written. Units are applied in input order, so a later unit sees an
+	// earlier one's writes (and conflicts with them if it expected the
+	// revision before). An error of the call itself means nothing was
+	// written.
+	CommitObjectUnits(ctx context.Context, params CommitObjectUnitsParams) ([]error, error)
 	// DeleteObject removes an object if its revision is IfRev (any when
 	// IfRev is "") and returns it as it was.
 	DeleteObject(ctx context.Context, params DeleteObjectParams) (Object, error)
@@ -121,6 +131,29 @@ type ModifyObjectResult struct {
 	Err    error
 }
 
+// CommitObjectUnitsParams are units of work to commit together.
+type CommitObjectUnitsParams struct {
+	Units []ObjectUnit
+}
+
+// ObjectUnit is one unit of work: the final state of every object it
+// writes, each object at most once.
+type ObjectUnit struct {
+	Writes []ObjectWrite
+}
+
+// ObjectWrite is one object's final state in a unit. An object that
+// exists is written at the revision after Rev; a created one at "1".
+type ObjectWrite struct {
+	Type, ID string
+	// Rev is the revision the object must have when the unit commits; ""
+	// when it must not exist (the unit creates it).
+	Rev string
+	// Content is the object's new content (its "_id" and "_rev" are
+	// ignored); nil deletes the object.
+	Content map[string]any
+}
+
 // DeleteObjectParams name an object to delete.
 type DeleteObjectParams struct {
 	Type, ID string
@@ -161,6 +194,20 @@ type QueryObjectsResult struct {
 	// Total is the number of matches in all pages when CountTotal was set,
 	// -1 otherwise.
 	Total int
+}
+
+// ObjectIndexer is a store of managed objects that can index the fields a
+// filter compares, for the queries that repeat (a task scan's pages).
+type ObjectIndexer interface {
+	// IndexObjectFilter creates, unless they exist, the indexes that
+	// QueryObjects of Filter on Type can use. Writes go on meanwhile.
+	IndexObjectFilter(ctx context.Context, params IndexObjectFilterParams) error
+}
+
+// IndexObjectFilterParams name the queries to index.
+type IndexObjectFilterParams struct {
+	Type   string
+	Filter query.Filter
 }
 
 // ObjectsOf returns the managed-object store of s.

@@ -9,14 +9,16 @@ import (
 	"sundial/engine/managed"
 	"sundial/engine/query"
 	"sundial/engine/store"
+	"sundial/internal/benchenv"
 	"sundial/internal/pgtest"
 )
 
 // BenchmarkSunsetScan is the guide's sunset scan end to end on SQLite:
-// 100,000 users, 10% of them past their sunset date, 10 threads, the
-// guide's patch script on each match (claims in batches, the script with
-// its openidm.patch in its own transaction, completions in batches). It
-// reports matches processed per second.
+// 100,000 users (SUNDIAL_BENCH_USERS), 10% of them past their sunset date, 10 threads, the
+// guide's patch script on each match (claims in batches, each task's
+// openidm.patch committed with its completion, in batches). It reports
+// matches processed per second and the peak RSS of the scans (the
+// process's, reset after the users are created).
 //
 //	go test -run '^$' -bench BenchmarkSunsetScan -benchtime 3x ./engine/taskscanner/
 func BenchmarkSunsetScan(b *testing.B) {
@@ -29,7 +31,7 @@ func BenchmarkSunsetScanPostgres(b *testing.B) {
 }
 
 func benchSunsetScan(b *testing.B, objs store.Objects) {
-	matching := users(b, objs, 100_000, 10)
+	matching := users(b, objs, benchenv.Users(b, 100_000), 10)
 	s := newScanner(objs)
 	defer s.Close()
 	ic := sunsetContext(sunsetScript)
@@ -42,6 +44,7 @@ func benchSunsetScan(b *testing.B, objs store.Objects) {
 	}
 	done, _ := query.Parse(`/sunset/task-completed pr`)
 	var elapsed time.Duration
+	benchenv.ResetPeakRSS()
 	for b.Loop() {
 		start := time.Now()
 		st, err := s.Execute(context.Background(), executeParams(ic))
@@ -59,4 +62,5 @@ func benchSunsetScan(b *testing.B, objs store.Objects) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(len(matching)*b.N)/elapsed.Seconds(), "matches/s")
+	benchenv.ReportPeakRSS(b)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // writesBeforeFirstBatch is a real store that, on its first
-// ModifyObjects call, first runs before: other writers' changes landing
+// CommitObjectUnits call (the first batch claim), first runs before: other writers' changes landing
 // between the scan's query and its batch claim.
 type writesBeforeFirstBatch struct {
 	store.Objects
@@ -18,9 +18,9 @@ type writesBeforeFirstBatch struct {
 	before func()
 }
 
-func (w *writesBeforeFirstBatch) ModifyObjects(ctx context.Context, p store.ModifyObjectsParams) ([]store.ModifyObjectResult, error) {
+func (w *writesBeforeFirstBatch) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
 	w.once.Do(w.before)
-	return w.Objects.ModifyObjects(ctx, p)
+	return w.Objects.CommitObjectUnits(ctx, p)
 }
 
 // TestBatchClaimRevisionChecks: the batch claim checks each object's
@@ -29,7 +29,9 @@ func (w *writesBeforeFirstBatch) ModifyObjects(ctx context.Context, p store.Modi
 // if another scan completed it or owns it now.
 func TestBatchClaimRevisionChecks(t *testing.T) {
 	objs, matching := newUsers(t, 20, 1)
-	other := isoNow()
+	// A minute ago: within the recovery timeout, and never the scan's own
+	// stamp (which the same millisecond would give).
+	other := time.Now().Add(-time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
 	w := &writesBeforeFirstBatch{Objects: objs, before: func() {
 		setField(t, objs, "u000000", func(c map[string]any) { c["mail"] = "changed@example.com" })
 		setField(t, objs, "u000001", func(c map[string]any) {
@@ -60,5 +62,3 @@ func TestBatchClaimRevisionChecks(t *testing.T) {
 		t.Errorf("%d objects keep the other scan's claim, want 2", len(got))
 	}
 }
-
-func isoNow() string { return time.Now().UTC().Format("2006-01-02T15:04:05.000Z") }

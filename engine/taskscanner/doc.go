@@ -11,6 +11,10 @@
 // also as strings. The script is loaded once, so the whole scan runs one
 // version of it.
 //
+// On a store that can (store.ObjectIndexer: PostgreSQL), a scan first
+// indexes the fields its filter compares with strings (the sunset date),
+// so the count and the pages read the matches through the index.
+//
 // The matches are streamed: one goroutine pages through the store's query
 // by id (500 a page), at most maxRecords of them, and claims them in
 // batches of min(100, 4×numberOfThreads), each batch one ModifyObjects
@@ -23,22 +27,33 @@
 // an object whose scanner died is claimed again once the recovery timeout
 // has passed. The claimed objects go to numberOfThreads workers; the
 // script runs with input (the object as claimed), objectID
-// (managed/<type>/<id>) and openidm bound to the managed objects
-// (managed.Resources); exactly true is a success, anything else, a throw
-// included, is a failure for that object and the scan goes on.
+// (managed/<type>/<id>) and openidm bound to a unit of work over the
+// managed objects (managed.Unit): its writes are buffered, its reads see
+// them. Exactly true is a success; anything else, a throw included, is a
+// failure for that object, which writes nothing of its task, and the scan
+// goes on.
 //
-// Successes go to a completer that writes completed (if started is still
-// the claim's) in batches: one transaction per 100 completions or per 5 ms,
-// the last batch at the scan's end, and counts them once committed. Claims
-// and scripts commit with store.WithDeferredSync (no wait for the disk);
-// each completion batch commits durably, which makes every earlier commit
-// durable too, so a power loss, like a crash, loses only work not yet
-// counted: objects claimed and not completed, which the recovery timeout
-// hands to the next scan (their scripts may then run a second time, as
-// after any crash between a script and its completion).
+// A success adds the completion (completed = now, if started is still the
+// claim's) to the task's unit, and the completer commits the units in
+// batches (store.Objects.CommitObjectUnits): one transaction per 100
+// units or per 5 ms, the last batch at the scan's end, each unit all or
+// nothing (a revision conflict is that object's failure), counted once
+// committed. So a task's writes and its completion are one commit: a node
+// killed before it leaves the object as claimed and otherwise untouched,
+// for the recovery timeout to hand to another scan, and the writes of
+// every task land exactly once. Claims commit with store.WithDeferredSync
+// (no wait for the disk); each completion batch commits durably, which
+// makes every earlier commit durable too, so a power loss, like a crash,
+// loses only work not yet counted.
 //
-// Runs are kept in memory (Runs, Run): their progress (state, processed,
-// total, successes, failures), started and ended, the newest
-// MaxCompletedRuns COMPLETED runs and every other run. Cancel stops the
-// claiming and lets the objects claimed already finish.
+// Runs are kept in memory (Runs, Run) and, with Options.Runs, in the
+// store: their progress (state, processed, total, successes, failures,
+// node), started and ended, stored when the run starts, once a second
+// while it goes on and at its end, so a restart or another node lists
+// them; the newest MaxCompletedRuns COMPLETED runs are kept and every
+// other run. A run its node left unfinished (killed) stays ACTIVE in the
+// store, with that node, until the node starts again: its new Scanner
+// marks its unfinished runs ERROR. Cancel stops the claiming and lets the
+// objects claimed already finish; a run of another node is cancelled on
+// that node.
 package taskscanner

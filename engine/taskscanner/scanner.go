@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,16 +64,29 @@ type Options struct {
 	Scripts func() *script.Engine
 	Clock   clock.Clock
 	Logger  *slog.Logger
-	// MaxCompletedRuns bounds the COMPLETED runs kept in memory, asked
-	// at each new run (nil, or 0 or less: DefaultMaxCompletedRuns); other
-	// runs are kept until they complete.
+	// MaxCompletedRuns bounds the COMPLETED runs kept (in memory and in
+	// Runs), asked at each new run (nil, or 0 or less:
+	// DefaultMaxCompletedRuns); other runs are kept until they complete.
 	MaxCompletedRuns func() int
+	// Runs stores the runs and their progress, so that a restart or
+	// another node lists them; nil keeps them in memory only.
+	Runs store.ScanRuns
+	// Node is this node's id, stored with its runs.
+	Node string
 }
+
+// progressInterval is how often a run's progress is stored while it goes
+// on (and once more at its end): seldom enough to cost the scan nothing.
+const progressInterval = time.Second
 
 // Scanner is the task scanner: it runs task scans (from the scheduler, as
 // a scheduler.Service, or from Execute) and keeps their progress in
-// memory. Nothing about runs is stored: a restart forgets them (the objects'
-// taskState fields are what a later scan resumes from).
+// memory and, with Options.Runs, in the store: started, then once a
+// progressInterval and at the end, the newest MaxCompletedRuns COMPLETED
+// ones kept. Runs and Run list the stored runs of every node, this
+// node's own as it sees them now. A run a node left unfinished (killed
+// mid-scan) is listed as it was stored, ACTIVE with its node, until that
+// node starts again: New marks its unfinished runs ERROR, ended then.
 type Scanner struct {
 	opts Options
 	// base is the context of runs that outlive their caller
@@ -96,8 +111,24 @@ func New(opts Options) *Scanner {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	base, stop := context.WithCancel(context.Background())
-	return &Scanner{opts: opts, base: base, stopAll: stop, byID: map[string]*run{}}
+	s := &Scanner{opts: opts, base: base, stopAll: stop, byID: map[string]*run{}}
+	if opts.Runs != nil {
+		ctx, cancel := context.WithTimeout(base, storeTimeout)
+		defer cancel()
+		n, err := opts.Runs.InterruptScanRuns(ctx, store.InterruptScanRunsParams{Node: opts.Node,
+			States: []string{StateInitialized, StateActive}, State: StateError, At: opts.Clock.Now()})
+		switch {
+		case err != nil:
+			opts.Logger.Warn("task scanner could not mark this node's unfinished runs", "node", opts.Node, "err", err)
+		case n > 0:
+			opts.Logger.Warn("task scan runs this node left unfinished are marked ERROR", "node", opts.Node, "runs", n)
+		}
+	}
+	return s
 }
+
+// storeTimeout bounds each store call about runs.
+const storeTimeout = 10 * time.Second
 
 // Close cancels the runs going on in the background and waits for them
 // (their objects in flight finish or are interrupted with the context).
@@ -160,10 +191,11 @@ func (s *Scanner) Execute(ctx context.Context, p ExecuteParams) (Status, error) 
 	if id == "" {
 		id = uuid.NewString()
 	}
-	r := &run{id: id, name: p.Name, started: now, state: StateInitialized, total: -1, cancelled: make(chan struct{})}
+	r := &run{id: id, name: p.Name, node: s.opts.Node, started: now, state: StateInitialized, total: -1, cancelled: make(chan struct{})}
 	if err := s.add(r); err != nil {
 		return Status{}, err
 	}
+	s.store(r)
 	x := &execution{s: s, run: r, scan: sc, engine: engine, logLevel: p.LogLevel,
 		logger:    s.opts.Logger.With("taskscan", r.id, "name", r.name),
 		resources: managed.Resources{Objects: s.opts.Objects, Declared: s.opts.Declared}}
@@ -193,13 +225,7 @@ func (s *Scanner) add(r *run) error {
 			completed++
 		}
 	}
-	keep := DefaultMaxCompletedRuns
-	if s.opts.MaxCompletedRuns != nil {
-		if n := s.opts.MaxCompletedRuns(); n > 0 {
-			keep = n
-		}
-	}
-	if excess := completed - keep + 1; excess > 0 {
+	if excess := completed - s.keepCompleted() + 1; excess > 0 {
 		kept := s.runs[:0]
 		for _, x := range s.runs {
 			if excess > 0 && x.status().Progress.State == StateCompleted {
@@ -217,24 +243,109 @@ func (s *Scanner) add(r *run) error {
 	return nil
 }
 
-// Runs returns the status of every run kept, in start order.
+// keepCompleted is how many COMPLETED runs are kept.
+func (s *Scanner) keepCompleted() int {
+	if s.opts.MaxCompletedRuns != nil {
+		if n := s.opts.MaxCompletedRuns(); n > 0 {
+			return n
+		}
+	}
+	return DefaultMaxCompletedRuns
+}
+
+// Runs returns the status of every run kept, in start order: the stored
+// runs of every node, this node's as it sees them now (and only those
+// when the store cannot be read, which is logged).
 func (s *Scanner) Runs() []Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Status, len(s.runs))
-	for i, r := range s.runs {
-		out[i] = r.status()
+	mine := make(map[string]Status, len(s.runs))
+	out := make([]Status, 0, len(s.runs))
+	for _, r := range s.runs {
+		st := r.status()
+		mine[r.id] = st
+		out = append(out, st)
 	}
+	s.mu.Unlock()
+	if s.opts.Runs == nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	stored, err := s.opts.Runs.ListScanRuns(ctx)
+	if err != nil {
+		s.opts.Logger.Warn("task scanner could not list the stored runs", "err", err)
+		return out
+	}
+	for _, sr := range stored {
+		if _, ok := mine[sr.ID]; !ok {
+			out = append(out, statusOf(sr))
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Status) int { return a.Started.Compare(b.Started) })
 	return out
 }
 
-// Run returns one run's status.
+// Run returns one run's status: this node's, or a stored one.
 func (s *Scanner) Run(id string) (Status, error) {
-	r, err := s.find(id)
+	if r, err := s.find(id); err == nil {
+		return r.status(), nil
+	}
+	sr, err := s.stored(id)
 	if err != nil {
 		return Status{}, err
 	}
-	return r.status(), nil
+	return statusOf(sr), nil
+}
+
+// stored reads a run from the store.
+func (s *Scanner) stored(id string) (store.ScanRun, error) {
+	notFound := fmt.Errorf("task with id '%s' not found: %w", id, ErrNotFound)
+	if s.opts.Runs == nil {
+		return store.ScanRun{}, notFound
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	sr, err := s.opts.Runs.ReadScanRun(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sr, notFound
+	}
+	return sr, err
+}
+
+// statusOf is a stored run's status.
+func statusOf(sr store.ScanRun) Status {
+	return Status{ID: sr.ID, Name: sr.Name, Node: sr.Node, Started: sr.Started, Ended: sr.Ended,
+		Progress: Progress{State: sr.State, Processed: sr.Processed, Total: sr.Total, Successes: sr.Successes, Failures: sr.Failures}}
+}
+
+// store writes r's status to the store (a failure is logged: the run goes
+// on, listed by this node).
+func (s *Scanner) store(r *run) {
+	if s.opts.Runs == nil {
+		return
+	}
+	st := r.status()
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	err := s.opts.Runs.PutScanRun(ctx, store.ScanRun{ID: st.ID, Name: st.Name, Node: st.Node, State: st.Progress.State,
+		Processed: st.Progress.Processed, Total: st.Progress.Total, Successes: st.Progress.Successes, Failures: st.Progress.Failures,
+		Started: st.Started, Ended: st.Ended})
+	if err != nil {
+		s.opts.Logger.Warn("task scanner could not store a run's progress", "taskscan", st.ID, "err", err)
+	}
+}
+
+// pruneStored deletes the oldest stored COMPLETED runs beyond
+// MaxCompletedRuns.
+func (s *Scanner) pruneStored() {
+	if s.opts.Runs == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := s.opts.Runs.PruneScanRuns(ctx, store.PruneScanRunsParams{State: StateCompleted, Keep: s.keepCompleted()}); err != nil {
+		s.opts.Logger.Warn("task scanner could not prune the stored runs", "err", err)
+	}
 }
 
 func (s *Scanner) find(id string) (*run, error) {
@@ -252,10 +363,17 @@ func (s *Scanner) find(id string) (*run, error) {
 // completed run cannot be cancelled).
 func (s *Scanner) Cancel(id string) (bool, error) {
 	r, err := s.find(id)
-	if err != nil {
-		return false, err
+	if err == nil {
+		return r.cancel(s.opts.Clock.Now()), nil
 	}
-	return r.cancel(s.opts.Clock.Now()), nil
+	sr, err := s.stored(id)
+	switch {
+	case err != nil:
+		return false, err
+	case !sr.Ended.IsZero():
+		return false, nil
+	}
+	return false, fmt.Errorf("task scan run %s runs on node %s: cancel it there", id, sr.Node)
 }
 
 // Wait waits for a run to end (or ctx to be done) and returns its status.
@@ -287,13 +405,15 @@ type Progress struct {
 type Status struct {
 	ID       string
 	Name     string
+	Node     string // the node that runs (or ran) it
 	Progress Progress
 	Started  time.Time
 	Ended    time.Time // zero while the run goes on
 }
 
 // Map is the status in IDM's JSON shape: _id, name, progress, started
-// and ended (ISO 8601 UTC with milliseconds; ended null while running).
+// and ended (ISO 8601 UTC with milliseconds; ended null while running),
+// and Sundial's node.
 func (st Status) Map() map[string]any {
 	var ended any
 	if !st.Ended.IsZero() {
@@ -308,6 +428,7 @@ func (st Status) Map() map[string]any {
 		},
 		"started": isoMillis(st.Started),
 		"ended":   ended,
+		"node":    st.Node,
 	}
 }
 
@@ -317,6 +438,7 @@ func isoMillis(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.
 // run is one scan's progress; the counters are atomic, the rest under mu.
 type run struct {
 	id, name string
+	node     string
 	started  time.Time
 
 	successes, failures atomic.Int64
@@ -334,7 +456,7 @@ func (r *run) status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s, f := r.successes.Load(), r.failures.Load()
-	return Status{ID: r.id, Name: r.name, Started: r.started, Ended: r.ended,
+	return Status{ID: r.id, Name: r.name, Node: r.node, Started: r.started, Ended: r.ended,
 		Progress: Progress{State: r.state, Processed: s + f, Total: r.total, Successes: s, Failures: f}}
 }
 
@@ -423,7 +545,7 @@ const claimBatchMax = 100
 // completer commits once it holds completionBatchMax completions, or
 // completionDelay after the first of them, whichever comes first.
 const (
-	completionBatchMax = 100
+	completionBatchMax = 1000
 	completionDelay    = 5 * time.Millisecond
 )
 
@@ -434,10 +556,11 @@ type claimed struct {
 	stamp  string
 }
 
-// completion is a success to record: the object's completed is written
-// if its started is still stamp.
+// completion is a success to record: the task's unit of work, its
+// completion included.
 type completion struct {
-	id, stamp string
+	objectID string
+	writes   []store.ObjectWrite
 }
 
 // execute streams the matches to the claimer, the claims to the scan's
@@ -447,9 +570,39 @@ func (x *execution) execute(ctx context.Context) {
 	if x.program, err = query.Compile(x.scan.filter); err != nil {
 		x.logger.Error("task scan failed", "err", err)
 		x.run.finish(StateError, x.s.opts.Clock.Now())
+		x.s.store(x.run)
 		return
 	}
+	if ix, ok := x.s.opts.Objects.(store.ObjectIndexer); ok {
+		// The fields the filter compares are indexed before the first
+		// scan pages through them (once per field and process).
+		if err := ix.IndexObjectFilter(ctx, store.IndexObjectFilterParams{Type: x.scan.typ, Filter: x.scan.filter}); err != nil {
+			x.logger.Warn("task scan could not index its filter's fields", "err", err)
+		}
+	}
 	x.run.setState(StateActive)
+	x.s.store(x.run)
+	progressDone := make(chan struct{})
+	progressStopped := make(chan struct{})
+	go func() {
+		defer close(progressStopped)
+		tick := time.NewTicker(progressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				x.s.store(x.run)
+			case <-progressDone:
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(progressDone)
+		<-progressStopped
+		x.s.store(x.run)
+		x.s.pruneStored()
+	}()
 	x.logger.Info("task scan started", "object", x.scan.object, "filter", x.scan.filterText, "threads", x.scan.threads)
 	batch := min(claimBatchMax, 4*x.scan.threads)
 	work := make(chan claimed, batch)
@@ -553,40 +706,66 @@ var errNotClaimable = errors.New("claimed by another scan")
 // race and find it still claimable.
 const maxClaimAttempts = 5
 
-// claimBatch claims the objects in one transaction (claimModify on each,
-// checked against the revision the query read) and returns those claimed.
-// An object whose revision changed since is read again and claimed on its
-// own (claim).
+// claimBatch claims the objects in one transaction: claimModify on each
+// object as the query read it, committed as one unit per object checked
+// against the revision the query read (so the store reads no document
+// again). It returns those claimed. An object whose revision changed
+// since is read again and claimed on its own (claim).
 func (x *execution) claimBatch(ctx context.Context, objs []store.Object) []claimed {
 	stamp := isoMillis(x.s.opts.Clock.Now())
-	items := make([]store.ModifyItem, len(objs))
-	for i, o := range objs {
-		items[i] = store.ModifyItem{ID: o.ID, IfRev: o.Rev, Modify: x.claimModify(stamp)}
+	modify := x.claimModify(stamp)
+	units := make([]store.ObjectUnit, 0, len(objs))
+	tried := make([]store.Object, 0, len(objs))
+	for _, o := range objs {
+		c, err := modify(o.Content)
+		switch {
+		case errors.Is(err, errNotClaimable):
+			continue
+		case err != nil:
+			x.run.failures.Add(1)
+			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+o.ID, "err", err)
+			continue
+		}
+		o.Content = c
+		units = append(units, store.ObjectUnit{Writes: []store.ObjectWrite{{Type: x.scan.typ, ID: o.ID, Rev: o.Rev, Content: c}}})
+		tried = append(tried, o)
 	}
-	res, err := x.s.opts.Objects.ModifyObjects(ctx, store.ModifyObjectsParams{Type: x.scan.typ, Items: items})
+	if len(units) == 0 {
+		return nil
+	}
+	res, err := x.s.opts.Objects.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
 	if err != nil {
-		x.run.failures.Add(int64(len(objs)))
-		x.logger.Warn("task scan could not claim objects", "objects", len(objs), "err", err)
+		x.run.failures.Add(int64(len(units)))
+		x.logger.Warn("task scan could not claim objects", "objects", len(units), "err", err)
 		return nil
 	}
 	var out []claimed
-	for i, r := range res {
+	for i, err := range res {
+		o := tried[i]
 		switch {
-		case r.Err == nil:
-			out = append(out, claimed{object: r.Object, stamp: stamp})
-		case errors.Is(r.Err, errNotClaimable), errors.Is(r.Err, store.ErrNotFound):
-		case errors.Is(r.Err, store.ErrConflict):
-			if rev, ok := x.stillClaimable(ctx, objs[i].ID); ok {
-				if c, ok := x.claim(ctx, objs[i].ID, rev); ok {
+		case err == nil:
+			o.Rev = nextRev(o.Rev)
+			o.Content["_rev"] = o.Rev
+			out = append(out, claimed{object: o, stamp: stamp})
+		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, store.ErrConflict):
+			if rev, ok := x.stillClaimable(ctx, o.ID); ok {
+				if c, ok := x.claim(ctx, o.ID, rev); ok {
 					out = append(out, c)
 				}
 			}
 		default:
 			x.run.failures.Add(1)
-			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+objs[i].ID, "err", r.Err)
+			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+o.ID, "err", err)
 		}
 	}
 	return out
+}
+
+// nextRev is the revision a store writes after rev.
+func nextRev(rev string) string {
+	n, _ := strconv.ParseInt(rev, 10, 64)
+	return strconv.FormatInt(n+1, 10)
 }
 
 // claimModify is the claim's change: started (stamp) and completed (null),
@@ -602,15 +781,19 @@ func (x *execution) claimModify(stamp string) func(map[string]any) (map[string]a
 	}
 }
 
-// process runs the script on a claimed object and hands a success to the
-// completer; a failure is counted at once.
+// process runs the script on a claimed object in a unit of work (its
+// openidm writes buffered, managed.Unit) and, when it succeeds, adds the
+// completion to the unit and hands the unit to the completer; a failure
+// is counted at once and writes nothing.
 func (x *execution) process(ctx context.Context, c claimed, completions chan<- completion) {
 	objectID := x.scan.object + "/" + c.object.ID
+	unit := managed.NewUnit(x.resources)
+	unit.Seed(c.object)
 	result, err := x.engine.Run(ctx, x.scan.spec, script.Request{
 		Name:      x.run.name,
 		LogLevel:  x.logLevel,
 		Bindings:  map[string]any{"input": c.object.Content, "objectID": objectID},
-		Resources: x.resources,
+		Resources: unit,
 	})
 	if err != nil {
 		x.run.failures.Add(1)
@@ -622,16 +805,31 @@ func (x *execution) process(ctx context.Context, c claimed, completions chan<- c
 		x.logger.Debug("task script did not return true", "objectID", objectID, "result", result)
 		return
 	}
-	completions <- completion{id: c.object.ID, stamp: c.stamp}
+	done := isoMillis(x.s.opts.Clock.Now())
+	err = unit.Modify(ctx, x.scan.typ, c.object.ID, func(content map[string]any) (map[string]any, error) {
+		if v, _ := query.ValueAt(content, x.scan.started); v != c.stamp {
+			return nil, fmt.Errorf("%s %s is %v, not this scan's %s: another scan reclaimed it", objectID, x.scan.startedText, v, c.stamp)
+		}
+		return content, managed.ApplyPatch(content, []managed.PatchOperation{
+			{Operation: "add", Field: x.scan.completedText, Value: done, HasValue: true}})
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) { // a script that deleted its object completed it
+		x.run.failures.Add(1)
+		x.logger.Warn("task scan could not record the completion", "objectID", objectID, "err", err)
+		return
+	}
+	completions <- completion{objectID: objectID, writes: unit.Writes()}
 }
 
-// complete writes the completions it receives in batches (group commit:
-// at most completionBatchMax a transaction, none waiting longer than
+// complete commits the units it receives in batches (group commit: at
+// most completionBatchMax a transaction, none waiting longer than
 // completionDelay for its batch to fill) until completions is closed, and
 // counts each as a success once its batch is committed. A success is so
-// counted only when durable; a crash before the commit leaves the object
-// claimed and uncompleted, for the recovery timeout to hand to another
-// scan.
+// counted only when durable, and a task's writes and its completion commit
+// together or not at all: a crash before the commit leaves the object
+// claimed, uncompleted and as it was, for the recovery timeout to hand to
+// another scan, which runs its task for the first time as far as the
+// store can tell.
 func (x *execution) complete(ctx context.Context, completions <-chan completion) {
 	var batch []completion
 	for first := range completions {
@@ -654,31 +852,22 @@ func (x *execution) complete(ctx context.Context, completions <-chan completion)
 	}
 }
 
-// writeCompletions writes completed (now) on each object of batch whose
-// started is still its claim's, in one transaction.
+// writeCompletions commits the batch's units in one transaction.
 func (x *execution) writeCompletions(ctx context.Context, batch []completion) {
-	done := isoMillis(x.s.opts.Clock.Now())
-	items := make([]store.ModifyItem, len(batch))
+	units := make([]store.ObjectUnit, len(batch))
 	for i, c := range batch {
-		objectID := x.scan.object + "/" + c.id
-		items[i] = store.ModifyItem{ID: c.id, Modify: func(content map[string]any) (map[string]any, error) {
-			if v, _ := query.ValueAt(content, x.scan.started); v != c.stamp {
-				return nil, fmt.Errorf("%s %s is %v, not this scan's %s: another scan reclaimed it", objectID, x.scan.startedText, v, c.stamp)
-			}
-			return content, managed.ApplyPatch(content, []managed.PatchOperation{
-				{Operation: "add", Field: x.scan.completedText, Value: done, HasValue: true}})
-		}}
+		units[i] = store.ObjectUnit{Writes: c.writes}
 	}
-	res, err := x.s.opts.Objects.ModifyObjects(ctx, store.ModifyObjectsParams{Type: x.scan.typ, Items: items})
+	res, err := x.s.opts.Objects.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
 	if err != nil {
 		x.run.failures.Add(int64(len(batch)))
 		x.logger.Warn("task scan could not record completions", "objects", len(batch), "err", err)
 		return
 	}
-	for i, r := range res {
-		if r.Err != nil {
+	for i, err := range res {
+		if err != nil {
 			x.run.failures.Add(1)
-			x.logger.Warn("task scan could not record the completion", "objectID", x.scan.object+"/"+batch[i].id, "err", r.Err)
+			x.logger.Warn("task scan could not commit the task's writes and completion", "objectID", batch[i].objectID, "err", err)
 			continue
 		}
 		x.run.successes.Add(1)

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/objquery"
@@ -195,6 +197,10 @@ func (s *Store) DeleteObject(ctx context.Context, p store.DeleteObjectParams) (s
 // cannot decide exactly.
 func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (store.QueryObjectsResult, error) {
 	t := objquery.Translate(dialect{}, p.Filter)
+	// The pages walk the primary key from the cookie: with the hints the
+	// planner would rather read every remaining match through a field's
+	// index and sort them, page after page. The count reads the matches
+	// through the index.
 	q := "SELECT id, rev, doc::text, " + t.Sure + " FROM managed_objects WHERE type = $1 AND id > $2 AND (" + t.Maybe + ") ORDER BY id LIMIT $3"
 	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
 		rows, err := s.pool.Query(ctx, q, p.Type, after, limit)
@@ -203,6 +209,9 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 		}
 		defer rows.Close()
 		return objquery.ScanRows(rows)
+	}, func(ctx context.Context) (n int, err error) {
+		err = s.pool.QueryRow(ctx, "SELECT COUNT(*) FROM managed_objects WHERE type = $1 AND ("+t.Maybe+")"+hintSQL(p.Filter), p.Type).Scan(&n)
+		return n, err
 	})
 	if err != nil && !errors.Is(err, store.ErrInvalid) {
 		return res, fmt.Errorf("query managed/%s: %w", p.Type, err)
@@ -275,4 +284,138 @@ func checkNUL(typ, id string, doc []byte) error {
 		return fmt.Errorf("managed/%s/%s: %w", typ, id, store.Invalidf("postgres cannot store the character NUL (\\u0000) in a JSON document"))
 	}
 	return nil
+}
+
+// CommitObjectUnits locks every object the units write FOR UPDATE in one
+// query, in one order, then writes the units in one transaction: those
+// that only update and delete in one round trip (once checked under the
+// locks they cannot fail), each that creates under a savepoint.
+func (s *Store) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
+	var out []error
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		out = make([]error, len(p.Units))
+		revs, err := lockUnitRevs(ctx, tx, objquery.UnitKeys(p.Units))
+		if err != nil {
+			return err
+		}
+		var batch pgx.Batch
+		for i, u := range p.Units {
+			rows, err := objquery.PlanUnit(u, revs)
+			if err == nil {
+				err = checkUnitNUL(rows)
+			}
+			if err != nil {
+				out[i] = err
+				continue
+			}
+			if !slices.ContainsFunc(rows, func(r objquery.UnitRow) bool { return r.Insert }) {
+				for _, r := range rows {
+					if r.Doc == nil {
+						batch.Queue("DELETE FROM managed_objects WHERE type = $1 AND id = $2", r.Type, r.ID)
+					} else {
+						batch.Queue("UPDATE managed_objects SET rev = $1, doc = $2::jsonb WHERE type = $3 AND id = $4", r.Rev, string(r.Doc), r.Type, r.ID)
+					}
+				}
+				objquery.Applied(revs, rows)
+				continue
+			}
+			if err := sendBatch(ctx, tx, &batch); err != nil {
+				return err
+			}
+			if out[i], err = writeUnit(ctx, tx, rows); err != nil {
+				return err
+			}
+			if out[i] == nil {
+				objquery.Applied(revs, rows)
+			}
+		}
+		return sendBatch(ctx, tx, &batch)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit managed object units: %w", err)
+	}
+	return out, nil
+}
+
+// lockUnitRevs locks the objects of keys FOR UPDATE, in keys' order, and
+// returns their revisions (none for an object that does not exist).
+func lockUnitRevs(ctx context.Context, tx pgx.Tx, keys []objquery.Key) (map[objquery.Key]int64, error) {
+	types, ids := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		types[i], ids[i] = k.Type, k.ID
+	}
+	rows, err := tx.Query(ctx, `SELECT o.type, o.id, o.rev FROM managed_objects o
+		JOIN unnest($1::text[], $2::text[]) AS k(type, id) ON o.type = k.type AND o.id = k.id
+		ORDER BY o.type COLLATE "C", o.id COLLATE "C" FOR UPDATE OF o`, types, ids)
+	if err != nil {
+		return nil, fmt.Errorf("lock managed objects: %w", err)
+	}
+	defer rows.Close()
+	revs := make(map[objquery.Key]int64, len(keys))
+	for rows.Next() {
+		var k objquery.Key
+		var rev int64
+		if err := rows.Scan(&k.Type, &k.ID, &rev); err != nil {
+			return nil, fmt.Errorf("lock managed objects: %w", err)
+		}
+		revs[k] = rev
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("lock managed objects: %w", err)
+	}
+	return revs, nil
+}
+
+// sendBatch runs the queued statements in one round trip and empties b.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	err := tx.SendBatch(ctx, b).Close()
+	*b = pgx.Batch{}
+	if err != nil {
+		return fmt.Errorf("write managed objects: %w", err)
+	}
+	return nil
+}
+
+func checkUnitNUL(rows []objquery.UnitRow) error {
+	for _, r := range rows {
+		if r.Doc != nil {
+			if err := checkNUL(r.Type, r.ID, r.Doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeUnit writes one unit's rows under a savepoint: a create that finds
+// the object inserted meanwhile (by a transaction that committed after
+// the locks were taken) rolls the unit back and is its conflict.
+func writeUnit(ctx context.Context, tx pgx.Tx, rows []objquery.UnitRow) (unitErr, err error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sp.Rollback(ctx) }()
+	for _, r := range rows {
+		var tag pgconn.CommandTag
+		switch {
+		case r.Doc == nil:
+			tag, err = sp.Exec(ctx, "DELETE FROM managed_objects WHERE type = $1 AND id = $2", r.Type, r.ID)
+		case r.Insert:
+			tag, err = sp.Exec(ctx, "INSERT INTO managed_objects (type, id, rev, doc) VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (type, id) DO NOTHING",
+				r.Type, r.ID, r.Rev, string(r.Doc))
+		default:
+			tag, err = sp.Exec(ctx, "UPDATE managed_objects SET rev = $1, doc = $2::jsonb WHERE type = $3 AND id = $4", r.Rev, string(r.Doc), r.Type, r.ID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write managed/%s/%s: %w", r.Type, r.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return objquery.ErrExists(r.Type, r.ID), nil
+		}
+	}
+	return nil, sp.Commit(ctx)
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -19,12 +20,7 @@ import (
 // statements walk their index in order, without a table scan or a sort.
 func TestHotPlans(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.DSN(t)
-	s, err := Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, conn := storeAndConn(t)
 	var defs []store.TriggerDef
 	for i := range 20000 {
 		defs = append(defs, store.TriggerDef{ScheduleID: fmt.Sprintf("t%05d", i), ConfigHash: "h", NextFireAt: time.Unix(1000, 0)})
@@ -32,11 +28,6 @@ func TestHotPlans(t *testing.T) {
 	if _, err := s.UpsertTriggers(t.Context(), store.UpsertTriggersParams{Triggers: defs}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(t.Context())
 	// One node runs 20000 runs; 20000 more are finished, 100 per schedule.
 	if _, err := conn.Exec(t.Context(), `INSERT INTO runs (id, schedule_id, scheduled_at, started_at, ended_at, node_id, status)
 		SELECT 'r' || i, 's' || (i % 200), to_timestamp(i), to_timestamp(i),
@@ -58,24 +49,51 @@ func TestHotPlans(t *testing.T) {
 		"pruneAged":   {pruneAgedSQL, []any{now, 100}},
 		"pruneBeyond": {pruneBeyondSQL, []any{100, 100}},
 	} {
-		rows, err := conn.Query(t.Context(), "EXPLAIN "+c.q, c.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		rows.Close()
-		text := strings.Join(plan, "\n  ")
+		text := explain(t, conn, name, c.q, c.args...)
 		t.Logf("%s:\n  %s", name, text)
 		if strings.Contains(text, "Seq Scan on triggers") || strings.Contains(text, "Seq Scan on runs") ||
 			strings.Contains(text, "runs_running") || strings.Contains(text, "Sort") {
 			t.Errorf("%s plan walks a table or a node's index, or sorts:\n  %s", name, text)
 		}
 	}
+}
+
+// storeAndConn opens a store on a fresh database, and a connection of the
+// test's own to it, both closed at the test's end.
+func storeAndConn(t *testing.T) (*Store, *pgx.Conn) {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return s, conn
+}
+
+// explain is the plan of q, its lines joined.
+func explain(t *testing.T, conn *pgx.Conn, name, q string, args ...any) string {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), "EXPLAIN "+q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return strings.Join(plan, "\n  ")
 }

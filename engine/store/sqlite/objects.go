@@ -56,15 +56,17 @@ func (s *Store) CreateObjects(ctx context.Context, p store.CreateObjectsParams) 
 
 // ReadObject reads one object.
 func (s *Store) ReadObject(ctx context.Context, p store.ReadObjectParams) (store.Object, error) {
-	r, err := readObject(ctx, s.reader, p.Type, p.ID)
+	st, _ := s.readerStmts.get(ctx, sqlReadObject)
+	r, err := readObject(ctx, st, p.Type, p.ID)
 	if err != nil {
 		return store.Object{}, err
 	}
 	return objquery.Decode(p.Type, r)
 }
 
-func readObject(ctx context.Context, q queryer, typ, id string) (objquery.Row, error) {
-	rows, err := q.QueryContext(ctx, "SELECT rev, json(doc) FROM managed_objects WHERE type = ? AND id = ?", typ, id)
+// readObject reads an object with st, sqlReadObject prepared.
+func readObject(ctx context.Context, st *sql.Stmt, typ, id string) (objquery.Row, error) {
+	rows, err := st.QueryContext(ctx, typ, id)
 	if err != nil {
 		return objquery.Row{}, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
 	}
@@ -96,7 +98,7 @@ func (s *Store) ModifyObject(ctx context.Context, p store.ModifyObjectParams) (s
 	var out store.Object
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var itemErr, err error
-		out, itemErr, err = modifyObject(ctx, tx, p)
+		out, itemErr, err = s.modifyObject(ctx, tx, p)
 		if err != nil {
 			return err
 		}
@@ -113,7 +115,7 @@ func (s *Store) ModifyObjects(ctx context.Context, p store.ModifyObjectsParams) 
 		for _, i := range objquery.LockOrder(p.Items) {
 			it := p.Items[i]
 			var err error
-			out[i].Object, out[i].Err, err = modifyObject(ctx, tx, store.ModifyObjectParams{Type: p.Type, ID: it.ID, IfRev: it.IfRev, Modify: it.Modify})
+			out[i].Object, out[i].Err, err = s.modifyObject(ctx, tx, store.ModifyObjectParams{Type: p.Type, ID: it.ID, IfRev: it.IfRev, Modify: it.Modify})
 			if err != nil {
 				return err
 			}
@@ -129,8 +131,8 @@ func (s *Store) ModifyObjects(ctx context.Context, p store.ModifyObjectsParams) 
 // modifyObject reads, changes and writes one object in tx: itemErr is the
 // object's own failure (missing, a revision conflict, Modify's error), and
 // nothing of it is written; err is the transaction's.
-func modifyObject(ctx context.Context, tx *sql.Tx, p store.ModifyObjectParams) (out store.Object, itemErr, err error) {
-	r, err := readObject(ctx, tx, p.Type, p.ID)
+func (s *Store) modifyObject(ctx context.Context, tx *sql.Tx, p store.ModifyObjectParams) (out store.Object, itemErr, err error) {
+	r, err := readObject(ctx, s.writerStmts.in(ctx, tx, sqlReadObject), p.Type, p.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return out, err, nil
 	}
@@ -141,8 +143,7 @@ func modifyObject(ctx context.Context, tx *sql.Tx, p store.ModifyObjectParams) (
 	if err != nil {
 		return out, err, nil
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE managed_objects SET rev = ?, doc = jsonb(?) WHERE type = ? AND id = ?",
-		next.Rev, string(next.Doc), p.Type, p.ID); err != nil {
+	if _, err := s.writerStmts.in(ctx, tx, sqlUpdateObject).ExecContext(ctx, next.Rev, string(next.Doc), p.Type, p.ID); err != nil {
 		return out, nil, fmt.Errorf("update managed/%s/%s: %w", p.Type, p.ID, err)
 	}
 	out, err = objquery.Decode(p.Type, next)
@@ -153,14 +154,14 @@ func modifyObject(ctx context.Context, tx *sql.Tx, p store.ModifyObjectParams) (
 func (s *Store) DeleteObject(ctx context.Context, p store.DeleteObjectParams) (store.Object, error) {
 	var out store.Object
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		r, err := readObject(ctx, tx, p.Type, p.ID)
+		r, err := readObject(ctx, s.writerStmts.in(ctx, tx, sqlReadObject), p.Type, p.ID)
 		if err != nil {
 			return err
 		}
 		if err := objquery.CheckRev(p.Type, p.ID, p.IfRev, r.Rev); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM managed_objects WHERE type = ? AND id = ?", p.Type, p.ID); err != nil {
+		if _, err := s.writerStmts.in(ctx, tx, sqlDeleteObject).ExecContext(ctx, p.Type, p.ID); err != nil {
 			return fmt.Errorf("delete managed/%s/%s: %w", p.Type, p.ID, err)
 		}
 		out, err = objquery.Decode(p.Type, r)
@@ -180,12 +181,24 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 	}
 	q := "SELECT id, rev, json(doc), " + t.Sure + " FROM " + from + " WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
 	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
-		rows, err := s.reader.QueryContext(ctx, q, p.Type, after, limit)
+		st, err := s.readerStmts.get(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		var rows *sql.Rows
+		if st != nil {
+			rows, err = st.QueryContext(ctx, p.Type, after, limit)
+		} else {
+			rows, err = s.reader.QueryContext(ctx, q, p.Type, after, limit)
+		}
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
 		return objquery.ScanRows(rows)
+	}, func(ctx context.Context) (n int, err error) {
+		err = s.reader.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+from+" WHERE type = ? AND ("+t.Maybe+")", p.Type).Scan(&n)
+		return n, err
 	})
 	if err != nil && !errors.Is(err, store.ErrInvalid) {
 		return res, fmt.Errorf("query managed/%s: %w", p.Type, err)
@@ -283,3 +296,50 @@ func (dialect) Ordered(text string) string { return text }
 func (dialect) Contains(text, sub string) string { return "instr(" + text + ", " + sub + ") > 0" }
 
 func (dialect) Quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// CommitObjectUnits checks and writes the units in one write transaction
+// (the only writer, so what a unit checks holds until it is written).
+func (s *Store) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
+	var out []error
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		out = make([]error, len(p.Units))
+		revs := map[objquery.Key]int64{}
+		readRev := s.writerStmts.in(ctx, tx, sqlReadRev)
+		del, ins, upd := s.writerStmts.in(ctx, tx, sqlDeleteObject), s.writerStmts.in(ctx, tx, sqlInsertObject), s.writerStmts.in(ctx, tx, sqlUpdateObject)
+		for _, k := range objquery.UnitKeys(p.Units) {
+			var rev int64
+			err := readRev.QueryRowContext(ctx, k.Type, k.ID).Scan(&rev)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("read managed/%s/%s: %w", k.Type, k.ID, err)
+			}
+			revs[k] = rev
+		}
+		for i, u := range p.Units {
+			rows, err := objquery.PlanUnit(u, revs)
+			if err != nil {
+				out[i] = err
+				continue
+			}
+			for _, r := range rows {
+				var err error
+				switch {
+				case r.Doc == nil:
+					_, err = del.ExecContext(ctx, r.Type, r.ID)
+				case r.Insert:
+					_, err = ins.ExecContext(ctx, r.Type, r.ID, r.Rev, string(r.Doc))
+				default:
+					_, err = upd.ExecContext(ctx, r.Rev, string(r.Doc), r.Type, r.ID)
+				}
+				if err != nil {
+					return fmt.Errorf("write managed/%s/%s: %w", r.Type, r.ID, err)
+				}
+			}
+			objquery.Applied(revs, rows)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit managed object units: %w", err)
+	}
+	return out, nil
+}

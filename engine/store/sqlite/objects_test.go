@@ -10,3 +10,5 @@ func TestObjects(t *testing.T) {
 	t.Parallel()
 	storetest.ExerciseObjects(t, newStore)
 }
+
+func TestScanRuns(t *testing.T) { storetest.ExerciseScanRuns(t, newStore(t)) }

@@ -70,6 +70,8 @@ type Store struct {
 	writer *sql.DB
 	// reader is a small pool of query_only connections.
 	reader *sql.DB
+	// writerStmts and readerStmts are the statements prepared on each.
+	writerStmts, readerStmts *stmtCache
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,6 +119,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	reader.SetMaxOpenConns(4)
 	reader.SetMaxIdleConns(4)
 	s.reader = reader
+	s.writerStmts, s.readerStmts = newStmtCache(writer), newStmtCache(reader)
+	if err := errors.Join(s.writerStmts.prepare(ctx, writerStatements), s.readerStmts.prepare(ctx, []string{sqlReadObject})); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open sqlite store %s: prepare: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -127,6 +134,11 @@ func (s *Store) String() string { return "sqlite " + s.path }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		for _, c := range []*stmtCache{s.writerStmts, s.readerStmts} {
+			if c != nil {
+				errs = append(errs, c.close())
+			}
+		}
 		if s.reader != nil {
 			errs = append(errs, s.reader.Close())
 		}

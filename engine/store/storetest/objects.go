@@ -32,6 +32,7 @@ func ExerciseObjects(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	t.Run("CRUD", func(t *testing.T) { t.Parallel(); objectsCRUD(t, objects(t)) })
 	t.Run("ModifyMany", func(t *testing.T) { t.Parallel(); objectsModifyMany(t, objects(t)) })
+	t.Run("Units", func(t *testing.T) { t.Parallel(); objectsUnits(t, objects(t)) })
 	t.Run("Paging", func(t *testing.T) { t.Parallel(); objectsPaging(t, objects(t)) })
 	t.Run("VectorsDifferential", func(t *testing.T) { t.Parallel(); objectsVectors(t, objects(t)) })
 	t.Run("RandomDifferential", func(t *testing.T) { t.Parallel(); objectsRandom(t, objects(t)) })
@@ -156,6 +157,55 @@ func objectsModifyMany(t *testing.T, o store.Objects) {
 		got, err := o.ReadObject(ctx, store.ReadObjectParams{Type: "user", ID: id})
 		if err != nil || got.Rev != want.rev || got.Content["claimed"] != want.claimed {
 			t.Errorf("%s after ModifyObjects: %+v, %v; want rev %s, claimed %v", id, got, err, want.rev, want.claimed)
+		}
+	}
+}
+
+// objectsUnits commits units of work: each all or nothing, a later unit
+// seeing an earlier one's writes.
+func objectsUnits(t *testing.T, o store.Objects) {
+	ctx := t.Context()
+	if _, err := o.CreateObjects(ctx, store.CreateObjectsParams{Type: "user", Objects: []store.NewObject{
+		{ID: "a", Content: content("n", "a")}, {ID: "b", Content: content("n", "b")}, {ID: "c", Content: content("n", "c")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	w := func(typ, id, rev string, c map[string]any) store.ObjectWrite {
+		return store.ObjectWrite{Type: typ, ID: id, Rev: rev, Content: c}
+	}
+	errs, err := o.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: []store.ObjectUnit{
+		// 0: a patched, a role created, c deleted: all written.
+		{Writes: []store.ObjectWrite{w("user", "a", "1", content("n", "a2")), w("role", "r1", "", content("name", "r1")), w("user", "c", "1", nil)}},
+		// 1: b written, but a expected at revision 1, which unit 0 changed: nothing written.
+		{Writes: []store.ObjectWrite{w("user", "b", "1", content("n", "b-lost")), w("user", "a", "1", content("n", "a-lost"))}},
+		// 2: creates r1, which unit 0 created.
+		{Writes: []store.ObjectWrite{w("role", "r1", "", content("name", "again"))}},
+		// 3: a missing object.
+		{Writes: []store.ObjectWrite{w("user", "zz", "1", content("n", "zz"))}},
+		// 4: a at the revision unit 0 wrote.
+		{Writes: []store.ObjectWrite{w("user", "a", "2", content("n", "a3")), w("user", "b", "1", content("n", "b2"))}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []error{nil, store.ErrConflict, store.ErrConflict, store.ErrNotFound, nil}
+	for i, e := range errs {
+		if (want[i] == nil) != (e == nil) || (e != nil && !errors.Is(e, want[i])) {
+			t.Errorf("unit %d: err %v, want %v", i, e, want[i])
+		}
+	}
+	for _, c := range []struct{ typ, id, rev, n string }{
+		{"user", "a", "3", "a3"}, {"user", "b", "2", "b2"}, {"role", "r1", "1", ""}, {"user", "c", "", ""},
+	} {
+		got, err := o.ReadObject(ctx, store.ReadObjectParams{Type: c.typ, ID: c.id})
+		if c.rev == "" {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s/%s: %v, want not found", c.typ, c.id, err)
+			}
+			continue
+		}
+		if err != nil || got.Rev != c.rev || (c.n != "" && got.Content["n"] != c.n) {
+			t.Errorf("%s/%s: %+v %v, want rev %s n %q", c.typ, c.id, got, err, c.rev, c.n)
 		}
 	}
 }

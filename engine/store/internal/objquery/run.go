@@ -37,7 +37,10 @@ const chunk = 1000
 // decide are matched with engine/query's program, and the page is cut by
 // id (no sort keys: the cookie holds the last id, and SQL reads from
 // there) or after sorting every match in Go (the cookie holds an offset).
-func Run(ctx context.Context, p store.QueryObjectsParams, t Translation, fetch Fetch) (store.QueryObjectsResult, error) {
+//
+// countExact, when SQL decides the whole filter (t.Exact), counts the
+// matches in SQL for CountTotal, reading no documents.
+func Run(ctx context.Context, p store.QueryObjectsParams, t Translation, fetch Fetch, countExact func(ctx context.Context) (int, error)) (store.QueryObjectsResult, error) {
 	res := store.QueryObjectsResult{Total: -1}
 	var program *query.Program
 	if p.Filter != nil && !t.Exact() {
@@ -82,6 +85,12 @@ func Run(ctx context.Context, p store.QueryObjectsParams, t Translation, fetch F
 		case p.CountTotal && value == "" && res.Cookie == "":
 			// The scan read every row to the end: the page is every match.
 			res.Total = len(page)
+		case p.CountTotal && (p.Filter == nil || t.Exact()):
+			n, err := countExact(ctx)
+			if err != nil {
+				return res, err
+			}
+			res.Total = n
 		case p.CountTotal:
 			n, err := count(ctx, fetch, matcher())
 			if err != nil {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"testing"
 
+	"sundial/engine/query"
 	"sundial/engine/store"
 )
 
 // TestRunCountsFromTheScan: a first keyset page that holds every match
 // counts its total from the page, without reading the rows again; a cut
-// page (or a later one) still counts them all.
+// page (or a later one) of a filter SQL decides whole counts them in SQL,
+// one of a filter it does not, by reading them all.
 func TestRunCountsFromTheScan(t *testing.T) {
 	var rows []Row
 	for i := range 10 {
@@ -18,17 +20,21 @@ func TestRunCountsFromTheScan(t *testing.T) {
 		rows = append(rows, Row{ID: id, Rev: 1, Doc: []byte(`{"_id":"` + id + `","_rev":"1"}`), Sure: true})
 	}
 	for _, tc := range []struct {
-		name      string
-		pageSize  int
-		wantPage  int
-		wantReads int
+		name       string
+		pageSize   int
+		t          Translation
+		wantPage   int
+		wantReads  int
+		wantCounts int
 	}{
-		{"all", 0, 10, 1},
-		{"page holds all", 20, 10, 1},
-		{"cut page", 4, 4, 2},
+		{"all", 0, exact("TRUE"), 10, 1, 0},
+		{"page holds all", 20, exact("TRUE"), 10, 1, 0},
+		{"cut page", 4, exact("TRUE"), 4, 1, 1},
+		{"cut page, decided in Go", 4, Translation{Sure: "TRUE", Maybe: "MAYBE"}, 4, 2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reads := 0
+			reads, counts := 0, 0
+			countExact := func(context.Context) (int, error) { counts++; return len(rows), nil }
 			fetch := func(_ context.Context, after string, limit int) ([]Row, error) {
 				reads++
 				var out []Row
@@ -39,12 +45,13 @@ func TestRunCountsFromTheScan(t *testing.T) {
 				}
 				return out, nil
 			}
-			res, err := Run(t.Context(), store.QueryObjectsParams{Type: "t", PageSize: tc.pageSize, CountTotal: true}, exact("TRUE"), fetch)
+			res, err := Run(t.Context(), store.QueryObjectsParams{Type: "t", PageSize: tc.pageSize, CountTotal: true, Filter: &query.Literal{Value: true}}, tc.t, fetch, countExact)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Objects) != tc.wantPage || res.Total != len(rows) || reads != tc.wantReads {
-				t.Errorf("page %d, total %d, %d reads; want %d, %d, %d reads", len(res.Objects), res.Total, reads, tc.wantPage, len(rows), tc.wantReads)
+			if len(res.Objects) != tc.wantPage || res.Total != len(rows) || reads != tc.wantReads || counts != tc.wantCounts {
+				t.Errorf("page %d, total %d, %d reads, %d counts; want %d, %d, %d reads, %d counts",
+					len(res.Objects), res.Total, reads, counts, tc.wantPage, len(rows), tc.wantReads, tc.wantCounts)
 			}
 		})
 	}
