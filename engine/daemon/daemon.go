@@ -63,9 +63,6 @@ type Options struct {
 	// that database, and makes the node a member of the cluster sharing it
 	// (engine/cluster); Store is then ignored. The daemon does not close it.
 	DB store.Store
-	// Synchronizer runs the reconciliations of jobs' sync tasks; nil fails
-	// them.
-	Synchronizer jobs.Synchronizer
 	// CheckInInterval and NodeTimeout tune the cluster membership; zero
 	// takes cluster.DefaultCheckInInterval and cluster.DefaultNodeTimeout.
 	CheckInInterval time.Duration

@@ -59,8 +59,9 @@ func (d *Daemon) newJobs(ctx context.Context, first *config.Desired) error {
 		Services: map[string]jobs.Service{
 			script.ServiceName:      service(scheduler.ServiceFunc(d.invokeScript)),
 			taskscanner.ServiceName: service(d.scanner),
+			syncServiceName:         service(scheduler.ServiceFunc(d.invokeSync)),
 		},
-		Sync:    d.opts.Synchronizer,
+		Sync:    d.synchronizer(),
 		Workers: first.Scheduler.ThreadCount,
 		Node:    d.nodeID,
 		Clock:   d.opts.Clock,
@@ -225,10 +226,11 @@ func (j jobRuns) Changes(ctx context.Context, id int64) ([]any, error) {
 	if ti.State != store.JobBlocked || ti.ReconID == "" {
 		return nil, crest.Conflict("task instance %d is %s: only a blocked synchronization has staged changes", id, ti.State)
 	}
-	if j.d.opts.Synchronizer == nil {
+	sync := j.d.synchronizer()
+	if sync == nil {
 		return nil, crest.Errorf(http.StatusNotImplemented, "no synchronizer on this node")
 	}
-	changes, err := j.d.opts.Synchronizer.Changes(ctx, ti.ReconID)
+	changes, err := sync.Changes(ctx, ti.ReconID)
 	return anys(changes), err
 }
 
