@@ -29,6 +29,11 @@ type Notification struct {
 	Deleted            bool
 	// InitiatedBy names what made the change, for the audit's userId.
 	InitiatedBy string
+
+	// pending is the link the sync that created the object is making, of
+	// the link type pendingType.
+	pending     pendingLink
+	pendingType string
 }
 
 // HasSyncMappings reports whether a mapping with enableSync has resource
@@ -108,6 +113,9 @@ func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification
 	// the correlation finds; one object at a time, so no batch of creates.
 	if err := mr.links.loadSource(ctx, n.ID); err != nil {
 		return err
+	}
+	if n.pendingType != "" && n.pendingType == m.Links && mr.links.enabled {
+		mr.links.put(n.pending.qualifier, n.ID, n.pending.other)
 	}
 	mr.target = oneByOne{ObjectSet: mr.target, links: mr.links}
 	src := n.NewValue
@@ -315,4 +323,57 @@ func (s *Service) SyncAudit(ctx context.Context, mapping string) ([]map[string]a
 			return out, nil
 		}
 	}
+}
+
+// pendingLinks are the links a sync is about to make for the objects it
+// creates, one per object in the order of the set's create call (IDM's
+// pending link): the implicit sync of a created object sees its link
+// before it is stored, so that the mapping going back to the creating
+// mapping's source finds that source linked (CONFIRMED), not ABSENT.
+type pendingLinks struct {
+	linkType string
+	items    []pendingLink
+}
+
+type pendingLink struct {
+	qualifier string
+	// other is the creating mapping's source id: the linked object of
+	// the mapping going back.
+	other string
+}
+
+type pendingKey struct{}
+
+// pending marks ctx with the link a create of c will make.
+func (mr *mappingRun) pending(ctx context.Context, c *Change) context.Context {
+	if c.Link == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, pendingKey{}, &pendingLinks{linkType: mr.m.Links, items: []pendingLink{{c.LinkQualifier, c.SourceID}}})
+}
+
+// pendingBatch marks ctx with the links of a batch of creates.
+func (mr *mappingRun) pendingBatch(ctx context.Context, batch []queued) context.Context {
+	p := &pendingLinks{linkType: mr.m.Links, items: make([]pendingLink, len(batch))}
+	for i, q := range batch {
+		if q.c.Link != nil {
+			p.items[i] = pendingLink{q.c.LinkQualifier, q.c.SourceID}
+		}
+	}
+	return context.WithValue(ctx, pendingKey{}, p)
+}
+
+// pendingFor is the pending link of the i-th object created with ctx,
+// if any, and ctx without the marks (the writes of the implicit sync
+// make links of their own).
+func pendingFor(ctx context.Context, i int) (pendingLink, string, context.Context) {
+	p, _ := ctx.Value(pendingKey{}).(*pendingLinks)
+	if p == nil {
+		return pendingLink{}, "", ctx
+	}
+	ctx = context.WithValue(ctx, pendingKey{}, (*pendingLinks)(nil))
+	if i >= len(p.items) || p.items[i].other == "" {
+		return pendingLink{}, "", ctx
+	}
+	return p.items[i], p.linkType, ctx
 }

@@ -38,8 +38,12 @@ func (so SyncedObjects) service(typ string) *Service {
 	return s
 }
 
-func (so SyncedObjects) notify(ctx context.Context, s *Service, typ, id string, old, new map[string]any, deleted bool) error {
-	return s.Notify(ctx, Notification{Resource: "managed/" + typ, ID: id, OldValue: old, NewValue: new, Deleted: deleted, InitiatedBy: so.InitiatedBy})
+// notify syncs the i-th object a write changed (i counts the items of
+// a create).
+func (so SyncedObjects) notify(ctx context.Context, s *Service, i int, typ, id string, old, new map[string]any, deleted bool) error {
+	pending, pendingType, ctx := pendingFor(ctx, i)
+	return s.Notify(ctx, Notification{Resource: "managed/" + typ, ID: id, OldValue: old, NewValue: new, Deleted: deleted, InitiatedBy: so.InitiatedBy,
+		pending: pending, pendingType: pendingType})
 }
 
 // CreateObjects creates, then syncs each object created.
@@ -51,7 +55,7 @@ func (so SyncedObjects) CreateObjects(ctx context.Context, p store.CreateObjects
 	}
 	for i := range res {
 		if res[i].Err == nil {
-			res[i].Err = so.notify(ctx, s, p.Type, res[i].Object.ID, nil, res[i].Object.Content, false)
+			res[i].Err = so.notify(ctx, s, i, p.Type, res[i].Object.ID, nil, res[i].Object.Content, false)
 		}
 	}
 	return res, nil
@@ -79,7 +83,7 @@ func (so SyncedObjects) UpdateObject(ctx context.Context, p store.UpdateObjectPa
 		return o, err
 	}
 	old["_id"] = p.ID
-	return o, so.notify(ctx, s, p.Type, p.ID, old, o.Content, false)
+	return o, so.notify(ctx, s, -1, p.Type, p.ID, old, o.Content, false)
 }
 
 // ModifyObject modifies, then syncs the object with its value before.
@@ -99,7 +103,7 @@ func (so SyncedObjects) ModifyObject(ctx context.Context, p store.ModifyObjectPa
 		return o, err
 	}
 	old["_id"] = p.ID
-	return o, so.notify(ctx, s, p.Type, p.ID, old, o.Content, false)
+	return o, so.notify(ctx, s, -1, p.Type, p.ID, old, o.Content, false)
 }
 
 // ModifyObjects modifies, then syncs each object modified.
@@ -125,7 +129,7 @@ func (so SyncedObjects) ModifyObjects(ctx context.Context, p store.ModifyObjects
 	for i := range res {
 		if res[i].Err == nil && olds[i] != nil {
 			olds[i]["_id"] = items[i].ID
-			res[i].Err = so.notify(ctx, s, p.Type, items[i].ID, olds[i], res[i].Object.Content, false)
+			res[i].Err = so.notify(ctx, s, -1, p.Type, items[i].ID, olds[i], res[i].Object.Content, false)
 		}
 	}
 	return res, nil
@@ -139,5 +143,5 @@ func (so SyncedObjects) DeleteObject(ctx context.Context, p store.DeleteObjectPa
 	if err != nil || s == nil {
 		return o, err
 	}
-	return o, so.notify(ctx, s, p.Type, p.ID, o.Content, nil, true)
+	return o, so.notify(ctx, s, -1, p.Type, p.ID, o.Content, nil, true)
 }
