@@ -359,6 +359,7 @@ func (d *Daemon) newScheduler() error {
 			script.ServiceName:      scheduler.ServiceFunc(d.invokeScript),
 			taskscanner.ServiceName: d.scanner,
 			syncServiceName:         scheduler.ServiceFunc(d.invokeSync),
+			provisionerServiceName:  scheduler.ServiceFunc(d.invokeProvisioner),
 		},
 		Store:  stateStore,
 		NodeID: d.nodeID,

@@ -23,7 +23,7 @@ import (
 func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 	var objs store.Objects
 	if d.opts.DB != nil {
-		objs, _ = store.ObjectsOf(d.opts.DB)
+		objs, _ = d.managedObjects()
 	}
 	keep := func() int {
 		cur := d.current.Load()
