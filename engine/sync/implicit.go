@@ -111,13 +111,13 @@ func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification
 	}
 	// Only this object's links are read, and the links of the targets
 	// the correlation finds; one object at a time, so no batch of creates.
-	if err := mr.links.loadSource(ctx, n.ID); err != nil {
+	if err := mr.links.loadSource(ctx, mr.qualifiers, n.ID); err != nil {
 		return err
 	}
 	if n.pendingType != "" && n.pendingType == m.Links && mr.links.enabled {
 		mr.links.put(n.pending.qualifier, n.ID, n.pending.other)
 	}
-	mr.target = oneByOne{ObjectSet: mr.target, links: mr.links}
+	mr.target = oneByOne{ObjectSet: mr.target, links: mr.links, qualifiers: mr.qualifiers}
 	src := n.NewValue
 	if !n.Deleted && src == nil {
 		if src, err = mr.source.Read(ctx, n.ID); err != nil {
@@ -211,38 +211,43 @@ func (mr *mappingRun) deletedSituation(ctx context.Context, e *entry, old map[st
 	return nil
 }
 
-// loadSource reads the links of one source object.
-func (li *linkIndex) loadSource(ctx context.Context, sourceID string) error {
-	p := store.QueryLinksParams{LinkType: li.linkType}
+// loadSource reads the links of one source object in the qualifiers.
+func (li *linkIndex) loadSource(ctx context.Context, qualifiers []string, sourceID string) error {
+	first, second := li.srcKey(sourceID), ""
 	if li.reversed {
-		p.SecondID = li.srcKey(sourceID)
-	} else {
-		p.FirstID = li.srcKey(sourceID)
+		first, second = second, first
 	}
-	return li.loadSome(ctx, p)
+	return li.loadSome(ctx, qualifiers, first, second)
 }
 
-// loadTarget reads the links of one target object.
-func (li *linkIndex) loadTarget(ctx context.Context, targetID string) error {
-	p := store.QueryLinksParams{LinkType: li.linkType}
+// loadTarget reads the links of one target object in the qualifiers.
+func (li *linkIndex) loadTarget(ctx context.Context, qualifiers []string, targetID string) error {
+	first, second := "", li.tgtKey(targetID)
 	if li.reversed {
-		p.FirstID = li.tgtKey(targetID)
-	} else {
-		p.SecondID = li.tgtKey(targetID)
+		first, second = second, first
 	}
-	return li.loadSome(ctx, p)
+	return li.loadSome(ctx, qualifiers, first, second)
 }
 
-func (li *linkIndex) loadSome(ctx context.Context, p store.QueryLinksParams) error {
+// loadSome reads links one qualifier at a time (the store's indexes start
+// with the link type and the qualifier).
+func (li *linkIndex) loadSome(ctx context.Context, qualifiers []string, firstID, secondID string) error {
 	if !li.enabled {
 		return nil
 	}
-	return li.s.recons.QueryLinks(ctx, p, func(l store.Link) error {
-		li.mu.Lock()
-		li.index(&l)
-		li.mu.Unlock()
-		return nil
-	})
+	for _, q := range qualifiers {
+		err := li.s.recons.QueryLinks(ctx, store.QueryLinksParams{LinkType: li.linkType, LinkQualifier: q, FirstID: firstID, SecondID: secondID},
+			func(l store.Link) error {
+				li.mu.Lock()
+				li.index(&l)
+				li.mu.Unlock()
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // oneByOne is a sync's target set: every target it reads has its links
@@ -250,20 +255,21 @@ func (li *linkIndex) loadSome(ctx context.Context, p store.QueryLinksParams) err
 // without reading every link), and it hides a set's batch creates.
 type oneByOne struct {
 	connector.ObjectSet
-	links *linkIndex
+	links      *linkIndex
+	qualifiers []string
 }
 
 func (o oneByOne) Read(ctx context.Context, id string) (connector.Object, error) {
 	obj, err := o.ObjectSet.Read(ctx, id)
 	if err == nil {
-		err = o.links.loadTarget(ctx, id)
+		err = o.links.loadTarget(ctx, o.qualifiers, id)
 	}
 	return obj, err
 }
 
 func (o oneByOne) Query(ctx context.Context, q connector.Query, fn func(connector.Object) error) error {
 	return o.ObjectSet.Query(ctx, q, func(obj connector.Object) error {
-		if err := o.links.loadTarget(ctx, idOf(obj)); err != nil {
+		if err := o.links.loadTarget(ctx, o.qualifiers, idOf(obj)); err != nil {
 			return err
 		}
 		return fn(obj)

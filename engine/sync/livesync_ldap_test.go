@@ -27,8 +27,8 @@ func oldTimestamps(ldif string) string {
 }
 
 // sample2bProject is IDM's sample2b (its sync.json and LDAP provisioner)
-// over a real slapd loaded with the sample's Example.ldif.
-func sample2bProject(t *testing.T) *liveProject {
+// over a real slapd loaded with ldif ("": the sample's Example.ldif).
+func sample2bProject(t testing.TB, ldif string) *liveProject {
 	read := func(name string) []byte {
 		b, err := os.ReadFile(corpus + name)
 		if err != nil {
@@ -38,8 +38,10 @@ func sample2bProject(t *testing.T) *liveProject {
 	}
 	syncFile := read("OpenIdentityPlatform_OpenIDM@d7bd51f__openidm-zip__src__main__resources__samples__sample2b__conf__sync.json")
 	provFile := read("OpenIdentityPlatform_OpenIDM@d7bd51f__openidm-zip__src__main__resources__samples__provisioners__provisioner.openicf-ldap.json")
-	ldif := read("OpenIdentityPlatform_OpenIDM@d7bd51f__openidm-zip__src__main__resources__samples__internal-common__data__Example.ldif")
-	srv := ldaptest.Start(t, ldaptest.Options{LDIF: oldTimestamps(string(ldif))})
+	if ldif == "" {
+		ldif = string(read("OpenIdentityPlatform_OpenIDM@d7bd51f__openidm-zip__src__main__resources__samples__internal-common__data__Example.ldif"))
+	}
+	srv := ldaptest.Start(t, ldaptest.Options{LDIF: oldTimestamps(ldif)})
 	var prov map[string]any
 	if err := json.Unmarshal(provFile, &prov); err != nil {
 		t.Fatal(err)
@@ -55,7 +57,7 @@ func sample2bProject(t *testing.T) *liveProject {
 // finds the new links: CONFIRMED), and creates, updates and deletes of
 // managed users flow to LDAP by implicit sync.
 func TestLiveSyncLDAPRoundTrip(t *testing.T) {
-	p := sample2bProject(t)
+	p := sample2bProject(t, "")
 	n := p.start(t)
 	ctx := t.Context()
 	const src = "system/ldap/account"

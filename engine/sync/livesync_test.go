@@ -26,7 +26,7 @@ type liveProject struct {
 	objs  store.Objects
 }
 
-func newLiveProject(t *testing.T, files map[string]string) *liveProject {
+func newLiveProject(t testing.TB, files map[string]string) *liveProject {
 	t.Helper()
 	p := &liveProject{dir: t.TempDir()}
 	for path, body := range files {
@@ -42,7 +42,7 @@ func newLiveProject(t *testing.T, files map[string]string) *liveProject {
 	return p
 }
 
-func (p *liveProject) write(t *testing.T, path, body string) {
+func (p *liveProject) write(t testing.TB, path, body string) {
 	t.Helper()
 	full := filepath.Join(p.dir, path)
 	if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
@@ -63,7 +63,7 @@ type liveNode struct {
 	managed store.Objects
 }
 
-func (p *liveProject) start(t *testing.T) *liveNode {
+func (p *liveProject) start(t testing.TB) *liveNode {
 	t.Helper()
 	d, err := config.Load(filepath.Join(p.dir, "conf"), config.LoadOptions{Env: func(string) (string, bool) { return "", false }})
 	if err != nil || !d.Valid() {
@@ -87,14 +87,14 @@ func (p *liveProject) start(t *testing.T) *liveNode {
 }
 
 // liveSync runs a pass of source with its provisioner's failure handler.
-func (n *liveNode) liveSync(t *testing.T, source string) (map[string]any, error) {
+func (n *liveNode) liveSync(t testing.TB, source string) (map[string]any, error) {
 	t.Helper()
 	name, _, _ := strings.Cut(strings.TrimPrefix(source, "system/"), "/")
 	return n.svc.LiveSync(t.Context(), sync.LiveSyncParams{Source: source, Handler: n.conf.Provisioners[name].SyncFailureHandler, DetailedFailure: true})
 }
 
 // users lists managed/user as "id userName mail", sorted.
-func (p *liveProject) users(t *testing.T) []string {
+func (p *liveProject) users(t testing.TB) []string {
 	t.Helper()
 	var out []string
 	err := managed.NewSet(p.objs, "user").Query(t.Context(), connector.Query{}, func(o connector.Object) error {
