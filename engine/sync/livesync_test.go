@@ -14,9 +14,11 @@ import (
 	"sundial/engine/connector"
 	"sundial/engine/managed"
 	"sundial/engine/store"
+	"sundial/engine/store/postgres"
 	"sundial/engine/store/sqlite"
 	"sundial/engine/sync"
 	"sundial/engine/system"
+	"sundial/internal/pgtest"
 )
 
 // liveProject is a project directory: conf/ with its files, data/.
@@ -26,16 +28,41 @@ type liveProject struct {
 	objs  store.Objects
 }
 
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// backends open a fresh store of each backend.
+var backends = []struct {
+	name string
+	open func(t testing.TB) store.Store
+}{
+	{"sqlite", func(t testing.TB) store.Store {
+		st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "s.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}},
+	{"postgres", func(t testing.TB) store.Store {
+		st, err := postgres.Open(t.Context(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}},
+}
+
+// newLiveProject makes a project over a fresh SQLite store.
 func newLiveProject(t testing.TB, files map[string]string) *liveProject {
+	return newLiveProjectOn(t, files, backends[0].open)
+}
+
+func newLiveProjectOn(t testing.TB, files map[string]string, open func(testing.TB) store.Store) *liveProject {
 	t.Helper()
 	p := &liveProject{dir: t.TempDir()}
 	for path, body := range files {
 		p.write(t, path, body)
 	}
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := open(t)
 	t.Cleanup(func() { st.Close() })
 	p.store = st
 	p.objs, _ = store.ObjectsOf(st)
@@ -141,23 +168,30 @@ func csvRows(rows ...string) string {
 	return "uid,username,email\n" + strings.Join(rows, "\n") + "\n"
 }
 
-func csvProject(t *testing.T, handler string) *liveProject {
+func csvProject(t *testing.T, handler string, open func(testing.TB) store.Store) *liveProject {
 	if handler != "" {
 		handler = `, "syncFailureHandler": ` + handler
 	}
-	p := newLiveProject(t, map[string]string{
+	p := newLiveProjectOn(t, map[string]string{
 		"conf/provisioner.openicf-csv.json": strings.Replace(csvProvisioner, "%s", handler, 1),
 		"conf/sync.json":                    csvToUser,
 		"data/users.csv":                    csvRows("bjensen,bjensen,bjensen@example.com", "scarter,scarter,scarter@example.com"),
-	})
+	}, open)
 	return p
 }
 
 // TestLiveSyncCSV: the first pass records the token and syncs nothing;
 // then creates, updates and deletes of the file flow into managed/user;
-// the token is kept in the store and resumed by a new node.
+// the token is kept in the store and resumed by a new node; on each
+// backend.
 func TestLiveSyncCSV(t *testing.T) {
-	p := csvProject(t, "")
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testLiveSyncCSV(t, b.open) })
+	}
+}
+
+func testLiveSyncCSV(t *testing.T, open func(testing.TB) store.Store) {
+	p := csvProject(t, "", open)
 	n := p.start(t)
 	const src = "system/csv/account"
 	stage, err := n.liveSync(t, src)
@@ -218,8 +252,14 @@ func TestLiveSyncCSV(t *testing.T) {
 
 // TestLiveSyncFailureHandler: a failing change with each handler; the
 // retry counter survives a restart, and the changes after an ignored or
-// queued one go through in the same pass.
+// queued one go through in the same pass; on each backend.
 func TestLiveSyncFailureHandler(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testLiveSyncFailureHandler(t, b.open) })
+	}
+}
+
+func testLiveSyncFailureHandler(t *testing.T, open func(testing.TB) store.Store) {
 	const src = "system/csv/account"
 	bad := csvRows("bjensen,bjensen,bjensen@example.com", "scarter,scarter,scarter@example.com", "boom,boom,boom", "zed,zed,zed@example.com")
 	for _, tc := range []struct {
@@ -233,7 +273,7 @@ func TestLiveSyncFailureHandler(t *testing.T) {
 		{"dead-letter-queue at once", `{"maxRetries": 0, "postRetryAction": "dead-letter-queue"}`, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := csvProject(t, tc.handler)
+			p := csvProject(t, tc.handler, open)
 			if _, err := p.start(t).liveSync(t, src); err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +323,7 @@ func TestLiveSyncFailureHandler(t *testing.T) {
 
 // TestLiveSyncNeedsAChangeStream: a managed set has none.
 func TestLiveSyncNeedsAChangeStream(t *testing.T) {
-	p := csvProject(t, "")
+	p := csvProject(t, "", backends[0].open)
 	_, err := p.start(t).svc.LiveSync(context.Background(), sync.LiveSyncParams{Source: "managed/user"})
 	if !errors.Is(err, connector.ErrNotSupported) {
 		t.Errorf("got %v", err)
