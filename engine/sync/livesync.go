@@ -97,7 +97,7 @@ func (s *Service) LiveSync(ctx context.Context, p LiveSyncParams) (map[string]an
 			return nil, fmt.Errorf("liveSync %s: the latest token: %w", p.Source, err)
 		}
 		st.ConnectorData = tok
-		if _, err := s.createStage(ctx, objs, id, st); err != nil {
+		if err := createStage(ctx, objs, id, st); err != nil {
 			return nil, err
 		}
 		return st.answer(p.DetailedFailure), nil
@@ -223,15 +223,17 @@ func (lp *livePass) save(ctx context.Context) error {
 	return nil
 }
 
-func (s *Service) createStage(ctx context.Context, objs store.Objects, id string, st syncStage) (string, error) {
+// createStage stores a source's first stage; a pass that created it
+// meanwhile makes this one fail.
+func createStage(ctx context.Context, objs store.Objects, id string, st syncStage) error {
 	res, err := objs.CreateObjects(ctx, store.CreateObjectsParams{Type: syncStageType, Objects: []store.NewObject{{ID: id, Content: toContent(st)}}})
 	if err == nil {
 		err = res[0].Err
 	}
 	if err != nil {
-		return "", fmt.Errorf("liveSync: create the stage %s: %w", id, err)
+		return fmt.Errorf("liveSync: create the stage %s: %w", id, err)
 	}
-	return res[0].Object.Rev, nil
+	return nil
 }
 
 // answer is the stage as IDM answers it: without the failed change
