@@ -32,6 +32,9 @@ type Options struct {
 	// Systems are the connectors of /openidm/system (system.go); nil
 	// serves none (every system path is a 404).
 	Systems Systems
+	// LiveSync runs the liveSync actions of /openidm/system; nil answers
+	// them as unknown actions.
+	LiveSync LiveSync
 	// Logger gets the audit lines and internal errors; nil is
 	// slog.Default().
 	Logger *slog.Logger

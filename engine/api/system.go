@@ -20,6 +20,15 @@ type Systems interface {
 	TestAll(ctx context.Context) []system.TestResult
 }
 
+// LiveSync runs a liveSync pass of a source (system/<name>/<type>) and
+// answers its stage, IDM's pooledSyncStage object (without the failed
+// change unless detailedFailure). An error wrapping
+// connector.ErrNotFound or ErrNotSupported names a source without a
+// change stream.
+type LiveSync interface {
+	LiveSync(ctx context.Context, source string, detailedFailure bool) (map[string]any, error)
+}
+
 // SystemVersion is the resource version of /openidm/system, IDM's.
 var SystemVersion = crest.Version{Major: 1, Minor: 0}
 
@@ -38,6 +47,17 @@ func (s *server) systemVersion(w http.ResponseWriter, r *http.Request, req *requ
 // status.
 func (s *server) systemRoot(w http.ResponseWriter, r *http.Request) {
 	req := state(r)
+	if req.params.Action == "liveSync" && r.Method == http.MethodPost {
+		if s.systemVersion(w, r, req) {
+			source := req.params.Extra["source"]
+			if source == "" {
+				req.writer.Error(w, crest.BadRequest("liveSync requires the parameter source"))
+				return
+			}
+			s.liveSync(w, r, req, source)
+		}
+		return
+	}
 	if !s.testAction(w, r, req) {
 		return
 	}
@@ -60,6 +80,23 @@ func (s *server) systemConnector(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.writer.JSON(w, http.StatusOK, res)
+}
+
+// liveSync serves POST ?_action=liveSync of a source: the pass's stage.
+func (s *server) liveSync(w http.ResponseWriter, r *http.Request, req *request, source string) {
+	if s.LiveSync == nil {
+		s.unknownAction(w, req, req.params.Action)
+		return
+	}
+	if !req.allow(w, auth.PermWrite) {
+		return
+	}
+	stage, err := s.LiveSync.LiveSync(r.Context(), source, isTrue(req.params.Extra["detailedFailure"]))
+	if err != nil {
+		req.writer.Error(w, systemError(err, source))
+		return
+	}
+	req.writer.JSON(w, http.StatusOK, stage)
 }
 
 // testAction checks a POST ?_action=test: version, method, action and
@@ -129,6 +166,10 @@ func (s *server) systemCollection(w http.ResponseWriter, r *http.Request) {
 		}
 		req.writer.JSON(w, http.StatusOK, res)
 	case http.MethodPost:
+		if req.params.Action == "liveSync" {
+			s.liveSync(w, r, req, set.Resource())
+			return
+		}
 		if action := req.collectionAction(); action != "create" {
 			s.unknownAction(w, req, action)
 			return

@@ -375,6 +375,7 @@ func (d *Daemon) newScheduler() error {
 			taskscanner.ServiceName: d.scanner,
 			JobServiceName:          scheduler.ServiceFunc(d.invokeJob),
 			syncServiceName:         scheduler.ServiceFunc(d.invokeSync),
+			provisionerServiceName:  scheduler.ServiceFunc(d.invokeProvisioner),
 		},
 		Store:  stateStore,
 		NodeID: d.nodeID,

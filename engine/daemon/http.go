@@ -26,7 +26,7 @@ const pingTimeout = 2 * time.Second
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
 	objects, types := d.managedAPI()
-	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log, Objects: objects, ManagedTypes: types, Systems: d.systems}))
+	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log, Objects: objects, ManagedTypes: types, Systems: d.systems, LiveSync: liveSyncs{d}}))
 	d.mountTaskScanner(mux)
 	d.mountJobs(mux)
 	d.mountRecon(mux)

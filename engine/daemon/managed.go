@@ -26,7 +26,7 @@ func (d *Daemon) managedAPI() (store.Objects, api.ManagedTypes) {
 	if d.opts.DB == nil {
 		return nil, managedTypes{d}
 	}
-	objs, err := store.ObjectsOf(d.opts.DB)
+	objs, err := d.managedObjects()
 	if err != nil {
 		d.log.Warn("managed objects are not served: the store holds none", "err", err)
 		return nil, managedTypes{d}

@@ -31,7 +31,7 @@ func (d *Daemon) newSyncService() *sync.Service {
 	if d.opts.DB == nil {
 		return nil
 	}
-	objs, err := store.ObjectsOf(d.opts.DB)
+	objs, err := d.managedObjects()
 	if err != nil {
 		return nil
 	}

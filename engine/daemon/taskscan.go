@@ -25,7 +25,7 @@ func (d *Daemon) newTaskScanner() *taskscanner.Scanner {
 	var objs store.Objects
 	var runs store.ScanRuns
 	if d.opts.DB != nil {
-		objs, _ = store.ObjectsOf(d.opts.DB)
+		objs, _ = d.managedObjects()
 		runs, _ = store.ScanRunsOf(d.opts.DB)
 	}
 	keep := func() int {

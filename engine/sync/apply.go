@@ -29,7 +29,7 @@ func (mr *mappingRun) apply(ctx context.Context, c *Change, e *entry) error {
 	}
 	switch {
 	case c.Create != nil:
-		obj, err := mr.target.Create(ctx, c.TargetID, c.Create)
+		obj, err := mr.target.Create(mr.pending(ctx, c), c.TargetID, c.Create)
 		if err != nil {
 			return fmt.Errorf("create the target: %w", err)
 		}
@@ -367,7 +367,7 @@ func (mr *mappingRun) flushCreates(ctx context.Context) error {
 	for i, q := range batch {
 		ids[i], objs[i] = q.c.TargetID, q.c.Create
 	}
-	created, errs, err := mr.target.(batchCreator).CreateMany(ctx, ids, objs)
+	created, errs, err := mr.target.(batchCreator).CreateMany(mr.pendingBatch(ctx, batch), ids, objs)
 	if err != nil {
 		for _, q := range batch {
 			mr.record(ctx, q.e, q.c, fmt.Errorf("create the target: %w", err))

@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"sundial/engine/api"
+	"sundial/engine/api/crest"
+	"sundial/engine/config"
+	"sundial/engine/scheduler"
+	"sundial/engine/store"
+	"sundial/engine/sync"
+	"sundial/engine/system"
+)
+
+// provisionerServiceName is IDM's provisioner service, invoked with
+// {"action": "liveSync"|"activeSync", "source": "system/<name>/<type>"}.
+const provisionerServiceName = "provisioner"
+
+// managedObjects are the database's managed objects as every writer of
+// the daemon writes them: through implicit sync, so that each create,
+// update and delete runs the mappings whose source is its managed type.
+// Nil without Options.DB.
+func (d *Daemon) managedObjects() (store.Objects, error) {
+	if d.opts.DB == nil {
+		return nil, errors.New("no database")
+	}
+	objs, err := store.ObjectsOf(d.opts.DB)
+	if err != nil {
+		return nil, err
+	}
+	return sync.SyncedObjects{Objects: objs, Service: func() *sync.Service { return d.sync }}, nil
+}
+
+// liveSync runs one liveSync pass of source with its provisioner's
+// syncFailureHandler.
+func (d *Daemon) liveSync(ctx context.Context, source string, detailed bool) (map[string]any, error) {
+	if d.sync == nil {
+		return nil, errors.New("liveSync needs the store (run with a database)")
+	}
+	name, _, err := system.ParseResource(source)
+	if err != nil {
+		return nil, err
+	}
+	handler := config.SyncFailureHandler{MaxRetries: -1}
+	if cur := d.current.Load(); cur != nil {
+		if p := cur.Provisioners[name]; p != nil {
+			handler = p.SyncFailureHandler
+		}
+	}
+	return d.sync.LiveSync(ctx, sync.LiveSyncParams{Source: source, Handler: handler, DetailedFailure: detailed})
+}
+
+// invokeProvisioner runs a scheduled liveSync pass; a pass that stopped
+// at a change to retry fails the fire.
+func (d *Daemon) invokeProvisioner(ctx context.Context, run scheduler.Run) error {
+	ic := run.Schedule.InvokeContext.Map()
+	action, _ := ic["action"].(string)
+	if action != "liveSync" && action != "activeSync" {
+		return fmt.Errorf("provisioner action %q not supported (liveSync or activeSync)", action)
+	}
+	source, _ := ic["source"].(string)
+	if !strings.HasPrefix(source, "system/") {
+		return fmt.Errorf(`provisioner: "source" must name system/<name>/<type>, got %q`, source)
+	}
+	_, err := d.liveSync(ctx, source, false)
+	return err
+}
+
+// liveSyncs serve the liveSync actions of /openidm/system.
+type liveSyncs struct{ d *Daemon }
+
+var _ api.LiveSync = liveSyncs{}
+
+// LiveSync answers the stage, a pass that stopped at a failed change
+// included (its lastException says so), as IDM does.
+func (l liveSyncs) LiveSync(ctx context.Context, source string, detailed bool) (map[string]any, error) {
+	if l.d.sync == nil {
+		return nil, crest.Errorf(http.StatusServiceUnavailable, "liveSync needs the store (run with a database)")
+	}
+	stage, err := l.d.liveSync(context.WithoutCancel(ctx), source, detailed)
+	if errors.Is(err, sync.ErrChangeFailed) {
+		return stage, nil
+	}
+	return stage, err
+}
