@@ -443,6 +443,13 @@ func (p *Page) Type(css, text string) {
 	p.Do("type into "+css, chromedp.Clear(chromedp.CSS(css)), chromedp.SendKeys(chromedp.CSS(css), text))
 }
 
+// SetValue sets the value of the input or select matching the CSS
+// selector.
+func (p *Page) SetValue(css, value string) {
+	p.t.Helper()
+	p.Do("set the value of "+css, chromedp.SetValue(chromedp.CSS(css), value, chromedp.NodeReady))
+}
+
 // Text returns the text content of the first element matching the CSS
 // selector, waiting for it to exist.
 func (p *Page) Text(css string) string {
