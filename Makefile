@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./engine/cron
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./engine/query
 	$(GO) test -run '^$$' -fuzz FuzzManagedPatch -fuzztime 30s ./engine/api
+	$(GO) test -run '^$$' -fuzz FuzzListQuery -fuzztime 30s ./engine/web
 
 ## screenshots: docs/ui-*.png, the web page's screenshots the README shows, taken in
 ## headless Chromium from two live nodes (needs chromium and PostgreSQL).

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxTokenRequest bounds the body of a token request.
@@ -123,4 +124,24 @@ func unescapeBasic(s string) string {
 		return v
 	}
 	return s
+}
+
+// SignIn checks a client id and secret as the token endpoint does (the
+// same throttle per client and address, the same failure log, form
+// "web") and returns the client and a bearer token for it, valid until
+// expiry. The web page keeps the token in its session cookie and
+// authenticates each request with it, so a session ends when the token
+// does, or when the client is removed or changes role.
+func (a *Authenticator) SignIn(r *http.Request, clientID, secret string) (p Principal, token string, expiry time.Time, err error) {
+	remote := remoteHost(r)
+	if clientID == "" {
+		a.failed(remote, "", "web", "no client id")
+		return Principal{}, "", time.Time{}, ErrBadCredentials
+	}
+	p, err = a.checkSecret(r.Context(), clientID, secret, remote, "web")
+	if err != nil {
+		return Principal{}, "", time.Time{}, err
+	}
+	expiry = a.clock.Now().Add(a.lifetime)
+	return p, a.signer.sign(tokenClaims{clientID: p.ClientID, role: p.Role, expiry: expiry}), expiry, nil
 }

@@ -126,6 +126,8 @@ type Daemon struct {
 	current atomic.Pointer[config.Desired]
 	rest    restSchedules
 	applied atomic.Pointer[reloadStatus]
+	// reloadLog is the latest reloads, for the web page (web.go).
+	reloadLog reloadHistory
 
 	configErrors prometheus.Gauge
 	reloads      *prometheus.CounterVec

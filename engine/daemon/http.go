@@ -20,8 +20,8 @@ import (
 // to answer; /healthz calls the process unresponsive past it.
 const pingTimeout = 2 * time.Second
 
-// handler serves the REST API (/openidm/..., authenticated) and the
-// token endpoint, and the operational endpoints, which need no
+// handler serves the REST API (/openidm/..., authenticated), the token
+// endpoint, the operator's web page (/ui/, signed in), and the operational endpoints, which need no
 // credentials (probes and Prometheus) and reveal no secret.
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -29,6 +29,8 @@ func (d *Daemon) handler() http.Handler {
 	mux.Handle("/openidm/", api.New(api.Options{Schedules: d.Schedules(), Auth: d.auth, Logger: d.log, Objects: objects, ManagedTypes: types}))
 	d.mountTaskScanner(mux)
 	mux.Handle("/oauth2/token", d.auth.TokenHandler())
+	mux.Handle("/ui/", d.webHandler())
+	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	mux.HandleFunc("GET /healthz", d.healthz)
 	mux.HandleFunc("GET /readyz", d.readyz)
 	metrics := promhttp.HandlerFor(d.registry, promhttp.HandlerOpts{Registry: d.registry})

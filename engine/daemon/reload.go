@@ -370,6 +370,7 @@ func (d *Daemon) apply(ctx context.Context, next *config.Desired) {
 
 // notifyApplied calls Options.OnApplied, if set.
 func (d *Daemon) notifyApplied(hash, result string) {
+	d.recordReload(hash, result)
 	if d.opts.OnApplied != nil {
 		d.opts.OnApplied(hash, result)
 	}

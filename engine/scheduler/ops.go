@@ -222,6 +222,10 @@ type ScheduleInfo struct {
 	TimesTriggered   int
 	// Running counts runs in progress.
 	Running int
+	// Runs, Failures and Skips count, since this scheduler started, the
+	// schedule's runs that ended, those of them that ended in error or
+	// were cancelled, and the fire times that did not run.
+	Runs, Failures, Skips uint64
 }
 
 // Snapshot is a copy of the scheduler's state.
@@ -237,11 +241,24 @@ type Snapshot struct {
 }
 
 func (s *Scheduler) info(e *entry) ScheduleInfo {
-	return ScheduleInfo{
+	info := ScheduleInfo{
 		ID: e.id, Schedule: e.sched, Status: s.status(e), Paused: e.paused,
 		NextFireTime: e.state.Next, PreviousFireTime: e.state.Previous,
 		TimesTriggered: e.state.TimesTriggered, Running: int(e.running),
 	}
+	if st := e.stats; st != nil {
+		for o := range st.runs {
+			n := st.runs[o].Load()
+			info.Runs += n
+			if outcome(o) != outcomeSuccess {
+				info.Failures += n
+			}
+		}
+		for r := range st.skipped {
+			info.Skips += st.skipped[r].Load()
+		}
+	}
+	return info
 }
 
 // Schedule returns one schedule's view.

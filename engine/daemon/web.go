@@ -1,0 +1,302 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"sundial/engine/cluster"
+	"sundial/engine/scheduler"
+	"sundial/engine/store"
+	"sundial/engine/web"
+)
+
+// maxReloads is how many reloads the configuration page lists.
+const maxReloads = 20
+
+// reloadHistory keeps the latest reloads for the configuration page.
+type reloadHistory struct {
+	mu   sync.Mutex
+	list []web.Reload // newest first
+}
+
+func (h *reloadHistory) add(r web.Reload) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.list = slices.Insert(h.list, 0, r)
+	if len(h.list) > maxReloads {
+		h.list = h.list[:maxReloads]
+	}
+}
+
+func (h *reloadHistory) latest() []web.Reload {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.list)
+}
+
+// recordReload adds the end of a load to the reload history.
+func (d *Daemon) recordReload(hash, result string) {
+	r := web.Reload{At: d.opts.Clock.Now(), Result: result, Hash: hash}
+	if st := d.applied.Load(); st != nil {
+		switch {
+		case result == "failed":
+			r.Error = st.Failed
+		case len(st.Errors) > 0:
+			r.Error = fmt.Sprintf("%d error(s) in configuration files; their last good versions keep running", len(st.Errors))
+		}
+	}
+	d.reloadLog.add(r)
+}
+
+// webHandler serves the operator's page at /ui/ over the same services
+// and authentication as the REST API.
+func (d *Daemon) webHandler() http.Handler {
+	return web.New(web.Options{
+		Source:    webSource{d},
+		Schedules: d.Schedules(),
+		Scans:     taskScans{d},
+		Auth:      d.auth,
+		Secure:    d.opts.TLSCertFile != "",
+		Clock:     d.opts.Clock,
+		Logger:    d.log,
+	})
+}
+
+// webSource is what the page reads from the daemon.
+type webSource struct{ d *Daemon }
+
+var _ web.Source = webSource{}
+
+// scheduleFileID returns the schedule id a conf file name defines, if it
+// is a schedule file.
+func scheduleFileID(path string) (string, bool) {
+	base := filepath.Base(path)
+	id, ok := strings.CutPrefix(base, "schedule-")
+	if !ok {
+		return "", false
+	}
+	for _, ext := range []string{".json", ".yaml", ".yml"} {
+		if s, ok := strings.CutSuffix(id, ext); ok && s != "" {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+func (w webSource) Schedules(context.Context) []web.ScheduleRow {
+	d := w.d
+	files := d.current.Load()
+	if files == nil {
+		return nil
+	}
+	type bad struct {
+		file string
+		errs []string
+	}
+	invalid := map[string]bad{}
+	for path, errs := range files.Errors {
+		if id, ok := scheduleFileID(path); ok {
+			b := bad{file: path}
+			for _, e := range errs {
+				b.errs = append(b.errs, e.Error())
+			}
+			invalid[id] = b
+		}
+	}
+	infos := d.sched.Schedules()
+	rows := make([]web.ScheduleRow, 0, len(infos)+len(invalid))
+	for _, info := range infos {
+		r := web.ScheduleRow{
+			ID: info.ID, Schedule: info.Schedule, Status: info.Status, Paused: info.Paused, Running: info.Running,
+			Next: info.NextFireTime, Previous: info.PreviousFireTime,
+			Runs: info.Runs, Failures: info.Failures, Skips: info.Skips, Location: files.Scheduler.Location,
+		}
+		if f, ok := files.Schedules[info.ID]; ok {
+			r.File = f.File
+		}
+		if info.Schedule != nil && info.Schedule.Location != nil {
+			r.Location = info.Schedule.Location
+		}
+		if b, ok := invalid[info.ID]; ok {
+			r.File, r.Errors = b.file, b.errs
+			delete(invalid, info.ID)
+		}
+		rows = append(rows, r)
+	}
+	for id, b := range invalid {
+		rows = append(rows, web.ScheduleRow{ID: id, File: b.file, Errors: b.errs, Status: scheduler.StatusNone, Location: files.Scheduler.Location})
+	}
+	if len(invalid) > 0 {
+		slices.SortFunc(rows, func(a, b web.ScheduleRow) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return rows
+}
+
+// runView turns a stored run into the page's.
+func runView(r store.Run) web.RunView {
+	v := web.RunView{FireID: r.ID, ScheduleID: r.ScheduleID, Scheduled: r.ScheduledAt, Started: r.StartedAt, Ended: r.EndedAt, Node: r.Node, Error: r.Error}
+	switch r.Status {
+	case store.RunSucceeded:
+		v.Outcome = string(scheduler.OutcomeSuccess)
+	case store.RunFailed:
+		v.Outcome = string(scheduler.OutcomeError)
+	default:
+		v.Outcome = string(r.Status)
+	}
+	if r.Status == store.RunSkipped {
+		v.Started = v.Scheduled
+	}
+	return v
+}
+
+// recordView turns a record of the scheduler's history into the page's.
+func recordView(r scheduler.RunRecord) web.RunView {
+	return web.RunView{
+		FireID: r.FireID, ScheduleID: r.ScheduleID, Scheduled: r.ScheduledFireTime, Started: r.ActualFireTime, Ended: r.EndTime,
+		Outcome: string(r.Outcome), Node: r.NodeID, Error: r.Error, Manual: r.Manual, Reason: string(r.Reason), Skipped: r.Skipped,
+	}
+}
+
+func (w webSource) LastRuns(ctx context.Context, ids []string) map[string]web.RunView {
+	out := make(map[string]web.RunView, len(ids))
+	if db := w.d.opts.DB; db != nil {
+		for _, id := range ids {
+			runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: 1})
+			if err != nil {
+				w.d.log.Warn("web page: runs not read", "schedule", id, "err", err)
+				return out
+			}
+			if len(runs) > 0 {
+				out[id] = runView(runs[0])
+			}
+		}
+		return out
+	}
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	hist := w.d.sched.History()
+	for i := len(hist) - 1; i >= 0; i-- {
+		r := hist[i]
+		if _, done := out[r.ScheduleID]; want[r.ScheduleID] && !done && r.Outcome != scheduler.OutcomeSkipped {
+			out[r.ScheduleID] = recordView(r)
+		}
+	}
+	return out
+}
+
+func (w webSource) Runs(ctx context.Context, id string, limit int) ([]web.RunView, error) {
+	var out []web.RunView
+	if db := w.d.opts.DB; db != nil {
+		runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range runs {
+			out = append(out, runView(r))
+		}
+		return out, nil
+	}
+	hist := w.d.sched.History()
+	for i := len(hist) - 1; i >= 0 && len(out) < limit; i-- {
+		if r := hist[i]; r.ScheduleID == id && r.Outcome != scheduler.OutcomeSkipped {
+			out = append(out, recordView(r))
+		}
+	}
+	return out, nil
+}
+
+func (w webSource) Missed(_ context.Context, id string) []web.RunView {
+	var out []web.RunView
+	hist := w.d.sched.History()
+	for i := len(hist) - 1; i >= 0; i-- {
+		if r := hist[i]; r.ScheduleID == id && r.Outcome == scheduler.OutcomeSkipped {
+			out = append(out, recordView(r))
+		}
+	}
+	return out
+}
+
+func (w webSource) File(path string) ([]byte, error) {
+	if !filepath.IsLocal(path) {
+		return nil, fmt.Errorf("%s: not a path inside the conf directory", path)
+	}
+	return os.ReadFile(filepath.Join(w.d.opts.ConfDir, path))
+}
+
+func (w webSource) Config(context.Context) web.ConfigView {
+	d := w.d
+	v := web.ConfigView{Dir: d.opts.ConfDir, Reloads: d.reloadLog.latest()}
+	if st := d.applied.Load(); st != nil {
+		v.Hash, v.AppliedAt = st.Hash, st.At
+	}
+	files := d.current.Load()
+	if files == nil {
+		return v
+	}
+	v.ThreadCount = files.Scheduler.ThreadCount
+	for path, errs := range files.Errors {
+		f := web.InvalidFile{Path: path}
+		for _, e := range errs {
+			f.Errors = append(f.Errors, e.Error())
+		}
+		if id, ok := scheduleFileID(path); ok {
+			if s, ok := files.Schedules[id]; ok {
+				b, _ := json.MarshalIndent(s.Config(), "", "  ")
+				f.LastGood = string(b)
+			}
+		}
+		v.Invalid = append(v.Invalid, f)
+	}
+	slices.SortFunc(v.Invalid, func(a, b web.InvalidFile) int { return strings.Compare(a.Path, b.Path) })
+	return v
+}
+
+// maxRunningRead bounds the runs read to find what the other nodes run.
+const maxRunningRead = 500
+
+func (w webSource) Nodes(ctx context.Context) ([]web.NodeView, error) {
+	d := w.d
+	var mine []string
+	for _, r := range d.sched.Executing() {
+		mine = append(mine, r.FireID)
+	}
+	if d.node == nil {
+		return []web.NodeView{{ID: d.nodeID, State: string(store.NodeActive), Self: true, ConfigHash: d.current.Load().Hash, Running: mine}}, nil
+	}
+	nodes, err := d.opts.DB.ListNodes(ctx, store.ListNodesParams{})
+	if err != nil {
+		return nil, err
+	}
+	running := map[string][]string{}
+	if runs, err := d.opts.DB.ListRuns(ctx, store.ListRunsParams{Limit: maxRunningRead}); err == nil {
+		for _, r := range runs {
+			if r.Status == store.RunRunning && r.Node != d.nodeID {
+				running[r.Node] = append(running[r.Node], r.ID)
+			}
+		}
+	}
+	timeout := d.opts.NodeTimeout
+	if timeout <= 0 {
+		timeout = cluster.DefaultNodeTimeout
+	}
+	self := d.node.Status()
+	out := make([]web.NodeView, 0, len(nodes))
+	for _, n := range nodes {
+		v := web.NodeView{ID: n.ID, State: string(n.State), CheckInAge: n.SinceCheckIn, Skew: n.Skew, ConfigHash: n.ConfigHash,
+			Fenced: n.State != store.NodeActive || n.SinceCheckIn >= timeout, Running: running[n.ID]}
+		if n.ID == d.nodeID {
+			v.Self, v.Fenced, v.Running = true, !self.Firing, mine
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

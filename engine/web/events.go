@@ -1,0 +1,202 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxEventRows bounds the rows one tick of the event stream sends; the
+// others follow at the next ticks.
+const maxEventRows = 200
+
+// rowMark is what makes a schedule row change on the page.
+type rowMark struct {
+	state                 string
+	next, prev            time.Time
+	runs, failures, skips uint64
+	running               int
+	errors                int
+}
+
+func markOf(r ScheduleRow) rowMark {
+	return rowMark{state: stateOf(r), next: r.Next, prev: r.Previous, runs: r.Runs, failures: r.Failures, skips: r.Skips, running: r.Running, errors: len(r.Errors)}
+}
+
+// watcher is one client's view of what it was last sent.
+type watcher struct {
+	s     *server
+	sess  session
+	rows  map[string]rowMark
+	scans map[string]scanRun
+	hash  string
+	// pending are changed rows not sent yet (past maxEventRows).
+	pending map[string]bool
+}
+
+func (s *server) newWatcher(ctx context.Context, sess session) *watcher {
+	w := &watcher{s: s, sess: sess, rows: map[string]rowMark{}, scans: map[string]scanRun{}, pending: map[string]bool{}}
+	for _, r := range s.Source.Schedules(ctx) {
+		w.rows[r.ID] = markOf(r)
+	}
+	runs, _ := s.scanRuns(ctx, sess)
+	for _, r := range runs {
+		w.scans[r.ID] = r
+	}
+	w.hash = s.Source.Config(ctx).Hash
+	return w
+}
+
+// event is one server-sent event.
+type event struct {
+	Name string
+	Data string
+}
+
+// changes returns the events since the last call.
+func (w *watcher) changes(ctx context.Context) []event {
+	var out []event
+	rows := w.s.Source.Schedules(ctx)
+	seen := make(map[string]bool, len(rows))
+	var changed []ScheduleRow
+	for _, r := range rows {
+		seen[r.ID] = true
+		m := markOf(r)
+		if old, ok := w.rows[r.ID]; !ok || old != m || w.pending[r.ID] {
+			w.rows[r.ID] = m
+			if len(changed) < maxEventRows {
+				changed = append(changed, r)
+				delete(w.pending, r.ID)
+			} else {
+				w.pending[r.ID] = true
+			}
+		}
+	}
+	for id := range w.rows {
+		if !seen[id] {
+			delete(w.rows, id)
+			delete(w.pending, id)
+			out = append(out, event{"schedule-removed", id})
+		}
+	}
+	for _, v := range w.s.rowViews(ctx, changed, w.sess) {
+		out = append(out, event{"schedule", w.s.fragment("schedule-row", v)})
+	}
+	runs, _ := w.s.scanRuns(ctx, w.sess)
+	for _, r := range runs {
+		if old, ok := w.scans[r.ID]; !ok || old != r {
+			w.scans[r.ID] = r
+			out = append(out, event{"scan", w.s.fragment("scan-row", r)})
+		}
+	}
+	if h := w.s.Source.Config(ctx).Hash; h != w.hash {
+		w.hash = h
+		out = append(out, event{"config", h})
+	}
+	return out
+}
+
+// fragment renders one of the row templates.
+func (s *server) fragment(name string, v any) string {
+	var b bytes.Buffer
+	if err := s.rows.ExecuteTemplate(&b, name, v); err != nil {
+		s.Logger.Error("web fragment not rendered", "template", name, "err", err)
+	}
+	return b.String()
+}
+
+// events is the server-sent event stream: "hello" with the config hash
+// first, then "schedule" (a schedule's row, as the schedules page renders
+// it), "schedule-removed" (its id), "scan" (a task scan's row) and
+// "config" (the new config hash) as things change.
+func (s *server) events(w http.ResponseWriter, r *http.Request, sess session) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	ctx := r.Context()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	wt := s.newWatcher(ctx, sess)
+	writeEvent(w, event{"hello", wt.hash})
+	fl.Flush()
+	tick := time.NewTicker(s.EventInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, still := s.session(r); !still {
+			writeEvent(w, event{"expired", "the session expired: sign in again"})
+			fl.Flush()
+			return
+		}
+		evs := wt.changes(ctx)
+		for _, e := range evs {
+			writeEvent(w, e)
+		}
+		if len(evs) == 0 {
+			fmt.Fprint(w, ": idle\n\n")
+		}
+		fl.Flush()
+	}
+}
+
+func writeEvent(w http.ResponseWriter, e event) {
+	var b strings.Builder
+	b.WriteString("event: " + e.Name + "\n")
+	for line := range strings.SplitSeq(e.Data, "\n") {
+		b.WriteString("data: " + strings.TrimSuffix(line, "\r") + "\n")
+	}
+	b.WriteString("\n")
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// pollAnswer is /ui/poll's JSON: the rows asked for, every scan row and
+// the config hash, for the page's polling when event streams fail.
+type pollAnswer struct {
+	Hash  string            `json:"hash"`
+	Rows  map[string]string `json:"rows"`
+	Scans map[string]string `json:"scans"`
+}
+
+// maxPollIDs bounds the ids of one poll.
+const maxPollIDs = 500
+
+func (s *server) poll(w http.ResponseWriter, r *http.Request, sess session) {
+	ids := r.URL.Query()["id"]
+	if len(ids) > maxPollIDs {
+		ids = ids[:maxPollIDs]
+	}
+	ctx := r.Context()
+	ans := pollAnswer{Hash: s.Source.Config(ctx).Hash, Rows: map[string]string{}, Scans: map[string]string{}}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var rows []ScheduleRow
+	if len(want) > 0 {
+		for _, row := range s.Source.Schedules(ctx) {
+			if want[row.ID] {
+				rows = append(rows, row)
+			}
+		}
+	}
+	for _, v := range s.rowViews(ctx, rows, sess) {
+		ans.Rows[v.ID] = s.fragment("schedule-row", v)
+	}
+	runs, _ := s.scanRuns(ctx, sess)
+	for _, sr := range runs {
+		ans.Scans[sr.ID] = s.fragment("scan-row", sr)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(ans)
+}
