@@ -72,7 +72,7 @@ input.active !== false;
 
 	admin := openUI(t, b, n1, light)
 	admin.signIn(uiAdmin, uiAdminSecret)
-	admin.waitRuns("heartbeat", 3)
+	admin.waitRuns("heartbeat", 2)
 	admin.waitRuns("export-hr", 1)
 	admin.Click(row("weekly-report") + ` button[data-action="pause"]`)
 	admin.waitState("weekly-report", "paused")
@@ -84,14 +84,13 @@ input.active !== false;
 	shot(admin, "scans")
 
 	writeConf(t, p, "schedule-bad.json", badSchedule)
-	admin.open("/ui/config")
-	admin.WaitVisible(uiTimeout, `li[data-invalid-file="schedule-bad.json"]`)
+	admin.reloadUntil(uiTimeout, "/ui/config", `li[data-invalid-file="schedule-bad.json"]`)
 	shot(admin, "config")
 
 	admin.open("/ui/")
 	admin.waitState("weekly-report", "paused")
 	admin.WaitVisible(uiTimeout, row("bad"))
-	admin.waitRuns("heartbeat", 4)
+	admin.waitRuns("heartbeat", 3)
 	shot(admin, "schedules")
 
 	admin.open("/ui/schedules/heartbeat")
