@@ -365,18 +365,30 @@ func (p *Page) WaitGone(within time.Duration, css string) {
 // expression is evaluated again in the new page.
 func (p *Page) WaitTrue(within time.Duration, what, expr string) {
 	p.t.Helper()
+	WaitValue[chromedp.Void](p, within, what, expr)
+}
+
+// WaitValue waits as WaitTrue does and returns the truthy value, decoded
+// into T (an object, to return a value that may be falsy, such as "").
+func WaitValue[T any](p *Page, within time.Duration, what, expr string) T {
+	p.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
 			p.t.Fatalf("timed out after %s waiting for %s", within, what)
 		}
-		err := p.try(left, ignoreValue(chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingInterval(50*time.Millisecond),
-			chromedp.WithPollingTimeout(left))))
+		var v T
+		err := p.try(left, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			var err error
+			v, err = chromedp.Poll[T](expr,
+				chromedp.WithPollingInterval(50*time.Millisecond),
+				chromedp.WithPollingTimeout(left))(ctx, tg)
+			return chromedp.Void{}, err
+		})
 		switch {
 		case err == nil:
-			return
+			return v
 		case isTimeout(err):
 			p.t.Fatalf("timed out after %s waiting for %s", within, what)
 		case !isNavigation(err):
@@ -401,14 +413,6 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, chromedp.ErrPollingTimeout)
 }
 
-// ignoreValue turns an action with a value into one without.
-func ignoreValue[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := a(ctx, t)
-		return chromedp.Void{}, err
-	}
-}
-
 // wait runs a waiting action under a deadline of within and fails the test
 // saying what it waited for.
 func (p *Page) wait(within time.Duration, what string, a chromedp.Action[chromedp.Void]) {
@@ -430,11 +434,26 @@ func (p *Page) try(within time.Duration, a chromedp.Action[chromedp.Void]) error
 	return chromedp.Do(ctx, a)
 }
 
-// Click clicks the first element matching the CSS selector, once it is
-// visible.
+// Click clicks the first element matching the CSS selector with the
+// mouse, once it is visible.
 func (p *Page) Click(css string) {
 	p.t.Helper()
 	p.Do("click "+css, chromedp.Click(chromedp.CSS(css), chromedp.NodeVisible))
+}
+
+// ClickLive clicks the first element matching the CSS selector, once it is
+// visible, from the page's own JavaScript (element.click()): finding it and
+// clicking it are one step. It is for elements that live updates replace at
+// any moment, such as a button in a table row that server-sent events
+// rewrite: a mouse click aims at where the element was when it was found,
+// which a new version of its row may have moved.
+func (p *Page) ClickLive(css string) {
+	p.t.Helper()
+	p.WaitVisible(DefaultTimeout, css)
+	clicked := Eval[bool](p, fmt.Sprintf(`(e => e !== null && (e.click(), true))(document.querySelector(%s))`, JSString(css)))
+	if !clicked {
+		p.t.Fatalf("click %s: it is gone", css)
+	}
 }
 
 // Type clears the input matching the CSS selector and types text into it.
@@ -451,10 +470,14 @@ func (p *Page) SetValue(css, value string) {
 }
 
 // Text returns the text content of the first element matching the CSS
-// selector, waiting for it to exist.
+// selector, waiting up to DefaultTimeout for it to exist. It is read in one
+// evaluation, so an element the page replaces meanwhile (a live row) is
+// read whole, old or new.
 func (p *Page) Text(css string) string {
 	p.t.Helper()
-	return Run(p, "read the text of "+css, chromedp.TextContent(chromedp.CSS(css), chromedp.NodeReady))
+	v := WaitValue[struct{ Text string }](p, DefaultTimeout, "an element "+css,
+		fmt.Sprintf(`(e => e === null ? null : {Text: e.textContent})(document.querySelector(%s))`, JSString(css)))
+	return v.Text
 }
 
 // Count returns how many elements match the CSS selector now.

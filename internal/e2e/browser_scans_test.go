@@ -10,14 +10,15 @@ import (
 
 // scanUsers and scanFailing are the users the scan test imports, and how
 // many of them the scan's script fails.
-const scanUsers, scanFailing = 30, 5
+const scanUsers, scanFailing = 40, 5
 
 // TestBrowserTaskScan watches a task scan on the scans page. Users imported
 // with `sundial import` are scanned by a schedule that never fires by
 // itself; the admin starts it with the page's form. The script takes 100ms
-// an object on one thread, so the run is seen ACTIVE with its processed
-// count and progress bar growing, live, then COMPLETED with every user
-// counted, the ones the script refuses as failures.
+// an object on one thread (4 s in all, several of the page's updates), so
+// the run is seen ACTIVE with its processed count and progress bar
+// growing, live, then COMPLETED with every user counted, the ones the
+// script refuses as failures.
 func TestBrowserTaskScan(t *testing.T) {
 	t.Parallel()
 	p := newUIProject(t)
@@ -42,15 +43,18 @@ input.fail !== true;
 	admin.SetValue(`form#scan-execute select[name="name"]`, "sweep")
 	admin.Click(`form#scan-execute button[type="submit"]`)
 
-	admin.WaitTrue(uiTimeout, "an ACTIVE scan run with some users processed",
-		`(r => r !== null && Number(r.querySelector('td[data-col="processed"]').textContent) > 0)(document.querySelector('tr[data-scan-run][data-state="ACTIVE"]'))`)
-	admin.markPage()
-	first := admin.cell("processed")
-	if first >= scanUsers {
-		t.Fatalf("the run was seen ACTIVE only once it had processed %d of %d", first, scanUsers)
+	// processed of the ACTIVE run, once above min and shown on its
+	// progress bar too; null (wait on) before.
+	activeAbove := func(min int) string {
+		return fmt.Sprintf(`(r => {
+  if (r === null) return null;
+  const n = Number(r.querySelector('td[data-col="processed"]').textContent);
+  return n > %d && Number(r.querySelector("progress").value) === n ? n : null;
+})(document.querySelector('tr[data-scan-run][data-state="ACTIVE"]'))`, min)
 	}
-	admin.WaitTrue(uiTimeout, fmt.Sprintf("processed to grow past %d while ACTIVE", first),
-		fmt.Sprintf(`(r => r !== null && Number(r.querySelector('td[data-col="processed"]').textContent) > %d && Number(r.querySelector("progress").value) > %d)(document.querySelector('tr[data-scan-run][data-state="ACTIVE"]'))`, first, first))
+	first := browsertest.WaitValue[int](admin.Page, uiTimeout, "an ACTIVE scan run with some users processed", activeAbove(0))
+	admin.markPage()
+	browsertest.WaitValue[int](admin.Page, uiTimeout, fmt.Sprintf("processed to grow past %d while ACTIVE", first), activeAbove(first))
 	admin.WaitVisible(uiTimeout, `tr[data-scan-run][data-state="COMPLETED"]`)
 	if !admin.unchanged() {
 		t.Error("the page reloaded to show the scan's progress")

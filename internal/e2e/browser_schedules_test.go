@@ -12,7 +12,9 @@ import (
 // reloading (the rows come by server-sent events). The admin pauses it with
 // the row's button: the row turns paused and its count stops, while a
 // second schedule's keeps growing. A reader, signed in in a browser context
-// of their own, sees the same rows and no action button.
+// of their own (after a wrong secret, which keeps them on the sign-in page
+// with an alert), sees the same rows and no action button. Signed out, the
+// admin is sent to the sign-in page.
 func TestBrowserSchedules(t *testing.T) {
 	t.Parallel()
 	p := newUIProject(t)
@@ -33,7 +35,7 @@ func TestBrowserSchedules(t *testing.T) {
 		t.Fatal("the page reloaded to show the new runs")
 	}
 
-	admin.Click(row("tick") + ` button[data-action="pause"]`)
+	admin.ClickLive(row("tick") + ` button[data-action="pause"]`)
 	admin.waitState("tick", "paused")
 	// A fire under way when the pause landed may still end and count, and
 	// the form's post may still be loading its answer; once the witness has
@@ -53,6 +55,14 @@ func TestBrowserSchedules(t *testing.T) {
 	}
 
 	reader := openUI(t, b, node, browsertest.PageParams{})
+	reader.open("/ui/login")
+	reader.Type("#client-id", uiReader)
+	reader.Type("#secret", "not-the-secret")
+	reader.Click(`form#login button[type="submit"]`)
+	reader.WaitVisible(uiTimeout, `form#login [role="alert"]`)
+	if path := browsertest.Eval[string](reader.Page, "location.pathname"); path != "/ui/login" {
+		t.Errorf("a wrong secret leads to %s, want the sign-in page again", path)
+	}
 	reader.signIn(uiReader, uiReaderSecret)
 	reader.WaitVisible(uiTimeout, row("tick"))
 	reader.waitState("tick", "paused")
@@ -61,5 +71,15 @@ func TestBrowserSchedules(t *testing.T) {
 	}
 	if got := admin.Count(row("witness") + " button[data-action]"); got == 0 {
 		t.Error("the admin sees no action button on the witness's row")
+	}
+
+	// Signed out, the admin's tab is back on the sign-in page, and the
+	// schedules page sends it there again.
+	admin.Click(`form#logout button`)
+	admin.WaitVisible(uiTimeout, "form#login")
+	admin.open("/ui/")
+	admin.WaitVisible(uiTimeout, "form#login")
+	if got := admin.Count("table#schedules"); got != 0 {
+		t.Error("the schedules page shows its table after signing out")
 	}
 }

@@ -74,7 +74,7 @@ input.active !== false;
 	admin.signIn(uiAdmin, uiAdminSecret)
 	admin.waitRuns("heartbeat", 2)
 	admin.waitRuns("export-hr", 1)
-	admin.Click(row("weekly-report") + ` button[data-action="pause"]`)
+	admin.ClickLive(row("weekly-report") + ` button[data-action="pause"]`)
 	admin.waitState("weekly-report", "paused")
 
 	admin.open("/ui/scans")
