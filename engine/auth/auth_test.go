@@ -439,3 +439,30 @@ func TestFailuresSlowOneAddressOnly(t *testing.T) {
 		t.Fatalf("another address: %v, want the client let in", err)
 	}
 }
+
+// TestSignIn: the web page's sign-in gives a token the API accepts, valid
+// for the token lifetime, and is throttled as the token endpoint is.
+func TestSignIn(t *testing.T) {
+	f := newFixture(t, client("ops", "s3cret", RoleOperator))
+	req := httptest.NewRequest("POST", "/ui/login", nil)
+	p, tok, exp, err := f.a.SignIn(req, "ops", "s3cret")
+	if err != nil || p.ClientID != "ops" || p.Role != RoleOperator || !exp.Equal(f.clock.Now().Add(time.Hour)) {
+		t.Fatalf("sign in: %v %v %v", p, exp, err)
+	}
+	if c, b := f.whoami(t, hdr("Authorization", "Bearer "+tok)); c != 200 || b != "ops sundial-operator" {
+		t.Fatalf("the sign-in's token: %d %s", c, b)
+	}
+	if _, _, _, err := f.a.SignIn(req, "", ""); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("no client id: %v", err)
+	}
+	var last error
+	for range freeFailures + 1 {
+		_, _, _, last = f.a.SignIn(req, "ops", "wrong")
+	}
+	if _, _, _, err := f.a.SignIn(req, "ops", "s3cret"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("after %d failures (last %v) the right secret gives %v, want throttled", freeFailures+1, last, err)
+	}
+	if !strings.Contains(f.logs.String(), "form=web") {
+		t.Errorf("failures not logged with form=web:\n%s", f.logs.String())
+	}
+}

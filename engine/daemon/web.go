@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"sundial/engine/cluster"
+	"sundial/engine/config"
 	"sundial/engine/scheduler"
 	"sundial/engine/store"
 	"sundial/engine/web"
@@ -90,53 +91,88 @@ func scheduleFileID(path string) (string, bool) {
 	return "", false
 }
 
-func (w webSource) Schedules(context.Context) []web.ScheduleRow {
-	d := w.d
-	files := d.current.Load()
-	if files == nil {
-		return nil
-	}
-	type bad struct {
-		file string
-		errs []string
-	}
-	invalid := map[string]bad{}
+// invalidFile is a schedule file that failed validation.
+type invalidFile struct {
+	file string
+	errs []string
+}
+
+// invalidSchedules returns the schedule files of files that failed
+// validation, by schedule id.
+func invalidSchedules(files *config.Desired) map[string]invalidFile {
+	invalid := map[string]invalidFile{}
 	for path, errs := range files.Errors {
 		if id, ok := scheduleFileID(path); ok {
-			b := bad{file: path}
+			b := invalidFile{file: path}
 			for _, e := range errs {
 				b.errs = append(b.errs, e.Error())
 			}
 			invalid[id] = b
 		}
 	}
+	return invalid
+}
+
+// row is the page's row of a running schedule.
+func row(info scheduler.ScheduleInfo, files *config.Desired, invalid map[string]invalidFile) web.ScheduleRow {
+	r := web.ScheduleRow{
+		ID: info.ID, Schedule: info.Schedule, Status: info.Status, Paused: info.Paused, Running: info.Running,
+		Next: info.NextFireTime, Previous: info.PreviousFireTime,
+		Runs: info.Runs, Failures: info.Failures, Skips: info.Skips, Location: files.Scheduler.Location,
+	}
+	if f, ok := files.Schedules[info.ID]; ok {
+		r.File = f.File
+	}
+	if info.Schedule != nil && info.Schedule.Location != nil {
+		r.Location = info.Schedule.Location
+	}
+	if b, ok := invalid[info.ID]; ok {
+		r.File, r.Errors = b.file, b.errs
+	}
+	return r
+}
+
+// invalidRow is the row of a schedule file that failed validation and has
+// no version running.
+func invalidRow(id string, b invalidFile, files *config.Desired) web.ScheduleRow {
+	return web.ScheduleRow{ID: id, File: b.file, Errors: b.errs, Status: scheduler.StatusNone, Location: files.Scheduler.Location}
+}
+
+func (w webSource) Schedules(context.Context) []web.ScheduleRow {
+	d := w.d
+	files := d.current.Load()
+	if files == nil {
+		return nil
+	}
+	invalid := invalidSchedules(files)
 	infos := d.sched.Schedules()
 	rows := make([]web.ScheduleRow, 0, len(infos)+len(invalid))
 	for _, info := range infos {
-		r := web.ScheduleRow{
-			ID: info.ID, Schedule: info.Schedule, Status: info.Status, Paused: info.Paused, Running: info.Running,
-			Next: info.NextFireTime, Previous: info.PreviousFireTime,
-			Runs: info.Runs, Failures: info.Failures, Skips: info.Skips, Location: files.Scheduler.Location,
-		}
-		if f, ok := files.Schedules[info.ID]; ok {
-			r.File = f.File
-		}
-		if info.Schedule != nil && info.Schedule.Location != nil {
-			r.Location = info.Schedule.Location
-		}
-		if b, ok := invalid[info.ID]; ok {
-			r.File, r.Errors = b.file, b.errs
-			delete(invalid, info.ID)
-		}
-		rows = append(rows, r)
+		rows = append(rows, row(info, files, invalid))
+		delete(invalid, info.ID)
 	}
 	for id, b := range invalid {
-		rows = append(rows, web.ScheduleRow{ID: id, File: b.file, Errors: b.errs, Status: scheduler.StatusNone, Location: files.Scheduler.Location})
+		rows = append(rows, invalidRow(id, b, files))
 	}
 	if len(invalid) > 0 {
 		slices.SortFunc(rows, func(a, b web.ScheduleRow) int { return strings.Compare(a.ID, b.ID) })
 	}
 	return rows
+}
+
+func (w webSource) Schedule(_ context.Context, id string) (web.ScheduleRow, bool) {
+	files := w.d.current.Load()
+	if files == nil {
+		return web.ScheduleRow{}, false
+	}
+	invalid := invalidSchedules(files)
+	if info, ok := w.d.sched.Schedule(id); ok {
+		return row(info, files, invalid), true
+	}
+	if b, ok := invalid[id]; ok {
+		return invalidRow(id, b, files), true
+	}
+	return web.ScheduleRow{}, false
 }
 
 // runView turns a stored run into the page's.
@@ -164,21 +200,11 @@ func recordView(r scheduler.RunRecord) web.RunView {
 	}
 }
 
+// LastRuns merges the store's runs (persisted schedules, on a node with a
+// store) with this node's memory (every schedule's recent runs), the newer
+// winning.
 func (w webSource) LastRuns(ctx context.Context, ids []string) map[string]web.RunView {
 	out := make(map[string]web.RunView, len(ids))
-	if db := w.d.opts.DB; db != nil {
-		for _, id := range ids {
-			runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: 1})
-			if err != nil {
-				w.d.log.Warn("web page: runs not read", "schedule", id, "err", err)
-				return out
-			}
-			if len(runs) > 0 {
-				out[id] = runView(runs[0])
-			}
-		}
-		return out
-	}
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
@@ -190,11 +216,30 @@ func (w webSource) LastRuns(ctx context.Context, ids []string) map[string]web.Ru
 			out[r.ScheduleID] = recordView(r)
 		}
 	}
+	db := w.d.opts.DB
+	if db == nil {
+		return out
+	}
+	for _, id := range ids {
+		runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: 1})
+		if err != nil {
+			w.d.log.Warn("web page: runs not read", "schedule", id, "err", err)
+			return out
+		}
+		if len(runs) > 0 {
+			if mem, ok := out[id]; !ok || !mem.Scheduled.After(runs[0].ScheduledAt) {
+				out[id] = runView(runs[0])
+			}
+		}
+	}
 	return out
 }
 
+// Runs merges the store's runs of id with those in this node's memory,
+// newest first.
 func (w webSource) Runs(ctx context.Context, id string, limit int) ([]web.RunView, error) {
 	var out []web.RunView
+	seen := map[string]bool{}
 	if db := w.d.opts.DB; db != nil {
 		runs, err := db.ListRuns(ctx, store.ListRunsParams{ScheduleID: id, Limit: limit})
 		if err != nil {
@@ -202,16 +247,17 @@ func (w webSource) Runs(ctx context.Context, id string, limit int) ([]web.RunVie
 		}
 		for _, r := range runs {
 			out = append(out, runView(r))
+			seen[r.ID] = true
 		}
-		return out, nil
 	}
 	hist := w.d.sched.History()
-	for i := len(hist) - 1; i >= 0 && len(out) < limit; i-- {
-		if r := hist[i]; r.ScheduleID == id && r.Outcome != scheduler.OutcomeSkipped {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if r := hist[i]; r.ScheduleID == id && r.Outcome != scheduler.OutcomeSkipped && !seen[r.FireID] {
 			out = append(out, recordView(r))
 		}
 	}
-	return out, nil
+	slices.SortStableFunc(out, func(a, b web.RunView) int { return b.Scheduled.Compare(a.Scheduled) })
+	return out[:min(len(out), limit)], nil
 }
 
 func (w webSource) Missed(_ context.Context, id string) []web.RunView {

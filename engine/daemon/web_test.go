@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -62,12 +63,12 @@ func webDaemon(t *testing.T, files map[string]string, edit ...func(*daemon.Optio
 
 // browser is a client with a cookie jar that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
 
-func newBrowser(t *testing.T, b *testBundle) *browser {
+func newBrowser(t testing.TB, b *testBundle) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, base: b.base, c: &http.Client{Jar: jar, Timeout: waitTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -100,7 +101,7 @@ func (br *browser) post(path string, form url.Values) (*http.Response, string) {
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]*)"`)
 
 // csrf returns the CSRF token of a page.
-func csrfOf(t *testing.T, body string) string {
+func csrfOf(t testing.TB, body string) string {
 	t.Helper()
 	m := csrfField.FindStringSubmatch(body)
 	if m == nil {
@@ -248,7 +249,7 @@ func TestWeb_Actions(t *testing.T) {
 		info, _ := b.d.Scheduler().Schedule("a")
 		return info.Runs == 1
 	})
-	if _, body := ops.get("/ui/schedules/a"); !strings.Contains(body, `data-col="runs" class="num">1<`) || !strings.Contains(body, "outcome-success") {
+	if _, body := ops.get("/ui/schedules/a"); !strings.Contains(body, `data-col="runs" class="num">1<`) || !strings.Contains(body, `<tr data-run="a@`) || !strings.Contains(body, "(manual)") {
 		t.Errorf("the detail page does not show the run:\n%s", body)
 	}
 	if resp, _ := ops.post("/ui/schedules/a/explode", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusBadRequest {
@@ -363,21 +364,38 @@ func TestWeb_Events(t *testing.T) {
 	if err := b.d.Schedules().PauseJob(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		select {
-		case e, ok := <-events:
-			if !ok {
-				t.Fatal("the stream ended before the paused row came")
-			}
-			if e.name == "schedule" && strings.Contains(e.data, `<tr data-schedule="a" data-state="paused">`) {
-				if !strings.Contains(e.data, `data-action="resume"`) {
-					t.Errorf("the paused row has no resume button:\n%s", e.data)
+	next := func(what string, ok func(sse) bool) sse {
+		t.Helper()
+		for {
+			select {
+			case e, open := <-events:
+				if !open {
+					t.Fatalf("the stream ended before %s", what)
 				}
-				return
+				if ok(e) {
+					return e
+				}
+			case <-ctx.Done():
+				t.Fatalf("no event for %s", what)
 			}
-		case <-ctx.Done():
-			t.Fatal("no event for the paused schedule")
 		}
+	}
+	e := next("the paused schedule", func(e sse) bool {
+		return e.name == "schedule" && strings.Contains(e.data, `<tr data-schedule="a" data-state="paused">`)
+	})
+	if !strings.Contains(e.data, `data-action="resume"`) {
+		t.Errorf("the paused row has no resume button:\n%s", e.data)
+	}
+	// A file turning invalid is a config event, though the hash of what
+	// runs may not change.
+	writeFile(t, filepath.Join(b.conf, "schedule-a.json"), `{"schedule": "nope"}`)
+	var config, row bool
+	for !config || !row {
+		next("the invalid file's config event and row", func(e sse) bool {
+			config = config || e.name == "config"
+			row = row || e.name == "schedule" && strings.Contains(e.data, `<tr data-schedule="a" data-state="invalid">`)
+			return config && row
+		})
 	}
 }
 
@@ -435,7 +453,7 @@ func TestWeb_Scans(t *testing.T) {
 	}
 	_, page = br.get("/ui/scans")
 	m := regexp.MustCompile(`<tr data-scan-run="([^"]+)" data-state="COMPLETED">`).FindStringSubmatch(page)
-	if m == nil || !strings.Contains(page, `<progress value="0" max="1"`) || !strings.Contains(page, `data-col="processed" class="num">0<`) {
+	if m == nil || !strings.Contains(page, `<progress value="0" max="0"`) || !strings.Contains(page, `data-col="processed" class="num">0<`) {
 		t.Fatalf("scans page after a scan:\n%s", page)
 	}
 	if strings.Contains(page, `data-action="cancel"`) {
@@ -505,5 +523,31 @@ func TestWeb_TimelineOverlap(t *testing.T) {
 	}
 	if resp, _ := br.get("/ui/timeline?span=1y"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("span=1y: %d, want 400", resp.StatusCode)
+	}
+}
+
+// TestWeb_Poll: the polling fallback answers the rows asked for, as the
+// schedules page renders them, and the config hash.
+func TestWeb_Poll(t *testing.T) {
+	t.Parallel()
+	b := webDaemon(t, map[string]string{"schedule-a.json": dailySchedule(1), "schedule-b.json": dailySchedule(2)})
+	br := newBrowser(t, b)
+	br.signIn("viewer")
+	resp, body := br.get("/ui/poll?id=a&id=nope")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("poll: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var ans struct {
+		Hash string            `json:"hash"`
+		Rows map[string]string `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(body), &ans); err != nil {
+		t.Fatal(err)
+	}
+	if ans.Hash != b.lastHash() || len(ans.Rows) != 1 || !strings.HasPrefix(ans.Rows["a"], `<tr data-schedule="a" data-state="enabled">`) {
+		t.Errorf("poll answer %+v", ans)
+	}
+	if strings.Contains(ans.Rows["a"], "data-action=") {
+		t.Errorf("a reader's polled row has action buttons: %s", ans.Rows["a"])
 	}
 }

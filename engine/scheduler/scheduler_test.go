@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -551,6 +552,17 @@ func TestTriggerNow(t *testing.T) {
 	}
 	b.wantSkips("a overlap x1 from 09:59:30", "off disabled x1 from 09:59:30")
 	b.wantDeadline("10:00:00")
+	// The counts, once the run's record is in the history (it is added
+	// after the counters): one run, no failure, one skip each.
+	for deadline := time.Now().Add(waitLimit); !slices.ContainsFunc(b.s.History(), func(r RunRecord) bool { return r.FireID == id && r.Outcome == OutcomeSuccess }); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no record of %s in the history", id)
+		}
+		runtime.Gosched()
+	}
+	if a, off := b.info("a"), b.info("off"); a.Runs != 1 || a.Failures != 0 || a.Skips != 1 || off.Runs != 0 || off.Skips != 1 {
+		t.Fatalf("counts: a %d/%d/%d, off %d/%d/%d; want 1/0/1 and 0/0/1", a.Runs, a.Failures, a.Skips, off.Runs, off.Failures, off.Skips)
+	}
 
 	// A paused schedule can be triggered by hand.
 	b.s.Pause(context.Background(), "a")

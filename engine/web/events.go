@@ -33,7 +33,8 @@ type watcher struct {
 	sess  session
 	rows  map[string]rowMark
 	scans map[string]scanRun
-	hash  string
+	// config is configVersion of what was last sent.
+	config string
 	// pending are changed rows not sent yet (past maxEventRows).
 	pending map[string]bool
 }
@@ -47,7 +48,7 @@ func (s *server) newWatcher(ctx context.Context, sess session) *watcher {
 	for _, r := range runs {
 		w.scans[r.ID] = r
 	}
-	w.hash = s.Source.Config(ctx).Hash
+	w.config = configVersion(s.Source.Config(ctx))
 	return w
 }
 
@@ -93,9 +94,9 @@ func (w *watcher) changes(ctx context.Context) []event {
 			out = append(out, event{"scan", w.s.fragment("scan-row", r)})
 		}
 	}
-	if h := w.s.Source.Config(ctx).Hash; h != w.hash {
-		w.hash = h
-		out = append(out, event{"config", h})
+	if cv := w.s.Source.Config(ctx); configVersion(cv) != w.config {
+		w.config = configVersion(cv)
+		out = append(out, event{"config", cv.Hash})
 	}
 	return out
 }
@@ -109,10 +110,21 @@ func (s *server) fragment(name string, v any) string {
 	return b.String()
 }
 
+// configVersion changes with each reload that changes what the
+// configuration page shows: the hash, the invalid files, the reloads.
+func configVersion(cv ConfigView) string {
+	v := fmt.Sprintf("%s|%d|%d", cv.Hash, len(cv.Invalid), len(cv.Reloads))
+	if len(cv.Reloads) > 0 {
+		v += "|" + cv.Reloads[0].At.String()
+	}
+	return v
+}
+
 // events is the server-sent event stream: "hello" with the config hash
 // first, then "schedule" (a schedule's row, as the schedules page renders
 // it), "schedule-removed" (its id), "scan" (a task scan's row) and
-// "config" (the new config hash) as things change.
+// "config" (the config hash, at every reload that changes the
+// configuration page) as things change.
 func (s *server) events(w http.ResponseWriter, r *http.Request, sess session) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -124,7 +136,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, sess session) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
 	wt := s.newWatcher(ctx, sess)
-	writeEvent(w, event{"hello", wt.hash})
+	writeEvent(w, event{"hello", s.Source.Config(ctx).Hash})
 	fl.Flush()
 	tick := time.NewTicker(s.EventInterval)
 	defer tick.Stop()
@@ -163,9 +175,12 @@ func writeEvent(w http.ResponseWriter, e event) {
 // pollAnswer is /ui/poll's JSON: the rows asked for, every scan row and
 // the config hash, for the page's polling when event streams fail.
 type pollAnswer struct {
-	Hash  string            `json:"hash"`
-	Rows  map[string]string `json:"rows"`
-	Scans map[string]string `json:"scans"`
+	Hash string `json:"hash"`
+	// Config is a version of the configuration page: it changes when the
+	// page would.
+	Config string            `json:"config"`
+	Rows   map[string]string `json:"rows"`
+	Scans  map[string]string `json:"scans"`
 }
 
 // maxPollIDs bounds the ids of one poll.
@@ -177,7 +192,8 @@ func (s *server) poll(w http.ResponseWriter, r *http.Request, sess session) {
 		ids = ids[:maxPollIDs]
 	}
 	ctx := r.Context()
-	ans := pollAnswer{Hash: s.Source.Config(ctx).Hash, Rows: map[string]string{}, Scans: map[string]string{}}
+	cv := s.Source.Config(ctx)
+	ans := pollAnswer{Hash: cv.Hash, Config: configVersion(cv), Rows: map[string]string{}, Scans: map[string]string{}}
 	want := map[string]bool{}
 	for _, id := range ids {
 		want[id] = true

@@ -4,8 +4,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"sundial/engine/config"
 )
 
 // FuzzListQuery: any query string either is refused with an error or
@@ -43,42 +41,4 @@ func FuzzListQuery(f *testing.F) {
 			t.Fatalf("%q: %+v reads back as %+v (%v)", raw, q, again, err)
 		}
 	})
-}
-
-// TestListQueryApply: filters, sort and paging over rows.
-func TestListQueryApply(t *testing.T) {
-	s := &config.Schedule{}
-	rows := []ScheduleRow{
-		{ID: "a", Runs: 3, File: "schedule-a.json", Schedule: s},
-		{ID: "b", Runs: 1, Paused: true, Schedule: s},
-		{ID: "c", Runs: 2, Errors: []string{"schedule-c.json:1:2: bad"}, File: "schedule-c.json"},
-	}
-	for _, tc := range []struct {
-		query string
-		want  string
-		pages int
-	}{
-		{"", "a,b,c", 1},
-		{"sort=-runs", "a,c,b", 1},
-		{"sort=runs&per=2", "b,c", 2},
-		{"sort=runs&per=2&page=2", "a", 2},
-		{"state=paused", "b", 1},
-		{"state=invalid", "c", 1},
-		{"source=rest", "b", 1},
-		{"source=file&q=Schedule-C", "c", 1},
-	} {
-		v, _ := url.ParseQuery(tc.query)
-		q, err := parseListQuery(v)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.query, err)
-		}
-		page, _, pages := q.apply(append([]ScheduleRow(nil), rows...))
-		var ids []string
-		for _, r := range page {
-			ids = append(ids, r.ID)
-		}
-		if got := strings.Join(ids, ","); got != tc.want || pages != tc.pages {
-			t.Errorf("%s: %s in %d pages, want %s in %d", tc.query, got, pages, tc.want, tc.pages)
-		}
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -143,20 +142,10 @@ type scheduleData struct {
 	RESTJSON   string
 }
 
-// findRow returns the row of id.
-func (s *server) findRow(ctx context.Context, id string) (ScheduleRow, bool) {
-	rows := s.Source.Schedules(ctx)
-	i, ok := slices.BinarySearchFunc(rows, id, func(r ScheduleRow, id string) int { return strings.Compare(r.ID, id) })
-	if !ok {
-		return ScheduleRow{}, false
-	}
-	return rows[i], true
-}
-
 func (s *server) schedulePage(w http.ResponseWriter, r *http.Request, sess session) {
 	id := r.PathValue("id")
 	ctx := r.Context()
-	row, ok := s.findRow(ctx, id)
+	row, ok := s.Source.Schedule(ctx, id)
 	if !ok {
 		s.fail(w, r, http.StatusNotFound, "no schedule "+id+": it may have been removed")
 		return
@@ -275,10 +264,12 @@ func (s *server) bulkAction(w http.ResponseWriter, r *http.Request, sess session
 
 // Timeline.
 
-// maxLanes and maxLaneFires bound the timeline.
+// maxLanes bounds the lanes drawn, maxLaneFires the fires counted per
+// schedule, and maxTimelineFires the fires counted in all.
 const (
-	maxLanes     = 200
-	maxLaneFires = 400
+	maxLanes         = 200
+	maxLaneFires     = 5000
+	maxTimelineFires = 200_000
 )
 
 type timelineData struct {
@@ -331,19 +322,26 @@ func (s *server) timelinePage(w http.ResponseWriter, r *http.Request, sess sessi
 }
 
 // buildTimeline lays out the fires of rows in [now, now+dur): one lane per
-// schedule that fires (the first maxLanes), and the moments where more
-// fires start at once than threadCount workers can take.
+// schedule that fires (the first maxLanes), one mark per position on the
+// lane, and the moments where more fires start at once than threadCount
+// workers can take.
 func buildTimeline(rows []ScheduleRow, now time.Time, dur time.Duration, threadCount int) ([]lane, []overlap, int) {
 	until := now.Add(dur)
-	pos := func(t time.Time) int { return int(t.Sub(now) * 1000 / dur) }
+	pos := func(t time.Time) int { return min(999, int(t.Sub(now)*1000/dur)) }
 	var lanes []lane
-	more := 0
+	var laneFires [][]time.Time
+	more, budget := 0, maxTimelineFires
 	count := map[int64]int{}
 	for _, row := range rows {
 		if row.Schedule == nil || row.Paused || row.Next.IsZero() || !row.Next.Before(until) {
 			continue
 		}
-		fires := upcoming(row, maxLaneFires+1, until)
+		fires := upcoming(row, min(maxLaneFires, max(budget, 1))+1, until)
+		l := lane{ID: row.ID}
+		if len(fires) > maxLaneFires || len(fires) > budget {
+			fires, l.More = fires[:min(maxLaneFires, budget)], true
+		}
+		budget -= len(fires)
 		for _, f := range fires {
 			count[f.Unix()]++
 		}
@@ -351,32 +349,34 @@ func buildTimeline(rows []ScheduleRow, now time.Time, dur time.Duration, threadC
 			more++
 			continue
 		}
-		l := lane{ID: row.ID}
-		if len(fires) > maxLaneFires {
-			fires, l.More = fires[:maxLaneFires], true
-		}
-		for _, f := range fires {
-			l.Fires = append(l.Fires, fireMark{At: f, Pos: pos(f)})
-		}
 		lanes = append(lanes, l)
+		laneFires = append(laneFires, fires)
 	}
 	var overlaps []overlap
+	over := map[int64]bool{}
 	if threadCount > 0 {
 		for sec, n := range count {
 			if n > threadCount {
 				t := time.Unix(sec, 0)
 				overlaps = append(overlaps, overlap{At: t, Pos: pos(t), Count: n})
+				over[sec] = true
 			}
 		}
 	}
 	sort.Slice(overlaps, func(i, j int) bool { return overlaps[i].At.Before(overlaps[j].At) })
-	over := map[int64]bool{}
-	for _, o := range overlaps {
-		over[o.At.Unix()] = true
-	}
-	for i := range lanes {
-		for j := range lanes[i].Fires {
-			lanes[i].Fires[j].Overlap = over[lanes[i].Fires[j].At.Unix()]
+	for i, fires := range laneFires {
+		for _, f := range fires {
+			p, o := pos(f), over[f.Unix()]
+			marks := lanes[i].Fires
+			if n := len(marks); n > 0 && marks[n-1].Pos == p {
+				// Fires closer than a mark's width share it; an overlap
+				// among them marks it.
+				if o && !marks[n-1].Overlap {
+					marks[n-1].At, marks[n-1].Overlap = f, true
+				}
+				continue
+			}
+			lanes[i].Fires = append(marks, fireMark{At: f, Pos: p, Overlap: o})
 		}
 	}
 	return lanes, overlaps, more

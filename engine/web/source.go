@@ -16,6 +16,8 @@ type Source interface {
 	// Schedules returns every schedule, sorted by id, with a row for each
 	// invalid schedule file that has no good version running.
 	Schedules(ctx context.Context) []ScheduleRow
+	// Schedule returns the row of one schedule.
+	Schedule(ctx context.Context, id string) (ScheduleRow, bool)
 	// LastRuns returns the latest run of each of ids that has one.
 	LastRuns(ctx context.Context, ids []string) map[string]RunView
 	// Runs returns a schedule's recent runs, newest first.

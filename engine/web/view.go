@@ -294,9 +294,9 @@ func describeTrigger(s *config.Schedule) string {
 		case s.RepeatInterval == 0:
 			return fmt.Sprintf("%d times at once", s.RepeatCount+1)
 		case s.RepeatCount < 0:
-			return "every " + s.RepeatInterval.String()
+			return "every " + shortDur(s.RepeatInterval)
 		}
-		return fmt.Sprintf("every %s, %d times", s.RepeatInterval, s.RepeatCount+1)
+		return fmt.Sprintf("every %s, %d times", shortDur(s.RepeatInterval), s.RepeatCount+1)
 	}
 	if s.Cron != nil {
 		return s.Cron.Describe()
@@ -331,8 +331,11 @@ var funcs = template.FuncMap{
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"dur": func(d time.Duration) string {
-		if d == 0 {
+		switch {
+		case d == 0:
 			return "—"
+		case d < 10*time.Millisecond && d > -10*time.Millisecond:
+			return d.Round(time.Microsecond).String()
 		}
 		return d.Round(time.Millisecond).String()
 	},
@@ -352,6 +355,18 @@ var funcs = template.FuncMap{
 	"secs": func(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) },
 }
 
+// shortDur writes d without its zero parts: 24h, 1h30m, 90ms.
+func shortDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // relTime says when t is from now: "in 3m20s", "5s ago".
 func relTime(now, t time.Time) string {
 	if t.IsZero() {
@@ -366,13 +381,10 @@ func relTime(now, t time.Time) string {
 	switch {
 	case d < time.Second:
 		return "now"
-	case d < time.Minute:
-		s = d.Truncate(time.Second).String()
 	case d < time.Hour:
-		s = d.Truncate(time.Second).String()
+		s = shortDur(d.Truncate(time.Second))
 	case d < 48*time.Hour:
-		s = d.Truncate(time.Minute).String()
-		s = strings.TrimSuffix(s, "0s")
+		s = shortDur(d.Truncate(time.Minute))
 	default:
 		s = fmt.Sprintf("%dd", int(d.Hours()/24))
 	}

@@ -51,21 +51,26 @@
       if (tpl.content.firstElementChild) { body.prepend(tpl.content.firstElementChild); }
     }
   }
-  var hash = null;
-  function configHash(h) {
-    if (hash !== null && h !== hash && document.body.getAttribute("data-page") === "config") {
-      location.reload();
-    }
-    hash = h;
+  // A configuration change reloads the configuration page, and says so
+  // on the others (new schedules need a reload of the list).
+  function configChanged() {
+    var page = document.body.getAttribute("data-page");
+    if (page === "config") { location.reload(); return; }
+    say("configuration changed: reload the page to see new schedules");
+  }
+  var version = null;
+  function configVersion(v) {
+    if (version !== null && v !== version) { configChanged(); }
+    version = v;
   }
 
   function startEvents() {
     if (!window.EventSource) { startPolling(); return; }
     source = new EventSource("/ui/events");
-    source.addEventListener("hello", function (e) { failures = 0; configHash(e.data); say("live"); });
+    source.addEventListener("hello", function () { failures = 0; say("live"); });
     source.addEventListener("schedule", function (e) { scheduleRow(e.data); });
     source.addEventListener("scan", function (e) { scanRow(e.data); });
-    source.addEventListener("config", function (e) { configHash(e.data); });
+    source.addEventListener("config", configChanged);
     source.addEventListener("expired", function () { stop(); say("session expired: sign in again"); });
     source.onerror = function () {
       failures++;
@@ -85,7 +90,7 @@
       .then(function (d) {
         Object.keys(d.rows || {}).forEach(function (k) { scheduleRow(d.rows[k]); });
         Object.keys(d.scans || {}).forEach(function (k) { scanRow(d.scans[k]); });
-        configHash(d.hash);
+        configVersion(d.config);
         say("live (polling)");
       })
       .catch(function () { say("updates failed; retrying"); });
