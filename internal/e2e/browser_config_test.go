@@ -19,12 +19,10 @@ const badSchedule = `{
 
 // TestBrowserConfigInvalidFile: a schedule file written invalid into the
 // conf directory of a running daemon appears on the configuration page
-// with its file:line:col error, and leaves it once fixed.
-//
-// The page follows the applied config hash live (it reloads itself when
-// the hash changes), so the fix, which applies the file, shows without the
-// operator's doing. The invalid file does not change what runs, nor the
-// hash, so the page shows it once reloaded.
+// with its file:line:col error, and leaves it once fixed, both without the
+// operator reloading the page: at each reload of the conf directory that
+// changes what the page shows, the event stream says so and the page
+// reloads itself.
 func TestBrowserConfigInvalidFile(t *testing.T) {
 	t.Parallel()
 	p := newUIProject(t)
@@ -43,7 +41,7 @@ func TestBrowserConfigInvalidFile(t *testing.T) {
 
 	writeConf(t, p, "schedule-bad.json", badSchedule)
 	bad := `section#invalid-files li[data-invalid-file="schedule-bad.json"]`
-	admin.reloadUntil(uiTimeout, "/ui/config", bad)
+	admin.WaitVisible(uiTimeout, bad)
 	admin.WaitTrue(uiTimeout, "the error's file:line:col", `document.querySelector(`+browsertest.JSString(bad)+`).textContent.includes("schedule-bad.json:3:17")`)
 
 	writeConf(t, p, "schedule-bad.json", `{"type": "cron", "schedule": "0 0 5 * * ?", "invokeService": "script",

@@ -78,25 +78,6 @@ func (u *ui) open(path string) {
 	u.WaitVisible(uiTimeout, "main")
 }
 
-// reloadUntil loads path again every 200ms until an element matches css,
-// failing the test after within: for what a page shows only once loaded.
-func (u *ui) reloadUntil(within time.Duration, path, css string) {
-	u.t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		u.open(path)
-		if u.Count(css) > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			u.t.Fatalf("timed out after %s reloading %s until it shows %s", within, path, css)
-		}
-		<-tick.C
-	}
-}
-
 // signIn signs in through the sign-in form and waits for the schedules
 // page it lands on.
 func (u *ui) signIn(client, secret string) {

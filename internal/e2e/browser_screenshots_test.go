@@ -84,7 +84,8 @@ input.active !== false;
 	shot(admin, "scans")
 
 	writeConf(t, p, "schedule-bad.json", badSchedule)
-	admin.reloadUntil(uiTimeout, "/ui/config", `li[data-invalid-file="schedule-bad.json"]`)
+	admin.open("/ui/config")
+	admin.WaitVisible(uiTimeout, `li[data-invalid-file="schedule-bad.json"]`)
 	shot(admin, "config")
 
 	admin.open("/ui/")
