@@ -37,7 +37,7 @@ func TestListQueryApply(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.query, err)
 		}
-		page, _, pages := q.apply(append([]ScheduleRow(nil), rows...))
+		page, _, pages := q.apply(rows)
 		var ids []string
 		for _, r := range page {
 			ids = append(ids, r.ID)
