@@ -10,12 +10,12 @@ import (
 
 // scanUsers and scanFailing are the users the scan test imports, and how
 // many of them the scan's script fails.
-const scanUsers, scanFailing = 40, 5
+const scanUsers, scanFailing = 60, 5
 
 // TestBrowserTaskScan watches a task scan on the scans page. Users imported
 // with `sundial import` are scanned by a schedule that never fires by
 // itself; the admin starts it with the page's form. The script takes 100ms
-// an object on one thread (4 s in all, several of the page's updates), so
+// an object on one thread (6 s in all, several of the page's updates), so
 // the run is seen ACTIVE with its processed count and progress bar
 // growing, live, then COMPLETED with every user counted, the ones the
 // script refuses as failures.
