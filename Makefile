@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build run test bench lint fuzz clean
+.PHONY: build run test bench lint fuzz screenshots clean
 
 ## build: bin/sundial, stamped with the version and commit.
 build:
@@ -55,6 +55,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzManagedPatch -fuzztime 30s ./engine/api
 	$(GO) test -run '^$$' -fuzz FuzzJobFile -fuzztime 30s ./engine/config
 	$(GO) test -run '^$$' -fuzz FuzzListQuery -fuzztime 30s ./engine/web
+
+## screenshots: docs/ui-*.png, the web page's screenshots the README shows, taken in
+## headless Chromium from two live nodes (needs chromium and PostgreSQL).
+screenshots:
+	SUNDIAL_UPDATE_SCREENSHOTS=1 SUNDIAL_REQUIRE_BROWSER=1 SUNDIAL_REQUIRE_POSTGRES=1 $(GO) test -count=1 -run '^TestBrowserScreenshots$$' -v ./internal/e2e
 
 clean:
 	rm -rf bin var
