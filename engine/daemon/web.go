@@ -97,6 +97,13 @@ type invalidFile struct {
 	errs []string
 }
 
+// relativeError is a configuration error as the pages show it: with its
+// file relative to the conf directory (what the operator edits), not the
+// daemon's absolute path.
+func relativeError(dir string, err error) string {
+	return strings.ReplaceAll(err.Error(), filepath.Clean(dir)+string(filepath.Separator), "")
+}
+
 // invalidSchedules returns the schedule files of files that failed
 // validation, by schedule id.
 func invalidSchedules(files *config.Desired) map[string]invalidFile {
@@ -105,7 +112,7 @@ func invalidSchedules(files *config.Desired) map[string]invalidFile {
 		if id, ok := scheduleFileID(path); ok {
 			b := invalidFile{file: path}
 			for _, e := range errs {
-				b.errs = append(b.errs, e.Error())
+				b.errs = append(b.errs, relativeError(files.Dir, e))
 			}
 			invalid[id] = b
 		}
@@ -292,7 +299,7 @@ func (w webSource) Config(context.Context) web.ConfigView {
 	for path, errs := range files.Errors {
 		f := web.InvalidFile{Path: path}
 		for _, e := range errs {
-			f.Errors = append(f.Errors, e.Error())
+			f.Errors = append(f.Errors, relativeError(files.Dir, e))
 		}
 		if id, ok := scheduleFileID(path); ok {
 			if s, ok := files.Schedules[id]; ok {

@@ -133,6 +133,7 @@ func TestWeb_Pages(t *testing.T) {
 	t.Parallel()
 	b := webDaemon(t, map[string]string{
 		"schedule-daily.json": dailySchedule(1),
+		"schedule-off.json":   strings.Replace(dailySchedule(1), `"schedule"`, `"enabled": false, "schedule"`, 1),
 		"schedule-bad.json":   `{"schedule": "` + strings.ReplaceAll(hostile, `"`, `\"`) + `", "invokeService": "script"}`,
 	})
 	ctx := context.Background()
@@ -154,6 +155,11 @@ func TestWeb_Pages(t *testing.T) {
 		{"/ui/config", "Configuration", []string{`<span id="config-hash">`, `<section id="invalid-files"`, `data-invalid-file="schedule-bad.json"`, `schedule-bad.json:1:`, `<section id="reloads"`}},
 		{"/ui/scans", "Task scans", []string{`<table id="scans">`}},
 		{"/ui/cluster", "Cluster", []string{`data-node="test-node"`}},
+	}
+	// A disabled schedule cannot be triggered or paused: its row offers
+	// neither.
+	if _, page := br.get("/ui/schedules?text=off"); !strings.Contains(page, `data-schedule="off" data-state="disabled"`) || strings.Contains(page, `aria-label="trigger off now"`) || strings.Contains(page, `aria-label="pause off"`) {
+		t.Errorf("the disabled schedule's row:\n%s", page)
 	}
 	for _, p := range pages {
 		resp, body := br.get(p.path)
@@ -488,6 +494,9 @@ func TestWeb_ConfigInvalidFile(t *testing.T) {
 	if !strings.Contains(page, `<li data-invalid-file="schedule-a.json">`) || !regexp.MustCompile(`schedule-a\.json:1:\d+: `).MatchString(page) ||
 		!strings.Contains(page, "version 1") || !strings.Contains(page, `data-reload="invalid"`) {
 		t.Fatalf("config page with an invalid file:\n%s", page)
+	}
+	if abs := filepath.Join(b.conf, "schedule-a.json"); strings.Contains(page, abs) {
+		t.Errorf("the config page shows the file's absolute path %s instead of its path in conf/:\n%s", abs, page)
 	}
 	if _, page := br.get("/ui/"); !strings.Contains(page, `data-schedule="a" data-state="invalid"`) {
 		t.Errorf("the schedules page does not show the file invalid:\n%s", page)

@@ -358,7 +358,17 @@ var funcs = template.FuncMap{
 		}
 		return min(100, a*100/b)
 	},
-	"secs": func(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) },
+	"secs": secs,
+}
+
+// secs writes d in seconds to a tenth, without the minus sign of a value
+// that rounds to zero ("0.0s", not "-0.0s").
+func secs(d time.Duration) string {
+	s := fmt.Sprintf("%.1fs", d.Seconds())
+	if s == "-0.0s" {
+		return "0.0s"
+	}
+	return s
 }
 
 // shortDur writes d without its zero parts: 24h, 1h30m, 90ms.
