@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"sundial/engine/store"
+	"sundial/internal/pgtest"
 )
 
 // The HR system: a CSV file read by the CSV connector with its 1.5+ keys.
@@ -105,7 +106,13 @@ var invokedInstance = regexp.MustCompile(`(?m)^job \S+: instance (\d+) `)
 // delete more than its threshold blocks with nothing deleted and its
 // deletes reviewable over REST; -r applies exactly those deletes and the
 // job goes on; a blocked provisioning task resumed with -f reruns forced.
+// It runs on SQLite and on PostgreSQL.
 func TestJobsSynchronizeCSV(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testJobsSynchronizeCSV(t, "") })
+	t.Run("postgres", func(t *testing.T) { testJobsSynchronizeCSV(t, pgtest.DSN(t)) })
+}
+
+func testJobsSynchronizeCSV(t *testing.T, dsn string) {
 	p := newProject(t)
 	p.write(t, "conf/managed.json", `{"objects": [{"name": "user"}]}`)
 	p.write(t, "conf/provisioner.openicf-hr.json", hrProvisioner)
@@ -116,7 +123,7 @@ func TestJobsSynchronizeCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.write(t, "data/hr.csv", hrCSV())
-	node := startNode(t, p, "node1", "")
+	node := startNode(t, p, "node1", dsn)
 	cli := jobCLI(t, node, p)
 	c := newAPIClient(t, node, p)
 	users := func() map[string]string {
