@@ -115,6 +115,8 @@ func TestJobsSynchronizeCSV(t *testing.T) {
 func testJobsSynchronizeCSV(t *testing.T, dsn string) {
 	p := newProject(t)
 	p.write(t, "conf/managed.json", `{"objects": [{"name": "user"}]}`)
+	// One completed reconciliation kept: a blocked plan must outlive it.
+	p.write(t, "conf/boot.properties", "openidm.recon.maxcompletedruns=1\n")
 	p.write(t, "conf/provisioner.openicf-hr.json", hrProvisioner)
 	p.write(t, "conf/sync.json", hrMapping)
 	p.write(t, "conf/job-hr.yaml", hrJob)
@@ -173,8 +175,9 @@ func testJobsSynchronizeCSV(t *testing.T, dsn string) {
 	if len(before) != 10 || before["user0"] == "" || before["user9"] == "" {
 		t.Fatalf("after the first synchronization the users are %v, want user0..user9", before)
 	}
-	if got := tasks(out); states(got) != "Sync_HR=completed Roles=completed" || got[0].Counters != (store.TaskCounters{Created: 10, SourceTotal: 10}) {
-		t.Fatalf("the first run's task instances: %s, counters %+v", states(got), got[0].Counters)
+	first := tasks(out)
+	if states(first) != "Sync_HR=completed Roles=completed" || first[0].Counters != (store.TaskCounters{Created: 10, SourceTotal: 10}) {
+		t.Fatalf("the first run's task instances: %s, counters %+v", states(first), first[0].Counters)
 	}
 
 	// Three rows gone: 3 deletes > max 2 blocks the job before Roles.
@@ -210,6 +213,20 @@ func testJobsSynchronizeCSV(t *testing.T, dsn string) {
 	slices.Sort(want)
 	if !slices.Equal(staged, want) || changes.ResultCount != 3 {
 		t.Fatalf("the staged changes are %v (count %d), want %v", staged, changes.ResultCount, want)
+	}
+
+	// Reconciliations run meanwhile prune older runs, not the plan a
+	// blocked job waits on.
+	for range 2 {
+		if status, body := c.do(t, "POST", "/openidm/recon?_action=recon&mapping=systemHrAccount_managedUser&waitForCompletion=true&dryRun=true", ""); status != 200 {
+			t.Fatalf("a dry run over REST: %d %s", status, body)
+		}
+	}
+	if status, body := c.do(t, "GET", "/openidm/recon/"+blocked[0].ReconID, ""); status != 200 {
+		t.Fatalf("the blocked plan %s after later reconciliations: %d %s", blocked[0].ReconID, status, body)
+	}
+	if status, body := c.do(t, "GET", "/openidm/recon/"+first[0].ReconID, ""); status != 404 {
+		t.Errorf("the first run's reconciliation %s past maxcompletedruns=1 and before the blocked plan: %d %s, want 404", first[0].ReconID, status, body)
 	}
 
 	// A row removed after the plan is not part of it: the validation
