@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"sundial/engine/jobs"
+	"sundial/engine/store"
 	syncsvc "sundial/engine/sync"
 )
 
@@ -22,6 +23,35 @@ func (d *Daemon) synchronizer() jobs.Synchronizer {
 		return nil
 	}
 	return jobSync{d.sync}
+}
+
+// blockedPlans lists the plans blocked synchronize tasks wait on, so that
+// the sync service keeps them past openidm.recon.maxcompletedruns until a
+// resume applies them; nil without job tables.
+func blockedPlans(db store.Store) func(context.Context) ([]string, error) {
+	js, err := store.JobInstancesOf(db)
+	if err != nil {
+		return nil
+	}
+	return func(ctx context.Context) ([]string, error) {
+		blocked, err := js.ListJobInstances(ctx, store.ListJobInstancesParams{State: store.JobBlocked})
+		if err != nil {
+			return nil, err
+		}
+		var ids []string
+		for _, ji := range blocked {
+			tasks, err := js.ListTaskInstances(ctx, ji.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, ti := range tasks {
+				if ti.State == store.JobBlocked && ti.ReconID != "" {
+					ids = append(ids, ti.ReconID)
+				}
+			}
+		}
+		return ids, nil
+	}
 }
 
 // Plan runs mapping as a dry run.

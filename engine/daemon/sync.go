@@ -35,10 +35,6 @@ func (d *Daemon) newSyncService() *sync.Service {
 	if err != nil {
 		return nil
 	}
-	keep := 0
-	if cur := d.current.Load(); cur != nil {
-		keep, _ = strconv.Atoi(cur.Properties["openidm.recon.maxcompletedruns"])
-	}
 	svc, err := sync.NewService(sync.Config{
 		Store: d.opts.DB,
 		Mappings: func() []*config.Mapping {
@@ -69,7 +65,15 @@ func (d *Daemon) newSyncService() *sync.Service {
 		ScriptsDir: d.opts.ScriptsDir,
 		Resources:  managed.Resources{Objects: objs, Declared: managedTypes{d}.Declared},
 		Logger:     d.log,
-		KeepRuns:   keep,
+		KeepRuns: func() int {
+			cur := d.current.Load()
+			if cur == nil {
+				return 0
+			}
+			n, _ := strconv.Atoi(cur.Properties["openidm.recon.maxcompletedruns"])
+			return n
+		},
+		Retain: blockedPlans(d.opts.DB),
 	})
 	if err != nil {
 		return nil

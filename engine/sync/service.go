@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	stdsync "sync"
 	"time"
 
@@ -42,9 +44,14 @@ type Config struct {
 	// Now is the clock; nil is time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// KeepRuns is how many completed runs are kept (IDM's
-	// openidm.recon.maxcompletedruns); 0 is 100.
-	KeepRuns int
+	// KeepRuns returns how many completed runs are kept (IDM's
+	// openidm.recon.maxcompletedruns), read at each run's end; nil or 0
+	// is 100.
+	KeepRuns func() int
+	// Retain returns the ids of the runs whose plans must outlive
+	// KeepRuns (the plans blocked jobs wait on); nil: none. While one is
+	// named, the runs that ended after it are kept too.
+	Retain func(ctx context.Context) ([]string, error)
 }
 
 // Service runs reconciliations.
@@ -68,9 +75,6 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.KeepRuns <= 0 {
-		cfg.KeepRuns = 100
 	}
 	own := script.New(script.Config{ScriptsDir: cfg.ScriptsDir, Logger: cfg.Logger})
 	return &Service{cfg: cfg, recons: r, active: map[string]*Run{}, own: own}, nil
@@ -249,9 +253,67 @@ func (s *Service) finish(r *Run, body func(ctx context.Context) error) {
 	delete(s.active, r.ID)
 	s.mu.Unlock()
 	r.cancel()
-	if _, err := s.recons.DeleteReconRuns(ctx, store.DeleteReconRunsParams{EndedBefore: s.cfg.Now().Add(time.Second), KeepNewest: s.cfg.KeepRuns}); err != nil {
+	s.prune(ctx)
+}
+
+// prune deletes the completed runs past the newest KeepRuns, keeping
+// every run from the oldest one Config.Retain names.
+func (s *Service) prune(ctx context.Context) {
+	before := s.cfg.Now().Add(time.Second)
+	keep, err := s.keepNewest(ctx, before)
+	if err != nil {
+		s.cfg.Logger.Warn("pruning old reconciliations skipped: cannot tell which plans to retain", "err", err)
+		return
+	}
+	if _, err := s.recons.DeleteReconRuns(ctx, store.DeleteReconRunsParams{EndedBefore: before, KeepNewest: keep}); err != nil {
 		s.cfg.Logger.Warn("pruning old reconciliations failed", "err", err)
 	}
+}
+
+// keepRuns is Config.KeepRuns now.
+func (s *Service) keepRuns() int {
+	if s.cfg.KeepRuns != nil {
+		if n := s.cfg.KeepRuns(); n > 0 {
+			return n
+		}
+	}
+	return 100
+}
+
+// keepNewest is how many of the runs that ended before the time before,
+// newest first as DeleteReconRuns counts them, must stay so that KeepRuns
+// do and so does every retained one.
+func (s *Service) keepNewest(ctx context.Context, before time.Time) (int, error) {
+	keep := s.keepRuns()
+	if s.cfg.Retain == nil {
+		return keep, nil
+	}
+	ids, err := s.cfg.Retain(ctx)
+	if err != nil || len(ids) == 0 {
+		return keep, err
+	}
+	recs, err := s.recons.ListReconRuns(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ended := recs[:0]
+	for _, rec := range recs {
+		if !rec.Ended.IsZero() && rec.Ended.Before(before) {
+			ended = append(ended, rec)
+		}
+	}
+	slices.SortFunc(ended, func(a, b store.ReconRun) int {
+		if c := b.Ended.Compare(a.Ended); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	for i, rec := range ended {
+		if slices.Contains(ids, rec.ID) {
+			keep = max(keep, i+1)
+		}
+	}
+	return keep, nil
 }
 
 // Cancel cancels an active run.

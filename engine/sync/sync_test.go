@@ -54,7 +54,8 @@ type fixture struct {
 	mapping *config.Mapping
 }
 
-func newFixture(t *testing.T, file string) *fixture {
+// newFixture loads file; each configure edits the service's Config.
+func newFixture(t *testing.T, file string, configure ...func(*sync.Config)) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	dir := t.TempDir()
@@ -74,14 +75,18 @@ func newFixture(t *testing.T, file string) *fixture {
 	f.objs, _ = store.ObjectsOf(st)
 	f.recons, _ = store.ReconsOf(st)
 	f.src, f.tgt = managed.NewSet(f.objs, "src"), managed.NewSet(f.objs, "tgt")
-	f.svc, err = sync.NewService(sync.Config{Store: st, Mappings: func() []*config.Mapping { return d.Mappings },
+	cfg := sync.Config{Store: st, Mappings: func() []*config.Mapping { return d.Mappings },
 		Resolve: func(r string) (connector.ObjectSet, func(), error) {
 			typ, ok := strings.CutPrefix(r, "managed/")
 			if !ok {
 				return nil, nil, connector.ErrNotFound
 			}
 			return managed.NewSet(f.objs, typ), nil, nil
-		}})
+		}}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	f.svc, err = sync.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,6 +335,50 @@ func TestApplyPlanRefusesAChangedTarget(t *testing.T) {
 	}
 	if c := applied.Counts(); c.Failed != 1 || c.Updated != 1 {
 		t.Errorf("counts %+v", c)
+	}
+}
+
+// A plan that Config.Retain names outlives KeepRuns: later runs prune
+// the runs before it, not it, and it can still be applied.
+func TestRetainedPlanOutlivesKeepRuns(t *testing.T) {
+	var retained []string
+	f := newFixture(t, mappingFile, func(c *sync.Config) {
+		c.KeepRuns = func() int { return 1 }
+		c.Retain = func(context.Context) ([]string, error) { return retained, nil }
+	})
+	f.seed(t)
+	ctx := t.Context()
+	first, err := f.svc.Reconcile(ctx, sync.ReconParams{Mapping: "srcToTgt", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := f.svc.Reconcile(ctx, sync.ReconParams{Mapping: "srcToTgt", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retained = []string{plan.ID}
+	var later []string
+	for range 3 {
+		r, err := f.svc.Reconcile(ctx, sync.ReconParams{Mapping: "srcToTgt", DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		later = append(later, r.ID)
+	}
+	if _, err := f.svc.Summary(ctx, first.ID); !errors.Is(err, sync.ErrNoSuchRun) {
+		t.Errorf("the run before the retained plan was kept: %v", err)
+	}
+	applied, err := f.svc.ApplyPlan(ctx, plan.ID)
+	if err != nil || applied.State() != sync.StateSuccess {
+		t.Fatalf("apply the retained plan after %v: %v", later, err)
+	}
+	f.check(t, applied)
+	retained = nil
+	if _, err := f.svc.Reconcile(ctx, sync.ReconParams{Mapping: "srcToTgt", DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Summary(ctx, plan.ID); !errors.Is(err, sync.ErrNoSuchRun) {
+		t.Errorf("a plan no longer retained was kept: %v", err)
 	}
 }
 

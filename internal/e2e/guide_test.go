@@ -356,6 +356,13 @@ func newAPIClient(t *testing.T, node *proc, p *project) *apiClient {
 
 func (c *apiClient) do(t *testing.T, method, path, body string) (int, []byte) {
 	t.Helper()
+	return c.doVersion(t, "resource=2.0", method, path, body)
+}
+
+// doVersion is do with the Accept-API-Version header version (managed
+// objects answer resource=1.0).
+func (c *apiClient) doVersion(t *testing.T, version, method, path, body string) (int, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = bytes.NewReader([]byte(body))
@@ -365,7 +372,7 @@ func (c *apiClient) do(t *testing.T, method, path, body string) (int, []byte) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept-API-Version", "resource=2.0")
+	req.Header.Set("Accept-API-Version", version)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
-	"errors"
 	"net/url"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,20 +50,7 @@ func TestJobsEndToEnd(t *testing.T) {
 	p.write(t, "conf/job-tick.yaml", tickJob)
 	p.write(t, "conf/schedule-quick.json", `{"schedule": "0 0 0 1 1 ? 2099", "invokeService": "job", "invokeContext": {"job": "quick"}}`)
 	node := startNode(t, p, "node1", "")
-	secretFile := filepath.Join(p.dir, "var", "admin.secret")
-	cli := func(args ...string) (string, int) {
-		t.Helper()
-		args = append(args, "--api-url", "http://"+node.addr, "--api-client-id", "openidm-admin", "--api-secret-file", secretFile)
-		out, err := exec.Command(bin, args...).CombinedOutput()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return string(out), ee.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
-	}
+	cli := jobCLI(t, node, p)
 
 	out, code := cli("invoke-job", "-j", "quick", "--poll", "50ms")
 	if code != 7 || !strings.Contains(out, "Export_AD") || !strings.Contains(out, "skipped: parent task Export_AD ended warning") || !strings.Contains(out, "ended warning") {

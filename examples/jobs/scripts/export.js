@@ -1,2 +1,3 @@
-// An export task: the real one would write the source's CSV file.
-logger.info("exporting {}", source);
+// An export task: the real one would write the source system's CSV file
+// (sourceSystem is a key of the task's script block).
+logger.info("exporting {}", sourceSystem);
