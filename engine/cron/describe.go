@@ -65,7 +65,12 @@ func (e *Expression) describeTime() string {
 		return strings.Join(parts, ", ")
 	}
 	switch {
-	case len(m) == 60 && len(s) == 60:
+	case len(m) == 60 && len(s) > 1:
+		// several seconds of every minute: "every 5 seconds" says it all
+	case len(m) == 60 && len(s) == 1 && s[0] != 0:
+		parts = []string{fmt.Sprintf("at second %d of every minute", s[0])}
+	case len(m) == 60:
+		parts = append(parts, "every minute")
 	case len(m) == 1:
 		parts = append(parts, "at minute "+strconv.Itoa(m[0]))
 	default:
