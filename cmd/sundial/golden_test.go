@@ -46,6 +46,7 @@ func TestValidateGolden(t *testing.T) {
 	}{
 		{"plan", []string{dir("plan")}},
 		{"invalid", []string{dir("invalid")}},
+		{"mappings", []string{dir("mappings")}},
 		{"missing", []string{dir("missing")}},
 		{"against", []string{"--against", dir("against-base"), dir("against-head")}},
 		{"against-missing", []string{"--against", dir("missing"), dir("plan")}},

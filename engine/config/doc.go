@@ -11,6 +11,9 @@
 //     node fires persisted schedules, misfire threshold, default zone).
 //   - boot.properties (or boot/boot.properties, IDM's layout): properties for
 //     &{key} references.
+//   - sync.json, managed.json, provisioner.openicf-<name>.json: mappings,
+//     managed object types, connectors. Each mapping's source, target and
+//     property targets are checked against the other two (synccheck.go).
 //   - scheduler-<name>.json: a legacy name; a warning asks to rename it.
 //   - anything else is not Sundial's and is skipped (debug log); hidden files
 //     and editor leftovers (.#x, x~, x.swp, x.bak) silently.

@@ -148,6 +148,9 @@ type builder struct {
 	root *node
 	env  *scheduleEnv
 	data []byte // the file, for mapping script positions into it
+	// resources are what a sync file's mappings may name; nil for the
+	// other files.
+	resources *mappingResources
 }
 
 func boolean(n *node, def bool) bool {

@@ -124,8 +124,9 @@ func (d *Desired) Mapping(name string) (*Mapping, bool) {
 	return nil, false
 }
 
-// loadSync reads sync.json; on errors it keeps the previous mappings.
-func (l *loader) loadSync(paths []string, env *scheduleEnv, used substituted) []*Mapping {
+// loadSync reads sync.json and checks its mappings against res; on errors
+// it keeps the previous mappings.
+func (l *loader) loadSync(paths []string, env *scheduleEnv, used substituted, res *mappingResources) []*Mapping {
 	var fallback []*Mapping
 	if l.opts.Previous != nil {
 		fallback = l.opts.Previous.Mappings
@@ -146,7 +147,7 @@ func (l *loader) loadSync(paths []string, env *scheduleEnv, used substituted) []
 			c.errs = append(c.errs, &FileError{File: c.file, Line: 1, Col: 1, Err: errorf(ErrEmpty, "empty sync file: delete it to declare no mappings")})
 		}
 	} else {
-		b := &builder{fileCtx: c, root: root, env: env, data: data}
+		b := &builder{fileCtx: c, root: root, env: env, data: data, resources: res}
 		ms = b.mappings(rel)
 	}
 	sortErrors(c.errs)
@@ -286,6 +287,7 @@ func (b *builder) mapping(n *node, ptr string) *Mapping {
 	for i, p := range itemsOf(n.get("policies")) {
 		m.Policies = append(m.Policies, b.policy(p, fmt.Sprintf("%s/policies/%d", ptr, i)))
 	}
+	b.checkResources(m, n, ptr)
 	return m
 }
 

@@ -1,26 +1,39 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
 // syncCorpusDirs hold real IDM mapping files (outside the repository).
 var syncCorpusDirs = []string{"../../../shared/corpus/forgerock-sync", corpusDir}
 
-// TestSyncCorpus loads every real sync.json of the corpus, each alone in a
-// conf directory, with the script files it references stubbed: none may
-// have an error.
+// TestSyncCorpus loads every real sync.json of the corpus in a conf
+// directory with its own provisioners: the provisioner files of its conf
+// directory in the corpus, else the ones its sample got at assembly (the
+// provisioners directory of the same commit, by name). A provisioner still
+// missing (the corpus does not hold it) is stubbed with the object types
+// the mappings name and no properties, as the script files they reference
+// are. None may have an error: every source, target and property target
+// checked against a real provisioner must exist.
 func TestSyncCorpus(t *testing.T) {
 	n := 0
+	var withReal atomic.Int64
 	for _, dir := range syncCorpusDirs {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			t.Logf("SKIPPED: corpus directory %s is not here: %v", dir, err)
 			continue
+		}
+		names := make([]string, len(entries))
+		for i, e := range entries {
+			names[i] = e.Name()
 		}
 		for _, e := range entries {
 			if !strings.HasSuffix(e.Name(), "__sync.json") {
@@ -35,8 +48,11 @@ func TestSyncCorpus(t *testing.T) {
 				}
 				conf, scripts := t.TempDir(), t.TempDir()
 				write(t, conf, "sync.json", string(data))
+				if copyOwnProvisioners(t, dir, names, e.Name(), conf, data) {
+					withReal.Add(1)
+				}
 				stubScripts(t, conf, scripts)
-				d, err := Load(conf, LoadOptions{Env: deploymentEnv, ScriptsDir: scripts, CheckScript: compileJS})
+				d, err := Load(conf, LoadOptions{Env: corpusEnv, ScriptsDir: scripts, CheckScript: compileJS})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -52,6 +68,110 @@ func TestSyncCorpus(t *testing.T) {
 	if n == 0 {
 		t.Skip("SKIPPED: no sync.json in the corpus directories")
 	}
+	t.Cleanup(func() { t.Logf("%d sync files, %d of them with at least one real provisioner", n, withReal.Load()) })
+}
+
+// corpusEnv is deploymentEnv and the properties of the corpus's
+// provisioners.
+func corpusEnv(key string) (string, bool) {
+	if v, ok := deploymentEnv(key); ok {
+		return v, ok
+	}
+	return corpusProvisionerEnv(key)
+}
+
+// copyOwnProvisioners writes into conf the provisioners the sync file
+// syncName (of the corpus directory dir, whose files are names) names:
+// every provisioner of its conf directory in the corpus; then, for an
+// OpenIDM sample, the one of that name its assembly copies in (from the
+// commit's provisioners directory, or the sample's other directories);
+// else a stub. It reports whether one was real.
+func copyOwnProvisioners(t *testing.T, dir string, names []string, syncName string, conf string, data []byte) bool {
+	t.Helper()
+	types := map[string][]string{} // provisioner name → object types named
+	for _, m := range itemsOf(decodeCorpusFile(t, syncName, data).get("mappings")) {
+		for _, side := range []string{"source", "target"} {
+			parts := strings.Split(str(m.get(side)), "/")
+			if len(parts) == 3 && parts[0] == "system" && !slices.Contains(types[parts[1]], parts[2]) {
+				types[parts[1]] = append(types[parts[1]], parts[2])
+			}
+		}
+	}
+	confPrefix := strings.TrimSuffix(syncName, "sync.json")
+	samplePrefix := strings.TrimSuffix(confPrefix, "conf__")
+	commit, _, _ := strings.Cut(syncName, "__")
+	assembled := strings.HasPrefix(syncName, "OpenIdentityPlatform_OpenIDM@") &&
+		(strings.Contains(syncName, "__samples__") || strings.Contains(syncName, "openidm-samples__"))
+	have := map[string]bool{}
+	pool := map[string]string{} // provisioner name → corpus file, for an assembled sample
+	for _, candidate := range names {
+		_, file, ok := strings.Cut(candidate, "__provisioner.openicf")
+		if !ok {
+			continue
+		}
+		file = "provisioner.openicf" + file
+		switch {
+		case strings.HasPrefix(candidate, confPrefix) && !strings.Contains(strings.TrimPrefix(candidate, confPrefix), "__"):
+			b := readCorpusFile(t, dir, candidate)
+			write(t, conf, file, string(b))
+			have[corpusProvisionerName(t, candidate, file, b)] = true
+		case assembled && strings.HasPrefix(candidate, commit+"__") &&
+			(strings.Contains(candidate, "__provisioners__") || strings.HasPrefix(candidate, samplePrefix)):
+			name := corpusProvisionerName(t, candidate, file, readCorpusFile(t, dir, candidate))
+			if _, taken := pool[name]; !taken || strings.HasPrefix(candidate, samplePrefix) {
+				pool[name] = candidate
+			}
+		}
+	}
+	real := len(have) > 0
+	for name, objectTypes := range types {
+		if have[name] {
+			continue
+		}
+		file := "provisioner.openicf-" + name + ".json"
+		if found, ok := pool[name]; ok {
+			write(t, conf, file, string(readCorpusFile(t, dir, found)))
+			real = true
+			continue
+		}
+		stub := map[string]any{"name": name, "connectorRef": map[string]any{"connectorName": "stub"}, "objectTypes": map[string]any{}}
+		for _, ot := range objectTypes {
+			stub["objectTypes"].(map[string]any)[ot] = map[string]any{}
+		}
+		b, err := json.Marshal(stub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, conf, file, string(b))
+	}
+	return real
+}
+
+func readCorpusFile(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func decodeCorpusFile(t *testing.T, name string, data []byte) *node {
+	t.Helper()
+	c := &fileCtx{file: name}
+	root := c.decode(data, false, nil, nil)
+	if root == nil {
+		t.Fatalf("%s: %v", name, c.errs)
+	}
+	return root
+}
+
+// corpusProvisionerName is the system/<name> a provisioner file makes.
+func corpusProvisionerName(t *testing.T, corpusName, file string, data []byte) string {
+	if n := str(decodeCorpusFile(t, corpusName, data).get("name")); n != "" {
+		return n
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(file, provisionerPrefix), ".json")
 }
 
 // deploymentEnv defines the properties the corpus's deployments set in
@@ -85,6 +205,9 @@ func stubScripts(t *testing.T, conf, scripts string) {
 		write(t, scripts, strings.TrimPrefix(file, "script/"), "// stub\n")
 	}
 }
+
+// csvProvisioner is a CSV connector with its implied account type.
+const csvProvisioner = `{"connectorRef": {"connectorName": "` + ConnectorCSV + `"}, "configurationProperties": {"csvFile": "u.csv"}}`
 
 func TestSyncFile(t *testing.T) {
 	good := `{"mappings": [{
@@ -124,6 +247,7 @@ func TestSyncFile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			write(t, dir, "sync.json", tc.file)
+			write(t, dir, "provisioner.openicf-csv.json", csvProvisioner)
 			d, err := Load(dir, LoadOptions{Env: noEnv, CheckScript: compileJS})
 			if err != nil {
 				t.Fatal(err)
@@ -143,6 +267,7 @@ func TestSyncFile(t *testing.T) {
 
 	dir := t.TempDir()
 	write(t, dir, "sync.json", good)
+	write(t, dir, "provisioner.openicf-csv.json", csvProvisioner)
 	d, err := Load(dir, LoadOptions{Env: noEnv, CheckScript: compileJS})
 	if err != nil {
 		t.Fatal(err)

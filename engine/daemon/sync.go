@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"sundial/engine/api"
 	"sundial/engine/api/crest"
@@ -74,9 +75,19 @@ func (d *Daemon) newSyncService() *sync.Service {
 			return n
 		},
 		Retain: blockedPlans(d.opts.DB),
+		Node:   d.nodeID,
 	})
 	if err != nil {
 		return nil
+	}
+	// A run this node left ACTIVE when its process died would otherwise
+	// stay ACTIVE for good.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if n, err := svc.FailInterrupted(ctx); err != nil {
+		d.log.Warn("marking the reconciliations a stopped process left active failed", "err", err)
+	} else if n > 0 {
+		d.log.Warn("reconciliations the node's previous process left active are marked failed", "count", n)
 	}
 	return svc
 }

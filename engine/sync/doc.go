@@ -18,5 +18,7 @@
 //
 // A run's summary has IDM's shape (stage, progress, situationSummary,
 // statusSummary, durationSummary); runs, plans and audit entries
-// (start, entry, summary) are kept in the store.
+// (start, entry, summary) are kept in the store. A run is recorded with
+// the node that runs it, so that a node started again marks FAILED the
+// runs its dead process left ACTIVE (Service.FailInterrupted).
 package sync

@@ -52,6 +52,7 @@ type Run struct {
 	ID      string
 	Mapping string
 	DryRun  bool
+	node    string // the node running it
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -90,7 +91,7 @@ type stat struct {
 
 func (s *Service) newRun(id string, m *config.Mapping, p ReconParams) *Run {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Run{ID: id, Mapping: m.Name, DryRun: p.DryRun, ctx: ctx, cancel: cancel, done: make(chan struct{}), params: p,
+	r := &Run{ID: id, Mapping: m.Name, DryRun: p.DryRun, node: s.cfg.Node, ctx: ctx, cancel: cancel, done: make(chan struct{}), params: p,
 		state: StateActive, stage: "ACTIVE_INITIALIZED", started: s.cfg.Now(),
 		counts:     Counts{SourceTotal: -1, TargetTotal: -1},
 		situations: map[string]int{}, status: map[string]int{"SUCCESS": 0, "FAILURE": 0},
@@ -182,7 +183,7 @@ func (r *Run) Summary() map[string]any {
 	}
 	m := map[string]any{
 		"_id": r.ID, "mapping": r.Mapping, "state": r.state, "stage": r.stage, "stageDescription": stageDescriptions[r.stage],
-		"dryRun": r.DryRun,
+		"dryRun": r.DryRun, "node": r.node,
 		"progress": map[string]any{
 			"source": map[string]any{"existing": map[string]any{"processed": r.srcDone, "total": total(r.counts.SourceTotal)}},
 			"target": map[string]any{"existing": map[string]any{"processed": r.tgtDone, "total": total(r.counts.TargetTotal)}, "created": r.counts.Created},

@@ -52,6 +52,10 @@ type Config struct {
 	// KeepRuns (the plans blocked jobs wait on); nil: none. While one is
 	// named, the runs that ended after it are kept too.
 	Retain func(ctx context.Context) ([]string, error)
+	// Node is the id of the node that runs the Service's recons, recorded
+	// in each run's summary (Sundial's "node"), so that FailInterrupted
+	// finds the runs a dead process of this node left ACTIVE.
+	Node string
 }
 
 // Service runs reconciliations.
@@ -212,6 +216,53 @@ func (s *Service) register(ctx context.Context, r *Run) error {
 	s.active[r.ID] = r
 	s.mu.Unlock()
 	return nil
+}
+
+// FailInterrupted marks FAILED the runs the store holds as ACTIVE that
+// this node started and this Service does not run: a process of this node
+// that ended without finishing them (kill -9, a crash, a lost machine).
+// Call it when the node starts, before it starts recons. The node ids of
+// a cluster are distinct, so another node's runs are left alone; a run
+// recorded without a node (by an older version) counts as this node's. It
+// returns how many runs it marked.
+func (s *Service) FailInterrupted(ctx context.Context) (int, error) {
+	recs, err := s.recons.ListReconRuns(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, rec := range recs {
+		if rec.State != StateActive {
+			continue
+		}
+		s.mu.Lock()
+		_, running := s.active[rec.ID]
+		s.mu.Unlock()
+		var sum map[string]any
+		if running || json.Unmarshal(rec.Summary, &sum) != nil {
+			continue
+		}
+		if node, _ := sum["node"].(string); node != "" && node != s.cfg.Node {
+			continue
+		}
+		now := s.cfg.Now()
+		sum["state"], sum["stage"] = StateFailed, "COMPLETED_FAILED"
+		sum["stageDescription"] = stageDescriptions["COMPLETED_FAILED"]
+		sum["ended"] = now.UTC().Format(time.RFC3339Nano)
+		sum["duration"] = now.Sub(rec.Started).Milliseconds()
+		sum["error"] = fmt.Sprintf("interrupted: node %s stopped during the run; it was marked failed when the node started again", s.cfg.Node)
+		raw, err := json.Marshal(sum)
+		if err != nil {
+			return n, err
+		}
+		rec.State, rec.Ended, rec.Summary = StateFailed, now, raw
+		if err := s.recons.PutReconRun(ctx, rec); err != nil {
+			return n, err
+		}
+		s.cfg.Logger.Warn("reconciliation interrupted by the node's stop: marked failed", "recon", rec.ID, "mapping", rec.Mapping)
+		n++
+	}
+	return n, nil
 }
 
 // finish runs body under the run's own context and records the outcome.

@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -461,5 +462,55 @@ func TestCancel(t *testing.T) {
 	}
 	if err := svc.Cancel(run.ID); !errors.Is(err, sync.ErrNoSuchRun) {
 		t.Errorf("cancel of an ended run: %v", err)
+	}
+}
+
+// TestFailInterrupted: a run its node's process left ACTIVE (here: a run
+// still going in another Service, as a killed process leaves it in the
+// store) is marked FAILED by the node's next Service, and only by a
+// Service of that node; the Service that runs it leaves it alone.
+func TestFailInterrupted(t *testing.T) {
+	f := newFixture(t, mappingFile)
+	f.seed(t)
+	started := make(chan struct{})
+	service := func(node string) *sync.Service {
+		svc, err := sync.NewService(sync.Config{Store: f.st, Node: node, Mappings: func() []*config.Mapping { return []*config.Mapping{f.mapping} },
+			Resolve: func(r string) (connector.ObjectSet, func(), error) {
+				if r == "managed/src" {
+					return blockingSet{f.src, started}, nil, nil
+				}
+				return f.tgt, nil, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	dead := service("n1")
+	run, err := dead.Start(t.Context(), sync.ReconParams{Mapping: "srcToTgt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = dead.Cancel(run.ID); <-run.Done() }()
+	<-started
+	for _, svc := range []*sync.Service{dead, service("n2")} {
+		if n, err := svc.FailInterrupted(t.Context()); n != 0 || err != nil {
+			t.Errorf("a Service running it, or of another node, marked %d runs (%v)", n, err)
+		}
+	}
+	restarted := service("n1")
+	if sum, err := restarted.Summary(t.Context(), run.ID); err != nil || sum["state"] != "ACTIVE" || sum["node"] != "n1" {
+		t.Fatalf("before: %v %v", sum, err)
+	}
+	if n, err := restarted.FailInterrupted(t.Context()); n != 1 || err != nil {
+		t.Fatalf("marked %d runs (%v), want 1", n, err)
+	}
+	sum, err := restarted.Summary(t.Context(), run.ID)
+	if err != nil || sum["state"] != "FAILED" || sum["stage"] != "COMPLETED_FAILED" || sum["ended"] == "" ||
+		!strings.Contains(fmt.Sprint(sum["error"]), "interrupted: node n1 stopped during the run") {
+		t.Errorf("after: %v %v", sum, err)
+	}
+	if n, err := restarted.FailInterrupted(t.Context()); n != 0 || err != nil {
+		t.Errorf("a second call marked %d runs (%v)", n, err)
 	}
 }
