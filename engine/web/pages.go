@@ -444,11 +444,16 @@ func buildTimeline(rows []ScheduleRow, now time.Time, dur time.Duration, threadC
 		for _, f := range fires {
 			add(f, over[f.Unix()])
 		}
-		if lanes[i].Dense && len(fires) > 0 {
-			// Past the counted fires: the first fire in each position.
+		if lanes[i].Dense {
+			// Past the counted fires (none when the count's budget ran
+			// out): the first fire in each position.
 			spec, st, _ := triggerOf(laneRows[i])
-			st.TimesTriggered = len(fires) - 1
-			st.Next = fires[len(fires)-1]
+			if len(fires) > 0 {
+				st.TimesTriggered = len(fires) - 1
+				st.Next = fires[len(fires)-1]
+			} else {
+				add(st.Next, false)
+			}
 			for p := pos(st.Next) + 1; p < lanePositions; {
 				next := spec.FireTimeAfter(st, posStart(p).Add(-time.Nanosecond))
 				if next.IsZero() || !next.Before(until) {

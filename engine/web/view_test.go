@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -118,6 +119,41 @@ func TestBuildTimelineDense(t *testing.T) {
 		if !slices.Equal(got, tc.bands) {
 			t.Errorf("%s: marks %v, want %v", l.ID, got, tc.bands)
 		}
+	}
+}
+
+// TestBuildTimelineBudget: lanes past the count of fires in all are still
+// drawn whole.
+func TestBuildTimelineBudget(t *testing.T) {
+	rows := denseRows(t, maxTimelineFires/maxLaneFires+1)
+	lanes, _, _ := buildTimeline(rows, rows[0].Next, 24*time.Hour, 0)
+	last := lanes[len(lanes)-1]
+	if len(lanes) != len(rows) || !last.Dense || last.Fires != 0 || len(last.Marks) != 1 || last.Marks[0].Width != 1000 {
+		t.Errorf("%d lanes, the last dense %t with %d fires and marks %v; want %d, dense, 0, one mark 1000 wide", len(lanes), last.Dense, last.Fires, last.Marks, len(rows))
+	}
+}
+
+// denseRows are n schedules firing every second.
+func denseRows(t testing.TB, n int) []ScheduleRow {
+	expr, err := cron.Parse("* * * * * ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	s := &config.Schedule{Type: config.TypeCron, Cron: expr, CronSpec: "* * * * * ?", Location: time.UTC, MisfirePolicy: "fireAndProceed"}
+	rows := make([]ScheduleRow, n)
+	for i := range rows {
+		rows[i] = ScheduleRow{ID: fmt.Sprintf("s%03d", i), Schedule: s, Next: now, Location: time.UTC}
+	}
+	return rows
+}
+
+// BenchmarkBuildTimelineDense: 200 lanes of schedules firing every second,
+// over 24 hours.
+func BenchmarkBuildTimelineDense(b *testing.B) {
+	rows := denseRows(b, maxLanes)
+	for b.Loop() {
+		buildTimeline(rows, rows[0].Next, 24*time.Hour, 10)
 	}
 }
 
