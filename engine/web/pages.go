@@ -181,20 +181,28 @@ func (s *server) schedulePage(w http.ResponseWriter, r *http.Request, sess sessi
 // upcoming returns up to n fire times of row from its next fire on, all
 // before until when it is set.
 func upcoming(row ScheduleRow, n int, until time.Time) []time.Time {
-	if row.Schedule == nil || row.Next.IsZero() {
+	spec, st, ok := triggerOf(row)
+	if !ok {
 		return nil
 	}
-	spec, err := row.Schedule.Trigger(config.TriggerOptions{DefaultLocation: row.Location})
-	if err != nil {
-		return nil
-	}
-	st := trigger.State{Next: row.Next, Previous: row.Previous, RepeatCount: spec.RepeatCount, Start: row.Next}
 	var out []time.Time
 	for len(out) < n && !st.Next.IsZero() && (until.IsZero() || st.Next.Before(until)) {
 		out = append(out, st.Next)
 		st = spec.Fired(st)
 	}
 	return out
+}
+
+// triggerOf is row's trigger, in the state of its next fire.
+func triggerOf(row ScheduleRow) (*trigger.Spec, trigger.State, bool) {
+	if row.Schedule == nil || row.Next.IsZero() {
+		return nil, trigger.State{}, false
+	}
+	spec, err := row.Schedule.Trigger(config.TriggerOptions{DefaultLocation: row.Location})
+	if err != nil {
+		return nil, trigger.State{}, false
+	}
+	return &spec, trigger.State{Next: row.Next, Previous: row.Previous, RepeatCount: spec.RepeatCount, Start: row.Next}, true
 }
 
 func indentJSON(v any) string {
@@ -265,11 +273,15 @@ func (s *server) bulkAction(w http.ResponseWriter, r *http.Request, sess session
 // Timeline.
 
 // maxLanes bounds the lanes drawn, maxLaneFires the fires counted per
-// schedule, and maxTimelineFires the fires counted in all.
+// schedule (for overlaps), and maxTimelineFires the fires counted in all.
+// A lane has lanePositions positions; past its counted fires, a lane is
+// drawn by asking the trigger for its first fire in each position, so
+// drawing costs at most one step per position however often it fires.
 const (
 	maxLanes         = 200
 	maxLaneFires     = 5000
 	maxTimelineFires = 200_000
+	lanePositions    = 1000
 )
 
 type timelineData struct {
@@ -277,6 +289,8 @@ type timelineData struct {
 	From, To    time.Time
 	ThreadCount int
 	Lanes       []lane
+	// Ticks are the time axis's marks.
+	Ticks []tick
 	// Overlaps are the moments more runs would start than threadCount
 	// allows.
 	Overlaps []overlap
@@ -285,16 +299,22 @@ type timelineData struct {
 }
 
 type lane struct {
-	ID    string
-	Fires []fireMark
-	// More: the lane has fires past maxLaneFires.
-	More bool
+	ID string
+	// Marks are the lane's runs of positions with fires in them.
+	Marks []fireMark
+	// Fires counts the fires counted; Dense says there are more than
+	// that, and Every is then the shortest gap between two of them.
+	Fires int
+	Dense bool
+	Every time.Duration
 }
 
+// fireMark is a run of Width adjacent positions of a lane with fires in
+// each, from Pos (per mille of the span); At is its first fire.
 type fireMark struct {
-	At time.Time
-	// Pos is the position on the lane in per mille of the span.
+	At      time.Time
 	Pos     int
+	Width   int
 	Overlap bool
 }
 
@@ -302,6 +322,26 @@ type overlap struct {
 	At    time.Time
 	Pos   int
 	Count int
+}
+
+// tick is one mark of the time axis, at Pos per mille of the span.
+type tick struct {
+	Pos   int
+	Label string
+}
+
+// timelineTicks marks each 3 hours of a 24-hour span, each day of a longer
+// one, at whole hours and days of UTC.
+func timelineTicks(from time.Time, dur time.Duration) []tick {
+	step, layout := 3*time.Hour, "15:04"
+	if dur > 24*time.Hour {
+		step, layout = 24*time.Hour, "Mon 02 Jan"
+	}
+	var out []tick
+	for t := from.UTC().Truncate(step).Add(step); t.Before(from.Add(dur)); t = t.Add(step) {
+		out = append(out, tick{Pos: int(t.Sub(from) * lanePositions / dur), Label: t.Format(layout)})
+	}
+	return out
 }
 
 func (s *server) timelinePage(w http.ResponseWriter, r *http.Request, sess session) {
@@ -316,20 +356,22 @@ func (s *server) timelinePage(w http.ResponseWriter, r *http.Request, sess sessi
 	}
 	cfg := s.Source.Config(r.Context())
 	now := s.Clock.Now()
-	d := timelineData{Span: span, From: now, To: now.Add(dur), ThreadCount: cfg.ThreadCount}
+	d := timelineData{Span: span, From: now, To: now.Add(dur), ThreadCount: cfg.ThreadCount, Ticks: timelineTicks(now, dur)}
 	d.Lanes, d.Overlaps, d.MoreLanes = buildTimeline(s.Source.Schedules(r.Context()), now, dur, cfg.ThreadCount)
 	s.render(w, r, http.StatusOK, "timeline", page{Title: "Timeline, next " + span, Nav: "timeline", Session: sess, Data: d})
 }
 
 // buildTimeline lays out the fires of rows in [now, now+dur): one lane per
-// schedule that fires (the first maxLanes), one mark per position on the
-// lane, and the moments where more fires start at once than threadCount
-// workers can take.
+// schedule that fires (the first maxLanes), with a mark per run of
+// positions that have fires, and the moments where more fires start at
+// once than threadCount workers can take.
 func buildTimeline(rows []ScheduleRow, now time.Time, dur time.Duration, threadCount int) ([]lane, []overlap, int) {
 	until := now.Add(dur)
-	pos := func(t time.Time) int { return min(999, int(t.Sub(now)*1000/dur)) }
+	pos := func(t time.Time) int { return min(lanePositions-1, int(t.Sub(now)*lanePositions/dur)) }
+	posStart := func(p int) time.Time { return now.Add(dur * time.Duration(p) / lanePositions) }
 	var lanes []lane
 	var laneFires [][]time.Time
+	var laneRows []ScheduleRow
 	more, budget := 0, maxTimelineFires
 	count := map[int64]int{}
 	for _, row := range rows {
@@ -339,7 +381,7 @@ func buildTimeline(rows []ScheduleRow, now time.Time, dur time.Duration, threadC
 		fires := upcoming(row, min(maxLaneFires, max(budget, 1))+1, until)
 		l := lane{ID: row.ID}
 		if len(fires) > maxLaneFires || len(fires) > budget {
-			fires, l.More = fires[:min(maxLaneFires, budget)], true
+			fires, l.Dense = fires[:min(maxLaneFires, budget)], true
 		}
 		budget -= len(fires)
 		for _, f := range fires {
@@ -349,8 +391,17 @@ func buildTimeline(rows []ScheduleRow, now time.Time, dur time.Duration, threadC
 			more++
 			continue
 		}
+		l.Fires = len(fires)
+		if l.Dense {
+			for i := 1; i < len(fires); i++ {
+				if g := fires[i].Sub(fires[i-1]); l.Every == 0 || g < l.Every {
+					l.Every = g
+				}
+			}
+		}
 		lanes = append(lanes, l)
 		laneFires = append(laneFires, fires)
+		laneRows = append(laneRows, row)
 	}
 	var overlaps []overlap
 	over := map[int64]bool{}
@@ -365,19 +416,54 @@ func buildTimeline(rows []ScheduleRow, now time.Time, dur time.Duration, threadC
 	}
 	sort.Slice(overlaps, func(i, j int) bool { return overlaps[i].At.Before(overlaps[j].At) })
 	for i, fires := range laneFires {
-		for _, f := range fires {
-			p, o := pos(f), over[f.Unix()]
-			marks := lanes[i].Fires
-			if n := len(marks); n > 0 && marks[n-1].Pos == p {
-				// Fires closer than a mark's width share it; an overlap
-				// among them marks it.
-				if o && !marks[n-1].Overlap {
-					marks[n-1].At, marks[n-1].Overlap = f, true
+		var marks []fireMark
+		add := func(f time.Time, o bool) {
+			p := pos(f)
+			if n := len(marks); n > 0 {
+				m := &marks[n-1]
+				switch {
+				case m.Pos+m.Width-1 == p:
+					// Fires closer than a position share it; an overlap
+					// among them marks it.
+					switch {
+					case !o || m.Overlap:
+					case m.Width == 1:
+						m.At, m.Overlap = f, true
+					default:
+						m.Width--
+						marks = append(marks, fireMark{At: f, Pos: p, Width: 1, Overlap: true})
+					}
+					return
+				case m.Pos+m.Width == p && !o && !m.Overlap:
+					m.Width++
+					return
 				}
-				continue
 			}
-			lanes[i].Fires = append(marks, fireMark{At: f, Pos: p, Overlap: o})
+			marks = append(marks, fireMark{At: f, Pos: p, Width: 1, Overlap: o})
 		}
+		for _, f := range fires {
+			add(f, over[f.Unix()])
+		}
+		if lanes[i].Dense {
+			// Past the counted fires (none when the count's budget ran
+			// out): the first fire in each position.
+			spec, st, _ := triggerOf(laneRows[i])
+			if len(fires) > 0 {
+				st.TimesTriggered = len(fires) - 1
+				st.Next = fires[len(fires)-1]
+			} else {
+				add(st.Next, false)
+			}
+			for p := pos(st.Next) + 1; p < lanePositions; {
+				next := spec.FireTimeAfter(st, posStart(p).Add(-time.Nanosecond))
+				if next.IsZero() || !next.Before(until) {
+					break
+				}
+				add(next, false)
+				p = pos(next) + 1
+			}
+		}
+		lanes[i].Marks = marks
 	}
 	return lanes, overlaps, more
 }

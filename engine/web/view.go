@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"sundial/engine/config"
@@ -285,9 +287,43 @@ func newRowView(r ScheduleRow, last *RunView, now time.Time, sess session) rowVi
 		v.Service = r.Schedule.InvokeService
 	}
 	if r.Location != nil {
-		v.Zone = r.Location.String()
+		v.Zone = zoneName(r.Location)
 	}
 	return v
+}
+
+// zoneName is the name of loc as the page shows it: the process-local zone
+// (time.Local reads "Local" when it came from /etc/localtime) by the name
+// the system gives it.
+func zoneName(loc *time.Location) string {
+	if name := loc.String(); name != "Local" {
+		return name
+	}
+	return localZoneName()
+}
+
+// localZoneName is the name of the zone /etc/localtime holds, read once.
+var localZoneName = sync.OnceValue(func() string {
+	return systemZoneName("/etc/localtime", "/etc/timezone", time.Local)
+})
+
+// systemZoneName names the zone of the file at localtime: the zoneinfo name
+// its symbolic link points at (…/zoneinfo/Europe/Paris), else the first
+// line of the file at timezone (Debian's), else loc's abbreviation now
+// (CET), which is all the zone file itself says.
+func systemZoneName(localtime, timezone string, loc *time.Location) string {
+	if target, err := os.Readlink(localtime); err == nil {
+		if _, name, ok := strings.Cut(target, "zoneinfo/"); ok && name != "" {
+			return name
+		}
+	}
+	if b, err := os.ReadFile(timezone); err == nil {
+		if name, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n"); name != "" {
+			return name
+		}
+	}
+	abbr, _ := time.Now().In(loc).Zone()
+	return abbr
 }
 
 // describeTrigger is the trigger in words: engine/cron's description of a
@@ -352,6 +388,11 @@ var funcs = template.FuncMap{
 		return h
 	},
 	"add": func(a, b int) int { return a + b },
+	// permille is a position of the timeline as a CSS length.
+	"permille":   func(p int) template.CSS { return template.CSS(fmt.Sprintf("%.1f%%", float64(p)/10)) },
+	"shortDur":   shortDur,
+	"shortID":    shortID,
+	"shortStamp": shortStamp,
 	"pct": func(a, b int64) int64 {
 		if b <= 0 {
 			return 0
@@ -369,6 +410,25 @@ func secs(d time.Duration) string {
 		return "0.0s"
 	}
 	return s
+}
+
+// shortID is a run id cut to its first 8 characters and an ellipsis (a
+// UUID's first group); the page gives the whole id in a title.
+func shortID(id string) string {
+	if len(id) <= 9 {
+		return id
+	}
+	return id[:8] + "…"
+}
+
+// shortStamp writes an RFC 3339 time to the second, in UTC; a value that is
+// no such time stays as it is.
+func shortStamp(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
 // shortDur writes d without its zero parts: 24h, 1h30m, 90ms.
