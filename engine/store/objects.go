@@ -24,6 +24,10 @@ type Objects interface {
 	CreateObjects(ctx context.Context, params CreateObjectsParams) ([]CreateObjectResult, error)
 	// ReadObject returns one object.
 	ReadObject(ctx context.Context, params ReadObjectParams) (Object, error)
+	// ReadObjects returns the objects of one type among IDs that exist,
+	// in the order of IDs, each once: a missing id is left out rather
+	// than failing the call.
+	ReadObjects(ctx context.Context, params ReadObjectsParams) ([]Object, error)
 	// UpdateObject replaces an object's content (keeping its id) if its
 	// revision is IfRev (any revision when IfRev is ""), at the next
 	// revision, and returns it as stored.
@@ -94,6 +98,12 @@ type CreateObjectResult struct {
 // ReadObjectParams names an object.
 type ReadObjectParams struct {
 	Type, ID string
+}
+
+// ReadObjectsParams name objects of one type.
+type ReadObjectsParams struct {
+	Type string
+	IDs  []string
 }
 
 // UpdateObjectParams replace an object's content.
