@@ -19,7 +19,8 @@ type Objects interface {
 	// CreateObjects inserts new objects in one transaction, one result per
 	// item in input order: an item whose id exists already (or repeats an
 	// earlier item's) has Err wrapping ErrConflict and is not written; an
-	// item without an id gets a random UUID. The others are written at
+	// item without an id gets a new UUID (version 7: time-ordered, so that
+	// new rows append to the id index). The others are written at
 	// revision "1", all in one commit.
 	CreateObjects(ctx context.Context, params CreateObjectsParams) ([]CreateObjectResult, error)
 	// ReadObject returns one object.
@@ -85,7 +86,7 @@ type CreateObjectsParams struct {
 // NewObject is an object to create. Content's "_id" and "_rev" are
 // ignored.
 type NewObject struct {
-	ID      string // "" for a random UUID
+	ID      string // "" for a new UUID
 	Content map[string]any
 }
 
