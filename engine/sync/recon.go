@@ -317,7 +317,9 @@ func (mr *mappingRun) parallel(ctx context.Context, produce func(feed chan<- fun
 		}
 		return err
 	}
-	feed := make(chan func(context.Context), 1000)
+	// A short queue: an item may be a batch of source objects, and the
+	// queue's items are held in memory.
+	feed := make(chan func(context.Context), 2*n)
 	var wg stdsync.WaitGroup
 	for range n {
 		wg.Go(func() {
