@@ -79,6 +79,19 @@ func (s *Set) Read(ctx context.Context, id string) (connector.Object, error) {
 	return o.Content, nil
 }
 
+// ReadMany reads the objects among ids that exist, by id.
+func (s *Set) ReadMany(ctx context.Context, ids []string) (map[string]connector.Object, error) {
+	objs, err := s.objects.ReadObjects(ctx, store.ReadObjectsParams{Type: s.typ, IDs: ids})
+	if err != nil {
+		return nil, setError(err)
+	}
+	out := make(map[string]connector.Object, len(objs))
+	for _, o := range objs {
+		out[o.ID] = o.Content
+	}
+	return out, nil
+}
+
 // Update replaces an object's content, checking rev unless it is "".
 func (s *Set) Update(ctx context.Context, id, rev string, obj connector.Object) (connector.Object, error) {
 	o, err := s.objects.UpdateObject(ctx, store.UpdateObjectParams{Type: s.typ, ID: id, IfRev: rev, Content: obj})

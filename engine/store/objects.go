@@ -19,11 +19,16 @@ type Objects interface {
 	// CreateObjects inserts new objects in one transaction, one result per
 	// item in input order: an item whose id exists already (or repeats an
 	// earlier item's) has Err wrapping ErrConflict and is not written; an
-	// item without an id gets a random UUID. The others are written at
+	// item without an id gets a new UUID (version 7: time-ordered, so that
+	// new rows append to the id index). The others are written at
 	// revision "1", all in one commit.
 	CreateObjects(ctx context.Context, params CreateObjectsParams) ([]CreateObjectResult, error)
 	// ReadObject returns one object.
 	ReadObject(ctx context.Context, params ReadObjectParams) (Object, error)
+	// ReadObjects returns the objects of one type among IDs that exist,
+	// in the order of IDs, each once: a missing id is left out rather
+	// than failing the call.
+	ReadObjects(ctx context.Context, params ReadObjectsParams) ([]Object, error)
 	// UpdateObject replaces an object's content (keeping its id) if its
 	// revision is IfRev (any revision when IfRev is ""), at the next
 	// revision, and returns it as stored.
@@ -81,7 +86,7 @@ type CreateObjectsParams struct {
 // NewObject is an object to create. Content's "_id" and "_rev" are
 // ignored.
 type NewObject struct {
-	ID      string // "" for a random UUID
+	ID      string // "" for a new UUID
 	Content map[string]any
 }
 
@@ -94,6 +99,12 @@ type CreateObjectResult struct {
 // ReadObjectParams names an object.
 type ReadObjectParams struct {
 	Type, ID string
+}
+
+// ReadObjectsParams name objects of one type.
+type ReadObjectsParams struct {
+	Type string
+	IDs  []string
 }
 
 // UpdateObjectParams replace an object's content.

@@ -18,7 +18,7 @@ type Recons interface {
 	// input order. An item that would make a second link of its
 	// (LinkType, LinkQualifier) for its FirstID or for its SecondID, or
 	// whose ID exists, has Err wrapping ErrConflict and is not written.
-	// An item without an ID gets a random UUID.
+	// An item without an ID gets a new UUID (version 7: time-ordered).
 	CreateLinks(ctx context.Context, links []Link) ([]CreateLinkResult, error)
 	// DeleteLinks removes links by id in one transaction and returns how
 	// many existed.

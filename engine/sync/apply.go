@@ -204,7 +204,15 @@ func (li *linkIndex) load(ctx context.Context) error {
 	li.mu.Lock()
 	defer li.mu.Unlock()
 	li.count = 0
+	qualifiers := map[string]string{}
 	return li.s.recons.QueryLinks(ctx, store.QueryLinksParams{LinkType: li.linkType}, func(l store.Link) error {
+		// The link type and qualifiers are shared, not one copy per link.
+		l.LinkType = li.linkType
+		if q, ok := qualifiers[l.LinkQualifier]; ok {
+			l.LinkQualifier = q
+		} else {
+			qualifiers[l.LinkQualifier] = l.LinkQualifier
+		}
 		li.index(&l)
 		li.count++
 		return nil

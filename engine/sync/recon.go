@@ -108,6 +108,9 @@ type entry struct {
 	action           string
 	policy           *config.Policy
 	ambiguous        []string
+	// linkedTargets are targets read ahead by id (nil: not found), shared
+	// by the entries of a batch of sources and not to be changed.
+	linkedTargets map[string]connector.Object
 }
 
 // mappingRun is the state of one run of one mapping.
@@ -231,11 +234,23 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 	}
 	sources := 0
 	err = mr.parallel(ctx, func(feed chan<- func(context.Context)) error {
-		return mr.source.Query(ctx, sq, func(o connector.Object) error {
+		var batch []connector.Object
+		send := func() {
+			objs := batch
+			batch = nil
+			feed <- func(ctx context.Context) { mr.sourceBatch(ctx, objs) }
+		}
+		err := mr.source.Query(ctx, sq, func(o connector.Object) error {
 			sources++
-			feed <- func(ctx context.Context) { mr.sourceEntry(ctx, o) }
+			if batch = append(batch, o); len(batch) == sourceBatchSize {
+				send()
+			}
 			return ctx.Err()
 		})
+		if err == nil && len(batch) > 0 {
+			send()
+		}
+		return err
 	})
 	if ferr := mr.flushCreates(ctx); err == nil {
 		err = ferr
@@ -302,7 +317,9 @@ func (mr *mappingRun) parallel(ctx context.Context, produce func(feed chan<- fun
 		}
 		return err
 	}
-	feed := make(chan func(context.Context), 1000)
+	// A short queue: an item may be a batch of source objects, and the
+	// queue's items are held in memory.
+	feed := make(chan func(context.Context), 2*n)
 	var wg stdsync.WaitGroup
 	for range n {
 		wg.Go(func() {
@@ -322,8 +339,62 @@ func (mr *mappingRun) parallel(ctx context.Context, produce func(feed chan<- fun
 	return err
 }
 
-// sourceEntry reconciles one source object in every qualifier.
-func (mr *mappingRun) sourceEntry(ctx context.Context, o connector.Object) {
+// sourceBatchSize is how many source objects a worker takes at a time,
+// and so how many linked targets it reads in one call.
+const sourceBatchSize = 100
+
+// batchReader is a set that reads many objects in one call.
+type batchReader interface {
+	ReadMany(ctx context.Context, ids []string) (map[string]connector.Object, error)
+}
+
+// sourceBatch reconciles source objects one after the other, having read
+// their linked targets together when the target set can.
+func (mr *mappingRun) sourceBatch(ctx context.Context, objs []connector.Object) {
+	linked := mr.readLinkedTargets(ctx, objs)
+	for _, o := range objs {
+		if ctx.Err() != nil {
+			return
+		}
+		mr.sourceEntry(ctx, o, linked)
+	}
+}
+
+// readLinkedTargets reads the targets the sources' links name, by id; an
+// id asked for and not found maps to nil. It returns nil when the target
+// set reads one object at a time or the read fails (each entry then reads
+// its own).
+func (mr *mappingRun) readLinkedTargets(ctx context.Context, objs []connector.Object) map[string]connector.Object {
+	br, ok := mr.target.(batchReader)
+	if !ok || !mr.links.enabled {
+		return nil
+	}
+	var ids []string
+	for _, o := range objs {
+		for _, q := range mr.qualifiers {
+			if l := mr.links.bySource(q, idOf(o)); l != nil {
+				ids = append(ids, mr.links.targetOf(l))
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	found, err := br.ReadMany(ctx, ids)
+	if err != nil {
+		return nil
+	}
+	for _, id := range ids {
+		if _, ok := found[id]; !ok {
+			found[id] = nil
+		}
+	}
+	return found
+}
+
+// sourceEntry reconciles one source object in every qualifier; linked
+// holds the targets read ahead for it (nil: none).
+func (mr *mappingRun) sourceEntry(ctx context.Context, o connector.Object, linked map[string]connector.Object) {
 	start := time.Now()
 	id := idOf(o)
 	if !fullEntry(o) {
@@ -335,7 +406,7 @@ func (mr *mappingRun) sourceEntry(ctx context.Context, o connector.Object) {
 		o = full
 	}
 	for _, q := range mr.qualifiers {
-		e := &entry{phase: "source", qualifier: q, sourceID: id, source: o}
+		e := &entry{phase: "source", qualifier: q, sourceID: id, source: o, linkedTargets: linked}
 		c, err := mr.sourceSituation(ctx, e)
 		if err == nil {
 			c, err = mr.perform(ctx, e)
@@ -396,7 +467,7 @@ func (mr *mappingRun) sourceSituation(ctx context.Context, e *entry) (*Change, e
 		e.link = l
 		e.targetID = mr.links.targetOf(l)
 		mr.touch(e.targetID)
-		t, err := mr.target.Read(ctx, e.targetID)
+		t, err := mr.readLinked(ctx, e)
 		switch {
 		case errors.Is(err, connector.ErrNotFound):
 		case err != nil:
@@ -447,6 +518,18 @@ func (mr *mappingRun) sourceSituation(ctx context.Context, e *entry) (*Change, e
 		e.ambiguous = ids
 	}
 	return nil, nil
+}
+
+// readLinked reads the entry's linked target, from the targets read ahead
+// when it is among them.
+func (mr *mappingRun) readLinked(ctx context.Context, e *entry) (connector.Object, error) {
+	if t, ok := e.linkedTargets[e.targetID]; ok {
+		if t == nil {
+			return nil, fmt.Errorf("%w: %s", connector.ErrNotFound, e.targetID)
+		}
+		return t, nil
+	}
+	return mr.target.Read(ctx, e.targetID)
 }
 
 // targetSituation assesses a target entry (IDM's TargetSyncOperation).

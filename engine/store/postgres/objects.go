@@ -87,6 +87,29 @@ func (s *Store) ReadObject(ctx context.Context, p store.ReadObjectParams) (store
 	return objquery.Decode(p.Type, r)
 }
 
+// ReadObjects reads the objects among p.IDs that exist in one statement.
+func (s *Store) ReadObjects(ctx context.Context, p store.ReadObjectsParams) ([]store.Object, error) {
+	found := make(map[string]objquery.Row, len(p.IDs))
+	rows, err := s.pool.Query(ctx, "SELECT id, rev, doc::text FROM managed_objects WHERE type = $1 AND id = ANY($2)", p.Type, p.IDs)
+	if err != nil {
+		return nil, fmt.Errorf("read managed/%s objects: %w", p.Type, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r objquery.Row
+		var doc string
+		if err := rows.Scan(&r.ID, &r.Rev, &doc); err != nil {
+			return nil, fmt.Errorf("read managed/%s objects: %w", p.Type, err)
+		}
+		r.Doc = []byte(doc)
+		found[r.ID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read managed/%s objects: %w", p.Type, err)
+	}
+	return objquery.DecodeFound(p.Type, p.IDs, found)
+}
+
 func readObject(ctx context.Context, q querier, typ, id, lock string) (objquery.Row, error) {
 	r := objquery.Row{ID: id}
 	var doc string

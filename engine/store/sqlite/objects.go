@@ -64,6 +64,47 @@ func (s *Store) ReadObject(ctx context.Context, p store.ReadObjectParams) (store
 	return objquery.Decode(p.Type, r)
 }
 
+// readObjectsChunk is how many ids one statement of ReadObjects asks for.
+const readObjectsChunk = 500
+
+// ReadObjects reads the objects among p.IDs that exist, a chunk of ids
+// per statement.
+func (s *Store) ReadObjects(ctx context.Context, p store.ReadObjectsParams) ([]store.Object, error) {
+	found := make(map[string]objquery.Row, len(p.IDs))
+	for start := 0; start < len(p.IDs); start += readObjectsChunk {
+		chunk := p.IDs[start:min(start+readObjectsChunk, len(p.IDs))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, p.Type)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		q := "SELECT id, rev, json(doc) FROM managed_objects WHERE type = ? AND id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
+		if err := scanRows(ctx, s.reader, q, args, found); err != nil {
+			return nil, fmt.Errorf("read managed/%s objects: %w", p.Type, err)
+		}
+	}
+	return objquery.DecodeFound(p.Type, p.IDs, found)
+}
+
+// scanRows adds the (id, rev, doc) rows of q to found.
+func scanRows(ctx context.Context, db *sql.DB, q string, args []any, found map[string]objquery.Row) error {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r objquery.Row
+		var doc string
+		if err := rows.Scan(&r.ID, &r.Rev, &doc); err != nil {
+			return err
+		}
+		r.Doc = []byte(doc)
+		found[r.ID] = r
+	}
+	return rows.Err()
+}
+
 // readObject reads an object with st, sqlReadObject prepared.
 func readObject(ctx context.Context, st *sql.Stmt, typ, id string) (objquery.Row, error) {
 	rows, err := st.QueryContext(ctx, typ, id)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,6 +32,7 @@ func ExerciseObjects(t *testing.T, newStore func(t *testing.T) store.Store) {
 		return o
 	}
 	t.Run("CRUD", func(t *testing.T) { t.Parallel(); objectsCRUD(t, objects(t)) })
+	t.Run("ReadMany", func(t *testing.T) { t.Parallel(); objectsReadMany(t, objects(t)) })
 	t.Run("ModifyMany", func(t *testing.T) { t.Parallel(); objectsModifyMany(t, objects(t)) })
 	t.Run("Units", func(t *testing.T) { t.Parallel(); objectsUnits(t, objects(t)) })
 	t.Run("Paging", func(t *testing.T) { t.Parallel(); objectsPaging(t, objects(t)) })
@@ -112,6 +114,50 @@ func objectsCRUD(t *testing.T, o store.Objects) {
 
 // objectsModifyMany checks ModifyObjects' per-item outcomes: each item's
 // revision check and Modify decide for it alone, in one commit.
+// objectsReadMany reads more objects than one statement asks for, in a
+// given order, with missing, repeated and other-type ids among them.
+func objectsReadMany(t *testing.T, o store.Objects) {
+	ctx := t.Context()
+	const n = 1200
+	var news []store.NewObject
+	for i := range n {
+		news = append(news, store.NewObject{ID: fmt.Sprintf("u%04d", i), Content: content("n", i)})
+	}
+	if _, err := o.CreateObjects(ctx, store.CreateObjectsParams{Type: "user", Objects: news}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.CreateObjects(ctx, store.CreateObjectsParams{Type: "role", Objects: []store.NewObject{{ID: "r1", Content: content("n", -1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.UpdateObject(ctx, store.UpdateObjectParams{Type: "user", ID: "u0007", Content: content("n", 7, "again", true)}); err != nil {
+		t.Fatal(err)
+	}
+	var ids, want []string
+	for i := n - 1; i >= 0; i -= 2 {
+		ids, want = append(ids, fmt.Sprintf("u%04d", i)), append(want, fmt.Sprintf("u%04d", i))
+	}
+	ids = append(ids, "nobody", "r1", "u0007", "U0009", "u1199")
+	got, err := o.ReadObjects(ctx, store.ReadObjectsParams{Type: "user", IDs: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objectIDs(got) != strings.Join(want, " ") {
+		t.Fatalf("ReadObjects ids:\n got %s\nwant %s", objectIDs(got), strings.Join(want, " "))
+	}
+	for _, g := range got {
+		one, err := o.ReadObject(ctx, store.ReadObjectParams{Type: "user", ID: g.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, one) {
+			t.Fatalf("ReadObjects %s = %+v, ReadObject = %+v", g.ID, g, one)
+		}
+	}
+	if got, err := o.ReadObjects(ctx, store.ReadObjectsParams{Type: "user"}); err != nil || len(got) != 0 {
+		t.Fatalf("ReadObjects of no ids = %v, %v", got, err)
+	}
+}
+
 func objectsModifyMany(t *testing.T, o store.Objects) {
 	ctx := t.Context()
 	var news []store.NewObject

@@ -215,6 +215,25 @@ func Decode(typ string, r Row) (store.Object, error) {
 	return store.Object{Type: typ, ID: r.ID, Rev: strconv.FormatInt(r.Rev, 10), Content: content}, nil
 }
 
+// DecodeFound decodes the rows found for ids, in the order of ids, each
+// once; an id without a row is left out.
+func DecodeFound(typ string, ids []string, found map[string]Row) ([]store.Object, error) {
+	out := make([]store.Object, 0, len(found))
+	for _, id := range ids {
+		r, ok := found[id]
+		if !ok {
+			continue
+		}
+		delete(found, id)
+		o, err := Decode(typ, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
 // DecodeContent reads a JSON object with numbers as json.Number.
 func DecodeContent(doc []byte) (map[string]any, error) {
 	d := json.NewDecoder(bytes.NewReader(doc))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"sundial/engine/store"
 )
@@ -84,13 +86,47 @@ func Modify(p store.ModifyObjectParams, r Row) (Row, error) {
 	return next, nil
 }
 
-// NewID is a random (version 4) UUID, as IDM gives new objects.
+// NewID is a new UUID for an object or a link: version 7 (RFC 9562), its
+// first 48 bits the time in milliseconds and the next 12 a counter within
+// the millisecond, so that the ids one process makes grow and their rows
+// append to the id indexes instead of landing on random pages; the last
+// 62 bits are random.
 func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
+	ms, seq := idClock.next(time.Now().UnixMilli())
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	b[6] = 0x70 | byte(seq>>8)
+	b[7] = byte(seq)
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// idClock orders the ids of this process: the millisecond and counter of
+// the last one.
+var idClock orderedClock
+
+type orderedClock struct {
+	mu  sync.Mutex
+	ms  int64
+	seq int64
+}
+
+// next returns the millisecond and counter of a new id made at now: now
+// and 0 after the last id's millisecond, else the last's with the next
+// counter (moving to the next millisecond when the 12 bits are spent).
+func (c *orderedClock) next(now int64) (ms, seq int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case now > c.ms:
+		c.ms, c.seq = now, 0
+	case c.seq < 0xfff:
+		c.seq++
+	default:
+		c.ms, c.seq = c.ms+1, 0
+	}
+	return c.ms, c.seq
 }
 
 // LockOrder is the order ModifyObjects visits its items in: by id (input
