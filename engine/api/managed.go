@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -273,18 +274,26 @@ func (s *server) queryObjects(w http.ResponseWriter, r *http.Request, req *reque
 	if !s.noConditions(w, r, req) {
 		return
 	}
-	fields := req.params.Fields
+	out, err := queryStore(r.Context(), objs, typ, q, req.params.Fields)
+	if err != nil {
+		req.writer.Error(w, objectError(err, typ, ""))
+		return
+	}
+	req.writer.JSON(w, http.StatusOK, out)
+}
+
+// queryStore runs a CREST query of objects of typ in the store: the
+// filter, sort keys and cookie pushed down, an offset (only without a
+// cookie) read as a longer first page whose head is dropped.
+func queryStore(ctx context.Context, objs store.Objects, typ string, q crest.QueryParams, fields []crest.Field) (crest.QueryResult, error) {
 	if q.QueryID != "" {
 		if q.QueryID != crest.IDsQuery {
-			req.writer.Error(w, crest.BadRequest("only query-id of '%s' is supported.", crest.IDsQuery))
-			return
+			return crest.QueryResult{}, crest.BadRequest("only query-id of '%s' is supported.", crest.IDsQuery)
 		}
 		fields = []crest.Field{{"_id"}}
 	}
 	p := store.QueryObjectsParams{Type: typ, Filter: q.Filter, PageSize: q.PageSize,
 		CountTotal: q.TotalPolicy == "ESTIMATE" || q.TotalPolicy == "EXACT"}
-	// A cookie is the store's; an offset (only without one) is a longer
-	// first page whose head is dropped.
 	skip := 0
 	if q.Cookie != "" {
 		p.Cookie = q.Cookie
@@ -297,10 +306,9 @@ func (s *server) queryObjects(w http.ResponseWriter, r *http.Request, req *reque
 	for _, k := range q.SortKeys {
 		p.SortKeys = append(p.SortKeys, store.SortKey{Field: query.Pointer{Tokens: k.Field}, Descending: k.Descending})
 	}
-	res, err := objs.QueryObjects(r.Context(), p)
+	res, err := objs.QueryObjects(ctx, p)
 	if err != nil {
-		req.writer.Error(w, objectError(err, typ, ""))
-		return
+		return crest.QueryResult{}, err
 	}
 	page := res.Objects[min(skip, len(res.Objects)):]
 	out := crest.QueryResult{
@@ -323,7 +331,7 @@ func (s *server) queryObjects(w http.ResponseWriter, r *http.Request, req *reque
 		out.TotalPagedResultsPolicy = "EXACT"
 		out.TotalPagedResults = res.Total
 	}
-	req.writer.JSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // readCreateBody reads a create's body and its id: id, or the body's

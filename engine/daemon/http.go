@@ -30,6 +30,7 @@ func (d *Daemon) handler() http.Handler {
 	d.mountTaskScanner(mux)
 	d.mountJobs(mux)
 	d.mountRecon(mux)
+	d.mountAudit(mux)
 	mux.Handle("/oauth2/token", d.auth.TokenHandler())
 	mux.Handle("/ui/", d.webHandler())
 	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))

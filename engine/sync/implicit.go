@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"sundial/engine/config"
 	"sundial/engine/connector"
 	"sundial/engine/store"
@@ -276,9 +278,10 @@ func (o oneByOne) Query(ctx context.Context, q connector.Query, fn func(connecto
 	})
 }
 
-// auditSyncType is where audit/sync entries are kept: objects of an
-// internal type of the objects store.
-const auditSyncType = "audit:sync"
+// AuditSyncType is where audit/sync entries are kept: objects of an
+// internal type of the objects store, whose ids (UUIDv7) order them by
+// the time they were written.
+const AuditSyncType = "audit:sync"
 
 // auditSync stores the audit/sync entry of one mapping × qualifier.
 func (s *Service) auditSync(ctx context.Context, mr *mappingRun, e *entry, c *Change, err error, n Notification) {
@@ -300,8 +303,12 @@ func (s *Service) auditSync(ctx context.Context, mr *mappingRun, e *entry, c *Ch
 	if len(e.ambiguous) > 0 {
 		a["ambiguousTargetObjectIds"] = e.ambiguous
 	}
-	if _, werr := objs.CreateObjects(store.WithDeferredSync(context.WithoutCancel(ctx)), store.CreateObjectsParams{Type: auditSyncType,
-		Objects: []store.NewObject{{Content: a}}}); werr != nil {
+	nid := "" // the store picks a random id when no UUIDv7 is made
+	if id, uerr := uuid.NewV7(); uerr == nil {
+		nid = id.String()
+	}
+	if _, werr := objs.CreateObjects(store.WithDeferredSync(context.WithoutCancel(ctx)), store.CreateObjectsParams{Type: AuditSyncType,
+		Objects: []store.NewObject{{ID: nid, Content: a}}}); werr != nil {
 		s.cfg.Logger.Warn("recording an audit/sync entry failed", "mapping", mr.m.Name, "err", werr)
 	}
 }
@@ -316,7 +323,7 @@ func (s *Service) SyncAudit(ctx context.Context, mapping string) ([]map[string]a
 	var out []map[string]any
 	cookie := ""
 	for {
-		page, err := objs.QueryObjects(ctx, store.QueryObjectsParams{Type: auditSyncType, PageSize: 1000, Cookie: cookie})
+		page, err := objs.QueryObjects(ctx, store.QueryObjectsParams{Type: AuditSyncType, PageSize: 1000, Cookie: cookie})
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,262 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"sundial/engine/api"
+	"sundial/engine/api/crest"
+	"sundial/engine/query"
+	"sundial/engine/store"
+	"sundial/engine/sync"
+)
+
+// audits serves /openidm/audit from the store: audit/recon entries are
+// the recon runs' audit entries (kept and pruned with the runs),
+// audit/sync entries the objects of sync.AuditSyncType.
+type audits struct{ d *Daemon }
+
+var _ api.Audits = audits{}
+
+func (a audits) recons() (store.Recons, error) {
+	if a.d.opts.DB == nil {
+		return nil, crest.Errorf(http.StatusServiceUnavailable, "The audit needs the store (run with a database)")
+	}
+	return store.ReconsOf(a.d.opts.DB)
+}
+
+// reconEntryID is an audit/recon entry's _id: its run's id and its
+// sequence number, zero-padded so that _id order is a run's order.
+func reconEntryID(reconID string, seq int64) string {
+	return fmt.Sprintf("%s-%010d", reconID, seq)
+}
+
+// reconEntryResource is a stored audit/recon entry as a resource.
+func reconEntryResource(e store.ReconEntry) (crest.Resource, error) {
+	d := json.NewDecoder(bytes.NewReader(e.Doc))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return crest.Resource{}, fmt.Errorf("audit entry %d of recon %s: %w", e.Seq, e.ReconID, err)
+	}
+	return crest.Resource{ID: reconEntryID(e.ReconID, e.Seq), Fields: m}, nil
+}
+
+// ReconEntries streams the audit entries of one run, or of every kept
+// run, oldest run first; an unknown run has none.
+func (a audits) ReconEntries(ctx context.Context, reconID string, fn func(crest.Resource) error) error {
+	rs, err := a.recons()
+	if err != nil {
+		return err
+	}
+	ids := []string{reconID}
+	if reconID == "" {
+		runs, err := rs.ListReconRuns(ctx)
+		if err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for _, run := range runs {
+			ids = append(ids, run.ID)
+		}
+	}
+	for _, id := range ids {
+		err := rs.ReadReconEntries(ctx, store.ReadReconEntriesParams{ReconID: id, Kind: store.ReconAudit}, func(e store.ReconEntry) error {
+			res, err := reconEntryResource(e)
+			if err != nil {
+				return err
+			}
+			return fn(res)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// errFound ends a read once the entry sought is found.
+var errFound = errors.New("found")
+
+// ReconEntry reads one audit/recon entry by its _id.
+func (a audits) ReconEntry(ctx context.Context, id string) (crest.Resource, error) {
+	rs, err := a.recons()
+	if err != nil {
+		return crest.Resource{}, err
+	}
+	notFound := crest.NotFound("Audit entry audit/recon/%s not found", id)
+	cut := strings.LastIndexByte(id, '-')
+	if cut < 0 {
+		return crest.Resource{}, notFound
+	}
+	reconID := id[:cut]
+	seq, err := strconv.ParseInt(id[cut+1:], 10, 64)
+	if err != nil || reconEntryID(reconID, seq) != id {
+		return crest.Resource{}, notFound
+	}
+	var out crest.Resource
+	err = rs.ReadReconEntries(ctx, store.ReadReconEntriesParams{ReconID: reconID, Kind: store.ReconAudit}, func(e store.ReconEntry) error {
+		if e.Seq != seq {
+			return nil
+		}
+		res, err := reconEntryResource(e)
+		if err != nil {
+			return err
+		}
+		out = res
+		return errFound
+	})
+	switch {
+	case errors.Is(err, errFound):
+		return out, nil
+	case err != nil:
+		return crest.Resource{}, err
+	}
+	return crest.Resource{}, notFound
+}
+
+// SyncEntries is the objects store that holds the audit/sync entries.
+func (a audits) SyncEntries() (store.Objects, string, error) {
+	if a.d.opts.DB == nil {
+		return nil, "", crest.Errorf(http.StatusServiceUnavailable, "The audit needs the store (run with a database)")
+	}
+	objs, err := store.ObjectsOf(a.d.opts.DB)
+	if err != nil {
+		return nil, "", err
+	}
+	return objs, sync.AuditSyncType, nil
+}
+
+// mountAudit serves /openidm/audit on mux.
+func (d *Daemon) mountAudit(mux *http.ServeMux) {
+	h := api.NewAudit(api.AuditOptions{Audits: audits{d}, Auth: d.auth, Logger: d.log})
+	mux.Handle("/openidm/audit/", h)
+}
+
+// The boot properties that bound the audit/sync entries kept.
+const (
+	// propSyncAuditMaxEntries is how many of the newest entries are
+	// kept; negative keeps any number.
+	propSyncAuditMaxEntries = "openidm.audit.sync.maxentries"
+	// propSyncAuditMaxAge (a Go duration, "720h") deletes the entries
+	// older than it; unset keeps entries of any age.
+	propSyncAuditMaxAge = "openidm.audit.sync.maxage"
+)
+
+// DefaultSyncAuditMaxEntries is how many audit/sync entries are kept
+// without openidm.audit.sync.maxentries.
+const DefaultSyncAuditMaxEntries = 100_000
+
+// syncAuditRetention is the audit/sync bound of the applied boot
+// properties: the entries kept (negative: any number) and the age
+// beyond which they go (zero: any age).
+func (d *Daemon) syncAuditRetention() (maxEntries int, maxAge time.Duration) {
+	maxEntries = DefaultSyncAuditMaxEntries
+	cur := d.current.Load()
+	if cur == nil {
+		return maxEntries, 0
+	}
+	if v := cur.Properties[propSyncAuditMaxEntries]; v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			maxEntries = n
+		} else {
+			d.log.Warn("ignoring a boot property that is not an integer", "property", propSyncAuditMaxEntries, "value", v)
+		}
+	}
+	if v := cur.Properties[propSyncAuditMaxAge]; v != "" {
+		if age, err := time.ParseDuration(v); err == nil && age > 0 {
+			maxAge = age
+		} else {
+			d.log.Warn("ignoring a boot property that is not a positive duration", "property", propSyncAuditMaxAge, "value", v)
+		}
+	}
+	return maxEntries, maxAge
+}
+
+// pruneSyncAudit deletes the audit/sync entries beyond the newest
+// maxentries and those older than maxage, oldest first (their ids are
+// time-ordered), in batches of pruneBatch. A store error ends the pass
+// (logged); the next pass retries.
+func (d *Daemon) pruneSyncAudit(ctx context.Context, db store.Store) {
+	objs, err := store.ObjectsOf(db)
+	if err != nil {
+		return
+	}
+	maxEntries, maxAge := d.syncAuditRetention()
+	deleted, err := d.pruneSyncAuditBy(ctx, objs, maxEntries, maxAge)
+	if err != nil && ctx.Err() == nil {
+		d.log.LogAttrs(ctx, slog.LevelWarn, "prune audit/sync entries", slog.Any("error", err))
+	}
+	if deleted > 0 {
+		d.log.LogAttrs(ctx, slog.LevelDebug, "pruned audit/sync entries", slog.Int("entries", deleted),
+			slog.Int("maxEntries", maxEntries), slog.Duration("maxAge", maxAge))
+	}
+}
+
+func (d *Daemon) pruneSyncAuditBy(ctx context.Context, objs store.Objects, maxEntries int, maxAge time.Duration) (int, error) {
+	deleted := 0
+	if maxAge > 0 {
+		cutoff := d.opts.Clock.Now().Add(-maxAge).UTC().Format(time.RFC3339Nano)
+		older := &query.Comparison{Field: query.Pointer{Tokens: []string{"timestamp"}}, Operator: query.OpLess,
+			Value: query.Value{Kind: query.KindString, Str: cutoff}}
+		for ctx.Err() == nil {
+			n, err := deleteSyncAudit(ctx, objs, older, pruneBatch)
+			deleted += n
+			if err != nil || n < pruneBatch {
+				if err != nil {
+					return deleted, err
+				}
+				break
+			}
+		}
+	}
+	if maxEntries < 0 {
+		return deleted, nil
+	}
+	count, err := objs.QueryObjects(ctx, store.QueryObjectsParams{Type: sync.AuditSyncType, PageSize: 1, CountTotal: true})
+	if err != nil {
+		return deleted, err
+	}
+	for excess := count.Total - maxEntries; excess > 0 && ctx.Err() == nil; {
+		n, err := deleteSyncAudit(ctx, objs, nil, min(excess, pruneBatch))
+		deleted += n
+		excess -= n
+		if err != nil || n == 0 {
+			return deleted, err
+		}
+	}
+	return deleted, nil
+}
+
+// deleteSyncAudit deletes up to limit of the oldest audit/sync entries
+// that match filter (nil: any) and returns how many it deleted; an entry
+// another node deleted meanwhile is not counted.
+func deleteSyncAudit(ctx context.Context, objs store.Objects, filter query.Filter, limit int) (int, error) {
+	page, err := objs.QueryObjects(ctx, store.QueryObjectsParams{Type: sync.AuditSyncType, Filter: filter, PageSize: limit})
+	if err != nil || len(page.Objects) == 0 {
+		return 0, err
+	}
+	units := make([]store.ObjectUnit, len(page.Objects))
+	for i, o := range page.Objects {
+		units[i] = store.ObjectUnit{Writes: []store.ObjectWrite{{Type: sync.AuditSyncType, ID: o.ID, Rev: o.Rev}}}
+	}
+	errs, err := objs.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range errs {
+		if e == nil {
+			n++
+		}
+	}
+	return n, nil
+}
