@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"sundial/engine/config"
 	"sundial/engine/connector"
 	"sundial/engine/store"
@@ -303,12 +301,10 @@ func (s *Service) auditSync(ctx context.Context, mr *mappingRun, e *entry, c *Ch
 	if len(e.ambiguous) > 0 {
 		a["ambiguousTargetObjectIds"] = e.ambiguous
 	}
-	nid := "" // the store picks a random id when no UUIDv7 is made
-	if id, uerr := uuid.NewV7(); uerr == nil {
-		nid = id.String()
-	}
+	// No id: the store makes a version 7 UUID, which orders the entries by
+	// time for the retention.
 	if _, werr := objs.CreateObjects(store.WithDeferredSync(context.WithoutCancel(ctx)), store.CreateObjectsParams{Type: AuditSyncType,
-		Objects: []store.NewObject{{ID: nid, Content: a}}}); werr != nil {
+		Objects: []store.NewObject{{Content: a}}}); werr != nil {
 		s.cfg.Logger.Warn("recording an audit/sync entry failed", "mapping", mr.m.Name, "err", werr)
 	}
 }
