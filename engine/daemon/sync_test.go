@@ -65,18 +65,11 @@ func TestDaemon_ReconREST(t *testing.T) {
 	}
 
 	// The schedule's recon runs to its end in its fire.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitFor(t, "the scheduled recon to finish", 20*time.Second, func() bool {
 		_, list := call("GET", "/openidm/recon")
 		runs, _ := list["reconciliations"].([]any)
-		if len(runs) > 0 && runs[0].(map[string]any)["state"] == "SUCCESS" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the scheduled recon did not finish: %v", list)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(runs) > 0 && runs[0].(map[string]any)["state"] == "SUCCESS"
+	})
 	page, err := objs.QueryObjects(context.Background(), store.QueryObjectsParams{Type: "tgt"})
 	if err != nil || len(page.Objects) != 20 {
 		t.Fatalf("targets after the scheduled recon: %d, %v", len(page.Objects), err)
