@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"sundial/engine/config"
 	"sundial/engine/connector"
 	"sundial/engine/store"
@@ -94,7 +96,7 @@ func withoutRev(o map[string]any) map[string]any {
 // syncOne synchronizes one object through one mapping, in each of its
 // qualifiers.
 func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification) error {
-	r := s.newRun(newID(), m, ReconParams{Mapping: m.Name, InitiatedBy: n.InitiatedBy})
+	r := s.newRun(uuid.NewString(), m, ReconParams{Mapping: m.Name, InitiatedBy: n.InitiatedBy})
 	defer func() {
 		r.mu.Lock()
 		releases := r.releases

@@ -11,6 +11,8 @@ import (
 	stdsync "sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"sundial/engine/config"
 	"sundial/engine/connector"
 	"sundial/engine/script"
@@ -132,7 +134,7 @@ func (s *Service) Start(ctx context.Context, p ReconParams) (*Run, error) {
 	}
 	id := p.ID
 	if id == "" {
-		id = newID()
+		id = uuid.NewString()
 	}
 	r := s.newRun(id, m, p)
 	if err := s.register(ctx, r); err != nil {
@@ -176,7 +178,7 @@ func (s *Service) ApplyPlan(ctx context.Context, reconID string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := s.newRun(newID(), m, ReconParams{Mapping: m.Name})
+	r := s.newRun(uuid.NewString(), m, ReconParams{Mapping: m.Name})
 	r.planOf = reconID
 	// The plan's set sizes are those the thresholds compare with.
 	if n, ok := sum.Progress.Source.Existing.Total.(float64); ok {
