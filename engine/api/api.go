@@ -77,6 +77,22 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("/openidm/system/{name}/{type}/{id}", s.systemObject)
 	mux.HandleFunc("/openidm/scheduler", s.other)
 	mux.HandleFunc("/openidm/scheduler/", s.other)
+	return s.serve(mux)
+}
+
+// subserver is the server of a handler that lives beside New's (recon,
+// task scanner, jobs, audit): the same authentication, permissions and
+// audit, with slog.Default when logger is nil.
+func subserver(auth Authenticator, logger *slog.Logger) *server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &server{Options: Options{Auth: auth, Logger: logger}}
+}
+
+// serve is mux behind s's middleware, answering CREST's 404 for every
+// path mux does not route and honouring X-HTTP-Method-Override.
+func (s *server) serve(mux *http.ServeMux) http.Handler {
 	mux.HandleFunc("/", s.notFound)
 	return crest.MethodOverride(s.middleware(mux))
 }

@@ -42,18 +42,14 @@ func NewAudit(o AuditOptions) http.Handler {
 	if o.Audits == nil || o.Auth == nil {
 		panic("api.NewAudit: Options.Audits and Options.Auth are required")
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	s := &server{Options: Options{Auth: o.Auth, Logger: o.Logger}}
+	s := subserver(o.Auth, o.Logger)
 	a := &audit{server: s, audits: o.Audits}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/openidm/audit/recon", a.reconQuery)
 	mux.HandleFunc("/openidm/audit/recon/{id}", a.reconEntry)
 	mux.HandleFunc("/openidm/audit/sync", a.syncQuery)
 	mux.HandleFunc("/openidm/audit/sync/{id}", a.syncEntry)
-	mux.HandleFunc("/", s.notFound)
-	return crest.MethodOverride(s.middleware(mux))
+	return s.serve(mux)
 }
 
 type audit struct {

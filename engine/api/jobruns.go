@@ -62,10 +62,7 @@ func NewJobRuns(o JobRunsOptions) http.Handler {
 	if o.Jobs == nil || o.Auth == nil {
 		panic("api.NewJobRuns: Options.Jobs and Options.Auth are required")
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	s := &server{Options: Options{Auth: o.Auth, Logger: o.Logger}}
+	s := subserver(o.Auth, o.Logger)
 	h := &jobRuns{server: s, jobs: o.Jobs}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/openidm/jobs/job", h.jobCollection)
@@ -75,8 +72,7 @@ func NewJobRuns(o JobRunsOptions) http.Handler {
 	mux.HandleFunc("/openidm/jobs/instance/{id}/tasks", h.instanceTasks)
 	mux.HandleFunc("/openidm/jobs/task-instance/{id}", h.taskInstance)
 	mux.HandleFunc("/openidm/jobs/task-instance/{id}/changes", h.changes)
-	mux.HandleFunc("/", s.notFound)
-	return crest.MethodOverride(s.middleware(mux))
+	return s.serve(mux)
 }
 
 type jobRuns struct {

@@ -49,16 +49,12 @@ func NewRecon(o ReconOptions) http.Handler {
 	if o.Recons == nil || o.Auth == nil {
 		panic("api.NewRecon: Options.Recons and Options.Auth are required")
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	s := &server{Options: Options{Auth: o.Auth, Logger: o.Logger}}
+	s := subserver(o.Auth, o.Logger)
 	rc := &recon{server: s, recons: o.Recons}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/openidm/recon", rc.collection)
 	mux.HandleFunc("/openidm/recon/{id}", rc.run)
-	mux.HandleFunc("/", s.notFound)
-	return crest.MethodOverride(s.middleware(mux))
+	return s.serve(mux)
 }
 
 type recon struct {

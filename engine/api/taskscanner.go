@@ -43,16 +43,12 @@ func NewTaskScanner(o TaskScannerOptions) http.Handler {
 	if o.Scans == nil || o.Auth == nil {
 		panic("api.NewTaskScanner: Options.Scans and Options.Auth are required")
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	s := &server{Options: Options{Auth: o.Auth, Logger: o.Logger}}
+	s := subserver(o.Auth, o.Logger)
 	t := &taskScanner{server: s, scans: o.Scans}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/openidm/taskscanner", t.collection)
 	mux.HandleFunc("/openidm/taskscanner/{id}", t.run)
-	mux.HandleFunc("/", s.notFound)
-	return crest.MethodOverride(s.middleware(mux))
+	return s.serve(mux)
 }
 
 type taskScanner struct {
