@@ -47,6 +47,7 @@ func TestValidateGolden(t *testing.T) {
 		{"plan", []string{dir("plan")}},
 		{"invalid", []string{dir("invalid")}},
 		{"mappings", []string{dir("mappings")}},
+		{"sync", []string{filepath.Join("..", "..", "examples", "reconcile", "conf")}},
 		{"missing", []string{dir("missing")}},
 		{"against", []string{"--against", dir("against-base"), dir("against-head")}},
 		{"against-missing", []string{"--against", dir("missing"), dir("plan")}},

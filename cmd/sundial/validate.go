@@ -166,7 +166,8 @@ func validateFailed(opts validateOptions, file string, err error, stdout io.Writ
 	if opts.format != "json" {
 		return &exitError{code: code, err: err}
 	}
-	r := report{Dir: opts.dir, At: opts.at, Errors: []problem{{File: file, Message: err.Error()}}, Warnings: []problem{}, Schedules: []scheduleReport{}, Jobs: []jobReport{}}
+	r := report{Dir: opts.dir, At: opts.at, Errors: []problem{{File: file, Message: err.Error()}}, Warnings: []problem{}, Schedules: []scheduleReport{}, Jobs: []jobReport{},
+		Connectors: []connectorReport{}, Mappings: []mappingReport{}}
 	if werr := writeJSON(stdout, r); werr != nil {
 		return werr
 	}
@@ -207,7 +208,11 @@ type report struct {
 	Scheduler *schedulerReport `json:"scheduler,omitempty"` // nil when the directory could not be read
 	Schedules []scheduleReport `json:"schedules"`
 	Jobs      []jobReport      `json:"jobs"`
-	Changes   *changesReport   `json:"changes,omitempty"`
+	// Connectors are the provisioner files; Mappings the sync.json
+	// mappings with the policy each situation takes.
+	Connectors []connectorReport `json:"connectors"`
+	Mappings   []mappingReport   `json:"mappings"`
+	Changes    *changesReport    `json:"changes,omitempty"`
 }
 
 // jobReport is one job's launch plan.
@@ -217,6 +222,38 @@ type jobReport struct {
 	DisplayName string     `json:"displayName,omitempty"`
 	Schedule    string     `json:"schedule,omitempty"`
 	Groups      []jobGroup `json:"groups"`
+}
+
+// connectorReport is one provisioner: system/<name>/<type> for each of its
+// object types.
+type connectorReport struct {
+	Name        string   `json:"name"`
+	File        string   `json:"file"`
+	Connector   string   `json:"connector"`
+	Runnable    bool     `json:"runnable"` // false: loaded, but Sundial does not run this connector
+	ObjectTypes []string `json:"objectTypes"`
+}
+
+// mappingReport is one mapping: its ends, the action of every situation
+// (from a policy, or IDM's default), and the schedules that run it.
+type mappingReport struct {
+	Name        string         `json:"name"`
+	File        string         `json:"file"`
+	Line        int            `json:"line"`
+	Source      string         `json:"source"`
+	Target      string         `json:"target"`
+	Properties  int            `json:"properties"`
+	Situations  []policyReport `json:"situations"`
+	ScheduledBy []string       `json:"scheduledBy"`
+}
+
+// policyReport is the action one situation takes. Default: no policy names
+// the situation; Conditional: a policy's condition or script decides.
+type policyReport struct {
+	Situation   string `json:"situation"`
+	Action      string `json:"action"`
+	Default     bool   `json:"default,omitempty"`
+	Conditional bool   `json:"conditional,omitempty"`
 }
 
 // jobGroup is one launch group: its order and its tasks, run in parallel.
@@ -336,6 +373,8 @@ func buildReport(d *config.Desired, base *config.Desired, opts validateOptions) 
 		}
 		r.Jobs = append(r.Jobs, jr)
 	}
+	r.Connectors = connectorReports(d)
+	r.Mappings = mappingReports(d)
 	if base != nil {
 		p := config.Diff(base, d)
 		c := &changesReport{Against: opts.against, AgainstErrors: problems(base.AllErrors()),
@@ -391,6 +430,12 @@ func printReport(w io.Writer, r report) {
 	if len(r.Jobs) > 0 {
 		fmt.Fprintf(w, ", %s", plural(len(r.Jobs), "job"))
 	}
+	if len(r.Connectors) > 0 {
+		fmt.Fprintf(w, ", %s", plural(len(r.Connectors), "connector"))
+	}
+	if len(r.Mappings) > 0 {
+		fmt.Fprintf(w, ", %s", plural(len(r.Mappings), "mapping"))
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, ", %s", plural(len(r.Warnings), "warning"))
 	}
@@ -439,6 +484,7 @@ func printReport(w io.Writer, r report) {
 			fmt.Fprintf(w, "  launch order %d: %s\n", g.Order, strings.Join(g.Tasks, ", "))
 		}
 	}
+	printSync(w, r)
 }
 
 // problemLine renders a problem as file:line:col: message.

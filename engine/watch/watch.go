@@ -373,6 +373,8 @@ type runState struct {
 	retryAt    time.Time
 	retryDelay time.Duration
 	attempts   int
+	// retriesQuiet: the retries run at maxRetry and are logged at debug.
+	retriesQuiet bool
 }
 
 // root is one of Options.Dirs and where it currently leads.
@@ -699,7 +701,7 @@ func (s *runState) updateRetry() {
 			s.retry.Stop()
 			s.retryArmed = false
 		}
-		s.retryDelay, s.attempts = initialRetry, 0
+		s.retryDelay, s.attempts, s.retriesQuiet = initialRetry, 0, false
 		return
 	}
 	if !s.retryArmed {
@@ -723,6 +725,8 @@ func (s *runState) retryMissing() {
 	s.retryArmed = false
 	s.attempts++
 	s.retryDelay = min(2*s.retryDelay, maxRetry)
+	quiet := s.retriesQuiet
+	s.retriesQuiet = s.retryDelay == maxRetry
 	for _, r := range s.roots {
 		if r.target != "" {
 			continue
@@ -732,7 +736,20 @@ func (s *runState) retryMissing() {
 			s.note(r.path)
 			continue
 		}
-		s.log.Warn("watched directory is still missing; retrying", "dir", r.path, "err", r.err,
-			"attempt", s.attempts, "next_retry", s.retryDelay)
+		// Warn while the backoff grows; once it retries at its longest
+		// interval, say so once and log further retries at debug level: a
+		// directory that is never created (an unused scripts directory)
+		// must not warn every half minute for ever.
+		switch {
+		case s.retryDelay < maxRetry:
+			s.log.Warn("watched directory is still missing; retrying", "dir", r.path, "err", r.err,
+				"attempt", s.attempts, "next_retry", s.retryDelay)
+		case !quiet:
+			s.log.Warn("watched directory is still missing; retrying every "+maxRetry.String()+", logged at debug level from now on",
+				"dir", r.path, "err", r.err, "attempt", s.attempts)
+		default:
+			s.log.Debug("watched directory is still missing; retrying", "dir", r.path, "err", r.err,
+				"attempt", s.attempts, "next_retry", s.retryDelay)
+		}
 	}
 }

@@ -912,3 +912,58 @@ func TestRecreatedWithinDebounceIsOneSignal(t *testing.T) {
 	default:
 	}
 }
+
+// TestMissingRetriesQuietAtMaxBackoff: a directory that never appears warns
+// while the backoff grows and once more when it reaches its longest
+// interval; later retries are logged at debug level only.
+func TestMissingRetriesQuietAtMaxBackoff(t *testing.T) {
+	conf := filepath.Join(tempDir(t), "scripts")
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(t0)
+	logs := &syncbuf.Buffer{}
+	startWatcher(t, Options{
+		Dirs: []string{conf}, Debounce: 100 * time.Millisecond, Clock: fake,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	// Retries at 1, 2, 4, 8, 16, 30, 30, 30 s after each other.
+	at := t0
+	for _, d := range []time.Duration{1, 2, 4, 8, 16, 30, 30, 30} {
+		at = at.Add(d * time.Second)
+		waitArmed(t, fake, at)
+		fake.Advance(at.Sub(fake.Now()))
+	}
+	// The last retry ran once the next one is armed.
+	want := at.Add(30 * time.Second)
+	waitArmed(t, fake, want)
+	var warns, debugs int
+	for _, line := range strings.Split(logs.String(), "\n") {
+		switch {
+		case strings.Contains(line, "level=WARN") && strings.Contains(line, "still missing"):
+			warns++
+		case strings.Contains(line, "level=DEBUG") && strings.Contains(line, "still missing"):
+			debugs++
+		}
+	}
+	// 1 → 2, 2 → 4, 4 → 8, 8 → 16 s: four warnings while growing, one when
+	// it reaches 30 s, then debug.
+	if warns != 5 || debugs != 3 {
+		t.Errorf("%d warnings and %d debug lines for the retries, want 5 and 3:\n%s", warns, debugs, logs)
+	}
+	if !strings.Contains(logs.String(), "logged at debug level from now on") {
+		t.Errorf("the last warning does not say the retries go on quietly:\n%s", logs)
+	}
+}
+
+// waitArmed waits until the fake clock's next deadline is at.
+func waitArmed(t *testing.T, fake *clock.Fake, at time.Time) {
+	t.Helper()
+	changed := fake.Changed()
+	for next, _ := fake.NextDeadline(); !next.Equal(at); next, _ = fake.NextDeadline() {
+		select {
+		case <-changed:
+			changed = fake.Changed()
+		case <-time.After(deadline):
+			t.Fatalf("no timer armed for %s; next deadline %s", at, next)
+		}
+	}
+}
