@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"sundial/engine/api"
 	"sundial/engine/cluster"
 	"sundial/engine/config"
 	"sundial/engine/scheduler"
@@ -63,6 +64,8 @@ func (d *Daemon) webHandler() http.Handler {
 		Source:    webSource{d},
 		Schedules: d.Schedules(),
 		Scans:     taskScans{d},
+		Recons:    d.webRecons(),
+		Mappings:  d.webMappings,
 		Auth:      d.auth,
 		Secure:    d.opts.TLSCertFile != "",
 		Clock:     d.opts.Clock,
@@ -352,4 +355,26 @@ func (w webSource) Nodes(ctx context.Context) ([]web.NodeView, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// webRecons is what the reconciliations page starts and lists: nil when
+// the daemon has no store, hence no sync service.
+func (d *Daemon) webRecons() api.Recons {
+	if d.sync == nil {
+		return nil
+	}
+	return recons{d}
+}
+
+// webMappings are the applied configuration's mappings.
+func (d *Daemon) webMappings() []web.MappingView {
+	cur := d.current.Load()
+	if cur == nil {
+		return nil
+	}
+	out := make([]web.MappingView, len(cur.Mappings))
+	for i, m := range cur.Mappings {
+		out[i] = web.MappingView{Name: m.Name, Source: m.Source, Target: m.Target}
+	}
+	return out
 }

@@ -29,10 +29,11 @@ func markOf(r ScheduleRow) rowMark {
 
 // watcher is one client's view of what it was last sent.
 type watcher struct {
-	s     *server
-	sess  session
-	rows  map[string]rowMark
-	scans map[string]scanRun
+	s      *server
+	sess   session
+	rows   map[string]rowMark
+	scans  map[string]scanRun
+	recons map[string]reconRun
 	// config is configVersion of what was last sent.
 	config string
 	// pending are changed rows not sent yet (past maxEventRows).
@@ -40,13 +41,17 @@ type watcher struct {
 }
 
 func (s *server) newWatcher(ctx context.Context, sess session) *watcher {
-	w := &watcher{s: s, sess: sess, rows: map[string]rowMark{}, scans: map[string]scanRun{}, pending: map[string]bool{}}
+	w := &watcher{s: s, sess: sess, rows: map[string]rowMark{}, scans: map[string]scanRun{}, recons: map[string]reconRun{}, pending: map[string]bool{}}
 	for _, r := range s.Source.Schedules(ctx) {
 		w.rows[r.ID] = markOf(r)
 	}
 	runs, _ := s.scanRuns(ctx, sess)
 	for _, r := range runs {
 		w.scans[r.ID] = r
+	}
+	recons, _ := s.reconRuns(ctx, sess)
+	for _, r := range recons {
+		w.recons[r.ID] = r
 	}
 	w.config = configVersion(s.Source.Config(ctx))
 	return w
@@ -92,6 +97,13 @@ func (w *watcher) changes(ctx context.Context) []event {
 		if old, ok := w.scans[r.ID]; !ok || old != r {
 			w.scans[r.ID] = r
 			out = append(out, event{"scan", w.s.fragment("scan-row", r)})
+		}
+	}
+	recons, _ := w.s.reconRuns(ctx, w.sess)
+	for _, r := range recons {
+		if old, ok := w.recons[r.ID]; !ok || old != r {
+			w.recons[r.ID] = r
+			out = append(out, event{"recon", w.s.fragment("recon-row", r)})
 		}
 	}
 	if cv := w.s.Source.Config(ctx); configVersion(cv) != w.config {
@@ -181,6 +193,7 @@ type pollAnswer struct {
 	Config string            `json:"config"`
 	Rows   map[string]string `json:"rows"`
 	Scans  map[string]string `json:"scans"`
+	Recons map[string]string `json:"recons"`
 }
 
 // maxPollIDs bounds the ids of one poll.
@@ -193,7 +206,7 @@ func (s *server) poll(w http.ResponseWriter, r *http.Request, sess session) {
 	}
 	ctx := r.Context()
 	cv := s.Source.Config(ctx)
-	ans := pollAnswer{Hash: cv.Hash, Config: configVersion(cv), Rows: map[string]string{}, Scans: map[string]string{}}
+	ans := pollAnswer{Hash: cv.Hash, Config: configVersion(cv), Rows: map[string]string{}, Scans: map[string]string{}, Recons: map[string]string{}}
 	want := map[string]bool{}
 	for _, id := range ids {
 		want[id] = true
@@ -212,6 +225,10 @@ func (s *server) poll(w http.ResponseWriter, r *http.Request, sess session) {
 	runs, _ := s.scanRuns(ctx, sess)
 	for _, sr := range runs {
 		ans.Scans[sr.ID] = s.fragment("scan-row", sr)
+	}
+	recons, _ := s.reconRuns(ctx, sess)
+	for _, rr := range recons {
+		ans.Recons[rr.ID] = s.fragment("recon-row", rr)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(ans)

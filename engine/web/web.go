@@ -1,7 +1,7 @@
 // Package web serves the operator's web page under /ui/: the schedules
 // with their state and counts, one schedule's detail, a timeline of the
-// fires to come, the configuration and its reloads, the task scans and the
-// cluster's nodes. Pages are html/template, embedded with the CSS and the
+// fires to come, the configuration and its reloads, the task scans, the
+// reconciliations and the cluster's nodes. Pages are html/template, embedded with the CSS and the
 // one small script; live rows come by server-sent events (/ui/events)
 // with a polling fallback (/ui/poll).
 //
@@ -10,7 +10,7 @@
 // endpoint is), keeps the bearer token it gets in an HttpOnly,
 // SameSite=Strict cookie, authenticates every request with it as the REST
 // API does, and performs actions through the REST API's services
-// (api.Schedules, api.TaskScans) under the roles the API enforces. Every
+// (api.Schedules, api.TaskScans, api.Recons) under the roles the API enforces. Every
 // POST carries a CSRF token derived from the session; every answer sends a
 // strict Content-Security-Policy.
 package web
@@ -46,7 +46,11 @@ type Options struct {
 	Schedules api.Schedules
 	// Scans serves the task scans page; nil shows no scans.
 	Scans api.TaskScans
-	Auth  *auth.Authenticator
+	// Recons serves the reconciliations page, Mappings the mappings it
+	// offers to start; nil Recons shows no reconciliations.
+	Recons   api.Recons
+	Mappings func() []MappingView
+	Auth     *auth.Authenticator
 	// Secure marks the cookies Secure (the listener serves TLS).
 	Secure bool
 	// EventInterval is how often the event stream looks for changes;
@@ -88,7 +92,7 @@ func New(o Options) http.Handler {
 	s := &server{Options: o, pages: map[string]*template.Template{}}
 	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/rows.html"))
 	s.rows = base
-	for _, p := range []string{"login", "schedules", "schedule", "timeline", "config", "scans", "cluster", "error"} {
+	for _, p := range []string{"login", "schedules", "schedule", "timeline", "config", "scans", "recons", "cluster", "error"} {
 		s.pages[p] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
@@ -107,6 +111,9 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /ui/scans", s.authed(auth.PermRead, s.scansPage))
 	mux.HandleFunc("POST /ui/scans/execute", s.authed(auth.PermOperate, s.scanExecute))
 	mux.HandleFunc("POST /ui/scans/{id}/cancel", s.authed(auth.PermOperate, s.scanCancel))
+	mux.HandleFunc("GET /ui/recons", s.authed(auth.PermRead, s.reconsPage))
+	mux.HandleFunc("POST /ui/recons/start", s.authed(auth.PermOperate, s.reconStart))
+	mux.HandleFunc("POST /ui/recons/{id}/cancel", s.authed(auth.PermOperate, s.reconCancel))
 	mux.HandleFunc("GET /ui/cluster", s.authed(auth.PermRead, s.clusterPage))
 	mux.HandleFunc("GET /ui/events", s.authed(auth.PermRead, s.events))
 	mux.HandleFunc("GET /ui/poll", s.authed(auth.PermRead, s.poll))

@@ -331,11 +331,17 @@ func newAPIClient(t *testing.T, node *proc, p *project) *apiClient {
 	if err != nil {
 		t.Fatalf("the first start left no var/admin.secret: %v", err)
 	}
+	return newAPIClientAs(t, node, "openidm-admin", strings.TrimSpace(string(secret)))
+}
+
+// newAPIClientAs is an apiClient with a bearer token of client id.
+func newAPIClientAs(t *testing.T, node *proc, id, secret string) *apiClient {
+	t.Helper()
 	c := &apiClient{base: "http://" + node.addr}
 	form := url.Values{"grant_type": {"client_credentials"}}
 	req, _ := http.NewRequest("POST", c.base+"/oauth2/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("openidm-admin", strings.TrimSpace(string(secret)))
+	req.SetBasicAuth(id, secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

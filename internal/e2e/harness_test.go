@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -54,6 +55,17 @@ func newProject(t *testing.T) *project {
 		}
 	}
 	return p
+}
+
+// copyExample copies the directories dirs of examples/<name> into the
+// project, as a user starting from the example would.
+func (p *project) copyExample(t *testing.T, name string, dirs ...string) {
+	t.Helper()
+	for _, dir := range dirs {
+		if err := os.CopyFS(filepath.Join(p.dir, dir), os.DirFS(filepath.Join("..", "..", "examples", name, dir))); err != nil && !errors.Is(err, os.ErrExist) {
+			t.Fatal(err)
+		}
+	}
 }
 
 // write writes a file under the project directory.

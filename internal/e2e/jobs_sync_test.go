@@ -286,11 +286,7 @@ func testJobsSynchronizeCSV(t *testing.T, dsn string) {
 // job completed.
 func TestJobsExample(t *testing.T) {
 	p := newProject(t)
-	for _, dir := range []string{"conf", "scripts", "data"} {
-		if err := os.CopyFS(filepath.Join(p.dir, dir), os.DirFS(filepath.Join("..", "..", "examples", "jobs", dir))); err != nil && !errors.Is(err, os.ErrExist) {
-			t.Fatal(err)
-		}
-	}
+	p.copyExample(t, "jobs", "conf", "scripts", "data")
 	node := startNode(t, p, "node1", "")
 	cli := jobCLI(t, node, p)
 	c := newAPIClient(t, node, p)

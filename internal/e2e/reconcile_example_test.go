@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,11 +16,7 @@ import (
 // liveSync schedule.
 func TestReconcileExample(t *testing.T) {
 	p := newProject(t)
-	for _, dir := range []string{"conf", "data"} {
-		if err := os.CopyFS(filepath.Join(p.dir, dir), os.DirFS(filepath.Join("..", "..", "examples", "reconcile", dir))); err != nil && !errors.Is(err, os.ErrExist) {
-			t.Fatal(err)
-		}
-	}
+	p.copyExample(t, "reconcile", "conf", "data")
 	node := startNode(t, p, "node1", "")
 	cli := jobCLI(t, node, p)
 	c := newAPIClient(t, node, p)

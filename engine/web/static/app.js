@@ -37,20 +37,24 @@
     t.innerHTML = m[1];
     replace('tr[data-schedule="' + cssEscape(t.value) + '"]', html);
   }
-  function scanRow(html) {
-    var m = /data-scan-run="([^"]*)"/.exec(html);
+  // runRow replaces the row of a run (a task scan, a reconciliation), or
+  // puts a new run's row at the top of its table.
+  function runRow(attr, table, html) {
+    var m = new RegExp(attr + '="([^"]*)"').exec(html);
     if (!m) { return; }
     var t = document.createElement("textarea");
     t.innerHTML = m[1];
-    var sel = 'tr[data-scan-run="' + cssEscape(t.value) + '"]';
+    var sel = "tr[" + attr + '="' + cssEscape(t.value) + '"]';
     if (document.querySelector(sel)) { replace(sel, html); return; }
-    var body = document.querySelector("#scans tbody");
+    var body = document.querySelector(table + " tbody");
     if (body) {
       var tpl = document.createElement("template");
       tpl.innerHTML = html.trim();
       if (tpl.content.firstElementChild) { body.prepend(tpl.content.firstElementChild); }
     }
   }
+  function scanRow(html) { runRow("data-scan-run", "#scans", html); }
+  function reconRow(html) { runRow("data-recon-run", "#recons", html); }
   // A configuration change reloads the configuration page, and says so
   // on the others (new schedules need a reload of the list).
   function configChanged() {
@@ -70,6 +74,7 @@
     source.addEventListener("hello", function () { failures = 0; say("live"); });
     source.addEventListener("schedule", function (e) { scheduleRow(e.data); });
     source.addEventListener("scan", function (e) { scanRow(e.data); });
+    source.addEventListener("recon", function (e) { reconRow(e.data); });
     source.addEventListener("config", configChanged);
     source.addEventListener("expired", function () { stop(); say("session expired: sign in again"); });
     source.onerror = function () {
@@ -90,6 +95,7 @@
       .then(function (d) {
         Object.keys(d.rows || {}).forEach(function (k) { scheduleRow(d.rows[k]); });
         Object.keys(d.scans || {}).forEach(function (k) { scanRow(d.scans[k]); });
+        Object.keys(d.recons || {}).forEach(function (k) { reconRow(d.recons[k]); });
         configVersion(d.config);
         say("live (polling)");
       })
