@@ -27,7 +27,12 @@ func markOf(r ScheduleRow) rowMark {
 	return rowMark{state: stateOf(r), next: r.Next, prev: r.Previous, runs: r.Runs, failures: r.Failures, skips: r.Skips, running: r.Running, errors: len(r.Errors)}
 }
 
-// watcher is one client's view of what it was last sent.
+// watcher is one client's view of what it was last sent. Schedule rows
+// start from what they are when the stream opens (a list of 10,000 is
+// not sent again); run rows (task scans, reconciliations) start empty, so
+// the first changes send every kept run: a run that ended between the
+// page's rendering and the stream's opening would otherwise stay shown
+// as running.
 type watcher struct {
 	s      *server
 	sess   session
@@ -44,14 +49,6 @@ func (s *server) newWatcher(ctx context.Context, sess session) *watcher {
 	w := &watcher{s: s, sess: sess, rows: map[string]rowMark{}, scans: map[string]scanRun{}, recons: map[string]reconRun{}, pending: map[string]bool{}}
 	for _, r := range s.Source.Schedules(ctx) {
 		w.rows[r.ID] = markOf(r)
-	}
-	runs, _ := s.scanRuns(ctx, sess)
-	for _, r := range runs {
-		w.scans[r.ID] = r
-	}
-	recons, _ := s.reconRuns(ctx, sess)
-	for _, r := range recons {
-		w.recons[r.ID] = r
 	}
 	w.config = configVersion(s.Source.Config(ctx))
 	return w
@@ -148,6 +145,9 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, sess session) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
 	wt := s.newWatcher(ctx, sess)
+	if v := r.URL.Query().Get("config"); v != "" {
+		wt.config = v // the page's version: a reload since its rendering is sent at once
+	}
 	writeEvent(w, event{"hello", s.Source.Config(ctx).Hash})
 	fl.Flush()
 	tick := time.NewTicker(s.EventInterval)

@@ -26,10 +26,17 @@ type page struct {
 	CSRF    string
 	Now     time.Time
 	Data    any
+	// Config is the configuration's version (configVersion) the page was
+	// rendered with: the event stream and the polling start from it, so a
+	// reload between rendering and the stream's opening is not missed.
+	Config string
 }
 
 func (s *server) render(w http.ResponseWriter, r *http.Request, code int, name string, p page) {
 	p.Now = s.Clock.Now()
+	if p.Session.ClientID != "" {
+		p.Config = configVersion(s.Source.Config(r.Context()))
+	}
 	if p.CSRF == "" {
 		p.CSRF = p.Session.csrf
 	}

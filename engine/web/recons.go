@@ -22,16 +22,19 @@ type reconRun struct {
 	DryRun                          bool
 	// Processed and Total count the source phase's entries; Total is ""
 	// while the source is still being counted.
-	Processed                                           int64
-	Total                                               string
-	Created, Updated, Deleted, Linked, Unlinked, Failed int64
-	// Situations lists the situations met, most frequent first.
-	Situations      string
-	Started, Ended  string
-	DurationMS      int64
-	Error           string
-	Active, Operate bool
-	CSRF            string
+	Processed int64
+	Total     string
+	// Situations lists the situations met, most frequent first; Changes
+	// the objects created, updated, deleted, linked and unlinked (those
+	// not zero): "ABSENT 10 · CONFIRMED 2", each count bound to its name
+	// by a no-break space.
+	Situations, Changes string
+	Failed              int64
+	Started, Ended      string
+	DurationMS          int64
+	Error               string
+	Active, Operate     bool
+	CSRF                string
 	// ProgressMax is Total as a number, for the progress bar.
 	ProgressMax int64
 }
@@ -55,17 +58,15 @@ func reconRunOf(m map[string]any, sess session) reconRun {
 		r.ProgressMax = toInt64(t)
 	}
 	ch := sub(m, "changes")
-	r.Created, r.Updated, r.Deleted = toInt64(ch["created"]), toInt64(ch["updated"]), toInt64(ch["deleted"])
-	r.Linked, r.Unlinked, r.Failed = toInt64(ch["linked"]), toInt64(ch["unlinked"]), toInt64(ch["failed"])
-	type count struct {
-		name string
-		n    int64
+	r.Failed = toInt64(ch["failed"])
+	var changes []count
+	for _, k := range []string{"created", "updated", "deleted", "linked", "unlinked"} {
+		changes = append(changes, count{k, toInt64(ch[k])})
 	}
+	r.Changes = countList(changes)
 	var sits []count
 	for k, v := range sub(m, "situationSummary") {
-		if n := toInt64(v); n > 0 {
-			sits = append(sits, count{k, n})
-		}
+		sits = append(sits, count{k, toInt64(v)})
 	}
 	sort.Slice(sits, func(i, j int) bool {
 		if sits[i].n != sits[j].n {
@@ -73,13 +74,26 @@ func reconRunOf(m map[string]any, sess session) reconRun {
 		}
 		return sits[i].name < sits[j].name
 	})
-	parts := make([]string, len(sits))
-	for i, c := range sits {
-		parts[i] = fmt.Sprintf("%s %d", c.name, c.n)
-	}
-	r.Situations = strings.Join(parts, " · ")
+	r.Situations = countList(sits)
 	r.Active = r.Ended == ""
 	return r
+}
+
+// count is a named count of a run.
+type count struct {
+	name string
+	n    int64
+}
+
+// countList writes the counts that are not zero, in their order.
+func countList(cs []count) string {
+	var parts []string
+	for _, c := range cs {
+		if c.n != 0 {
+			parts = append(parts, fmt.Sprintf("%s\u00a0%d", c.name, c.n))
+		}
+	}
+	return strings.Join(parts, " · ")
 }
 
 func (s *server) reconRuns(ctx context.Context, sess session) ([]reconRun, error) {

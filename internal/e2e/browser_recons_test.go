@@ -11,7 +11,7 @@ import (
 // TestBrowserRecons watches reconciliations on their page, serving
 // examples/reconcile: a recon started over REST while the page is open
 // appears at the top of its table live, ends SUCCESS with ABSENT 10 and
-// 10 created, without a reload; a plan started with the page's form is
+// 10 created and linked, without a reload; a plan started with the page's form is
 // listed as a dry run with the same counts and writes no user.
 func TestBrowserRecons(t *testing.T) {
 	t.Parallel()
@@ -38,11 +38,11 @@ func TestBrowserRecons(t *testing.T) {
 		return strings.TrimSpace(browsertest.Eval[string](admin.Page,
 			`document.querySelectorAll("tr[data-recon-run]")[`+strconv.Itoa(i)+`].querySelector('td[data-col="`+col+`"]').textContent`))
 	}
-	if got := cell(0, "situations"); got != "ABSENT 10" {
+	if got := cell(0, "situations"); got != "ABSENT\u00a010" {
 		t.Errorf("situations: %q, want ABSENT 10", got)
 	}
-	if got := cell(0, "created"); got != "10" {
-		t.Errorf("created: %q, want 10", got)
+	if got := cell(0, "changes"); got != "created\u00a010 · linked\u00a010" {
+		t.Errorf("changes: %q, want created 10 · linked 10", got)
 	}
 
 	admin.Click(`form#recon-start button[data-action="plan"]`)
@@ -51,7 +51,7 @@ func TestBrowserRecons(t *testing.T) {
 	if got := cell(0, "id"); !strings.Contains(got, "dry run") {
 		t.Errorf("the newest run's id cell %q does not say dry run", got)
 	}
-	if got := cell(0, "situations"); got != "CONFIRMED 10" {
+	if got := cell(0, "situations"); got != "CONFIRMED\u00a010" {
 		t.Errorf("the plan's situations: %q, want CONFIRMED 10", got)
 	}
 }

@@ -20,7 +20,7 @@ const screenshotsDir = "../../docs"
 // screenshots`); otherwise it is skipped. Two nodes on one PostgreSQL serve
 // a conf directory with schedules of every state (one of them failing, one
 // paused by the admin, one disabled, one file invalid) and a finished task
-// scan, and each page is taken whole, light, at 1280 px; the schedules page
+// scan and reconciliation, and each page is taken whole, light, at 1280 px; the schedules page
 // again at a phone's width.
 func TestBrowserScreenshots(t *testing.T) {
 	if os.Getenv("SUNDIAL_UPDATE_SCREENSHOTS") != "1" {
@@ -54,6 +54,16 @@ input.active !== false;
 	} {
 		p.write(t, "conf/schedule-"+name+".json", body)
 	}
+	// The HR file and its mapping of examples/reconcile, for the
+	// reconciliations page.
+	p.copyExample(t, "reconcile", "data")
+	for _, f := range []string{"provisioner.openicf-hr.json", "sync.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "examples", "reconcile", "conf", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.write(t, "conf/"+f, string(b))
+	}
 	n1 := startNode(t, p, "node-a", dsn)
 	startNode(t, p, "node-b", dsn)
 	b := browsertest.Start(t)
@@ -82,6 +92,17 @@ input.active !== false;
 	admin.Click(`form#scan-execute button[type="submit"]`)
 	admin.WaitVisible(uiTimeout, `tr[data-scan-run][data-state="COMPLETED"]`)
 	shot(admin, "scans")
+
+	admin.open("/ui/recons")
+	// Each form post redirects back to the page; the event stream may show
+	// the new run on the old page first, so each wait is for the new page.
+	for i, action := range []string{"plan", "reconcile"} {
+		admin.markPage()
+		admin.Click(`form#recon-start button[data-action="` + action + `"]`)
+		admin.WaitTrue(uiTimeout, fmt.Sprintf("%d ended runs on the page loaded after %s", i+1, action),
+			fmt.Sprintf(`window.sundialTestMark !== true && document.readyState === "complete" && document.querySelectorAll('tr[data-recon-run][data-state="SUCCESS"]').length === %d`, i+1))
+	}
+	shot(admin, "recons")
 
 	writeConf(t, p, "schedule-bad.json", badSchedule)
 	admin.open("/ui/config")

@@ -62,7 +62,7 @@
     if (page === "config") { location.reload(); return; }
     say("configuration changed: reload the page to see new schedules");
   }
-  var version = null;
+  var version = document.body.getAttribute("data-config") || null;
   function configVersion(v) {
     if (version !== null && v !== version) { configChanged(); }
     version = v;
@@ -70,7 +70,7 @@
 
   function startEvents() {
     if (!window.EventSource) { startPolling(); return; }
-    source = new EventSource("/ui/events");
+    source = new EventSource("/ui/events" + (version ? "?config=" + encodeURIComponent(version) : ""));
     source.addEventListener("hello", function () { failures = 0; say("live"); });
     source.addEventListener("schedule", function (e) { scheduleRow(e.data); });
     source.addEventListener("scan", function (e) { scanRow(e.data); });
