@@ -72,8 +72,8 @@ type Syncer interface {
 	// Sync calls fn with each change after since, oldest first. A change
 	// whose fn fails stops the stream: Sync returns the token of the
 	// last change fn accepted (since, or a token of the same state, when
-	// none) with fn's error. After a
-	// clean pass it returns the token to start the next pass from.
+	// none) with fn's error. After a clean pass it returns the token to
+	// start the next pass from.
 	Sync(ctx context.Context, since Token, fn func(Delta) error) (Token, error)
 }
 
