@@ -34,6 +34,12 @@ func newSystemHarness(t *testing.T) *harness {
 			t.Fatal(err)
 		}
 	}
+	return serveSystems(t, conf)
+}
+
+// serveSystems is a harness serving the connectors of the conf directory.
+func serveSystems(t *testing.T, conf string) *harness {
+	t.Helper()
 	d, err := config.Load(conf, config.LoadOptions{})
 	if err != nil || !d.Valid() {
 		t.Fatal(err, d.AllErrors())

@@ -71,8 +71,9 @@ type Syncer interface {
 	LatestToken(ctx context.Context) (Token, error)
 	// Sync calls fn with each change after since, oldest first. A change
 	// whose fn fails stops the stream: Sync returns the token of the
-	// last change fn accepted (since when none) with fn's error. After a
-	// clean pass it returns the token to start the next pass from.
+	// last change fn accepted (since, or a token of the same state, when
+	// none) with fn's error. After a clean pass it returns the token to
+	// start the next pass from.
 	Sync(ctx context.Context, since Token, fn func(Delta) error) (Token, error)
 }
 

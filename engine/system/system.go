@@ -111,7 +111,7 @@ func build(p *config.Provisioner, project string) (connector.Connector, error) {
 		}
 		return csvfile.New(p.Name, cfg, p.ObjectTypes)
 	case config.ConnectorLDAP:
-		cfg, err := ldap.ParseConfig(p.ConfigurationProperties)
+		cfg, err := ldap.ParseConfig(p.ConfigurationProperties, project)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.File, err)
 		}

@@ -13,6 +13,11 @@
 // group is given the empty DN as its member (the usual OpenLDAP idiom). The server is killed and
 // its directory removed when the test ends.
 //
+// With Options.TLS the server also listens for ldaps on a second port and
+// answers StartTLS on the first, with a certificate for 127.0.0.1 signed
+// by a CA made for the server at start (its PEM in Server.CAFile, trusted
+// nowhere else).
+//
 // Without slapd the test is skipped with a message saying what to install,
 // unless SUNDIAL_REQUIRE_SLAPD=1 (as CI sets it): then it fails.
 //
@@ -51,6 +56,11 @@ type Server struct {
 	Port int
 	// Dir holds slapd.conf, the database and slapd's log.
 	Dir string
+	// With Options.TLS: LDAPSURL is ldaps://127.0.0.1:<LDAPSPort>, and
+	// CAFile the PEM of the CA that signed the server's certificate.
+	LDAPSURL  string
+	LDAPSPort int
+	CAFile    string
 }
 
 // Options configure a server.
@@ -66,6 +76,8 @@ type Options struct {
 	// RootDSE is an LDIF of attributes to add to the root DSE (slapd's
 	// rootDSE directive), e.g. a changelog's.
 	RootDSE string
+	// TLS adds an ldaps listener and StartTLS (see the package doc).
+	TLS bool
 }
 
 // Binary returns slapd's path, or "" when it is not installed.
@@ -127,6 +139,15 @@ func start(bin, dir string, opts Options) (s *Server, stop func(), err error) {
 		fmt.Fprintf(&c, "rootDSE %s\n", p)
 	}
 	fmt.Fprintf(&c, "pidfile %s\nargsfile %s\n", filepath.Join(dir, "slapd.pid"), filepath.Join(dir, "slapd.args"))
+	var caFile string
+	if opts.TLS {
+		files, err := writeCertificates(dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("make the TLS certificates: %w", err)
+		}
+		caFile = files.ca
+		fmt.Fprintf(&c, "TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n", files.ca, files.cert, files.key)
+	}
 	if _, err := os.Stat("/usr/lib/ldap/back_mdb.la"); err == nil {
 		c.WriteString("modulepath /usr/lib/ldap\nmoduleload back_mdb\n")
 	}
@@ -177,12 +198,21 @@ func start(bin, dir string, opts Options) (s *Server, stop func(), err error) {
 		return nil, nil, err
 	}
 	url := "ldap://127.0.0.1:" + strconv.Itoa(port)
+	listen := url + "/"
+	s = &Server{URL: url, Host: "127.0.0.1", Port: port, Dir: dir, CAFile: caFile}
+	if opts.TLS {
+		if s.LDAPSPort, err = freePort(); err != nil {
+			return nil, nil, err
+		}
+		s.LDAPSURL = "ldaps://127.0.0.1:" + strconv.Itoa(s.LDAPSPort)
+		listen += " " + s.LDAPSURL + "/"
+	}
 	logf, err := os.Create(filepath.Join(dir, "slapd.log"))
 	if err != nil {
 		return nil, nil, err
 	}
 	// -d keeps slapd in the foreground, so it is our child to kill.
-	cmd := exec.Command(bin, "-f", conf, "-h", url+"/", "-d", "0")
+	cmd := exec.Command(bin, "-f", conf, "-h", listen, "-d", "0")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -190,13 +220,17 @@ func start(bin, dir string, opts Options) (s *Server, stop func(), err error) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait(); logf.Close() }()
-	s = &Server{URL: url, Host: "127.0.0.1", Port: port, Dir: dir}
 	deadline := time.Now().Add(startTimeout)
-	for {
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(port)), time.Second)
+	ports := []int{port}
+	if opts.TLS {
+		ports = append(ports, s.LDAPSPort)
+	}
+	for len(ports) > 0 {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(ports[0])), time.Second)
 		if err == nil {
 			conn.Close()
-			break
+			ports = ports[1:]
+			continue
 		}
 		select {
 		case err := <-exited:
@@ -206,7 +240,7 @@ func start(bin, dir string, opts Options) (s *Server, stop func(), err error) {
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			return nil, nil, fmt.Errorf("slapd did not accept connections on %s within %s", url, startTimeout)
+			return nil, nil, fmt.Errorf("slapd did not accept connections on %s within %s", listen, startTimeout)
 		}
 	}
 	return s, func() {

@@ -1,6 +1,8 @@
 package ldaptest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,5 +26,27 @@ func TestStartLoadsLDIF(t *testing.T) {
 	c.Close()
 	if _, err := os.Stat(filepath.Join(s.Dir, "db", "data.mdb")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestStartTLS: with TLS, the ldaps port completes a handshake whose
+// certificate, for 127.0.0.1, is signed by the CA of CAFile.
+func TestStartTLS(t *testing.T) {
+	s := Start(t, Options{TLS: true})
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", s.CAFile)
+	}
+	c, err := tls.Dial("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.LDAPSPort)), &tls.Config{RootCAs: roots, ServerName: s.Host, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("ldaps handshake on %s: %v", s.LDAPSURL, err)
+	}
+	c.Close()
+	if !strings.HasPrefix(s.LDAPSURL, "ldaps://127.0.0.1:") {
+		t.Errorf("LDAPSURL %q", s.LDAPSURL)
 	}
 }

@@ -28,10 +28,19 @@
 //     diffs the file against itself and misses every change made since the
 //     first; here LatestToken saves the snapshot its token names.
 //
-// A pass whose callback fails after some changes saves a snapshot of the
-// state the accepted changes describe and returns its token, so the next
-// pass resumes with the failed change. The newest SnapshotsKept snapshots
-// are kept, older ones deleted (OpenICF never deletes them). A token whose
+// A pass with changes first saves the file as a new snapshot, then
+// delivers the diff from the old snapshot to it. Each change's token names
+// the state up to and including that change: "<old>:<new>:<k>", the old
+// snapshot with the first k changes of that diff applied (a string token;
+// the diff of two saved snapshots is always the same list), and the last
+// change's token is the new snapshot's number (a long, as IDM's). So a
+// pass stopped after any change, by a failing callback (Sync returns the
+// last accepted change's token, "<old>:<new>:0" when it was the first)
+// or by a crash (the caller stored it), resumes with the next change, and
+// a change that fails again has the same token; changes made to the file
+// meanwhile come in the pass after. The newest SnapshotsKept snapshots are kept, older
+// ones deleted (OpenICF never deletes them), but never the snapshot a pass
+// started from while that pass is unfinished. A token whose
 // snapshot is gone cannot be diffed: Sync saves a new snapshot, reports
 // nothing and returns its token (as OpenICF does), and logs nothing itself:
 // the caller sees the token change.

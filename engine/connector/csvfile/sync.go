@@ -118,9 +118,9 @@ func (s *Set) snapshots() ([]int64, error) {
 	return out, nil
 }
 
-// saveSnapshot writes r as a new snapshot and prunes old ones: its token
-// is the time in ms, or one past the newest snapshot's.
-func (s *Set) saveSnapshot(r *rows) (int64, error) {
+// saveSnapshot writes r as a new snapshot and prunes old ones, never
+// keep: its token is the time in ms, or one past the newest snapshot's.
+func (s *Set) saveSnapshot(r *rows, keep int64) (int64, error) {
 	existing, err := s.snapshots()
 	if err != nil {
 		return 0, err
@@ -132,32 +132,81 @@ func (s *Set) saveSnapshot(r *rows) (int64, error) {
 	if err := s.writeRows(s.snapshotPath(t), r); err != nil {
 		return 0, fmt.Errorf("%s: save a liveSync snapshot: %w", s.resource, err)
 	}
-	existing = append(existing, t)
-	for len(existing) > s.cfg.SnapshotsKept {
-		if err := os.Remove(s.snapshotPath(existing[0])); err != nil && !os.IsNotExist(err) {
-			return 0, fmt.Errorf("%s: prune a liveSync snapshot: %w", s.resource, err)
-		}
-		existing = existing[1:]
+	if err := s.prune(append(existing, t), keep); err != nil {
+		return 0, err
 	}
 	return t, nil
+}
+
+// prune deletes the oldest of the snapshots (sorted tokens) beyond
+// SnapshotsKept, except keep and the newest.
+func (s *Set) prune(snapshots []int64, keep int64) error {
+	excess := len(snapshots) - s.cfg.SnapshotsKept
+	for i, t := range snapshots {
+		if excess <= 0 || i == len(snapshots)-1 {
+			break
+		}
+		if t == keep {
+			continue
+		}
+		if err := os.Remove(s.snapshotPath(t)); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("%s: prune a liveSync snapshot: %w", s.resource, err)
+		}
+		excess--
+	}
+	return nil
+}
+
+// position is a place in the change stream: the state of the snapshot
+// base with the first done changes of the diff from base to the snapshot
+// next applied. next is 0 for base itself, the token of a finished pass.
+type position struct {
+	base, next int64
+	done       int
+}
+
+// token is p as a sync token: base's number alone (IDM's CSV token, a
+// long), else "base:next:done", a string.
+func (p position) token() connector.Token {
+	if p.next == 0 {
+		return syncToken(p.base)
+	}
+	return connector.Token{Value: fmt.Sprintf("%d:%d:%d", p.base, p.next, p.done), NativeType: "string"}
 }
 
 func syncToken(t int64) connector.Token {
 	return connector.Token{Value: json.Number(strconv.FormatInt(t, 10)), NativeType: "long"}
 }
 
-func parseToken(tok connector.Token) (int64, error) {
+func parseToken(tok connector.Token) (position, error) {
 	switch v := tok.Value.(type) {
 	case json.Number:
-		return v.Int64()
+		t, err := v.Int64()
+		return position{base: t}, err
 	case string:
-		return strconv.ParseInt(v, 10, 64)
+		if !strings.Contains(v, ":") {
+			t, err := strconv.ParseInt(v, 10, 64)
+			return position{base: t}, err
+		}
+		parts := strings.Split(v, ":")
+		if len(parts) != 3 {
+			return position{}, fmt.Errorf("want base:next:done, got %q", v)
+		}
+		var p position
+		var errs [3]error
+		p.base, errs[0] = strconv.ParseInt(parts[0], 10, 64)
+		p.next, errs[1] = strconv.ParseInt(parts[1], 10, 64)
+		p.done, errs[2] = strconv.Atoi(parts[2])
+		if err := errors.Join(errs[:]...); err != nil || p.next <= 0 || p.done < 0 {
+			return position{}, fmt.Errorf("want base:next:done, got %q", v)
+		}
+		return p, nil
 	case int64:
-		return v, nil
+		return position{base: v}, nil
 	case float64:
-		return int64(v), nil
+		return position{base: int64(v)}, nil
 	}
-	return 0, fmt.Errorf("want a number, got %T %v", tok.Value, tok.Value)
+	return position{}, fmt.Errorf("want a number, got %T %v", tok.Value, tok.Value)
 }
 
 // LatestToken saves a snapshot of the file and returns its token.
@@ -168,7 +217,7 @@ func (s *Set) LatestToken(ctx context.Context) (connector.Token, error) {
 	if err != nil {
 		return connector.Token{}, err
 	}
-	t, err := s.saveSnapshot(cur)
+	t, err := s.saveSnapshot(cur, 0)
 	if err != nil {
 		return connector.Token{}, err
 	}
@@ -176,20 +225,24 @@ func (s *Set) LatestToken(ctx context.Context) (connector.Token, error) {
 }
 
 // Sync diffs the file against the snapshot of since (see the package doc).
+// A pass with changes first saves the file as the snapshot it moves to,
+// so each change's token names the state up to and including it: a pass
+// that stops after any change (a failing callback, a crash) resumes with
+// the next one.
 func (s *Set) Sync(ctx context.Context, since connector.Token, fn func(connector.Delta) error) (connector.Token, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	t, err := parseToken(since)
+	pos, err := parseToken(since)
 	if err != nil {
 		return since, fmt.Errorf("%s: sync token: %w", s.resource, err)
 	}
-	cur, err := s.readRows(ctx, s.cfg.File)
-	if err != nil {
-		return since, err
-	}
-	old, err := s.readRows(ctx, s.snapshotPath(t))
+	old, err := s.readRows(ctx, s.snapshotPath(pos.base))
 	if errors.Is(err, fs.ErrNotExist) {
-		nt, err := s.saveSnapshot(cur)
+		cur, err := s.readRows(ctx, s.cfg.File)
+		if err != nil {
+			return since, err
+		}
+		nt, err := s.saveSnapshot(cur, 0)
 		if err != nil {
 			return since, err
 		}
@@ -198,14 +251,72 @@ func (s *Set) Sync(ctx context.Context, since connector.Token, fn func(connector
 	if err != nil {
 		return since, err
 	}
+	var cur *rows
+	if pos.next != 0 {
+		cur, err = s.readRows(ctx, s.snapshotPath(pos.next))
+		if errors.Is(err, fs.ErrNotExist) {
+			// The pass's target is gone: diff from its start again, which
+			// reports the changes already delivered once more.
+			pos, cur = position{base: pos.base}, nil
+		} else if err != nil {
+			return since, err
+		}
+	}
+	if cur == nil {
+		if cur, err = s.readRows(ctx, s.cfg.File); err != nil {
+			return since, err
+		}
+	}
 	if !slices.Equal(old.header, cur.header) {
 		return since, fmt.Errorf("%s: the header of %s (%s) differs from the snapshot's (%s): headers do not match",
 			s.resource, s.cfg.File, strings.Join(cur.header, ","), strings.Join(old.header, ","))
 	}
+	deltas := s.diff(old, cur)
+	if pos.next == 0 {
+		if len(deltas) == 0 {
+			return since, nil
+		}
+		if pos.next, err = s.saveSnapshot(cur, pos.base); err != nil {
+			return since, err
+		}
+	}
+	if pos.done > len(deltas) {
+		return since, fmt.Errorf("%s: sync token %v: %d changes done, the pass has %d", s.resource, since.Value, pos.done, len(deltas))
+	}
+	// Stopped before any change, the pass still names its target, so a
+	// retried change keeps its token.
+	last := pos.token()
+	for i := pos.done; i < len(deltas); i++ {
+		d := deltas[i]
+		d.Token = position{base: pos.base, next: pos.next, done: i + 1}.token()
+		if i+1 == len(deltas) {
+			d.Token = syncToken(pos.next)
+		}
+		if err := ctx.Err(); err != nil {
+			return last, err
+		}
+		if err := fn(d); err != nil {
+			return last, err
+		}
+		last = d.Token
+	}
+	snaps, err := s.snapshots()
+	if err == nil {
+		err = s.prune(snaps, pos.next)
+	}
+	if err != nil {
+		return last, fmt.Errorf("%s: prune liveSync snapshots: %w", s.resource, err)
+	}
+	return syncToken(pos.next), nil
+}
+
+// diff lists the changes from old to cur, in a fixed order: deletes in
+// old's row order, then creates and updates in cur's.
+func (s *Set) diff(old, cur *rows) []connector.Delta {
 	var deltas []connector.Delta
 	for _, uid := range old.order {
 		if _, ok := cur.byUID[uid]; !ok {
-			deltas = append(deltas, connector.Delta{Type: connector.DeltaDelete, UID: uid, Token: since})
+			deltas = append(deltas, connector.Delta{Type: connector.DeltaDelete, UID: uid})
 		}
 	}
 	for _, uid := range cur.order {
@@ -213,55 +324,10 @@ func (s *Set) Sync(ctx context.Context, since connector.Token, fn func(connector
 		prev, ok := old.byUID[uid]
 		switch {
 		case !ok:
-			deltas = append(deltas, connector.Delta{Type: connector.DeltaCreate, UID: uid, Object: s.toObject(cur.header, rec), Token: since})
+			deltas = append(deltas, connector.Delta{Type: connector.DeltaCreate, UID: uid, Object: s.toObject(cur.header, rec)})
 		case !slices.Equal(prev, rec):
-			deltas = append(deltas, connector.Delta{Type: connector.DeltaUpdate, UID: uid, Object: s.toObject(cur.header, rec), Token: since})
+			deltas = append(deltas, connector.Delta{Type: connector.DeltaUpdate, UID: uid, Object: s.toObject(cur.header, rec)})
 		}
 	}
-	if len(deltas) == 0 {
-		return since, nil
-	}
-	for i, d := range deltas {
-		if err := ctx.Err(); err != nil {
-			return s.partial(old, cur, deltas[:i], since, err)
-		}
-		if err := fn(d); err != nil {
-			return s.partial(old, cur, deltas[:i], since, err)
-		}
-	}
-	nt, err := s.saveSnapshot(cur)
-	if err != nil {
-		return since, err
-	}
-	return syncToken(nt), nil
-}
-
-// partial saves the snapshot of old with the accepted deltas applied and
-// returns its token with fnErr; since when nothing was accepted.
-func (s *Set) partial(old, cur *rows, accepted []connector.Delta, since connector.Token, fnErr error) (connector.Token, error) {
-	if len(accepted) == 0 {
-		return since, fnErr
-	}
-	state := &rows{header: old.header, byUID: map[string][]cell{}}
-	for _, uid := range old.order {
-		state.order = append(state.order, uid)
-		state.byUID[uid] = old.byUID[uid]
-	}
-	for _, d := range accepted {
-		switch d.Type {
-		case connector.DeltaDelete:
-			delete(state.byUID, d.UID)
-		case connector.DeltaCreate:
-			state.order = append(state.order, d.UID)
-			state.byUID[d.UID] = cur.byUID[d.UID]
-		default:
-			state.byUID[d.UID] = cur.byUID[d.UID]
-		}
-	}
-	state.order = slices.DeleteFunc(state.order, func(uid string) bool { _, ok := state.byUID[uid]; return !ok })
-	nt, err := s.saveSnapshot(state)
-	if err != nil {
-		return since, fmt.Errorf("%w (and %v)", fnErr, err)
-	}
-	return syncToken(nt), fnErr
+	return deltas
 }

@@ -23,7 +23,7 @@ func BenchmarkLiveSync1000(b *testing.B) {
 	}
 	srv := ldaptest.Start(b, ldaptest.Options{LDIF: ldif.String()})
 	cfg, err := ParseConfig(map[string]any{"host": srv.Host, "port": int64(srv.Port), "principal": ldaptest.RootDN, "credentials": ldaptest.RootPass,
-		"baseContexts": []any{ldaptest.Suffix}, "uidAttribute": "dn", "usePagedResultControl": true, "blockSize": int64(500)})
+		"baseContexts": []any{ldaptest.Suffix}, "uidAttribute": "dn", "usePagedResultControl": true, "blockSize": int64(500)}, b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestSyncChangelog(t *testing.T) {
 	srv := ldaptest.Start(t, ldaptest.Options{LDIF: testLDIF, Schemas: []string{schema}, Suffixes: []string{"cn=changelog"},
 		RootDSE: "dn:\nchangelog: cn=changelog\nfirstChangeNumber: 1\nlastChangeNumber: 5\n"})
 	cfg, err := ParseConfig(map[string]any{"host": srv.Host, "port": int64(srv.Port), "principal": ldaptest.RootDN, "credentials": ldaptest.RootPass,
-		"baseContexts": []any{ldaptest.Suffix}, "uidAttribute": "dn", "changeLogBlockSize": int64(2)})
+		"baseContexts": []any{ldaptest.Suffix}, "uidAttribute": "dn", "changeLogBlockSize": int64(2)}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

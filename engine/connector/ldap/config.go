@@ -2,6 +2,7 @@ package ldap
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 )
 
@@ -36,10 +37,17 @@ type Config struct {
 	UseTimestampsForSync  bool
 	ChangeLogBlockSize    int
 	ChangeNumberAttribute string
+	// TrustedCertificates is a PEM file of certificates (the directory's
+	// CA, or its own certificate) that ssl and startTLS trust beside the
+	// system's roots: Sundial's key, where IDM uses the JVM's truststore
+	// (openidm.truststore.location). "" trusts the system's roots alone.
+	TrustedCertificates string
 }
 
-// ParseConfig reads configurationProperties.
-func ParseConfig(props map[string]any) (Config, error) {
+// ParseConfig reads configurationProperties; a relative
+// trustedCertificates is relative to project (the directory holding the
+// conf directory).
+func ParseConfig(props map[string]any, project string) (Config, error) {
 	c := Config{
 		UIDAttribute:               "entryUUID",
 		AccountObjectClasses:       []string{"top", "person", "organizationalPerson", "inetOrgPerson"},
@@ -141,6 +149,7 @@ func ParseConfig(props map[string]any) (Config, error) {
 	boolean(&c.UseTimestampsForSync, "useTimestampsForSync")
 	integer(&c.ChangeLogBlockSize, "changeLogBlockSize")
 	str(&c.ChangeNumberAttribute, "changeNumberAttribute")
+	str(&c.TrustedCertificates, "trustedCertificates")
 	if len(errs) > 0 {
 		return Config{}, errs[0]
 	}
@@ -165,6 +174,9 @@ func ParseConfig(props map[string]any) (Config, error) {
 	}
 	if c.ChangeLogBlockSize == 0 {
 		c.ChangeLogBlockSize = 100
+	}
+	if c.TrustedCertificates != "" && !filepath.IsAbs(c.TrustedCertificates) {
+		c.TrustedCertificates = filepath.Join(project, c.TrustedCertificates)
 	}
 	if len(c.BaseContextsToSynchronize) == 0 {
 		c.BaseContextsToSynchronize = c.BaseContexts

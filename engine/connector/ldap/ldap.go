@@ -17,6 +17,11 @@
 // answer is exactly IDM's even where LDAP matching differs (LDAP compares
 // most attributes ignoring case).
 //
+// With ssl (ldaps) or startTLS the server's certificate must chain to
+// the system's roots or to a certificate of the PEM file
+// trustedCertificates names, and be valid for host, the checks crypto/tls
+// makes; a failure says which host and why.
+//
 // liveSync reads the server's changelog (cn=changelog, the root DSE's
 // lastChangeNumber: OpenDJ, DSEE) unless useTimestampsForSync is set;
 // without a changelog (OpenLDAP) it searches for entries whose
@@ -32,8 +37,11 @@ package ldap
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +63,9 @@ type Connector struct {
 	name string
 	cfg  Config
 	sets map[string]*Set
+	// roots verify the server's certificate with ssl or startTLS: the
+	// system's and trustedCertificates'; nil for the system's alone.
+	roots *x509.CertPool
 
 	mu   sync.Mutex
 	conn *goldap.Conn
@@ -64,6 +75,13 @@ type Connector struct {
 // provisioner's.
 func New(name string, cfg Config, objectTypes map[string]*config.ObjectType) (*Connector, error) {
 	c := &Connector{name: name, cfg: cfg, sets: map[string]*Set{}}
+	if cfg.TrustedCertificates != "" {
+		roots, err := loadRoots(cfg.TrustedCertificates)
+		if err != nil {
+			return nil, fmt.Errorf("ldap connector %s: configurationProperties.trustedCertificates: %w", name, err)
+		}
+		c.roots = roots
+	}
 	for tname, t := range objectTypes {
 		s := &Set{c: c, resource: "system/" + name + "/" + tname, nativeType: t.NativeType}
 		switch t.NativeType {
@@ -147,7 +165,7 @@ func (c *Connector) connection() (*goldap.Conn, error) {
 	}
 	addr := net.JoinHostPort(c.cfg.Host, strconv.Itoa(c.cfg.Port))
 	scheme := "ldap://"
-	tlsConf := &tls.Config{ServerName: c.cfg.Host, MinVersion: tls.VersionTLS12}
+	tlsConf, untrusted := c.tlsConfig()
 	opts := []goldap.DialOpt{goldap.DialWithDialer(&net.Dialer{Timeout: dialTimeout})}
 	if c.cfg.SSL {
 		scheme = "ldaps://"
@@ -155,12 +173,12 @@ func (c *Connector) connection() (*goldap.Conn, error) {
 	}
 	conn, err := goldap.DialURL(scheme+addr, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("system/%s: connect to %s%s: %w", c.name, scheme, addr, err)
+		return nil, c.tlsError("connect to "+scheme+addr, err, *untrusted)
 	}
 	if c.cfg.StartTLS {
 		if err := conn.StartTLS(tlsConf); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("system/%s: startTLS with %s: %w", c.name, addr, err)
+			return nil, c.tlsError("startTLS with "+addr, err, *untrusted)
 		}
 	}
 	if c.cfg.Principal != "" {
@@ -171,6 +189,67 @@ func (c *Connector) connection() (*goldap.Conn, error) {
 	}
 	c.conn = conn
 	return conn, nil
+}
+
+// tlsConfig is the TLS configuration of one connection attempt, and
+// where its certificate check leaves the reason it failed. The check is
+// crypto/tls's own (the chain to a root, validity, the server-auth usage,
+// host among the names), made in VerifyConnection so that its reason
+// reaches the error even through StartTLS, which go-ldap reports as text.
+func (c *Connector) tlsConfig() (*tls.Config, *error) {
+	untrusted := new(error)
+	conf := &tls.Config{
+		ServerName: c.cfg.Host,
+		MinVersion: tls.VersionTLS12,
+		// Not skipped: VerifyConnection verifies.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				*untrusted = errors.New("the server sent no certificate")
+				return *untrusted
+			}
+			opts := x509.VerifyOptions{DNSName: c.cfg.Host, Roots: c.roots, Intermediates: x509.NewCertPool()}
+			for _, ic := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(ic)
+			}
+			if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+				*untrusted = err
+				return err
+			}
+			return nil
+		},
+	}
+	return conf, untrusted
+}
+
+// tlsError is the error of a failed connection step: why the server's
+// certificate is not trusted when that is the cause.
+func (c *Connector) tlsError(step string, err, untrusted error) error {
+	if untrusted == nil {
+		return fmt.Errorf("system/%s: %s: %w", c.name, step, err)
+	}
+	trusted := "the system's roots (configurationProperties.trustedCertificates adds a PEM file)"
+	if c.cfg.TrustedCertificates != "" {
+		trusted = "the system's roots and " + c.cfg.TrustedCertificates
+	}
+	return fmt.Errorf("system/%s: %s: the certificate of %s is not trusted: %w (trusted: %s)", c.name, step, c.cfg.Host, untrusted, trusted)
+}
+
+// loadRoots returns the system's roots with the certificates of the PEM
+// file at path.
+func loadRoots(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+	}
+	return roots, nil
 }
 
 // do runs op on the connection, once more on a fresh one when the first

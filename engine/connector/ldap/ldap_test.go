@@ -90,6 +90,18 @@ func sampleTypes() map[string]*config.ObjectType {
 func newConnector(t *testing.T, ldif string, props map[string]any) (*Connector, *ldaptest.Server) {
 	t.Helper()
 	srv := ldaptest.Start(t, ldaptest.Options{LDIF: ldif})
+	c, err := connectTo(t, srv, t.TempDir(), props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, srv
+}
+
+// connectTo returns a connector to srv bound as the root DN, with props
+// over the defaults, closed when t ends; project is the directory
+// relative paths are relative to.
+func connectTo(t *testing.T, srv *ldaptest.Server, project string, props map[string]any) (*Connector, error) {
+	t.Helper()
 	p := map[string]any{
 		"host": srv.Host, "port": int64(srv.Port), "principal": ldaptest.RootDN, "credentials": ldaptest.RootPass,
 		"baseContexts": []any{ldaptest.Suffix}, "uidAttribute": "dn",
@@ -97,16 +109,16 @@ func newConnector(t *testing.T, ldif string, props map[string]any) (*Connector, 
 	for k, v := range props {
 		p[k] = v
 	}
-	cfg, err := ParseConfig(p)
+	cfg, err := ParseConfig(p, project)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := New("ldap", cfg, sampleTypes())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, srv
+	return c, nil
 }
 
 func set(t testing.TB, c *Connector, typ string) *Set {
@@ -152,7 +164,7 @@ func TestParseConfig(t *testing.T) {
 		{"bad list", map[string]any{"host": "h", "baseContexts": []any{int64(1)}}, "configurationProperties.baseContexts: want strings, got 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseConfig(tc.props)
+			_, err := ParseConfig(tc.props, "/project")
 			got := ""
 			if err != nil {
 				got = err.Error()
@@ -162,8 +174,8 @@ func TestParseConfig(t *testing.T) {
 			}
 		})
 	}
-	c, _ := ParseConfig(map[string]any{"host": "h", "ssl": true, "baseContexts": "dc=x"})
-	if c.Port != 636 || c.UIDAttribute != "entryUUID" || c.BlockSize != 100 || !slices.Equal(c.BaseContextsToSynchronize, []string{"dc=x"}) {
+	c, _ := ParseConfig(map[string]any{"host": "h", "ssl": true, "baseContexts": "dc=x", "trustedCertificates": "security/ldap-ca.pem"}, "/project")
+	if c.Port != 636 || c.TrustedCertificates != "/project/security/ldap-ca.pem" || c.UIDAttribute != "entryUUID" || c.BlockSize != 100 || !slices.Equal(c.BaseContextsToSynchronize, []string{"dc=x"}) {
 		t.Errorf("defaults %+v", c)
 	}
 }
