@@ -60,7 +60,8 @@ one by one to LDAP. It then prints those mappings and the command that pushes th
 objects imported, a reconciliation of each on the running daemon. With --sync, each
 object imported is synchronized at once instead, as the daemon's writes are (implicit
 sync, with the conf's connectors and scripts): an object whose sync fails stays
-imported, is reported on stderr as managed/TYPE/ID: reason, and the exit status is 1.`,
+imported, is reported on stderr as managed/TYPE/ID: imported; reason, and the exit
+status is 1.`,
 		Example: "  sundial import managed/user users.jsonl\n" +
 			"  sundial import --store postgres://sundial@db/sundial --conf conf/ managed/user hr.csv\n" +
 			"  sundial import --sync managed/user new-hires.csv",

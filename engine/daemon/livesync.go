@@ -60,11 +60,14 @@ func (d *Daemon) syncPending(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, syncPendingWait)
 	defer cancel()
-	n, err := objs.SyncPending(ctx)
+	done, err := objs.SyncPending(ctx)
+	for _, f := range done.Failed {
+		d.log.Warn("an implicit sync the node's previous process left pending failed", "err", f)
+	}
 	if err != nil {
-		d.log.Warn("running the implicit syncs the node's previous process left pending failed", "synced", n, "err", err)
-	} else if n > 0 {
-		d.log.Warn("ran the implicit syncs the node's previous process left pending", "objects", n)
+		d.log.Warn("running the implicit syncs the node's previous process left pending stopped; the rest waits for the next start", "synced", done.Synced, "err", err)
+	} else if done.Synced > 0 {
+		d.log.Warn("ran the implicit syncs the node's previous process left pending", "objects", done.Synced, "failed", len(done.Failed))
 	}
 }
 

@@ -267,23 +267,32 @@ func nextRev(rev string) string {
 	return strconv.FormatInt(n+1, 10)
 }
 
+// PendingSyncs is what SyncPending did.
+type PendingSyncs struct {
+	// Synced counts the objects synced, Failed among them the syncs that
+	// failed, each an error wrapping ErrSyncFailed (its audit/sync entry
+	// says so too).
+	Synced int
+	Failed []error
+}
+
 // SyncPending runs the syncs that the records of PendingSyncType of this
 // node (Node) list, each object as it is now (deleted when it is gone,
 // with no value before: as a liveSync change is), and deletes each record
-// once its syncs have run. It returns how many objects it synced; a sync
-// that fails is counted too (its audit/sync entry says so) and the
-// others go on. Without a sync service it does nothing and keeps the
-// records.
-func (so SyncedObjects) SyncPending(ctx context.Context) (int, error) {
+// once its syncs have run, failed or not. Its error is a store's, or
+// ctx's end, which leaves the record it was at. Without a sync service it
+// does nothing and keeps the records.
+func (so SyncedObjects) SyncPending(ctx context.Context) (PendingSyncs, error) {
+	var out PendingSyncs
 	if so.Service == nil || so.Service() == nil {
-		return 0, nil
+		return out, nil
 	}
 	var records []store.Object
 	cookie := ""
 	for {
 		page, err := so.Objects.QueryObjects(ctx, store.QueryObjectsParams{Type: PendingSyncType, PageSize: 500, Cookie: cookie})
 		if err != nil {
-			return 0, fmt.Errorf("read the pending syncs: %w", err)
+			return out, fmt.Errorf("read the pending syncs: %w", err)
 		}
 		for _, r := range page.Objects {
 			if node, _ := r.Content["node"].(string); node == so.Node {
@@ -294,7 +303,6 @@ func (so SyncedObjects) SyncPending(ctx context.Context) (int, error) {
 			break
 		}
 	}
-	synced := 0
 	for _, r := range records {
 		list, _ := r.Content["objects"].([]any)
 		for _, item := range list {
@@ -310,20 +318,23 @@ func (so SyncedObjects) SyncPending(ctx context.Context) (int, error) {
 			case errors.Is(err, store.ErrNotFound):
 				err = so.notify(ctx, s, -1, typ, id, nil, nil, true)
 			case err != nil:
-				return synced, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
+				return out, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
 			default:
 				err = so.notify(ctx, s, -1, typ, id, nil, o.Content, false)
 			}
-			synced++
-			if err != nil && ctx.Err() != nil {
-				return synced, err
+			if cerr := ctx.Err(); cerr != nil {
+				return out, cerr
+			}
+			out.Synced++
+			if err != nil {
+				out.Failed = append(out.Failed, err)
 			}
 		}
 		if _, err := so.Objects.DeleteObject(ctx, store.DeleteObjectParams{Type: PendingSyncType, ID: r.ID, IfRev: r.Rev}); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return synced, fmt.Errorf("delete the pending syncs %s: %w", r.ID, err)
+			return out, fmt.Errorf("delete the pending syncs %s: %w", r.ID, err)
 		}
 	}
-	return synced, nil
+	return out, nil
 }
 
 // IndexObjectFilter indexes as the objects underneath do, if they can

@@ -48,14 +48,7 @@ func TestImplicitSyncOfUnits(t *testing.T) {
 	so := n.managed.(sync.SyncedObjects)
 	commit := func(units ...store.ObjectUnit) []error {
 		t.Helper()
-		errs, err := so.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(errs) != len(units) {
-			t.Fatalf("%d errors for %d units", len(errs), len(units))
-		}
-		return errs
+		return commitUnits(t, so, units...)
 	}
 	write := func(id, rev string, content map[string]any) store.ObjectUnit {
 		return store.ObjectUnit{Writes: []store.ObjectWrite{{Type: "src", ID: id, Rev: rev, Content: content}}}
@@ -111,11 +104,11 @@ func TestImplicitSyncOfUnits(t *testing.T) {
 
 // TestSyncPending: the syncs a process was killed before running (its
 // units committed with their record) run when SyncPending does, on the
-// objects as they are now: a record of another node is left alone.
+// objects as they are now; one that fails is reported and its record
+// deleted all the same; a record of another node is left alone.
 func TestSyncPending(t *testing.T) {
 	p := newLiveProject(t, map[string]string{"conf/sync.json": implicitMappings})
 	n := p.start(t)
-	ctx := t.Context()
 	record := func(id, node string, ids ...string) store.ObjectWrite {
 		var list []any
 		for _, i := range ids {
@@ -133,16 +126,16 @@ func TestSyncPending(t *testing.T) {
 	}
 	if errs := commitUnits(t, p.objs,
 		store.ObjectUnit{Writes: []store.ObjectWrite{{Type: "src", ID: "x", Content: map[string]any{"name": "x"}}, {Type: "src", ID: "y", Rev: "1"},
-			record("r1", "n1", "x", "y")}},
+			{Type: "src", ID: "f", Content: map[string]any{"name": "f", "fail": true}}, record("r1", "n1", "x", "y", "f")}},
 		store.ObjectUnit{Writes: []store.ObjectWrite{{Type: "src", ID: "w", Content: map[string]any{"name": "w"}}, record("r2", "n2", "w")}}); errs[0] != nil || errs[1] != nil {
 		t.Fatal(errs)
 	}
 	if got := names(t, p.objs, "a"); !slices.Equal(got, []string{"y"}) {
 		t.Fatalf("managed/a before: %v", got)
 	}
-	synced, err := so.SyncPending(ctx)
-	if err != nil || synced != 2 {
-		t.Fatalf("SyncPending: %d, %v", synced, err)
+	done, err := so.SyncPending(t.Context())
+	if err != nil || done.Synced != 3 || len(done.Failed) != 1 || !errors.Is(done.Failed[0], sync.ErrSyncFailed) {
+		t.Fatalf("SyncPending: %+v, %v", done, err)
 	}
 	if got := names(t, p.objs, "a"); !slices.Equal(got, []string{"x"}) {
 		t.Errorf("managed/a after: %v, want x created and y deleted", got)
@@ -150,8 +143,8 @@ func TestSyncPending(t *testing.T) {
 	if got := pendingRecords(t, p.objs); got != 1 {
 		t.Errorf("%d records left, want the other node's", got)
 	}
-	if synced, err := so.SyncPending(ctx); err != nil || synced != 0 {
-		t.Errorf("a second SyncPending: %d, %v", synced, err)
+	if done, err := so.SyncPending(t.Context()); err != nil || done.Synced != 0 {
+		t.Errorf("a second SyncPending: %+v, %v", done, err)
 	}
 }
 
@@ -160,6 +153,9 @@ func commitUnits(t *testing.T, objs store.Objects, units ...store.ObjectUnit) []
 	errs, err := objs.CommitObjectUnits(t.Context(), store.CommitObjectUnitsParams{Units: units})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(errs) != len(units) {
+		t.Fatalf("%d errors for %d units", len(errs), len(units))
 	}
 	return errs
 }
