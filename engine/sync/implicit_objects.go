@@ -236,10 +236,9 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 			}
 			var new map[string]any
 			if w.Content != nil {
-				new = make(map[string]any, len(w.Content)+2)
-				for k, v := range w.Content {
-					new[k] = v
-				}
+				// A copy: the mappings' scripts see it, the caller keeps
+				// its content.
+				new = deepCopy(w.Content)
 				new["_id"], new["_rev"] = w.ID, nextRev(w.Rev)
 			}
 			if err := so.notify(ctx, s, -1, w.Type, w.ID, old, new, w.Content == nil); err != nil {
