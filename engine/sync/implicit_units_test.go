@@ -42,7 +42,13 @@ func pendingRecords(t *testing.T, objs store.Objects) int {
 // not commit syncs nothing; a mapping that fails is that unit's error,
 // the unit staying committed; no record of pending syncs is left.
 func TestImplicitSyncOfUnits(t *testing.T) {
-	p := newLiveProject(t, map[string]string{"conf/sync.json": implicitMappings})
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { testImplicitSyncOfUnits(t, be.open) })
+	}
+}
+
+func testImplicitSyncOfUnits(t *testing.T, open func(testing.TB) store.Store) {
+	p := newLiveProjectOn(t, map[string]string{"conf/sync.json": implicitMappings}, open)
 	n := p.start(t)
 	ctx := t.Context()
 	so := n.managed.(sync.SyncedObjects)
@@ -107,7 +113,13 @@ func TestImplicitSyncOfUnits(t *testing.T) {
 // objects as they are now; one that fails is reported and its record
 // deleted all the same; a record of another node is left alone.
 func TestSyncPending(t *testing.T) {
-	p := newLiveProject(t, map[string]string{"conf/sync.json": implicitMappings})
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { testSyncPending(t, be.open) })
+	}
+}
+
+func testSyncPending(t *testing.T, open func(testing.TB) store.Store) {
+	p := newLiveProjectOn(t, map[string]string{"conf/sync.json": implicitMappings}, open)
 	n := p.start(t)
 	record := func(id, node string, ids ...string) store.ObjectWrite {
 		var list []any
