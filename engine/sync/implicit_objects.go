@@ -169,8 +169,10 @@ const PendingSyncType = "sync:pending"
 // CommitObjectUnits commits, then syncs every object of each unit
 // committed, in unit and write order, with its value before the commit
 // (nil when the unit created it, or when it moved since the unit read
-// it) and after (nil for a delete). A unit committed whose sync failed
-// has an error wrapping ErrSyncFailed. When some write has mappings to
+// it) and after (nil for a delete), as if each were a write of its own:
+// a unit committed whose sync of one object failed has that error,
+// wrapping ErrSyncFailed, and its other objects are synced all the same.
+// When some write has mappings to
 // run, one more unit, committed with the others, records their objects
 // under PendingSyncType; it is deleted after the syncs, failed or not
 // (their audit/sync entries say how each went), so only a process killed
@@ -241,9 +243,8 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 				new = deepCopy(w.Content)
 				new["_id"], new["_rev"] = w.ID, nextRev(w.Rev)
 			}
-			if err := so.notify(ctx, s, -1, w.Type, w.ID, old, new, w.Content == nil); err != nil {
+			if err := so.notify(ctx, s, -1, w.Type, w.ID, old, new, w.Content == nil); err != nil && errs[i] == nil {
 				errs[i] = err
-				break
 			}
 		}
 	}

@@ -40,7 +40,8 @@ func pendingRecords(t *testing.T, objs store.Objects) int {
 // as the other writes are: creates, updates with their old value (an
 // update that changes nothing syncs nothing), deletes; a unit that does
 // not commit syncs nothing; a mapping that fails is that unit's error,
-// the unit staying committed; no record of pending syncs is left.
+// the unit staying committed and its other objects synced; no record of
+// pending syncs is left.
 func TestImplicitSyncOfUnits(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) { testImplicitSyncOfUnits(t, be.open) })
@@ -95,13 +96,18 @@ func testImplicitSyncOfUnits(t *testing.T, open func(testing.TB) store.Store) {
 		t.Errorf("an unchanged unit synced: %d audit entries, then %d", before, after)
 	}
 
-	// a failing mapping: the unit's error, the unit committed
-	errs = commit(write("x", "3", map[string]any{"name": "x3", "fail": true}))
+	// a failing mapping: the unit's error, the unit committed, its other
+	// object synced
+	errs = commit(store.ObjectUnit{Writes: []store.ObjectWrite{{Type: "src", ID: "x", Rev: "3", Content: map[string]any{"name": "x3", "fail": true}},
+		{Type: "src", ID: "q", Content: map[string]any{"name": "q"}}}})
 	if !errors.Is(errs[0], sync.ErrSyncFailed) || !strings.Contains(errs[0].Error(), "refused") {
 		t.Fatalf("a failing sync: %v", errs[0])
 	}
 	if o, err := p.objs.ReadObject(ctx, store.ReadObjectParams{Type: "src", ID: "x"}); err != nil || o.Content["name"] != "x3" {
 		t.Errorf("the unit whose sync failed: %v %v", o.Content, err)
+	}
+	if got := names(t, p.objs, "a"); !slices.Equal(got, []string{"q", "x2"}) {
+		t.Errorf("managed/a after the unit whose first sync failed: %v", got)
 	}
 	if got := pendingRecords(t, p.objs); got != 0 {
 		t.Errorf("%d records of pending syncs left", got)

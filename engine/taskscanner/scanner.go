@@ -759,9 +759,9 @@ func (x *execution) claimBatch(ctx context.Context, objs []store.Object) []claim
 				}
 			}
 		default:
-			// A claim whose implicit sync failed too: IDM's claim write
-			// answers that error and the task does not run; the object is
-			// claimed again after the recovery timeout.
+			// So is a claim made whose implicit sync failed: IDM's claim
+			// write answers that error and the task does not run; the
+			// object is claimed again after the recovery timeout.
 			x.run.failures.Add(1)
 			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+o.ID, "err", err)
 		}
