@@ -137,7 +137,8 @@ func runImport(ctx context.Context, opts importOptions, target, file string, std
 	}
 	var synced *importSync
 	if opts.sync {
-		if synced, err = newImportSync(d, db, objs, opts.scripts); err != nil {
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if synced, err = newImportSync(d, db, objs, importSyncOptions{scriptsDir: opts.scripts, log: log}); err != nil {
 			return err
 		}
 		defer synced.close()
@@ -163,7 +164,11 @@ func runImport(ctx context.Context, opts importOptions, target, file string, std
 			fmt.Fprintf(stderr, "managed/%s/%s: imported; %v\n", typ, f.id, f.err)
 		}
 		failedSyncs = len(synced.failed)
-		fmt.Fprintf(stdout, "synchronized %d objects through %s, %d failed\n", res.Imported-failedSyncs, mappingNames(syncMappings(d, typ)), failedSyncs)
+		if maps := syncMappings(d, typ); len(maps) == 0 {
+			fmt.Fprintf(stdout, "synchronized nothing: no mapping with enableSync has managed/%s as its source\n", typ)
+		} else {
+			fmt.Fprintf(stdout, "synchronized %d objects through %s, %d failed\n", res.Imported-failedSyncs, mappingNames(maps), failedSyncs)
+		}
 	} else {
 		printUnsynced(stdout, syncMappings(d, typ))
 	}
@@ -189,9 +194,6 @@ func syncMappings(d *config.Desired, typ string) []*config.Mapping {
 }
 
 func mappingNames(maps []*config.Mapping) string {
-	if len(maps) == 0 {
-		return "no mapping"
-	}
 	names := make([]string, len(maps))
 	for i, m := range maps {
 		names[i] = m.Name
@@ -247,8 +249,15 @@ type failedSync struct {
 	err error
 }
 
-func newImportSync(d *config.Desired, db store.Store, objs store.Objects, scriptsDir string) (*importSync, error) {
-	is := &importSync{systems: system.New(slog.New(slog.DiscardHandler))}
+// importSyncOptions are where an import's syncs find their scripts and
+// say what goes wrong.
+type importSyncOptions struct {
+	scriptsDir string
+	log        *slog.Logger
+}
+
+func newImportSync(d *config.Desired, db store.Store, objs store.Objects, opts importSyncOptions) (*importSync, error) {
+	is := &importSync{systems: system.New(opts.log)}
 	is.systems.Apply(d)
 	synced := syncsvc.SyncedObjects{Objects: objs, InitiatedBy: "import"}
 	declared := func(typ string) bool { _, ok := d.Managed.Type(typ); return ok }
@@ -265,8 +274,9 @@ func newImportSync(d *config.Desired, db store.Store, objs store.Objects, script
 			}
 			return managed.NewSet(synced, typ), nil, nil
 		},
-		ScriptsDir: scriptsDir,
+		ScriptsDir: opts.scriptsDir,
 		Resources:  managed.Resources{Objects: synced, Declared: declared},
+		Logger:     opts.log,
 	})
 	if err != nil {
 		is.systems.Close()

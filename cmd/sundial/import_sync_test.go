@@ -98,3 +98,12 @@ func TestImportSyncFailure(t *testing.T) {
 		t.Errorf("%d users stored, want 2: a failed sync leaves its object imported", got)
 	}
 }
+
+// TestImportSyncNoMapping: --sync on a type no mapping has as its source
+// imports and says there was nothing to synchronize.
+func TestImportSyncNoMapping(t *testing.T) {
+	conf, db := importDir(t)
+	users := writeFile(t, "users.jsonl", `{"_id": "alice"}`+"\n")
+	code, stdout, stderr := runCLI("import", "--conf", conf, "--store", db, "--progress", "none", "--sync", "managed/user", users)
+	checkGolden(t, "import-sync-no-mapping", code, timing.ReplaceAllString(stdout, "in T (R/s)"), stderr)
+}
