@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"sundial/engine/config"
 	"sundial/engine/connector"
@@ -14,7 +13,6 @@ import (
 	"sundial/engine/query"
 	"sundial/engine/store"
 	"sundial/engine/sync"
-	"sundial/internal/benchenv"
 )
 
 // userCopy maps managed/user onto managed/copy; the copy's status cannot
@@ -123,34 +121,5 @@ func query1ByType(t testing.TB, objs store.Objects, typ, filter string) []store.
 //	go test -run '^$' -bench BenchmarkSyncedSunsetScan -benchtime 3x ./engine/taskscanner/
 func BenchmarkSyncedSunsetScan(b *testing.B) {
 	synced, raw := syncedStore(b, userCopy)
-	matching := users(b, raw, benchenv.Users(b, 100_000), 10)
-	s := newScanner(synced)
-	defer s.Close()
-	ic := sunsetContext(sunsetScript)
-	ic["numberOfThreads"] = 10
-	undo, err := managed.ParsePatch([]byte(`[{"operation": "remove", "field": "/sunset/task-started"},
-		{"operation": "remove", "field": "/sunset/task-completed"},
-		{"operation": "replace", "field": "/accountStatus", "value": "active"}]`))
-	if err != nil {
-		b.Fatal(err)
-	}
-	done, _ := query.Parse(`/sunset/task-completed pr`)
-	var elapsed time.Duration
-	for b.Loop() {
-		start := time.Now()
-		st, err := s.Execute(context.Background(), executeParams(ic))
-		if err != nil {
-			b.Fatal(err)
-		}
-		elapsed += time.Since(start)
-		if st.Progress.Successes != int64(len(matching)) {
-			b.Fatalf("progress %+v, want %d successes", st.Progress, len(matching))
-		}
-		b.StopTimer()
-		if _, err := managed.PatchByQuery(context.Background(), synced, managed.PatchByQueryParams{Type: "user", Filter: done, Operations: undo}); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(len(matching)*b.N)/elapsed.Seconds(), "matches/s")
+	benchSunsetScan(b, synced, raw)
 }
