@@ -2,18 +2,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"sundial/engine/config"
+	"sundial/engine/connector"
 	"sundial/engine/managed"
 	"sundial/engine/store"
+	syncsvc "sundial/engine/sync"
+	"sundial/engine/system"
 )
 
 func init() { register(newImportCmd) }
@@ -21,14 +27,18 @@ func init() { register(newImportCmd) }
 // importOptions are the inputs of `sundial import`.
 type importOptions struct {
 	conf, store string
+	scripts     string
 	format      string
 	idField     string
 	batch       int
 	progress    string // auto, bar, lines, none
+	// sync runs the implicit sync of each object imported, through the
+	// mappings whose source is managed/TYPE, with the conf's connectors.
+	sync bool
 }
 
 func newImportCmd() *cobra.Command {
-	opts := importOptions{conf: "conf", format: "auto", batch: managed.DefaultBatchSize, progress: "auto"}
+	opts := importOptions{conf: "conf", scripts: "scripts", format: "auto", batch: managed.DefaultBatchSize, progress: "auto"}
 	cmd := &cobra.Command{
 		Use:   "import [flags] managed/TYPE FILE",
 		Short: "Load managed objects from a JSON, JSON-lines or CSV file into the store",
@@ -42,9 +52,20 @@ an empty value leaves its field out); by default the format follows the extensio
 
 Lines that are not objects, or whose id exists already, are rejected: each is reported
 on stderr as FILE:LINE: reason, the rest is imported, and the exit status is 1. Progress
-goes to stderr: a bar on a terminal, a line per 10 batches otherwise.`,
-		Example: "  sundial import managed/user users.jsonl\n  sundial import --store postgres://sundial@db/sundial --conf conf/ managed/user hr.csv",
-		Args:    cobra.ExactArgs(2),
+goes to stderr: a bar on a terminal, a line per 10 batches otherwise.
+
+An import writes the store only: the mappings of sync.json whose source is managed/TYPE
+(with enableSync) are not run, so that an initial load of a million users is not pushed
+one by one to LDAP. It then prints those mappings and the command that pushes the
+objects imported, a reconciliation of each on the running daemon. With --sync, each
+object imported is synchronized at once instead, as the daemon's writes are (implicit
+sync, with the conf's connectors and scripts): an object whose sync fails stays
+imported, is reported on stderr as managed/TYPE/ID: imported; reason, and the exit
+status is 1.`,
+		Example: "  sundial import managed/user users.jsonl\n" +
+			"  sundial import --store postgres://sundial@db/sundial --conf conf/ managed/user hr.csv\n" +
+			"  sundial import --sync managed/user new-hires.csv",
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runImport(cmd.Context(), opts, args[0], args[1], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -56,6 +77,8 @@ goes to stderr: a bar on a terminal, a line per 10 batches otherwise.`,
 	f.StringVar(&opts.idField, "id-field", "", "the field holding the id of objects without an _id (e.g. uid); without it they get UUIDs")
 	f.IntVar(&opts.batch, "batch", opts.batch, "objects per transaction")
 	f.StringVar(&opts.progress, "progress", opts.progress, "auto (a bar on a terminal, lines otherwise), bar, lines or none")
+	f.BoolVar(&opts.sync, "sync", false, "synchronize each object imported through the mappings whose source is managed/TYPE (implicit sync), with the conf's connectors")
+	f.StringVar(&opts.scripts, "scripts", opts.scripts, "with --sync: the directory of the scripts the mappings reference by \"file\"")
 	return cmd
 }
 
@@ -97,11 +120,30 @@ func runImport(ctx context.Context, opts importOptions, target, file string, std
 	}
 	defer in.Close()
 
-	objs, closeStore, err := openObjects(ctx, opts.conf, opts.store, "an import needs a store that keeps what it is given")
+	if opts.sync {
+		if err := syncConfErrors(d, opts.conf, stderr); err != nil {
+			return err
+		}
+	}
+
+	db, err := openStoreOf(ctx, opts.conf, opts.store, "an import needs a store that keeps what it is given")
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer db.Close()
+	objs, err := store.ObjectsOf(db)
+	if err != nil {
+		return err
+	}
+	var synced *importSync
+	if opts.sync {
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if synced, err = newImportSync(d, db, objs, importSyncOptions{scriptsDir: opts.scripts, log: log}); err != nil {
+			return err
+		}
+		defer synced.close()
+		objs = synced
+	}
 
 	prog := newProgressReporter(opts.progress, stderr, size)
 	start := time.Now()
@@ -116,14 +158,149 @@ func runImport(ctx context.Context, opts importOptions, target, file string, std
 	elapsed := time.Since(start)
 	fmt.Fprintf(stdout, "imported %d objects into managed/%s in %s (%.0f/s), rejected %d lines\n",
 		res.Imported, typ, elapsed.Round(time.Millisecond), float64(res.Imported)/max(elapsed.Seconds(), 1e-9), len(res.Rejected))
+	failedSyncs := 0
+	if synced != nil {
+		for _, f := range synced.failed {
+			fmt.Fprintf(stderr, "managed/%s/%s: imported; %v\n", typ, f.id, f.err)
+		}
+		failedSyncs = len(synced.failed)
+		if maps := syncMappings(d, typ); len(maps) == 0 {
+			fmt.Fprintf(stdout, "synchronized nothing: no mapping with enableSync has managed/%s as its source\n", typ)
+		} else {
+			fmt.Fprintf(stdout, "synchronized %d objects through %s, %d failed\n", res.Imported-failedSyncs, mappingNames(maps), failedSyncs)
+		}
+	} else {
+		printUnsynced(stdout, syncMappings(d, typ))
+	}
 	if err != nil {
 		return fmt.Errorf("import %s: %w", name, err)
 	}
-	if len(res.Rejected) > 0 {
+	if len(res.Rejected) > 0 || failedSyncs > 0 {
 		return &exitError{code: 1}
 	}
 	return nil
 }
+
+// syncMappings are the mappings an import of managed/typ skips without
+// --sync: those with enableSync whose source it is, in file order.
+func syncMappings(d *config.Desired, typ string) []*config.Mapping {
+	var out []*config.Mapping
+	for _, m := range d.Mappings {
+		if m.Source == "managed/"+typ && m.EnableSync {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func mappingNames(maps []*config.Mapping) string {
+	names := make([]string, len(maps))
+	for i, m := range maps {
+		names[i] = m.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// printUnsynced says which mappings the import did not run, and how to
+// push the objects it wrote through them.
+func printUnsynced(w io.Writer, maps []*config.Mapping) {
+	if len(maps) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "not synchronized through %s, whose source is %s; to push the objects imported, reconcile on the running daemon:\n", mappingNames(maps), maps[0].Source)
+	for _, m := range maps {
+		fmt.Fprintf(w, "  sundial recon %s    # %s -> %s\n", m.Name, m.Source, m.Target)
+	}
+	fmt.Fprintln(w, "or import with --sync to synchronize each object as it is written")
+}
+
+// syncConfErrors prints the errors of the files an import with --sync
+// runs (sync.json, the provisioners) and fails when there are some.
+func syncConfErrors(d *config.Desired, conf string, stderr io.Writer) error {
+	var bad []string
+	for file, errs := range d.Errors {
+		base := filepath.Base(file)
+		if len(errs) == 0 || !(strings.HasPrefix(base, "sync.") || strings.HasPrefix(base, "provisioner.openicf-")) {
+			continue
+		}
+		bad = append(bad, filepath.Join(conf, file))
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fmt.Errorf("import --sync: %s: errors", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// importSync is the store's managed objects written with implicit sync,
+// as the daemon writes them, over the conf's connectors. A create whose
+// sync failed is written: it is recorded in failed, not rejected.
+type importSync struct {
+	store.Objects
+	systems *system.Registry
+	failed  []failedSync
+}
+
+type failedSync struct {
+	id  string
+	err error
+}
+
+// importSyncOptions are where an import's syncs find their scripts and
+// say what goes wrong.
+type importSyncOptions struct {
+	scriptsDir string
+	log        *slog.Logger
+}
+
+func newImportSync(d *config.Desired, db store.Store, objs store.Objects, opts importSyncOptions) (*importSync, error) {
+	is := &importSync{systems: system.New(opts.log)}
+	is.systems.Apply(d)
+	synced := syncsvc.SyncedObjects{Objects: objs, InitiatedBy: "import"}
+	declared := func(typ string) bool { _, ok := d.Managed.Type(typ); return ok }
+	svc, err := syncsvc.NewService(syncsvc.Config{
+		Store:    db,
+		Mappings: func() []*config.Mapping { return d.Mappings },
+		Resolve: func(resource string) (connector.ObjectSet, func(), error) {
+			if strings.HasPrefix(resource, "system/") {
+				return is.systems.Acquire(resource)
+			}
+			typ, ok := strings.CutPrefix(resource, "managed/")
+			if !ok || strings.Contains(typ, "/") || !declared(typ) {
+				return nil, nil, fmt.Errorf("%w: %s: neither a managed/<type> of managed.json nor system/<name>/<type>", connector.ErrNotFound, resource)
+			}
+			return managed.NewSet(synced, typ), nil, nil
+		},
+		ScriptsDir: opts.scriptsDir,
+		Resources:  managed.Resources{Objects: synced, Declared: declared},
+		Logger:     opts.log,
+	})
+	if err != nil {
+		is.systems.Close()
+		return nil, err
+	}
+	synced.Service = func() *syncsvc.Service { return svc }
+	is.Objects = synced
+	return is, nil
+}
+
+// CreateObjects creates and syncs; a sync that failed is not the
+// create's error.
+func (is *importSync) CreateObjects(ctx context.Context, p store.CreateObjectsParams) ([]store.CreateObjectResult, error) {
+	res, err := is.Objects.CreateObjects(ctx, p)
+	for i := range res {
+		if errors.Is(res[i].Err, syncsvc.ErrSyncFailed) {
+			is.failed = append(is.failed, failedSync{res[i].Object.ID, res[i].Err})
+			res[i].Err = nil
+		}
+	}
+	return res, err
+}
+
+func (is *importSync) close() { is.systems.Close() }
 
 // importFormat is --format, or the format FILE's extension names.
 func importFormat(flag, file string) (managed.Format, error) {
@@ -230,23 +407,9 @@ func (p *progressReporter) done() {
 // --store name, as serve would (the default SQLite file of the data
 // directory). With --store memory it is a usage error ending with why.
 func openObjects(ctx context.Context, conf, storeFlag, whyNotMemory string) (store.Objects, func(), error) {
-	so := serveOptions{conf: conf, store: storeFlag}
-	dataDir, err := resolveDataDir(so)
+	db, err := openStoreOf(ctx, conf, storeFlag, whyNotMemory)
 	if err != nil {
 		return nil, nil, err
-	}
-	dsn, err := storeDSN(so, dataDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if dsn == "memory" {
-		return nil, nil, usageError(fmt.Errorf("--store memory: %s", whyNotMemory))
-	}
-	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-	db, err := store.Open(octx, dsn)
-	cancel()
-	if err != nil {
-		return nil, nil, fmt.Errorf("open the store: %w", err)
 	}
 	objs, err := store.ObjectsOf(db)
 	if err != nil {
@@ -254,4 +417,28 @@ func openObjects(ctx context.Context, conf, storeFlag, whyNotMemory string) (sto
 		return nil, nil, err
 	}
 	return objs, func() { db.Close() }, nil
+}
+
+// openStoreOf opens the store that --conf and --store name, as serve would.
+// With --store memory it is a usage error ending with why.
+func openStoreOf(ctx context.Context, conf, storeFlag, whyNotMemory string) (store.Store, error) {
+	so := serveOptions{conf: conf, store: storeFlag}
+	dataDir, err := resolveDataDir(so)
+	if err != nil {
+		return nil, err
+	}
+	dsn, err := storeDSN(so, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if dsn == "memory" {
+		return nil, usageError(fmt.Errorf("--store memory: %s", whyNotMemory))
+	}
+	octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+	db, err := store.Open(octx, dsn)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("open the store: %w", err)
+	}
+	return db, nil
 }

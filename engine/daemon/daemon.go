@@ -289,6 +289,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		stopPruning := d.startPruning(ctx)
 		defer stopPruning()
 	}
+	d.syncPending(ctx)
 	// The scheduler's own context is not ctx: cancelling it would stop runs
 	// at once, without the grace period Stop gives them.
 	if err := d.sched.Start(context.WithoutCancel(ctx)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"sundial/engine/api"
 	"sundial/engine/api/crest"
@@ -25,14 +26,49 @@ const provisionerServiceName = "provisioner"
 // update and delete runs the mappings whose source is its managed type.
 // Nil without Options.DB.
 func (d *Daemon) managedObjects() (store.Objects, error) {
-	if d.opts.DB == nil {
-		return nil, errors.New("no database")
-	}
-	objs, err := store.ObjectsOf(d.opts.DB)
+	objs, err := d.syncedObjects()
 	if err != nil {
 		return nil, err
 	}
-	return sync.SyncedObjects{Objects: objs, Service: func() *sync.Service { return d.sync }}, nil
+	return objs, nil
+}
+
+// syncedObjects are managedObjects as what they are.
+func (d *Daemon) syncedObjects() (sync.SyncedObjects, error) {
+	if d.opts.DB == nil {
+		return sync.SyncedObjects{}, errors.New("no database")
+	}
+	objs, err := store.ObjectsOf(d.opts.DB)
+	if err != nil {
+		return sync.SyncedObjects{}, err
+	}
+	return sync.SyncedObjects{Objects: objs, Service: func() *sync.Service { return d.sync }, Node: d.nodeID}, nil
+}
+
+// syncPendingWait bounds the implicit syncs a start runs for the task
+// scans its node's previous process committed and did not sync.
+const syncPendingWait = time.Minute
+
+// syncPending runs, before the scheduler starts, the implicit syncs that
+// this node's previous process committed the writes of (a task scan's
+// units) but was stopped before running (sync.SyncedObjects.SyncPending).
+// What does not finish in syncPendingWait is left for the next start.
+func (d *Daemon) syncPending(ctx context.Context) {
+	objs, err := d.syncedObjects()
+	if err != nil || d.sync == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, syncPendingWait)
+	defer cancel()
+	done, err := objs.SyncPending(ctx)
+	for _, f := range done.Failed {
+		d.log.Warn("an implicit sync the node's previous process left pending failed", "err", f)
+	}
+	if err != nil {
+		d.log.Warn("running the implicit syncs the node's previous process left pending stopped; the rest waits for the next start", "synced", done.Synced, "err", err)
+	} else if done.Synced > 0 {
+		d.log.Warn("ran the implicit syncs the node's previous process left pending", "objects", done.Synced, "failed", len(done.Failed))
+	}
 }
 
 // liveSync runs one liveSync pass of source with its provisioner's

@@ -2,6 +2,12 @@ package sync
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/google/uuid"
 
 	"sundial/engine/store"
 )
@@ -22,9 +28,15 @@ type SyncedObjects struct {
 	Service func() *Service
 	// InitiatedBy names the writer in the audit/sync entries.
 	InitiatedBy string
+	// Node is the node whose records of pending syncs (PendingSyncType)
+	// CommitObjectUnits writes and SyncPending runs.
+	Node string
 }
 
-var _ store.Objects = SyncedObjects{}
+var (
+	_ store.Objects       = SyncedObjects{}
+	_ store.ObjectIndexer = SyncedObjects{}
+)
 
 // service returns the sync service when typ's writes have mappings to run.
 func (so SyncedObjects) service(typ string) *Service {
@@ -144,4 +156,192 @@ func (so SyncedObjects) DeleteObject(ctx context.Context, p store.DeleteObjectPa
 		return o, err
 	}
 	return o, so.notify(ctx, s, -1, p.Type, p.ID, o.Content, nil, true)
+}
+
+// PendingSyncType is where SyncedObjects.CommitObjectUnits records, in
+// the transaction of the units it commits, the objects whose implicit
+// sync is still to run: objects of an internal type of the objects
+// store, each {"node": <Node>, "objects": [{"type", "id"}, ...]},
+// deleted once those syncs have run. What a process killed in between
+// leaves behind, SyncPending runs when its node starts again.
+const PendingSyncType = "sync:pending"
+
+// CommitObjectUnits commits, then syncs every object of each unit
+// committed, in unit and write order, with its value before the commit
+// (nil when the unit created it, or when it moved since the unit read
+// it) and after (nil for a delete), as if each were a write of its own:
+// a unit committed whose sync of one object failed has that error,
+// wrapping ErrSyncFailed, and its other objects are synced all the same.
+// When some write has mappings to
+// run, one more unit, committed with the others, records their objects
+// under PendingSyncType; it is deleted after the syncs, failed or not
+// (their audit/sync entries say how each went), so only a process killed
+// between the commit and the syncs, or a ctx that ended meanwhile, leaves
+// it for SyncPending.
+func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
+	services := map[string]*Service{}
+	var listed []any
+	ids := map[string][]string{}
+	for _, u := range p.Units {
+		for _, w := range u.Writes {
+			s, ok := services[w.Type]
+			if !ok {
+				s = so.service(w.Type)
+				services[w.Type] = s
+			}
+			if s == nil {
+				continue
+			}
+			listed = append(listed, map[string]any{"type": w.Type, "id": w.ID})
+			if w.Rev != "" {
+				ids[w.Type] = append(ids[w.Type], w.ID)
+			}
+		}
+	}
+	if len(listed) == 0 {
+		return so.Objects.CommitObjectUnits(ctx, p)
+	}
+	olds := map[unitKey]store.Object{}
+	for typ, list := range ids {
+		objs, err := so.Objects.ReadObjects(ctx, store.ReadObjectsParams{Type: typ, IDs: list})
+		if err != nil {
+			return nil, fmt.Errorf("read the objects before their commit: %w", err)
+		}
+		for _, o := range objs {
+			olds[unitKey{typ, o.ID}] = o
+		}
+	}
+	recordID, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	units := append(slices.Clip(p.Units), store.ObjectUnit{Writes: []store.ObjectWrite{{Type: PendingSyncType, ID: recordID.String(),
+		Content: map[string]any{"node": so.Node, "objects": listed}}}})
+	errs, err := so.Objects.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
+	if err != nil {
+		return nil, err
+	}
+	recorded := errs[len(errs)-1] == nil
+	errs = errs[:len(p.Units)]
+	for i, u := range p.Units {
+		if errs[i] != nil {
+			continue
+		}
+		for _, w := range u.Writes {
+			s := services[w.Type]
+			if s == nil {
+				continue
+			}
+			var old map[string]any
+			if o, ok := olds[unitKey{w.Type, w.ID}]; ok && o.Rev == w.Rev {
+				old = o.Content
+			}
+			var new map[string]any
+			if w.Content != nil {
+				// A copy: the mappings' scripts see it, the caller keeps
+				// its content.
+				new = deepCopy(w.Content)
+				new["_id"], new["_rev"] = w.ID, nextRev(w.Rev)
+			}
+			if err := so.notify(ctx, s, -1, w.Type, w.ID, old, new, w.Content == nil); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	// A sync that ctx's end stopped is left to SyncPending.
+	if recorded && ctx.Err() == nil {
+		if _, err := so.Objects.DeleteObject(store.WithDeferredSync(context.WithoutCancel(ctx)),
+			store.DeleteObjectParams{Type: PendingSyncType, ID: recordID.String()}); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return errs, fmt.Errorf("delete the record of the syncs run: %w", err)
+		}
+	}
+	return errs, nil
+}
+
+type unitKey struct{ typ, id string }
+
+// nextRev is the revision a store writes after rev ("" for a created
+// object).
+func nextRev(rev string) string {
+	n, _ := strconv.ParseInt(rev, 10, 64)
+	return strconv.FormatInt(n+1, 10)
+}
+
+// PendingSyncs is what SyncPending did.
+type PendingSyncs struct {
+	// Synced counts the objects synced, Failed among them the syncs that
+	// failed, each an error wrapping ErrSyncFailed (its audit/sync entry
+	// says so too).
+	Synced int
+	Failed []error
+}
+
+// SyncPending runs the syncs that the records of PendingSyncType of this
+// node (Node) list, each object as it is now (deleted when it is gone,
+// with no value before: as a liveSync change is), and deletes each record
+// once its syncs have run, failed or not. Its error is a store's, or
+// ctx's end, which leaves the record it was at. Without a sync service it
+// does nothing and keeps the records.
+func (so SyncedObjects) SyncPending(ctx context.Context) (PendingSyncs, error) {
+	var out PendingSyncs
+	if so.Service == nil || so.Service() == nil {
+		return out, nil
+	}
+	var records []store.Object
+	cookie := ""
+	for {
+		page, err := so.Objects.QueryObjects(ctx, store.QueryObjectsParams{Type: PendingSyncType, PageSize: 500, Cookie: cookie})
+		if err != nil {
+			return out, fmt.Errorf("read the pending syncs: %w", err)
+		}
+		for _, r := range page.Objects {
+			if node, _ := r.Content["node"].(string); node == so.Node {
+				records = append(records, r)
+			}
+		}
+		if cookie = page.Cookie; cookie == "" {
+			break
+		}
+	}
+	for _, r := range records {
+		list, _ := r.Content["objects"].([]any)
+		for _, item := range list {
+			m, _ := item.(map[string]any)
+			typ, _ := m["type"].(string)
+			id, _ := m["id"].(string)
+			s := so.service(typ)
+			if s == nil || id == "" {
+				continue
+			}
+			o, err := so.Objects.ReadObject(ctx, store.ReadObjectParams{Type: typ, ID: id})
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				err = so.notify(ctx, s, -1, typ, id, nil, nil, true)
+			case err != nil:
+				return out, fmt.Errorf("read managed/%s/%s: %w", typ, id, err)
+			default:
+				err = so.notify(ctx, s, -1, typ, id, nil, o.Content, false)
+			}
+			if cerr := ctx.Err(); cerr != nil {
+				return out, cerr
+			}
+			out.Synced++
+			if err != nil {
+				out.Failed = append(out.Failed, err)
+			}
+		}
+		if _, err := so.Objects.DeleteObject(ctx, store.DeleteObjectParams{Type: PendingSyncType, ID: r.ID, IfRev: r.Rev}); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return out, fmt.Errorf("delete the pending syncs %s: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// IndexObjectFilter indexes as the objects underneath do, if they can
+// (store.ObjectIndexer): the task scanner's indexes of its filter.
+func (so SyncedObjects) IndexObjectFilter(ctx context.Context, p store.IndexObjectFilterParams) error {
+	if ix, ok := so.Objects.(store.ObjectIndexer); ok {
+		return ix.IndexObjectFilter(ctx, p)
+	}
+	return nil
 }

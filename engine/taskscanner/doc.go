@@ -46,6 +46,14 @@
 // makes every earlier commit durable too, so a power loss, like a crash,
 // loses only work not yet counted.
 //
+// Every claim and every unit goes through Options.Objects, so in the
+// daemon each is followed by the implicit sync of the objects it wrote
+// (sync.SyncedObjects.CommitObjectUnits), the scanner's own taskState
+// writes included, as IDM's task scanner writes them through the managed
+// objects; a mapping that does not map taskState finds nothing to write.
+// A claim whose sync fails does not run its task, and a unit whose sync
+// fails stays committed: both are failures, as in IDM.
+//
 // Runs are kept in memory (Runs, Run) and, with Options.Runs, in the
 // store: their progress (state, processed, total, successes, failures,
 // node), started and ended, stored when the run starts, once a second

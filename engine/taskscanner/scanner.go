@@ -19,6 +19,7 @@ import (
 	"sundial/engine/scheduler"
 	"sundial/engine/script"
 	"sundial/engine/store"
+	syncsvc "sundial/engine/sync"
 )
 
 // ServiceName is the invokeService short name of the task scanner.
@@ -54,7 +55,10 @@ var (
 // Options configure a Scanner.
 type Options struct {
 	// Objects holds the managed objects; nil fails every scan with
-	// ErrNoObjects.
+	// ErrNoObjects. Through implicit sync (the daemon's
+	// sync.SyncedObjects), a claim or a unit that committed and whose sync
+	// failed has an error wrapping sync.ErrSyncFailed: a failure of that
+	// object, as in IDM.
 	Objects store.Objects
 	// Declared reports whether managed.json declares a type; nil declares
 	// none.
@@ -755,6 +759,9 @@ func (x *execution) claimBatch(ctx context.Context, objs []store.Object) []claim
 				}
 			}
 		default:
+			// So is a claim made whose implicit sync failed: IDM's claim
+			// write answers that error and the task does not run; the
+			// object is claimed again after the recovery timeout.
 			x.run.failures.Add(1)
 			x.logger.Warn("task scan could not claim an object", "objectID", x.scan.object+"/"+o.ID, "err", err)
 		}
@@ -865,12 +872,18 @@ func (x *execution) writeCompletions(ctx context.Context, batch []completion) {
 		return
 	}
 	for i, err := range res {
-		if err != nil {
+		switch {
+		case errors.Is(err, syncsvc.ErrSyncFailed):
+			// Committed, completed: a failure as in IDM, whose completion
+			// write answers the sync's error, and not scanned again.
+			x.run.failures.Add(1)
+			x.logger.Warn("task scan committed the task's writes and completion; their implicit sync failed", "objectID", batch[i].objectID, "err", err)
+		case err != nil:
 			x.run.failures.Add(1)
 			x.logger.Warn("task scan could not commit the task's writes and completion", "objectID", batch[i].objectID, "err", err)
-			continue
+		default:
+			x.run.successes.Add(1)
 		}
-		x.run.successes.Add(1)
 	}
 }
 
