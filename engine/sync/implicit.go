@@ -126,7 +126,17 @@ func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification
 			return fmt.Errorf("read the source: %w", err)
 		}
 	}
-	for _, q := range mr.qualifiers {
+	// The object's own qualifiers, as IDM asks the linkQualifiers script
+	// with returnAll false.
+	obj := src
+	if n.Deleted {
+		obj = nil
+	}
+	qualifiers, err := mr.qualifiersOf(ctx, obj, n.OldValue)
+	if err != nil {
+		return err
+	}
+	for _, q := range qualifiers {
 		e := &entry{phase: "source", qualifier: q, sourceID: n.ID, source: src}
 		if n.Deleted {
 			err = mr.deletedSituation(ctx, e, n.OldValue)

@@ -104,6 +104,12 @@ type ReconParams struct {
 	DryRun bool
 	// ID is the run's id; "" for a new UUID.
 	ID string
+	// SourceID makes the run IDM's reconById: the source phase
+	// reconciles this one source object (gone, it is assessed as a
+	// deleted source: SOURCE_MISSING, LINK_ONLY or ALL_GONE), and the
+	// target phase runs only when RunTargetPhase says so. "" reconciles
+	// the whole source set.
+	SourceID string
 	// RunTargetPhase and AllowEmptySourceSet override the mapping's when
 	// not nil (IDM's request overrides).
 	RunTargetPhase      *bool
