@@ -116,9 +116,16 @@ func (d *Daemon) invokeSync(ctx context.Context, run scheduler.Run) error {
 	default:
 		return fmt.Errorf("sync action %q not supported (reconcile, recon or reconById)", action)
 	}
+	inline, err := config.InlineMapping(run.Schedule)
+	if err != nil {
+		return err
+	}
 	mapping, ok := ic["mapping"].(string)
-	if !ok {
-		return errors.New(`sync: "mapping" must name a mapping of sync.json`)
+	switch {
+	case inline != nil:
+		params.Inline, mapping = inline, inline.Name
+	case !ok:
+		return errors.New(`sync: "mapping" must name a mapping of sync.json or be a whole mapping`)
 	}
 	params.Mapping = mapping
 	r, err := d.sync.Reconcile(ctx, params)

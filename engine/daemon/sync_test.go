@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ import (
 // the list and one run, and IDM's errors.
 func TestDaemon_ReconREST(t *testing.T) {
 	conf, scripts := newDirs(t, map[string]string{
-		"managed.json": `{"objects": [{"name": "src"}, {"name": "tgt"}]}`,
+		"managed.json": `{"objects": [{"name": "src"}, {"name": "tgt"}, {"name": "copy"}]}`,
 		"sync.json": `{"mappings": [{"name": "srcTgt", "source": "managed/src", "target": "managed/tgt",
 			"properties": [{"source": "name", "target": "userName"}], "policies": [{"situation": "ABSENT", "action": "CREATE"}]}]}`,
 		"schedule-recon.json": `{"enabled": true, "type": "simple", "repeatCount": 0, "invokeService": "sync",
@@ -30,6 +31,10 @@ func TestDaemon_ReconREST(t *testing.T) {
 		// A reconById of an id without an object: ALL_GONE, nothing to do.
 		"schedule-byid.json": `{"enabled": true, "type": "simple", "repeatCount": 0, "invokeService": "sync",
 			"invokeContext": {"action": "reconById", "mapping": "srcTgt", "ids": "gone"}}`,
+		// A mapping written whole in the schedule, as IDM allows.
+		"schedule-inline.json": `{"enabled": true, "type": "simple", "repeatCount": 0, "invokeService": "sync",
+			"invokeContext": {"action": "reconcile", "mapping": {"name": "srcCopy", "source": "managed/src", "target": "managed/copy",
+				"properties": [{"source": "name", "target": "copyOf"}]}}}`,
 	})
 	dataDir := t.TempDir()
 	db, err := store.Open(context.Background(), filepath.Join(dataDir, "sundial.db"))
@@ -79,8 +84,20 @@ func TestDaemon_ReconREST(t *testing.T) {
 				return false
 			}
 		}
-		return len(runs) == 2
+		return len(runs) == 3
 	})
+	_, list := call("GET", "/openidm/recon")
+	var mappings []string
+	for _, r := range list["reconciliations"].([]any) {
+		mappings = append(mappings, r.(map[string]any)["mapping"].(string))
+	}
+	if sort.Strings(mappings); strings.Join(mappings, " ") != "srcCopy srcTgt srcTgt" {
+		t.Errorf("the scheduled runs' mappings: %v", mappings)
+	}
+	if page, err := objs.QueryObjects(context.Background(), store.QueryObjectsParams{Type: "copy"}); err != nil || len(page.Objects) != 20 ||
+		page.Objects[0].Content["copyOf"] == nil {
+		t.Errorf("the inline mapping's targets: %v, %v", page.Objects, err)
+	}
 	page, err := objs.QueryObjects(context.Background(), store.QueryObjectsParams{Type: "tgt"})
 	if err != nil || len(page.Objects) != 20 {
 		t.Fatalf("targets after the scheduled recon: %d, %v", len(page.Objects), err)
@@ -125,8 +142,8 @@ func TestDaemon_ReconREST(t *testing.T) {
 	if code != 200 || sum["progress"].(map[string]any)["target"].(map[string]any)["existing"].(map[string]any)["total"] != float64(21) {
 		t.Errorf("reconById with the target phase: %d %v", code, sum)
 	}
-	code, list := call("GET", "/openidm/recon")
-	if runs, _ := list["reconciliations"].([]any); code != 200 || len(runs) != 6 {
+	code, list = call("GET", "/openidm/recon")
+	if runs, _ := list["reconciliations"].([]any); code != 200 || len(runs) != 7 {
 		t.Errorf("GET /recon: %d %v", code, list)
 	}
 	for _, tc := range []struct {
