@@ -154,6 +154,15 @@ func (lp *livePass) change(ctx context.Context, d connector.Delta, failed *error
 	name, typ, _ := strings.Cut(strings.TrimPrefix(lp.p.Source, "system/"), "/")
 	n := Notification{Resource: lp.p.Source, ID: d.UID, NewValue: d.Object, Deleted: d.Type == connector.DeltaDelete,
 		InitiatedBy: "liveSync/" + lp.p.Source}
+	if d.PreviousUID != "" && d.Object != nil {
+		// A rename: IDM's new value names the previous id.
+		n.PreviousID = d.PreviousUID
+		n.NewValue = make(map[string]any, len(d.Object)+1)
+		for k, v := range d.Object {
+			n.NewValue[k] = v
+		}
+		n.NewValue[PreviousIDField] = d.PreviousUID
+	}
 	err := lp.s.Notify(ctx, n)
 	if err != nil {
 		failures := 1
