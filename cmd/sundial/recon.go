@@ -17,23 +17,31 @@ func init() { register(newReconCmd) }
 
 func newReconCmd() *cobra.Command {
 	var dryRun bool
+	var sourceID string
 	cmd := &cobra.Command{
 		Use:   "recon [flags] MAPPING",
 		Short: "Reconcile a mapping of sync.json on a running daemon, or plan it with --dry-run",
 		Long: `Recon asks the running daemon to reconcile MAPPING (POST /openidm/recon?_action=recon,
 waiting for the end) and prints the run's summary: its state, the situations found and
 the changes made. With --dry-run the daemon computes every situation and the changes it
-would make and stores that plan under the run's id, changing nothing else.`,
+would make and stores that plan under the run's id, changing nothing else. With --id
+only that source object is reconciled (IDM's reconById), without the target phase.`,
 		Example: "  sundial recon systemCsvAccounts_managedUser --api-secret-file var/admin.secret\n" +
-			"  sundial recon --dry-run -o json systemCsvAccounts_managedUser --api-secret-file var/admin.secret",
+			"  sundial recon --dry-run -o json systemCsvAccounts_managedUser --api-secret-file var/admin.secret\n" +
+			"  sundial recon --id bjensen systemCsvAccounts_managedUser --api-secret-file var/admin.secret",
 		Args: exactArgs(1),
 	}
 	f := addAPIFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "plan the changes and store the plan; change nothing")
+	cmd.Flags().StringVar(&sourceID, "id", "", "reconcile only this source object (reconById)")
 	cmd.RunE = apiCommand(f, func(ctx context.Context, c *apiclient.Client, args []string, out io.Writer) error {
 		q := url.Values{"_action": {"recon"}, "mapping": {args[0]}, "waitForCompletion": {"true"}}
 		if dryRun {
 			q.Set("dryRun", "true")
+		}
+		if sourceID != "" {
+			q.Set("_action", "reconById")
+			q.Set("ids", sourceID)
 		}
 		resp, err := c.Post(ctx, "/openidm/recon", q, nil)
 		if err != nil {

@@ -34,6 +34,7 @@ func TestReconAgainstServe(t *testing.T) {
 		{[]string{"recon", "--dry-run", "srcTgt"}, 0, `^dry run \(plan stored under its id\) \S+ of srcTgt: SUCCESS`},
 		{[]string{"recon", "-o", "json", "srcTgt"}, 0, `"situationSummary"`},
 		{[]string{"recon", "nope"}, 1, `409 Conflict: No such mapping: nope`},
+		{[]string{"recon", "-o", "json", "--id", "nobody", "srcTgt"}, 0, `"sourceIds":\s*\[\s*"nobody"\s*\]`},
 	} {
 		code, stdout, stderr := runCLI(append(tc.args, api...)...)
 		out := stdout

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -29,6 +30,12 @@ type ReconStart struct {
 	Mapping string
 	Wait    bool // waitForCompletion
 	DryRun  bool // dryRun: compute and store the plan, change nothing
+	// SourceID is reconById's ids: the one source object to reconcile
+	// ("" for a whole recon).
+	SourceID string
+	// RunTargetPhase and AllowEmptySourceSet are the body's overrides of
+	// the mapping's (nil: the mapping's, or reconById's default).
+	RunTargetPhase, AllowEmptySourceSet *bool
 	// User is the client that asked, for the audit.
 	User string
 }
@@ -43,7 +50,7 @@ type ReconOptions struct {
 // NewRecon returns the handler of /openidm/recon, with the
 // authentication, permissions and audit of the scheduler's API: POST
 // ?_action=recon&mapping=M[&waitForCompletion=true][&dryRun=true]
-// (operate), GET (read: {"reconciliations": [...]}), GET /{id} (read),
+// and ?_action=reconById&mapping=M&ids=ID (operate), GET (read: {"reconciliations": [...]}), GET /{id} (read),
 // POST /{id}?_action=cancel (operate).
 func NewRecon(o ReconOptions) http.Handler {
 	if o.Recons == nil || o.Auth == nil {
@@ -76,12 +83,17 @@ func (rc *recon) collection(w http.ResponseWriter, r *http.Request) {
 		req.reply(w, map[string]any{"reconciliations": runs}, err)
 	case http.MethodPost:
 		a := req.params.Action
-		if !strings.EqualFold(a, "recon") && !strings.EqualFold(a, "reconcile") {
-			if a == "" {
-				req.writer.Error(w, crest.BadRequest("An action is required: _action is missing"))
-			} else {
-				req.writer.Error(w, crest.BadRequest("Unknown action: %s", a))
-			}
+		byID := strings.EqualFold(a, "reconById")
+		switch {
+		case a == "":
+			req.writer.Error(w, crest.BadRequest("An action is required: _action is missing"))
+			return
+		case strings.EqualFold(a, "reconByQuery"):
+			// IDM declares it and refuses it when the run starts.
+			req.writer.Error(w, crest.BadRequest("Unknown action: %s: a reconciliation by query is not supported (recon, reconcile or reconById)", a))
+			return
+		case !byID && !strings.EqualFold(a, "recon") && !strings.EqualFold(a, "reconcile"):
+			req.writer.Error(w, crest.BadRequest("Unknown action: %s", a))
 			return
 		}
 		if !req.allow(w, auth.PermOperate) || !rc.noConditions(w, r, req) {
@@ -94,6 +106,17 @@ func (rc *recon) collection(w http.ResponseWriter, r *http.Request) {
 		}
 		p := ReconStart{Mapping: mapping, Wait: isTrue(req.params.Extra["waitForCompletion"]), DryRun: isTrue(req.params.Extra["dryRun"]),
 			User: req.principal.ClientID}
+		if err := readReconOverrides(r, &p); err != nil {
+			req.writer.Error(w, err)
+			return
+		}
+		if byID {
+			// IDM takes ids as one identifier.
+			if p.SourceID = req.params.Extra["ids"]; p.SourceID == "" {
+				req.writer.Error(w, crest.BadRequest("Action reconById requires a parameter 'ids' with the identifier(s) to reconcile"))
+				return
+			}
+		}
 		out, err := rc.recons.Start(r.Context(), p)
 		req.reply(w, out, err)
 	default:
@@ -124,6 +147,24 @@ func (rc *recon) run(w http.ResponseWriter, r *http.Request) {
 	default:
 		methodNotAllowed(w, r, "GET, POST")
 	}
+}
+
+// readReconOverrides reads the optional body of a recon request: IDM's
+// overrides of the mapping's runTargetPhase and allowEmptySourceSet.
+func readReconOverrides(r *http.Request, p *ReconStart) error {
+	body, err := crest.ReadJSON(r, crest.BodyOptional)
+	if err != nil || body == nil {
+		return err
+	}
+	var o struct {
+		RunTargetPhase      *bool `json:"runTargetPhase"`
+		AllowEmptySourceSet *bool `json:"allowEmptySourceSet"`
+	}
+	if err := json.Unmarshal(body, &o); err != nil {
+		return crest.BadRequest("The request body is not a recon's overrides (runTargetPhase, allowEmptySourceSet): %v", err)
+	}
+	p.RunTargetPhase, p.AllowEmptySourceSet = o.RunTargetPhase, o.AllowEmptySourceSet
+	return nil
 }
 
 func isTrue(s string) bool { return strings.EqualFold(s, "true") }

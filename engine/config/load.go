@@ -87,7 +87,7 @@ func Load(dir string, opts LoadOptions) (*Desired, error) {
 	clients := l.loadAccess(files.access)
 	managed := l.loadManaged(files.managed, props, allUsed)
 	jobs := l.loadJobs(files.jobs, senv, allUsed, schedules)
-	provisioners := l.loadProvisioners(files.provisioners, props, allUsed)
+	provisioners := l.loadProvisioners(files.provisioners, senv, allUsed)
 	mappings := l.loadSync(files.sync, senv, allUsed, &mappingResources{managed: managed, provisioners: provisioners})
 
 	d := &Desired{

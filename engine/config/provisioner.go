@@ -120,7 +120,7 @@ type SyncFailureHandler struct {
 
 // loadProvisioners reads every provisioner file; a file with errors keeps
 // its previous version when there is one.
-func (l *loader) loadProvisioners(paths []string, props *properties, used substituted) map[string]*Provisioner {
+func (l *loader) loadProvisioners(paths []string, env *scheduleEnv, used substituted) map[string]*Provisioner {
 	out := map[string]*Provisioner{}
 	byFile := map[string]*Provisioner{}
 	if prev := l.opts.Previous; prev != nil {
@@ -141,7 +141,7 @@ func (l *loader) loadProvisioners(paths []string, props *properties, used substi
 		l.fileHash[rel] = hashBytes(data)
 		c := &fileCtx{file: l.display(rel)}
 		fileUsed := substituted{}
-		p := parseProvisionerFile(c, rel, data, filepath.Ext(rel) != ".json", props, fileUsed)
+		p := parseProvisionerFile(c, rel, data, filepath.Ext(rel) != ".json", env, fileUsed)
 		if p != nil && len(c.errs) == 0 {
 			if other, dup := out[p.Name]; dup {
 				c.errs = append(c.errs, &FileError{File: c.file, Line: 1, Col: 1, Err: errorf(ErrDuplicateID, "provisioner %q is declared twice (%s and %s)", p.Name, other.File, rel)})
@@ -166,8 +166,10 @@ func (l *loader) loadProvisioners(paths []string, props *properties, used substi
 
 // parseProvisionerFile reads one provisioner file; rel is its path
 // relative to the conf directory.
-func parseProvisionerFile(c *fileCtx, rel string, data []byte, isYAML bool, props *properties, used substituted) *Provisioner {
-	root := c.decode(data, isYAML, props, used)
+// Its syncFailureHandler's script is checked as a mapping's scripts are
+// (env's scripts directory and script check).
+func parseProvisionerFile(c *fileCtx, rel string, data []byte, isYAML bool, env *scheduleEnv, used substituted) *Provisioner {
+	root := c.decode(data, isYAML, env.props, used)
 	if root == nil {
 		if len(c.errs) == 0 {
 			c.errs = append(c.errs, &FileError{File: c.file, Line: 1, Col: 1, Err: errorf(ErrEmpty, "empty provisioner file: delete it to declare no connector")})
@@ -213,6 +215,10 @@ func parseProvisionerFile(c *fileCtx, rel string, data []byte, isYAML bool, prop
 	}
 	p.ObjectTypes = parseObjectTypes(root.get("objectTypes"))
 	p.SyncFailureHandler = parseSyncFailureHandler(root.get("syncFailureHandler"))
+	if p.SyncFailureHandler.PostRetryScript != nil {
+		b := &builder{fileCtx: c, root: root, env: env, data: data}
+		b.syncScript(root.get("syncFailureHandler").get("postRetryAction").get("script"), "/syncFailureHandler/postRetryAction/script")
+	}
 	switch name := p.ConnectorRef.ConnectorName; {
 	case ref == nil:
 		c.warnAt(root, "", errorf(ErrIgnored, "provisioner %q has no connectorRef: it does not run", p.Name))

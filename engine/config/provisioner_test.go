@@ -221,3 +221,30 @@ func TestProvisionerKeepsLastGood(t *testing.T) {
 		t.Errorf("removed file: %v", d5.Provisioners)
 	}
 }
+
+// TestSyncFailureHandlerScript: a postRetryAction script is kept and
+// checked as a mapping's scripts are, at the provisioner file's position.
+func TestSyncFailureHandlerScript(t *testing.T) {
+	prov := func(script string) string {
+		return `{"connectorRef": {"connectorName": "` + ConnectorCSV + `"}, "configurationProperties": {"csvFile": "u.csv"},
+ "syncFailureHandler": {"maxRetries": 0, "postRetryAction": {"script": ` + script + `}}}`
+	}
+	for _, tc := range []struct{ name, script, wantErr string }{
+		{"good", `{"type": "text/javascript", "source": "failureHandlers.loggedIgnore(syncFailure, failureCause)"}`, ""},
+		{"does not compile", `{"type": "text/javascript", "source": "failureHandlers.("}`, "provisioner.openicf-csv.json:2:"},
+		{"no source", `{"type": "text/javascript"}`, "provisioner.openicf-csv.json:2:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, "provisioner.openicf-csv.json", prov(tc.script))
+			wantLoadError(t, dir, tc.wantErr)
+			if tc.wantErr != "" {
+				return
+			}
+			d, _ := Load(dir, LoadOptions{Env: noEnv})
+			if h := d.Provisioners["csv"].SyncFailureHandler; h.PostRetryAction != "script" || !strings.Contains(string(h.PostRetryScript), "loggedIgnore") {
+				t.Errorf("%+v", h)
+			}
+		})
+	}
+}

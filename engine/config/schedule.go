@@ -465,6 +465,14 @@ func (b *builder) service(s *Schedule) {
 		b.script(ctxNode.get("script"), "/invokeContext/script")
 	case "taskscanner":
 		b.taskScan(ctxNode)
+	case "sync":
+		if m := ctxNode.get("mapping"); m != nil && m.kind == kindObject {
+			b.mapping(m, inlineMappingPtr) // checked here; built again when it runs (InlineMapping)
+		}
+		if a := ctxNode.get("action"); str(a) == "reconByQuery" {
+			// IDM declares it and refuses it when the run starts.
+			b.warnAt(a, "/invokeContext/action", errorf(ErrIgnored, "invokeContext.action: reconByQuery is not supported (reconcile, recon or reconById): its fires fail"))
+		}
 	}
 }
 

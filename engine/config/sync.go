@@ -124,6 +124,37 @@ func (d *Desired) Mapping(name string) (*Mapping, bool) {
 	return nil, false
 }
 
+// inlineMappingPtr is where a sync schedule's inline mapping is.
+const inlineMappingPtr = "/invokeContext/mapping"
+
+// InlineMapping returns the mapping a sync schedule's invokeContext
+// writes inline ("mapping": {...a whole mapping...}, as IDM allows), read
+// with the code of sync.json's mappings, its File the schedule's file;
+// nil when "mapping" is not an object. The schedule was checked when it
+// loaded, so an error is not expected.
+func InlineMapping(s *Schedule) (*Mapping, error) {
+	if s.InvokeService != "sync" || s.InvokeContext.IsZero() {
+		return nil, nil
+	}
+	root, err := parseJSON([]byte(s.InvokeContext.JSON()))
+	if err != nil {
+		return nil, fmt.Errorf("%s: invokeContext: %w", s.File, err)
+	}
+	n := root.get("mapping")
+	if n == nil || n.kind != kindObject {
+		return nil, nil
+	}
+	c := &fileCtx{file: s.File, root: root}
+	b := &builder{fileCtx: c, root: root, env: &scheduleEnv{}}
+	m := b.mapping(n, inlineMappingPtr)
+	if len(c.errs) > 0 {
+		sortErrors(c.errs)
+		return nil, c.errs[0]
+	}
+	m.File = s.File
+	return m, nil
+}
+
 // loadSync reads sync.json and checks its mappings against res; on errors
 // it keeps the previous mappings.
 func (l *loader) loadSync(paths []string, env *scheduleEnv, used substituted, res *mappingResources) []*Mapping {

@@ -206,6 +206,26 @@ func stubScripts(t *testing.T, conf, scripts string) {
 	}
 }
 
+// wantLoadError loads dir and checks its first error contains want
+// ("": no error at all).
+func wantLoadError(t *testing.T, dir, want string) {
+	t.Helper()
+	d, err := Load(dir, LoadOptions{Env: noEnv, CheckScript: compileJS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := d.AllErrors()
+	if want == "" {
+		for _, e := range errs {
+			t.Error(e)
+		}
+		return
+	}
+	if len(errs) == 0 || !strings.Contains(errs[0].Error(), want) {
+		t.Fatalf("errors %v, want one containing %q", errs, want)
+	}
+}
+
 // csvProvisioner is a CSV connector with its implied account type.
 const csvProvisioner = `{"connectorRef": {"connectorName": "` + ConnectorCSV + `"}, "configurationProperties": {"csvFile": "u.csv"}}`
 
@@ -248,20 +268,7 @@ func TestSyncFile(t *testing.T) {
 			dir := t.TempDir()
 			write(t, dir, "sync.json", tc.file)
 			write(t, dir, "provisioner.openicf-csv.json", csvProvisioner)
-			d, err := Load(dir, LoadOptions{Env: noEnv, CheckScript: compileJS})
-			if err != nil {
-				t.Fatal(err)
-			}
-			errs := d.AllErrors()
-			if tc.wantErr == "" {
-				for _, e := range errs {
-					t.Error(e)
-				}
-				return
-			}
-			if len(errs) == 0 || !strings.Contains(errs[0].Error(), tc.wantErr) {
-				t.Fatalf("errors %v, want one containing %q", errs, tc.wantErr)
-			}
+			wantLoadError(t, dir, tc.wantErr)
 		})
 	}
 

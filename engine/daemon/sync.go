@@ -21,7 +21,8 @@ import (
 )
 
 // syncServiceName is IDM's sync service, invoked with {"action":
-// "reconcile"|"recon", "mapping": name}.
+// "reconcile"|"recon", "mapping": name} or {"action": "reconById",
+// "mapping": name, "ids": id}.
 const syncServiceName = "sync"
 
 // newSyncService makes the reconciliation service over Options.DB (none
@@ -100,14 +101,34 @@ func (d *Daemon) invokeSync(ctx context.Context, run scheduler.Run) error {
 	}
 	ic := run.Schedule.InvokeContext.Map()
 	action, _ := ic["action"].(string)
-	if action != "reconcile" && action != "recon" {
-		return fmt.Errorf("sync action %q not supported (reconcile or recon)", action)
+	params := sync.ReconParams{InitiatedBy: "schedule/" + run.Schedule.ID}
+	switch action {
+	case "reconcile", "recon":
+	case "reconById":
+		// IDM takes ids as one identifier.
+		id, _ := ic["ids"].(string)
+		if id == "" {
+			return errors.New(`sync: reconById requires "ids", the identifier of the source object to reconcile`)
+		}
+		params.SourceID = id
+	case "reconByQuery":
+		return errors.New("sync: unknown action reconByQuery: a reconciliation by query is not supported (reconcile, recon or reconById)")
+	default:
+		return fmt.Errorf("sync action %q not supported (reconcile, recon or reconById)", action)
+	}
+	inline, err := config.InlineMapping(run.Schedule)
+	if err != nil {
+		return err
 	}
 	mapping, ok := ic["mapping"].(string)
-	if !ok {
-		return errors.New(`sync: "mapping" must name a mapping of sync.json`)
+	switch {
+	case inline != nil:
+		params.Inline, mapping = inline, inline.Name
+	case !ok:
+		return errors.New(`sync: "mapping" must name a mapping of sync.json or be a whole mapping`)
 	}
-	r, err := d.sync.Reconcile(ctx, sync.ReconParams{Mapping: mapping, InitiatedBy: "schedule/" + run.Schedule.ID})
+	params.Mapping = mapping
+	r, err := d.sync.Reconcile(ctx, params)
 	if err != nil {
 		return err
 	}
@@ -151,7 +172,8 @@ func (rc recons) Start(ctx context.Context, p api.ReconStart) (map[string]any, e
 	if err != nil {
 		return nil, err
 	}
-	params := sync.ReconParams{Mapping: p.Mapping, DryRun: p.DryRun, InitiatedBy: p.User}
+	params := sync.ReconParams{Mapping: p.Mapping, DryRun: p.DryRun, InitiatedBy: p.User, SourceID: p.SourceID,
+		RunTargetPhase: p.RunTargetPhase, AllowEmptySourceSet: p.AllowEmptySourceSet}
 	var r *sync.Run
 	if p.Wait {
 		r, err = svc.Reconcile(context.WithoutCancel(ctx), params)

@@ -29,6 +29,9 @@ type Notification struct {
 	// liveSync); NewValue after it (nil for a delete).
 	OldValue, NewValue map[string]any
 	Deleted            bool
+	// PreviousID is the object's id before a rename that liveSync
+	// reported ("": none); the object takes its links.
+	PreviousID string
 	// InitiatedBy names what made the change, for the audit's userId.
 	InitiatedBy string
 
@@ -119,6 +122,11 @@ func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification
 	if n.pendingType != "" && n.pendingType == m.Links && mr.links.enabled {
 		mr.links.put(n.pending.qualifier, n.ID, n.pending.other)
 	}
+	if n.PreviousID != "" && !n.Deleted {
+		if err := mr.renameLinks(ctx, n.PreviousID, n.ID); err != nil {
+			return err
+		}
+	}
 	mr.target = oneByOne{ObjectSet: mr.target, links: mr.links, qualifiers: mr.qualifiers}
 	src := n.NewValue
 	if !n.Deleted && src == nil {
@@ -126,7 +134,17 @@ func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification
 			return fmt.Errorf("read the source: %w", err)
 		}
 	}
-	for _, q := range mr.qualifiers {
+	// The object's own qualifiers, as IDM asks the linkQualifiers script
+	// with returnAll false.
+	obj := src
+	if n.Deleted {
+		obj = nil
+	}
+	qualifiers, err := mr.qualifiersOf(ctx, obj, n.OldValue)
+	if err != nil {
+		return err
+	}
+	for _, q := range qualifiers {
 		e := &entry{phase: "source", qualifier: q, sourceID: n.ID, source: src}
 		if n.Deleted {
 			err = mr.deletedSituation(ctx, e, n.OldValue)

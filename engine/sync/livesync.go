@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"sundial/engine/config"
 	"sundial/engine/connector"
+	"sundial/engine/script"
 	"sundial/engine/store"
 )
 
@@ -152,6 +154,15 @@ func (lp *livePass) change(ctx context.Context, d connector.Delta, failed *error
 	name, typ, _ := strings.Cut(strings.TrimPrefix(lp.p.Source, "system/"), "/")
 	n := Notification{Resource: lp.p.Source, ID: d.UID, NewValue: d.Object, Deleted: d.Type == connector.DeltaDelete,
 		InitiatedBy: "liveSync/" + lp.p.Source}
+	if d.PreviousUID != "" && d.Object != nil {
+		// A rename: IDM's new value names the previous id.
+		n.PreviousID = d.PreviousUID
+		n.NewValue = make(map[string]any, len(d.Object)+1)
+		for k, v := range d.Object {
+			n.NewValue[k] = v
+		}
+		n.NewValue[PreviousIDField] = d.PreviousUID
+	}
 	err := lp.s.Notify(ctx, n)
 	if err != nil {
 		failures := 1
@@ -185,32 +196,95 @@ func (lp *livePass) handle(ctx context.Context, d connector.Delta, system, objec
 		log.Warn("liveSync: a change failed past its retries; ignored (logged-ignore)")
 		return false, nil
 	case "dead-letter-queue":
-		tok := fmt.Sprint(d.Token.Value)
-		doc := map[string]any{"token": tokenJSON(d.Token), "systemIdentifier": system, "objectType": objectType, "uid": d.UID,
-			"failedRecord": deltaJSON(d), "failureCause": cause.Error()}
-		typ := deadLetterTypePrefix + system
-		res, werr := lp.objs.CreateObjects(ctx, store.CreateObjectsParams{Type: typ, Objects: []store.NewObject{{ID: tok, Content: doc}}})
-		if werr == nil && errors.Is(res[0].Err, store.ErrConflict) {
-			// Changes of one pass may share a token (a CSV snapshot's).
-			res, werr = lp.objs.CreateObjects(ctx, store.CreateObjectsParams{Type: typ, Objects: []store.NewObject{{ID: tok + "-" + d.UID, Content: doc}}})
-		}
-		if werr == nil {
-			werr = res[0].Err
-		}
-		if werr != nil {
-			log.Error("liveSync: a failed change could not be put in the dead-letter queue; it is retried", "queue", werr)
-			return true, fmt.Errorf("%w (and the dead-letter queue refused it: %w)", cause, werr)
-		}
-		log.Warn("liveSync: a change failed past its retries; put in the dead-letter queue", "queue", "repo/synchronisation/deadLetterQueue/"+system+"/"+idOf(res[0].Object.Content))
-		return false, nil
+		return lp.deadLetter(ctx, d, system, objectType, cause, log)
 	case "script":
-		log.Error("liveSync: a syncFailureHandler script is not supported; the change is retried")
-		return true, fmt.Errorf("%w (the failure handler's script is not supported)", cause)
+		return lp.failureScript(ctx, d, system, objectType, cause, log)
 	}
 	// IDM ignores the change without a word; here the audit/sync entry
 	// and this line record it.
 	log.Warn("liveSync: a change failed past its retries; ignored (no post-retry action)", "postRetryAction", h.PostRetryAction)
 	return false, nil
+}
+
+// failureRecord is IDM's syncFailure: the change that failed.
+func failureRecord(d connector.Delta, system, objectType string) map[string]any {
+	return map[string]any{"token": tokenJSON(d.Token), "systemIdentifier": system, "objectType": objectType, "uid": d.UID,
+		"failedRecord": deltaJSON(d)}
+}
+
+// deadLetter puts a change that failed in the dead-letter queue; a queue
+// that refuses it means a retry.
+func (lp *livePass) deadLetter(ctx context.Context, d connector.Delta, system, objectType string, cause error, log *slog.Logger) (retry bool, err error) {
+	tok := fmt.Sprint(d.Token.Value)
+	doc := failureRecord(d, system, objectType)
+	doc["failureCause"] = cause.Error()
+	typ := deadLetterTypePrefix + system
+	res, werr := lp.objs.CreateObjects(ctx, store.CreateObjectsParams{Type: typ, Objects: []store.NewObject{{ID: tok, Content: doc}}})
+	if werr == nil && errors.Is(res[0].Err, store.ErrConflict) {
+		// Changes of one pass may share a token (a CSV snapshot's).
+		res, werr = lp.objs.CreateObjects(ctx, store.CreateObjectsParams{Type: typ, Objects: []store.NewObject{{ID: tok + "-" + d.UID, Content: doc}}})
+	}
+	if werr == nil {
+		werr = res[0].Err
+	}
+	if werr != nil {
+		log.Error("liveSync: a failed change could not be put in the dead-letter queue; it is retried", "queue", werr)
+		return true, fmt.Errorf("%w (and the dead-letter queue refused it: %w)", cause, werr)
+	}
+	log.Warn("liveSync: a change failed past its retries; put in the dead-letter queue", "queue", "repo/synchronisation/deadLetterQueue/"+system+"/"+idOf(res[0].Object.Content))
+	return false, nil
+}
+
+// failureScriptPrelude defines, on one line so that the script's own
+// lines keep their numbers, the script's failureHandlers: loggedIgnore
+// and deadLetterQueue, each callable as a function or through its invoke
+// (IDM's handler objects), which record the call for the daemon to carry
+// out once the script returned; and failureCause's getMessage.
+const failureScriptPrelude = `var __sundialFailureHandlers = []; var failureHandlers = (function () { ` +
+	`function handler(name) { var h = function () { __sundialFailureHandlers.push(name); }; h.invoke = h; return h; } ` +
+	`return {loggedIgnore: handler("loggedIgnore"), deadLetterQueue: handler("deadLetterQueue")}; })(); ` +
+	`failureCause.getMessage = function () { return failureCause.message; }; failureCause.toString = failureCause.getMessage; `
+
+// failureScript runs a postRetryAction script (bindings syncFailure,
+// failureCause, failureHandlers): a throw means a retry; a return means
+// the change is done, after the built-in handlers the script called
+// (a dead-letter queue that refuses the change means a retry too).
+func (lp *livePass) failureScript(ctx context.Context, d connector.Delta, system, objectType string, cause error, log *slog.Logger) (retry bool, err error) {
+	v, err := lp.runFailureScript(ctx, d, system, objectType, cause)
+	if err != nil {
+		log.Warn("liveSync: the failure handler's script failed; the change is retried on the next pass", "script", err)
+		return true, fmt.Errorf("issue with handling the failure during synchronize %s object: %w; failure handling reported %w", d.UID, cause, err)
+	}
+	calls, _ := normalize(v).([]any)
+	for _, call := range calls {
+		switch call {
+		case "loggedIgnore":
+			log.Warn("liveSync: a change failed past its retries; ignored (logged-ignore, by the failure handler's script)")
+		case "deadLetterQueue":
+			if retry, err := lp.deadLetter(ctx, d, system, objectType, cause, log); retry {
+				return true, err
+			}
+		}
+	}
+	if len(calls) == 0 {
+		log.Info("liveSync: a change failed past its retries; the failure handler's script took it")
+	}
+	return false, nil
+}
+
+// runFailureScript runs the handler's script and returns the built-in
+// handlers it called.
+func (lp *livePass) runFailureScript(ctx context.Context, d connector.Delta, system, objectType string, cause error) (any, error) {
+	var sc config.Script
+	if err := json.Unmarshal(lp.p.Handler.PostRetryScript, &sc); err != nil {
+		return nil, err
+	}
+	spec, err := lp.s.wrapped(sc, failureScriptPrelude, "\n;__sundialFailureHandlers")
+	if err != nil {
+		return nil, err
+	}
+	return lp.s.scripts().Run(ctx, spec, script.Request{Name: "syncFailureHandler", Resources: lp.s.cfg.Resources,
+		Bindings: map[string]any{"syncFailure": failureRecord(d, system, objectType), "failureCause": map[string]any{"message": cause.Error()}}})
 }
 
 // save stores the stage at the next revision.

@@ -264,13 +264,19 @@ func testLiveSyncFailureHandler(t *testing.T, open func(testing.TB) store.Store)
 	bad := csvRows("bjensen,bjensen,bjensen@example.com", "scarter,scarter,scarter@example.com", "boom,boom,boom", "zed,zed,zed@example.com")
 	for _, tc := range []struct {
 		name, handler string
-		// failing is how many passes stop at the bad change.
+		// failing is how many passes stop at the bad change; forever:
+		// every pass does.
 		failing int
 		queued  bool
+		forever bool
 	}{
-		{"retry forever when absent", "", 4, false},
-		{"maxRetries then logged-ignore", `{"maxRetries": 2, "postRetryAction": "logged-ignore"}`, 2, false},
-		{"dead-letter-queue at once", `{"maxRetries": 0, "postRetryAction": "dead-letter-queue"}`, 0, true},
+		{"retry forever when absent", "", 4, false, true},
+		{"maxRetries then logged-ignore", `{"maxRetries": 2, "postRetryAction": "logged-ignore"}`, 2, false, false},
+		{"dead-letter-queue at once", `{"maxRetries": 0, "postRetryAction": "dead-letter-queue"}`, 0, true, false},
+		{"a script that queues the change", `{"maxRetries": 1, "postRetryAction": {"script": {"type": "text/javascript", "source":
+			"if (syncFailure.uid !== 'boom' || syncFailure.systemIdentifier !== 'csv' || syncFailure.objectType !== 'account' || failureCause.getMessage().indexOf('boom') < 0) { throw 'wrong bindings: ' + JSON.stringify(syncFailure) }\nfailureHandlers.deadLetterQueue.invoke(syncFailure, failureCause)"}}}`, 1, true, false},
+		{"a script that ignores the change", `{"maxRetries": 0, "postRetryAction": {"script": {"type": "text/javascript", "source": "failureHandlers.loggedIgnore(syncFailure, failureCause)"}}}`, 0, false, false},
+		{"a script that throws means a retry", `{"maxRetries": 0, "postRetryAction": {"script": {"type": "text/javascript", "source": "throw 'not now'"}}}`, 3, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := csvProject(t, tc.handler, open)
@@ -292,8 +298,11 @@ func testLiveSyncFailureHandler(t *testing.T, open func(testing.TB) store.Store)
 				if got := p.users(t); len(got) != 0 {
 					t.Fatalf("pass %d: a change after the failing one went through: %v", i, got)
 				}
+				if msg, _ := le["throwable"].(map[string]any)["message"].(string); tc.forever && tc.handler != "" && !strings.Contains(msg, "not now") {
+					t.Errorf("pass %d: lastException's message %q does not say why the handler's script failed", i, msg)
+				}
 			}
-			if tc.handler == "" {
+			if tc.forever {
 				return // retried forever
 			}
 			stage, err := p.start(t).liveSync(t, src)

@@ -157,19 +157,9 @@ func (s *Service) prepare(ctx context.Context, r *Run, m *config.Mapping) (*mapp
 	r.onEnd(release)
 	mr.qualifiers = m.LinkQualifiers
 	if m.LinkQualifiersScript != nil {
-		v, err := mr.run(ctx, m.LinkQualifiersScript, map[string]any{"mapping": m.Name, "object": nil, "oldValue": nil, "returnAll": true})
-		if err != nil {
-			return nil, fmt.Errorf("linkQualifiers: %w", err)
-		}
-		list, _ := v.([]any)
-		mr.qualifiers = nil
-		for _, q := range list {
-			if qs, ok := q.(string); ok {
-				mr.qualifiers = append(mr.qualifiers, qs)
-			}
-		}
-		if len(mr.qualifiers) == 0 {
-			return nil, fmt.Errorf("linkQualifiers: the script returned %v, not a list of names", v)
+		// Every qualifier: the links to load and the target phase's.
+		if mr.qualifiers, err = mr.qualifierScript(ctx, nil, nil, true); err != nil {
+			return nil, err
 		}
 	}
 	mr.links = newLinkIndex(s, m)
@@ -191,6 +181,9 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 	}
 	r.setStage("ACTIVE_QUERY_ENTRIES")
 	runTarget := m.RunTargetPhase
+	if r.params.SourceID != "" {
+		runTarget = false // IDM's reconById default
+	}
 	if r.params.RunTargetPhase != nil {
 		runTarget = *r.params.RunTargetPhase
 	}
@@ -206,16 +199,18 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 		return fmt.Errorf("targetQuery: %w", err)
 	}
 	tq.IDsOnly = true
-	if err := mr.target.Query(ctx, tq, func(o connector.Object) error {
-		mr.remaining[idOf(o)] = true
-		return nil
-	}); err != nil {
-		return fmt.Errorf("query the target %s: %w", m.Target, err)
+	if runTarget || r.params.SourceID == "" {
+		if err := mr.target.Query(ctx, tq, func(o connector.Object) error {
+			mr.remaining[idOf(o)] = true
+			return nil
+		}); err != nil {
+			return fmt.Errorf("query the target %s: %w", m.Target, err)
+		}
+		mr.targetEmpty = len(mr.remaining) == 0
+		r.mu.Lock()
+		r.counts.TargetTotal = len(mr.remaining)
+		r.mu.Unlock()
 	}
-	mr.targetEmpty = len(mr.remaining) == 0
-	r.mu.Lock()
-	r.counts.TargetTotal = len(mr.remaining)
-	r.mu.Unlock()
 	if !runTarget {
 		mr.remaining = nil
 	}
@@ -240,7 +235,7 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 			batch = nil
 			feed <- func(ctx context.Context) { mr.sourceBatch(ctx, objs) }
 		}
-		err := mr.source.Query(ctx, sq, func(o connector.Object) error {
+		err := mr.querySource(ctx, sq, func(o connector.Object) error {
 			sources++
 			if batch = append(batch, o); len(batch) == sourceBatchSize {
 				send()
@@ -399,15 +394,20 @@ func (mr *mappingRun) sourceEntry(ctx context.Context, o connector.Object, linke
 	id := idOf(o)
 	if !fullEntry(o) {
 		full, err := mr.source.Read(ctx, id)
-		if err != nil {
+		if err != nil && !errors.Is(err, connector.ErrNotFound) {
 			mr.record(ctx, &entry{phase: "source", sourceID: id, qualifier: mr.qualifiers[0]}, nil, fmt.Errorf("read the source: %w", err))
 			return
 		}
-		o = full
+		o = full // nil when gone
 	}
-	for _, q := range mr.qualifiers {
+	qualifiers, err := mr.qualifiersOf(ctx, o, nil)
+	if err != nil {
+		mr.record(ctx, &entry{phase: "source", sourceID: id, source: o, qualifier: mr.qualifiers[0]}, nil, err)
+		return
+	}
+	for _, q := range qualifiers {
 		e := &entry{phase: "source", qualifier: q, sourceID: id, source: o, linkedTargets: linked}
-		c, err := mr.sourceSituation(ctx, e)
+		c, err := mr.assessSource(ctx, e)
 		if err == nil {
 			c, err = mr.perform(ctx, e)
 		}
@@ -916,11 +916,20 @@ func (mr *mappingRun) plan(ctx context.Context, e *entry) (*Change, error) {
 // onUnlink.
 func (mr *mappingRun) hookScope(e *entry, target, oldTarget map[string]any) map[string]any {
 	scope := map[string]any{"context": map[string]any{"reconId": mr.r.ID}, "linkQualifier": e.qualifier, "mappingConfig": map[string]any{"name": mr.m.Name, "source": mr.m.Source, "target": mr.m.Target},
-		"source": e.source, "oldSource": nil, "sourceId": e.sourceID, "target": target, "targetId": e.targetID, "situation": e.situation}
+		"source": orNull(e.source), "oldSource": nil, "sourceId": e.sourceID, "target": orNull(target), "targetId": e.targetID, "situation": e.situation}
 	if oldTarget != nil {
 		scope["oldTarget"] = oldTarget
 	}
 	return scope
+}
+
+// orNull is an object for a script's bindings: null, not {}, when
+// there is none.
+func orNull(o map[string]any) any {
+	if o == nil {
+		return nil
+	}
+	return o
 }
 
 // mapProperties applies the property mappings onto t.

@@ -177,6 +177,10 @@ func (r *Run) Summary() map[string]any {
 	}
 	params := map[string]any{"sourceQuery": map[string]any{"resourceName": "", "_queryId": "query-all-ids"},
 		"targetQuery": map[string]any{"resourceName": "", "_queryId": "query-all-ids"}}
+	if r.params.SourceID != "" {
+		delete(params, "sourceQuery")
+		params["sourceIds"] = []any{r.params.SourceID}
+	}
 	if r.planOf != "" {
 		params["plan"] = r.planOf
 	}

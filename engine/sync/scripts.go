@@ -32,29 +32,12 @@ func (mr *mappingRun) run(ctx context.Context, sc config.Script, bindings map[st
 // mutate runs a hook that may change the target in scope (onCreate,
 // onUpdate) and returns the target as the script left it.
 func (mr *mappingRun) mutate(ctx context.Context, sc config.Script, scope map[string]any, what string) (map[string]any, error) {
-	spec, err := script.ParseSpec(map[string]any(sc))
+	// The hook's completion value is not used: the target is read back
+	// after it.
+	spec, err := mr.s.wrapped(sc, "", "\n;target")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	src := spec.Source
-	if spec.File != "" {
-		path, err := config.ResolveScriptPath(mr.s.cfg.ScriptsDir, spec.File)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		src = string(b)
-		if spec.Name == "" || spec.Name == spec.File {
-			spec.Name = spec.File
-		}
-		spec.File = ""
-	}
-	// The hook's completion value is not used: the target is read back
-	// after it.
-	spec.Source = src + "\n;target"
 	v, err := mr.s.scripts().Run(ctx, spec, script.Request{Name: mr.m.Name, Bindings: scope, Resources: mr.resources})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -64,6 +47,34 @@ func (mr *mappingRun) mutate(ctx context.Context, sc config.Script, scope map[st
 		return nil, fmt.Errorf("%s: the script left target as %v, not an object", what, v)
 	}
 	return t, nil
+}
+
+// wrapped is the spec of a script block whose source (read from its file
+// when it has one) runs between before, which must hold no newline so that
+// the script's line numbers stay its own, and after.
+func (s *Service) wrapped(sc config.Script, before, after string) (script.Spec, error) {
+	spec, err := script.ParseSpec(map[string]any(sc))
+	if err != nil {
+		return spec, err
+	}
+	src := spec.Source
+	if spec.File != "" {
+		path, err := config.ResolveScriptPath(s.cfg.ScriptsDir, spec.File)
+		if err != nil {
+			return spec, err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return spec, err
+		}
+		src = string(b)
+		if spec.Name == "" || spec.Name == spec.File {
+			spec.Name = spec.File
+		}
+		spec.File = ""
+	}
+	spec.Source = before + src + after
+	return spec, nil
 }
 
 // readOnly is a dry run's openidm.*: reads and queries, no writes.

@@ -98,12 +98,22 @@ func (s *Service) scripts() *script.Engine {
 
 // ReconParams start a reconciliation.
 type ReconParams struct {
-	// Mapping is the name of a mapping of sync.json.
+	// Mapping is the name of a mapping of sync.json, unless Inline is
+	// set.
 	Mapping string
+	// Inline is a mapping a schedule writes whole in its invokeContext
+	// (config.InlineMapping); the run is listed under its name.
+	Inline *config.Mapping
 	// DryRun computes and stores the plan without changing anything.
 	DryRun bool
 	// ID is the run's id; "" for a new UUID.
 	ID string
+	// SourceID makes the run IDM's reconById: the source phase
+	// reconciles this one source object (gone, it is assessed as a
+	// deleted source: SOURCE_MISSING, LINK_ONLY or ALL_GONE), and the
+	// target phase runs only when RunTargetPhase says so. "" reconciles
+	// the whole source set.
+	SourceID string
 	// RunTargetPhase and AllowEmptySourceSet override the mapping's when
 	// not nil (IDM's request overrides).
 	RunTargetPhase      *bool
@@ -128,9 +138,12 @@ func (s *Service) Reconcile(ctx context.Context, p ReconParams) (*Run, error) {
 // Start starts a reconciliation and returns at once; the run ends by
 // itself (Run.Done), or when canceled.
 func (s *Service) Start(ctx context.Context, p ReconParams) (*Run, error) {
-	m, err := s.mapping(p.Mapping)
-	if err != nil {
-		return nil, err
+	m := p.Inline
+	if m == nil {
+		var err error
+		if m, err = s.mapping(p.Mapping); err != nil {
+			return nil, err
+		}
 	}
 	id := p.ID
 	if id == "" {

@@ -144,6 +144,16 @@ func (f *fixture) seed(t *testing.T) {
 // entries returns the audit's entries as "phase id situation action
 // status", sorted.
 func entries(t *testing.T, svc *sync.Service, id string) []string {
+	return auditLines(t, svc, id, func(a map[string]any, obj string) []string {
+		return []string{strings.TrimPrefix(strings.TrimPrefix(obj, "managed/src/"), "managed/tgt/"),
+			a["situation"].(string), a["action"].(string), a["status"].(string)}
+	})
+}
+
+// auditLines returns a run's audit entries as "phase " and the fields
+// line gives, sorted; obj is the entry's object, the target's in the
+// target phase.
+func auditLines(t *testing.T, svc *sync.Service, id string, line func(a map[string]any, obj string) []string) []string {
 	t.Helper()
 	audit, err := svc.Audit(t.Context(), id)
 	if err != nil {
@@ -154,12 +164,11 @@ func entries(t *testing.T, svc *sync.Service, id string) []string {
 		if a["entryType"] != "entry" {
 			continue
 		}
-		obj := a["sourceObjectId"]
+		obj, _ := a["sourceObjectId"].(string)
 		if a["reconciling"] == "target" {
-			obj = a["targetObjectId"]
+			obj, _ = a["targetObjectId"].(string)
 		}
-		out = append(out, strings.Join([]string{a["reconciling"].(string), strings.TrimPrefix(strings.TrimPrefix(obj.(string), "managed/src/"), "managed/tgt/"),
-			a["situation"].(string), a["action"].(string), a["status"].(string)}, " "))
+		out = append(out, a["reconciling"].(string)+" "+strings.Join(line(a, obj), " "))
 	}
 	sort.Strings(out)
 	return out

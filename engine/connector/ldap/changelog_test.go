@@ -14,18 +14,17 @@ import (
 	"sundial/internal/ldaptest"
 )
 
-// TestSyncChangelog: a server whose root DSE names a changelog (OpenDJ's
-// and DSEE's form, built here on slapd with the draft's schema) is synced
-// by change number: adds are creates, modifies updates, deletes deletes,
-// changes outside the synchronized base are skipped.
-func TestSyncChangelog(t *testing.T) {
-	ctx := context.Background()
+// changelogServer starts slapd with testLDIF, a cn=changelog naming
+// context and a root DSE whose changelog ends at last, and returns a
+// connector on it (ids are DNs), a connection as the root DN and an add.
+func changelogServer(t *testing.T, last int) (*Connector, *goldap.Conn, func(dn string, attrs map[string][]string)) {
+	t.Helper()
 	schema, err := filepath.Abs("testdata/changelog.schema")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := ldaptest.Start(t, ldaptest.Options{LDIF: testLDIF, Schemas: []string{schema}, Suffixes: []string{"cn=changelog"},
-		RootDSE: "dn:\nchangelog: cn=changelog\nfirstChangeNumber: 1\nlastChangeNumber: 5\n"})
+		RootDSE: fmt.Sprintf("dn:\nchangelog: cn=changelog\nfirstChangeNumber: 1\nlastChangeNumber: %d\n", last)})
 	cfg, err := ParseConfig(map[string]any{"host": srv.Host, "port": int64(srv.Port), "principal": ldaptest.RootDN, "credentials": ldaptest.RootPass,
 		"baseContexts": []any{ldaptest.Suffix}, "uidAttribute": "dn", "changeLogBlockSize": int64(2)}, t.TempDir())
 	if err != nil {
@@ -35,7 +34,7 @@ func TestSyncChangelog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	conn, err := c.connection()
 	if err != nil {
 		t.Fatal(err)
@@ -50,13 +49,23 @@ func TestSyncChangelog(t *testing.T) {
 			t.Fatalf("add %s: %v", dn, err)
 		}
 	}
+	add("cn=changelog", map[string][]string{"objectClass": {"top", "organizationalRole"}, "cn": {"changelog"}})
+	return c, conn, add
+}
+
+// TestSyncChangelog: a server whose root DSE names a changelog (OpenDJ's
+// and DSEE's form, built here on slapd with the draft's schema) is synced
+// by change number: adds are creates, modifies updates, deletes deletes,
+// changes outside the synchronized base are skipped.
+func TestSyncChangelog(t *testing.T) {
+	ctx := context.Background()
+	c, conn, add := changelogServer(t, 5)
 	const (
 		j   = "uid=jdoe,ou=People,dc=example,dc=com"
 		b   = "uid=bjensen,ou=People,dc=example,dc=com"
 		n   = "uid=new,ou=People,dc=example,dc=com"
 		out = "uid=x,dc=elsewhere,dc=org"
 	)
-	add("cn=changelog", map[string][]string{"objectClass": {"top", "organizationalRole"}, "cn": {"changelog"}})
 	add(n, map[string][]string{"objectClass": {"top", "person", "organizationalPerson", "inetOrgPerson"}, "uid": {"new"}, "cn": {"N"}, "sn": {"W"}})
 	if err := conn.Del(goldap.NewDelRequest(b, nil)); err != nil {
 		t.Fatal(err)
@@ -99,5 +108,27 @@ func TestSyncChangelog(t *testing.T) {
 	}
 	if _, err := acct.Sync(ctx, connector.Token{Value: "20260101000000Z"}, func(connector.Delta) error { return nil }); err == nil {
 		t.Error("a timestamp token on a changelog server")
+	}
+}
+
+// TestSyncChangelogRename: a modrdn with DNs as ids is an update of the
+// new DN that names the previous one.
+func TestSyncChangelogRename(t *testing.T) {
+	c, conn, add := changelogServer(t, 1)
+	const j = "uid=jdoe,ou=People,dc=example,dc=com"
+	if err := conn.ModifyDN(goldap.NewModifyDNRequest(j, "uid=john", true, "")); err != nil {
+		t.Fatal(err)
+	}
+	add("changeNumber=1,cn=changelog", map[string][]string{"objectClass": {"changeLogEntry"}, "changeNumber": {"1"}, "targetDN": {j},
+		"changeType": {"modrdn"}, "newRDN": {"uid=john"}, "deleteOldRDN": {"TRUE"}})
+	var got []string
+	if _, err := set(t, c, "account").Sync(context.Background(), connector.Token{Value: "0", NativeType: "integer"}, func(d connector.Delta) error {
+		got = append(got, fmt.Sprintf("%s %s from %s, uid %v", d.Type, d.UID, d.PreviousUID, d.Object["uid"]))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "UPDATE uid=john,ou=People,dc=example,dc=com from " + j + ", uid john"; strings.Join(got, "; ") != want {
+		t.Errorf("changes %q, want %q", got, want)
 	}
 }
