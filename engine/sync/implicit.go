@@ -117,7 +117,7 @@ func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification
 		return err
 	}
 	if n.pendingType != "" && n.pendingType == m.Links && mr.links.enabled {
-		mr.links.put(n.pending.qualifier, n.ID, n.pending.other)
+		mr.links.put(nil, n.pending.qualifier, n.ID, n.pending.other, "")
 	}
 	mr.target = oneByOne{ObjectSet: mr.target, links: mr.links, qualifiers: mr.qualifiers}
 	src := n.NewValue
