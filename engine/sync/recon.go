@@ -1051,16 +1051,16 @@ func (mr *mappingRun) record(ctx context.Context, e *entry, c *Change, err error
 	if c.Action == ActNoReport && ok {
 		return
 	}
-	a := map[string]any{"entryType": "entry", "reconciling": e.phase, "situation": e.situation, "action": c.Action,
-		"linkQualifier": e.qualifier, "status": statusOf(ok), "message": c.Error, "exception": nil, "reconAction": "recon",
-		"sourceObjectId": qualified(mr.m.Source, c.SourceID), "targetObjectId": qualified(mr.m.Target, c.TargetID)}
-	if len(e.ambiguous) > 0 {
-		a["ambiguousTargetObjectIds"] = strings.Join(e.ambiguous, ", ")
-	}
+	a := r.common(mr.s)
+	a.EntryType, a.Reconciling, a.Situation, a.Action, a.LinkQualifier = "entry", e.phase, e.situation, c.Action, e.qualifier
+	a.Status, a.Message, a.ReconAction = statusOf(ok), c.Error, "recon"
+	a.SourceObjectID, a.TargetObjectID = qualified(mr.m.Source, c.SourceID), qualified(mr.m.Target, c.TargetID)
+	a.AmbiguousTargetObjectIDs = strings.Join(e.ambiguous, ", ")
 	if err != nil {
-		a["exception"] = err.Error()
+		msg := err.Error()
+		a.Exception = &msg
 	}
-	r.audit(ctx, mr.s, a)
+	r.addAudit(ctx, mr.s, &a)
 }
 
 func qualified(set, id string) any {

@@ -220,7 +220,11 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 		from += " INDEXED BY managed_objects_username"
 		t.Maybe = "(" + t.Maybe + ") AND " + hint
 	}
-	q := "SELECT id, rev, json(doc), " + t.Sure + " FROM " + from + " WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
+	doc := "json(doc)"
+	if !objquery.DocsNeeded(p, t) {
+		doc = "''"
+	}
+	q := "SELECT id, rev, " + doc + ", " + t.Sure + " FROM " + from + " WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
 	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
 		st, err := s.readerStmts.get(ctx, q)
 		if err != nil {

@@ -25,6 +25,7 @@ func ExerciseRecons(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Links", func(t *testing.T) { t.Parallel(); reconLinks(t, recons(t)) })
 	t.Run("LinksOf", func(t *testing.T) { t.Parallel(); reconLinksOf(t, recons(t)) })
 	t.Run("Runs", func(t *testing.T) { t.Parallel(); reconRuns(t, recons(t)) })
+	t.Run("ManyEntries", func(t *testing.T) { t.Parallel(); reconManyEntries(t, recons(t)) })
 }
 
 func reconLinks(t *testing.T, r store.Recons) {
@@ -151,6 +152,39 @@ func reconLinksOf(t *testing.T, r store.Recons) {
 	err = r.LinksOf(ctx, store.LinksOfParams{LinkType: "m", LinkQualifier: "default", FirstIDs: many}, func(store.Link) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("a failing callback: %v after %d calls", err, calls)
+	}
+}
+
+// reconManyEntries appends more entries at once than one statement may
+// hold, then a batch with one seq taken, which writes none of its entries.
+func reconManyEntries(t *testing.T, r store.Recons) {
+	ctx := t.Context()
+	var entries []store.ReconEntry
+	for seq := range 150 {
+		entries = append(entries, store.ReconEntry{ReconID: "r", Kind: store.ReconAudit, Seq: int64(seq), Doc: json.RawMessage(fmt.Sprintf(`{"n":%d}`, seq))})
+	}
+	if err := r.AppendReconEntries(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	var clash []store.ReconEntry
+	for seq := 150; seq < 300; seq++ {
+		clash = append(clash, store.ReconEntry{ReconID: "r", Kind: store.ReconAudit, Seq: int64(seq), Doc: json.RawMessage(`{}`)})
+	}
+	clash[140].Seq = 7
+	if err := r.AppendReconEntries(ctx, clash); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a taken seq: %v", err)
+	}
+	var got []int64
+	err := r.ReadReconEntries(ctx, store.ReadReconEntriesParams{ReconID: "r", Kind: store.ReconAudit}, func(e store.ReconEntry) error {
+		var doc struct{ N int64 }
+		if err := json.Unmarshal(e.Doc, &doc); err != nil || doc.N != e.Seq {
+			t.Errorf("entry %d: %s %v", e.Seq, e.Doc, err)
+		}
+		got = append(got, e.Seq)
+		return nil
+	})
+	if err != nil || len(got) != 150 || got[0] != 0 || got[149] != 149 {
+		t.Errorf("read %d entries (%v): %v", len(got), err, got)
 	}
 }
 
