@@ -52,6 +52,8 @@ func (s *idSet) seal() {
 
 // has reports whether id is in the sealed set.
 func (s *idSet) has(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if u, ok := canonicalUUID(id); ok {
 		_, found := slices.BinarySearchFunc(s.uuids, u, compareUUID)
 		return found

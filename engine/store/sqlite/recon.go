@@ -103,8 +103,7 @@ func (s *Store) QueryLinks(ctx context.Context, p store.QueryLinksParams, fn fun
 }
 
 // LinksOf streams the links of a qualifier with one of the ids at one end,
-// a chunk of ids per statement. A chunk is padded to a power of two with
-// its last id, so that few statement texts are prepared and kept.
+// a chunk of ids per statement.
 func (s *Store) LinksOf(ctx context.Context, p store.LinksOfParams, fn func(store.Link) error) error {
 	col, ids, err := sqlcommon.LinksOfColumn(p)
 	if err != nil {
@@ -113,26 +112,9 @@ func (s *Store) LinksOf(ctx context.Context, p store.LinksOfParams, fn func(stor
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), sqlcommon.LinksOfChunk)]
 		ids = ids[len(chunk):]
-		n := 1
-		for n < len(chunk) {
-			n *= 2
-		}
-		args := make([]any, 2, 2+n)
-		args[0], args[1] = p.LinkType, p.LinkQualifier
-		for i := range n {
-			args = append(args, chunk[min(i, len(chunk)-1)])
-		}
-		q := `SELECT id, link_type, link_qualifier, first_id, second_id FROM sync_links WHERE link_type = ? AND link_qualifier = ? AND ` +
-			col + ` IN (?` + strings.Repeat(", ?", n-1) + `)`
-		st, err := s.readerStmts.get(ctx, q)
-		var rows *sql.Rows
-		switch {
-		case err != nil:
-		case st != nil:
-			rows, err = st.QueryContext(ctx, args...)
-		default:
-			rows, err = s.reader.QueryContext(ctx, q, args...)
-		}
+		args, in := inList([]any{p.LinkType, p.LinkQualifier}, chunk)
+		rows, err := s.query(ctx, `SELECT id, link_type, link_qualifier, first_id, second_id FROM sync_links
+			WHERE link_type = ? AND link_qualifier = ? AND `+col+` IN `+in, args...)
 		if err != nil {
 			return fmt.Errorf("links of %s/%s: %w", p.LinkType, p.LinkQualifier, err)
 		}
