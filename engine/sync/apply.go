@@ -400,14 +400,22 @@ func (li *linkIndex) put(b *linkBatch, q, src, tgt, id string) {
 	li.index(&l)
 }
 
-// remove records that a link is gone, or is to go.
+// remove records that a link is gone, or is to go, unless its source or
+// target has another link of this run already.
 func (li *linkIndex) remove(q string, l *store.Link) {
 	if l == nil {
 		return
 	}
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	li.indexAt(q, li.srcKey(li.sourceOf(l)), li.tgtKey(li.targetOf(l)), nil)
+	sk, tk := li.srcKey(li.sourceOf(l)), li.tgtKey(li.targetOf(l))
+	if cur := li.bySrc[q][sk]; cur != nil && cur != l && cur.ID != l.ID {
+		sk = ""
+	}
+	if cur := li.byTgt[q][tk]; cur != nil && cur != l && cur.ID != l.ID {
+		tk = ""
+	}
+	li.indexAt(q, sk, tk, nil)
 }
 
 // batchKey is l's key in b: its target's when b was read by target ids.
