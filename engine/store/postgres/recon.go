@@ -104,12 +104,12 @@ func (s *Store) LinksOf(ctx context.Context, p store.LinksOfParams, fn func(stor
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), sqlcommon.LinksOfChunk)]
 		ids = ids[len(chunk):]
-		rows, err := s.pool.Query(ctx, `SELECT id, link_type, link_qualifier, first_id, second_id FROM sync_links
+		rows, err := s.pool.Query(ctx, `SELECT id, first_id, second_id FROM sync_links
 			WHERE link_type = $1 AND link_qualifier = $2 AND `+col+` = ANY($3)`, p.LinkType, p.LinkQualifier, chunk)
 		if err != nil {
 			return fmt.Errorf("links of %s/%s: %w", p.LinkType, p.LinkQualifier, err)
 		}
-		err = sqlcommon.EachLink(rows, fn)
+		err = sqlcommon.EachLinkOf(rows, p, fn)
 		rows.Close()
 		if err != nil {
 			return err

@@ -113,12 +113,12 @@ func (s *Store) LinksOf(ctx context.Context, p store.LinksOfParams, fn func(stor
 		chunk := ids[:min(len(ids), sqlcommon.LinksOfChunk)]
 		ids = ids[len(chunk):]
 		args, in := inList([]any{p.LinkType, p.LinkQualifier}, chunk)
-		rows, err := s.query(ctx, `SELECT id, link_type, link_qualifier, first_id, second_id FROM sync_links
+		rows, err := s.query(ctx, `SELECT id, first_id, second_id FROM sync_links
 			WHERE link_type = ? AND link_qualifier = ? AND `+col+` IN `+in, args...)
 		if err != nil {
 			return fmt.Errorf("links of %s/%s: %w", p.LinkType, p.LinkQualifier, err)
 		}
-		err = sqlcommon.EachLink(rows, fn)
+		err = sqlcommon.EachLinkOf(rows, p, fn)
 		rows.Close()
 		if err != nil {
 			return err

@@ -225,20 +225,20 @@ func LinksOfColumn(p store.LinksOfParams) (string, []string, error) {
 	}
 }
 
-// LinkRows are the rows of a query of links' id, link_type,
-// link_qualifier, first_id and second_id (both drivers' rows are).
+// LinkRows are the rows of LinksOf's query of links' id, first_id and
+// second_id (both drivers' rows are).
 type LinkRows interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
 }
 
-// EachLink calls fn with each link of rows until fn fails; its error is
-// returned as is. The caller closes rows.
-func EachLink(rows LinkRows, fn func(store.Link) error) error {
+// EachLinkOf calls fn with each link of rows, of p's type and qualifier,
+// until fn fails; its error is returned as is. The caller closes rows.
+func EachLinkOf(rows LinkRows, p store.LinksOfParams, fn func(store.Link) error) error {
 	for rows.Next() {
-		l := store.Link{Rev: "1"}
-		if err := rows.Scan(&l.ID, &l.LinkType, &l.LinkQualifier, &l.FirstID, &l.SecondID); err != nil {
+		l := store.Link{Rev: "1", LinkType: p.LinkType, LinkQualifier: p.LinkQualifier}
+		if err := rows.Scan(&l.ID, &l.FirstID, &l.SecondID); err != nil {
 			return fmt.Errorf("links: %w", err)
 		}
 		if err := fn(l); err != nil {
