@@ -111,7 +111,7 @@ func (s *Set) Delete(ctx context.Context, id, rev string) error {
 func (s *Set) Query(ctx context.Context, q connector.Query, fn func(connector.Object) error) error {
 	cookie := ""
 	for {
-		page, err := s.objects.QueryObjects(ctx, store.QueryObjectsParams{Type: s.typ, Filter: q.Filter, PageSize: setPageSize, Cookie: cookie})
+		page, err := s.objects.QueryObjects(ctx, store.QueryObjectsParams{Type: s.typ, Filter: q.Filter, PageSize: setPageSize, Cookie: cookie, IDsOnly: q.IDsOnly})
 		if err != nil {
 			return err
 		}

@@ -195,6 +195,9 @@ type QueryObjectsParams struct {
 	Cookie string
 	// CountTotal asks for Total, the number of matches in all pages.
 	CountTotal bool
+	// IDsOnly asks for objects whose Content holds only _id and _rev
+	// (a backend may return more): the documents need not be decoded.
+	IDsOnly bool
 }
 
 // QueryObjectsResult is one page.

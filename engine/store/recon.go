@@ -26,6 +26,12 @@ type Recons interface {
 	// QueryLinks calls fn with each link of LinkType that matches the
 	// other set fields, in id order, until fn fails.
 	QueryLinks(ctx context.Context, params QueryLinksParams, fn func(Link) error) error
+	// LinksOf calls fn with each link of LinkType and LinkQualifier whose
+	// FirstID is one of FirstIDs, or whose SecondID is one of SecondIDs,
+	// until fn fails. At most one of the two lists is set (ErrInvalid
+	// otherwise); with neither there is no link. A reconciliation reads
+	// the links of each batch of objects so, not every link at once.
+	LinksOf(ctx context.Context, params LinksOfParams, fn func(Link) error) error
 
 	// PutReconRun records a run, or replaces the record of its ID.
 	PutReconRun(ctx context.Context, run ReconRun) error
@@ -69,6 +75,16 @@ type QueryLinksParams struct {
 	LinkQualifier string
 	FirstID       string
 	SecondID      string
+}
+
+// LinksOfParams name links by one of their ends: the links of LinkType
+// and LinkQualifier whose FirstID is one of FirstIDs, or whose SecondID
+// is one of SecondIDs.
+type LinksOfParams struct {
+	LinkType      string
+	LinkQualifier string
+	FirstIDs      []string
+	SecondIDs     []string
 }
 
 // ReconRun is the record of one reconciliation run.

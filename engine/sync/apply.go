@@ -34,6 +34,7 @@ func (mr *mappingRun) apply(ctx context.Context, c *Change, e *entry) error {
 			return fmt.Errorf("create the target: %w", err)
 		}
 		c.TargetID = idOf(obj)
+		mr.touch(c.TargetID)
 		mr.countOne(func(n *Counts) { n.Created++ })
 	case c.Update != nil:
 		_, err := mr.target.Update(ctx, c.TargetID, c.Update.Rev, c.Update.Object)
@@ -63,6 +64,9 @@ func (mr *mappingRun) apply(ctx context.Context, c *Change, e *entry) error {
 		if _, err := st.DeleteLinks(ctx, []string{c.Unlink.LinkID}); err != nil {
 			return fmt.Errorf("unlink: %w", err)
 		}
+		if e.link != nil && e.link.ID == c.Unlink.LinkID {
+			mr.links.unstored(e.links, e.link)
+		}
 		mr.countOne(func(n *Counts) { n.Unlinked++ })
 	}
 	if c.Link != nil {
@@ -76,6 +80,9 @@ func (mr *mappingRun) apply(ctx context.Context, c *Change, e *entry) error {
 			if _, err := st.DeleteLinks(ctx, []string{c.Link.Replaces}); err != nil {
 				return fmt.Errorf("replace the link: %w", err)
 			}
+			if e.link != nil && e.link.ID == c.Link.Replaces {
+				mr.links.unstored(e.links, e.link)
+			}
 		}
 		l := mr.links.newLink(c.LinkQualifier, c.SourceID, c.TargetID)
 		res, err := st.CreateLinks(ctx, []store.Link{l})
@@ -85,7 +92,7 @@ func (mr *mappingRun) apply(ctx context.Context, c *Change, e *entry) error {
 		if err != nil {
 			return fmt.Errorf("link: %w", err)
 		}
-		mr.links.put(c.LinkQualifier, c.SourceID, c.TargetID, res[0].Link.ID)
+		mr.links.stored(e.links, res[0].Link)
 		mr.countOne(func(n *Counts) { n.Linked++ })
 	}
 	if mr.postAction(e) != nil {
@@ -125,9 +132,7 @@ func (s *Service) applyPlan(ctx context.Context, r *Run, m *config.Mapping, reco
 		return err
 	}
 	r.audit(ctx, s, map[string]any{"entryType": "start", "status": "SUCCESS", "message": "Applying the plan of reconciliation " + reconID})
-	if err := mr.links.load(ctx); err != nil {
-		return err
-	}
+	mr.links.settle = true
 	r.setStage("ACTIVE_APPLYING_PLAN")
 	return s.recons.ReadReconEntries(ctx, store.ReadReconEntriesParams{ReconID: reconID, Kind: store.ReconPlan}, func(en store.ReconEntry) error {
 		if err := ctx.Err(); err != nil {
@@ -168,8 +173,12 @@ func (mr *mappingRun) needsObjects(c *Change) bool {
 		len(m.Policies) > 0
 }
 
-// linkIndex holds a mapping's links in memory (IDM's prefetchLinks),
-// per qualifier, by source id and by target id.
+// linkIndex is a mapping's view of its links. It holds the links this
+// run made or removed (nil) that the store may not hold yet, and the
+// links a sync of one object read (loadSource, loadTarget). A
+// reconciliation reads its other links from the store a batch of objects
+// at a time (a linkBatch), so that it holds none for long: its memory does
+// not grow with the number of links (IDM's prefetchLinks, per batch).
 type linkIndex struct {
 	s        *Service
 	linkType string
@@ -177,10 +186,12 @@ type linkIndex struct {
 	// firstId is this mapping's target id.
 	reversed       bool
 	lowerS, lowerT bool
-	mu             stdsync.Mutex
-	bySrc, byTgt   map[string]map[string]*store.Link
-	count          int
 	enabled        bool
+	// settle: a link the store has written or removed is forgotten (a
+	// reconciliation's; a sync of one object keeps what it read).
+	settle       bool
+	mu           stdsync.Mutex
+	bySrc, byTgt map[string]map[string]*store.Link
 }
 
 func newLinkIndex(s *Service, m *config.Mapping) *linkIndex {
@@ -197,39 +208,142 @@ func newLinkIndex(s *Service, m *config.Mapping) *linkIndex {
 	return li
 }
 
-func (li *linkIndex) load(ctx context.Context) error {
+// linkBatch holds the links of a batch of objects, read together from the
+// store: of source ids in the source phase, of target ids in the target
+// phase. A lookup by the other end reads the store.
+type linkBatch struct {
+	byTarget bool
+	mu       stdsync.Mutex
+	links    map[string]map[string]*store.Link // qualifier → key → link
+}
+
+func (b *linkBatch) get(q, key string) *store.Link {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.links[q][key]
+}
+
+func (b *linkBatch) set(q, key string, l *store.Link) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if l == nil {
+		delete(b.links[q], key)
+		return
+	}
+	if b.links[q] == nil {
+		b.links[q] = map[string]*store.Link{}
+	}
+	b.links[q][key] = l
+}
+
+// readBatch reads the links of the ids of a phase's objects (source ids
+// in the "source" phase, target ids in the "target" phase) in each
+// qualifier.
+func (li *linkIndex) readBatch(ctx context.Context, qualifiers, ids []string, phase string) (*linkBatch, error) {
+	byTarget := phase == "target"
+	b := &linkBatch{byTarget: byTarget, links: map[string]map[string]*store.Link{}}
+	if !li.enabled || len(ids) == 0 {
+		return b, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		if byTarget {
+			keys[i] = li.tgtKey(id)
+		} else {
+			keys[i] = li.srcKey(id)
+		}
+	}
+	for _, q := range qualifiers {
+		p := store.LinksOfParams{LinkType: li.linkType, LinkQualifier: q}
+		if byTarget != li.reversed {
+			p.SecondIDs = keys
+		} else {
+			p.FirstIDs = keys
+		}
+		m := map[string]*store.Link{}
+		err := li.s.recons.LinksOf(ctx, p, func(l store.Link) error {
+			// The link type and qualifier are shared, not one copy per link.
+			l.LinkType, l.LinkQualifier = li.linkType, q
+			if byTarget {
+				m[li.tgtKey(li.targetOf(&l))] = &l
+			} else {
+				m[li.srcKey(li.sourceOf(&l))] = &l
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		b.links[q] = m
+	}
+	return b, nil
+}
+
+// sourceLink is the link of the source id in qualifier q: this run's
+// own, else the batch's (b read by source ids; nil: none).
+func (li *linkIndex) sourceLink(b *linkBatch, q, id string) *store.Link {
 	if !li.enabled {
 		return nil
 	}
+	key := li.srcKey(id)
 	li.mu.Lock()
-	defer li.mu.Unlock()
-	li.count = 0
-	qualifiers := map[string]string{}
-	return li.s.recons.QueryLinks(ctx, store.QueryLinksParams{LinkType: li.linkType}, func(l store.Link) error {
-		// The link type and qualifiers are shared, not one copy per link.
-		l.LinkType = li.linkType
-		if q, ok := qualifiers[l.LinkQualifier]; ok {
-			l.LinkQualifier = q
-		} else {
-			qualifiers[l.LinkQualifier] = l.LinkQualifier
-		}
-		li.index(&l)
-		li.count++
+	l, ok := li.bySrc[q][key]
+	li.mu.Unlock()
+	if ok || b == nil || b.byTarget {
+		return l
+	}
+	return b.get(q, key)
+}
+
+// bySource is the link of a source the index holds.
+func (li *linkIndex) bySource(q, id string) *store.Link { return li.sourceLink(nil, q, id) }
+
+// targetLink is the link of the target id in qualifier q: this run's
+// own, else the batch's (b read by target ids), else the store's when the
+// index settles, else none.
+func (li *linkIndex) targetLink(ctx context.Context, b *linkBatch, q, id string) (*store.Link, error) {
+	if !li.enabled {
+		return nil, nil
+	}
+	key := li.tgtKey(id)
+	li.mu.Lock()
+	l, ok := li.byTgt[q][key]
+	li.mu.Unlock()
+	switch {
+	case ok:
+		return l, nil
+	case b != nil && b.byTarget:
+		return b.get(q, key), nil
+	case !li.settle:
+		return nil, nil
+	}
+	p := store.QueryLinksParams{LinkType: li.linkType, LinkQualifier: q, SecondID: key}
+	if li.reversed {
+		p.FirstID, p.SecondID = key, ""
+	}
+	err := li.s.recons.QueryLinks(ctx, p, func(found store.Link) error {
+		l = &found
 		return nil
 	})
+	return l, err
 }
 
 func (li *linkIndex) index(l *store.Link) {
-	src, tgt := l.FirstID, l.SecondID
-	if li.reversed {
-		src, tgt = tgt, src
+	li.indexAt(l.LinkQualifier, li.srcKey(li.sourceOf(l)), li.tgtKey(li.targetOf(l)), l)
+}
+
+// indexAt records l (nil: removed) under a source and a target key.
+func (li *linkIndex) indexAt(q, srcKey, tgtKey string, l *store.Link) {
+	if li.bySrc[q] == nil {
+		li.bySrc[q] = map[string]*store.Link{}
+		li.byTgt[q] = map[string]*store.Link{}
 	}
-	if li.bySrc[l.LinkQualifier] == nil {
-		li.bySrc[l.LinkQualifier] = map[string]*store.Link{}
-		li.byTgt[l.LinkQualifier] = map[string]*store.Link{}
+	if srcKey != "" {
+		li.bySrc[q][srcKey] = l
 	}
-	li.bySrc[l.LinkQualifier][li.srcKey(src)] = l
-	li.byTgt[l.LinkQualifier][li.tgtKey(tgt)] = l
+	if tgtKey != "" {
+		li.byTgt[q][tgtKey] = l
+	}
 }
 
 func (li *linkIndex) srcKey(id string) string {
@@ -244,24 +358,6 @@ func (li *linkIndex) tgtKey(id string) string {
 		return lower(id)
 	}
 	return id
-}
-
-func (li *linkIndex) bySource(q, id string) *store.Link {
-	if !li.enabled {
-		return nil
-	}
-	li.mu.Lock()
-	defer li.mu.Unlock()
-	return li.bySrc[q][li.srcKey(id)]
-}
-
-func (li *linkIndex) byTarget(q, id string) *store.Link {
-	if !li.enabled {
-		return nil
-	}
-	li.mu.Lock()
-	defer li.mu.Unlock()
-	return li.byTgt[q][li.tgtKey(id)]
 }
 
 func (li *linkIndex) sourceOf(l *store.Link) string {
@@ -287,33 +383,89 @@ func (li *linkIndex) newLink(q, src, tgt string) store.Link {
 	return store.Link{LinkType: li.linkType, LinkQualifier: q, FirstID: src, SecondID: tgt}
 }
 
-// put records a link (id "" while only planned), replacing the source's
-// and the target's previous ones.
-func (li *linkIndex) put(q, src, tgt string, id ...string) {
-	l := li.newLink(q, src, tgt)
-	if len(id) > 0 {
-		l.ID = id[0]
+// put records a link (id "" while only planned), in place of the source's
+// previous one (looked up in b too), whose target is then unlinked.
+func (li *linkIndex) put(b *linkBatch, q, src, tgt, id string) {
+	if !li.enabled {
+		return
 	}
+	old := li.sourceLink(b, q, src)
+	l := li.newLink(q, src, tgt)
+	l.ID = id
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	if old := li.bySrc[q][li.srcKey(src)]; old != nil {
-		delete(li.byTgt[q], li.tgtKey(li.targetOf(old)))
+	if old != nil && li.tgtKey(li.targetOf(old)) != li.tgtKey(tgt) {
+		li.indexAt(q, "", li.tgtKey(li.targetOf(old)), nil)
 	}
 	li.index(&l)
 }
 
-// remove forgets a link.
+// remove records that a link is gone, or is to go, unless its source or
+// target has another link of this run already.
 func (li *linkIndex) remove(q string, l *store.Link) {
 	if l == nil {
 		return
 	}
 	li.mu.Lock()
 	defer li.mu.Unlock()
-	if cur := li.bySrc[q][li.srcKey(li.sourceOf(l))]; cur == l || (cur != nil && cur.ID == l.ID) {
-		delete(li.bySrc[q], li.srcKey(li.sourceOf(l)))
+	sk, tk := li.srcKey(li.sourceOf(l)), li.tgtKey(li.targetOf(l))
+	if cur := li.bySrc[q][sk]; cur != nil && cur != l && cur.ID != l.ID {
+		sk = ""
 	}
-	if cur := li.byTgt[q][li.tgtKey(li.targetOf(l))]; cur == l || (cur != nil && cur.ID == l.ID) {
-		delete(li.byTgt[q], li.tgtKey(li.targetOf(l)))
+	if cur := li.byTgt[q][tk]; cur != nil && cur != l && cur.ID != l.ID {
+		tk = ""
+	}
+	li.indexAt(q, sk, tk, nil)
+}
+
+// batchKey is l's key in b: its target's when b was read by target ids.
+func (li *linkIndex) batchKey(b *linkBatch, l *store.Link) string {
+	if b.byTarget {
+		return li.tgtKey(li.targetOf(l))
+	}
+	return li.srcKey(li.sourceOf(l))
+}
+
+// stored: the store now holds l, made by this run for an entry of batch
+// b. A settling index forgets it (a lookup reads the store, or b).
+func (li *linkIndex) stored(b *linkBatch, l store.Link) {
+	if !li.settle {
+		li.put(b, l.LinkQualifier, li.sourceOf(&l), li.targetOf(&l), l.ID)
+		return
+	}
+	q, sk, tk := l.LinkQualifier, li.srcKey(li.sourceOf(&l)), li.tgtKey(li.targetOf(&l))
+	if b != nil {
+		b.set(q, li.batchKey(b, &l), &l)
+	}
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if cur, ok := li.bySrc[q][sk]; ok && cur != nil && li.tgtKey(li.targetOf(cur)) == tk {
+		delete(li.bySrc[q], sk)
+	}
+	if cur, ok := li.byTgt[q][tk]; ok && cur != nil && li.srcKey(li.sourceOf(cur)) == sk {
+		delete(li.byTgt[q], tk)
+	}
+}
+
+// unstored: the store no longer holds l, removed by this run for an
+// entry of batch b. A settling index forgets that it is gone.
+func (li *linkIndex) unstored(b *linkBatch, l *store.Link) {
+	if !li.settle || l == nil {
+		return
+	}
+	q, sk, tk := l.LinkQualifier, li.srcKey(li.sourceOf(l)), li.tgtKey(li.targetOf(l))
+	if b != nil {
+		if cur := b.get(q, li.batchKey(b, l)); cur != nil && cur.ID == l.ID {
+			b.set(q, li.batchKey(b, l), nil)
+		}
+	}
+	li.mu.Lock()
+	defer li.mu.Unlock()
+	if cur, ok := li.bySrc[q][sk]; ok && cur == nil {
+		delete(li.bySrc[q], sk)
+	}
+	if cur, ok := li.byTgt[q][tk]; ok && cur == nil {
+		delete(li.byTgt[q], tk)
 	}
 }
 
@@ -389,6 +541,7 @@ func (mr *mappingRun) flushCreates(ctx context.Context) error {
 			continue
 		}
 		q.c.TargetID = idOf(created[i])
+		mr.touch(q.c.TargetID)
 		mr.countOne(func(n *Counts) { n.Created++ })
 		if q.c.Link != nil {
 			links = append(links, mr.links.newLink(q.c.LinkQualifier, q.c.SourceID, q.c.TargetID))
@@ -405,8 +558,7 @@ func (mr *mappingRun) flushCreates(ctx context.Context) error {
 			case res[j].Err != nil:
 				linkErrs[i] = res[j].Err
 			default:
-				q := batch[i]
-				mr.links.put(q.c.LinkQualifier, q.c.SourceID, q.c.TargetID, res[j].Link.ID)
+				mr.links.stored(batch[i].e.links, res[j].Link)
 				mr.countOne(func(n *Counts) { n.Linked++ })
 			}
 		}

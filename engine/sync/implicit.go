@@ -120,7 +120,7 @@ func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification
 		return err
 	}
 	if n.pendingType != "" && n.pendingType == m.Links && mr.links.enabled {
-		mr.links.put(n.pending.qualifier, n.ID, n.pending.other)
+		mr.links.put(nil, n.pending.qualifier, n.ID, n.pending.other, "")
 	}
 	if n.PreviousID != "" && !n.Deleted {
 		if err := mr.renameLinks(ctx, n.PreviousID, n.ID); err != nil {
@@ -172,7 +172,7 @@ func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification
 // correlation of its old value.
 func (mr *mappingRun) deletedSituation(ctx context.Context, e *entry, old map[string]any) error {
 	e.source = nil
-	if l := mr.links.bySource(e.qualifier, e.sourceID); l != nil {
+	if l := mr.links.sourceLink(e.links, e.qualifier, e.sourceID); l != nil {
 		e.link = l
 		e.targetID = mr.links.targetOf(l)
 		t, err := mr.target.Read(ctx, e.targetID)

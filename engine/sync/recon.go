@@ -111,6 +111,8 @@ type entry struct {
 	// linkedTargets are targets read ahead by id (nil: not found), shared
 	// by the entries of a batch of sources and not to be changed.
 	linkedTargets map[string]connector.Object
+	// links are the links of the entry's batch (nil: none read).
+	links *linkBatch
 }
 
 // mappingRun is the state of one run of one mapping.
@@ -127,8 +129,9 @@ type mappingRun struct {
 	// targetEmpty: the target set was empty at the start.
 	targetEmpty bool
 
-	remainingMu stdsync.Mutex
-	remaining   map[string]bool // target ids no source entry touched
+	// touched are the targets the source phase reached or created, which
+	// the target phase skips (nil: no target phase).
+	touched *idSet
 
 	filters stdsync.Map // filter text → *query.Program
 
@@ -191,35 +194,26 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 	if r.params.AllowEmptySourceSet != nil {
 		allowEmpty = *r.params.AllowEmptySourceSet
 	}
-	// The target ids: the remaining set of the target phase, and whether
-	// the target set is empty.
-	mr.remaining = map[string]bool{}
+	// Whether the target set is empty; the target phase reads its ids
+	// again (and counts them) once the source phase is done, skipping
+	// those the source phase touched, so that neither the ids nor the
+	// links are held all at once.
 	tq, err := scopeQuery(m.TargetQuery)
 	if err != nil {
 		return fmt.Errorf("targetQuery: %w", err)
 	}
 	tq.IDsOnly = true
-	if runTarget || r.params.SourceID == "" {
-		if err := mr.target.Query(ctx, tq, func(o connector.Object) error {
-			mr.remaining[idOf(o)] = true
-			return nil
-		}); err != nil {
-			return fmt.Errorf("query the target %s: %w", m.Target, err)
-		}
-		mr.targetEmpty = len(mr.remaining) == 0
-		r.mu.Lock()
-		r.counts.TargetTotal = len(mr.remaining)
-		r.mu.Unlock()
+	mr.targetEmpty = true
+	if err := mr.target.Query(ctx, tq, func(connector.Object) error {
+		mr.targetEmpty = false
+		return errStopQuery
+	}); err != nil && !errors.Is(err, errStopQuery) {
+		return fmt.Errorf("query the target %s: %w", m.Target, err)
 	}
-	if !runTarget {
-		mr.remaining = nil
+	if runTarget {
+		mr.touched = &idSet{}
 	}
-	if err := mr.links.load(ctx); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.linksTotal = mr.links.count
-	r.mu.Unlock()
+	mr.links.settle = true
 
 	// The source phase.
 	r.setStage("ACTIVE_RECONCILING_SOURCE")
@@ -228,28 +222,7 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 		return fmt.Errorf("sourceQuery: %w", err)
 	}
 	sources := 0
-	err = mr.parallel(ctx, func(feed chan<- func(context.Context)) error {
-		var batch []connector.Object
-		send := func() {
-			objs := batch
-			batch = nil
-			feed <- func(ctx context.Context) { mr.sourceBatch(ctx, objs) }
-		}
-		err := mr.querySource(ctx, sq, func(o connector.Object) error {
-			sources++
-			if batch = append(batch, o); len(batch) == sourceBatchSize {
-				send()
-			}
-			return ctx.Err()
-		})
-		if err == nil && len(batch) > 0 {
-			send()
-		}
-		return err
-	})
-	if ferr := mr.flushCreates(ctx); err == nil {
-		err = ferr
-	}
+	err = mr.inBatches(ctx, mr.querySource, sq, &sources, nil, mr.sourceBatch)
 	r.mu.Lock()
 	r.counts.SourceTotal = sources
 	r.mu.Unlock()
@@ -262,24 +235,19 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 
 	if runTarget {
 		r.setStage("ACTIVE_RECONCILING_TARGET")
-		ids := make([]string, 0, len(mr.remaining))
-		for id, left := range mr.remaining {
-			if left {
-				ids = append(ids, id)
-			}
+		mr.touched.seal()
+		// The total is of the targets there were at the start: those the
+		// source phase created are read now and not counted, those it
+		// deleted are counted (a dry run changed none).
+		targets := 0
+		if c := mr.r.Counts(); !r.DryRun {
+			targets = c.Deleted - c.Created
 		}
-		err = mr.parallel(ctx, func(feed chan<- func(context.Context)) error {
-			for _, id := range ids {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				feed <- func(ctx context.Context) { mr.targetEntry(ctx, id) }
-			}
-			return nil
-		})
-		if ferr := mr.flushCreates(ctx); err == nil {
-			err = ferr
-		}
+		touched := func(o connector.Object) bool { return mr.touched.has(idOf(o)) }
+		err = mr.inBatches(ctx, mr.target.Query, tq, &targets, touched, mr.targetBatch)
+		r.mu.Lock()
+		r.counts.TargetTotal = max(targets, 0)
+		r.mu.Unlock()
 		if err != nil {
 			return err
 		}
@@ -295,6 +263,39 @@ func (s *Service) reconcile(ctx context.Context, r *Run, m *config.Mapping) erro
 		}
 	}
 	return ctx.Err()
+}
+
+// inBatches runs work over the objects query reads, a batch of
+// sourceBatchSize at a time on the workers, then writes the creates left
+// queued. n counts the objects read; skip (nil: none) leaves some out.
+func (mr *mappingRun) inBatches(ctx context.Context, query func(context.Context, connector.Query, func(connector.Object) error) error, q connector.Query, n *int,
+	skip func(connector.Object) bool, work func(context.Context, []connector.Object)) error {
+	err := mr.parallel(ctx, func(feed chan<- func(context.Context)) error {
+		var batch []connector.Object
+		send := func() {
+			objs := batch
+			batch = nil
+			feed <- func(ctx context.Context) { work(ctx, objs) }
+		}
+		err := query(ctx, q, func(o connector.Object) error {
+			*n++
+			if skip != nil && skip(o) {
+				return ctx.Err()
+			}
+			if batch = append(batch, o); len(batch) == sourceBatchSize {
+				send()
+			}
+			return ctx.Err()
+		})
+		if err == nil && len(batch) > 0 {
+			send()
+		}
+		return err
+	})
+	if ferr := mr.flushCreates(ctx); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // parallel runs the entries that produce sends on the mapping's
@@ -334,8 +335,9 @@ func (mr *mappingRun) parallel(ctx context.Context, produce func(feed chan<- fun
 	return err
 }
 
-// sourceBatchSize is how many source objects a worker takes at a time,
-// and so how many linked targets it reads in one call.
+// sourceBatchSize is how many source (or target) objects a worker takes
+// at a time, and so how many objects' links and linked targets it reads
+// in one call.
 const sourceBatchSize = 100
 
 // batchReader is a set that reads many objects in one call.
@@ -343,23 +345,74 @@ type batchReader interface {
 	ReadMany(ctx context.Context, ids []string) (map[string]connector.Object, error)
 }
 
+// errStopQuery ends a query that has read enough.
+var errStopQuery = errors.New("enough read")
+
 // sourceBatch reconciles source objects one after the other, having read
-// their linked targets together when the target set can.
+// their links together, and their linked targets when the target set can.
 func (mr *mappingRun) sourceBatch(ctx context.Context, objs []connector.Object) {
-	linked := mr.readLinkedTargets(ctx, objs)
+	_, links, ok := mr.batchLinks(ctx, "source", objs)
+	if !ok {
+		return
+	}
+	linked := mr.readLinkedTargets(ctx, objs, links)
 	for _, o := range objs {
 		if ctx.Err() != nil {
 			return
 		}
-		mr.sourceEntry(ctx, o, linked)
+		mr.sourceEntry(ctx, o, linked, links)
 	}
+}
+
+// targetBatch reconciles targets no source reached (objects holding at
+// least their ids), having read their links together.
+func (mr *mappingRun) targetBatch(ctx context.Context, objs []connector.Object) {
+	ids, links, ok := mr.batchLinks(ctx, "target", objs)
+	if !ok {
+		return
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return
+		}
+		mr.targetEntry(ctx, id, links)
+	}
+}
+
+// batchLinks reads the links of a batch of objects of a phase ("source":
+// by source id; "target": by target id) and adds them to the run's total.
+// When that fails, each object's entry fails and ok is false.
+func (mr *mappingRun) batchLinks(ctx context.Context, phase string, objs []connector.Object) (ids []string, links *linkBatch, ok bool) {
+	ids = make([]string, len(objs))
+	for i, o := range objs {
+		ids[i] = idOf(o)
+	}
+	links, err := mr.links.readBatch(ctx, mr.qualifiers, ids, phase)
+	if err != nil {
+		for _, id := range ids {
+			e := &entry{phase: phase, sourceID: id, qualifier: mr.qualifiers[0]}
+			if phase == "target" {
+				e.sourceID, e.targetID = "", id
+			}
+			mr.record(ctx, e, nil, fmt.Errorf("read the links: %w", err))
+		}
+		return nil, nil, false
+	}
+	n := 0
+	for _, m := range links.links {
+		n += len(m)
+	}
+	mr.r.mu.Lock()
+	mr.r.linksTotal = max(mr.r.linksTotal, 0) + n
+	mr.r.mu.Unlock()
+	return ids, links, true
 }
 
 // readLinkedTargets reads the targets the sources' links name, by id; an
 // id asked for and not found maps to nil. It returns nil when the target
 // set reads one object at a time or the read fails (each entry then reads
 // its own).
-func (mr *mappingRun) readLinkedTargets(ctx context.Context, objs []connector.Object) map[string]connector.Object {
+func (mr *mappingRun) readLinkedTargets(ctx context.Context, objs []connector.Object, links *linkBatch) map[string]connector.Object {
 	br, ok := mr.target.(batchReader)
 	if !ok || !mr.links.enabled {
 		return nil
@@ -367,7 +420,7 @@ func (mr *mappingRun) readLinkedTargets(ctx context.Context, objs []connector.Ob
 	var ids []string
 	for _, o := range objs {
 		for _, q := range mr.qualifiers {
-			if l := mr.links.bySource(q, idOf(o)); l != nil {
+			if l := mr.links.sourceLink(links, q, idOf(o)); l != nil {
 				ids = append(ids, mr.links.targetOf(l))
 			}
 		}
@@ -388,8 +441,9 @@ func (mr *mappingRun) readLinkedTargets(ctx context.Context, objs []connector.Ob
 }
 
 // sourceEntry reconciles one source object in every qualifier; linked
-// holds the targets read ahead for it (nil: none).
-func (mr *mappingRun) sourceEntry(ctx context.Context, o connector.Object, linked map[string]connector.Object) {
+// holds the targets read ahead for it (nil: none), links its batch's
+// links.
+func (mr *mappingRun) sourceEntry(ctx context.Context, o connector.Object, linked map[string]connector.Object, links *linkBatch) {
 	start := time.Now()
 	id := idOf(o)
 	if !fullEntry(o) {
@@ -406,7 +460,7 @@ func (mr *mappingRun) sourceEntry(ctx context.Context, o connector.Object, linke
 		return
 	}
 	for _, q := range qualifiers {
-		e := &entry{phase: "source", qualifier: q, sourceID: id, source: o, linkedTargets: linked}
+		e := &entry{phase: "source", qualifier: q, sourceID: id, source: o, linkedTargets: linked, links: links}
 		c, err := mr.assessSource(ctx, e)
 		if err == nil {
 			c, err = mr.perform(ctx, e)
@@ -420,15 +474,15 @@ func (mr *mappingRun) sourceEntry(ctx context.Context, o connector.Object, linke
 }
 
 // targetEntry reconciles one target no source reached, in every
-// qualifier.
-func (mr *mappingRun) targetEntry(ctx context.Context, id string) {
+// qualifier; links are its batch's links.
+func (mr *mappingRun) targetEntry(ctx context.Context, id string, links *linkBatch) {
 	start := time.Now()
 	t, err := mr.target.Read(ctx, id)
 	if errors.Is(err, connector.ErrNotFound) {
 		return // deleted during the run
 	}
 	for _, q := range mr.qualifiers {
-		e := &entry{phase: "target", qualifier: q, targetID: id, target: t}
+		e := &entry{phase: "target", qualifier: q, targetID: id, target: t, links: links}
 		var c *Change
 		if err == nil {
 			if err = mr.targetSituation(ctx, e); err == nil {
@@ -443,18 +497,12 @@ func (mr *mappingRun) targetEntry(ctx context.Context, id string) {
 	mr.r.observe("targetObjectRecon", time.Since(start))
 }
 
-// touch removes targets from the target phase's remaining set.
+// touch marks targets the source phase reached: the target phase skips
+// them.
 func (mr *mappingRun) touch(ids ...string) {
-	if mr.remaining == nil {
-		return
+	if mr.touched != nil {
+		mr.touched.add(ids...)
 	}
-	mr.remainingMu.Lock()
-	for _, id := range ids {
-		if mr.remaining[id] {
-			mr.remaining[id] = false
-		}
-	}
-	mr.remainingMu.Unlock()
 }
 
 // sourceSituation assesses a source entry (IDM's SourceSyncOperation).
@@ -463,7 +511,7 @@ func (mr *mappingRun) sourceSituation(ctx context.Context, e *entry) (*Change, e
 	if err != nil {
 		return nil, err
 	}
-	if l := mr.links.bySource(e.qualifier, e.sourceID); l != nil {
+	if l := mr.links.sourceLink(e.links, e.qualifier, e.sourceID); l != nil {
 		e.link = l
 		e.targetID = mr.links.targetOf(l)
 		mr.touch(e.targetID)
@@ -508,9 +556,13 @@ func (mr *mappingRun) sourceSituation(ctx context.Context, e *entry) (*Change, e
 		e.situation = "ABSENT"
 	case len(cands) == 1:
 		e.targetID, e.target = ids[0], cands[0]
-		if mr.links.byTarget(e.qualifier, e.targetID) != nil {
+		l, err := mr.links.targetLink(ctx, e.links, e.qualifier, e.targetID)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("read the link of %s: %w", e.targetID, err)
+		case l != nil:
 			e.situation = "FOUND_ALREADY_LINKED"
-		} else {
+		default:
 			e.situation = "FOUND"
 		}
 	default:
@@ -542,7 +594,10 @@ func (mr *mappingRun) targetSituation(ctx context.Context, e *entry) error {
 		e.situation = "TARGET_IGNORED"
 		return nil
 	}
-	l := mr.links.byTarget(e.qualifier, e.targetID)
+	l, err := mr.links.targetLink(ctx, e.links, e.qualifier, e.targetID)
+	if err != nil {
+		return fmt.Errorf("read the link of %s: %w", e.targetID, err)
+	}
 	if l == nil {
 		e.situation = "UNASSIGNED"
 		return nil
@@ -844,7 +899,7 @@ func (mr *mappingRun) plan(ctx context.Context, e *entry) (*Change, error) {
 		c.TargetID, c.Create = id, t
 		if mr.m.EnableLinking {
 			c.Link = &LinkChange{}
-			if l := mr.links.bySource(e.qualifier, e.sourceID); l != nil {
+			if l := mr.links.sourceLink(e.links, e.qualifier, e.sourceID); l != nil {
 				c.Link.Replaces = l.ID
 			}
 		}
@@ -854,7 +909,7 @@ func (mr *mappingRun) plan(ctx context.Context, e *entry) (*Change, error) {
 		}
 		if mr.m.EnableLinking && (e.link == nil || mr.links.targetOf(e.link) != e.targetID) {
 			c.Link = &LinkChange{}
-			if l := mr.links.bySource(e.qualifier, e.sourceID); l != nil {
+			if l := mr.links.sourceLink(e.links, e.qualifier, e.sourceID); l != nil {
 				c.Link.Replaces = l.ID
 			}
 		}
@@ -907,7 +962,7 @@ func (mr *mappingRun) plan(ctx context.Context, e *entry) (*Change, error) {
 		mr.links.remove(e.qualifier, e.link)
 	}
 	if c.Link != nil && c.TargetID != "" {
-		mr.links.put(e.qualifier, e.sourceID, c.TargetID)
+		mr.links.put(e.links, e.qualifier, e.sourceID, c.TargetID, "")
 	}
 	return c, nil
 }
@@ -1003,16 +1058,16 @@ func (mr *mappingRun) record(ctx context.Context, e *entry, c *Change, err error
 	if c.Action == ActNoReport && ok {
 		return
 	}
-	a := map[string]any{"entryType": "entry", "reconciling": e.phase, "situation": e.situation, "action": c.Action,
-		"linkQualifier": e.qualifier, "status": statusOf(ok), "message": c.Error, "exception": nil, "reconAction": "recon",
-		"sourceObjectId": qualified(mr.m.Source, c.SourceID), "targetObjectId": qualified(mr.m.Target, c.TargetID)}
-	if len(e.ambiguous) > 0 {
-		a["ambiguousTargetObjectIds"] = strings.Join(e.ambiguous, ", ")
-	}
+	a := r.common(mr.s)
+	a.EntryType, a.Reconciling, a.Situation, a.Action, a.LinkQualifier = "entry", e.phase, e.situation, c.Action, e.qualifier
+	a.Status, a.Message, a.ReconAction = statusOf(ok), c.Error, "recon"
+	a.SourceObjectID, a.TargetObjectID = qualified(mr.m.Source, c.SourceID), qualified(mr.m.Target, c.TargetID)
+	a.AmbiguousTargetObjectIDs = strings.Join(e.ambiguous, ", ")
 	if err != nil {
-		a["exception"] = err.Error()
+		msg := err.Error()
+		a.Exception = &msg
 	}
-	r.audit(ctx, mr.s, a)
+	r.addAudit(ctx, mr.s, &a)
 }
 
 func qualified(set, id string) any {

@@ -45,7 +45,7 @@ func (mr *mappingRun) renameLinks(ctx context.Context, previous, id string) erro
 			return fmt.Errorf("move the link of %s to %s: %w", previous, id, err)
 		}
 		mr.links.remove(q, old)
-		mr.links.put(q, id, target, res[0].Link.ID)
+		mr.links.put(nil, q, id, target, res[0].Link.ID)
 	}
 	return nil
 }

@@ -291,12 +291,47 @@ func (r *Run) flush(ctx context.Context, s *Service) error {
 
 // audit queues an audit/recon entry with IDM's common fields.
 func (r *Run) audit(ctx context.Context, s *Service, fields map[string]any) {
-	e := map[string]any{"eventName": "recon", "reconId": r.ID, "mapping": r.Mapping, "timestamp": s.cfg.Now().UTC().Format(time.RFC3339Nano),
-		"transactionId": r.ID, "userId": r.params.InitiatedBy}
+	c := r.common(s)
+	e := map[string]any{"eventName": c.EventName, "reconId": c.ReconID, "mapping": c.Mapping, "timestamp": c.Timestamp,
+		"transactionId": c.TransactionID, "userId": c.UserID}
 	for k, v := range fields {
 		e[k] = v
 	}
-	if err := r.add(ctx, s, store.ReconAudit, e); err != nil {
+	r.addAudit(ctx, s, e)
+}
+
+// entryAudit is the audit/recon entry of one object and qualifier, in
+// IDM's field names: encoded from a struct, as there is one per object.
+type entryAudit struct {
+	EventName                string  `json:"eventName"`
+	ReconID                  string  `json:"reconId"`
+	Mapping                  string  `json:"mapping"`
+	Timestamp                string  `json:"timestamp"`
+	TransactionID            string  `json:"transactionId"`
+	UserID                   string  `json:"userId"`
+	EntryType                string  `json:"entryType"`
+	Reconciling              string  `json:"reconciling"`
+	Situation                string  `json:"situation"`
+	Action                   string  `json:"action"`
+	LinkQualifier            string  `json:"linkQualifier"`
+	Status                   string  `json:"status"`
+	Message                  string  `json:"message"`
+	Exception                *string `json:"exception"`
+	ReconAction              string  `json:"reconAction"`
+	SourceObjectID           any     `json:"sourceObjectId"` // nil or a string
+	TargetObjectID           any     `json:"targetObjectId"`
+	AmbiguousTargetObjectIDs string  `json:"ambiguousTargetObjectIds,omitempty"`
+}
+
+// common is an entry with IDM's common fields set.
+func (r *Run) common(s *Service) entryAudit {
+	return entryAudit{EventName: "recon", ReconID: r.ID, Mapping: r.Mapping, Timestamp: s.cfg.Now().UTC().Format(time.RFC3339Nano),
+		TransactionID: r.ID, UserID: r.params.InitiatedBy}
+}
+
+// addAudit queues an audit/recon entry.
+func (r *Run) addAudit(ctx context.Context, s *Service, doc any) {
+	if err := r.add(ctx, s, store.ReconAudit, doc); err != nil {
 		s.cfg.Logger.Warn("recording a reconciliation audit entry failed", "recon", r.ID, "err", err)
 	}
 }

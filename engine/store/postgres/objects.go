@@ -224,7 +224,11 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 	// planner would rather read every remaining match through a field's
 	// index and sort them, page after page. The count reads the matches
 	// through the index.
-	q := "SELECT id, rev, doc::text, " + t.Sure + " FROM managed_objects WHERE type = $1 AND id > $2 AND (" + t.Maybe + ") ORDER BY id LIMIT $3"
+	doc := "doc::text"
+	if !objquery.DocsNeeded(p, t) {
+		doc = "''"
+	}
+	q := "SELECT id, rev, " + doc + ", " + t.Sure + " FROM managed_objects WHERE type = $1 AND id > $2 AND (" + t.Maybe + ") ORDER BY id LIMIT $3"
 	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
 		rows, err := s.pool.Query(ctx, q, p.Type, after, limit)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/objquery"
+	"sundial/engine/store/internal/sqlcommon"
 )
 
 var _ store.Recons = (*Store)(nil)
@@ -89,6 +90,30 @@ func (s *Store) QueryLinks(ctx context.Context, p store.QueryLinksParams, fn fun
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("query links of %s: %w", p.LinkType, err)
+	}
+	return nil
+}
+
+// LinksOf streams the links of a qualifier with one of the ids at one end,
+// a chunk of ids per statement.
+func (s *Store) LinksOf(ctx context.Context, p store.LinksOfParams, fn func(store.Link) error) error {
+	col, ids, err := sqlcommon.LinksOfColumn(p)
+	if err != nil {
+		return err
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), sqlcommon.LinksOfChunk)]
+		ids = ids[len(chunk):]
+		rows, err := s.pool.Query(ctx, `SELECT id, first_id, second_id FROM sync_links
+			WHERE link_type = $1 AND link_qualifier = $2 AND `+col+` = ANY($3)`, p.LinkType, p.LinkQualifier, chunk)
+		if err != nil {
+			return fmt.Errorf("links of %s/%s: %w", p.LinkType, p.LinkQualifier, err)
+		}
+		err = sqlcommon.EachLinkOf(rows, p, fn)
+		rows.Close()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

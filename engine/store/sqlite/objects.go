@@ -73,13 +73,8 @@ func (s *Store) ReadObjects(ctx context.Context, p store.ReadObjectsParams) ([]s
 	found := make(map[string]objquery.Row, len(p.IDs))
 	for start := 0; start < len(p.IDs); start += readObjectsChunk {
 		chunk := p.IDs[start:min(start+readObjectsChunk, len(p.IDs))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, p.Type)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		q := "SELECT id, rev, json(doc) FROM managed_objects WHERE type = ? AND id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
-		if err := scanRows(ctx, s.reader, q, args, found); err != nil {
+		args, in := inList([]any{p.Type}, chunk)
+		if err := s.scanRows(ctx, "SELECT id, rev, json(doc) FROM managed_objects WHERE type = ? AND id IN "+in, args, found); err != nil {
 			return nil, fmt.Errorf("read managed/%s objects: %w", p.Type, err)
 		}
 	}
@@ -87,8 +82,8 @@ func (s *Store) ReadObjects(ctx context.Context, p store.ReadObjectsParams) ([]s
 }
 
 // scanRows adds the (id, rev, doc) rows of q to found.
-func scanRows(ctx context.Context, db *sql.DB, q string, args []any, found map[string]objquery.Row) error {
-	rows, err := db.QueryContext(ctx, q, args...)
+func (s *Store) scanRows(ctx context.Context, q string, args []any, found map[string]objquery.Row) error {
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -220,7 +215,11 @@ func (s *Store) QueryObjects(ctx context.Context, p store.QueryObjectsParams) (s
 		from += " INDEXED BY managed_objects_username"
 		t.Maybe = "(" + t.Maybe + ") AND " + hint
 	}
-	q := "SELECT id, rev, json(doc), " + t.Sure + " FROM " + from + " WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
+	doc := "json(doc)"
+	if !objquery.DocsNeeded(p, t) {
+		doc = "''"
+	}
+	q := "SELECT id, rev, " + doc + ", " + t.Sure + " FROM " + from + " WHERE type = ? AND id > ? AND (" + t.Maybe + ") ORDER BY id LIMIT ?"
 	res, err := objquery.Run(ctx, p, t, func(ctx context.Context, after string, limit int) ([]objquery.Row, error) {
 		st, err := s.readerStmts.get(ctx, q)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"sundial/engine/store"
 	"sundial/engine/store/internal/objquery"
+	"sundial/engine/store/internal/sqlcommon"
 )
 
 var _ store.Recons = (*Store)(nil)
@@ -97,6 +98,31 @@ func (s *Store) QueryLinks(ctx context.Context, p store.QueryLinksParams, fn fun
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("query links of %s: %w", p.LinkType, err)
+	}
+	return nil
+}
+
+// LinksOf streams the links of a qualifier with one of the ids at one end,
+// a chunk of ids per statement.
+func (s *Store) LinksOf(ctx context.Context, p store.LinksOfParams, fn func(store.Link) error) error {
+	col, ids, err := sqlcommon.LinksOfColumn(p)
+	if err != nil {
+		return err
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), sqlcommon.LinksOfChunk)]
+		ids = ids[len(chunk):]
+		args, in := inList([]any{p.LinkType, p.LinkQualifier}, chunk)
+		rows, err := s.query(ctx, `SELECT id, first_id, second_id FROM sync_links
+			WHERE link_type = ? AND link_qualifier = ? AND `+col+` IN `+in, args...)
+		if err != nil {
+			return fmt.Errorf("links of %s/%s: %w", p.LinkType, p.LinkQualifier, err)
+		}
+		err = sqlcommon.EachLinkOf(rows, p, fn)
+		rows.Close()
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -203,19 +229,44 @@ func (s *Store) DeleteReconRuns(ctx context.Context, p store.DeleteReconRunsPara
 	return n, nil
 }
 
-// AppendReconEntries inserts entries in one write transaction.
+// entryRows is how many entries one INSERT of AppendReconEntries holds:
+// a statement per entry costs about as much as the entry's row.
+const entryRows = 64
+
+// AppendReconEntries inserts entries in one write transaction, entryRows
+// to a statement.
 func (s *Store) AppendReconEntries(ctx context.Context, entries []store.ReconEntry) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO recon_entries (recon_id, kind, seq, doc) VALUES (?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, e := range entries {
-			if _, err := stmt.ExecContext(ctx, e.ReconID, e.Kind, e.Seq, string(e.Doc)); err != nil {
-				if isUniqueViolation(err) {
-					return fmt.Errorf("%w: entry %s/%s/%d exists", store.ErrConflict, e.ReconID, e.Kind, e.Seq)
+		var full *sql.Stmt
+		defer func() {
+			if full != nil {
+				full.Close()
+			}
+		}()
+		args := make([]any, 0, 4*entryRows)
+		for len(entries) > 0 {
+			chunk := entries[:min(len(entries), entryRows)]
+			entries = entries[len(chunk):]
+			args = args[:0]
+			for _, e := range chunk {
+				args = append(args, e.ReconID, e.Kind, e.Seq, string(e.Doc))
+			}
+			q := `INSERT INTO recon_entries (recon_id, kind, seq, doc) VALUES (?, ?, ?, ?)` + strings.Repeat(", (?, ?, ?, ?)", len(chunk)-1)
+			var err error
+			switch {
+			case len(chunk) < entryRows:
+				_, err = tx.ExecContext(ctx, q, args...)
+			case full == nil:
+				if full, err = tx.PrepareContext(ctx, q); err == nil {
+					_, err = full.ExecContext(ctx, args...)
 				}
+			default:
+				_, err = full.ExecContext(ctx, args...)
+			}
+			if isUniqueViolation(err) {
+				return fmt.Errorf("%w: an entry of %s/%s from seq %d to %d exists", store.ErrConflict, chunk[0].ReconID, chunk[0].Kind, chunk[0].Seq, chunk[len(chunk)-1].Seq)
+			}
+			if err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync"
 )
 
@@ -82,4 +83,32 @@ func (c *stmtCache) close() error {
 		delete(c.m, q)
 	}
 	return errors.Join(errs...)
+}
+
+// inList appends ids to args, padded to a power of two with the last one
+// (the IN list asks the same), and returns them with the list's
+// placeholders: few distinct statement texts, which the reader's cache
+// keeps prepared.
+func inList(args []any, ids []string) ([]any, string) {
+	n := 1
+	for n < len(ids) {
+		n *= 2
+	}
+	for i := range n {
+		args = append(args, ids[min(i, len(ids)-1)])
+	}
+	return args, "(?" + strings.Repeat(", ?", n-1) + ")"
+}
+
+// query runs q on the reader, prepared when the cache has room for it.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.readerStmts.get(ctx, q)
+	switch {
+	case err != nil:
+		return nil, err
+	case st != nil:
+		return st.QueryContext(ctx, args...)
+	default:
+		return s.reader.QueryContext(ctx, q, args...)
+	}
 }

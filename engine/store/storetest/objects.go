@@ -305,6 +305,25 @@ func objectsPaging(t *testing.T, o store.Objects) {
 		if objectIDs(paged) != objectIDs(all.Objects) {
 			t.Errorf("%s: pages give %s, one query %s", tc.filter, objectIDs(paged), objectIDs(all.Objects))
 		}
+		ids, err := o.QueryObjects(ctx, store.QueryObjectsParams{Type: "user", Filter: f, SortKeys: tc.sort, IDsOnly: true})
+		if err != nil || objectIDs(ids.Objects) != objectIDs(all.Objects) {
+			t.Errorf("%s ids only: %v %s, want %s", tc.filter, err, objectIDs(ids.Objects), objectIDs(all.Objects))
+		}
+		for _, obj := range ids.Objects {
+			if obj.Content["_id"] != obj.ID || obj.Content["_rev"] != obj.Rev {
+				t.Errorf("%s ids only: %+v", tc.filter, obj)
+			}
+		}
+	}
+	// Without a filter, an ids-only query reads no document.
+	ids, err := o.QueryObjects(ctx, store.QueryObjectsParams{Type: "user", IDsOnly: true, PageSize: 10})
+	if err != nil || len(ids.Objects) != 10 || ids.Cookie == "" {
+		t.Fatalf("ids only: %v %d objects, cookie %q", err, len(ids.Objects), ids.Cookie)
+	}
+	for _, obj := range ids.Objects {
+		if len(obj.Content) != 2 || obj.Content["_id"] != obj.ID || obj.Content["_rev"] != "1" {
+			t.Errorf("ids only: %+v", obj)
+		}
 	}
 	f, _ := query.Parse("true")
 	byName, _ := o.QueryObjects(ctx, store.QueryObjectsParams{Type: "user", Filter: f,

@@ -9,6 +9,7 @@ package sqlcommon
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"sundial/engine/store"
@@ -206,4 +207,46 @@ func AddIDs(rows Rows, set map[string]bool) error {
 		set[id] = true
 	}
 	return rows.Err()
+}
+
+// LinksOfChunk is how many ids one LinksOf statement compares.
+const LinksOfChunk = 500
+
+// LinksOfColumn is the id column LinksOf compares ("first_id" or
+// "second_id") and the ids it compares it with (none: no link).
+func LinksOfColumn(p store.LinksOfParams) (string, []string, error) {
+	switch {
+	case len(p.FirstIDs) > 0 && len(p.SecondIDs) > 0:
+		return "", nil, fmt.Errorf("%w: links of %s: FirstIDs and SecondIDs both set", store.ErrInvalid, p.LinkType)
+	case len(p.SecondIDs) > 0:
+		return "second_id", p.SecondIDs, nil
+	default:
+		return "first_id", p.FirstIDs, nil
+	}
+}
+
+// LinkRows are the rows of LinksOf's query of links' id, first_id and
+// second_id (both drivers' rows are).
+type LinkRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// EachLinkOf calls fn with each link of rows, of p's type and qualifier,
+// until fn fails; its error is returned as is. The caller closes rows.
+func EachLinkOf(rows LinkRows, p store.LinksOfParams, fn func(store.Link) error) error {
+	for rows.Next() {
+		l := store.Link{Rev: "1", LinkType: p.LinkType, LinkQualifier: p.LinkQualifier}
+		if err := rows.Scan(&l.ID, &l.FirstID, &l.SecondID); err != nil {
+			return fmt.Errorf("links: %w", err)
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("links: %w", err)
+	}
+	return nil
 }
