@@ -135,10 +135,11 @@ func (a audits) SyncEntries() (store.Objects, string, error) {
 	return objs, sync.AuditSyncType, nil
 }
 
-// mountAudit serves /openidm/audit on mux.
+// mountAudit serves /openidm/audit and /openidm/repo on mux.
 func (d *Daemon) mountAudit(mux *http.ServeMux) {
 	h := api.NewAudit(api.AuditOptions{Audits: audits{d}, Auth: d.auth, Logger: d.log})
 	mux.Handle("/openidm/audit/", h)
+	mux.Handle("/openidm/repo/", api.NewRepo(api.RepoOptions{Repo: repoCollections{d}, Auth: d.auth, Logger: d.log}))
 }
 
 // The boot properties that bound the audit/sync entries kept.
@@ -259,4 +260,25 @@ func deleteSyncAudit(ctx context.Context, objs store.Objects, filter query.Filte
 		}
 	}
 	return n, nil
+}
+
+// repoCollections serves /openidm/repo: liveSync's stages and dead-letter
+// queues, kept in the objects store.
+type repoCollections struct{ d *Daemon }
+
+var _ api.Repo = repoCollections{}
+
+func (rc repoCollections) Collection(path string) (store.Objects, string, bool, error) {
+	typ, ok := sync.RepoType(path)
+	if !ok {
+		return nil, "", false, nil
+	}
+	if rc.d.opts.DB == nil {
+		return nil, "", false, crest.Errorf(http.StatusServiceUnavailable, "The repo needs the store (run with a database)")
+	}
+	objs, err := store.ObjectsOf(rc.d.opts.DB)
+	if err != nil {
+		return nil, "", false, err
+	}
+	return objs, typ, true, nil
 }

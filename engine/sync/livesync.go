@@ -30,6 +30,20 @@ const (
 	deadLetterTypePrefix = "repo:synchronisation:deadLetterQueue:"
 )
 
+// RepoType is the objects store's type of the repo collection at path
+// (under repo/): "synchronisation/pooledSyncStage", or
+// "synchronisation/deadLetterQueue/<system>"; ok false for another path.
+func RepoType(path string) (typ string, ok bool) {
+	if path == "synchronisation/pooledSyncStage" {
+		return syncStageType, true
+	}
+	system, found := strings.CutPrefix(path, "synchronisation/deadLetterQueue/")
+	if !found || system == "" || strings.Contains(system, "/") {
+		return "", false
+	}
+	return deadLetterTypePrefix + system, true
+}
+
 // LiveSyncParams are one liveSync pass of a source.
 type LiveSyncParams struct {
 	// Source is system/<name>/<type>, a set with a change stream.
