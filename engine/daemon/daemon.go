@@ -310,8 +310,11 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	select {
 	case <-ctx.Done():
 		return d.stop(srv, loopDone)
-	case err := <-loopDone: // the watcher stopped on its own
-		_ = d.stop(srv, nil)
+	case err := <-loopDone: // the watcher stopped on its own, or with ctx
+		stopErr := d.stop(srv, nil)
+		if ctx.Err() != nil {
+			return stopErr // the same stop, seen by the reload loop first
+		}
 		return err
 	}
 }

@@ -119,6 +119,11 @@ func (d *Daemon) runReloads(ctx context.Context, sighup <-chan struct{}) error {
 			return nil
 		case ev, ok := <-d.watcher.Reloads():
 			if !ok {
+				if ctx.Err() != nil {
+					// The watcher shares ctx: it closed for the same stop.
+					l.stop()
+					return nil
+				}
 				return errors.New("configuration watcher stopped")
 			}
 			d.log.Debug("configuration changed", "paths", ev.Paths)
