@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"sundial/engine/api"
+	"sundial/engine/api/crest"
 	"sundial/engine/cluster"
 	"sundial/engine/config"
 	"sundial/engine/scheduler"
@@ -66,10 +67,13 @@ func (d *Daemon) webHandler() http.Handler {
 		Scans:     taskScans{d},
 		Recons:    d.webRecons(),
 		Mappings:  d.webMappings,
-		Auth:      d.auth,
-		Secure:    d.opts.TLSCertFile != "",
-		Clock:     d.opts.Clock,
-		Logger:    d.log,
+		ReconEntries: func(ctx context.Context, reconID string, fn func(map[string]any) error) error {
+			return audits{d}.ReconEntries(ctx, reconID, func(res crest.Resource) error { return fn(res.Map()) })
+		},
+		Auth:   d.auth,
+		Secure: d.opts.TLSCertFile != "",
+		Clock:  d.opts.Clock,
+		Logger: d.log,
 	})
 }
 

@@ -387,7 +387,8 @@ var funcs = template.FuncMap{
 		}
 		return h
 	},
-	"add": func(a, b int) int { return a + b },
+	"add":  func(a, b int) int { return a + b },
+	"list": func(s ...string) []string { return s },
 	// permille is a position of the timeline as a CSS length.
 	"permille":   func(p int) template.CSS { return template.CSS(fmt.Sprintf("%.1f%%", float64(p)/10)) },
 	"shortDur":   shortDur,

@@ -50,7 +50,9 @@ type Options struct {
 	// offers to start; nil Recons shows no reconciliations.
 	Recons   api.Recons
 	Mappings func() []MappingView
-	Auth     *auth.Authenticator
+	// ReconEntries lists a run's entries on its page; nil lists none.
+	ReconEntries ReconEntries
+	Auth         *auth.Authenticator
 	// Secure marks the cookies Secure (the listener serves TLS).
 	Secure bool
 	// EventInterval is how often the event stream looks for changes;
@@ -92,7 +94,7 @@ func New(o Options) http.Handler {
 	s := &server{Options: o, pages: map[string]*template.Template{}}
 	base := template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/rows.html"))
 	s.rows = base
-	for _, p := range []string{"login", "schedules", "schedule", "timeline", "config", "scans", "recons", "cluster", "error"} {
+	for _, p := range []string{"login", "schedules", "schedule", "timeline", "config", "scans", "recons", "recon", "cluster", "error"} {
 		s.pages[p] = template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+p+".html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
@@ -112,6 +114,7 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("POST /ui/scans/execute", s.authed(auth.PermOperate, s.scanExecute))
 	mux.HandleFunc("POST /ui/scans/{id}/cancel", s.authed(auth.PermOperate, s.scanCancel))
 	mux.HandleFunc("GET /ui/recons", s.authed(auth.PermRead, s.reconsPage))
+	mux.HandleFunc("GET /ui/recons/{id}", s.authed(auth.PermRead, s.reconPage))
 	mux.HandleFunc("POST /ui/recons/start", s.authed(auth.PermOperate, s.reconStart))
 	mux.HandleFunc("POST /ui/recons/{id}/cancel", s.authed(auth.PermOperate, s.reconCancel))
 	mux.HandleFunc("GET /ui/cluster", s.authed(auth.PermRead, s.clusterPage))

@@ -103,6 +103,11 @@ input.active !== false;
 			fmt.Sprintf(`window.sundialTestMark !== true && document.readyState === "complete" && document.querySelectorAll('tr[data-recon-run][data-state="SUCCESS"]').length === %d`, i+1))
 	}
 	shot(admin, "recons")
+	admin.Click(`tr[data-recon-run] td[data-col="id"] a`)
+	admin.WaitVisible(uiTimeout, "section#entries")
+	admin.Click(`tr[data-situation="ABSENT"] a`)
+	admin.WaitVisible(uiTimeout, `tr[data-entry="1"]`)
+	shot(admin, "recon")
 
 	writeConf(t, p, "schedule-bad.json", badSchedule)
 	admin.open("/ui/config")
