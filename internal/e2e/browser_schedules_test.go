@@ -28,6 +28,12 @@ func TestBrowserSchedules(t *testing.T) {
 	admin := openUI(t, b, node, browsertest.PageParams{})
 	admin.signIn(uiAdmin, uiAdminSecret)
 	admin.WaitVisible(uiTimeout, row("tick"))
+	// Once the event stream says hello, the page polls its rows once (what
+	// changed between its rendering and the stream's opening), then lives
+	// on the stream.
+	admin.WaitTrue(uiTimeout, "one poll of the page's rows after the stream's hello",
+		`performance.getEntriesByType("resource").some(e => e.name.includes("/ui/poll?id=tick") || e.name.includes("/ui/poll?id=witness"))`)
+	admin.WaitTrue(uiTimeout, "the status live, not polling", `document.getElementById("live-status").textContent === "live"`)
 	admin.markPage()
 	n := admin.runs("tick")
 	admin.waitRuns("tick", n+2)

@@ -71,7 +71,12 @@
   function startEvents() {
     if (!window.EventSource) { startPolling(); return; }
     source = new EventSource("/ui/events" + (version ? "?config=" + encodeURIComponent(version) : ""));
-    source.addEventListener("hello", function () { failures = 0; say("live"); });
+    // The stream's schedule rows start from when it opened: one poll of
+    // the rows on the page catches what changed since it was rendered.
+    source.addEventListener("hello", function () {
+      failures = 0; say("live");
+      if (document.querySelector("tr[data-schedule]")) { pollOnce(); }
+    });
     source.addEventListener("schedule", function (e) { scheduleRow(e.data); });
     source.addEventListener("scan", function (e) { scanRow(e.data); });
     source.addEventListener("recon", function (e) { reconRow(e.data); });
@@ -97,7 +102,7 @@
         Object.keys(d.scans || {}).forEach(function (k) { scanRow(d.scans[k]); });
         Object.keys(d.recons || {}).forEach(function (k) { reconRow(d.recons[k]); });
         configVersion(d.config);
-        say("live (polling)");
+        say(timer ? "live (polling)" : "live");
       })
       .catch(function () { say("updates failed; retrying"); });
   }
