@@ -185,44 +185,6 @@ func TestDaemon_ActivityOff(t *testing.T) {
 	}
 }
 
-// TestDaemon_ActivityIsPruned: the audit/activity entries beyond
-// openidm.audit.activity.maxentries go, oldest first, and those older
-// than openidm.audit.activity.maxage whatever their rank.
-func TestDaemon_ActivityIsPruned(t *testing.T) {
-	conf, scripts := newDirs(t, map[string]string{
-		"access.json":     accessJSON(t),
-		"managed.json":    `{"objects": [{"name": "src"}]}`,
-		"boot.properties": "openidm.audit.activity.maxentries=2\nopenidm.audit.activity.maxage=24h\n",
-	})
-	db := openSQLite(t)
-	objs, _ := store.ObjectsOf(db)
-	// An old entry whose id sorts last: only its age prunes it.
-	if _, err := objs.CreateObjects(context.Background(), store.CreateObjectsParams{Type: sync.AuditActivityType, Objects: []store.NewObject{
-		{ID: "ffffffff-old", Content: map[string]any{"eventName": "activity", "timestamp": "2020-01-01T00:00:00Z", "objectId": "managed/src/old"}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	b := start(t, conf, scripts, func(o *daemon.Options) {
-		o.DB = db
-		o.Retention = daemon.Retention{Interval: 10 * time.Millisecond}
-	})
-	for i := range 4 {
-		if code, out := auditCall(t, b, "admin", "PUT", fmt.Sprintf("/openidm/managed/src/u%d", i), `{"name": "x"}`); code != 201 {
-			t.Fatalf("create u%d: %d %v", i, code, out)
-		}
-	}
-	kept := func() string {
-		var ids []string
-		for _, e := range storedActivity(t, objs) {
-			ids = append(ids, e["objectId"].(string))
-		}
-		return strings.Join(ids, ",")
-	}
-	waitFor(t, "the audit/activity entries pruned to the newest two", 10*time.Second, func() bool {
-		return kept() == "managed/src/u2,managed/src/u3"
-	})
-}
-
 // TestDaemon_TaskScanActivity: a task scan's claims and its script's
 // patches are written by the scan's schedule, schedule/<id>.
 func TestDaemon_TaskScanActivity(t *testing.T) {

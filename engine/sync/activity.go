@@ -57,14 +57,33 @@ func (so SyncedObjects) recordsActivity(typ string) bool {
 	return so.Activity != nil && !strings.Contains(typ, ":") && so.Activity()
 }
 
-// recordActivity stores the audit/activity entries of changes, written
-// by ctx's actor (else InitiatedBy, else actor.System), in one create.
-// It runs after the writes: a failure to record is logged, never the
-// write's error.
+// recordActivity stores the audit/activity entries of changes, in one
+// create. It runs after the writes: a failure to record is logged, never
+// the write's error.
 func (so SyncedObjects) recordActivity(ctx context.Context, changes []change) {
 	if len(changes) == 0 {
 		return
 	}
+	who, at := so.actor(ctx), so.timestamp()
+	entries := make([]store.NewObject, len(changes))
+	for i, c := range changes {
+		entries[i] = store.NewObject{Content: activityEntry(who, at, c)}
+	}
+	// No ids: the store makes version 7 UUIDs, which order the entries by
+	// time for the retention.
+	if _, err := so.Objects.CreateObjects(store.WithDeferredSync(context.WithoutCancel(ctx)),
+		store.CreateObjectsParams{Type: AuditActivityType, Objects: entries}); err != nil {
+		logger := so.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Warn("recording audit/activity entries failed", "objectId", entries[0].Content["objectId"], "entries", len(entries), "err", err)
+	}
+}
+
+// actor is who writes with ctx: its actor, else InitiatedBy, else
+// actor.System; with a new transaction id when ctx carries none.
+func (so SyncedObjects) actor(ctx context.Context) actor.Actor {
 	who, _ := actor.Of(ctx)
 	if who.UserID == "" {
 		who.UserID = so.InitiatedBy
@@ -77,37 +96,33 @@ func (so SyncedObjects) recordActivity(ctx context.Context, changes []change) {
 			who.TransactionID = id.String()
 		}
 	}
+	return who
+}
+
+// timestamp is now as the audit/activity entries say it.
+func (so SyncedObjects) timestamp() string {
 	now := time.Now
 	if so.Now != nil {
 		now = so.Now
 	}
-	at := now().UTC().Format(time.RFC3339Nano)
-	entries := make([]store.NewObject, len(changes))
-	for i, c := range changes {
-		changed := changedFields(c.before, c.after)
-		var before, after any
-		if c.before != nil {
-			before = c.before
-		}
-		if c.after != nil {
-			after = c.after
-		}
-		entries[i] = store.NewObject{Content: map[string]any{"eventName": "activity", "timestamp": at,
-			"transactionId": who.TransactionID, "userId": who.UserID, "runAs": who.UserID,
-			"objectId": "managed/" + c.typ + "/" + c.id, "operation": c.op, "before": before, "after": after,
-			"changedFields": changed, "revision": c.rev, "status": "SUCCESS", "message": "",
-			"passwordChanged": slices.Contains(changed, "/password")}}
+	return now().UTC().Format(time.RFC3339Nano)
+}
+
+// activityEntry is the audit/activity entry of c, written by who at at.
+func activityEntry(who actor.Actor, at string, c change) map[string]any {
+	changed := changedFields(c.before, c.after)
+	var before, after any
+	if c.before != nil {
+		before = c.before
 	}
-	// No ids: the store makes version 7 UUIDs, which order the entries by
-	// time for the retention.
-	if _, err := so.Objects.CreateObjects(store.WithDeferredSync(context.WithoutCancel(ctx)),
-		store.CreateObjectsParams{Type: AuditActivityType, Objects: entries}); err != nil {
-		logger := so.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
-		logger.Warn("recording audit/activity entries failed", "objectId", entries[0].Content["objectId"], "entries", len(entries), "err", err)
+	if c.after != nil {
+		after = c.after
 	}
+	return map[string]any{"eventName": "activity", "timestamp": at,
+		"transactionId": who.TransactionID, "userId": who.UserID, "runAs": who.UserID,
+		"objectId": "managed/" + c.typ + "/" + c.id, "operation": c.op, "before": before, "after": after,
+		"changedFields": changed, "revision": c.rev, "status": "SUCCESS", "message": "",
+		"passwordChanged": slices.Contains(changed, "/password")}
 }
 
 // changedFields are the top-level fields whose values differ between

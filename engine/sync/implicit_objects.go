@@ -225,9 +225,9 @@ func (so SyncedObjects) DeleteObject(ctx context.Context, p store.DeleteObjectPa
 // leaves behind, SyncPending runs when its node starts again.
 const PendingSyncType = "sync:pending"
 
-// CommitObjectUnits commits, then records the audit/activity entries of
-// the units committed (a write with no revision a CREATE, with no
-// content a DELETE, else an UPDATE), then syncs every object of each unit
+// CommitObjectUnits commits, each unit with the audit/activity entries of
+// its writes (a write with no revision a CREATE, with no content a
+// DELETE, else an UPDATE), then syncs every object of each unit
 // committed, in unit and write order, with its value before the commit
 // (nil when the unit created it, or when it moved since the unit read
 // it) and after (nil for a delete), as if each were a write of its own:
@@ -276,6 +276,12 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 		}
 	}
 	units := p.Units
+	if recording {
+		var err error
+		if units, err = so.withActivity(ctx, units, olds, activity); err != nil {
+			return nil, err
+		}
+	}
 	var recordID string
 	if len(listed) > 0 {
 		id, err := uuid.NewV7()
@@ -283,7 +289,7 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 			return nil, err
 		}
 		recordID = id.String()
-		units = append(slices.Clip(p.Units), store.ObjectUnit{Writes: []store.ObjectWrite{{Type: PendingSyncType, ID: recordID,
+		units = append(slices.Clip(units), store.ObjectUnit{Writes: []store.ObjectWrite{{Type: PendingSyncType, ID: recordID,
 			Content: map[string]any{"node": so.Node, "objects": listed}}}})
 	}
 	errs, err := so.Objects.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
@@ -298,7 +304,6 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 		old, new map[string]any
 		deleted  bool
 	}
-	var changes []change
 	var syncs [][]written
 	for i, u := range p.Units {
 		if errs[i] != nil {
@@ -308,7 +313,7 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 		var unit []written
 		for _, w := range u.Writes {
 			s := services[w.Type]
-			if s == nil && !activity[w.Type] {
+			if s == nil {
 				continue
 			}
 			var old map[string]any
@@ -322,26 +327,10 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 				new = deepCopy(w.Content)
 				new["_id"], new["_rev"] = w.ID, nextRev(w.Rev)
 			}
-			if activity[w.Type] {
-				c := change{op: OpUpdate, typ: w.Type, id: w.ID, after: new, rev: nextRev(w.Rev)}
-				if old != nil {
-					c.before = withIdentity(old, w.ID, w.Rev)
-				}
-				switch {
-				case w.Content == nil:
-					c.op, c.rev = OpDelete, w.Rev
-				case w.Rev == "":
-					c.op = OpCreate
-				}
-				changes = append(changes, c)
-			}
-			if s != nil {
-				unit = append(unit, written{s: s, typ: w.Type, id: w.ID, old: old, new: new, deleted: w.Content == nil})
-			}
+			unit = append(unit, written{s: s, typ: w.Type, id: w.ID, old: old, new: new, deleted: w.Content == nil})
 		}
 		syncs = append(syncs, unit)
 	}
-	so.recordActivity(ctx, changes)
 	for i, unit := range syncs {
 		for _, w := range unit {
 			if err := so.notify(ctx, w.s, -1, w.typ, w.id, w.old, w.new, w.deleted); err != nil && errs[i] == nil {
@@ -357,6 +346,46 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 		}
 	}
 	return errs, nil
+}
+
+// withActivity is units, each with the audit/activity entries of its
+// writes of the types activity says, so that an entry commits with its
+// write or not at all: olds are the objects before the commit.
+func (so SyncedObjects) withActivity(ctx context.Context, units []store.ObjectUnit, olds map[unitKey]store.Object, activity map[string]bool) ([]store.ObjectUnit, error) {
+	who, at := so.actor(ctx), so.timestamp()
+	out := make([]store.ObjectUnit, len(units))
+	for i, u := range units {
+		out[i] = u
+		for _, w := range u.Writes {
+			if !activity[w.Type] {
+				continue
+			}
+			c := change{op: OpUpdate, typ: w.Type, id: w.ID, rev: nextRev(w.Rev)}
+			if o, ok := olds[unitKey{w.Type, w.ID}]; ok && o.Rev == w.Rev {
+				c.before = withIdentity(o.Content, w.ID, w.Rev)
+			}
+			switch {
+			case w.Content == nil:
+				c.op, c.rev = OpDelete, w.Rev
+			case w.Rev == "":
+				c.op = OpCreate
+			}
+			if w.Content != nil {
+				c.after = withIdentity(w.Content, w.ID, c.rev)
+			}
+			// A version 7 UUID, as the store makes: the entries' order is
+			// their ids'.
+			id, err := uuid.NewV7()
+			if err != nil {
+				return nil, err
+			}
+			if len(out[i].Writes) == len(u.Writes) {
+				out[i].Writes = slices.Clip(u.Writes)
+			}
+			out[i].Writes = append(out[i].Writes, store.ObjectWrite{Type: AuditActivityType, ID: id.String(), Content: activityEntry(who, at, c)})
+		}
+	}
+	return out, nil
 }
 
 type unitKey struct{ typ, id string }
