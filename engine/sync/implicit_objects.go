@@ -19,6 +19,9 @@ import (
 // objects notify the sync service after each create, update and delete.
 // Everything that writes managed objects (REST, reconciliation, liveSync,
 // scripts' openidm.*, task scans) writes through one SyncedObjects.
+// Each write of a managed object also records its audit/activity entry
+// (AuditActivityType) when Activity says so, naming the context's actor
+// (package actor).
 //
 // The write itself is never undone: an object written whose sync failed
 // is returned together with an error wrapping ErrSyncFailed (for the
@@ -298,19 +301,10 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 	}
 	recorded := recordID != "" && errs[len(errs)-1] == nil
 	errs = errs[:len(p.Units)]
-	type written struct {
-		s        *Service
-		typ, id  string
-		old, new map[string]any
-		deleted  bool
-	}
-	var syncs [][]written
 	for i, u := range p.Units {
 		if errs[i] != nil {
-			syncs = append(syncs, nil)
 			continue
 		}
-		var unit []written
 		for _, w := range u.Writes {
 			s := services[w.Type]
 			if s == nil {
@@ -327,13 +321,7 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 				new = deepCopy(w.Content)
 				new["_id"], new["_rev"] = w.ID, nextRev(w.Rev)
 			}
-			unit = append(unit, written{s: s, typ: w.Type, id: w.ID, old: old, new: new, deleted: w.Content == nil})
-		}
-		syncs = append(syncs, unit)
-	}
-	for i, unit := range syncs {
-		for _, w := range unit {
-			if err := so.notify(ctx, w.s, -1, w.typ, w.id, w.old, w.new, w.deleted); err != nil && errs[i] == nil {
+			if err := so.notify(ctx, s, -1, w.Type, w.ID, old, new, w.Content == nil); err != nil && errs[i] == nil {
 				errs[i] = err
 			}
 		}
