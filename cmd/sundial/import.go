@@ -259,7 +259,8 @@ type importSyncOptions struct {
 func newImportSync(d *config.Desired, db store.Store, objs store.Objects, opts importSyncOptions) (*importSync, error) {
 	is := &importSync{systems: system.New(opts.log)}
 	is.systems.Apply(d)
-	synced := syncsvc.SyncedObjects{Objects: objs, InitiatedBy: "import"}
+	synced := syncsvc.SyncedObjects{Objects: objs, InitiatedBy: "import",
+		Activity: func() bool { return syncsvc.ActivityEnabled(d.Properties) }, Logger: opts.log}
 	declared := func(typ string) bool { _, ok := d.Managed.Type(typ); return ok }
 	svc, err := syncsvc.NewService(syncsvc.Config{
 		Store:    db,

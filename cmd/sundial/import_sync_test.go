@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	syncsvc "sundial/engine/sync"
 )
 
 // importSyncDir is a project whose conf maps managed/user to a CSV file
@@ -50,16 +52,18 @@ var timing = regexp.MustCompile(`in [0-9.]+[µnm]?s \([0-9]+/s\)`)
 // TestImportSyncGolden: without --sync the import leaves the CSV alone
 // and says which mappings it did not run and how to run them; with
 // --sync every object imported reaches the CSV file through the mapping
-// with enableSync (and only that one).
+// with enableSync (and only that one). Only with --sync does each create
+// record its audit/activity entry, by "import".
 func TestImportSyncGolden(t *testing.T) {
 	users := writeFile(t, "users.jsonl", `{"_id": "alice", "mail": "alice@example.com"}`+"\n"+`{"_id": "bob", "mail": "bob@example.com"}`+"\n")
 	for _, tc := range []struct {
-		name    string
-		flags   []string
-		wantCSV string
+		name         string
+		flags        []string
+		wantCSV      string
+		wantActivity int
 	}{
-		{"import-unsynced", nil, "uid,email\n"},
-		{"import-sync", []string{"--sync"}, "uid,email\nalice,alice@example.com\nbob,bob@example.com\n"},
+		{"import-unsynced", nil, "uid,email\n", 0},
+		{"import-sync", []string{"--sync"}, "uid,email\nalice,alice@example.com\nbob,bob@example.com\n", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf, db, csvFile := importSyncDir(t)
@@ -75,6 +79,10 @@ func TestImportSyncGolden(t *testing.T) {
 			}
 			if got := len(storedUsers(t, db, "true")); got != 2 {
 				t.Errorf("%d users stored, want 2", got)
+			}
+			activity := storedObjects(t, db, syncsvc.AuditActivityType, `userId eq "import" and operation eq "CREATE" and objectId sw "managed/user/"`)
+			if all := storedObjects(t, db, syncsvc.AuditActivityType, "true"); len(activity) != tc.wantActivity || len(all) != tc.wantActivity {
+				t.Errorf("audit/activity entries: %v, want %d creates by import", all, tc.wantActivity)
 			}
 		})
 	}

@@ -40,13 +40,19 @@ func writeFile(t *testing.T, name, content string) string {
 
 func storedUsers(t *testing.T, db, filter string) []store.Object {
 	t.Helper()
+	return storedObjects(t, db, "user", filter)
+}
+
+// storedObjects are the objects of typ in the store db that match filter.
+func storedObjects(t *testing.T, db, typ, filter string) []store.Object {
+	t.Helper()
 	s, err := store.Open(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	objs, _ := store.ObjectsOf(s)
-	return storetest.QueryObjects(t, objs, "user", filter)
+	return storetest.QueryObjects(t, objs, typ, filter)
 }
 
 func TestImportFormats(t *testing.T) {

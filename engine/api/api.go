@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"sundial/engine/actor"
 	"sundial/engine/api/crest"
 	"sundial/engine/auth"
 	"sundial/engine/cron"
@@ -173,7 +174,9 @@ func (s *server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		req.version = v
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, req)))
+		// The client is who changes what the request changes.
+		ctx := actor.With(r.Context(), actor.Actor{UserID: req.principal.ClientID, TransactionID: r.Header.Get("X-ForgeRock-TransactionId")})
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, req)))
 	})
 }
 

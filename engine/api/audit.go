@@ -24,6 +24,9 @@ type Audits interface {
 	// SyncEntries is the store of the audit/sync entries and their
 	// object type in it.
 	SyncEntries() (store.Objects, string, error)
+	// ActivityEntries is the store of the audit/activity entries and
+	// their object type in it.
+	ActivityEntries() (store.Objects, string, error)
 }
 
 // AuditOptions are what NewAudit needs.
@@ -33,8 +36,8 @@ type AuditOptions struct {
 	Logger *slog.Logger
 }
 
-// NewAudit returns the handler of /openidm/audit/recon and
-// /openidm/audit/sync, read-only (read permission): GET ?_queryFilter=…
+// NewAudit returns the handler of /openidm/audit/recon,
+// /openidm/audit/sync and /openidm/audit/activity, read-only (read permission): GET ?_queryFilter=…
 // (with _pageSize, _pagedResultsCookie, _pagedResultsOffset, _sortKeys,
 // _fields, _totalPagedResultsPolicy) answers CREST's query envelope, GET
 // /{id} one entry.
@@ -47,8 +50,10 @@ func NewAudit(o AuditOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/openidm/audit/recon", a.reconQuery)
 	mux.HandleFunc("/openidm/audit/recon/{id}", a.reconEntry)
-	mux.HandleFunc("/openidm/audit/sync", a.syncQuery)
-	mux.HandleFunc("/openidm/audit/sync/{id}", a.syncEntry)
+	for _, st := range []storedAudit{{"sync", o.Audits.SyncEntries}, {"activity", o.Audits.ActivityEntries}} {
+		mux.HandleFunc("/openidm/audit/"+st.name, func(w http.ResponseWriter, r *http.Request) { a.storedQuery(w, r, st) })
+		mux.HandleFunc("/openidm/audit/"+st.name+"/{id}", func(w http.ResponseWriter, r *http.Request) { a.storedEntry(w, r, st) })
+	}
 	return s.serve(mux)
 }
 
@@ -166,24 +171,33 @@ func (a *audit) reconEntry(w http.ResponseWriter, r *http.Request) {
 	req.writer.Resource(w, http.StatusOK, res, req.params.Fields)
 }
 
-func (a *audit) syncQuery(w http.ResponseWriter, r *http.Request) {
+// storedAudit is an audit whose entries are objects of the store: its
+// name under /openidm/audit and where its entries are.
+type storedAudit struct {
+	name    string
+	entries func() (store.Objects, string, error)
+}
+
+// storedQuery answers a query of st's entries from the store, the filter
+// and the paging pushed down to it.
+func (a *audit) storedQuery(w http.ResponseWriter, r *http.Request, st storedAudit) {
 	req := state(r)
 	if !a.readable(w, r, req) {
 		return
 	}
 	q := req.params.Query
 	if !q.IsQuery() {
-		req.writer.Error(w, crest.BadRequest("A query on audit/sync needs _queryFilter or _queryId"))
+		req.writer.Error(w, crest.BadRequest("A query on audit/%s needs _queryFilter or _queryId", st.name))
 		return
 	}
-	objs, typ, err := a.audits.SyncEntries()
+	objs, typ, err := st.entries()
 	if err != nil {
 		req.writer.Error(w, err)
 		return
 	}
 	out, err := queryStore(r.Context(), objs, typ, q, req.params.Fields)
 	if err != nil {
-		req.writer.Error(w, auditError(err, ""))
+		req.writer.Error(w, auditError(err, st.name, ""))
 		return
 	}
 	for i := range out.Result {
@@ -192,12 +206,13 @@ func (a *audit) syncQuery(w http.ResponseWriter, r *http.Request) {
 	req.writer.JSON(w, http.StatusOK, out)
 }
 
-func (a *audit) syncEntry(w http.ResponseWriter, r *http.Request) {
+// storedEntry reads one of st's entries.
+func (a *audit) storedEntry(w http.ResponseWriter, r *http.Request, st storedAudit) {
 	req := state(r)
 	if !a.readable(w, r, req) {
 		return
 	}
-	objs, typ, err := a.audits.SyncEntries()
+	objs, typ, err := st.entries()
 	if err != nil {
 		req.writer.Error(w, err)
 		return
@@ -205,7 +220,7 @@ func (a *audit) syncEntry(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	o, err := objs.ReadObject(r.Context(), store.ReadObjectParams{Type: typ, ID: id})
 	if err != nil {
-		req.writer.Error(w, auditError(err, id))
+		req.writer.Error(w, auditError(err, st.name, id))
 		return
 	}
 	res := resourceOf(o)
@@ -213,11 +228,11 @@ func (a *audit) syncEntry(w http.ResponseWriter, r *http.Request) {
 	req.writer.Resource(w, http.StatusOK, res, req.params.Fields)
 }
 
-// auditError gives a store error about audit/sync its CREST status.
-func auditError(err error, id string) error {
+// auditError gives a store error about the audit name its CREST status.
+func auditError(err error, name, id string) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return crest.NotFound("Audit entry audit/sync/%s not found", id)
+		return crest.NotFound("Audit entry audit/%s/%s not found", name, id)
 	case errors.Is(err, store.ErrInvalid):
 		return crest.BadRequest("%v", err)
 	}

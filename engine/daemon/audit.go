@@ -21,7 +21,8 @@ import (
 
 // audits serves /openidm/audit from the store: audit/recon entries are
 // the recon runs' audit entries (kept and pruned with the runs),
-// audit/sync entries the objects of sync.AuditSyncType.
+// audit/sync entries the objects of sync.AuditSyncType, audit/activity
+// entries those of sync.AuditActivityType.
 type audits struct{ d *Daemon }
 
 var _ api.Audits = audits{}
@@ -142,74 +143,101 @@ func (d *Daemon) mountAudit(mux *http.ServeMux) {
 	mux.Handle("/openidm/repo/", api.NewRepo(api.RepoOptions{Repo: repoCollections{d}, Auth: d.auth, Logger: d.log}))
 }
 
-// The boot properties that bound the audit/sync entries kept.
-const (
-	// propSyncAuditMaxEntries is how many of the newest entries are
-	// kept; negative keeps any number.
-	propSyncAuditMaxEntries = "openidm.audit.sync.maxentries"
-	// propSyncAuditMaxAge (a Go duration, "720h") deletes the entries
-	// older than it; unset keeps entries of any age.
-	propSyncAuditMaxAge = "openidm.audit.sync.maxage"
-)
+// ActivityEntries is the objects store that holds the audit/activity
+// entries.
+func (a audits) ActivityEntries() (store.Objects, string, error) {
+	objs, _, err := a.SyncEntries()
+	return objs, sync.AuditActivityType, err
+}
 
-// DefaultSyncAuditMaxEntries is how many audit/sync entries are kept
-// without openidm.audit.sync.maxentries.
-const DefaultSyncAuditMaxEntries = 100_000
+// activityEnabled says whether the applied boot properties record
+// audit/activity entries (sync.ActivityEnabledProperty).
+func (d *Daemon) activityEnabled() bool {
+	cur := d.current.Load()
+	return cur == nil || sync.ActivityEnabled(cur.Properties)
+}
 
-// syncAuditRetention is the audit/sync bound of the applied boot
-// properties: the entries kept (negative: any number) and the age
-// beyond which they go (zero: any age).
-func (d *Daemon) syncAuditRetention() (maxEntries int, maxAge time.Duration) {
-	maxEntries = DefaultSyncAuditMaxEntries
+// retainedAudit is an audit kept as objects of one internal type of the
+// objects store, whose UUIDv7 ids order them by time, and the boot
+// properties that bound it: <prefix>.maxentries, how many of the newest
+// entries are kept (negative: any number), and <prefix>.maxage (a Go
+// duration, "720h"), beyond which they go (unset: any age).
+type retainedAudit struct {
+	// Name is the audit's, for the logs: "audit/sync".
+	Name string
+	// Type is the entries' object type.
+	Type string
+	// Properties is the boot properties' prefix: "openidm.audit.sync".
+	Properties string
+}
+
+// The audits the retention pass prunes.
+var retainedAudits = []retainedAudit{
+	{Name: "audit/sync", Type: sync.AuditSyncType, Properties: "openidm.audit.sync"},
+	{Name: "audit/activity", Type: sync.AuditActivityType, Properties: "openidm.audit.activity"},
+}
+
+// DefaultAuditMaxEntries is how many entries of audit/sync and of
+// audit/activity are kept without their maxentries property.
+const DefaultAuditMaxEntries = 100_000
+
+// auditRetention is a's bound in the applied boot properties: the entries
+// kept (negative: any number) and the age beyond which they go (zero: any
+// age).
+func (d *Daemon) auditRetention(a retainedAudit) (maxEntries int, maxAge time.Duration) {
+	maxEntries = DefaultAuditMaxEntries
 	cur := d.current.Load()
 	if cur == nil {
 		return maxEntries, 0
 	}
-	if v := cur.Properties[propSyncAuditMaxEntries]; v != "" {
+	entriesProp, ageProp := a.Properties+".maxentries", a.Properties+".maxage"
+	if v := cur.Properties[entriesProp]; v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
 			maxEntries = n
 		} else {
-			d.log.Warn("ignoring a boot property that is not an integer", "property", propSyncAuditMaxEntries, "value", v)
+			d.log.Warn("ignoring a boot property that is not an integer", "property", entriesProp, "value", v)
 		}
 	}
-	if v := cur.Properties[propSyncAuditMaxAge]; v != "" {
+	if v := cur.Properties[ageProp]; v != "" {
 		if age, err := time.ParseDuration(v); err == nil && age > 0 {
 			maxAge = age
 		} else {
-			d.log.Warn("ignoring a boot property that is not a positive duration", "property", propSyncAuditMaxAge, "value", v)
+			d.log.Warn("ignoring a boot property that is not a positive duration", "property", ageProp, "value", v)
 		}
 	}
 	return maxEntries, maxAge
 }
 
-// pruneSyncAudit deletes the audit/sync entries beyond the newest
-// maxentries and those older than maxage, oldest first (their ids are
-// time-ordered), in batches of pruneBatch. A store error ends the pass
-// (logged); the next pass retries.
-func (d *Daemon) pruneSyncAudit(ctx context.Context, db store.Store) {
+// pruneAudits deletes, of each retained audit, the entries beyond the
+// newest maxentries and those older than maxage, oldest first (their ids
+// are time-ordered), in batches of pruneBatch. A store error ends an
+// audit's pass (logged); the next pass retries.
+func (d *Daemon) pruneAudits(ctx context.Context, db store.Store) {
 	objs, err := store.ObjectsOf(db)
 	if err != nil {
 		return
 	}
-	maxEntries, maxAge := d.syncAuditRetention()
-	deleted, err := d.pruneSyncAuditBy(ctx, objs, maxEntries, maxAge)
-	if err != nil && ctx.Err() == nil {
-		d.log.LogAttrs(ctx, slog.LevelWarn, "prune audit/sync entries", slog.Any("error", err))
-	}
-	if deleted > 0 {
-		d.log.LogAttrs(ctx, slog.LevelDebug, "pruned audit/sync entries", slog.Int("entries", deleted),
-			slog.Int("maxEntries", maxEntries), slog.Duration("maxAge", maxAge))
+	for _, a := range retainedAudits {
+		maxEntries, maxAge := d.auditRetention(a)
+		deleted, err := d.pruneAuditBy(ctx, objs, a.Type, maxEntries, maxAge)
+		if err != nil && ctx.Err() == nil {
+			d.log.LogAttrs(ctx, slog.LevelWarn, "prune "+a.Name+" entries", slog.Any("error", err))
+		}
+		if deleted > 0 {
+			d.log.LogAttrs(ctx, slog.LevelDebug, "pruned "+a.Name+" entries", slog.Int("entries", deleted),
+				slog.Int("maxEntries", maxEntries), slog.Duration("maxAge", maxAge))
+		}
 	}
 }
 
-func (d *Daemon) pruneSyncAuditBy(ctx context.Context, objs store.Objects, maxEntries int, maxAge time.Duration) (int, error) {
+func (d *Daemon) pruneAuditBy(ctx context.Context, objs store.Objects, typ string, maxEntries int, maxAge time.Duration) (int, error) {
 	deleted := 0
 	if maxAge > 0 {
 		cutoff := d.opts.Clock.Now().Add(-maxAge).UTC().Format(time.RFC3339Nano)
 		older := &query.Comparison{Field: query.Pointer{Tokens: []string{"timestamp"}}, Operator: query.OpLess,
 			Value: query.Value{Kind: query.KindString, Str: cutoff}}
 		for ctx.Err() == nil {
-			n, err := deleteSyncAudit(ctx, objs, older, pruneBatch)
+			n, err := deleteAudit(ctx, objs, typ, older, pruneBatch)
 			deleted += n
 			if err != nil || n < pruneBatch {
 				if err != nil {
@@ -222,12 +250,12 @@ func (d *Daemon) pruneSyncAuditBy(ctx context.Context, objs store.Objects, maxEn
 	if maxEntries < 0 {
 		return deleted, nil
 	}
-	count, err := objs.QueryObjects(ctx, store.QueryObjectsParams{Type: sync.AuditSyncType, PageSize: 1, CountTotal: true})
+	count, err := objs.QueryObjects(ctx, store.QueryObjectsParams{Type: typ, PageSize: 1, CountTotal: true})
 	if err != nil {
 		return deleted, err
 	}
 	for excess := count.Total - maxEntries; excess > 0 && ctx.Err() == nil; {
-		n, err := deleteSyncAudit(ctx, objs, nil, min(excess, pruneBatch))
+		n, err := deleteAudit(ctx, objs, typ, nil, min(excess, pruneBatch))
 		deleted += n
 		excess -= n
 		if err != nil || n == 0 {
@@ -237,17 +265,17 @@ func (d *Daemon) pruneSyncAuditBy(ctx context.Context, objs store.Objects, maxEn
 	return deleted, nil
 }
 
-// deleteSyncAudit deletes up to limit of the oldest audit/sync entries
-// that match filter (nil: any) and returns how many it deleted; an entry
+// deleteAudit deletes up to limit of the oldest entries of type typ that
+// match filter (nil: any) and returns how many it deleted; an entry
 // another node deleted meanwhile is not counted.
-func deleteSyncAudit(ctx context.Context, objs store.Objects, filter query.Filter, limit int) (int, error) {
-	page, err := objs.QueryObjects(ctx, store.QueryObjectsParams{Type: sync.AuditSyncType, Filter: filter, PageSize: limit})
+func deleteAudit(ctx context.Context, objs store.Objects, typ string, filter query.Filter, limit int) (int, error) {
+	page, err := objs.QueryObjects(ctx, store.QueryObjectsParams{Type: typ, Filter: filter, PageSize: limit})
 	if err != nil || len(page.Objects) == 0 {
 		return 0, err
 	}
 	units := make([]store.ObjectUnit, len(page.Objects))
 	for i, o := range page.Objects {
-		units[i] = store.ObjectUnit{Writes: []store.ObjectWrite{{Type: sync.AuditSyncType, ID: o.ID, Rev: o.Rev}}}
+		units[i] = store.ObjectUnit{Writes: []store.ObjectWrite{{Type: typ, ID: o.ID, Rev: o.Rev}}}
 	}
 	errs, err := objs.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
 	if err != nil {

@@ -216,42 +216,60 @@ func TestDaemon_AuditREST(t *testing.T) {
 	}
 }
 
-// TestDaemon_SyncAuditIsPruned: the audit/sync entries beyond
-// openidm.audit.sync.maxentries go, oldest first, and those older than
-// openidm.audit.sync.maxage whatever their rank.
-func TestDaemon_SyncAuditIsPruned(t *testing.T) {
-	conf, scripts := newDirs(t, auditFiles(t, map[string]string{
-		"boot.properties": "openidm.audit.sync.maxentries=2\nopenidm.audit.sync.maxage=24h\n",
-	}))
-	db := openSQLite(t)
-	objs, _ := store.ObjectsOf(db)
-	// An old entry whose id sorts last: only its age prunes it.
-	if _, err := objs.CreateObjects(context.Background(), store.CreateObjectsParams{Type: sync.AuditSyncType, Objects: []store.NewObject{
-		{ID: "ffffffff-old", Content: map[string]any{"eventName": "sync", "timestamp": "2020-01-01T00:00:00Z", "sourceObjectId": "managed/src/old"}},
-	}}); err != nil {
-		t.Fatal(err)
+// TestDaemon_AuditIsPruned: the audit/sync and audit/activity entries
+// beyond openidm.audit.<name>.maxentries go, oldest first, and those
+// older than openidm.audit.<name>.maxage whatever their rank.
+func TestDaemon_AuditIsPruned(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		typ   string
+		// field names an entry's object: the same for both audits here,
+		// since src has no mapping in the activity's case.
+		field string
+	}{
+		{"sync", auditFiles(t, map[string]string{
+			"boot.properties": "openidm.audit.sync.maxentries=2\nopenidm.audit.sync.maxage=24h\n",
+		}), sync.AuditSyncType, "sourceObjectId"},
+		{"activity", map[string]string{
+			"access.json":     accessJSON(t),
+			"managed.json":    `{"objects": [{"name": "src"}]}`,
+			"boot.properties": "openidm.audit.activity.maxentries=2\nopenidm.audit.activity.maxage=24h\n",
+		}, sync.AuditActivityType, "objectId"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf, scripts := newDirs(t, tc.files)
+			db := openSQLite(t)
+			objs, _ := store.ObjectsOf(db)
+			// An old entry whose id sorts last: only its age prunes it.
+			if _, err := objs.CreateObjects(context.Background(), store.CreateObjectsParams{Type: tc.typ, Objects: []store.NewObject{
+				{ID: "ffffffff-old", Content: map[string]any{"timestamp": "2020-01-01T00:00:00Z", tc.field: "managed/src/old"}},
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			b := start(t, conf, scripts, func(o *daemon.Options) {
+				o.DB = db
+				o.Retention = daemon.Retention{Interval: 10 * time.Millisecond}
+			})
+			for i := range 4 {
+				if code, out := auditCall(t, b, "admin", "PUT", fmt.Sprintf("/openidm/managed/src/u%d", i), `{"name": "x"}`); code != 201 {
+					t.Fatalf("create u%d: %d %v", i, code, out)
+				}
+			}
+			kept := func() string {
+				page, err := objs.QueryObjects(context.Background(), store.QueryObjectsParams{Type: tc.typ})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for _, o := range page.Objects {
+					ids = append(ids, o.Content[tc.field].(string))
+				}
+				return strings.Join(ids, ",")
+			}
+			waitFor(t, "the entries pruned to the newest two", 10*time.Second, func() bool {
+				return kept() == "managed/src/u2,managed/src/u3"
+			})
+		})
 	}
-	b := start(t, conf, scripts, func(o *daemon.Options) {
-		o.DB = db
-		o.Retention = daemon.Retention{Interval: 10 * time.Millisecond}
-	})
-	for i := range 4 {
-		if code, out := auditCall(t, b, "admin", "PUT", fmt.Sprintf("/openidm/managed/src/u%d", i), `{"name": "x"}`); code != 201 {
-			t.Fatalf("create u%d: %d %v", i, code, out)
-		}
-	}
-	kept := func() string {
-		page, err := objs.QueryObjects(context.Background(), store.QueryObjectsParams{Type: sync.AuditSyncType})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, o := range page.Objects {
-			ids = append(ids, o.Content["sourceObjectId"].(string))
-		}
-		return strings.Join(ids, ",")
-	}
-	waitFor(t, "the audit/sync entries pruned to the newest two", 10*time.Second, func() bool {
-		return kept() == "managed/src/u2,managed/src/u3"
-	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"sundial/engine/actor"
 	"sundial/engine/auth"
 	"sundial/engine/clock"
 	"sundial/engine/cluster"
@@ -491,9 +492,15 @@ func sameProps(a, b map[string]string) bool {
 	return true
 }
 
+// scheduleActor is who changes what a fire of a schedule changes: the
+// schedule, schedule/<id>, in the fire's transaction.
+func scheduleActor(run scheduler.Run) actor.Actor {
+	return actor.Actor{UserID: "schedule/" + run.ScheduleID, TransactionID: run.FireID}
+}
+
 // invokeScript is the "script" service.
 func (d *Daemon) invokeScript(ctx context.Context, run scheduler.Run) error {
 	s := run.Schedule
 	rc := run.Context()
-	return d.scripts.Load().InvokeSchedule(ctx, s.ID, s.InvokeLogLevel, s.InvokeContext.Map(), rc)
+	return d.scripts.Load().InvokeSchedule(actor.With(ctx, scheduleActor(run)), s.ID, s.InvokeLogLevel, s.InvokeContext.Map(), rc)
 }

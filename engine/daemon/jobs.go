@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"sundial/engine/actor"
 	"sundial/engine/api"
 	"sundial/engine/api/crest"
 	"sundial/engine/config"
@@ -75,6 +76,7 @@ func (d *Daemon) newJobs(ctx context.Context, first *config.Desired) error {
 // (the current snapshot's definition) and waits for its end. A job that
 // ends completed or in warning is a successful run.
 func (d *Daemon) invokeJob(ctx context.Context, run scheduler.Run) error {
+	ctx = actor.With(ctx, scheduleActor(run))
 	if d.jobs == nil {
 		return errors.New("jobs need a store: this node runs with the memory store")
 	}

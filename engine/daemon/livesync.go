@@ -42,7 +42,8 @@ func (d *Daemon) syncedObjects() (sync.SyncedObjects, error) {
 	if err != nil {
 		return sync.SyncedObjects{}, err
 	}
-	return sync.SyncedObjects{Objects: objs, Service: func() *sync.Service { return d.sync }, Node: d.nodeID}, nil
+	return sync.SyncedObjects{Objects: objs, Service: func() *sync.Service { return d.sync }, Node: d.nodeID,
+		Activity: d.activityEnabled, Now: d.opts.Clock.Now, Logger: d.log}, nil
 }
 
 // syncPendingWait bounds the implicit syncs a start runs for the task

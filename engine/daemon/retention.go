@@ -106,7 +106,7 @@ func (d *Daemon) prunePass(ctx context.Context, db store.Store, r Retention) {
 		}
 	}
 	d.pruneChanges(ctx, db)
-	d.pruneSyncAudit(ctx, db)
+	d.pruneAudits(ctx, db)
 	if total > 0 {
 		d.log.LogAttrs(ctx, slog.LevelDebug, "pruned run history", slog.Int("runs", total),
 			slog.Int("keepPerSchedule", r.KeepPerSchedule), slog.Duration("maxAge", r.MaxAge))

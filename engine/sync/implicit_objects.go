@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -17,6 +19,9 @@ import (
 // objects notify the sync service after each create, update and delete.
 // Everything that writes managed objects (REST, reconciliation, liveSync,
 // scripts' openidm.*, task scans) writes through one SyncedObjects.
+// Each write of a managed object also records its audit/activity entry
+// (AuditActivityType) when Activity says so, naming the context's actor
+// (package actor).
 //
 // The write itself is never undone: an object written whose sync failed
 // is returned together with an error wrapping ErrSyncFailed (for the
@@ -26,8 +31,18 @@ type SyncedObjects struct {
 	// Service returns the sync service now; nil (or a nil result) syncs
 	// nothing.
 	Service func() *Service
-	// InitiatedBy names the writer in the audit/sync entries.
+	// InitiatedBy names the writer in the audit/sync entries, and in the
+	// audit/activity entries when the context names no actor.
 	InitiatedBy string
+	// Activity says, at each write, whether writes of managed objects
+	// record audit/activity entries (AuditActivityType); nil records
+	// none.
+	Activity func() bool
+	// Now is the time of the audit/activity entries; nil is time.Now.
+	Now func() time.Time
+	// Logger says when an audit/activity entry could not be recorded;
+	// nil is slog.Default().
+	Logger *slog.Logger
 	// Node is the node whose records of pending syncs (PendingSyncType)
 	// CommitObjectUnits writes and SyncPending runs.
 	Node string
@@ -61,9 +76,22 @@ func (so SyncedObjects) notify(ctx context.Context, s *Service, i int, typ, id s
 // CreateObjects creates, then syncs each object created.
 func (so SyncedObjects) CreateObjects(ctx context.Context, p store.CreateObjectsParams) ([]store.CreateObjectResult, error) {
 	res, err := so.Objects.CreateObjects(ctx, p)
-	s := so.service(p.Type)
-	if err != nil || s == nil {
+	if err != nil {
 		return res, err
+	}
+	if so.recordsActivity(p.Type) {
+		var changes []change
+		for _, r := range res {
+			if r.Err == nil {
+				changes = append(changes, change{op: OpCreate, typ: p.Type, id: r.Object.ID,
+					after: withIdentity(r.Object.Content, r.Object.ID, r.Object.Rev), rev: r.Object.Rev})
+			}
+		}
+		so.recordActivity(ctx, changes)
+	}
+	s := so.service(p.Type)
+	if s == nil {
+		return res, nil
 	}
 	for i := range res {
 		if res[i].Err == nil {
@@ -73,10 +101,11 @@ func (so SyncedObjects) CreateObjects(ctx context.Context, p store.CreateObjects
 	return res, nil
 }
 
-// UpdateObject updates, then syncs the object with its value before.
+// UpdateObject updates, then records the activity and syncs the object
+// with its value before.
 func (so SyncedObjects) UpdateObject(ctx context.Context, p store.UpdateObjectParams) (store.Object, error) {
-	s := so.service(p.Type)
-	if s == nil {
+	s, activity := so.service(p.Type), so.recordsActivity(p.Type)
+	if s == nil && !activity {
 		return so.Objects.UpdateObject(ctx, p)
 	}
 	var old map[string]any
@@ -94,14 +123,27 @@ func (so SyncedObjects) UpdateObject(ctx context.Context, p store.UpdateObjectPa
 	if err != nil {
 		return o, err
 	}
-	old["_id"] = p.ID
-	return o, so.notify(ctx, s, -1, p.Type, p.ID, old, o.Content, false)
+	return o, so.changed(ctx, s, activity, OpUpdate, p.Type, old, o)
 }
 
-// ModifyObject modifies, then syncs the object with its value before.
-func (so SyncedObjects) ModifyObject(ctx context.Context, p store.ModifyObjectParams) (store.Object, error) {
-	s := so.service(p.Type)
+// changed records the activity of a write of one object that was old
+// before (when activity), then syncs it (when s is not nil).
+func (so SyncedObjects) changed(ctx context.Context, s *Service, activity bool, op, typ string, old map[string]any, o store.Object) error {
+	old["_id"] = o.ID
+	if activity {
+		so.recordActivity(ctx, []change{{op: op, typ: typ, id: o.ID, before: old, after: withIdentity(o.Content, o.ID, o.Rev), rev: o.Rev}})
+	}
 	if s == nil {
+		return nil
+	}
+	return so.notify(ctx, s, -1, typ, o.ID, old, o.Content, false)
+}
+
+// ModifyObject modifies, then records the activity and syncs the object
+// with its value before.
+func (so SyncedObjects) ModifyObject(ctx context.Context, p store.ModifyObjectParams) (store.Object, error) {
+	s, activity := so.service(p.Type), so.recordsActivity(p.Type)
+	if s == nil && !activity {
 		return so.Objects.ModifyObject(ctx, p)
 	}
 	var old map[string]any
@@ -114,14 +156,14 @@ func (so SyncedObjects) ModifyObject(ctx context.Context, p store.ModifyObjectPa
 	if err != nil {
 		return o, err
 	}
-	old["_id"] = p.ID
-	return o, so.notify(ctx, s, -1, p.Type, p.ID, old, o.Content, false)
+	return o, so.changed(ctx, s, activity, OpPatch, p.Type, old, o)
 }
 
-// ModifyObjects modifies, then syncs each object modified.
+// ModifyObjects modifies, then records the activity and syncs each
+// object modified.
 func (so SyncedObjects) ModifyObjects(ctx context.Context, p store.ModifyObjectsParams) ([]store.ModifyObjectResult, error) {
-	s := so.service(p.Type)
-	if s == nil {
+	s, activity := so.service(p.Type), so.recordsActivity(p.Type)
+	if s == nil && !activity {
 		return so.Objects.ModifyObjects(ctx, p)
 	}
 	olds := make([]map[string]any, len(p.Items))
@@ -138,22 +180,42 @@ func (so SyncedObjects) ModifyObjects(ctx context.Context, p store.ModifyObjects
 	if err != nil {
 		return res, err
 	}
+	var changes []change
 	for i := range res {
 		if res[i].Err == nil && olds[i] != nil {
 			olds[i]["_id"] = items[i].ID
+			if activity {
+				o := res[i].Object
+				changes = append(changes, change{op: OpPatch, typ: p.Type, id: items[i].ID, before: olds[i],
+					after: withIdentity(o.Content, items[i].ID, o.Rev), rev: o.Rev})
+			}
+		}
+	}
+	so.recordActivity(ctx, changes)
+	if s == nil {
+		return res, nil
+	}
+	for i := range res {
+		if res[i].Err == nil && olds[i] != nil {
 			res[i].Err = so.notify(ctx, s, -1, p.Type, items[i].ID, olds[i], res[i].Object.Content, false)
 		}
 	}
 	return res, nil
 }
 
-// DeleteObject deletes, then syncs the deletion with the object as it
-// was.
+// DeleteObject deletes, then records the activity and syncs the
+// deletion with the object as it was.
 func (so SyncedObjects) DeleteObject(ctx context.Context, p store.DeleteObjectParams) (store.Object, error) {
 	o, err := so.Objects.DeleteObject(ctx, p)
-	s := so.service(p.Type)
-	if err != nil || s == nil {
+	if err != nil {
 		return o, err
+	}
+	if so.recordsActivity(p.Type) {
+		so.recordActivity(ctx, []change{{op: OpDelete, typ: p.Type, id: p.ID, before: withIdentity(o.Content, p.ID, o.Rev), rev: o.Rev}})
+	}
+	s := so.service(p.Type)
+	if s == nil {
+		return o, nil
 	}
 	return o, so.notify(ctx, s, -1, p.Type, p.ID, o.Content, nil, true)
 }
@@ -166,7 +228,9 @@ func (so SyncedObjects) DeleteObject(ctx context.Context, p store.DeleteObjectPa
 // leaves behind, SyncPending runs when its node starts again.
 const PendingSyncType = "sync:pending"
 
-// CommitObjectUnits commits, then syncs every object of each unit
+// CommitObjectUnits commits, each unit with the audit/activity entries of
+// its writes (a write with no revision a CREATE, with no content a
+// DELETE, else an UPDATE), then syncs every object of each unit
 // committed, in unit and write order, with its value before the commit
 // (nil when the unit created it, or when it moved since the unit read
 // it) and after (nil for a delete), as if each were a write of its own:
@@ -180,6 +244,8 @@ const PendingSyncType = "sync:pending"
 // it for SyncPending.
 func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObjectUnitsParams) ([]error, error) {
 	services := map[string]*Service{}
+	activity := map[string]bool{}
+	recording := false
 	var listed []any
 	ids := map[string][]string{}
 	for _, u := range p.Units {
@@ -188,17 +254,18 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 			if !ok {
 				s = so.service(w.Type)
 				services[w.Type] = s
+				activity[w.Type] = so.recordsActivity(w.Type)
+				recording = recording || activity[w.Type]
 			}
-			if s == nil {
-				continue
+			if s != nil {
+				listed = append(listed, map[string]any{"type": w.Type, "id": w.ID})
 			}
-			listed = append(listed, map[string]any{"type": w.Type, "id": w.ID})
-			if w.Rev != "" {
+			if w.Rev != "" && (s != nil || activity[w.Type]) {
 				ids[w.Type] = append(ids[w.Type], w.ID)
 			}
 		}
 	}
-	if len(listed) == 0 {
+	if len(listed) == 0 && !recording {
 		return so.Objects.CommitObjectUnits(ctx, p)
 	}
 	olds := map[unitKey]store.Object{}
@@ -211,17 +278,28 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 			olds[unitKey{typ, o.ID}] = o
 		}
 	}
-	recordID, err := uuid.NewV7()
-	if err != nil {
-		return nil, err
+	units := p.Units
+	if recording {
+		var err error
+		if units, err = so.withActivity(ctx, units, olds, activity); err != nil {
+			return nil, err
+		}
 	}
-	units := append(slices.Clip(p.Units), store.ObjectUnit{Writes: []store.ObjectWrite{{Type: PendingSyncType, ID: recordID.String(),
-		Content: map[string]any{"node": so.Node, "objects": listed}}}})
+	var recordID string
+	if len(listed) > 0 {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, err
+		}
+		recordID = id.String()
+		units = append(slices.Clip(units), store.ObjectUnit{Writes: []store.ObjectWrite{{Type: PendingSyncType, ID: recordID,
+			Content: map[string]any{"node": so.Node, "objects": listed}}}})
+	}
 	errs, err := so.Objects.CommitObjectUnits(ctx, store.CommitObjectUnitsParams{Units: units})
 	if err != nil {
 		return nil, err
 	}
-	recorded := errs[len(errs)-1] == nil
+	recorded := recordID != "" && errs[len(errs)-1] == nil
 	errs = errs[:len(p.Units)]
 	for i, u := range p.Units {
 		if errs[i] != nil {
@@ -251,11 +329,51 @@ func (so SyncedObjects) CommitObjectUnits(ctx context.Context, p store.CommitObj
 	// A sync that ctx's end stopped is left to SyncPending.
 	if recorded && ctx.Err() == nil {
 		if _, err := so.Objects.DeleteObject(store.WithDeferredSync(context.WithoutCancel(ctx)),
-			store.DeleteObjectParams{Type: PendingSyncType, ID: recordID.String()}); err != nil && !errors.Is(err, store.ErrNotFound) {
+			store.DeleteObjectParams{Type: PendingSyncType, ID: recordID}); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return errs, fmt.Errorf("delete the record of the syncs run: %w", err)
 		}
 	}
 	return errs, nil
+}
+
+// withActivity is units, each with the audit/activity entries of its
+// writes of the types activity says, so that an entry commits with its
+// write or not at all: olds are the objects before the commit.
+func (so SyncedObjects) withActivity(ctx context.Context, units []store.ObjectUnit, olds map[unitKey]store.Object, activity map[string]bool) ([]store.ObjectUnit, error) {
+	who, at := so.actor(ctx), so.timestamp()
+	out := make([]store.ObjectUnit, len(units))
+	for i, u := range units {
+		out[i] = u
+		for _, w := range u.Writes {
+			if !activity[w.Type] {
+				continue
+			}
+			c := change{op: OpUpdate, typ: w.Type, id: w.ID, rev: nextRev(w.Rev)}
+			if o, ok := olds[unitKey{w.Type, w.ID}]; ok && o.Rev == w.Rev {
+				c.before = withIdentity(o.Content, w.ID, w.Rev)
+			}
+			switch {
+			case w.Content == nil:
+				c.op, c.rev = OpDelete, w.Rev
+			case w.Rev == "":
+				c.op = OpCreate
+			}
+			if w.Content != nil {
+				c.after = withIdentity(w.Content, w.ID, c.rev)
+			}
+			// A version 7 UUID, as the store makes: the entries' order is
+			// their ids'.
+			id, err := uuid.NewV7()
+			if err != nil {
+				return nil, err
+			}
+			if len(out[i].Writes) == len(u.Writes) {
+				out[i].Writes = slices.Clip(u.Writes)
+			}
+			out[i].Writes = append(out[i].Writes, store.ObjectWrite{Type: AuditActivityType, ID: id.String(), Content: activityEntry(who, at, c)})
+		}
+	}
+	return out, nil
 }
 
 type unitKey struct{ typ, id string }

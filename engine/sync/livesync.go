@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"sundial/engine/actor"
 	"sundial/engine/config"
 	"sundial/engine/connector"
 	"sundial/engine/script"
@@ -86,6 +87,7 @@ type lastException struct {
 // with a log line or put in the dead-letter queue. It returns the stage
 // in IDM's shape, also when the pass stopped at a failed change.
 func (s *Service) LiveSync(ctx context.Context, p LiveSyncParams) (map[string]any, error) {
+	ctx = actor.With(ctx, actor.Actor{UserID: "liveSync/" + p.Source})
 	objs, err := store.ObjectsOf(s.cfg.Store)
 	if err != nil {
 		return nil, err

@@ -82,7 +82,8 @@ func (p *liveProject) write(t testing.TB, path, body string) {
 
 // liveNode is what a daemon holds over a project: its loaded conf, its
 // connectors, a sync service, and managed objects written through
-// SyncedObjects. Two nodes over one project are a restart.
+// SyncedObjects, with their audit/activity entries as the daemon's are.
+// Two nodes over one project are a restart.
 type liveNode struct {
 	conf    *config.Desired
 	systems *system.Registry
@@ -99,7 +100,7 @@ func (p *liveProject) start(t testing.TB) *liveNode {
 	n := &liveNode{conf: d, systems: system.New(nil)}
 	n.systems.Apply(d)
 	t.Cleanup(n.systems.Close)
-	n.managed = sync.SyncedObjects{Objects: p.objs, Service: func() *sync.Service { return n.svc }}
+	n.managed = sync.SyncedObjects{Objects: p.objs, Service: func() *sync.Service { return n.svc }, Activity: func() bool { return true }}
 	n.svc, err = sync.NewService(sync.Config{Store: p.store, Mappings: func() []*config.Mapping { return d.Mappings },
 		Resolve: func(r string) (connector.ObjectSet, func(), error) {
 			if typ, ok := strings.CutPrefix(r, "managed/"); ok {
@@ -247,6 +248,17 @@ func testLiveSyncCSV(t *testing.T, open func(testing.TB) store.Store) {
 	}
 	if !slices.Equal(sits, wantSits) {
 		t.Errorf("audit/sync:\n%s\nwant\n%s", strings.Join(sits, "\n"), strings.Join(wantSits, "\n"))
+	}
+	// The pass is who changed managed/user.
+	ops := map[string]int{}
+	for _, e := range activityEntries(t, p.objs) {
+		if e["userId"] != "liveSync/"+src || !strings.HasPrefix(e["objectId"].(string), "managed/user/") {
+			t.Errorf("a liveSync's audit/activity entry: %v", e)
+		}
+		ops[e["operation"].(string)]++
+	}
+	if ops["CREATE"] != 2 || ops["DELETE"] != 1 || ops["UPDATE"]+ops["PATCH"] != 1 {
+		t.Errorf("the liveSync's audit/activity operations: %v, want 2 creates, an update and a delete", ops)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"sundial/engine/actor"
 	"sundial/engine/config"
 	"sundial/engine/connector"
 	"sundial/engine/script"
@@ -150,6 +151,7 @@ func (s *Service) Start(ctx context.Context, p ReconParams) (*Run, error) {
 		id = uuid.NewString()
 	}
 	r := s.newRun(id, m, p)
+	r.ctx = actor.With(r.ctx, reconActor(r.ID))
 	if err := s.register(ctx, r); err != nil {
 		return nil, err
 	}
@@ -193,6 +195,7 @@ func (s *Service) ApplyPlan(ctx context.Context, reconID string) (*Run, error) {
 	}
 	r := s.newRun(uuid.NewString(), m, ReconParams{Mapping: m.Name})
 	r.planOf = reconID
+	r.ctx = actor.With(r.ctx, reconActor(r.ID))
 	// The plan's set sizes are those the thresholds compare with.
 	if n, ok := sum.Progress.Source.Existing.Total.(float64); ok {
 		r.counts.SourceTotal = int(n)
@@ -206,6 +209,12 @@ func (s *Service) ApplyPlan(ctx context.Context, reconID string) (*Run, error) {
 	go s.finish(r, func(rctx context.Context) error { return s.applyPlan(rctx, r, m, reconID) })
 	r.wait(ctx)
 	return r, nil
+}
+
+// reconActor is who changes what a recon run changes: the run, whoever
+// started it (its audit/recon start entry names them).
+func reconActor(reconID string) actor.Actor {
+	return actor.Actor{UserID: "recon/" + reconID, TransactionID: reconID}
 }
 
 func (s *Service) mapping(name string) (*config.Mapping, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"sundial/engine/actor"
 	"sundial/engine/clock"
 	"sundial/engine/managed"
 	"sundial/engine/query"
@@ -203,14 +204,17 @@ func (s *Scanner) Execute(ctx context.Context, p ExecuteParams) (Status, error) 
 	x := &execution{s: s, run: r, scan: sc, engine: engine, logLevel: p.LogLevel,
 		logger:    s.opts.Logger.With("taskscan", r.id, "name", r.name),
 		resources: managed.Resources{Objects: s.opts.Objects, Declared: s.opts.Declared}}
+	// The scan (schedule/<id>) is who changes what its claims and
+	// scripts change.
+	who := actor.Actor{UserID: p.Name, TransactionID: id}
 	if sc.wait {
-		x.execute(ctx)
+		x.execute(actor.With(ctx, who))
 		return r.status(), nil
 	}
 	s.inFlight.Add(1)
 	go func() {
 		defer s.inFlight.Done()
-		x.execute(s.base)
+		x.execute(actor.With(s.base, who))
 	}()
 	return r.status(), nil
 }

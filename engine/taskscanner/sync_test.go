@@ -24,7 +24,7 @@ const userCopy = `{"mappings": [{"name": "user_copy", "source": "managed/user", 
 
 // syncedStore is a SQLite store's managed objects written through
 // SyncedObjects with the mappings of syncJSON, and the raw objects.
-func syncedStore(tb testing.TB, syncJSON string) (synced sync.SyncedObjects, raw store.Objects) {
+func syncedStore(tb testing.TB, syncJSON string, activity func() bool) (synced sync.SyncedObjects, raw store.Objects) {
 	tb.Helper()
 	dir := tb.TempDir()
 	conf := filepath.Join(dir, "conf")
@@ -44,7 +44,7 @@ func syncedStore(tb testing.TB, syncJSON string) (synced sync.SyncedObjects, raw
 	}
 	tb.Cleanup(func() { st.Close() })
 	raw, _ = store.ObjectsOf(st)
-	synced = sync.SyncedObjects{Objects: raw}
+	synced = sync.SyncedObjects{Objects: raw, Activity: activity}
 	svc, err := sync.NewService(sync.Config{Store: st, Mappings: func() []*config.Mapping { return d.Mappings },
 		Resolve: func(r string) (connector.ObjectSet, func(), error) {
 			return managed.NewSet(synced, strings.TrimPrefix(r, "managed/")), nil, nil
@@ -61,7 +61,7 @@ func syncedStore(tb testing.TB, syncJSON string) (synced sync.SyncedObjects, raw
 // A unit whose sync fails stays committed and completed, and counts as a
 // failure.
 func TestScanImplicitSync(t *testing.T) {
-	synced, raw := syncedStore(t, userCopy)
+	synced, raw := syncedStore(t, userCopy, nil)
 	matching := users(t, raw, 40, 4)
 	s := newScanner(synced)
 	defer s.Close()
@@ -120,6 +120,17 @@ func query1ByType(t testing.TB, objs store.Objects, typ, filter string) []store.
 //
 //	go test -run '^$' -bench BenchmarkSyncedSunsetScan -benchtime 3x ./engine/taskscanner/
 func BenchmarkSyncedSunsetScan(b *testing.B) {
-	synced, raw := syncedStore(b, userCopy)
+	synced, raw := syncedStore(b, userCopy, nil)
+	benchSunsetScan(b, synced, raw)
+}
+
+// BenchmarkSyncedSunsetScanActivity is BenchmarkSyncedSunsetScan with the
+// audit/activity entries of every write, the scan's and the mapping's
+// (the daemon's default): the objects read before each commit of units,
+// and one more create of entries per write call.
+//
+//	go test -run '^$' -bench BenchmarkSyncedSunsetScanActivity -benchtime 3x ./engine/taskscanner/
+func BenchmarkSyncedSunsetScanActivity(b *testing.B) {
+	synced, raw := syncedStore(b, userCopy, func() bool { return true })
 	benchSunsetScan(b, synced, raw)
 }
