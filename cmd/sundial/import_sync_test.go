@@ -24,7 +24,8 @@ func importSyncDir(t *testing.T) (conf, db, csvFile string) {
 		}
 	}
 	files := map[string]string{
-		"managed.json": `{"objects": [{"name": "user"}]}`,
+		"managed.json":    `{"objects": [{"name": "user"}]}`,
+		"boot.properties": "openidm.audit.activity.enabled=true\n",
 		"provisioner.openicf-csv.json": `{"connectorRef": {"connectorName": "org.forgerock.openicf.csvfile.CSVFileConnector"},
 			"configurationProperties": {"csvFile": "&{idm.instance.dir}/data/accounts.csv"}}`,
 		"sync.json": `{"mappings": [

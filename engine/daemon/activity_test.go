@@ -189,7 +189,8 @@ func TestDaemon_ActivityOff(t *testing.T) {
 // patches are written by the scan's schedule, schedule/<id>.
 func TestDaemon_TaskScanActivity(t *testing.T) {
 	conf, scripts := newDirs(t, map[string]string{
-		"managed.json": `{"objects": [{"name": "user"}]}`,
+		"boot.properties": "openidm.audit.activity.enabled=true\n",
+		"managed.json":    `{"objects": [{"name": "user"}]}`,
 		"schedule-taskscan_sunset.json": `{
 			"enabled": false, "type": "simple", "repeatInterval": 3600000,
 			"invokeService": "taskscanner",

@@ -20,8 +20,9 @@ import (
 // managed/tgt, with the web clients (admin, ops, viewer).
 func auditFiles(t *testing.T, extra map[string]string) map[string]string {
 	files := map[string]string{
-		"access.json":  accessJSON(t),
-		"managed.json": `{"objects": [{"name": "src"}, {"name": "tgt"}]}`,
+		"access.json":     accessJSON(t),
+		"boot.properties": "openidm.audit.activity.enabled=true\n",
+		"managed.json":    `{"objects": [{"name": "src"}, {"name": "tgt"}]}`,
 		"sync.json": `{"mappings": [{"name": "srcTgt", "source": "managed/src", "target": "managed/tgt",
 			"properties": [{"source": "name", "target": "userName"}]}]}`,
 	}
@@ -234,7 +235,7 @@ func TestDaemon_AuditIsPruned(t *testing.T) {
 		{"activity", map[string]string{
 			"access.json":     accessJSON(t),
 			"managed.json":    `{"objects": [{"name": "src"}]}`,
-			"boot.properties": "openidm.audit.activity.maxentries=2\nopenidm.audit.activity.maxage=24h\n",
+			"boot.properties": "openidm.audit.activity.enabled=true\nopenidm.audit.activity.maxentries=2\nopenidm.audit.activity.maxage=24h\n",
 		}, sync.AuditActivityType, "objectId"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,16 +21,15 @@ import (
 const AuditActivityType = "audit:activity"
 
 // ActivityEnabledProperty is the boot property that turns the
-// audit/activity entries off ("false"), for bulk loads; they are on
-// without it.
+// audit/activity entries on ("true"). They are off without it, unlike
+// IDM's: an entry per write halves a reconciliation's creates.
 const ActivityEnabledProperty = "openidm.audit.activity.enabled"
 
 // ActivityEnabled says whether the boot properties props record
-// audit/activity entries: unless ActivityEnabledProperty is a false
-// boolean.
+// audit/activity entries: when ActivityEnabledProperty is a true boolean.
 func ActivityEnabled(props map[string]string) bool {
 	on, err := strconv.ParseBool(strings.TrimSpace(props[ActivityEnabledProperty]))
-	return on || err != nil
+	return on && err == nil
 }
 
 // The operations of audit/activity entries.
@@ -144,7 +143,7 @@ func changedFields(before, after map[string]any) []any {
 		b, inBefore := before[k]
 		a, inAfter := after[k]
 		if inBefore != inAfter || !sameJSON(b, a) {
-			out = append(out, "/"+strings.NewReplacer("~", "~0", "/", "~1").Replace(k))
+			out = append(out, "/"+pointerEscaper.Replace(k))
 		}
 	}
 	slices.Sort(out)
@@ -154,6 +153,10 @@ func changedFields(before, after map[string]any) []any {
 	}
 	return list
 }
+
+// pointerEscaper escapes a field name as a JSON pointer token. One for
+// every entry: a Replacer builds its tables at its first use.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 // withIdentity is content with its _id and _rev, a copy of the top level.
 func withIdentity(content map[string]any, id, rev string) map[string]any {

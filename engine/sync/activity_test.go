@@ -149,7 +149,7 @@ func TestActivityEnabled(t *testing.T) {
 	for _, tc := range []struct {
 		value string
 		want  bool
-	}{{"", true}, {"true", true}, {"false", false}, {" FALSE ", false}, {"0", false}, {"maybe", true}} {
+	}{{"", false}, {"true", true}, {" TRUE ", true}, {"1", true}, {"false", false}, {"0", false}, {"maybe", false}} {
 		props := map[string]string{}
 		if tc.value != "" {
 			props[sync.ActivityEnabledProperty] = tc.value

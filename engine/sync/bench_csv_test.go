@@ -91,8 +91,15 @@ func BenchmarkReconcileCSV(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		objs, _ := store.ObjectsOf(st)
-		svc, err := sync.NewService(sync.Config{Store: st, Mappings: func() []*config.Mapping { return d.Mappings },
+		plain, _ := store.ObjectsOf(st)
+		// The managed objects as the daemon writes them: through implicit
+		// sync (no mapping has managed/user as its source here), with
+		// audit/activity off, its default (SUNDIAL_BENCH_ACTIVITY=1 turns
+		// it on).
+		var svc *sync.Service
+		activity := os.Getenv("SUNDIAL_BENCH_ACTIVITY") == "1"
+		objs := sync.SyncedObjects{Objects: plain, Service: func() *sync.Service { return svc }, Activity: func() bool { return activity }}
+		svc, err = sync.NewService(sync.Config{Store: st, Mappings: func() []*config.Mapping { return d.Mappings },
 			Resolve: func(r string) (connector.ObjectSet, func(), error) {
 				if typ, ok := strings.CutPrefix(r, "managed/"); ok {
 					return managed.NewSet(objs, typ), nil, nil
