@@ -109,24 +109,7 @@ func BenchmarkReconcileCSV(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.StartTimer()
-		run, err := svc.Reconcile(ctx, sync.ReconParams{Mapping: "hrToUser"})
-		if err != nil || run.State() != sync.StateSuccess || run.Counts().Created != n {
-			b.Fatalf("first recon: %v %v %+v", err, run.Err(), run.Counts())
-		}
-		first := b.Elapsed()
-		b.StopTimer()
-		writeBenchCSV(b, csvPath, n, true)
-		b.StartTimer()
-		again, err := svc.Reconcile(ctx, sync.ReconParams{Mapping: "hrToUser"})
-		if err != nil || again.State() != sync.StateSuccess || again.Counts().Updated != n/100 || again.Counts().Created != 0 {
-			b.Fatalf("re-run: %v %v %+v", err, again.Err(), again.Counts())
-		}
-		second := b.Elapsed() - first
-		b.StopTimer()
-		b.ReportMetric(float64(n)/first.Seconds(), "rows/s")
-		b.ReportMetric(float64(n)/second.Seconds(), "rerun-rows/s")
-		b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
+		benchReconcileTwice(b, svc, "hrToUser", n, func() { writeBenchCSV(b, csvPath, n, true) })
 		st.Close()
 		systems.Close()
 	}

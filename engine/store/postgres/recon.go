@@ -79,19 +79,7 @@ func (s *Store) QueryLinks(ctx context.Context, p store.QueryLinksParams, fn fun
 		return fmt.Errorf("query links of %s: %w", p.LinkType, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		l := store.Link{Rev: "1"}
-		if err := rows.Scan(&l.ID, &l.LinkType, &l.LinkQualifier, &l.FirstID, &l.SecondID); err != nil {
-			return fmt.Errorf("query links of %s: %w", p.LinkType, err)
-		}
-		if err := fn(l); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("query links of %s: %w", p.LinkType, err)
-	}
-	return nil
+	return sqlcommon.Each(rows, "query links of "+p.LinkType, sqlcommon.ScanLink, fn)
 }
 
 // LinksOf streams the links of a qualifier with one of the ids at one end,
@@ -109,7 +97,7 @@ func (s *Store) LinksOf(ctx context.Context, p store.LinksOfParams, fn func(stor
 		if err != nil {
 			return fmt.Errorf("links of %s/%s: %w", p.LinkType, p.LinkQualifier, err)
 		}
-		err = sqlcommon.EachLinkOf(rows, p, fn)
+		err = sqlcommon.Each(rows, "links", sqlcommon.LinkOfScanner(p), fn)
 		rows.Close()
 		if err != nil {
 			return err
@@ -236,19 +224,5 @@ func (s *Store) ReadReconEntries(ctx context.Context, p store.ReadReconEntriesPa
 		return fmt.Errorf("read %s entries of recon %s: %w", p.Kind, p.ReconID, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		e := store.ReconEntry{ReconID: p.ReconID, Kind: p.Kind}
-		var doc string
-		if err := rows.Scan(&e.Seq, &doc); err != nil {
-			return fmt.Errorf("read %s entries of recon %s: %w", p.Kind, p.ReconID, err)
-		}
-		e.Doc = []byte(doc)
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read %s entries of recon %s: %w", p.Kind, p.ReconID, err)
-	}
-	return nil
+	return sqlcommon.Each(rows, fmt.Sprintf("read %s entries of recon %s", p.Kind, p.ReconID), sqlcommon.ReconEntryScanner(p), fn)
 }

@@ -225,28 +225,51 @@ func LinksOfColumn(p store.LinksOfParams) (string, []string, error) {
 	}
 }
 
-// LinkRows are the rows of LinksOf's query of links' id, first_id and
-// second_id (both drivers' rows are).
-type LinkRows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
-// EachLinkOf calls fn with each link of rows, of p's type and qualifier,
-// until fn fails; its error is returned as is. The caller closes rows.
-func EachLinkOf(rows LinkRows, p store.LinksOfParams, fn func(store.Link) error) error {
+// Each calls fn with each remaining row of rows, read by scan, until fn
+// fails; fn's error is returned as is, a scan's or the read's wrapped
+// with what. The caller closes rows.
+func Each[T any](rows Rows, what string, scan func(Scanner) (T, error), fn func(T) error) error {
 	for rows.Next() {
-		l := store.Link{Rev: "1", LinkType: p.LinkType, LinkQualifier: p.LinkQualifier}
-		if err := rows.Scan(&l.ID, &l.FirstID, &l.SecondID); err != nil {
-			return fmt.Errorf("links: %w", err)
+		v, err := scan(rows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
-		if err := fn(l); err != nil {
+		if err := fn(v); err != nil {
 			return err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("links: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
+}
+
+// ScanLink reads a link's id, link_type, link_qualifier, first_id and
+// second_id.
+func ScanLink(row Scanner) (store.Link, error) {
+	l := store.Link{Rev: "1"}
+	err := row.Scan(&l.ID, &l.LinkType, &l.LinkQualifier, &l.FirstID, &l.SecondID)
+	return l, err
+}
+
+// LinkOfScanner reads LinksOf's rows (id, first_id, second_id), links of
+// p's type and qualifier.
+func LinkOfScanner(p store.LinksOfParams) func(Scanner) (store.Link, error) {
+	return func(row Scanner) (store.Link, error) {
+		l := store.Link{Rev: "1", LinkType: p.LinkType, LinkQualifier: p.LinkQualifier}
+		err := row.Scan(&l.ID, &l.FirstID, &l.SecondID)
+		return l, err
+	}
+}
+
+// ReconEntryScanner reads ReadReconEntries' rows (seq, doc as text),
+// entries of p's run and kind.
+func ReconEntryScanner(p store.ReadReconEntriesParams) func(Scanner) (store.ReconEntry, error) {
+	return func(row Scanner) (store.ReconEntry, error) {
+		e := store.ReconEntry{ReconID: p.ReconID, Kind: p.Kind}
+		var doc string
+		err := row.Scan(&e.Seq, &doc)
+		e.Doc = []byte(doc)
+		return e, err
+	}
 }
