@@ -70,13 +70,16 @@ type runners struct {
 
 func mappingRunners(d *config.Desired) runners {
 	r := runners{recon: map[string][]string{}, liveSync: map[string][]string{}}
-	add := func(who, service string, ctx map[string]any) {
+	// Only the sync and provisioner services' contexts are decoded: a
+	// directory of many script schedules decodes none.
+	add := func(who, service string, ic config.InvokeContext) {
 		switch service {
 		case "sync":
-			if name, ok := ctx["mapping"].(string); ok {
+			if name, ok := ic.Map()["mapping"].(string); ok {
 				r.recon[name] = append(r.recon[name], who)
 			}
 		case "provisioner":
+			ctx := ic.Map()
 			if src, ok := ctx["source"].(string); ok && ctx["action"] == "liveSync" {
 				r.liveSync[src] = append(r.liveSync[src], who+" (liveSync)")
 			}
@@ -85,12 +88,12 @@ func mappingRunners(d *config.Desired) runners {
 	for _, id := range d.IDs() {
 		s := d.Schedules[id]
 		if s.Enabled {
-			add("schedule "+id, s.InvokeService, s.InvokeContext.Map())
+			add("schedule "+id, s.InvokeService, s.InvokeContext)
 		}
 	}
 	for _, id := range d.JobIDs() {
 		for _, t := range d.Jobs[id].Tasks {
-			add("job "+id+" task "+t.ID, t.InvokeService, t.InvokeContext.Map())
+			add("job "+id+" task "+t.ID, t.InvokeService, t.InvokeContext)
 		}
 	}
 	return r

@@ -22,10 +22,10 @@ type MappingView struct {
 type reconRun struct {
 	ID, Mapping, State, Stage, Node string
 	DryRun                          bool
-	// Processed and Total count the source phase's entries; Total is ""
-	// while the source is still being counted.
-	Processed int64
-	Total     string
+	// Processed and Total count the source phase's entries; TotalKnown
+	// is false while the source is still being counted.
+	Processed, Total int64
+	TotalKnown       bool
 	// Situations lists the situations met, most frequent first; Changes
 	// the objects created, updated, deleted, linked and unlinked (those
 	// not zero): "ABSENT 10 · CONFIRMED 2", each count bound to its name
@@ -37,8 +37,6 @@ type reconRun struct {
 	Error               string
 	Active, Operate     bool
 	CSRF                string
-	// ProgressMax is Total as a number, for the progress bar.
-	ProgressMax int64
 }
 
 func reconRunOf(m map[string]any, sess session) reconRun {
@@ -56,8 +54,7 @@ func reconRunOf(m map[string]any, sess session) reconRun {
 	src := sub(m, "progress", "source", "existing")
 	r.Processed = toInt64(src["processed"])
 	if t, ok := src["total"]; ok && str(t) != "?" {
-		r.Total = fmt.Sprint(toInt64(t))
-		r.ProgressMax = toInt64(t)
+		r.Total, r.TotalKnown = toInt64(t), true
 	}
 	ch := sub(m, "changes")
 	r.Failed = toInt64(ch["failed"])
