@@ -101,13 +101,7 @@ func withoutRev(o map[string]any) map[string]any {
 func (s *Service) syncOne(ctx context.Context, m *config.Mapping, n Notification) error {
 	r := s.newRun(uuid.NewString(), m, ReconParams{Mapping: m.Name, InitiatedBy: n.InitiatedBy})
 	defer func() {
-		r.mu.Lock()
-		releases := r.releases
-		r.releases = nil
-		r.mu.Unlock()
-		for _, release := range releases {
-			release()
-		}
+		r.release()
 		r.cancel()
 	}()
 	mr, err := s.prepare(ctx, r, m)

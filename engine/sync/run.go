@@ -113,6 +113,17 @@ func (r *Run) onEnd(release func()) {
 	r.mu.Unlock()
 }
 
+// release runs, once, what onEnd registered.
+func (r *Run) release() {
+	r.mu.Lock()
+	releases := r.releases
+	r.releases = nil
+	r.mu.Unlock()
+	for _, release := range releases {
+		release()
+	}
+}
+
 // Done is closed when the run has ended.
 func (r *Run) Done() <-chan struct{} { return r.done }
 

@@ -293,13 +293,7 @@ func (s *Service) FailInterrupted(ctx context.Context) (int, error) {
 func (s *Service) finish(r *Run, body func(ctx context.Context) error) {
 	defer close(r.done)
 	err := body(r.ctx)
-	r.mu.Lock()
-	releases := r.releases
-	r.releases = nil
-	r.mu.Unlock()
-	for _, release := range releases {
-		release()
-	}
+	r.release()
 	r.mu.Lock()
 	r.ended = s.cfg.Now()
 	switch {
