@@ -52,17 +52,8 @@ func (s *Store) SaveJobInstance(ctx context.Context, ji store.JobInstance) error
 	if err != nil {
 		return err
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE job_instances SET state = ?, node = ?, doc = ?, options = ?, definition = ? WHERE id = ?`,
-			ji.State, ji.Node, doc, string(ji.Options), string(ji.Definition), ji.ID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
+	err = s.updateOne(ctx, `UPDATE job_instances SET state = ?, node = ?, doc = ?, options = ?, definition = ? WHERE id = ?`,
+		ji.State, ji.Node, doc, string(ji.Options), string(ji.Definition), ji.ID)
 	if err != nil {
 		return fmt.Errorf("save job instance %d: %w", ji.ID, err)
 	}
@@ -157,16 +148,7 @@ func (s *Store) SaveTaskInstance(ctx context.Context, ti store.TaskInstance) err
 	if err != nil {
 		return err
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE task_instances SET state = ?, doc = ? WHERE id = ?`, ti.State, doc, ti.ID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
+	err = s.updateOne(ctx, `UPDATE task_instances SET state = ?, doc = ? WHERE id = ?`, ti.State, doc, ti.ID)
 	if err != nil {
 		return fmt.Errorf("save task instance %d: %w", ti.ID, err)
 	}
@@ -190,4 +172,19 @@ func (s *Store) ListTaskInstances(ctx context.Context, jobInstanceID int64) ([]s
 		return nil, fmt.Errorf("list task instances of job instance %d: %w", jobInstanceID, err)
 	}
 	return out, nil
+}
+
+// updateOne runs an UPDATE of one row in its own write: store.ErrNotFound
+// when it matched none.
+func (s *Store) updateOne(ctx context.Context, query string, args ...any) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
 }
