@@ -413,14 +413,11 @@ func (s *Service) Summary(ctx context.Context, id string) (map[string]any, error
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	if err := json.Unmarshal(rec.Summary, &m); err != nil {
-		return nil, fmt.Errorf("recon %s: summary: %w", id, err)
-	}
-	return m, nil
+	return decodeSummary(rec)
 }
 
-// Summaries returns every kept run's summary, oldest first.
+// Summaries returns every kept run's summary, oldest first, from the one
+// listing of the store (an active run's from memory).
 func (s *Service) Summaries(ctx context.Context) ([]map[string]any, error) {
 	recs, err := s.recons.ListReconRuns(ctx)
 	if err != nil {
@@ -428,13 +425,29 @@ func (s *Service) Summaries(ctx context.Context) ([]map[string]any, error) {
 	}
 	out := make([]map[string]any, 0, len(recs))
 	for _, rec := range recs {
-		m, err := s.Summary(ctx, rec.ID)
+		s.mu.Lock()
+		r := s.active[rec.ID]
+		s.mu.Unlock()
+		if r != nil {
+			out = append(out, r.Summary()) // fresher than its stored record
+			continue
+		}
+		m, err := decodeSummary(rec)
 		if err != nil {
-			continue // pruned meanwhile
+			continue // listed as before: a summary that does not decode is left out
 		}
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// decodeSummary is a stored run's summary.
+func decodeSummary(rec store.ReconRun) (map[string]any, error) {
+	var m map[string]any
+	if err := json.Unmarshal(rec.Summary, &m); err != nil {
+		return nil, fmt.Errorf("recon %s: summary: %w", rec.ID, err)
+	}
+	return m, nil
 }
 
 // Audit returns a run's audit entries, in order.
